@@ -1,0 +1,238 @@
+//! Commands: requests to change the database, as plain deterministic data.
+//!
+//! A command holds only decided inputs (a password arrives already hashed, time arrives in the
+//! [`crate::Ctx`]), so deciding it twice over the same state gives the same result.
+
+use crate::ids::RecordId;
+use crate::record::Role;
+use crate::ServerCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The guest of a new booking: an existing guest record, or details for a new one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestInput {
+    /// Refer to a guest record.
+    Existing(RecordId),
+    /// Create a guest record with these details.
+    New {
+        /// Full name.
+        name: String,
+        /// E-mail.
+        email: Option<String>,
+        /// Telephone.
+        phone: Option<String>,
+    },
+}
+
+/// The status a booking is created in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialStatus {
+    /// Firm from the start.
+    Confirmed,
+    /// Held until `hold_until`.
+    Provisional,
+}
+
+/// A request to change the database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Add a property.
+    CreateProperty {
+        /// Unique code.
+        code: String,
+        /// Display name.
+        name: String,
+        /// IANA time zone.
+        timezone: String,
+        /// ISO 4217 currency, if known now.
+        currency: Option<String>,
+    },
+    /// Add a room type to a property.
+    CreateRoomType {
+        /// Property code.
+        property: String,
+        /// Unique code within the property.
+        code: String,
+        /// Display name.
+        name: String,
+        /// Most guests per unit.
+        max_occupancy: u32,
+    },
+    /// Add a room; it adds one unit of its type to every night.
+    CreateRoom {
+        /// Property code.
+        property: String,
+        /// Room number.
+        number: String,
+        /// Room type code.
+        room_type: String,
+    },
+    /// Take a room out of order for some nights.
+    SetOutOfOrder {
+        /// Property code.
+        property: String,
+        /// Room number.
+        number: String,
+        /// First night.
+        from: NaiveDate,
+        /// Morning back in service.
+        to: NaiveDate,
+        /// Why.
+        reason: String,
+    },
+    /// Return a room to service for some nights.
+    ClearOutOfOrder {
+        /// Property code.
+        property: String,
+        /// Room number.
+        number: String,
+        /// First night.
+        from: NaiveDate,
+        /// Morning after the last night.
+        to: NaiveDate,
+    },
+    /// Price a room type for a run of nights.
+    SetRate {
+        /// Property code.
+        property: String,
+        /// Room type code.
+        room_type: String,
+        /// First night.
+        from: NaiveDate,
+        /// Morning after the last night.
+        to: NaiveDate,
+        /// Price of a unit-night in minor units.
+        amount: i64,
+        /// ISO 4217 code.
+        currency: String,
+    },
+    /// Add a guest record.
+    CreateGuest {
+        /// Full name.
+        name: String,
+        /// E-mail.
+        email: Option<String>,
+        /// Telephone.
+        phone: Option<String>,
+    },
+    /// Book units of a room type.
+    CreateBooking {
+        /// Property code.
+        property: String,
+        /// Room type code.
+        room_type: String,
+        /// First night.
+        arrival: NaiveDate,
+        /// Morning of departure.
+        departure: NaiveDate,
+        /// Rooms.
+        units: u32,
+        /// Who stays.
+        guest: GuestInput,
+        /// Confirmed or provisional.
+        status: InitialStatus,
+        /// When a provisional hold lapses.
+        hold_until: Option<DateTime<Utc>>,
+        /// Free text.
+        notes: Option<String>,
+    },
+    /// Confirm a provisional booking.
+    ConfirmBooking {
+        /// Reference.
+        id: RecordId,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Cancel a booking.
+    CancelBooking {
+        /// Reference.
+        id: RecordId,
+        /// Why.
+        reason: Option<String>,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Check a guest in, optionally into a room.
+    CheckIn {
+        /// Reference.
+        id: RecordId,
+        /// Room number; may be omitted when one is assigned.
+        room: Option<String>,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Check a guest out; early departure returns the unused nights.
+    CheckOut {
+        /// Reference.
+        id: RecordId,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Record that the guest did not come.
+    NoShow {
+        /// Reference.
+        id: RecordId,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Assign a room for the whole stay before arrival.
+    AssignRoom {
+        /// Reference.
+        id: RecordId,
+        /// Room number.
+        room: String,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Move an in-house guest to another room from today.
+    MoveRoom {
+        /// Reference.
+        id: RecordId,
+        /// New room number.
+        room: String,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Release provisional bookings whose holds have lapsed (run by the server itself).
+    ExpireHolds,
+    /// Add a user.
+    CreateUser {
+        /// Login name.
+        username: String,
+        /// argon2 PHC string.
+        password_hash: String,
+        /// Roles.
+        roles: Vec<Role>,
+        /// Servers the user may log in on; empty for all.
+        servers: Vec<ServerCode>,
+    },
+}
+
+impl Command {
+    /// The name written to the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CreateProperty { .. } => "property.create",
+            Self::CreateRoomType { .. } => "room_type.create",
+            Self::CreateRoom { .. } => "room.create",
+            Self::SetOutOfOrder { .. } => "room.out_of_order",
+            Self::ClearOutOfOrder { .. } => "room.back_in_service",
+            Self::SetRate { .. } => "rate.set",
+            Self::CreateGuest { .. } => "guest.create",
+            Self::CreateBooking { .. } => "booking.create",
+            Self::ConfirmBooking { .. } => "booking.confirm",
+            Self::CancelBooking { .. } => "booking.cancel",
+            Self::CheckIn { .. } => "booking.check_in",
+            Self::CheckOut { .. } => "booking.check_out",
+            Self::NoShow { .. } => "booking.no_show",
+            Self::AssignRoom { .. } => "booking.assign_room",
+            Self::MoveRoom { .. } => "booking.move_room",
+            Self::ExpireHolds => "booking.expire_holds",
+            Self::CreateUser { .. } => "user.create",
+        }
+    }
+}

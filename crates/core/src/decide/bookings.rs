@@ -1,0 +1,441 @@
+//! Guests and bookings: creation against stock, and every state change of the state machine.
+
+use super::reference::{property_of, room_of, room_type_of};
+use super::{bumped, fresh, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
+use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
+use crate::command::{Command, GuestInput, InitialStatus};
+use crate::dates::{local_date, parse_tz, Nights};
+use crate::error::DomainError;
+use crate::ids::{IdSource, RecordId};
+use crate::limits::{MAX_HOLD_DAYS, MAX_STAYS, MAX_UNITS};
+use crate::rates;
+use crate::record::{Booking, BookingStatus, Guest, Money, Record, Stay};
+use crate::stock::first_short_night;
+use crate::view::StateView;
+use chrono::NaiveDate;
+
+pub(super) fn decide(
+    cmd: &Command,
+    view: &dyn StateView,
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+) -> Result<Decision, DomainError> {
+    match cmd {
+        Command::CreateGuest { name, email, phone } => {
+            let g = new_guest(ids, ctx, name, email.as_deref(), phone.as_deref())?;
+            let detail = g.name.clone();
+            Ok(Decision::one(Record::Guest(g), cmd.name(), detail))
+        }
+        Command::CreateBooking {
+            property,
+            room_type,
+            arrival,
+            departure,
+            units,
+            guest,
+            status,
+            hold_until,
+            notes,
+        } => create(
+            view,
+            ids,
+            ctx,
+            NewBooking {
+                property,
+                room_type,
+                arrival: *arrival,
+                departure: *departure,
+                units: *units,
+                guest,
+                status: *status,
+                hold_until: *hold_until,
+                notes: notes.as_deref(),
+            },
+        ),
+        Command::ConfirmBooking { id, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::Confirm, |b, _| {
+                b.hold_until = None;
+                Ok(())
+            })
+        }
+        Command::CancelBooking {
+            id,
+            reason,
+            if_match,
+        } => {
+            validate::notes("reason", reason.as_deref())?;
+            change(view, ctx, id, *if_match, BookingAction::Cancel, |b, _| {
+                b.cancel_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
+                Ok(())
+            })
+        }
+        Command::NoShow { id, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::NoShow, |_, _| Ok(()))
+        }
+        Command::CheckIn { id, room, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::CheckIn, |b, today| {
+                let chosen = match room {
+                    Some(r) => r.clone(),
+                    None => b.room_on(today).map(str::to_string).ok_or_else(|| {
+                        DomainError::InvalidInput(
+                            "check-in needs a room: none is assigned to this booking".into(),
+                        )
+                    })?,
+                };
+                if b.room_on(today) != Some(chosen.as_str()) {
+                    assign(view, b, &chosen, b.arrival)?;
+                }
+                Ok(())
+            })
+        }
+        Command::AssignRoom { id, room, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::AssignRoom, |b, _| {
+                assign(view, b, room, b.arrival)
+            })
+        }
+        Command::MoveRoom { id, room, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::MoveRoom, |b, today| {
+                let from = today.max(b.arrival);
+                if b.room_on(from) == Some(room.as_str()) {
+                    return Err(DomainError::InvalidInput(format!(
+                        "the guest is already in room {room}"
+                    )));
+                }
+                assign(view, b, room, from)
+            })
+        }
+        Command::CheckOut { id, if_match } => {
+            change(view, ctx, id, *if_match, BookingAction::CheckOut, |b, today| {
+                let dep = departure_after_check_out(b.arrival, b.departure, today);
+                b.departure = dep;
+                b.stays.retain(|s| s.from < dep);
+                for s in &mut b.stays {
+                    s.to = s.to.min(dep);
+                }
+                Ok(())
+            })
+        }
+        Command::ExpireHolds => expire(view, ctx),
+        _ => unreachable!("bookings::decide called for {}", cmd.name()),
+    }
+}
+
+fn new_guest(
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Guest, DomainError> {
+    validate::name("guest.name", name)?;
+    validate::contact(email, phone)?;
+    Ok(Guest {
+        meta: fresh(ids, ctx.write_authority()),
+        name: name.trim().to_string(),
+        email: email.map(str::to_string),
+        phone: phone.map(str::to_string),
+    })
+}
+
+struct NewBooking<'a> {
+    property: &'a str,
+    room_type: &'a str,
+    arrival: NaiveDate,
+    departure: NaiveDate,
+    units: u32,
+    guest: &'a GuestInput,
+    status: InitialStatus,
+    hold_until: Option<chrono::DateTime<chrono::Utc>>,
+    notes: Option<&'a str>,
+}
+
+fn create(
+    view: &dyn StateView,
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+    n: NewBooking<'_>,
+) -> Result<Decision, DomainError> {
+    let prop = property_of(view, n.property)?;
+    room_type_of(view, n.property, n.room_type)?;
+    let nights = Nights::stay(n.arrival, n.departure).map_err(DomainError::InvalidInput)?;
+    if n.units == 0 || n.units > MAX_UNITS {
+        return Err(DomainError::InvalidInput(format!(
+            "units must be between 1 and {MAX_UNITS}; got {}",
+            n.units
+        )));
+    }
+    let tz = parse_tz(&prop.timezone).map_err(DomainError::InvalidInput)?;
+    let today = local_date(ctx.now, tz);
+    if n.arrival < today {
+        return Err(DomainError::InvalidInput(format!(
+            "arrival {} is in the past at {} (today there is {today})",
+            n.arrival, n.property
+        )));
+    }
+    let status = match (n.status, n.hold_until) {
+        (InitialStatus::Confirmed, None) => BookingStatus::Confirmed,
+        (InitialStatus::Confirmed, Some(_)) => {
+            return Err(DomainError::InvalidInput(
+                "hold_until is only for provisional bookings".into(),
+            ))
+        }
+        (InitialStatus::Provisional, None) => {
+            return Err(DomainError::InvalidInput(
+                "a provisional booking needs hold_until".into(),
+            ))
+        }
+        (InitialStatus::Provisional, Some(h)) => {
+            if h <= ctx.now {
+                return Err(DomainError::InvalidInput(format!(
+                    "hold_until {h} is not in the future"
+                )));
+            }
+            if h > ctx.now + chrono::Duration::days(MAX_HOLD_DAYS) {
+                return Err(DomainError::InvalidInput(format!(
+                    "hold_until may be at most {MAX_HOLD_DAYS} days ahead"
+                )));
+            }
+            BookingStatus::Provisional
+        }
+    };
+    validate::notes("notes", n.notes)?;
+    let mut writes = vec![];
+    let guest = match n.guest {
+        GuestInput::Existing(id) => view
+            .guest(id)?
+            .ok_or_else(|| DomainError::NotFound(format!("guest {id}")))?,
+        GuestInput::New { name, email, phone } => {
+            let g = new_guest(ids, ctx, name, email.as_deref(), phone.as_deref())?;
+            writes.push(Record::Guest(g.clone()));
+            g
+        }
+    };
+    let stock = view.night_stock(n.property, n.room_type, nights)?;
+    debug_assert_eq!(stock.len(), nights.len());
+    if let Some(short) = first_short_night(&stock, n.units) {
+        return Err(DomainError::NoAvailability {
+            property: n.property.to_string(),
+            room_type: n.room_type.to_string(),
+            night: short.night,
+            requested: n.units,
+            free: short.free(),
+            in_service: short.in_service,
+        });
+    }
+    let price = view
+        .rate_plan(n.property, n.room_type)?
+        .and_then(|plan| {
+            rates::total(&plan, nights, n.units).map(|amount| Money {
+                amount,
+                currency: plan.currency.clone(),
+            })
+        });
+    let owner = ctx.write_authority();
+    let b = Booking {
+        meta: fresh(ids, owner.clone()),
+        property: n.property.to_string(),
+        room_type: n.room_type.to_string(),
+        arrival: n.arrival,
+        departure: n.departure,
+        units: n.units,
+        guest_id: guest.meta.id.clone(),
+        guest_name: guest.name.clone(),
+        status,
+        hold_until: n.hold_until,
+        holder: owner,
+        stays: vec![],
+        price,
+        notes: n.notes.map(str::to_string),
+        cancel_reason: None,
+        created_on: ctx.server.clone(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let detail = format!(
+        "{}/{} {}..{} x{} for {} ({})",
+        b.property,
+        b.room_type,
+        b.arrival,
+        b.departure,
+        b.units,
+        b.guest_name,
+        b.status.as_str()
+    );
+    let mut d = Decision::one(Record::Booking(b), "booking.create", detail);
+    writes.append(&mut d.writes);
+    d.writes = writes;
+    Ok(d)
+}
+
+/// Loads a booking, checks authority, version, the state machine and the time rules, then lets
+/// `edit` change it; the result is the booking's next version.
+fn change(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    id: &RecordId,
+    if_match: Option<u64>,
+    action: BookingAction,
+    edit: impl FnOnce(&mut Booking, NaiveDate) -> Result<(), DomainError>,
+) -> Result<Decision, DomainError> {
+    let old = view
+        .booking(id)?
+        .ok_or_else(|| DomainError::NotFound(format!("booking {id}")))?;
+    ctx.ensure_writable(&old.meta.owner)?;
+    if let Some(v) = if_match {
+        if v != old.meta.version {
+            return Err(DomainError::VersionConflict {
+                expected: v,
+                actual: old.meta.version,
+            });
+        }
+    }
+    let next = transition(view, ctx, &old, action, edit)?;
+    let detail = format!(
+        "{} -> {}{}",
+        old.status.as_str(),
+        next.status.as_str(),
+        next.stays
+            .last()
+            .map(|s| format!(" room {}", s.room))
+            .unwrap_or_default()
+    );
+    let name = format!("booking.{}", action_name(action));
+    Ok(Decision::one(Record::Booking(next), &name, detail))
+}
+
+fn transition(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    old: &Booking,
+    action: BookingAction,
+    edit: impl FnOnce(&mut Booking, NaiveDate) -> Result<(), DomainError>,
+) -> Result<Booking, DomainError> {
+    let to = next_status(old.status, action).ok_or_else(|| {
+        DomainError::InvalidTransition(format!(
+            "cannot {} a {} booking",
+            action.as_str(),
+            old.status.as_str().replace('_', " ")
+        ))
+    })?;
+    let prop = property_of(view, &old.property)?;
+    let tz = parse_tz(&prop.timezone).map_err(DomainError::InvalidInput)?;
+    let today = local_date(ctx.now, tz);
+    time_rule(
+        action,
+        old.arrival,
+        old.departure,
+        old.hold_until,
+        today,
+        ctx.now,
+    )
+    .map_err(|why| {
+        DomainError::InvalidTransition(format!("cannot {} this booking: {why}", action.as_str()))
+    })?;
+    let mut next = old.clone();
+    next.meta = bumped(&old.meta);
+    next.status = to;
+    next.updated_at = ctx.now;
+    edit(&mut next, today)?;
+    debug_assert!(next.arrival < next.departure, "a stay always has a night");
+    Ok(next)
+}
+
+fn action_name(a: BookingAction) -> &'static str {
+    match a {
+        BookingAction::Confirm => "confirm",
+        BookingAction::Cancel => "cancel",
+        BookingAction::Expire => "expire",
+        BookingAction::CheckIn => "check_in",
+        BookingAction::CheckOut => "check_out",
+        BookingAction::NoShow => "no_show",
+        BookingAction::AssignRoom => "assign_room",
+        BookingAction::MoveRoom => "move_room",
+    }
+}
+
+/// Puts the booking in `room` from `from` to departure, after checking the room fits.
+fn assign(
+    view: &dyn StateView,
+    b: &mut Booking,
+    room: &str,
+    from: NaiveDate,
+) -> Result<(), DomainError> {
+    if b.units != 1 {
+        return Err(DomainError::InvalidInput(format!(
+            "rooms are assigned to single-unit bookings; this one holds {} units",
+            b.units
+        )));
+    }
+    let r = room_of(view, &b.property, room)?;
+    if r.room_type != b.room_type {
+        return Err(DomainError::InvalidInput(format!(
+            "room {room} is a {} room; the booking is for {}",
+            r.room_type, b.room_type
+        )));
+    }
+    let nights = Nights {
+        from,
+        to: b.departure,
+    };
+    if let Some(night) = nights.iter().find(|n| !r.in_service_on(*n)) {
+        return Err(DomainError::RoomUnavailable(format!(
+            "room {room} is out of order on {night}"
+        )));
+    }
+    if let Some(o) = view
+        .room_occupancy(&b.property, room, nights)?
+        .into_iter()
+        .find(|o| o.booking != b.meta.id)
+    {
+        return Err(DomainError::RoomUnavailable(format!(
+            "room {room} is occupied on {} by booking {}",
+            o.night, o.booking
+        )));
+    }
+    b.stays.retain(|s| s.from < from);
+    for s in &mut b.stays {
+        s.to = s.to.min(from);
+    }
+    b.stays.push(Stay {
+        room: room.to_string(),
+        from,
+        to: b.departure,
+    });
+    if b.stays.len() > MAX_STAYS {
+        return Err(DomainError::InvalidInput(format!(
+            "a booking may change rooms at most {MAX_STAYS} times"
+        )));
+    }
+    Ok(())
+}
+
+fn expire(view: &dyn StateView, ctx: &Ctx<'_>) -> Result<Decision, DomainError> {
+    let mut writes = vec![];
+    let mut audit = vec![];
+    let mut ids = vec![];
+    for id in view.lapsed_holds(ctx.now, MAX_EXPIRE_BATCH)? {
+        let Some(old) = view.booking(&id)? else {
+            continue;
+        };
+        // Only the owner releases a hold; others learn of it by replication.
+        if ctx.ensure_writable(&old.meta.owner).is_err() {
+            continue;
+        }
+        let next = transition(view, ctx, &old, BookingAction::Expire, |b, _| {
+            b.cancel_reason = Some("provisional hold expired".into());
+            Ok(())
+        })?;
+        audit.push(AuditEntry {
+            action: "booking.expire".into(),
+            record: id.clone(),
+            detail: format!("hold lapsed at {}", old.hold_until.unwrap_or(ctx.now)),
+        });
+        writes.push(Record::Booking(next));
+        ids.push(id);
+    }
+    Ok(Decision {
+        writes,
+        outcome: Outcome::Expired { ids },
+        audit,
+    })
+}

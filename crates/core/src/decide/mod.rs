@@ -1,0 +1,172 @@
+//! Deciding a command: check it against the current state and produce the records it writes.
+//!
+//! [`decide`] is the one place every rule is enforced — authority, validation, the booking
+//! state machine and stock. It reads state through [`StateView`], never writes, and returns a
+//! [`Decision`] that the store applies in the same transaction the view read from.
+
+mod bookings;
+mod reference;
+mod validate;
+
+use crate::command::Command;
+use crate::error::DomainError;
+use crate::ids::{Authority, IdSource, RecordId, ServerCode};
+use crate::record::{Meta, Record};
+use crate::view::StateView;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Most provisional bookings one `ExpireHolds` command releases; the sweeper runs again.
+pub const MAX_EXPIRE_BATCH: usize = 256;
+
+/// The facts a decision depends on besides state: injected, never read from the OS.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+    /// The server deciding.
+    pub server: &'a ServerCode,
+    /// The current master, if known; env-owned records are written only there.
+    pub master: Option<&'a ServerCode>,
+    /// Who asked (a username, or `system` for the server's own jobs).
+    pub actor: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Whether this server holds the master token.
+    pub fn is_master(&self) -> bool {
+        self.master == Some(self.server)
+    }
+
+    /// The authority new records are written under here: `env` on the master, else this server.
+    pub fn write_authority(&self) -> Authority {
+        if self.is_master() {
+            Authority::Env
+        } else {
+            Authority::Server(self.server.clone())
+        }
+    }
+
+    /// Refuses unless this server may write a record owned by `owner`.
+    pub fn ensure_writable(&self, owner: &Authority) -> Result<(), DomainError> {
+        match owner {
+            Authority::Env if self.is_master() => Ok(()),
+            Authority::Env => Err(DomainError::NotMaster {
+                master: self.master.cloned(),
+            }),
+            Authority::Server(s) if s == self.server => Ok(()),
+            Authority::Server(_) => Err(DomainError::NotOwner {
+                owner: owner.clone(),
+            }),
+        }
+    }
+
+    /// Refuses unless this server is the master (for shared reference data).
+    pub fn ensure_master(&self) -> Result<(), DomainError> {
+        self.ensure_writable(&Authority::Env)
+    }
+}
+
+/// What a command wrote, for the caller's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The main record written, in its new state.
+    Written {
+        /// The record.
+        record: Record,
+    },
+    /// Bookings released because their holds lapsed.
+    Expired {
+        /// Their references.
+        ids: Vec<RecordId>,
+    },
+}
+
+/// One line of the audit log: what was done to which record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The command name (`booking.cancel`).
+    pub action: String,
+    /// The record acted on.
+    pub record: RecordId,
+    /// A human summary.
+    pub detail: String,
+}
+
+/// The result of a command that passed every rule: the records to write, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// New states of every record written, each with its version bumped.
+    pub writes: Vec<Record>,
+    /// The answer to the caller.
+    pub outcome: Outcome,
+    /// What the audit log records.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Decision {
+    /// A decision that writes one record and answers with it.
+    fn one(record: Record, action: &str, detail: String) -> Self {
+        let audit = vec![AuditEntry {
+            action: action.to_string(),
+            record: record.meta().id.clone(),
+            detail,
+        }];
+        Self {
+            writes: vec![record.clone()],
+            outcome: Outcome::Written { record },
+            audit,
+        }
+    }
+}
+
+/// A fresh record identity owned by `owner`.
+fn fresh(ids: &mut dyn IdSource, owner: Authority) -> Meta {
+    Meta {
+        id: ids.next_id(),
+        owner,
+        version: 1,
+    }
+}
+
+/// The identity of the next version of a record.
+fn bumped(meta: &Meta) -> Meta {
+    Meta {
+        version: meta.version + 1,
+        ..meta.clone()
+    }
+}
+
+/// Decides `cmd` against `view`: the records to write, or why not.
+pub fn decide(
+    cmd: &Command,
+    view: &dyn StateView,
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+) -> Result<Decision, DomainError> {
+    let decision = match cmd {
+        Command::CreateProperty { .. }
+        | Command::CreateRoomType { .. }
+        | Command::CreateRoom { .. }
+        | Command::SetOutOfOrder { .. }
+        | Command::ClearOutOfOrder { .. }
+        | Command::SetRate { .. }
+        | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
+        Command::CreateGuest { .. }
+        | Command::CreateBooking { .. }
+        | Command::ConfirmBooking { .. }
+        | Command::CancelBooking { .. }
+        | Command::CheckIn { .. }
+        | Command::CheckOut { .. }
+        | Command::NoShow { .. }
+        | Command::AssignRoom { .. }
+        | Command::MoveRoom { .. }
+        | Command::ExpireHolds => bookings::decide(cmd, view, ids, ctx)?,
+    };
+    debug_assert!(
+        decision.writes.iter().all(|r| r.meta().version >= 1),
+        "every written record has a version"
+    );
+    Ok(decision)
+}

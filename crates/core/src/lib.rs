@@ -1,0 +1,30 @@
+//! innsync's domain core: the records of a reservation database, the commands that change them,
+//! and the rules that decide whether a command may run — as plain functions over plain data.
+//!
+//! Nothing here does I/O or reads a clock: time, fresh ids and the current state arrive as
+//! arguments ([`Ctx`], [`IdSource`], [`StateView`]), and a decision leaves as data ([`Decision`]).
+//! The store applies decisions inside one transaction; tests drive the same functions over the
+//! in-memory [`model::MemState`] and check the invariants after every step.
+
+pub mod booking;
+pub mod command;
+pub mod dates;
+pub mod decide;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod rates;
+pub mod record;
+pub mod stock;
+pub mod view;
+
+pub use command::{Command, GuestInput, InitialStatus};
+pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
+pub use error::{DomainError, ErrorCode};
+pub use ids::{Authority, IdSource, RecordId, ServerCode};
+pub use record::{
+    Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod, RatePlan,
+    Record, RecordKind, Role, Room, RoomType, Stay, User,
+};
+pub use view::{StateView, ViewError};

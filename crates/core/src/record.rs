@@ -1,0 +1,397 @@
+//! The records of the reservation database. Each carries [`Meta`]: id, owner and version.
+//!
+//! Records travel whole: a change carries a record's complete new state (a decided value), never
+//! the statement that produced it, so every server applies exactly what the writer decided.
+
+use crate::dates::Nights;
+use crate::ids::{Authority, RecordId, ServerCode};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identity and authority of a record, shared by every kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Unique id, prefixed by the creating server's code.
+    pub id: RecordId,
+    /// Who may write this record.
+    pub owner: Authority,
+    /// Grows by one with every write; replication never applies an older version over a newer.
+    pub version: u64,
+}
+
+/// An amount of money in minor units (cents) of an ISO 4217 currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// A hotel, lodge or camp.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Property {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Short unique code used in URLs (`KRL`).
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// IANA time zone: decides "today" for check-in, no-show and release dates.
+    pub timezone: String,
+    /// ISO 4217 currency of its rates; set at creation or by its first rate.
+    pub currency: Option<String>,
+}
+
+/// A kind of room sold as interchangeable stock (`DLX`, `FAM`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomType {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Code, unique within the property.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Most guests one unit sleeps.
+    pub max_occupancy: u32,
+}
+
+/// A period in which a room cannot be sold (maintenance, renovation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfOrder {
+    /// First night out of order.
+    pub from: NaiveDate,
+    /// The morning it is back in service.
+    pub to: NaiveDate,
+    /// Why, for the front desk.
+    pub reason: String,
+}
+
+impl OutOfOrder {
+    /// The nights it covers.
+    pub fn nights(&self) -> Nights {
+        Nights {
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// A physical room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Room number, unique within the property; also its PMS extension by default.
+    pub number: String,
+    /// Room type code.
+    pub room_type: String,
+    /// Periods out of order; each reduces the room type's stock on its nights.
+    pub out_of_order: Vec<OutOfOrder>,
+}
+
+impl Room {
+    /// Whether the room can be sold on `night`.
+    pub fn in_service_on(&self, night: NaiveDate) -> bool {
+        !self.out_of_order.iter().any(|o| o.nights().contains(night))
+    }
+}
+
+/// One price valid for a run of nights.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatePeriod {
+    /// First night.
+    pub from: NaiveDate,
+    /// Morning after the last night.
+    pub to: NaiveDate,
+    /// Price of one unit for one night, in minor units.
+    pub amount: i64,
+}
+
+/// The nightly prices of one room type, as non-overlapping sorted periods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatePlan {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Room type code.
+    pub room_type: String,
+    /// ISO 4217 currency of every period.
+    pub currency: String,
+    /// Sorted, non-overlapping periods.
+    pub periods: Vec<RatePeriod>,
+}
+
+/// A guest: the person a booking is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guest {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Full name.
+    pub name: String,
+    /// E-mail, if known.
+    pub email: Option<String>,
+    /// Telephone, if known.
+    pub phone: Option<String>,
+}
+
+/// Where a booking stands. Provisional, confirmed and checked-in bookings hold stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    /// Holds stock until `hold_until`, then is released by the server.
+    Provisional,
+    /// Holds stock until the stay ends.
+    Confirmed,
+    /// Released by the guest, the office or hold expiry.
+    Cancelled,
+    /// The guest is in the room.
+    CheckedIn,
+    /// The guest has left.
+    CheckedOut,
+    /// The guest never came.
+    NoShow,
+}
+
+impl BookingStatus {
+    /// Every status, for exhaustive tests and for parsing.
+    pub const ALL: [BookingStatus; 6] = [
+        Self::Provisional,
+        Self::Confirmed,
+        Self::Cancelled,
+        Self::CheckedIn,
+        Self::CheckedOut,
+        Self::NoShow,
+    ];
+
+    /// Whether a booking in this status holds stock and its room.
+    pub fn holds_stock(self) -> bool {
+        matches!(self, Self::Provisional | Self::Confirmed | Self::CheckedIn)
+    }
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisional => "provisional",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+            Self::CheckedIn => "checked_in",
+            Self::CheckedOut => "checked_out",
+            Self::NoShow => "no_show",
+        }
+    }
+
+    /// Parses the API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A room a booking occupies for part or all of its stay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stay {
+    /// Room number.
+    pub room: String,
+    /// First night in this room.
+    pub from: NaiveDate,
+    /// Morning it leaves this room.
+    pub to: NaiveDate,
+}
+
+/// A reservation of `units` rooms of one type for the nights `[arrival, departure)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// Identity; the id is the booking's reference.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Room type code.
+    pub room_type: String,
+    /// First night.
+    pub arrival: NaiveDate,
+    /// Morning of departure.
+    pub departure: NaiveDate,
+    /// Rooms held.
+    pub units: u32,
+    /// Guest record id.
+    pub guest_id: RecordId,
+    /// Guest name, copied for lists and PMS messages.
+    pub guest_name: String,
+    /// Where the booking stands.
+    pub status: BookingStatus,
+    /// For provisional bookings: when the hold lapses.
+    pub hold_until: Option<DateTime<Utc>>,
+    /// Whose allotment the units are sold from.
+    pub holder: Authority,
+    /// Rooms occupied, in order; empty until a room is assigned.
+    pub stays: Vec<Stay>,
+    /// Total price when every night has a rate.
+    pub price: Option<Money>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// The server that created it.
+    pub created_on: ServerCode,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Booking {
+    /// The nights of the stay.
+    pub fn nights(&self) -> Nights {
+        Nights {
+            from: self.arrival,
+            to: self.departure,
+        }
+    }
+
+    /// The room occupied on `night`, if assigned.
+    pub fn room_on(&self, night: NaiveDate) -> Option<&str> {
+        self.stays
+            .iter()
+            .find(|s| s.from <= night && night < s.to)
+            .map(|s| s.room.as_str())
+    }
+}
+
+/// What a user may do. Roles add up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including reference data, users and the environment.
+    Admin,
+    /// Bookings and rates.
+    Reservations,
+    /// Bookings, check-in/out and rooms.
+    FrontDesk,
+    /// Reads only.
+    ReadOnly,
+}
+
+/// A person who logs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Identity.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Login name, unique in the environment.
+    pub username: String,
+    /// argon2 PHC string; never the password.
+    pub password_hash: String,
+    /// What the user may do.
+    pub roles: Vec<Role>,
+    /// Servers the user may log in on; empty means every server.
+    pub servers: Vec<ServerCode>,
+    /// A disabled user cannot log in or use tokens.
+    pub disabled: bool,
+}
+
+/// The kinds of record, as named in the change log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// [`Property`].
+    Property,
+    /// [`RoomType`].
+    RoomType,
+    /// [`Room`].
+    Room,
+    /// [`RatePlan`].
+    RatePlan,
+    /// [`Guest`].
+    Guest,
+    /// [`Booking`].
+    Booking,
+    /// [`User`].
+    User,
+}
+
+impl RecordKind {
+    /// The name used in storage and the change log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Property => "property",
+            Self::RoomType => "room_type",
+            Self::Room => "room",
+            Self::RatePlan => "rate_plan",
+            Self::Guest => "guest",
+            Self::Booking => "booking",
+            Self::User => "user",
+        }
+    }
+}
+
+/// Any record, tagged by kind: the body of a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// A property.
+    Property(Property),
+    /// A room type.
+    RoomType(RoomType),
+    /// A room.
+    Room(Room),
+    /// A room type's rates.
+    RatePlan(RatePlan),
+    /// A guest.
+    Guest(Guest),
+    /// A booking.
+    Booking(Booking),
+    /// A user.
+    User(User),
+}
+
+impl Record {
+    /// Identity of the record.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Self::Property(r) => &r.meta,
+            Self::RoomType(r) => &r.meta,
+            Self::Room(r) => &r.meta,
+            Self::RatePlan(r) => &r.meta,
+            Self::Guest(r) => &r.meta,
+            Self::Booking(r) => &r.meta,
+            Self::User(r) => &r.meta,
+        }
+    }
+
+    /// Kind of the record.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Self::Property(_) => RecordKind::Property,
+            Self::RoomType(_) => RecordKind::RoomType,
+            Self::Room(_) => RecordKind::Room,
+            Self::RatePlan(_) => RecordKind::RatePlan,
+            Self::Guest(_) => RecordKind::Guest,
+            Self::Booking(_) => RecordKind::Booking,
+            Self::User(_) => RecordKind::User,
+        }
+    }
+
+    /// The natural key, unique within the kind: how the API finds the record.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Property(r) => r.code.clone(),
+            Self::RoomType(r) => format!("{}/{}", r.property, r.code),
+            Self::Room(r) => format!("{}/{}", r.property, r.number),
+            Self::RatePlan(r) => format!("{}/{}", r.property, r.room_type),
+            Self::Guest(r) => r.meta.id.to_string(),
+            Self::Booking(r) => r.meta.id.to_string(),
+            Self::User(r) => r.username.clone(),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! What the core may ask about the current state while deciding a command.
+//!
+//! The store answers from inside its write transaction, so a decision and its write see the
+//! same state; tests answer from [`crate::model::MemState`].
+
+use crate::dates::Nights;
+use crate::ids::RecordId;
+use crate::record::{Booking, Guest, Property, RatePlan, Room, RoomType, User};
+use crate::stock::{NightStock, Occupancy};
+use chrono::{DateTime, Utc};
+
+/// A failure of the state's backing store, carried through the core untouched.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ViewError(pub String);
+
+/// Shorthand for view answers.
+pub type ViewResult<T> = Result<T, ViewError>;
+
+/// Read access to the current state.
+pub trait StateView {
+    /// A property by code.
+    fn property(&self, code: &str) -> ViewResult<Option<Property>>;
+    /// A room type by property and code.
+    fn room_type(&self, property: &str, code: &str) -> ViewResult<Option<RoomType>>;
+    /// A room by property and number.
+    fn room(&self, property: &str, number: &str) -> ViewResult<Option<Room>>;
+    /// A room type's rate plan.
+    fn rate_plan(&self, property: &str, room_type: &str) -> ViewResult<Option<RatePlan>>;
+    /// A guest by id.
+    fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>>;
+    /// A booking by id.
+    fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>>;
+    /// A user by name.
+    fn user(&self, username: &str) -> ViewResult<Option<User>>;
+    /// Stock of a room type for each night of `nights`, in order.
+    fn night_stock(
+        &self,
+        property: &str,
+        room_type: &str,
+        nights: Nights,
+    ) -> ViewResult<Vec<NightStock>>;
+    /// Which bookings occupy a room on the nights of `nights`.
+    fn room_occupancy(
+        &self,
+        property: &str,
+        room: &str,
+        nights: Nights,
+    ) -> ViewResult<Vec<Occupancy>>;
+    /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.
+    fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>>;
+}
