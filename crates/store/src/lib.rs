@@ -1,1 +1,21 @@
-//! placeholder
+//! innsync's store: one SQLite file in WAL mode holding the records, the derived counters the
+//! rules read (stock, room nights), the change log, the audit log and idempotency keys.
+//!
+//! All writes go through one [`Writer`] thread that group-commits: it drains many commands into
+//! one transaction, decides each with the domain core inside its own savepoint, appends the
+//! changes, and acknowledges only after the commit is on disk (`synchronous=FULL`). Readers use
+//! a [`ReadPool`] of read-only connections that see the last committed state.
+
+pub mod apply;
+pub mod error;
+pub mod read;
+pub mod schema;
+pub mod view;
+pub mod writer;
+
+pub use error::StoreError;
+pub use read::{Availability, BookingFilter, ReadPool, RoomTypeNights, NightAvailability};
+pub use writer::{Clock, WriteOutcome, Writer, WriterSettings, WriterStats};
+
+/// The database file inside a server's data directory.
+pub const DB_FILE: &str = "innsync.db";

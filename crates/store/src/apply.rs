@@ -1,0 +1,212 @@
+//! Applying a record's new state: the record row, the derived counters, and the change log —
+//! the one function both local commands and (later) replication go through.
+
+use crate::error::StoreError;
+use crate::view::{load_record, night_text, time_text};
+use chrono::{DateTime, Utc};
+use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
+use innsync_core::{Authority, Record, ServerCode};
+use rusqlite::{params, Connection};
+
+/// Where and under which authority a change was written.
+#[derive(Clone, Debug)]
+pub struct ChangeStamp<'a> {
+    /// The server that wrote it.
+    pub origin: &'a ServerCode,
+    /// Its position in the origin's change log.
+    pub seq: u64,
+    /// The master epoch it was written under.
+    pub epoch: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: &'a str,
+}
+
+/// Whether the record was written or was already at that version or newer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Written, with counters updated.
+    Written,
+    /// An equal or newer version is stored; nothing changed.
+    Stale,
+}
+
+/// Writes `rec` and its change-log entry, and updates every derived table.
+pub fn apply_record(
+    conn: &Connection,
+    rec: &Record,
+    stamp: &ChangeStamp<'_>,
+) -> Result<Applied, StoreError> {
+    let kind = rec.kind().as_str();
+    let key = rec.key();
+    let old = load_record(conn, kind, &key)?;
+    if let Some(o) = &old {
+        if o.meta().version >= rec.meta().version {
+            return Ok(Applied::Stale);
+        }
+    }
+    let body = serde_json::to_string(rec)?;
+    let meta = rec.meta();
+    conn.prepare_cached(
+        "INSERT INTO records (kind, key, id, owner, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (kind, key) DO UPDATE SET owner = ?4, version = ?5, body = ?6",
+    )?
+    .execute(params![
+        kind,
+        key,
+        meta.id.as_str(),
+        meta.owner.to_string(),
+        meta.version as i64,
+        body
+    ])?;
+    match rec {
+        Record::Booking(b) => {
+            let old_b = match &old {
+                Some(Record::Booking(o)) => Some(o),
+                _ => None,
+            };
+            for d in sold_deltas(old_b, b) {
+                add_sold(conn, &d.property, &d.room_type, &d.night, &d.holder, d.delta)?;
+            }
+            if let Some(o) = old_b {
+                let mut del = conn.prepare_cached(
+                    "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
+                )?;
+                for (room, night) in room_nights(o) {
+                    del.execute(params![o.property, room, night_text(night), o.meta.id.as_str()])?;
+                }
+            }
+            let mut ins = conn.prepare_cached(
+                "INSERT INTO room_nights (property, room, night, booking) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (room, night) in room_nights(b) {
+                ins.execute(params![b.property, room, night_text(night), b.meta.id.as_str()])?;
+            }
+            conn.prepare_cached(
+                "INSERT INTO bookings (id, property, room_type, arrival, departure, status,
+                    hold_until, guest_name, owner, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET property = ?2, room_type = ?3, arrival = ?4,
+                    departure = ?5, status = ?6, hold_until = ?7, guest_name = ?8, owner = ?9,
+                    updated_at = ?10",
+            )?
+            .execute(params![
+                b.meta.id.as_str(),
+                b.property,
+                b.room_type,
+                night_text(b.arrival),
+                night_text(b.departure),
+                b.status.as_str(),
+                b.hold_until.map(time_text),
+                b.guest_name,
+                b.meta.owner.to_string(),
+                time_text(b.updated_at),
+            ])?;
+        }
+        Record::Room(r) => {
+            let old_r = match &old {
+                Some(Record::Room(o)) => Some(o),
+                _ => None,
+            };
+            for d in service_deltas(old_r, r) {
+                match d {
+                    ServiceDelta::Capacity {
+                        property,
+                        room_type,
+                        delta,
+                    } => {
+                        add_counter(
+                            conn,
+                            "INSERT INTO capacity (property, room_type, rooms) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (property, room_type) DO UPDATE SET rooms = rooms + ?3",
+                            "UPDATE capacity SET rooms = rooms + ?3 WHERE property = ?1 AND room_type = ?2",
+                            params![property, room_type, delta],
+                            delta,
+                        )?;
+                    }
+                    ServiceDelta::OutOfOrder {
+                        property,
+                        room_type,
+                        night,
+                        delta,
+                    } => {
+                        add_counter(
+                            conn,
+                            "INSERT INTO out_of_order (property, room_type, night, rooms)
+                             VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (property, room_type, night) DO UPDATE SET rooms = rooms + ?4",
+                            "UPDATE out_of_order SET rooms = rooms + ?4
+                             WHERE property = ?1 AND room_type = ?2 AND night = ?3",
+                            params![property, room_type, night_text(night), delta],
+                            delta,
+                        )?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    conn.prepare_cached(
+        "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at, actor, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        stamp.origin.as_str(),
+        stamp.seq as i64,
+        stamp.epoch as i64,
+        meta.owner.to_string(),
+        kind,
+        meta.id.as_str(),
+        meta.version as i64,
+        time_text(stamp.at),
+        stamp.actor,
+        body
+    ])?;
+    Ok(Applied::Written)
+}
+
+fn add_sold(
+    conn: &Connection,
+    property: &str,
+    room_type: &str,
+    night: &chrono::NaiveDate,
+    holder: &Authority,
+    delta: i64,
+) -> Result<(), StoreError> {
+    add_counter(
+        conn,
+        "INSERT INTO sold (property, room_type, night, holder, units) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (property, room_type, night, holder) DO UPDATE SET units = units + ?5",
+        "UPDATE sold SET units = units + ?5
+         WHERE property = ?1 AND room_type = ?2 AND night = ?3 AND holder = ?4",
+        params![
+            property,
+            room_type,
+            night_text(*night),
+            holder.to_string(),
+            delta
+        ],
+        delta,
+    )
+}
+
+/// Adds `delta` to a derived counter. Growth upserts; shrinking must find the row, because
+/// SQLite checks `CHECK (x >= 0)` on an upsert's inserted values before it sees the conflict.
+/// A shrink with no row is a bug in the deltas, reported rather than hidden.
+fn add_counter(
+    conn: &Connection,
+    upsert: &str,
+    update: &str,
+    p: &[&dyn rusqlite::ToSql],
+    delta: i64,
+) -> Result<(), StoreError> {
+    if delta > 0 {
+        conn.prepare_cached(upsert)?.execute(p)?;
+    } else if conn.prepare_cached(update)?.execute(p)? != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "a derived counter would go below zero ({delta})"
+        )));
+    }
+    Ok(())
+}

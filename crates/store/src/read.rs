@@ -1,0 +1,466 @@
+//! Reads: a small pool of read-only connections and the queries the API and UI need. Readers
+//! see the last committed state and never block the writer (WAL).
+
+use crate::error::StoreError;
+use crate::schema::open_reader;
+use crate::view::{load_record, night_stock, night_text, parse_night};
+use chrono::NaiveDate;
+use innsync_core::dates::Nights;
+use innsync_core::{Booking, BookingStatus, Property, Record, Room, RoomType, ServerCode, User};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Most idle read connections kept open.
+pub const MAX_IDLE_READERS: usize = 16;
+
+/// A pool of read-only connections to the store's file.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Filters for listing bookings.
+#[derive(Clone, Debug, Default)]
+pub struct BookingFilter {
+    /// Only this property.
+    pub property: Option<String>,
+    /// Only stays with a night on or after this date.
+    pub from: Option<NaiveDate>,
+    /// Only stays with a night before this date.
+    pub to: Option<NaiveDate>,
+    /// Only this status.
+    pub status: Option<BookingStatus>,
+    /// Only guests whose name contains this text (case-insensitive).
+    pub guest: Option<String>,
+    /// Only references after this one (paging).
+    pub after: Option<String>,
+    /// Most rows.
+    pub limit: usize,
+}
+
+/// One night of one room type, as the availability API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NightAvailability {
+    /// The night.
+    pub date: NaiveDate,
+    /// Rooms in service.
+    pub total: u32,
+    /// Units held by live bookings, whoever sold them.
+    pub booked: u32,
+    /// Units this server could sell now.
+    pub available: u32,
+    /// Units whose allotment this server's authority holds.
+    pub held_here: u32,
+}
+
+/// The nights of one room type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomTypeNights {
+    /// Room type code.
+    pub code: String,
+    /// Room type name.
+    pub name: String,
+    /// Each night in order.
+    pub nights: Vec<NightAvailability>,
+}
+
+/// Availability of a property over a range of nights.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Availability {
+    /// Property code.
+    pub property: String,
+    /// First night.
+    pub from: NaiveDate,
+    /// Morning after the last night.
+    pub to: NaiveDate,
+    /// Each room type.
+    pub room_types: Vec<RoomTypeNights>,
+}
+
+/// One audit log line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// When.
+    pub at: String,
+    /// On which server.
+    pub server: String,
+    /// Who.
+    pub actor: String,
+    /// What (`booking.cancel`).
+    pub action: String,
+    /// Which record.
+    pub record_id: String,
+    /// Summary.
+    pub detail: String,
+}
+
+fn bodies<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    pick: impl Fn(Record) -> Option<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare_cached(sql)?;
+    let mut rows = st.query(p)?;
+    let mut out = vec![];
+    while let Some(row) = rows.next()? {
+        let body: String = row.get(0)?;
+        let rec: Record = serde_json::from_str(&body)?;
+        if let Some(t) = pick(rec) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+const BY_PREFIX: &str = "SELECT body FROM records WHERE kind = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
+
+fn prefix(property: &str) -> (String, String) {
+    (format!("{property}/"), format!("{property}0"))
+}
+
+impl ReadPool {
+    /// A pool over the database at `path`; connections open on first use.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on a pooled connection. Blocking: call it from a blocking thread.
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = match self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    /// A record by kind and natural key.
+    pub fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, StoreError> {
+        self.with(|c| load_record(c, kind, key))
+    }
+
+    /// A property.
+    pub fn property(&self, code: &str) -> Result<Option<Property>, StoreError> {
+        Ok(match self.record("property", code)? {
+            Some(Record::Property(p)) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// A booking.
+    pub fn booking(&self, id: &str) -> Result<Option<Booking>, StoreError> {
+        Ok(match self.record("booking", id)? {
+            Some(Record::Booking(b)) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// A user.
+    pub fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(match self.record("user", username)? {
+            Some(Record::User(u)) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// Every property, by code.
+    pub fn properties(&self) -> Result<Vec<Property>, StoreError> {
+        self.with(|c| {
+            bodies(
+                c,
+                "SELECT body FROM records WHERE kind = 'property' ORDER BY key",
+                [],
+                |r| match r {
+                    Record::Property(p) => Some(p),
+                    _ => None,
+                },
+            )
+        })
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.with(|c| {
+            bodies(
+                c,
+                "SELECT body FROM records WHERE kind = 'user' ORDER BY key",
+                [],
+                |r| match r {
+                    Record::User(u) => Some(u),
+                    _ => None,
+                },
+            )
+        })
+    }
+
+    /// A property's room types, by code.
+    pub fn room_types(&self, property: &str) -> Result<Vec<RoomType>, StoreError> {
+        let (lo, hi) = prefix(property);
+        self.with(|c| {
+            bodies(c, BY_PREFIX, params!["room_type", lo, hi], |r| match r {
+                Record::RoomType(t) => Some(t),
+                _ => None,
+            })
+        })
+    }
+
+    /// A property's rooms, by number.
+    pub fn rooms(&self, property: &str) -> Result<Vec<Room>, StoreError> {
+        let (lo, hi) = prefix(property);
+        self.with(|c| {
+            bodies(c, BY_PREFIX, params!["room", lo, hi], |r| match r {
+                Record::Room(t) => Some(t),
+                _ => None,
+            })
+        })
+    }
+
+    /// A property's rate plans.
+    pub fn rate_plans(&self, property: &str) -> Result<Vec<innsync_core::RatePlan>, StoreError> {
+        let (lo, hi) = prefix(property);
+        self.with(|c| {
+            bodies(c, BY_PREFIX, params!["rate_plan", lo, hi], |r| match r {
+                Record::RatePlan(t) => Some(t),
+                _ => None,
+            })
+        })
+    }
+
+    /// Bookings matching `f`, by reference.
+    pub fn bookings(&self, f: &BookingFilter) -> Result<Vec<Booking>, StoreError> {
+        let guest = f.guest.as_ref().map(|g| {
+            let escaped = g.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        self.with(|c| {
+            bodies(
+                c,
+                "SELECT r.body FROM bookings b JOIN records r ON r.kind = 'booking' AND r.key = b.id
+                 WHERE (?1 IS NULL OR b.property = ?1) AND (?2 IS NULL OR b.departure > ?2)
+                   AND (?3 IS NULL OR b.arrival < ?3) AND (?4 IS NULL OR b.status = ?4)
+                   AND (?5 IS NULL OR b.guest_name LIKE ?5 ESCAPE '\\') AND b.id > ?6
+                 ORDER BY b.id LIMIT ?7",
+                params![
+                    f.property,
+                    f.from.map(night_text),
+                    f.to.map(night_text),
+                    f.status.map(|s| s.as_str()),
+                    guest,
+                    f.after.clone().unwrap_or_default(),
+                    f.limit as i64
+                ],
+                |r| match r {
+                    Record::Booking(b) => Some(b),
+                    _ => None,
+                },
+            )
+        })
+    }
+
+    /// Availability of `property` over `nights`.
+    pub fn availability(
+        &self,
+        property: &str,
+        nights: Nights,
+    ) -> Result<Availability, StoreError> {
+        let types = self.room_types(property)?;
+        self.with(|c| {
+            let mut room_types = Vec::with_capacity(types.len());
+            for t in types {
+                let stock = night_stock(c, property, &t.code, nights)?;
+                room_types.push(RoomTypeNights {
+                    code: t.code,
+                    name: t.name,
+                    nights: stock
+                        .into_iter()
+                        .map(|s| NightAvailability {
+                            date: s.night,
+                            total: s.in_service,
+                            booked: s.sold,
+                            available: s.free(),
+                            held_here: s.in_service,
+                        })
+                        .collect(),
+                });
+            }
+            Ok(Availability {
+                property: property.to_string(),
+                from: nights.from,
+                to: nights.to,
+                room_types,
+            })
+        })
+    }
+
+    /// Which booking occupies each room of a property on each night of `nights`.
+    pub fn room_occupancy(
+        &self,
+        property: &str,
+        nights: Nights,
+    ) -> Result<Vec<(String, NaiveDate, String)>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT room, night, booking FROM room_nights
+                 WHERE property = ?1 AND night >= ?2 AND night < ?3 ORDER BY room, night",
+            )?;
+            let mut rows = st.query(params![
+                property,
+                night_text(nights.from),
+                night_text(nights.to)
+            ])?;
+            let mut out = vec![];
+            while let Some(r) = rows.next()? {
+                out.push((
+                    r.get::<_, String>(0)?,
+                    parse_night(&r.get::<_, String>(1)?)?,
+                    r.get::<_, String>(2)?,
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The audit log of one record, oldest first; or the newest lines of the whole log.
+    pub fn audit(&self, record_id: Option<&str>, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        self.with(|c| {
+            let map = |r: &rusqlite::Row<'_>| {
+                Ok(AuditRow {
+                    at: r.get(0)?,
+                    server: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    record_id: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            };
+            let rows: Vec<AuditRow> = match record_id {
+                Some(id) => c
+                    .prepare_cached(
+                        "SELECT at, server, actor, action, record_id, detail FROM audit
+                         WHERE record_id = ?1 ORDER BY id LIMIT ?2",
+                    )?
+                    .query_map(params![id, limit as i64], map)?
+                    .collect::<Result<_, _>>()?,
+                None => c
+                    .prepare_cached(
+                        "SELECT at, server, actor, action, record_id, detail FROM audit
+                         ORDER BY id DESC LIMIT ?1",
+                    )?
+                    .query_map(params![limit as i64], map)?
+                    .collect::<Result<_, _>>()?,
+            };
+            Ok(rows)
+        })
+    }
+
+    /// The user a token hash belongs to.
+    pub fn token_user(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT username FROM tokens WHERE hash = ?1")?
+                .query_row([hash], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// The master and epoch this server knows of.
+    pub fn master(&self) -> Result<(ServerCode, u64), StoreError> {
+        self.with(|c| {
+            let get = |k: &str| -> Result<String, StoreError> {
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("meta {k} missing")))
+            };
+            let master = ServerCode::parse(&get("master")?).map_err(StoreError::Corrupt)?;
+            let epoch = get("epoch")?
+                .parse()
+                .map_err(|_| StoreError::Corrupt("meta epoch".into()))?;
+            Ok((master, epoch))
+        })
+    }
+
+    /// Counts of records by kind, for metrics and status.
+    pub fn record_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// A digest of every record (kind, key, version, body): equal digests, equal databases.
+    pub fn digest(&self) -> Result<String, StoreError> {
+        use sha2::{Digest, Sha256};
+        self.with(|c| {
+            let mut h = Sha256::new();
+            let mut st = c.prepare_cached("SELECT kind, key, version, body FROM records ORDER BY kind, key")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                for i in 0..2 {
+                    h.update(r.get::<_, String>(i)?.as_bytes());
+                    h.update([0]);
+                }
+                h.update(r.get::<_, i64>(2)?.to_le_bytes());
+                h.update(r.get::<_, String>(3)?.as_bytes());
+                h.update([0]);
+            }
+            Ok(hex::encode(h.finalize()))
+        })
+    }
+
+    /// Checks the stored derived counters against the records, from scratch: the store's
+    /// own invariant check, used after crashes in tests and by `innsync check`.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let recs = self
+            .with(|c| {
+                bodies(c, "SELECT body FROM records ORDER BY kind, key", [], Some)
+            })
+            .map_err(|e| e.to_string())?;
+        let mut model = innsync_core::model::MemState::default();
+        for r in recs {
+            model.put(r);
+        }
+        model.check_invariants()?;
+        // And the stored counters must equal the model's.
+        let stored: Vec<(String, String, String, i64)> = self
+            .with(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT property, room_type, night, SUM(units) FROM sold GROUP BY 1, 2, 3 HAVING SUM(units) != 0",
+                )?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .map_err(|e| e.to_string())?;
+        let mut expected: std::collections::BTreeMap<(String, String, String), i64> =
+            Default::default();
+        for b in model.bookings() {
+            for d in innsync_core::stock::sold_deltas(None, b) {
+                *expected
+                    .entry((d.property, d.room_type, night_text(d.night)))
+                    .or_default() += d.delta;
+            }
+        }
+        let stored_map: std::collections::BTreeMap<_, _> = stored
+            .into_iter()
+            .map(|(p, t, n, u)| ((p, t, n), u))
+            .collect();
+        if stored_map != expected {
+            return Err("stored sold counters differ from the bookings".into());
+        }
+        Ok(())
+    }
+}

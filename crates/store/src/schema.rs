@@ -1,0 +1,93 @@
+//! The schema and connection settings. Derived tables (`sold`, `capacity`, `out_of_order`,
+//! `room_nights`, `bookings`) are maintained only by [`crate::apply`], from records.
+
+use crate::error::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// Bumped when the schema changes; a newer file is refused by an older binary.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a reader waits on a lock before failing (a named setting, not a magic number).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+    version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE bookings (
+    id TEXT PRIMARY KEY, property TEXT NOT NULL, room_type TEXT NOT NULL, arrival TEXT NOT NULL,
+    departure TEXT NOT NULL, status TEXT NOT NULL, hold_until TEXT, guest_name TEXT NOT NULL,
+    owner TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX bookings_by_property ON bookings (property, arrival);
+CREATE INDEX bookings_by_hold ON bookings (status, hold_until);
+CREATE TABLE capacity (
+    property TEXT NOT NULL, room_type TEXT NOT NULL, rooms INTEGER NOT NULL CHECK (rooms >= 0),
+    PRIMARY KEY (property, room_type)) WITHOUT ROWID;
+CREATE TABLE out_of_order (
+    property TEXT NOT NULL, room_type TEXT NOT NULL, night TEXT NOT NULL,
+    rooms INTEGER NOT NULL CHECK (rooms >= 0),
+    PRIMARY KEY (property, room_type, night)) WITHOUT ROWID;
+CREATE TABLE sold (
+    property TEXT NOT NULL, room_type TEXT NOT NULL, night TEXT NOT NULL, holder TEXT NOT NULL,
+    units INTEGER NOT NULL CHECK (units >= 0),
+    PRIMARY KEY (property, room_type, night, holder)) WITHOUT ROWID;
+CREATE TABLE room_nights (
+    property TEXT NOT NULL, room TEXT NOT NULL, night TEXT NOT NULL, booking TEXT NOT NULL,
+    PRIMARY KEY (property, room, night)) WITHOUT ROWID;
+CREATE TABLE changes (
+    origin TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, authority TEXT NOT NULL,
+    kind TEXT NOT NULL, record_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL,
+    actor TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (origin, seq)) WITHOUT ROWID;
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, server TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, record_id TEXT NOT NULL, detail TEXT NOT NULL,
+    origin TEXT NOT NULL, seq INTEGER);
+CREATE INDEX audit_by_record ON audit (record_id, id);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY, username TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL)
+    WITHOUT ROWID;
+"#;
+
+/// Opens the writer's connection: creates the schema on first use and checks its version.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL + FULL: every commit is fsynced before it is acknowledged.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -64_000)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+        }
+        SCHEMA_VERSION => {}
+        v => {
+            return Err(StoreError::Setup(format!(
+                "{} has schema version {v}; this innsync understands {SCHEMA_VERSION}",
+                path.display()
+            )))
+        }
+    }
+    Ok(conn)
+}
+
+/// Opens a read-only connection for the read pool.
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    Ok(conn)
+}

@@ -1,0 +1,198 @@
+//! The domain's [`StateView`] answered by SQL, inside whatever transaction the connection is in.
+
+use crate::error::StoreError;
+use chrono::{DateTime, NaiveDate, Utc};
+use innsync_core::dates::Nights;
+use innsync_core::stock::{NightStock, Occupancy};
+use innsync_core::view::{StateView, ViewError, ViewResult};
+use innsync_core::{Booking, Guest, Property, RatePlan, Record, RecordId, Room, RoomType, User};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A view over a connection (or a transaction or savepoint, which deref to one).
+pub struct SqlView<'c>(pub &'c Connection);
+
+fn view_err(e: impl std::fmt::Display) -> ViewError {
+    ViewError(e.to_string())
+}
+
+/// Loads the record of `kind` with natural key `key`.
+pub fn load_record(
+    conn: &Connection,
+    kind: &str,
+    key: &str,
+) -> Result<Option<Record>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM records WHERE kind = ?1 AND key = ?2")?
+        .query_row(params![kind, key], |r| r.get(0))
+        .optional()?;
+    match body {
+        Some(b) => Ok(Some(serde_json::from_str(&b)?)),
+        None => Ok(None),
+    }
+}
+
+macro_rules! typed {
+    ($conn:expr, $kind:literal, $key:expr, $variant:ident) => {
+        match load_record($conn, $kind, $key).map_err(view_err)? {
+            Some(Record::$variant(x)) => Ok(Some(x)),
+            Some(other) => Err(ViewError(format!(
+                "record {} is a {:?}, expected {}",
+                $key,
+                other.kind(),
+                $kind
+            ))),
+            None => Ok(None),
+        }
+    };
+}
+
+/// Nights in storage are ISO dates, which sort as text.
+pub fn night_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Parses a stored night.
+pub fn parse_night(s: &str) -> Result<NaiveDate, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad night {s:?}")))
+}
+
+/// Stock for every night of `nights`, in order: capacity minus out-of-order, and units sold by
+/// every holder.
+pub fn night_stock(
+    conn: &Connection,
+    property: &str,
+    room_type: &str,
+    nights: Nights,
+) -> Result<Vec<NightStock>, StoreError> {
+    let capacity: i64 = conn
+        .prepare_cached("SELECT rooms FROM capacity WHERE property = ?1 AND room_type = ?2")?
+        .query_row(params![property, room_type], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let (from, to) = (night_text(nights.from), night_text(nights.to));
+    let mut out: Vec<NightStock> = nights
+        .iter()
+        .map(|night| NightStock {
+            night,
+            in_service: u32::try_from(capacity).unwrap_or(0),
+            sold: 0,
+        })
+        .collect();
+    let mut ooo = conn.prepare_cached(
+        "SELECT night, rooms FROM out_of_order
+         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+    )?;
+    let mut rows = ooo.query(params![property, room_type, from, to])?;
+    while let Some(row) = rows.next()? {
+        let night = parse_night(&row.get::<_, String>(0)?)?;
+        let rooms: i64 = row.get(1)?;
+        if let Some(i) = nights.index_of(night) {
+            out[i].in_service = u32::try_from((capacity - rooms).max(0)).unwrap_or(0);
+        }
+    }
+    let mut sold = conn.prepare_cached(
+        "SELECT night, SUM(units) FROM sold
+         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4 GROUP BY night",
+    )?;
+    let mut rows = sold.query(params![property, room_type, from, to])?;
+    while let Some(row) = rows.next()? {
+        let night = parse_night(&row.get::<_, String>(0)?)?;
+        let units: i64 = row.get(1)?;
+        if let Some(i) = nights.index_of(night) {
+            out[i].sold = u32::try_from(units).unwrap_or(u32::MAX);
+        }
+    }
+    Ok(out)
+}
+
+impl StateView for SqlView<'_> {
+    fn property(&self, code: &str) -> ViewResult<Option<Property>> {
+        typed!(self.0, "property", code, Property)
+    }
+
+    fn room_type(&self, property: &str, code: &str) -> ViewResult<Option<RoomType>> {
+        typed!(self.0, "room_type", &format!("{property}/{code}"), RoomType)
+    }
+
+    fn room(&self, property: &str, number: &str) -> ViewResult<Option<Room>> {
+        typed!(self.0, "room", &format!("{property}/{number}"), Room)
+    }
+
+    fn rate_plan(&self, property: &str, room_type: &str) -> ViewResult<Option<RatePlan>> {
+        typed!(self.0, "rate_plan", &format!("{property}/{room_type}"), RatePlan)
+    }
+
+    fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>> {
+        typed!(self.0, "guest", id.as_str(), Guest)
+    }
+
+    fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>> {
+        typed!(self.0, "booking", id.as_str(), Booking)
+    }
+
+    fn user(&self, username: &str) -> ViewResult<Option<User>> {
+        typed!(self.0, "user", username, User)
+    }
+
+    fn night_stock(
+        &self,
+        property: &str,
+        room_type: &str,
+        nights: Nights,
+    ) -> ViewResult<Vec<NightStock>> {
+        night_stock(self.0, property, room_type, nights).map_err(view_err)
+    }
+
+    fn room_occupancy(
+        &self,
+        property: &str,
+        room: &str,
+        nights: Nights,
+    ) -> ViewResult<Vec<Occupancy>> {
+        let run = || -> Result<Vec<Occupancy>, StoreError> {
+            let mut st = self.0.prepare_cached(
+                "SELECT night, booking FROM room_nights
+                 WHERE property = ?1 AND room = ?2 AND night >= ?3 AND night < ?4 ORDER BY night",
+            )?;
+            let mut rows = st.query(params![
+                property,
+                room,
+                night_text(nights.from),
+                night_text(nights.to)
+            ])?;
+            let mut out = vec![];
+            while let Some(row) = rows.next()? {
+                out.push(Occupancy {
+                    night: parse_night(&row.get::<_, String>(0)?)?,
+                    booking: RecordId::parse(&row.get::<_, String>(1)?)
+                        .map_err(StoreError::Corrupt)?,
+                });
+            }
+            Ok(out)
+        };
+        run().map_err(view_err)
+    }
+
+    fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>> {
+        let run = || -> Result<Vec<RecordId>, StoreError> {
+            let mut st = self.0.prepare_cached(
+                "SELECT id FROM bookings WHERE status = 'provisional' AND hold_until <= ?1
+                 ORDER BY hold_until LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![time_text(now), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.map(|r| {
+                RecordId::parse(&r?).map_err(StoreError::Corrupt)
+            })
+            .collect()
+        };
+        run().map_err(view_err)
+    }
+}
+
+/// Instants in storage are RFC 3339 UTC with fixed width, which sort as text.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,485 @@
+//! The single writer: one thread owns the write connection and group-commits.
+//!
+//! Requests queue in a bounded channel. The thread takes everything queued (up to
+//! `max_batch`), opens one transaction, runs each command in its own savepoint — decide with
+//! the domain core, apply the records, append the change log, the audit log and the
+//! idempotency key — then commits once. With `synchronous=FULL` that commit is one fsync for
+//! the whole batch, and only after it do the callers get their answers. A refused command rolls
+//! back its savepoint alone; a failed commit fails the whole batch and nothing is acknowledged.
+
+use crate::apply::{apply_record, Applied, ChangeStamp};
+use crate::error::StoreError;
+use crate::read::ReadPool;
+use crate::schema::open_writer;
+use crate::view::{time_text, SqlView};
+use chrono::{DateTime, Utc};
+use innsync_core::decide::{decide, Ctx, Outcome};
+use innsync_core::{Command, IdSource, RecordId, ServerCode};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The source of "now", injected so tests can drive time.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Limits of the writer.
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    /// Most requests waiting; beyond it callers are told to retry (503), not queued forever.
+    pub queue_limit: usize,
+    /// Most commands in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self {
+            queue_limit: 8_192,
+            max_batch: 2_048,
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: AtomicU64,
+    /// Commands run (applied or refused).
+    pub commands: AtomicU64,
+    /// Commands refused by the domain.
+    pub refused: AtomicU64,
+    /// Records written.
+    pub changes: AtomicU64,
+    /// Commits that failed (each failing its whole batch).
+    pub commit_failures: AtomicU64,
+    /// Largest batch seen.
+    pub max_batch: AtomicU64,
+}
+
+/// The answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOutcome {
+    /// Applied now and durable.
+    Done(Outcome),
+    /// The idempotency key was seen before: the first answer, nothing written now.
+    Replayed(Outcome),
+}
+
+impl WriteOutcome {
+    /// The outcome, however it came.
+    pub fn outcome(&self) -> &Outcome {
+        match self {
+            Self::Done(o) | Self::Replayed(o) => o,
+        }
+    }
+}
+
+enum Job {
+    Command {
+        cmd: Box<Command>,
+        actor: String,
+        idempotency_key: Option<String>,
+    },
+    Token {
+        hash: String,
+        username: String,
+        label: String,
+    },
+}
+
+struct Request {
+    job: Job,
+    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+}
+
+/// A handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Request>,
+    stats: Arc<WriterStats>,
+    server: ServerCode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counters {
+    last_id: u64,
+    last_seq: u64,
+}
+
+struct State {
+    conn: Connection,
+    server: ServerCode,
+    master: ServerCode,
+    epoch: u64,
+    counters: Counters,
+    clock: Clock,
+    stats: Arc<WriterStats>,
+}
+
+struct Ids<'a> {
+    server: &'a ServerCode,
+    last: &'a mut u64,
+}
+
+impl IdSource for Ids<'_> {
+    fn next_id(&mut self) -> RecordId {
+        *self.last += 1;
+        RecordId::new(self.server, *self.last)
+    }
+}
+
+fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
+}
+
+fn meta_u64(conn: &Connection, key: &str) -> Result<u64, StoreError> {
+    match get_meta(conn, key)? {
+        Some(v) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("meta {key} = {v:?}"))),
+        None => Ok(0),
+    }
+}
+
+impl Writer {
+    /// Opens (or creates) the store in `data_dir` for `server`, starts the writer thread and
+    /// returns its handle and a read pool.
+    pub fn open(
+        data_dir: &Path,
+        server: ServerCode,
+        clock: Clock,
+        settings: WriterSettings,
+    ) -> Result<(Writer, ReadPool), StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(crate::DB_FILE);
+        let conn = open_writer(&path)?;
+        match get_meta(&conn, "server")? {
+            Some(s) if s != server.as_str() => {
+                return Err(StoreError::Setup(format!(
+                    "{} holds the data of server {s}, not {server}",
+                    data_dir.display()
+                )))
+            }
+            Some(_) => {}
+            None => {
+                set_meta(&conn, "server", server.as_str())?;
+                set_meta(&conn, "master", server.as_str())?;
+                set_meta(&conn, "epoch", "1")?;
+            }
+        }
+        let master = get_meta(&conn, "master")?
+            .map(|m| ServerCode::parse(&m).map_err(StoreError::Corrupt))
+            .transpose()?
+            .unwrap_or_else(|| server.clone());
+        let counters = Counters {
+            last_id: meta_u64(&conn, "last_id")?,
+            last_seq: meta_u64(&conn, "last_seq")?,
+        };
+        let epoch = meta_u64(&conn, "epoch")?;
+        let stats = Arc::new(WriterStats::default());
+        let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
+        let state = State {
+            conn,
+            server: server.clone(),
+            master,
+            epoch,
+            counters,
+            clock,
+            stats: stats.clone(),
+        };
+        let max_batch = settings.max_batch.max(1);
+        std::thread::Builder::new()
+            .name("innsync-writer".into())
+            .spawn(move || run(state, rx, max_batch))?;
+        let pool = ReadPool::new(path);
+        Ok((Writer { tx, stats, server }, pool))
+    }
+
+    /// The server this store belongs to.
+    pub fn server(&self) -> &ServerCode {
+        &self.server
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    async fn send(&self, job: Job) -> Result<WriteOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Request { job, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    StoreError::Unavailable("the write queue is full; retry shortly".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    StoreError::Unavailable("the writer has stopped".into())
+                }
+            })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    /// Runs a command; answers once it is durable (or refused, with nothing written).
+    pub async fn submit(
+        &self,
+        cmd: Command,
+        actor: &str,
+        idempotency_key: Option<String>,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.send(Job::Command {
+            cmd: Box::new(cmd),
+            actor: actor.to_string(),
+            idempotency_key,
+        })
+        .await
+    }
+
+    /// Stores an API token's hash for `username` (tokens are local to this server).
+    pub async fn add_token(
+        &self,
+        hash: String,
+        username: String,
+        label: String,
+    ) -> Result<(), StoreError> {
+        self.send(Job::Token {
+            hash,
+            username,
+            label,
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
+    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let results = run_batch(&mut st, &batch);
+        for (req, res) in batch.drain(..).zip(results) {
+            // The caller may have gone away; the write stands either way.
+            let _ = req.reply.send(res);
+        }
+    }
+    tracing::info!("writer stopped: every handle dropped");
+}
+
+fn run_batch(st: &mut State, batch: &[Request]) -> Vec<Result<WriteOutcome, StoreError>> {
+    let before = st.counters;
+    let now = (st.clock)();
+    let n = batch.len();
+    let attempt = (|| -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let mut tx = st
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(n);
+        for req in batch {
+            let res = match &req.job {
+                Job::Command {
+                    cmd,
+                    actor,
+                    idempotency_key,
+                } => run_command(
+                    &mut tx,
+                    Env {
+                        server: &st.server,
+                        master: &st.master,
+                        epoch: st.epoch,
+                        now,
+                    },
+                    &mut st.counters,
+                    cmd,
+                    actor,
+                    idempotency_key.as_deref(),
+                ),
+                Job::Token {
+                    hash,
+                    username,
+                    label,
+                } => tx
+                    .execute(
+                        "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![hash, username, label, time_text(now)],
+                    )
+                    .map(|_| WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
+                    .map_err(StoreError::from),
+            };
+            if matches!(res, Err(StoreError::Refused(_))) {
+                st.stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            results.push(res);
+        }
+        if st.counters != before {
+            set_meta(&tx, "last_id", &st.counters.last_id.to_string())?;
+            set_meta(&tx, "last_seq", &st.counters.last_seq.to_string())?;
+        }
+        tx.commit()?;
+        Ok(results)
+    })();
+    st.stats.commands.fetch_add(n as u64, Ordering::Relaxed);
+    st.stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+    match attempt {
+        Ok(results) => {
+            st.stats.batches.fetch_add(1, Ordering::Relaxed);
+            st.stats.changes.fetch_add(
+                st.counters.last_seq - before.last_seq,
+                Ordering::Relaxed,
+            );
+            results
+        }
+        Err(e) => {
+            // Nothing of the batch is on disk: forget the ids and seqs it used.
+            st.counters = before;
+            st.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, commands = n, "batch commit failed; nothing acknowledged");
+            (0..n)
+                .map(|_| Err(StoreError::Unavailable(format!("commit failed: {e}"))))
+                .collect()
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    server: &'a ServerCode,
+    master: &'a ServerCode,
+    epoch: u64,
+    now: DateTime<Utc>,
+}
+
+fn fingerprint(actor: &str, cmd: &Command) -> Result<String, StoreError> {
+    let mut h = Sha256::new();
+    h.update(actor.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(cmd)?);
+    Ok(hex::encode(h.finalize()))
+}
+
+fn run_command(
+    tx: &mut Transaction<'_>,
+    env: Env<'_>,
+    counters: &mut Counters,
+    cmd: &Command,
+    actor: &str,
+    idempotency_key: Option<&str>,
+) -> Result<WriteOutcome, StoreError> {
+    let idem = match idempotency_key {
+        Some(k) => {
+            let key = format!("{actor}\u{0}{k}");
+            let fp = fingerprint(actor, cmd)?;
+            let seen: Option<(String, String)> = tx
+                .prepare_cached("SELECT fingerprint, outcome FROM idempotency WHERE key = ?1")?
+                .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((seen_fp, outcome)) = seen {
+                if seen_fp != fp {
+                    return Err(StoreError::Refused(innsync_core::DomainError::InvalidInput(
+                        format!("Idempotency-Key {k:?} was already used for a different request"),
+                    )));
+                }
+                return Ok(WriteOutcome::Replayed(serde_json::from_str(&outcome)?));
+            }
+            Some((key, fp))
+        }
+        None => None,
+    };
+    let saved = *counters;
+    let sp = tx.savepoint()?;
+    let result = (|| -> Result<Outcome, StoreError> {
+        let ctx = Ctx {
+            now: env.now,
+            server: env.server,
+            master: Some(env.master),
+            actor,
+        };
+        let decision = {
+            let mut ids = Ids {
+                server: env.server,
+                last: &mut counters.last_id,
+            };
+            decide(cmd, &SqlView(&sp), &mut ids, &ctx)?
+        };
+        let mut seqs: Vec<(RecordId, u64)> = Vec::with_capacity(decision.writes.len());
+        for rec in &decision.writes {
+            counters.last_seq += 1;
+            let stamp = ChangeStamp {
+                origin: env.server,
+                seq: counters.last_seq,
+                epoch: env.epoch,
+                at: env.now,
+                actor,
+            };
+            let applied = apply_record(&sp, rec, &stamp)?;
+            assert_eq!(applied, Applied::Written, "a decided write is always newer");
+            seqs.push((rec.meta().id.clone(), counters.last_seq));
+        }
+        let mut audit = sp.prepare_cached(
+            "INSERT INTO audit (at, server, actor, action, record_id, detail, origin, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for a in &decision.audit {
+            let seq = seqs
+                .iter()
+                .find(|(id, _)| *id == a.record)
+                .map(|(_, s)| *s as i64);
+            audit.execute(params![
+                time_text(env.now),
+                env.server.as_str(),
+                actor,
+                a.action,
+                a.record.as_str(),
+                a.detail,
+                env.server.as_str(),
+                seq
+            ])?;
+        }
+        drop(audit);
+        if let Some((key, fp)) = &idem {
+            sp.prepare_cached(
+                "INSERT INTO idempotency (key, fingerprint, outcome, at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                key,
+                fp,
+                serde_json::to_string(&decision.outcome)?,
+                time_text(env.now)
+            ])?;
+        }
+        Ok(decision.outcome)
+    })();
+    match result {
+        Ok(outcome) => {
+            sp.commit()?;
+            Ok(WriteOutcome::Done(outcome))
+        }
+        Err(e) => {
+            // Dropping the savepoint rolls it back; the ids and seqs it took are reused.
+            drop(sp);
+            *counters = saved;
+            Err(e)
+        }
+    }
+}
