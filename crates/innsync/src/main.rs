@@ -1,1 +1,53 @@
-fn main() {}
+//! The `innsync` binary: runs a server, a demo environment, benchmarks and operator commands.
+//! Errors end here as `anyhow` messages with a non-zero exit.
+
+mod cli;
+mod client;
+
+use clap::{Parser, Subcommand};
+
+/// innsync: a reservation system for hotels and lodges that keeps several servers in sync.
+#[derive(Parser)]
+#[command(name = "innsync", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a server.
+    Serve(cli::serve::ServeArgs),
+    /// Start a demo server on 127.0.0.1 with sample data, until Ctrl-C.
+    Demo(cli::demo::DemoArgs),
+    /// Measure booking throughput, latency and availability query time.
+    Bench(cli::bench::BenchArgs),
+    /// Check a stopped (or running) server's database against every invariant.
+    Check(cli::check::CheckArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("innsync: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Cmd::Serve(a) => cli::serve::run(a).await,
+            Cmd::Demo(a) => cli::demo::run(a).await,
+            Cmd::Bench(a) => cli::bench::run(a).await,
+            Cmd::Check(a) => cli::check::run(a),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("innsync: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -68,10 +68,16 @@ impl fmt::Display for HotelEvent {
                 write!(f, "node {node}: GRS data committed ({rooms} rooms)")
             }
             HotelEvent::CycleAbandoned(AbandonReason::Inactivity) => {
-                write!(f, "GRS cycle abandoned: PMS inactive; remaining in GRS mode")
+                write!(
+                    f,
+                    "GRS cycle abandoned: PMS inactive; remaining in GRS mode"
+                )
             }
             HotelEvent::CycleAbandoned(AbandonReason::LinkDropped) => {
-                write!(f, "GRS cycle abandoned: link dropped; remaining in GRS mode")
+                write!(
+                    f,
+                    "GRS cycle abandoned: link dropped; remaining in GRS mode"
+                )
             }
             HotelEvent::CycleCancelled => write!(f, "GRS cycle cancelled by PMS"),
             HotelEvent::UnknownExtension(e) => write!(f, "no room hosts extension {e}"),

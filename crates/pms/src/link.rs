@@ -133,8 +133,16 @@ impl LinkCore {
     }
 
     /// Feeds one received byte.
-    pub(crate) fn on_byte<E>(&mut self, now: Millis, byte: u8, out: &mut Vec<Command<E>>) -> Signal {
-        debug_assert!(!self.answer_owed, "byte fed before the previous text was answered");
+    pub(crate) fn on_byte<E>(
+        &mut self,
+        now: Millis,
+        byte: u8,
+        out: &mut Vec<Command<E>>,
+    ) -> Signal {
+        debug_assert!(
+            !self.answer_owed,
+            "byte fed before the previous text was answered"
+        );
         let Some(token) = self.decoder.push(byte) else {
             return Signal::Activity;
         };
@@ -173,7 +181,7 @@ impl LinkCore {
             }
         } else {
             // The peer may resend the text without a new ENQ.
-            self.rx_until = Some(now + self.answer_timeout);
+            self.rx_until = Some(now.saturating_add(self.answer_timeout));
         }
     }
 
@@ -186,7 +194,7 @@ impl LinkCore {
                 return Signal::Nothing;
             }
         }
-        if !self.tx_deadline.is_some_and(|t| t <= now) {
+        if self.tx_deadline.is_none_or(|t| t > now) {
             return Signal::Nothing;
         }
         match self.tx {
@@ -231,7 +239,7 @@ impl LinkCore {
 
     fn ack_enq<E>(&mut self, now: Millis, out: &mut Vec<Command<E>>) {
         out.push(Command::Send(vec![ACK]));
-        self.rx_until = Some(now + self.answer_timeout);
+        self.rx_until = Some(now.saturating_add(self.answer_timeout));
     }
 
     fn on_ack<E>(&mut self, now: Millis, out: &mut Vec<Command<E>>) -> Signal {
@@ -283,7 +291,7 @@ impl LinkCore {
         debug_assert!(self.frame.is_some());
         out.push(Command::Send(vec![ENQ]));
         self.tx = Tx::AwaitEnqAnswer;
-        self.tx_deadline = Some(now + self.answer_timeout);
+        self.tx_deadline = Some(now.saturating_add(self.answer_timeout));
     }
 
     fn send_frame<E>(&mut self, now: Millis, out: &mut Vec<Command<E>>) {
@@ -294,6 +302,6 @@ impl LinkCore {
         };
         out.push(Command::Send(frame.clone()));
         self.tx = Tx::AwaitTextAnswer;
-        self.tx_deadline = Some(now + self.answer_timeout);
+        self.tx_deadline = Some(now.saturating_add(self.answer_timeout));
     }
 }

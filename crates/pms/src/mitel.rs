@@ -341,7 +341,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Message::parse(b"NAM 12   Ann Lee", 5),
+            Message::parse(b"NAM 12    Ann Lee", 5),
             Ok(Message::Name {
                 extension: ext("12"),
                 name: GuestName::lossy("Ann Lee", 20)
@@ -371,15 +371,22 @@ mod tests {
             Message::parse(b"CHK1 123456", 5),
             Err(ParseError::Extension(_))
         ));
-        assert_eq!(Message::parse(b"GRS x", 5), Err(ParseError::Trailing("GRS")));
+        assert_eq!(
+            Message::parse(b"GRS x", 5),
+            Err(ParseError::Trailing("GRS"))
+        );
         assert_eq!(Message::parse(b"   ", 5), Err(ParseError::Empty));
-        assert_eq!(Message::parse(b"CHK1", 5), Err(ParseError::Missing("extension")));
+        assert_eq!(
+            Message::parse(b"CHK1", 5),
+            Err(ParseError::Missing("extension"))
+        );
     }
 
-    fn arb_extension(width: usize) -> impl Strategy<Value = Extension> {
+    fn arb_extension(width: usize) -> BoxedStrategy<Extension> {
         proptest::string::string_regex(&format!("[0-9A-Z]{{1,{width}}}"))
             .unwrap()
             .prop_map(|s| Extension::new(&s).unwrap())
+            .boxed()
     }
 
     fn arb_message(width: usize) -> impl Strategy<Value = Message> {
@@ -387,9 +394,11 @@ mod tests {
         prop_oneof![
             e.clone().prop_map(Message::CheckIn),
             e.clone().prop_map(Message::CheckOut),
-            (e.clone(), "[ -~]{0,20}").prop_map(|(extension, n)| Message::Name {
-                extension,
-                name: GuestName::lossy(&n, 20)
+            (e.clone(), "[ -~]{0,20}").prop_map(|(extension, n): (Extension, String)| {
+                Message::Name {
+                    extension,
+                    name: GuestName::lossy(&n, 20),
+                }
             }),
             (e.clone(), any::<bool>())
                 .prop_map(|(extension, on)| Message::MessageWaiting { on, extension }),

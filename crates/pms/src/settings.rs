@@ -109,7 +109,10 @@ impl Settings {
             ("answer_timeout_ms", self.answer_timeout_ms),
             ("grs_inactivity_timeout_ms", self.grs_inactivity_timeout_ms),
             ("busy_buffer_capacity", self.busy_buffer_capacity as u64),
-            ("outbound_queue_capacity", self.outbound_queue_capacity as u64),
+            (
+                "outbound_queue_capacity",
+                self.outbound_queue_capacity as u64,
+            ),
             ("hotel_log_capacity", self.hotel_log_capacity as u64),
             ("max_rooms", self.max_rooms as u64),
             ("max_nodes", self.max_nodes as u64),

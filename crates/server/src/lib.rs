@@ -1,1 +1,124 @@
-//! placeholder
+//! innsync's HTTP server: the JSON API of API.md, bearer-token auth with roles, problem+json
+//! errors, Prometheus metrics, and the server's own background jobs (hold expiry).
+//!
+//! Handlers are thin: they parse and authorise, turn the request into a domain `Command`, hand
+//! it to the store's writer, and render the outcome. Every rule lives in `innsync-core`.
+
+pub mod api;
+pub mod auth;
+pub mod extract;
+pub mod metrics;
+pub mod problem;
+pub mod settings;
+pub mod state;
+pub mod sweeper;
+pub mod views;
+
+pub use settings::Settings;
+pub use state::AppState;
+
+use innsync_core::ServerCode;
+use innsync_store::{Clock, Writer, WriterSettings};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] innsync_store::StoreError),
+    /// The listen address could not be bound or served.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The first admin could not be set up.
+    #[error("setting up the admin: {0}")]
+    Bootstrap(String),
+}
+
+/// What a server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// Address to listen on (`127.0.0.1:7000`; port 0 picks one).
+    pub listen: String,
+    /// This server's code.
+    pub server: ServerCode,
+    /// A token that authenticates as the admin; generated on first start if absent.
+    pub admin_token: Option<String>,
+    /// Named timeouts and limits.
+    pub settings: Settings,
+}
+
+/// A started server: its address and a way to stop it.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The admin token, when one was generated or given at this start.
+    pub admin_token: Option<String>,
+    /// Resolves when the server stops.
+    pub task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    /// Asks the server to stop after in-flight requests finish.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Opens the store, bootstraps the admin, binds, and serves until stopped.
+pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeError> {
+    let (writer, reads) = Writer::open(
+        &config.data_dir,
+        config.server.clone(),
+        clock.clone(),
+        WriterSettings {
+            queue_limit: config.settings.write_queue_limit,
+            max_batch: config.settings.write_batch_limit,
+        },
+    )?;
+    let state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
+    let admin_token =
+        auth::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: config.listen.clone(),
+        source,
+    })?;
+    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweeper::run(state.clone(), stop.clone()));
+    let app = api::router(state.clone());
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        sweeper.abort();
+        served.map_err(|source| ServeError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+    });
+    tracing::info!(%addr, server = %config.server, "innsync serving");
+    Ok(Running {
+        addr,
+        admin_token,
+        task,
+        shutdown,
+    })
+}

@@ -1,0 +1,197 @@
+//! `innsync bench`: starts a real server process on a temporary directory, loads it over HTTP
+//! with concurrent clients, and prints booking throughput (durable commits), latency
+//! percentiles and the time of an availability query for a large property.
+
+use crate::client::{random_token, Api};
+use anyhow::{bail, Context};
+use chrono::{Days, Utc};
+use clap::Args;
+use futures::future::join_all;
+use innsync_core::dates::Nights;
+use rand::{Rng, SeedableRng};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Options of `innsync bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Seconds of booking load.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Room types of the benchmark property.
+    #[arg(long, default_value_t = 50)]
+    pub room_types: usize,
+    /// Rooms of each type.
+    #[arg(long, default_value_t = 20)]
+    pub rooms_per_type: usize,
+    /// Seed of the random workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// A server process started for a benchmark or test, killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// Its base URL.
+    pub base: String,
+    /// Its data directory.
+    pub dir: PathBuf,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `innsync serve` from this executable on a free loopback port.
+pub fn spawn_server(dir: &Path, token: &str) -> anyhow::Result<ServerProcess> {
+    let exe = std::env::current_exe().context("finding the innsync executable")?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--server", "WB", "--data-dir"])
+        .arg(dir)
+        .env("INNSYNC_ADMIN_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting innsync serve")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let Some(addr) = line.trim().strip_prefix("listening ") else {
+        let _ = child.kill();
+        bail!("the server did not start: {line:?}");
+    };
+    Ok(ServerProcess {
+        child,
+        base: addr.to_string(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
+    super::init_logging("warn");
+    let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let token = random_token();
+    let server = spawn_server(&dir, &token)?;
+    let api = Api::new(&server.base, &token)?;
+    let result = bench(&a, &api, &server).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Result<()> {
+    let today = Utc::now().date_naive();
+    println!("seeding: 1 property, {} room types x {} rooms", a.room_types, a.rooms_per_type);
+    api.post_ok("/api/v1/properties", json!({"code": "BNC", "name": "Bench Hotel", "timezone": "UTC", "currency": "EUR"})).await?;
+    for t in 0..a.room_types {
+        let code = format!("T{t:02}");
+        api.post_ok("/api/v1/properties/BNC/room-types", json!({"code": code, "name": format!("Type {t}"), "max_occupancy": 2})).await?;
+        api.put_ok(&format!("/api/v1/properties/BNC/rates/{code}"), json!({"from": today.to_string(), "to": (today + Days::new(400)).to_string(), "amount": 100_00, "currency": "EUR"})).await?;
+        let rooms = (0..a.rooms_per_type).map(|r| {
+            let body = json!({"number": format!("{t:02}{r:03}"), "room_type": code});
+            let api = api.clone();
+            async move { api.post_ok("/api/v1/properties/BNC/rooms", body).await }
+        });
+        for r in join_all(rooms).await {
+            r?;
+        }
+    }
+    println!("load: {} clients for {} s, 1-unit bookings of 1-3 nights over the next year", a.clients, a.seconds);
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let start = Instant::now();
+    let tasks = (0..a.clients).map(|c| {
+        let api = api.clone();
+        let types = a.room_types;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed * 1_000 + c as u64);
+        tokio::spawn(async move {
+            let (mut lat, mut full, mut errors) = (Vec::new(), 0u64, 0u64);
+            while Instant::now() < deadline {
+                let arrival = today + Days::new(rng.gen_range(1..360));
+                let nights = rng.gen_range(1..=3);
+                let body = json!({"property": "BNC", "room_type": format!("T{:02}", rng.gen_range(0..types)),
+                    "arrival": arrival.to_string(), "departure": (arrival + Days::new(nights)).to_string(),
+                    "guest": {"name": "Bench Guest"}});
+                let t0 = Instant::now();
+                match api.call(Method::POST, "/api/v1/bookings", Some(&body)).await {
+                    Ok((StatusCode::CREATED, _)) => lat.push(t0.elapsed()),
+                    Ok((StatusCode::CONFLICT, _)) => full += 1,
+                    _ => errors += 1,
+                }
+            }
+            (lat, full, errors)
+        })
+    });
+    let mut lat = Vec::new();
+    let (mut full, mut errors) = (0, 0);
+    for r in join_all(tasks).await {
+        let (l, f, e) = r?;
+        lat.extend(l);
+        full += f;
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    lat.sort();
+    let rate = lat.len() as f64 / elapsed.as_secs_f64();
+    // Availability: 50 room types x 365 nights, in the store and over HTTP.
+    let nights = Nights::new(today, today + Days::new(365), 731).map_err(anyhow::Error::msg)?;
+    let pool = innsync_store::ReadPool::new(server.dir.join(innsync_store::DB_FILE));
+    let mut store_t = Vec::new();
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let av = pool.availability("BNC", nights)?;
+        store_t.push(t0.elapsed());
+        assert_eq!(av.room_types.len(), a.room_types);
+    }
+    store_t.sort();
+    let mut http_t = Vec::new();
+    let path = format!("/api/v1/availability?property=BNC&from={}&to={}", nights.from, nights.to);
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let (s, _) = api.call(Method::GET, &path, None).await?;
+        if !s.is_success() {
+            bail!("availability answered {s}");
+        }
+        http_t.push(t0.elapsed());
+    }
+    http_t.sort();
+    pool.check_invariants().map_err(anyhow::Error::msg).context("after the load")?;
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| bookings confirmed (201) | {} in {:.1} s |", lat.len(), elapsed.as_secs_f64());
+    println!("| booking confirmations/s, durable, {} clients | {:.0} |", a.clients, rate);
+    println!("| booking latency p50 / p99 | {} / {} |", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
+    println!("| refused no_availability (409) / other errors | {full} / {errors} |");
+    println!("| availability {} types x 365 nights, store query p50 / p99 | {} / {} |", a.room_types, ms(percentile(&store_t, 0.5)), ms(percentile(&store_t, 0.99)));
+    println!("| availability {} types x 365 nights, HTTP round trip p50 / p99 | {} / {} |", a.room_types, ms(percentile(&http_t, 0.5)), ms(percentile(&http_t, 0.99)));
+    println!("| invariants after the load | hold |");
+    if errors > 0 {
+        bail!("{errors} requests failed unexpectedly");
+    }
+    Ok(())
+}

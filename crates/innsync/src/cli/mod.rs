@@ -1,0 +1,16 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod check;
+pub mod demo;
+pub mod serve;
+
+/// Logs to stderr at `default` level unless `RUST_LOG` says otherwise.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

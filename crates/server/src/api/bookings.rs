@@ -1,0 +1,311 @@
+//! Guests and bookings: create (idempotent), read, list, history, and every state change.
+
+use super::{list_limit, opt_date, written};
+use crate::auth::{Caller, Permission};
+use crate::extract::{parse_json, ApiJson, ApiQuery, IdempotencyKey, IfMatch};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use crate::views::BookingView;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use innsync_core::{
+    Booking, BookingStatus, Command, GuestInput, InitialStatus, Record, RecordId,
+};
+use innsync_store::{BookingFilter, WriteOutcome};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewGuest {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+pub(crate) async fn create_guest(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdempotencyKey(key): IdempotencyKey,
+    ApiJson(g): ApiJson<NewGuest>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Book)?;
+    let cmd = Command::CreateGuest {
+        name: g.name,
+        email: g.email,
+        phone: g.phone,
+    };
+    super::reference::write(&state, &caller, cmd, key, StatusCode::CREATED, |r| {
+        Some(format!("/api/v1/guests/{}", r.meta().id))
+    })
+    .await
+}
+
+pub(crate) async fn get_guest(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Record>> {
+    let i = id.clone();
+    match state.read(move |r| r.record("guest", &i)).await? {
+        Some(g) => Ok(Json(g)),
+        None => Err(Problem::not_found(format!("guest {id} not found"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewBooking {
+    property: String,
+    room_type: String,
+    #[serde(deserialize_with = "super::date")]
+    arrival: NaiveDate,
+    #[serde(deserialize_with = "super::date")]
+    departure: NaiveDate,
+    #[serde(default = "one")]
+    units: u32,
+    guest: Option<NewGuest>,
+    guest_id: Option<String>,
+    #[serde(default = "confirmed")]
+    status: InitialStatus,
+    hold_until: Option<DateTime<Utc>>,
+    notes: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn confirmed() -> InitialStatus {
+    InitialStatus::Confirmed
+}
+
+/// Answers with a booking, its guest's details, and its version as the ETag.
+async fn booking_response(
+    state: &AppState,
+    status: StatusCode,
+    b: Booking,
+    replayed: bool,
+) -> ApiResult<Response> {
+    let gid = b.guest_id.to_string();
+    let guest = state
+        .read(move |r| r.record("guest", &gid))
+        .await?
+        .and_then(|g| match g {
+            Record::Guest(g) => Some(g),
+            _ => None,
+        });
+    let version = b.meta.version;
+    let location = format!("/api/v1/bookings/{}", b.meta.id);
+    let mut resp = (status, Json(BookingView::new(&b, guest.as_ref()))).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        h.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            h.insert(header::LOCATION, v);
+        }
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+fn booking_of(out: &WriteOutcome) -> ApiResult<Booking> {
+    match written(out.outcome())? {
+        Record::Booking(b) => Ok(b.clone()),
+        _ => Err(Problem::unavailable("unexpected record written")),
+    }
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdempotencyKey(key): IdempotencyKey,
+    ApiJson(n): ApiJson<NewBooking>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Book)?;
+    let guest = match (n.guest, n.guest_id) {
+        (Some(g), None) => GuestInput::New {
+            name: g.name,
+            email: g.email,
+            phone: g.phone,
+        },
+        (None, Some(id)) => GuestInput::Existing(
+            RecordId::parse(&id).map_err(|e| Problem::invalid(format!("guest_id: {e}")))?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(Problem::invalid("give either guest or guest_id, not both"))
+        }
+        (None, None) => return Err(Problem::invalid("guest: the guest's name is required")),
+    };
+    let cmd = Command::CreateBooking {
+        property: n.property,
+        room_type: n.room_type,
+        arrival: n.arrival,
+        departure: n.departure,
+        units: n.units,
+        guest,
+        status: n.status,
+        hold_until: n.hold_until,
+        notes: n.notes,
+    };
+    let out = state.writer.submit(cmd, &caller.username, key).await?;
+    let replayed = matches!(out, WriteOutcome::Replayed(_));
+    booking_response(&state, StatusCode::CREATED, booking_of(&out)?, replayed).await
+}
+
+async fn load(state: &AppState, reference: &str) -> ApiResult<Booking> {
+    let r = reference.to_string();
+    state
+        .read(move |p| p.booking(&r))
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("booking {reference} not found")))
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(reference): Path<String>,
+) -> ApiResult<Response> {
+    let b = load(&state, &reference).await?;
+    booking_response(&state, StatusCode::OK, b, false).await
+}
+
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(reference): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    load(&state, &reference).await?;
+    let r = reference.clone();
+    let rows = state.read(move |p| p.audit(Some(&r), 1_000)).await?;
+    Ok(Json(json!({ "reference": reference, "history": rows })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    property: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "opt_date")]
+    to: Option<NaiveDate>,
+    status: Option<String>,
+    guest: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = list_limit(&state, q.limit)?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(BookingStatus::parse(s).ok_or_else(|| {
+            Problem::invalid(format!(
+                "status: unknown status {s:?}; one of provisional, confirmed, cancelled, checked_in, checked_out, no_show"
+            ))
+        })?),
+    };
+    if let (Some(f), Some(t)) = (q.from, q.to) {
+        if t <= f {
+            return Err(Problem::invalid(format!("to {t} must be after from {f}")));
+        }
+    }
+    let filter = BookingFilter {
+        property: q.property.filter(|p| !p.is_empty()),
+        from: q.from,
+        to: q.to,
+        status,
+        guest: q.guest.filter(|g| !g.is_empty()),
+        after: q.after,
+        limit,
+    };
+    let rows = state.read(move |r| r.bookings(&filter)).await?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|b| b.meta.id.to_string()))
+        .flatten();
+    let views: Vec<BookingView> = rows.iter().map(|b| BookingView::new(b, None)).collect();
+    Ok(Json(json!({ "bookings": views, "next_after": next })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    reason: Option<String>,
+    room: Option<String>,
+}
+
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((reference, action)): Path<(String, String)>,
+    IfMatch(if_match): IfMatch,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let id = RecordId::parse(&reference)
+        .map_err(|_| Problem::not_found(format!("booking {reference} not found")))?;
+    let need_room = |room: Option<String>| {
+        room.ok_or_else(|| Problem::invalid("room: the room number is required"))
+    };
+    let (cmd, perm) = match action.as_str() {
+        "confirm" => (Command::ConfirmBooking { id, if_match }, Permission::Book),
+        "cancel" => (
+            Command::CancelBooking {
+                id,
+                reason: body.reason,
+                if_match,
+            },
+            Permission::Book,
+        ),
+        "no-show" => (Command::NoShow { id, if_match }, Permission::Book),
+        "check-in" => (
+            Command::CheckIn {
+                id,
+                room: body.room,
+                if_match,
+            },
+            Permission::FrontDesk,
+        ),
+        "check-out" => (Command::CheckOut { id, if_match }, Permission::FrontDesk),
+        "assign-room" => (
+            Command::AssignRoom {
+                id,
+                room: need_room(body.room)?,
+                if_match,
+            },
+            Permission::FrontDesk,
+        ),
+        "move-room" => (
+            Command::MoveRoom {
+                id,
+                room: need_room(body.room)?,
+                if_match,
+            },
+            Permission::FrontDesk,
+        ),
+        other => {
+            return Err(Problem::not_found(format!(
+                "no booking action {other:?}; one of confirm, cancel, check-in, check-out, no-show, assign-room, move-room"
+            )))
+        }
+    };
+    caller.require(perm)?;
+    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    booking_response(&state, StatusCode::OK, booking_of(&out)?, false).await
+}

@@ -1,0 +1,115 @@
+//! The routes of `/api/v1` and the operational endpoints, assembled into one router.
+
+mod availability;
+mod bookings;
+mod ops;
+mod reference;
+mod users;
+
+use crate::metrics;
+use crate::problem::Problem;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::Router;
+use chrono::NaiveDate;
+use innsync_core::{Outcome, Record};
+use innsync_store::StoreError;
+use serde::{Deserialize, Deserializer};
+
+/// Every route, with limits, metrics and problem+json fallbacks.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/login", post(users::login))
+        .route("/me", get(users::me))
+        .route("/users", get(users::list).post(users::create))
+        .route("/properties", get(reference::list_properties).post(reference::create_property))
+        .route("/properties/{code}", get(reference::get_property))
+        .route(
+            "/properties/{code}/room-types",
+            get(reference::list_room_types).post(reference::create_room_type),
+        )
+        .route(
+            "/properties/{code}/rooms",
+            get(reference::list_rooms).post(reference::create_room),
+        )
+        .route(
+            "/properties/{code}/rooms/{number}/out-of-order",
+            post(reference::out_of_order),
+        )
+        .route(
+            "/properties/{code}/rooms/{number}/back-in-service",
+            post(reference::back_in_service),
+        )
+        .route("/properties/{code}/rates", get(reference::list_rates))
+        .route("/properties/{code}/rates/{room_type}", put(reference::set_rate))
+        .route("/properties/{code}/occupancy", get(availability::occupancy))
+        .route("/availability", get(availability::availability))
+        .route("/guests", post(bookings::create_guest))
+        .route("/guests/{id}", get(bookings::get_guest))
+        .route("/bookings", get(bookings::list).post(bookings::create))
+        .route("/bookings/{reference}", get(bookings::get))
+        .route("/bookings/{reference}/history", get(bookings::history))
+        .route("/bookings/{reference}/{action}", post(bookings::act))
+        .route("/audit", get(ops::audit))
+        .route("/environment", get(ops::environment))
+        .route("/openapi.json", get(ops::openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            state.settings.max_concurrent_requests,
+        ))
+        .with_state(state)
+}
+
+/// Deserializes a `YYYY-MM-DD` date with a message a person can act on.
+pub(crate) fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let s = String::deserialize(d)?;
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)")))
+}
+
+/// Like [`date`], for optional fields.
+pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))),
+    }
+}
+
+/// The record a write produced.
+pub(crate) fn written(o: &Outcome) -> Result<&Record, Problem> {
+    match o {
+        Outcome::Written { record } => Ok(record),
+        Outcome::Expired { .. } => Err(Problem::from(StoreError::Corrupt(
+            "unexpected outcome".into(),
+        ))),
+    }
+}
+
+/// The `limit` of a list request, checked against the settings.
+pub(crate) fn list_limit(state: &AppState, limit: Option<usize>) -> Result<usize, Problem> {
+    let max = state.settings.max_list_limit;
+    match limit {
+        None => Ok(state.settings.default_list_limit),
+        Some(0) => Err(Problem::invalid("limit must be at least 1")),
+        Some(n) if n > max => Err(Problem::invalid(format!("limit must be at most {max}; got {n}"))),
+        Some(n) => Ok(n),
+    }
+}

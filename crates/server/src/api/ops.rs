@@ -1,0 +1,88 @@
+//! Health, readiness, metrics, the OpenAPI document, the audit log and the environment view.
+
+use super::list_limit;
+use crate::auth::Caller;
+use crate::extract::ApiQuery;
+use crate::problem::ApiResult;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The OpenAPI 3.1 description of this API, kept beside the handlers and checked by a test
+/// against the router so it cannot drift.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let probe = state.read(|r| r.master()).await;
+    match probe {
+        Ok((master, epoch)) => {
+            let here = state.writer.server().clone();
+            let body = json!({ "ready": true, "server": here, "master": master, "epoch": epoch, "accepts_env_writes": master == here });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(p) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "detail": p.detail })),
+        )
+            .into_response(),
+    }
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(state.writer.stats());
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    record: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = list_limit(&state, q.limit)?;
+    let rows = state
+        .read(move |r| r.audit(q.record.as_deref(), limit))
+        .await?;
+    Ok(Json(json!({ "audit": rows })))
+}
+
+pub(crate) async fn environment(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (master, epoch) = state.read(|r| r.master()).await?;
+    let here = state.writer.server().clone();
+    let role = if master == here { "master" } else { "slave" };
+    Ok(Json(json!({
+        "environment": "standalone",
+        "server": here,
+        "role": "web",
+        "master": { "server": master, "epoch": epoch },
+        "state": role,
+        "servers": [{ "code": here, "role": "web", "url": null, "reachable": true, "last_sync": null, "behind": 0 }],
+        "pending": { "count": 0, "oldest_age_s": 0, "failed": 0 },
+        "conflicts": 0,
+    })))
+}

@@ -1,0 +1,120 @@
+//! Prometheus metrics: HTTP traffic by route and status, the writer's group commits, and the
+//! server's own jobs. Rendered in the text exposition format at `/metrics`.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use innsync_store::WriterStats;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::state::AppState;
+
+/// Labels of an HTTP request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// GET, POST…
+    pub method: String,
+    /// The route template (`/api/v1/bookings/{reference}`), never the raw path.
+    pub route: String,
+    /// Status code.
+    pub status: u16,
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by method, route and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// Request latency.
+    pub http_seconds: Histogram,
+    /// Provisional bookings released by the sweeper.
+    pub holds_expired: Counter,
+    writer_batches: Gauge,
+    writer_commands: Gauge,
+    writer_refused: Gauge,
+    writer_changes: Gauge,
+    writer_commit_failures: Gauge,
+    writer_max_batch: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("innsync");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests served", http_requests.clone());
+        let http_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+        registry.register("http_request_seconds", "HTTP request latency", http_seconds.clone());
+        let holds_expired = Counter::default();
+        registry.register("holds_expired", "Provisional holds released on expiry", holds_expired.clone());
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        Self {
+            writer_batches: gauge(&mut registry, "writer_batches", "Group commits (transactions) committed"),
+            writer_commands: gauge(&mut registry, "writer_commands", "Commands run by the writer"),
+            writer_refused: gauge(&mut registry, "writer_refused", "Commands refused by the domain rules"),
+            writer_changes: gauge(&mut registry, "writer_changes", "Records written to the change log"),
+            writer_commit_failures: gauge(&mut registry, "writer_commit_failures", "Group commits that failed"),
+            writer_max_batch: gauge(&mut registry, "writer_max_batch", "Largest group commit so far"),
+            registry,
+            http_requests,
+            http_seconds,
+            holds_expired,
+        }
+    }
+
+    /// The text exposition, with the writer's counters read now.
+    pub fn render(&self, w: &WriterStats) -> String {
+        let get = |a: &std::sync::atomic::AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        self.writer_batches.set(get(&w.batches));
+        self.writer_commands.set(get(&w.commands));
+        self.writer_refused.set(get(&w.refused));
+        self.writer_changes.set(get(&w.changes));
+        self.writer_commit_failures.set(get(&w.commit_failures));
+        self.writer_max_batch.set(get(&w.max_batch));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.push_str("# metrics could not be encoded\n");
+        }
+        out
+    }
+}
+
+/// Middleware that counts and times every request by its route template.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            method,
+            route,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    state.metrics.http_seconds.observe(start.elapsed().as_secs_f64());
+    resp
+}

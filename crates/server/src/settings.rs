@@ -1,0 +1,45 @@
+//! Every timeout and limit of the server, named, with its default.
+
+use std::time::Duration;
+
+/// Timeouts and limits of one server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+    /// Rows a list returns when no `limit` is given.
+    pub default_list_limit: usize,
+    /// Most rows a list may return.
+    pub max_list_limit: usize,
+    /// How often lapsed provisional holds are looked for.
+    pub hold_sweep_interval: Duration,
+    /// How long an authenticated token is trusted before it is looked up again.
+    pub auth_cache_ttl: Duration,
+    /// Most tokens remembered in the auth cache.
+    pub auth_cache_limit: usize,
+    /// Most write requests waiting for the writer (503 beyond).
+    pub write_queue_limit: usize,
+    /// Most commands in one group commit.
+    pub write_batch_limit: usize,
+    /// Longest time a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Most requests served at once; others wait.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            default_list_limit: 100,
+            max_list_limit: 1_000,
+            hold_sweep_interval: Duration::from_secs(1),
+            auth_cache_ttl: Duration::from_secs(30),
+            auth_cache_limit: 10_000,
+            write_queue_limit: 8_192,
+            write_batch_limit: 2_048,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1_024,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The state every handler shares.
+
+use crate::auth::AuthCache;
+use crate::metrics::Metrics;
+use crate::problem::{ApiResult, Problem};
+use crate::settings::Settings;
+use innsync_store::{Clock, ReadPool, StoreError, Writer};
+use std::sync::Arc;
+
+/// Handles to the store, settings, metrics and caches; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The single writer.
+    pub writer: Writer,
+    /// Read-only connections.
+    pub reads: Arc<ReadPool>,
+    /// The clock, injected so tests can drive time.
+    pub clock: Clock,
+    /// Named timeouts and limits.
+    pub settings: Arc<Settings>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Recently authenticated tokens.
+    pub auth: Arc<AuthCache>,
+}
+
+impl AppState {
+    /// Wires the state together.
+    pub fn new(writer: Writer, reads: Arc<ReadPool>, clock: Clock, settings: Settings) -> Self {
+        Self {
+            writer,
+            reads,
+            clock,
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::new()),
+            auth: Arc::new(AuthCache::default()),
+        }
+    }
+
+    /// Runs a blocking read on the read pool off the async threads.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ReadPool) -> Result<T, StoreError> + Send + 'static,
+    ) -> ApiResult<T> {
+        let pool = self.reads.clone();
+        tokio::task::spawn_blocking(move || f(&pool))
+            .await
+            .map_err(|e| Problem::unavailable(format!("read task failed: {e}")))?
+            .map_err(Problem::from)
+    }
+}
