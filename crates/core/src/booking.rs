@@ -100,9 +100,9 @@ pub fn time_rule(
         BookingAction::NoShow if today < arrival => Err(format!(
             "arrival is {arrival}; a no-show can be recorded from that day"
         )),
-        BookingAction::MoveRoom if today >= departure => {
-            Err(format!("the stay ends on {departure}; nothing left to move"))
-        }
+        BookingAction::MoveRoom if today >= departure => Err(format!(
+            "the stay ends on {departure}; nothing left to move"
+        )),
         _ => Ok(()),
     }
 }
@@ -198,8 +198,14 @@ mod tests {
     #[test]
     fn early_departure_keeps_at_least_the_first_night() {
         let (a, dep) = (d("2026-11-20"), d("2026-11-25"));
-        assert_eq!(departure_after_check_out(a, dep, d("2026-11-22")), d("2026-11-22"));
-        assert_eq!(departure_after_check_out(a, dep, d("2026-11-20")), d("2026-11-21"));
+        assert_eq!(
+            departure_after_check_out(a, dep, d("2026-11-22")),
+            d("2026-11-22")
+        );
+        assert_eq!(
+            departure_after_check_out(a, dep, d("2026-11-20")),
+            d("2026-11-21")
+        );
         assert_eq!(departure_after_check_out(a, dep, d("2026-11-27")), dep);
     }
 }

@@ -22,7 +22,9 @@ impl Nights {
             return Err(format!("{to} must be after {from}"));
         }
         if n > max {
-            return Err(format!("{n} nights from {from} to {to}; at most {max} allowed"));
+            return Err(format!(
+                "{n} nights from {from} to {to}; at most {max} allowed"
+            ));
         }
         Ok(Self { from, to })
     }
@@ -86,8 +88,9 @@ pub fn local_date(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
 
 /// Parses an IANA time zone name such as `Africa/Johannesburg`.
 pub fn parse_tz(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>()
-        .map_err(|_| format!("unknown time zone {name:?} (use an IANA name like Africa/Johannesburg)"))
+    name.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone {name:?} (use an IANA name like Africa/Johannesburg)")
+    })
 }
 
 #[cfg(test)]
@@ -102,7 +105,10 @@ mod tests {
     fn a_stay_covers_arrival_up_to_departure() {
         let n = Nights::stay(d("2026-12-30"), d("2027-01-02")).unwrap();
         let nights: Vec<_> = n.iter().collect();
-        assert_eq!(nights, vec![d("2026-12-30"), d("2026-12-31"), d("2027-01-01")]);
+        assert_eq!(
+            nights,
+            vec![d("2026-12-30"), d("2026-12-31"), d("2027-01-01")]
+        );
         assert!(!n.contains(d("2027-01-02")));
         assert_eq!(n.index_of(d("2027-01-01")), Some(2));
     }
@@ -127,8 +133,14 @@ mod tests {
     #[test]
     fn local_date_follows_the_property_time_zone() {
         let now: DateTime<Utc> = "2026-11-23T23:30:00Z".parse().unwrap();
-        assert_eq!(local_date(now, parse_tz("Africa/Johannesburg").unwrap()), d("2026-11-24"));
-        assert_eq!(local_date(now, parse_tz("America/New_York").unwrap()), d("2026-11-23"));
+        assert_eq!(
+            local_date(now, parse_tz("Africa/Johannesburg").unwrap()),
+            d("2026-11-24")
+        );
+        assert_eq!(
+            local_date(now, parse_tz("America/New_York").unwrap()),
+            d("2026-11-23")
+        );
         assert!(parse_tz("Mars/Olympus").is_err());
     }
 }

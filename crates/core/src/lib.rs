@@ -24,7 +24,7 @@ pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{Authority, IdSource, RecordId, ServerCode};
 pub use record::{
-    Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod, RatePlan,
-    Record, RecordKind, Role, Room, RoomType, Stay, User,
+    Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod, RatePlan, Record,
+    RecordKind, Role, Room, RoomType, Stay, User,
 };
 pub use view::{StateView, ViewError};

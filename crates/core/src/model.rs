@@ -205,17 +205,23 @@ impl StateView for MemState {
     }
 
     fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>> {
-        Ok(typed(self.get(RecordKind::Guest, id.as_str()), |r| match r {
-            Record::Guest(t) => Some(t),
-            _ => None,
-        }))
+        Ok(typed(
+            self.get(RecordKind::Guest, id.as_str()),
+            |r| match r {
+                Record::Guest(t) => Some(t),
+                _ => None,
+            },
+        ))
     }
 
     fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>> {
-        Ok(typed(self.get(RecordKind::Booking, id.as_str()), |r| match r {
-            Record::Booking(t) => Some(t),
-            _ => None,
-        }))
+        Ok(typed(
+            self.get(RecordKind::Booking, id.as_str()),
+            |r| match r {
+                Record::Booking(t) => Some(t),
+                _ => None,
+            },
+        ))
     }
 
     fn user(&self, username: &str) -> ViewResult<Option<User>> {

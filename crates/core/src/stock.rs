@@ -160,16 +160,14 @@ pub fn service_deltas(old: Option<&Room>, new: &Room) -> Vec<ServiceDelta> {
         delta,
     })
     .collect::<Vec<_>>();
-    capacity.extend(
-        net(nights, |t| &mut t.3)
-            .into_iter()
-            .map(|(property, room_type, night, delta)| ServiceDelta::OutOfOrder {
-                property,
-                room_type,
-                night,
-                delta,
-            }),
-    );
+    capacity.extend(net(nights, |t| &mut t.3).into_iter().map(
+        |(property, room_type, night, delta)| ServiceDelta::OutOfOrder {
+            property,
+            room_type,
+            night,
+            delta,
+        },
+    ));
     capacity
 }
 
@@ -249,7 +247,10 @@ mod tests {
         let mut c = b.clone();
         c.status = BookingStatus::Cancelled;
         let back = sold_deltas(Some(&b), &c);
-        assert_eq!(back.iter().map(|t| t.delta).collect::<Vec<_>>(), vec![-2, -2]);
+        assert_eq!(
+            back.iter().map(|t| t.delta).collect::<Vec<_>>(),
+            vec![-2, -2]
+        );
     }
 
     #[test]
@@ -271,12 +272,23 @@ mod tests {
     fn rooms_are_occupied_only_by_live_bookings_within_the_stay() {
         let mut b = booking(BookingStatus::CheckedIn, 1);
         b.stays = vec![
-            Stay { room: "101".into(), from: d("2026-12-01"), to: d("2026-12-02") },
-            Stay { room: "102".into(), from: d("2026-12-02"), to: d("2026-12-03") },
+            Stay {
+                room: "101".into(),
+                from: d("2026-12-01"),
+                to: d("2026-12-02"),
+            },
+            Stay {
+                room: "102".into(),
+                from: d("2026-12-02"),
+                to: d("2026-12-03"),
+            },
         ];
         assert_eq!(
             room_nights(&b),
-            vec![("101".into(), d("2026-12-01")), ("102".into(), d("2026-12-02"))]
+            vec![
+                ("101".into(), d("2026-12-01")),
+                ("102".into(), d("2026-12-02"))
+            ]
         );
         b.status = BookingStatus::CheckedOut;
         assert!(room_nights(&b).is_empty());
@@ -286,7 +298,11 @@ mod tests {
     fn out_of_order_periods_reduce_service_once_per_night() {
         let wb = ServerCode::parse("WB").unwrap();
         let room = Room {
-            meta: Meta { id: RecordId::new(&wb, 3), owner: Authority::Env, version: 1 },
+            meta: Meta {
+                id: RecordId::new(&wb, 3),
+                owner: Authority::Env,
+                version: 1,
+            },
             property: "KRL".into(),
             number: "101".into(),
             room_type: "DLX".into(),
@@ -296,18 +312,37 @@ mod tests {
         assert_eq!(created.len(), 1);
         let mut broken = room.clone();
         broken.out_of_order = vec![
-            OutOfOrder { from: d("2026-12-01"), to: d("2026-12-03"), reason: "paint".into() },
-            OutOfOrder { from: d("2026-12-02"), to: d("2026-12-04"), reason: "pipes".into() },
+            OutOfOrder {
+                from: d("2026-12-01"),
+                to: d("2026-12-03"),
+                reason: "paint".into(),
+            },
+            OutOfOrder {
+                from: d("2026-12-02"),
+                to: d("2026-12-04"),
+                reason: "pipes".into(),
+            },
         ];
         let deltas = service_deltas(Some(&room), &broken);
-        assert_eq!(deltas.len(), 3, "capacity nets to zero; three nights out: {deltas:?}");
+        assert_eq!(
+            deltas.len(),
+            3,
+            "capacity nets to zero; three nights out: {deltas:?}"
+        );
     }
 
     #[test]
     fn the_short_night_is_found() {
-        let n = |day: &str, in_service, sold| NightStock { night: d(day), in_service, sold };
+        let n = |day: &str, in_service, sold| NightStock {
+            night: d(day),
+            in_service,
+            sold,
+        };
         let nights = [n("2026-12-01", 5, 3), n("2026-12-02", 5, 5)];
-        assert_eq!(first_short_night(&nights, 1).map(|s| s.night), Some(d("2026-12-02")));
+        assert_eq!(
+            first_short_night(&nights, 1).map(|s| s.night),
+            Some(d("2026-12-02"))
+        );
         assert_eq!(first_short_night(&nights[..1], 2), None);
         assert!(first_short_night(&nights[..1], 3).is_some());
     }

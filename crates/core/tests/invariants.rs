@@ -5,15 +5,34 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
-use innsync_core::{decide, Command, Ctx, DomainError, GuestInput, InitialStatus, RecordId, ServerCode};
+use innsync_core::{
+    decide, Command, Ctx, DomainError, GuestInput, InitialStatus, RecordId, ServerCode,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Book { day: u8, nights: u8, units: u8, ty: bool, provisional: bool },
-    Act { which: u8, booking: u16, room: u8 },
-    OutOfOrder { room: u8, day: u8, nights: u8, clear: bool },
-    Wait { hours: u8 },
+    Book {
+        day: u8,
+        nights: u8,
+        units: u8,
+        ty: bool,
+        provisional: bool,
+    },
+    Act {
+        which: u8,
+        booking: u16,
+        room: u8,
+    },
+    OutOfOrder {
+        room: u8,
+        day: u8,
+        nights: u8,
+        clear: bool,
+    },
+    Wait {
+        hours: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -26,7 +45,14 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-const ROOMS: [(&str, &str); 6] = [("101", "A"), ("102", "A"), ("103", "A"), ("104", "A"), ("201", "B"), ("202", "B")];
+const ROOMS: [(&str, &str); 6] = [
+    ("101", "A"),
+    ("102", "A"),
+    ("103", "A"),
+    ("104", "A"),
+    ("201", "B"),
+    ("202", "B"),
+];
 
 struct World {
     state: MemState,
@@ -41,21 +67,44 @@ impl World {
         let server = ServerCode::parse("WB").unwrap();
         let mut w = World {
             state: MemState::default(),
-            ids: CounterIds { server: server.clone(), last: 0 },
+            ids: CounterIds {
+                server: server.clone(),
+                last: 0,
+            },
             server,
             now: "2026-11-23T08:00:00Z".parse().unwrap(),
             bookings: vec![],
         };
         let setup = [
-            Command::CreateProperty { code: "KRL".into(), name: "Kraal".into(), timezone: "UTC".into(), currency: Some("ZAR".into()) },
-            Command::CreateRoomType { property: "KRL".into(), code: "A".into(), name: "A".into(), max_occupancy: 2 },
-            Command::CreateRoomType { property: "KRL".into(), code: "B".into(), name: "B".into(), max_occupancy: 2 },
+            Command::CreateProperty {
+                code: "KRL".into(),
+                name: "Kraal".into(),
+                timezone: "UTC".into(),
+                currency: Some("ZAR".into()),
+            },
+            Command::CreateRoomType {
+                property: "KRL".into(),
+                code: "A".into(),
+                name: "A".into(),
+                max_occupancy: 2,
+            },
+            Command::CreateRoomType {
+                property: "KRL".into(),
+                code: "B".into(),
+                name: "B".into(),
+                max_occupancy: 2,
+            },
         ];
         for c in setup {
             w.run(&c).unwrap();
         }
         for (n, t) in ROOMS {
-            w.run(&Command::CreateRoom { property: "KRL".into(), number: n.into(), room_type: t.into() }).unwrap();
+            w.run(&Command::CreateRoom {
+                property: "KRL".into(),
+                number: n.into(),
+                room_type: t.into(),
+            })
+            .unwrap();
         }
         w
     }
@@ -65,11 +114,20 @@ impl World {
     }
 
     fn run(&mut self, cmd: &Command) -> Result<(), DomainError> {
-        let ctx = Ctx { now: self.now, server: &self.server, master: Some(&self.server), actor: "test" };
+        let ctx = Ctx {
+            now: self.now,
+            server: &self.server,
+            master: Some(&self.server),
+            actor: "test",
+        };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids, &ctx) {
             Ok(d) => {
-                if let innsync_core::Outcome::Written { record: innsync_core::Record::Booking(b) } = &d.outcome {
+                if let innsync_core::Outcome::Written {
+                    record: innsync_core::Record::Booking(b),
+                    ..
+                } = &d.outcome
+                {
                     if !self.bookings.contains(&b.meta.id) {
                         self.bookings.push(b.meta.id.clone());
                     }
@@ -78,7 +136,10 @@ impl World {
                 Ok(())
             }
             Err(e) => {
-                assert_eq!(before, format!("{:?}", self.state.records().collect::<Vec<_>>()));
+                assert_eq!(
+                    before,
+                    format!("{:?}", self.state.records().collect::<Vec<_>>())
+                );
                 Err(e)
             }
         }
@@ -87,18 +148,36 @@ impl World {
 
 fn command(w: &World, s: &Step) -> Option<Command> {
     Some(match s.clone() {
-        Step::Book { day, nights, units, ty, provisional } => Command::CreateBooking {
+        Step::Book {
+            day,
+            nights,
+            units,
+            ty,
+            provisional,
+        } => Command::CreateBooking {
             property: "KRL".into(),
             room_type: if ty { "A" } else { "B" }.into(),
             arrival: w.day(day),
             departure: w.day(day + nights),
             units: u32::from(units),
-            guest: GuestInput::New { name: "Guest".into(), email: None, phone: None },
-            status: if provisional { InitialStatus::Provisional } else { InitialStatus::Confirmed },
+            guest: GuestInput::New {
+                name: "Guest".into(),
+                email: None,
+                phone: None,
+            },
+            status: if provisional {
+                InitialStatus::Provisional
+            } else {
+                InitialStatus::Confirmed
+            },
             hold_until: provisional.then(|| w.now + Duration::hours(12)),
             notes: None,
         },
-        Step::Act { which, booking, room } => {
+        Step::Act {
+            which,
+            booking,
+            room,
+        } => {
             if w.bookings.is_empty() {
                 return None;
             }
@@ -106,22 +185,54 @@ fn command(w: &World, s: &Step) -> Option<Command> {
             let room = ROOMS[room as usize].0.to_string();
             match which {
                 0 => Command::ConfirmBooking { id, if_match: None },
-                1 => Command::CancelBooking { id, reason: None, if_match: None },
-                2 => Command::CheckIn { id, room: Some(room), if_match: None },
+                1 => Command::CancelBooking {
+                    id,
+                    reason: None,
+                    if_match: None,
+                },
+                2 => Command::CheckIn {
+                    id,
+                    room: Some(room),
+                    if_match: None,
+                },
                 3 => Command::CheckOut { id, if_match: None },
                 4 => Command::NoShow { id, if_match: None },
-                5 => Command::AssignRoom { id, room, if_match: None },
-                6 => Command::MoveRoom { id, room, if_match: None },
+                5 => Command::AssignRoom {
+                    id,
+                    room,
+                    if_match: None,
+                },
+                6 => Command::MoveRoom {
+                    id,
+                    room,
+                    if_match: None,
+                },
                 _ => Command::ExpireHolds,
             }
         }
-        Step::OutOfOrder { room, day, nights, clear } => {
+        Step::OutOfOrder {
+            room,
+            day,
+            nights,
+            clear,
+        } => {
             let number = ROOMS[room as usize].0.to_string();
             let (from, to) = (w.day(day), w.day(day + nights));
             if clear {
-                Command::ClearOutOfOrder { property: "KRL".into(), number, from, to }
+                Command::ClearOutOfOrder {
+                    property: "KRL".into(),
+                    number,
+                    from,
+                    to,
+                }
             } else {
-                Command::SetOutOfOrder { property: "KRL".into(), number, from, to, reason: "works".into() }
+                Command::SetOutOfOrder {
+                    property: "KRL".into(),
+                    number,
+                    from,
+                    to,
+                    reason: "works".into(),
+                }
             }
         }
         Step::Wait { .. } => Command::ExpireHolds,
@@ -149,9 +260,19 @@ proptest! {
 fn the_last_room_is_sold_once() {
     let mut w = World::new();
     let book = |w: &World| Command::CreateBooking {
-        property: "KRL".into(), room_type: "B".into(), arrival: w.day(1), departure: w.day(3), units: 1,
-        guest: GuestInput::New { name: "G".into(), email: None, phone: None },
-        status: InitialStatus::Confirmed, hold_until: None, notes: None,
+        property: "KRL".into(),
+        room_type: "B".into(),
+        arrival: w.day(1),
+        departure: w.day(3),
+        units: 1,
+        guest: GuestInput::New {
+            name: "G".into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
     };
     assert!(w.run(&book(&w)).is_ok());
     assert!(w.run(&book(&w)).is_ok());
@@ -164,17 +285,34 @@ fn the_last_room_is_sold_once() {
 fn a_lapsed_hold_is_released_and_cannot_be_confirmed() {
     let mut w = World::new();
     let cmd = Command::CreateBooking {
-        property: "KRL".into(), room_type: "B".into(), arrival: w.day(1), departure: w.day(2), units: 2,
-        guest: GuestInput::New { name: "G".into(), email: None, phone: None },
-        status: InitialStatus::Provisional, hold_until: Some(w.now + Duration::hours(1)), notes: None,
+        property: "KRL".into(),
+        room_type: "B".into(),
+        arrival: w.day(1),
+        departure: w.day(2),
+        units: 2,
+        guest: GuestInput::New {
+            name: "G".into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Provisional,
+        hold_until: Some(w.now + Duration::hours(1)),
+        notes: None,
     };
     w.run(&cmd).unwrap();
     let id = w.bookings[0].clone();
     w.now += Duration::hours(2);
-    let err = w.run(&Command::ConfirmBooking { id: id.clone(), if_match: None }).unwrap_err();
+    let err = w
+        .run(&Command::ConfirmBooking {
+            id: id.clone(),
+            if_match: None,
+        })
+        .unwrap_err();
     assert_eq!(err.code().as_str(), "invalid_transition");
     w.run(&Command::ExpireHolds).unwrap();
-    let b = innsync_core::StateView::booking(&w.state, &id).unwrap().unwrap();
+    let b = innsync_core::StateView::booking(&w.state, &id)
+        .unwrap()
+        .unwrap();
     assert_eq!(b.status, innsync_core::BookingStatus::Cancelled);
     // The two units are free again.
     assert!(w.run(&cmd_with_hold(&w)).is_ok());
@@ -182,9 +320,19 @@ fn a_lapsed_hold_is_released_and_cannot_be_confirmed() {
 
 fn cmd_with_hold(w: &World) -> Command {
     Command::CreateBooking {
-        property: "KRL".into(), room_type: "B".into(), arrival: w.day(1), departure: w.day(2), units: 2,
-        guest: GuestInput::New { name: "G".into(), email: None, phone: None },
-        status: InitialStatus::Confirmed, hold_until: None, notes: None,
+        property: "KRL".into(),
+        room_type: "B".into(),
+        arrival: w.day(1),
+        departure: w.day(2),
+        units: 2,
+        guest: GuestInput::New {
+            name: "G".into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
     }
 }
 
@@ -192,11 +340,24 @@ fn cmd_with_hold(w: &World) -> Command {
 fn a_slave_cannot_write_env_records_and_names_the_master() {
     let mut w = World::new();
     let rs = ServerCode::parse("RS").unwrap();
-    let ctx = Ctx { now: w.now, server: &rs, master: Some(&w.server), actor: "t" };
+    let ctx = Ctx {
+        now: w.now,
+        server: &rs,
+        master: Some(&w.server),
+        actor: "t",
+    };
     let err = decide(
-        &Command::CreateProperty { code: "X".into(), name: "X".into(), timezone: "UTC".into(), currency: None },
-        &w.state, &mut w.ids, &ctx,
-    ).unwrap_err();
+        &Command::CreateProperty {
+            code: "X".into(),
+            name: "X".into(),
+            timezone: "UTC".into(),
+            currency: None,
+        },
+        &w.state,
+        &mut w.ids,
+        &ctx,
+    )
+    .unwrap_err();
     assert_eq!(err.code().as_str(), "not_master");
     assert!(err.to_string().contains("WB"));
 }

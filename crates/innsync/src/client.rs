@@ -41,7 +41,10 @@ impl Api {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.with_context(|| format!("calling {path}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
         let v = if bytes.is_empty() {

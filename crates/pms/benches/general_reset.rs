@@ -50,6 +50,7 @@ async fn over_tcp() {
         nodes: NODES,
         rooms: RoomPlan::numbered(FIRST, ROOMS, NODES).expect("plan"),
         settings: settings(),
+        control: None,
     };
     let gateway = Gateway::bind(config).await.expect("bind gateway");
     let addr = gateway.local_addr().expect("address");

@@ -114,10 +114,30 @@ pub fn encode_text(text: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// FIAS serial check byte: XOR of every byte after `STX` up to and including `ETX`.
+pub fn lrc(text: &[u8]) -> u8 {
+    text.iter().fold(ETX, |acc, b| acc ^ b)
+}
+
+/// Wraps a text for FIAS over serial: `STX` text `ETX` LRC.
+pub fn encode_text_with_lrc(text: &[u8]) -> Vec<u8> {
+    let mut frame = encode_text(text);
+    frame.push(lrc(text));
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn lrc_covers_text_and_etx() {
+        assert_eq!(lrc(b""), ETX);
+        assert_eq!(lrc(b"A"), b'A' ^ ETX);
+        let frame = encode_text_with_lrc(b"LS|");
+        assert_eq!(frame.last().copied(), Some(b'L' ^ b'S' ^ b'|' ^ ETX));
+    }
 
     fn decode_all(max: usize, bytes: &[u8]) -> Vec<Token> {
         let mut d = FrameDecoder::new(max);

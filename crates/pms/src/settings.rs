@@ -55,6 +55,12 @@ pub struct Settings {
     pub cycle_retry_delay_ms: Millis,
     /// PMS side: how many times one cycle message is retried before the cycle is reported failed.
     pub cycle_message_retries: u32,
+
+    /// FIAS: records held while the link is not alive (they must not be lost); a full buffer
+    /// refuses more, so the application's durable outbox keeps them instead.
+    pub fias_buffer_capacity: usize,
+    /// FIAS: most `LR` link records (record types the other side asks for) remembered.
+    pub fias_max_link_records: usize,
 }
 
 impl Default for Settings {
@@ -78,6 +84,8 @@ impl Default for Settings {
             reset_on_link_start: true,
             cycle_retry_delay_ms: 1_000,
             cycle_message_retries: 3,
+            fias_buffer_capacity: 1_024,
+            fias_max_link_records: 64,
         }
     }
 }
@@ -105,7 +113,9 @@ impl Settings {
         if !(32..=65_536).contains(&self.max_text_len) {
             return Err(SettingsError::TextLen(self.max_text_len));
         }
-        let positive: [(&'static str, u64); 7] = [
+        let positive: [(&'static str, u64); 9] = [
+            ("fias_buffer_capacity", self.fias_buffer_capacity as u64),
+            ("fias_max_link_records", self.fias_max_link_records as u64),
             ("answer_timeout_ms", self.answer_timeout_ms),
             ("grs_inactivity_timeout_ms", self.grs_inactivity_timeout_ms),
             ("busy_buffer_capacity", self.busy_buffer_capacity as u64),

@@ -161,3 +161,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn fias_link_survives_anything(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..20), alive_first in any::<bool>()) {
+        let settings = Settings { fias_buffer_capacity: 4, fias_max_link_records: 2, ..Settings::default() };
+        let mut link = innsync_pms::FiasPmsLink::new(settings).unwrap();
+        let stamp = innsync_pms::fias::Stamp::from_unix(0);
+        link.link_up(0, stamp);
+        if alive_first {
+            link.handle_bytes(0, b"\x02LR|RIGI|FLRN|\x03\x02LA|\x03");
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            link.handle_bytes(i as u64, chunk);
+            let guest = innsync_pms::FiasGuest { room: Extension::new("101").unwrap(), reservation: None, name: Some("A".into()), share: None };
+            let _ = link.submit(i as u64, MessageId(i as u64), &innsync_pms::FiasMessage::CheckIn(guest));
+            link.take_commands();
+            prop_assert!(link.buffered() <= 4);
+        }
+    }
+}

@@ -253,3 +253,32 @@ async fn link_cut_mid_cycle_leads_to_a_fresh_complete_cycle() {
     assert!(abandoned);
     assert_database_matches(&gw.handle, &rooms).await;
 }
+
+#[tokio::test]
+async fn message_right_after_end_is_busy_naked_then_buffered_and_applied_after_commit() {
+    let settings = innsync_pms::Settings {
+        commit_duration_ms: 2_000,
+        ..gateway_settings()
+    };
+    let mut gw = start_gateway(settings, 2, RoomPlan::numbered(100, 20, 2).unwrap()).await;
+    let rooms = snapshot(100, 20); // room 102 is vacant in the snapshot
+    let mut pms = start_pms(gw.addr, pms_settings(true));
+    pms.wait(Some(&rooms), |e| {
+        matches!(e, PmsEvent::ResetCompleted { .. })
+    })
+    .await;
+    pms.requests
+        .send(innsync_pms::net::PmsRequest::Send {
+            id: MessageId(42),
+            message: Message::CheckIn(ext("102")),
+        })
+        .await
+        .unwrap();
+    // Accepted into the busy buffer while the nodes are still committing.
+    pms.wait(None, |e| *e == PmsEvent::Delivered(MessageId(42)))
+        .await;
+    assert_eq!(gw.handle.mode().await.unwrap(), GrsMode::Committing);
+    assert!(!gw.handle.room(ext("102")).await.unwrap().unwrap().occupied);
+    wait_notice(&mut gw.notices, |n| *n == GatewayNotice::CycleCommitted).await;
+    assert!(gw.handle.room(ext("102")).await.unwrap().unwrap().occupied);
+}

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use innsync_pms::net::{run_pms_link, LinkRole, PmsLinkConfig, PmsLinkEvent};
+use innsync_pms::net::{run_pms_link, LinkRole, PmsLinkConfig};
 use innsync_pms::{MaidStatus, Message, PmsEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,7 +29,7 @@ async fn system_sends(stream: &mut TcpStream, text: &str) -> u8 {
 async fn listening_pms_link_receives_maid_status_and_replaces_connections() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (_requests, req_rx) = mpsc::channel(4);
+    let (requests, req_rx) = mpsc::channel(4);
     let (ev_tx, events) = mpsc::channel(64);
     let config = PmsLinkConfig {
         role: LinkRole::Listener(listener),
@@ -38,7 +38,7 @@ async fn listening_pms_link_receives_maid_status_and_replaces_connections() {
     };
     tokio::spawn(run_pms_link(config, req_rx, ev_tx));
     let mut pms = PmsUnderTest {
-        requests: _requests,
+        requests,
         events,
         seen: Vec::new(),
     };
@@ -72,5 +72,4 @@ async fn listening_pms_link_receives_maid_status_and_replaces_connections() {
     let mut rest = Vec::new();
     let n = first.read_to_end(&mut rest).await.unwrap_or(0);
     assert_eq!(n, 0, "the replaced connection was closed");
-    let _ = PmsLinkEvent::Listening(addr);
 }

@@ -190,7 +190,8 @@ impl FromRequestParts<AppState> for Caller {
 
 /// Makes sure the admin user exists and that an admin token works. A token given on the
 /// command line is registered; with none given on a fresh data directory, one is generated,
-/// written to `DATA_DIR/admin-token` and returned so the caller can print it.
+/// written to `DATA_DIR/admin-token` and returned so the caller can print it. A given token is
+/// not returned: the caller already knows it.
 pub async fn bootstrap_admin(
     state: &AppState,
     data_dir: &Path,
@@ -202,7 +203,7 @@ pub async fn bootstrap_admin(
         .await
         .map_err(|e| fail(e.to_string()))?
         .map_err(|e| fail(e.to_string()))?;
-    let mut token = given;
+    let mut token = given.clone();
     if existing.is_none() {
         // The admin logs in with a token; the password is random until set through the API.
         let hash = tokio::task::spawn_blocking(|| hash_password(&new_token()))
@@ -251,5 +252,5 @@ pub async fn bootstrap_admin(
                 .map_err(|e| fail(e.to_string()))?;
         }
     }
-    Ok(token)
+    Ok(token.filter(|_| given.is_none()))
 }

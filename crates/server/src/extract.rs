@@ -50,7 +50,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Parses JSON, naming the path of the offending field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::invalid("the request body is empty; a JSON object is expected"));
+        return Err(Problem::invalid(
+            "the request body is empty; a JSON object is expected",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -122,9 +124,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         };
         let raw = v.to_str().unwrap_or("").trim();
         let unquoted = raw.trim_start_matches("W/").trim_matches('"');
-        unquoted
-            .parse::<u64>()
-            .map(|n| Self(Some(n)))
-            .map_err(|_| Problem::invalid(format!("If-Match must be a record version like \"3\"; got {raw:?}")))
+        unquoted.parse::<u64>().map(|n| Self(Some(n))).map_err(|_| {
+            Problem::invalid(format!(
+                "If-Match must be a record version like \"3\"; got {raw:?}"
+            ))
+        })
     }
 }

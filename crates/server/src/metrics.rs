@@ -55,23 +55,59 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("innsync");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests served", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests served",
+            http_requests.clone(),
+        );
         let http_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
-        registry.register("http_request_seconds", "HTTP request latency", http_seconds.clone());
+        registry.register(
+            "http_request_seconds",
+            "HTTP request latency",
+            http_seconds.clone(),
+        );
         let holds_expired = Counter::default();
-        registry.register("holds_expired", "Provisional holds released on expiry", holds_expired.clone());
+        registry.register(
+            "holds_expired",
+            "Provisional holds released on expiry",
+            holds_expired.clone(),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
             g
         };
         Self {
-            writer_batches: gauge(&mut registry, "writer_batches", "Group commits (transactions) committed"),
-            writer_commands: gauge(&mut registry, "writer_commands", "Commands run by the writer"),
-            writer_refused: gauge(&mut registry, "writer_refused", "Commands refused by the domain rules"),
-            writer_changes: gauge(&mut registry, "writer_changes", "Records written to the change log"),
-            writer_commit_failures: gauge(&mut registry, "writer_commit_failures", "Group commits that failed"),
-            writer_max_batch: gauge(&mut registry, "writer_max_batch", "Largest group commit so far"),
+            writer_batches: gauge(
+                &mut registry,
+                "writer_batches",
+                "Group commits (transactions) committed",
+            ),
+            writer_commands: gauge(
+                &mut registry,
+                "writer_commands",
+                "Commands run by the writer",
+            ),
+            writer_refused: gauge(
+                &mut registry,
+                "writer_refused",
+                "Commands refused by the domain rules",
+            ),
+            writer_changes: gauge(
+                &mut registry,
+                "writer_changes",
+                "Records written to the change log",
+            ),
+            writer_commit_failures: gauge(
+                &mut registry,
+                "writer_commit_failures",
+                "Group commits that failed",
+            ),
+            writer_max_batch: gauge(
+                &mut registry,
+                "writer_max_batch",
+                "Largest group commit so far",
+            ),
             registry,
             http_requests,
             http_seconds,
@@ -81,7 +117,9 @@ impl Metrics {
 
     /// The text exposition, with the writer's counters read now.
     pub fn render(&self, w: &WriterStats) -> String {
-        let get = |a: &std::sync::atomic::AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        let get = |a: &std::sync::atomic::AtomicU64| {
+            i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+        };
         self.writer_batches.set(get(&w.batches));
         self.writer_commands.set(get(&w.commands));
         self.writer_refused.set(get(&w.refused));
@@ -115,6 +153,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
             status: resp.status().as_u16(),
         })
         .inc();
-    state.metrics.http_seconds.observe(start.elapsed().as_secs_f64());
+    state
+        .metrics
+        .http_seconds
+        .observe(start.elapsed().as_secs_f64());
     resp
 }

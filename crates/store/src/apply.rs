@@ -21,6 +21,10 @@ pub struct ChangeStamp<'a> {
     pub at: DateTime<Utc>,
     /// Who.
     pub actor: &'a str,
+    /// What was done (`booking.cancel`): the audit log's action.
+    pub action: &'a str,
+    /// A human summary for the audit log.
+    pub detail: &'a str,
 }
 
 /// Whether the record was written or was already at that version or newer.
@@ -49,8 +53,9 @@ pub fn apply_record(
     let body = serde_json::to_string(rec)?;
     let meta = rec.meta();
     conn.prepare_cached(
-        "INSERT INTO records (kind, key, id, owner, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (kind, key) DO UPDATE SET owner = ?4, version = ?5, body = ?6",
+        "INSERT INTO records (kind, key, id, owner, version, origin, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (kind, key) DO UPDATE SET owner = ?4, version = ?5, origin = ?6, seq = ?7",
     )?
     .execute(params![
         kind,
@@ -58,7 +63,8 @@ pub fn apply_record(
         meta.id.as_str(),
         meta.owner.to_string(),
         meta.version as i64,
-        body
+        stamp.origin.as_str(),
+        stamp.seq as i64
     ])?;
     match rec {
         Record::Booking(b) => {
@@ -67,21 +73,38 @@ pub fn apply_record(
                 _ => None,
             };
             for d in sold_deltas(old_b, b) {
-                add_sold(conn, &d.property, &d.room_type, &d.night, &d.holder, d.delta)?;
+                add_sold(
+                    conn,
+                    &d.property,
+                    &d.room_type,
+                    &d.night,
+                    &d.holder,
+                    d.delta,
+                )?;
             }
             if let Some(o) = old_b {
                 let mut del = conn.prepare_cached(
                     "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
                 )?;
                 for (room, night) in room_nights(o) {
-                    del.execute(params![o.property, room, night_text(night), o.meta.id.as_str()])?;
+                    del.execute(params![
+                        o.property,
+                        room,
+                        night_text(night),
+                        o.meta.id.as_str()
+                    ])?;
                 }
             }
             let mut ins = conn.prepare_cached(
                 "INSERT INTO room_nights (property, room, night, booking) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for (room, night) in room_nights(b) {
-                ins.execute(params![b.property, room, night_text(night), b.meta.id.as_str()])?;
+                ins.execute(params![
+                    b.property,
+                    room,
+                    night_text(night),
+                    b.meta.id.as_str()
+                ])?;
             }
             conn.prepare_cached(
                 "INSERT INTO bookings (id, property, room_type, arrival, departure, status,
@@ -148,8 +171,9 @@ pub fn apply_record(
         _ => {}
     }
     conn.prepare_cached(
-        "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at, actor, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at, actor,
+            action, detail, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         stamp.origin.as_str(),
@@ -161,6 +185,8 @@ pub fn apply_record(
         meta.version as i64,
         time_text(stamp.at),
         stamp.actor,
+        stamp.action,
+        stamp.detail,
         body
     ])?;
     Ok(Applied::Written)

@@ -14,7 +14,7 @@ pub mod view;
 pub mod writer;
 
 pub use error::StoreError;
-pub use read::{Availability, BookingFilter, ReadPool, RoomTypeNights, NightAvailability};
+pub use read::{Availability, BookingFilter, NightAvailability, ReadPool, RoomTypeNights};
 pub use writer::{Clock, WriteOutcome, Writer, WriterSettings, WriterStats};
 
 /// The database file inside a server's data directory.

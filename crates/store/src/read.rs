@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use crate::schema::open_reader;
-use crate::view::{load_record, night_stock, night_text, parse_night};
+use crate::view::{load_record, night_text, parse_night};
 use chrono::NaiveDate;
 use innsync_core::dates::Nights;
 use innsync_core::{Booking, BookingStatus, Property, Record, Room, RoomType, ServerCode, User};
@@ -115,7 +115,8 @@ fn bodies<T>(
     Ok(out)
 }
 
-const BY_PREFIX: &str = "SELECT body FROM records WHERE kind = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
+const BY_PREFIX: &str =
+    "SELECT body FROM record_bodies WHERE kind = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
 
 fn prefix(property: &str) -> (String, String) {
     (format!("{property}/"), format!("{property}0"))
@@ -182,7 +183,7 @@ impl ReadPool {
         self.with(|c| {
             bodies(
                 c,
-                "SELECT body FROM records WHERE kind = 'property' ORDER BY key",
+                "SELECT body FROM record_bodies WHERE kind = 'property' ORDER BY key",
                 [],
                 |r| match r {
                     Record::Property(p) => Some(p),
@@ -197,7 +198,7 @@ impl ReadPool {
         self.with(|c| {
             bodies(
                 c,
-                "SELECT body FROM records WHERE kind = 'user' ORDER BY key",
+                "SELECT body FROM record_bodies WHERE kind = 'user' ORDER BY key",
                 [],
                 |r| match r {
                     Record::User(u) => Some(u),
@@ -243,13 +244,16 @@ impl ReadPool {
     /// Bookings matching `f`, by reference.
     pub fn bookings(&self, f: &BookingFilter) -> Result<Vec<Booking>, StoreError> {
         let guest = f.guest.as_ref().map(|g| {
-            let escaped = g.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = g
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         self.with(|c| {
             bodies(
                 c,
-                "SELECT r.body FROM bookings b JOIN records r ON r.kind = 'booking' AND r.key = b.id
+                "SELECT r.body FROM bookings b JOIN record_bodies r ON r.kind = 'booking' AND r.key = b.id
                  WHERE (?1 IS NULL OR b.property = ?1) AND (?2 IS NULL OR b.departure > ?2)
                    AND (?3 IS NULL OR b.arrival < ?3) AND (?4 IS NULL OR b.status = ?4)
                    AND (?5 IS NULL OR b.guest_name LIKE ?5 ESCAPE '\\') AND b.id > ?6
@@ -271,32 +275,67 @@ impl ReadPool {
         })
     }
 
-    /// Availability of `property` over `nights`.
-    pub fn availability(
-        &self,
-        property: &str,
-        nights: Nights,
-    ) -> Result<Availability, StoreError> {
+    /// Availability of `property` over `nights`: three property-wide range queries
+    /// (capacity, out-of-order rooms, units sold), folded per room type and night.
+    pub fn availability(&self, property: &str, nights: Nights) -> Result<Availability, StoreError> {
         let types = self.room_types(property)?;
         self.with(|c| {
-            let mut room_types = Vec::with_capacity(types.len());
-            for t in types {
-                let stock = night_stock(c, property, &t.code, nights)?;
-                room_types.push(RoomTypeNights {
+            let n = nights.len();
+            let index: std::collections::HashMap<&str, usize> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.code.as_str(), i))
+                .collect();
+            let mut capacity = vec![0i64; types.len()];
+            let mut st = c.prepare_cached("SELECT room_type, rooms FROM capacity WHERE property = ?1")?;
+            let mut rows = st.query([property])?;
+            while let Some(r) = rows.next()? {
+                if let Some(&i) = index.get(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?) {
+                    capacity[i] = r.get(1)?;
+                }
+            }
+            let mut grid: Vec<Vec<(i64, i64)>> = capacity.iter().map(|c| vec![(*c, 0); n]).collect();
+            let (from, to) = (night_text(nights.from), night_text(nights.to));
+            for (sql, out_of_order) in [
+                ("SELECT room_type, night, rooms FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3", true),
+                ("SELECT room_type, night, units FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3", false),
+            ] {
+                let mut st = c.prepare_cached(sql)?;
+                let mut rows = st.query(params![property, from, to])?;
+                while let Some(r) = rows.next()? {
+                    let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                    let Some(&i) = index.get(ty) else { continue };
+                    let night = parse_night(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?;
+                    let Some(k) = nights.index_of(night) else { continue };
+                    let v: i64 = r.get(2)?;
+                    if out_of_order {
+                        grid[i][k].0 = capacity[i] - v;
+                    } else {
+                        // One row per holder: add them up.
+                        grid[i][k].1 += v;
+                    }
+                }
+            }
+            let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+            let room_types = types
+                .into_iter()
+                .zip(grid)
+                .map(|(t, cells)| RoomTypeNights {
                     code: t.code,
                     name: t.name,
-                    nights: stock
-                        .into_iter()
-                        .map(|s| NightAvailability {
-                            date: s.night,
-                            total: s.in_service,
-                            booked: s.sold,
-                            available: s.free(),
-                            held_here: s.in_service,
+                    nights: nights
+                        .iter()
+                        .zip(cells)
+                        .map(|(date, (in_service, sold))| NightAvailability {
+                            date,
+                            total: clamp(in_service),
+                            booked: clamp(sold),
+                            available: clamp(in_service - sold),
+                            held_here: clamp(in_service),
                         })
                         .collect(),
-                });
-            }
+                })
+                .collect();
             Ok(Availability {
                 property: property.to_string(),
                 from: nights.from,
@@ -335,7 +374,11 @@ impl ReadPool {
     }
 
     /// The audit log of one record, oldest first; or the newest lines of the whole log.
-    pub fn audit(&self, record_id: Option<&str>, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+    pub fn audit(
+        &self,
+        record_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditRow>, StoreError> {
         self.with(|c| {
             let map = |r: &rusqlite::Row<'_>| {
                 Ok(AuditRow {
@@ -350,15 +393,15 @@ impl ReadPool {
             let rows: Vec<AuditRow> = match record_id {
                 Some(id) => c
                     .prepare_cached(
-                        "SELECT at, server, actor, action, record_id, detail FROM audit
-                         WHERE record_id = ?1 ORDER BY id LIMIT ?2",
+                        "SELECT at, origin, actor, action, record_id, detail FROM changes
+                         WHERE record_id = ?1 ORDER BY at, origin, seq LIMIT ?2",
                     )?
                     .query_map(params![id, limit as i64], map)?
                     .collect::<Result<_, _>>()?,
                 None => c
                     .prepare_cached(
-                        "SELECT at, server, actor, action, record_id, detail FROM audit
-                         ORDER BY id DESC LIMIT ?1",
+                        "SELECT at, origin, actor, action, record_id, detail FROM changes
+                         ORDER BY at DESC, origin, seq DESC LIMIT ?1",
                     )?
                     .query_map(params![limit as i64], map)?
                     .collect::<Result<_, _>>()?,
@@ -370,9 +413,11 @@ impl ReadPool {
     /// The user a token hash belongs to.
     pub fn token_user(&self, hash: &str) -> Result<Option<String>, StoreError> {
         self.with(|c| {
-            Ok(c.prepare_cached("SELECT username FROM tokens WHERE hash = ?1")?
-                .query_row([hash], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.prepare_cached("SELECT username FROM tokens WHERE hash = ?1")?
+                    .query_row([hash], |r| r.get(0))
+                    .optional()?,
+            )
         })
     }
 
@@ -397,7 +442,9 @@ impl ReadPool {
         self.with(|c| {
             let mut st =
                 c.prepare_cached("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
@@ -407,7 +454,9 @@ impl ReadPool {
         use sha2::{Digest, Sha256};
         self.with(|c| {
             let mut h = Sha256::new();
-            let mut st = c.prepare_cached("SELECT kind, key, version, body FROM records ORDER BY kind, key")?;
+            let mut st = c.prepare_cached(
+                "SELECT kind, key, version, body FROM record_bodies ORDER BY kind, key",
+            )?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 for i in 0..2 {
@@ -427,7 +476,12 @@ impl ReadPool {
     pub fn check_invariants(&self) -> Result<(), String> {
         let recs = self
             .with(|c| {
-                bodies(c, "SELECT body FROM records ORDER BY kind, key", [], Some)
+                bodies(
+                    c,
+                    "SELECT body FROM record_bodies ORDER BY kind, key",
+                    [],
+                    Some,
+                )
             })
             .map_err(|e| e.to_string())?;
         let mut model = innsync_core::model::MemState::default();

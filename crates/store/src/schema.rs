@@ -1,5 +1,9 @@
-//! The schema and connection settings. Derived tables (`sold`, `capacity`, `out_of_order`,
-//! `room_nights`, `bookings`) are maintained only by [`crate::apply`], from records.
+//! The schema and connection settings.
+//!
+//! The change log is the store: `changes` holds every record state ever written (with who,
+//! when and why — the audit log), and `records` points each record at the change that last
+//! wrote it. Derived tables (`sold`, `capacity`, `out_of_order`, `room_nights`, `bookings`)
+//! are maintained only by [`crate::apply`], from records.
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -12,11 +16,15 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// How long a reader waits on a lock before failing (a named setting, not a magic number).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// WAL pages written before the writer checkpoints them into the database file.
+pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
 const SCHEMA: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE records (
     kind TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
-    version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+    version INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)) WITHOUT ROWID;
 CREATE TABLE bookings (
     id TEXT PRIMARY KEY, property TEXT NOT NULL, room_type TEXT NOT NULL, arrival TEXT NOT NULL,
     departure TEXT NOT NULL, status TEXT NOT NULL, hold_until TEXT, guest_name TEXT NOT NULL,
@@ -40,12 +48,14 @@ CREATE TABLE room_nights (
 CREATE TABLE changes (
     origin TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, authority TEXT NOT NULL,
     kind TEXT NOT NULL, record_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL,
-    actor TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (origin, seq)) WITHOUT ROWID;
-CREATE TABLE audit (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, server TEXT NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, record_id TEXT NOT NULL, detail TEXT NOT NULL,
-    origin TEXT NOT NULL, seq INTEGER);
-CREATE INDEX audit_by_record ON audit (record_id, id);
+    actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (origin, seq)) WITHOUT ROWID;
+CREATE INDEX changes_by_record ON changes (record_id, at);
+CREATE INDEX changes_by_time ON changes (at);
+-- A record's state is the body of the change that last wrote it: stored once, in the log.
+CREATE VIEW record_bodies AS
+    SELECT r.kind, r.key, r.id, r.version, c.body FROM records r
+    JOIN changes c ON c.origin = r.origin AND c.seq = r.seq;
 CREATE TABLE idempotency (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)
     WITHOUT ROWID;
@@ -63,6 +73,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -64_000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     match version {
         0 => {

@@ -16,13 +16,9 @@ fn view_err(e: impl std::fmt::Display) -> ViewError {
 }
 
 /// Loads the record of `kind` with natural key `key`.
-pub fn load_record(
-    conn: &Connection,
-    kind: &str,
-    key: &str,
-) -> Result<Option<Record>, StoreError> {
+pub fn load_record(conn: &Connection, kind: &str, key: &str) -> Result<Option<Record>, StoreError> {
     let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM records WHERE kind = ?1 AND key = ?2")?
+        .prepare_cached("SELECT body FROM record_bodies WHERE kind = ?1 AND key = ?2")?
         .query_row(params![kind, key], |r| r.get(0))
         .optional()?;
     match body {
@@ -51,10 +47,22 @@ pub fn night_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// Parses a stored night.
+/// Parses a stored night (`YYYY-MM-DD`, as [`night_text`] writes it). Hot in availability
+/// queries, so the fixed layout is read directly rather than through a format parser.
 pub fn parse_night(s: &str) -> Result<NaiveDate, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad night {s:?}")))
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let parsed = (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+        .then(|| {
+            let y = i32::try_from(digits(0..4)?).ok()?;
+            NaiveDate::from_ymd_opt(y, digits(5..7)?, digits(8..10)?)
+        })
+        .flatten();
+    parsed.ok_or_else(|| StoreError::Corrupt(format!("bad night {s:?}")))
 }
 
 /// Stock for every night of `nights`, in order: capacity minus out-of-order, and units sold by
@@ -120,7 +128,12 @@ impl StateView for SqlView<'_> {
     }
 
     fn rate_plan(&self, property: &str, room_type: &str) -> ViewResult<Option<RatePlan>> {
-        typed!(self.0, "rate_plan", &format!("{property}/{room_type}"), RatePlan)
+        typed!(
+            self.0,
+            "rate_plan",
+            &format!("{property}/{room_type}"),
+            RatePlan
+        )
     }
 
     fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>> {
@@ -183,10 +196,8 @@ impl StateView for SqlView<'_> {
             let rows = st.query_map(params![time_text(now), limit as i64], |r| {
                 r.get::<_, String>(0)
             })?;
-            rows.map(|r| {
-                RecordId::parse(&r?).map_err(StoreError::Corrupt)
-            })
-            .collect()
+            rows.map(|r| RecordId::parse(&r?).map_err(StoreError::Corrupt))
+                .collect()
         };
         run().map_err(view_err)
     }

@@ -4,8 +4,10 @@
 //! `max_batch`), opens one transaction, runs each command in its own savepoint — decide with
 //! the domain core, apply the records, append the change log, the audit log and the
 //! idempotency key — then commits once. With `synchronous=FULL` that commit is one fsync for
-//! the whole batch, and only after it do the callers get their answers. A refused command rolls
-//! back its savepoint alone; a failed commit fails the whole batch and nothing is acknowledged.
+//! the whole batch, and only after it do the callers get their answers. Deciding only reads,
+//! so a refused command leaves nothing to undo and needs no savepoint; a statement that fails
+//! mid-batch aborts the transaction, and the batch is re-run one request per transaction so
+//! that only the bad request fails. Nothing is acknowledged before its commit.
 
 use crate::apply::{apply_record, Applied, ChangeStamp};
 use crate::error::StoreError;
@@ -278,7 +280,22 @@ fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
                 Err(_) => break,
             }
         }
-        let results = run_batch(&mut st, &batch);
+        let results = match run_batch(&mut st, &batch) {
+            Ok(results) => results,
+            // A statement failed mid-batch: nothing of it is on disk. Run each request in a
+            // transaction of its own, so one bad request cannot fail the others.
+            Err(_) if batch.len() > 1 => batch
+                .iter()
+                .map(|r| match run_batch(&mut st, std::slice::from_ref(r)) {
+                    Ok(mut one) => one
+                        .pop()
+                        .unwrap_or_else(|| Err(StoreError::Unavailable("no answer".into()))),
+                    Err(e) => Err(e),
+                })
+                .collect(),
+            Err(e) => vec![Err(e)],
+        };
+        debug_assert_eq!(results.len(), batch.len());
         for (req, res) in batch.drain(..).zip(results) {
             // The caller may have gone away; the write stands either way.
             let _ = req.reply.send(res);
@@ -287,12 +304,17 @@ fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
     tracing::info!("writer stopped: every handle dropped");
 }
 
-fn run_batch(st: &mut State, batch: &[Request]) -> Vec<Result<WriteOutcome, StoreError>> {
+/// Runs a batch in one transaction. Refusals are answers, not failures; an `Err` means a
+/// statement or the commit failed and nothing of the batch is on disk.
+fn run_batch(
+    st: &mut State,
+    batch: &[Request],
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let before = st.counters;
     let now = (st.clock)();
     let n = batch.len();
     let attempt = (|| -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        let mut tx = st
+        let tx = st
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(n);
@@ -303,7 +325,7 @@ fn run_batch(st: &mut State, batch: &[Request]) -> Vec<Result<WriteOutcome, Stor
                     actor,
                     idempotency_key,
                 } => run_command(
-                    &mut tx,
+                    &tx,
                     Env {
                         server: &st.server,
                         master: &st.master,
@@ -314,18 +336,18 @@ fn run_batch(st: &mut State, batch: &[Request]) -> Vec<Result<WriteOutcome, Stor
                     cmd,
                     actor,
                     idempotency_key.as_deref(),
-                ),
+                )?,
                 Job::Token {
                     hash,
                     username,
                     label,
-                } => tx
-                    .execute(
+                } => {
+                    tx.execute(
                         "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
                         params![hash, username, label, time_text(now)],
-                    )
-                    .map(|_| WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
-                    .map_err(StoreError::from),
+                    )?;
+                    Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
+                }
             };
             if matches!(res, Err(StoreError::Refused(_))) {
                 st.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -344,20 +366,17 @@ fn run_batch(st: &mut State, batch: &[Request]) -> Vec<Result<WriteOutcome, Stor
     match attempt {
         Ok(results) => {
             st.stats.batches.fetch_add(1, Ordering::Relaxed);
-            st.stats.changes.fetch_add(
-                st.counters.last_seq - before.last_seq,
-                Ordering::Relaxed,
-            );
-            results
+            st.stats
+                .changes
+                .fetch_add(st.counters.last_seq - before.last_seq, Ordering::Relaxed);
+            Ok(results)
         }
         Err(e) => {
             // Nothing of the batch is on disk: forget the ids and seqs it used.
             st.counters = before;
             st.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, commands = n, "batch commit failed; nothing acknowledged");
-            (0..n)
-                .map(|_| Err(StoreError::Unavailable(format!("commit failed: {e}"))))
-                .collect()
+            tracing::error!(error = %e, commands = n, "batch failed; nothing of it acknowledged");
+            Err(StoreError::Unavailable(format!("the write failed: {e}")))
         }
     }
 }
@@ -378,14 +397,17 @@ fn fingerprint(actor: &str, cmd: &Command) -> Result<String, StoreError> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Runs one command inside the batch's transaction. The inner `Result` is the command's
+/// answer (a refusal writes nothing: deciding reads only); the outer one is a statement
+/// failure that aborts the whole batch.
 fn run_command(
-    tx: &mut Transaction<'_>,
+    tx: &Transaction<'_>,
     env: Env<'_>,
     counters: &mut Counters,
     cmd: &Command,
     actor: &str,
     idempotency_key: Option<&str>,
-) -> Result<WriteOutcome, StoreError> {
+) -> Result<Result<WriteOutcome, StoreError>, StoreError> {
     let idem = match idempotency_key {
         Some(k) => {
             let key = format!("{actor}\u{0}{k}");
@@ -396,90 +418,66 @@ fn run_command(
                 .optional()?;
             if let Some((seen_fp, outcome)) = seen {
                 if seen_fp != fp {
-                    return Err(StoreError::Refused(innsync_core::DomainError::InvalidInput(
-                        format!("Idempotency-Key {k:?} was already used for a different request"),
+                    return Ok(Err(StoreError::Refused(
+                        innsync_core::DomainError::InvalidInput(format!(
+                            "Idempotency-Key {k:?} was already used for a different request"
+                        )),
                     )));
                 }
-                return Ok(WriteOutcome::Replayed(serde_json::from_str(&outcome)?));
+                return Ok(Ok(WriteOutcome::Replayed(serde_json::from_str(&outcome)?)));
             }
             Some((key, fp))
         }
         None => None,
     };
     let saved = *counters;
-    let sp = tx.savepoint()?;
-    let result = (|| -> Result<Outcome, StoreError> {
-        let ctx = Ctx {
-            now: env.now,
+    let ctx = Ctx {
+        now: env.now,
+        server: env.server,
+        master: Some(env.master),
+        actor,
+    };
+    let decided = {
+        let mut ids = Ids {
             server: env.server,
-            master: Some(env.master),
-            actor,
+            last: &mut counters.last_id,
         };
-        let decision = {
-            let mut ids = Ids {
-                server: env.server,
-                last: &mut counters.last_id,
-            };
-            decide(cmd, &SqlView(&sp), &mut ids, &ctx)?
-        };
-        let mut seqs: Vec<(RecordId, u64)> = Vec::with_capacity(decision.writes.len());
-        for rec in &decision.writes {
-            counters.last_seq += 1;
-            let stamp = ChangeStamp {
-                origin: env.server,
-                seq: counters.last_seq,
-                epoch: env.epoch,
-                at: env.now,
-                actor,
-            };
-            let applied = apply_record(&sp, rec, &stamp)?;
-            assert_eq!(applied, Applied::Written, "a decided write is always newer");
-            seqs.push((rec.meta().id.clone(), counters.last_seq));
-        }
-        let mut audit = sp.prepare_cached(
-            "INSERT INTO audit (at, server, actor, action, record_id, detail, origin, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for a in &decision.audit {
-            let seq = seqs
-                .iter()
-                .find(|(id, _)| *id == a.record)
-                .map(|(_, s)| *s as i64);
-            audit.execute(params![
-                time_text(env.now),
-                env.server.as_str(),
-                actor,
-                a.action,
-                a.record.as_str(),
-                a.detail,
-                env.server.as_str(),
-                seq
-            ])?;
-        }
-        drop(audit);
-        if let Some((key, fp)) = &idem {
-            sp.prepare_cached(
-                "INSERT INTO idempotency (key, fingerprint, outcome, at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                key,
-                fp,
-                serde_json::to_string(&decision.outcome)?,
-                time_text(env.now)
-            ])?;
-        }
-        Ok(decision.outcome)
-    })();
-    match result {
-        Ok(outcome) => {
-            sp.commit()?;
-            Ok(WriteOutcome::Done(outcome))
-        }
+        decide(cmd, &SqlView(tx), &mut ids, &ctx)
+    };
+    let decision = match decided {
+        Ok(d) => d,
+        Err(innsync_core::DomainError::Storage(e)) => return Err(StoreError::Corrupt(e.0)),
         Err(e) => {
-            // Dropping the savepoint rolls it back; the ids and seqs it took are reused.
-            drop(sp);
+            // Refused: nothing was written; the ids it drew are handed out again.
             *counters = saved;
-            Err(e)
+            return Ok(Err(StoreError::Refused(e)));
         }
+    };
+    for rec in &decision.writes {
+        counters.last_seq += 1;
+        let entry = decision.audit.iter().find(|a| a.record == rec.meta().id);
+        let stamp = ChangeStamp {
+            origin: env.server,
+            seq: counters.last_seq,
+            epoch: env.epoch,
+            at: env.now,
+            actor,
+            action: entry.map_or(cmd.name(), |a| a.action.as_str()),
+            detail: entry.map_or("", |a| a.detail.as_str()),
+        };
+        let applied = apply_record(tx, rec, &stamp)?;
+        assert_eq!(applied, Applied::Written, "a decided write is always newer");
     }
+    if let Some((key, fp)) = &idem {
+        tx.prepare_cached(
+            "INSERT INTO idempotency (key, fingerprint, outcome, at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            key,
+            fp,
+            serde_json::to_string(&decision.outcome)?,
+            time_text(env.now)
+        ])?;
+    }
+    Ok(Ok(WriteOutcome::Done(decision.outcome)))
 }

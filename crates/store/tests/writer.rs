@@ -21,12 +21,33 @@ fn wb() -> ServerCode {
 
 fn setup() -> Vec<Command> {
     let mut v = vec![
-        Command::CreateProperty { code: "KRL".into(), name: "Kraal".into(), timezone: "UTC".into(), currency: None },
-        Command::CreateRoomType { property: "KRL".into(), code: "A".into(), name: "A".into(), max_occupancy: 2 },
-        Command::SetRate { property: "KRL".into(), room_type: "A".into(), from: d("2026-11-01"), to: d("2027-12-01"), amount: 150_00, currency: "ZAR".into() },
+        Command::CreateProperty {
+            code: "KRL".into(),
+            name: "Kraal".into(),
+            timezone: "UTC".into(),
+            currency: None,
+        },
+        Command::CreateRoomType {
+            property: "KRL".into(),
+            code: "A".into(),
+            name: "A".into(),
+            max_occupancy: 2,
+        },
+        Command::SetRate {
+            property: "KRL".into(),
+            room_type: "A".into(),
+            from: d("2026-11-01"),
+            to: d("2027-12-01"),
+            amount: 150_00,
+            currency: "ZAR".into(),
+        },
     ];
     for n in ["101", "102", "103"] {
-        v.push(Command::CreateRoom { property: "KRL".into(), number: n.into(), room_type: "A".into() });
+        v.push(Command::CreateRoom {
+            property: "KRL".into(),
+            number: n.into(),
+            room_type: "A".into(),
+        });
     }
     v
 }
@@ -37,15 +58,28 @@ fn d(s: &str) -> NaiveDate {
 
 fn book(arrival: &str, departure: &str, units: u32) -> Command {
     Command::CreateBooking {
-        property: "KRL".into(), room_type: "A".into(), arrival: d(arrival), departure: d(departure), units,
-        guest: GuestInput::New { name: "Ann Smith".into(), email: Some("ann@example.com".into()), phone: None },
-        status: InitialStatus::Confirmed, hold_until: None, notes: None,
+        property: "KRL".into(),
+        room_type: "A".into(),
+        arrival: d(arrival),
+        departure: d(departure),
+        units,
+        guest: GuestInput::New {
+            name: "Ann Smith".into(),
+            email: Some("ann@example.com".into()),
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
     }
 }
 
 fn booking_of(o: &WriteOutcome) -> innsync_core::Booking {
     match o.outcome() {
-        Outcome::Written { record: Record::Booking(b) } => b.clone(),
+        Outcome::Written {
+            record: Record::Booking(b),
+            ..
+        } => b.clone(),
         other => panic!("not a booking: {other:?}"),
     }
 }
@@ -54,7 +88,8 @@ fn booking_of(o: &WriteOutcome) -> innsync_core::Booking {
 async fn bookings_are_durable_priced_and_never_oversold() {
     let dir = tempfile::tempdir().unwrap();
     let (clock, _) = clock_at("2026-11-23T08:00:00Z");
-    let (w, reads) = Writer::open(dir.path(), wb(), clock.clone(), WriterSettings::default()).unwrap();
+    let (w, reads) =
+        Writer::open(dir.path(), wb(), clock.clone(), WriterSettings::default()).unwrap();
     for c in setup() {
         w.submit(c, "admin", None).await.unwrap();
     }
@@ -62,7 +97,10 @@ async fn bookings_are_durable_priced_and_never_oversold() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let w = w.clone();
-            tokio::spawn(async move { w.submit(book("2026-12-01", "2026-12-03", 1), "ann", None).await })
+            tokio::spawn(async move {
+                w.submit(book("2026-12-01", "2026-12-03", 1), "ann", None)
+                    .await
+            })
         })
         .collect();
     let mut ok = 0;
@@ -81,15 +119,34 @@ async fn bookings_are_durable_priced_and_never_oversold() {
     assert_eq!(ok, 3);
     reads.check_invariants().unwrap();
     let digest = reads.digest().unwrap();
-    let last_id = reads.bookings(&innsync_store::BookingFilter { limit: 100, ..Default::default() }).unwrap().len();
+    let last_id = reads
+        .bookings(&innsync_store::BookingFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
     assert_eq!(last_id, 3);
     drop(w);
     drop(reads);
     // Reopen: the same state, and new ids continue after the old ones.
     let (w, reads) = Writer::open(dir.path(), wb(), clock, WriterSettings::default()).unwrap();
     assert_eq!(reads.digest().unwrap(), digest);
-    let g = w.submit(Command::CreateGuest { name: "Bo".into(), email: None, phone: None }, "ann", None).await.unwrap();
-    let Outcome::Written { record } = g.outcome() else { panic!() };
+    let g = w
+        .submit(
+            Command::CreateGuest {
+                name: "Bo".into(),
+                email: None,
+                phone: None,
+            },
+            "ann",
+            None,
+        )
+        .await
+        .unwrap();
+    let Outcome::Written { record, .. } = g.outcome() else {
+        panic!()
+    };
     let n: u64 = record.meta().id.as_str()[3..].parse().unwrap();
     assert!(n > 9, "ids continue after a restart: {n}");
 }
@@ -99,10 +156,18 @@ async fn another_servers_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (clock, _) = clock_at("2026-11-23T08:00:00Z");
     drop(Writer::open(dir.path(), wb(), clock.clone(), WriterSettings::default()).unwrap());
-    let err = Writer::open(dir.path(), ServerCode::parse("RS").unwrap(), clock, WriterSettings::default())
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("holds the data of server WB"), "{err}");
+    let err = Writer::open(
+        dir.path(),
+        ServerCode::parse("RS").unwrap(),
+        clock,
+        WriterSettings::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("holds the data of server WB"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -113,14 +178,40 @@ async fn an_idempotency_key_books_once_and_replays_the_first_answer() {
     for c in setup() {
         w.submit(c, "admin", None).await.unwrap();
     }
-    let first = w.submit(book("2026-12-01", "2026-12-02", 1), "ann", Some("k1".into())).await.unwrap();
-    let again = w.submit(book("2026-12-01", "2026-12-02", 1), "ann", Some("k1".into())).await.unwrap();
+    let first = w
+        .submit(
+            book("2026-12-01", "2026-12-02", 1),
+            "ann",
+            Some("k1".into()),
+        )
+        .await
+        .unwrap();
+    let again = w
+        .submit(
+            book("2026-12-01", "2026-12-02", 1),
+            "ann",
+            Some("k1".into()),
+        )
+        .await
+        .unwrap();
     assert!(matches!(first, WriteOutcome::Done(_)));
     assert!(matches!(again, WriteOutcome::Replayed(_)));
     assert_eq!(booking_of(&first).meta.id, booking_of(&again).meta.id);
-    let other = w.submit(book("2026-12-01", "2026-12-03", 1), "ann", Some("k1".into())).await.unwrap_err();
+    let other = w
+        .submit(
+            book("2026-12-01", "2026-12-03", 1),
+            "ann",
+            Some("k1".into()),
+        )
+        .await
+        .unwrap_err();
     assert!(other.to_string().contains("different request"), "{other}");
-    let all = reads.bookings(&innsync_store::BookingFilter { limit: 10, ..Default::default() }).unwrap();
+    let all = reads
+        .bookings(&innsync_store::BookingFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(all.len(), 1);
 }
 
@@ -136,9 +227,19 @@ async fn lapsed_holds_are_released_by_expire_holds() {
     let o = w
         .submit(
             Command::CreateBooking {
-                property: "KRL".into(), room_type: "A".into(), arrival: d("2026-12-01"), departure: d("2026-12-02"), units: 3,
-                guest: GuestInput::New { name: "Hold".into(), email: None, phone: None },
-                status: InitialStatus::Provisional, hold_until: Some(hold), notes: None,
+                property: "KRL".into(),
+                room_type: "A".into(),
+                arrival: d("2026-12-01"),
+                departure: d("2026-12-02"),
+                units: 3,
+                guest: GuestInput::New {
+                    name: "Hold".into(),
+                    email: None,
+                    phone: None,
+                },
+                status: InitialStatus::Provisional,
+                hold_until: Some(hold),
+                notes: None,
             },
             "ann",
             None,
@@ -146,40 +247,97 @@ async fn lapsed_holds_are_released_by_expire_holds() {
         .await
         .unwrap();
     let id = booking_of(&o).meta.id;
-    assert!(w.submit(book("2026-12-01", "2026-12-02", 1), "ann", None).await.is_err());
-    let nothing = w.submit(Command::ExpireHolds, "system", None).await.unwrap();
+    assert!(w
+        .submit(book("2026-12-01", "2026-12-02", 1), "ann", None)
+        .await
+        .is_err());
+    let nothing = w
+        .submit(Command::ExpireHolds, "system", None)
+        .await
+        .unwrap();
     assert_eq!(nothing.outcome(), &Outcome::Expired { ids: vec![] });
     *now.lock().unwrap() += Duration::hours(2);
-    let done = w.submit(Command::ExpireHolds, "system", None).await.unwrap();
-    assert_eq!(done.outcome(), &Outcome::Expired { ids: vec![id.clone()] });
-    assert_eq!(reads.booking(id.as_str()).unwrap().unwrap().status, innsync_core::BookingStatus::Cancelled);
-    w.submit(book("2026-12-01", "2026-12-02", 3), "ann", None).await.unwrap();
+    let done = w
+        .submit(Command::ExpireHolds, "system", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.outcome(),
+        &Outcome::Expired {
+            ids: vec![id.clone()]
+        }
+    );
+    assert_eq!(
+        reads.booking(id.as_str()).unwrap().unwrap().status,
+        innsync_core::BookingStatus::Cancelled
+    );
+    w.submit(book("2026-12-01", "2026-12-02", 3), "ann", None)
+        .await
+        .unwrap();
     let audit = reads.audit(Some(id.as_str()), 10).unwrap();
-    assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["booking.create", "booking.expire"]);
+    assert_eq!(
+        audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+        ["booking.create", "booking.expire"]
+    );
     reads.check_invariants().unwrap();
 }
 
-fn random_command(seed: (u8, u8, u8, u8), n_bookings: usize, ids: &[innsync_core::RecordId]) -> Command {
+fn random_command(
+    seed: (u8, u8, u8, u8),
+    n_bookings: usize,
+    ids: &[innsync_core::RecordId],
+) -> Command {
     let (a, b, c, e) = seed;
     let day = |k: u8| d("2026-11-23") + chrono::Days::new(u64::from(k % 15));
     let room = ["101", "102", "103"][(c % 3) as usize].to_string();
     if n_bookings == 0 || a % 3 == 0 {
         let arr = day(b);
         return Command::CreateBooking {
-            property: "KRL".into(), room_type: "A".into(), arrival: arr, departure: arr + chrono::Days::new(u64::from(1 + e % 4)),
+            property: "KRL".into(),
+            room_type: "A".into(),
+            arrival: arr,
+            departure: arr + chrono::Days::new(u64::from(1 + e % 4)),
             units: u32::from(1 + c % 2),
-            guest: GuestInput::New { name: "G".into(), email: None, phone: None },
-            status: InitialStatus::Confirmed, hold_until: None, notes: None,
+            guest: GuestInput::New {
+                name: "G".into(),
+                email: None,
+                phone: None,
+            },
+            status: InitialStatus::Confirmed,
+            hold_until: None,
+            notes: None,
         };
     }
     let id = ids[(b as usize) % ids.len()].clone();
     match a % 7 {
-        1 => Command::CancelBooking { id, reason: Some("r".into()), if_match: None },
-        2 => Command::CheckIn { id, room: Some(room), if_match: None },
+        1 => Command::CancelBooking {
+            id,
+            reason: Some("r".into()),
+            if_match: None,
+        },
+        2 => Command::CheckIn {
+            id,
+            room: Some(room),
+            if_match: None,
+        },
         3 => Command::CheckOut { id, if_match: None },
-        4 => Command::AssignRoom { id, room, if_match: None },
-        5 => Command::MoveRoom { id, room, if_match: None },
-        _ => Command::SetOutOfOrder { property: "KRL".into(), number: room, from: day(b), to: day(b) + chrono::Days::new(2), reason: "x".into() },
+        4 => Command::AssignRoom {
+            id,
+            room,
+            if_match: None,
+        },
+        5 => Command::MoveRoom {
+            id,
+            room,
+            if_match: None,
+        },
+        _ => Command::SetOutOfOrder {
+            property: "KRL".into(),
+            number: room,
+            from: day(b),
+            to: day(b) + chrono::Days::new(2),
+            reason: "x".into(),
+        },
     }
 }
 
@@ -213,7 +371,7 @@ proptest! {
                     (Ok(dec), Ok(out)) => {
                         assert_eq!(&dec.outcome, out.outcome());
                         model.apply(&dec);
-                        if let Outcome::Written { record: Record::Booking(b) } = &dec.outcome {
+                        if let Outcome::Written { record: Record::Booking(b), .. } = &dec.outcome {
                             if !bookings.contains(&b.meta.id) { bookings.push(b.meta.id.clone()); }
                         }
                     }
@@ -226,7 +384,7 @@ proptest! {
                 }
             }
             let stored: Vec<Record> = reads.with(|c| {
-                let mut st = c.prepare("SELECT body FROM records ORDER BY kind, key").unwrap();
+                let mut st = c.prepare("SELECT body FROM record_bodies ORDER BY kind, key").unwrap();
                 let v = st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|b| serde_json::from_str(&b.unwrap()).unwrap()).collect();
                 Ok(v)
             }).unwrap();

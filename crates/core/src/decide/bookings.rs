@@ -70,10 +70,17 @@ pub(super) fn decide(
             })
         }
         Command::NoShow { id, if_match } => {
-            change(view, ctx, id, *if_match, BookingAction::NoShow, |_, _| Ok(()))
+            change(view, ctx, id, *if_match, BookingAction::NoShow, |_, _| {
+                Ok(())
+            })
         }
-        Command::CheckIn { id, room, if_match } => {
-            change(view, ctx, id, *if_match, BookingAction::CheckIn, |b, today| {
+        Command::CheckIn { id, room, if_match } => change(
+            view,
+            ctx,
+            id,
+            *if_match,
+            BookingAction::CheckIn,
+            |b, today| {
                 let chosen = match room {
                     Some(r) => r.clone(),
                     None => b.room_on(today).map(str::to_string).ok_or_else(|| {
@@ -86,15 +93,23 @@ pub(super) fn decide(
                     assign(view, b, &chosen, b.arrival)?;
                 }
                 Ok(())
-            })
-        }
-        Command::AssignRoom { id, room, if_match } => {
-            change(view, ctx, id, *if_match, BookingAction::AssignRoom, |b, _| {
-                assign(view, b, room, b.arrival)
-            })
-        }
-        Command::MoveRoom { id, room, if_match } => {
-            change(view, ctx, id, *if_match, BookingAction::MoveRoom, |b, today| {
+            },
+        ),
+        Command::AssignRoom { id, room, if_match } => change(
+            view,
+            ctx,
+            id,
+            *if_match,
+            BookingAction::AssignRoom,
+            |b, _| assign(view, b, room, b.arrival),
+        ),
+        Command::MoveRoom { id, room, if_match } => change(
+            view,
+            ctx,
+            id,
+            *if_match,
+            BookingAction::MoveRoom,
+            |b, today| {
                 let from = today.max(b.arrival);
                 if b.room_on(from) == Some(room.as_str()) {
                     return Err(DomainError::InvalidInput(format!(
@@ -102,10 +117,15 @@ pub(super) fn decide(
                     )));
                 }
                 assign(view, b, room, from)
-            })
-        }
-        Command::CheckOut { id, if_match } => {
-            change(view, ctx, id, *if_match, BookingAction::CheckOut, |b, today| {
+            },
+        ),
+        Command::CheckOut { id, if_match } => change(
+            view,
+            ctx,
+            id,
+            *if_match,
+            BookingAction::CheckOut,
+            |b, today| {
                 let dep = departure_after_check_out(b.arrival, b.departure, today);
                 b.departure = dep;
                 b.stays.retain(|s| s.from < dep);
@@ -113,8 +133,8 @@ pub(super) fn decide(
                     s.to = s.to.min(dep);
                 }
                 Ok(())
-            })
-        }
+            },
+        ),
         Command::ExpireHolds => expire(view, ctx),
         _ => unreachable!("bookings::decide called for {}", cmd.name()),
     }
@@ -222,14 +242,12 @@ fn create(
             in_service: short.in_service,
         });
     }
-    let price = view
-        .rate_plan(n.property, n.room_type)?
-        .and_then(|plan| {
-            rates::total(&plan, nights, n.units).map(|amount| Money {
-                amount,
-                currency: plan.currency.clone(),
-            })
-        });
+    let price = view.rate_plan(n.property, n.room_type)?.and_then(|plan| {
+        rates::total(&plan, nights, n.units).map(|amount| Money {
+            amount,
+            currency: plan.currency.clone(),
+        })
+    });
     let owner = ctx.write_authority();
     let b = Booking {
         meta: fresh(ids, owner.clone()),
@@ -262,6 +280,16 @@ fn create(
         b.status.as_str()
     );
     let mut d = Decision::one(Record::Booking(b), "booking.create", detail);
+    for w in &writes {
+        d.audit.push(AuditEntry {
+            action: "guest.create".into(),
+            record: w.meta().id.clone(),
+            detail: format!("for booking {}", d.writes[0].meta().id),
+        });
+    }
+    if let Outcome::Written { related, .. } = &mut d.outcome {
+        related.extend(writes.iter().cloned());
+    }
     writes.append(&mut d.writes);
     d.writes = writes;
     Ok(d)

@@ -75,6 +75,9 @@ pub enum Outcome {
     Written {
         /// The record.
         record: Record,
+        /// Records written with it that the answer shows (the new guest of a booking).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        related: Vec<Record>,
     },
     /// Bookings released because their holds lapsed.
     Expired {
@@ -115,7 +118,10 @@ impl Decision {
         }];
         Self {
             writes: vec![record.clone()],
-            outcome: Outcome::Written { record },
+            outcome: Outcome::Written {
+                record,
+                related: vec![],
+            },
             audit,
         }
     }

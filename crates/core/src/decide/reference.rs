@@ -10,9 +10,7 @@ use crate::limits::{
     MAX_USER_LIST,
 };
 use crate::rates::with_period;
-use crate::record::{
-    OutOfOrder, Property, RatePeriod, RatePlan, Record, Room, RoomType, User,
-};
+use crate::record::{OutOfOrder, Property, RatePeriod, RatePlan, Record, Room, RoomType, User};
 use crate::stock::first_short_night;
 use crate::view::StateView;
 use chrono::NaiveDate;
@@ -271,7 +269,9 @@ pub(super) fn decide(
             ctx.ensure_master()?;
             validate::username(username)?;
             if password_hash.is_empty() {
-                return Err(DomainError::InvalidInput("password must not be empty".into()));
+                return Err(DomainError::InvalidInput(
+                    "password must not be empty".into(),
+                ));
             }
             if roles.is_empty() || roles.len() > MAX_USER_LIST || servers.len() > MAX_USER_LIST {
                 return Err(DomainError::InvalidInput(format!(

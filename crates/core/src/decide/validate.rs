@@ -80,7 +80,9 @@ pub fn contact(email: Option<&str>, phone: Option<&str>) -> Result<(), DomainErr
         text("guest.email", e, MAX_NAME_LEN)?;
         let at = e.find('@');
         if !matches!(at, Some(i) if i > 0 && i + 1 < e.len()) || e.contains(char::is_whitespace) {
-            return Err(invalid(format!("guest.email is not an e-mail address: {e:?}")));
+            return Err(invalid(format!(
+                "guest.email is not an e-mail address: {e:?}"
+            )));
         }
     }
     if let Some(p) = phone {

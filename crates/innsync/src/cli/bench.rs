@@ -56,7 +56,14 @@ impl Drop for ServerProcess {
 pub fn spawn_server(dir: &Path, token: &str) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("finding the innsync executable")?;
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--server", "WB", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--server",
+            "WB",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("INNSYNC_ADMIN_TOKEN", token)
         .env("RUST_LOG", "warn")
@@ -65,8 +72,11 @@ pub fn spawn_server(dir: &Path, token: &str) -> anyhow::Result<ServerProcess> {
         .spawn()
         .context("starting innsync serve")?;
     let stdout = child.stdout.take().context("server stdout")?;
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
+    reader.read_line(&mut line)?;
+    // Keep draining: a closed pipe must not be what stops the server.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let Some(addr) = line.trim().strip_prefix("listening ") else {
         let _ = child.kill();
         bail!("the server did not start: {line:?}");
@@ -106,11 +116,22 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
 
 async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
-    println!("seeding: 1 property, {} room types x {} rooms", a.room_types, a.rooms_per_type);
-    api.post_ok("/api/v1/properties", json!({"code": "BNC", "name": "Bench Hotel", "timezone": "UTC", "currency": "EUR"})).await?;
+    println!(
+        "seeding: 1 property, {} room types x {} rooms",
+        a.room_types, a.rooms_per_type
+    );
+    api.post_ok(
+        "/api/v1/properties",
+        json!({"code": "BNC", "name": "Bench Hotel", "timezone": "UTC", "currency": "EUR"}),
+    )
+    .await?;
     for t in 0..a.room_types {
         let code = format!("T{t:02}");
-        api.post_ok("/api/v1/properties/BNC/room-types", json!({"code": code, "name": format!("Type {t}"), "max_occupancy": 2})).await?;
+        api.post_ok(
+            "/api/v1/properties/BNC/room-types",
+            json!({"code": code, "name": format!("Type {t}"), "max_occupancy": 2}),
+        )
+        .await?;
         api.put_ok(&format!("/api/v1/properties/BNC/rates/{code}"), json!({"from": today.to_string(), "to": (today + Days::new(400)).to_string(), "amount": 100_00, "currency": "EUR"})).await?;
         let rooms = (0..a.rooms_per_type).map(|r| {
             let body = json!({"number": format!("{t:02}{r:03}"), "room_type": code});
@@ -121,7 +142,10 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
             r?;
         }
     }
-    println!("load: {} clients for {} s, 1-unit bookings of 1-3 nights over the next year", a.clients, a.seconds);
+    println!(
+        "load: {} clients for {} s, 1-unit bookings of 1-3 nights over the next year",
+        a.clients, a.seconds
+    );
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let start = Instant::now();
     let tasks = (0..a.clients).map(|c| {
@@ -169,7 +193,10 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
     }
     store_t.sort();
     let mut http_t = Vec::new();
-    let path = format!("/api/v1/availability?property=BNC&from={}&to={}", nights.from, nights.to);
+    let path = format!(
+        "/api/v1/availability?property=BNC&from={}&to={}",
+        nights.from, nights.to
+    );
     for _ in 0..30 {
         let t0 = Instant::now();
         let (s, _) = api.call(Method::GET, &path, None).await?;
@@ -179,16 +206,39 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
         http_t.push(t0.elapsed());
     }
     http_t.sort();
-    pool.check_invariants().map_err(anyhow::Error::msg).context("after the load")?;
+    pool.check_invariants()
+        .map_err(anyhow::Error::msg)
+        .context("after the load")?;
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| bookings confirmed (201) | {} in {:.1} s |", lat.len(), elapsed.as_secs_f64());
-    println!("| booking confirmations/s, durable, {} clients | {:.0} |", a.clients, rate);
-    println!("| booking latency p50 / p99 | {} / {} |", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
+    println!(
+        "| bookings confirmed (201) | {} in {:.1} s |",
+        lat.len(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "| booking confirmations/s, durable, {} clients | {:.0} |",
+        a.clients, rate
+    );
+    println!(
+        "| booking latency p50 / p99 | {} / {} |",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
+    );
     println!("| refused no_availability (409) / other errors | {full} / {errors} |");
-    println!("| availability {} types x 365 nights, store query p50 / p99 | {} / {} |", a.room_types, ms(percentile(&store_t, 0.5)), ms(percentile(&store_t, 0.99)));
-    println!("| availability {} types x 365 nights, HTTP round trip p50 / p99 | {} / {} |", a.room_types, ms(percentile(&http_t, 0.5)), ms(percentile(&http_t, 0.99)));
+    println!(
+        "| availability {} types x 365 nights, store query p50 / p99 | {} / {} |",
+        a.room_types,
+        ms(percentile(&store_t, 0.5)),
+        ms(percentile(&store_t, 0.99))
+    );
+    println!(
+        "| availability {} types x 365 nights, HTTP round trip p50 / p99 | {} / {} |",
+        a.room_types,
+        ms(percentile(&http_t, 0.5)),
+        ms(percentile(&http_t, 0.99))
+    );
     println!("| invariants after the load | hold |");
     if errors > 0 {
         bail!("{errors} requests failed unexpectedly");

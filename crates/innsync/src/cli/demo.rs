@@ -75,38 +75,112 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
 pub async fn seed(api: &Api) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     let day = |n: u64| (today + Days::new(n)).to_string();
-    api.post_ok("/api/v1/users", json!({"username": DEMO_USER, "password": DEMO_PASSWORD, "roles": ["admin"]})).await?;
-    api.post_ok("/api/v1/users", json!({"username": "frontdesk", "password": "frontdesk-demo", "roles": ["front_desk"]})).await?;
-    api.post_ok("/api/v1/users", json!({"username": "viewer", "password": "viewer-demo", "roles": ["read_only"]})).await?;
+    api.post_ok(
+        "/api/v1/users",
+        json!({"username": DEMO_USER, "password": DEMO_PASSWORD, "roles": ["admin"]}),
+    )
+    .await?;
+    api.post_ok(
+        "/api/v1/users",
+        json!({"username": "frontdesk", "password": "frontdesk-demo", "roles": ["front_desk"]}),
+    )
+    .await?;
+    api.post_ok(
+        "/api/v1/users",
+        json!({"username": "viewer", "password": "viewer-demo", "roles": ["read_only"]}),
+    )
+    .await?;
     let properties = [
-        ("KRL", "Kraal Lodge", "Africa/Johannesburg", "ZAR", &[("STD", "Standard Chalet", 2, 6, 1_450_00), ("LUX", "Luxury Suite", 2, 4, 3_200_00), ("FAM", "Family Unit", 5, 2, 2_600_00)][..]),
-        ("RVC", "River Camp", "Africa/Johannesburg", "ZAR", &[("TNT", "Safari Tent", 2, 8, 980_00), ("TRE", "Tree House", 2, 2, 2_100_00)][..]),
+        (
+            "KRL",
+            "Kraal Lodge",
+            "Africa/Johannesburg",
+            "ZAR",
+            &[
+                ("STD", "Standard Chalet", 2, 6, 1_450_00),
+                ("LUX", "Luxury Suite", 2, 4, 3_200_00),
+                ("FAM", "Family Unit", 5, 2, 2_600_00),
+            ][..],
+        ),
+        (
+            "RVC",
+            "River Camp",
+            "Africa/Johannesburg",
+            "ZAR",
+            &[
+                ("TNT", "Safari Tent", 2, 8, 980_00),
+                ("TRE", "Tree House", 2, 2, 2_100_00),
+            ][..],
+        ),
     ];
     for (code, name, tz, cur, types) in properties {
-        api.post_ok("/api/v1/properties", json!({"code": code, "name": name, "timezone": tz, "currency": cur})).await?;
+        api.post_ok(
+            "/api/v1/properties",
+            json!({"code": code, "name": name, "timezone": tz, "currency": cur}),
+        )
+        .await?;
         let mut room_no = 100;
         for (t, tname, occ, rooms, rate) in types {
-            api.post_ok(&format!("/api/v1/properties/{code}/room-types"), json!({"code": t, "name": tname, "max_occupancy": occ})).await?;
+            api.post_ok(
+                &format!("/api/v1/properties/{code}/room-types"),
+                json!({"code": t, "name": tname, "max_occupancy": occ}),
+            )
+            .await?;
             room_no += 100;
             for i in 1..=*rooms {
-                api.post_ok(&format!("/api/v1/properties/{code}/rooms"), json!({"number": (room_no + i).to_string(), "room_type": t})).await?;
+                api.post_ok(
+                    &format!("/api/v1/properties/{code}/rooms"),
+                    json!({"number": (room_no + i).to_string(), "room_type": t}),
+                )
+                .await?;
             }
-            api.put_ok(&format!("/api/v1/properties/{code}/rates/{t}"), json!({"from": day(0), "to": day(365), "amount": rate, "currency": cur})).await?;
+            api.put_ok(
+                &format!("/api/v1/properties/{code}/rates/{t}"),
+                json!({"from": day(0), "to": day(365), "amount": rate, "currency": cur}),
+            )
+            .await?;
         }
     }
-    let guests = ["Thandi Nkosi", "Pieter van Wyk", "Amara Okafor", "Lena Fischer", "Kenji Sato", "Sofia Rossi", "Liam Walsh", "Naledi Dlamini"];
+    let guests = [
+        "Thandi Nkosi",
+        "Pieter van Wyk",
+        "Amara Okafor",
+        "Lena Fischer",
+        "Kenji Sato",
+        "Sofia Rossi",
+        "Liam Walsh",
+        "Naledi Dlamini",
+    ];
     for (i, g) in guests.iter().enumerate() {
         let i = i as u64;
-        let (prop, ty) = if i % 3 == 2 { ("RVC", "TNT") } else { ("KRL", ["STD", "LUX"][(i % 2) as usize]) };
+        let (prop, ty) = if i % 3 == 2 {
+            ("RVC", "TNT")
+        } else {
+            ("KRL", ["STD", "LUX"][(i % 2) as usize])
+        };
         let body = json!({"property": prop, "room_type": ty, "arrival": day(i % 4), "departure": day(i % 4 + 2 + i % 3),
             "units": 1, "guest": {"name": g, "email": format!("guest{i}@example.com")}, "status": "confirmed"});
         let b = api.post_ok("/api/v1/bookings", body).await?;
         // Today's arrivals check in to the first free room of their type.
         if i % 4 == 0 {
             if let Some(r) = b["reference"].as_str() {
-                let rooms = if prop == "KRL" { if ty == "STD" { 201..207 } else { 301..305 } } else { 201..209 };
+                let rooms = if prop == "KRL" {
+                    if ty == "STD" {
+                        201..207
+                    } else {
+                        301..305
+                    }
+                } else {
+                    201..209
+                };
                 for room in rooms {
-                    let (s, _) = api.call(reqwest::Method::POST, &format!("/api/v1/bookings/{r}/check-in"), Some(&json!({"room": room.to_string()}))).await?;
+                    let (s, _) = api
+                        .call(
+                            reqwest::Method::POST,
+                            &format!("/api/v1/bookings/{r}/check-in"),
+                            Some(&json!({"room": room.to_string()})),
+                        )
+                        .await?;
                     if s.is_success() {
                         break;
                     }

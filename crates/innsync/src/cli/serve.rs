@@ -49,12 +49,19 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting the server in {}", a.data_dir.display()))?;
     {
+        // Best effort: whoever started us may have stopped reading; that is no reason to stop.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening http://{}", running.addr)?;
+        let _ = writeln!(out, "listening http://{}", running.addr);
         if let Some(t) = &running.admin_token {
-            writeln!(out, "admin token: {t}")?;
+            let _ = writeln!(
+                out,
+                "admin token (also saved in {}): {t}",
+                a.data_dir
+                    .join(innsync_server::auth::ADMIN_TOKEN_FILE)
+                    .display()
+            );
         }
-        out.flush()?;
+        let _ = out.flush();
     }
     wait_for_stop().await;
     running.stop();
@@ -66,13 +73,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 pub async fn wait_for_stop() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

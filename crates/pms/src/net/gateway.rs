@@ -36,16 +36,20 @@ pub struct GatewayConfig {
     pub rooms: RoomPlan,
     /// Protocol settings.
     pub settings: Settings,
+    /// Optional address for the line-based control protocol (see [`super::control`]), so the
+    /// PBX can be played from another process.
+    pub control: Option<SocketAddr>,
 }
 
 impl GatewayConfig {
-    /// A gateway on `listen` with `nodes` nodes, any room, default settings.
+    /// A gateway on `listen` with `nodes` nodes, any room, default settings, no control port.
     pub fn new(listen: SocketAddr, nodes: usize) -> Self {
         GatewayConfig {
             listen,
             nodes,
             rooms: RoomPlan::Any,
             settings: Settings::default(),
+            control: None,
         }
     }
 }
@@ -171,6 +175,7 @@ impl GatewayHandle {
 #[derive(Debug)]
 pub struct Gateway {
     listener: TcpListener,
+    control_listener: Option<TcpListener>,
     system: SystemSide,
     control: mpsc::Receiver<Control>,
     handle: GatewayHandle,
@@ -187,10 +192,15 @@ impl Gateway {
     pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
         let system = SystemSide::new(config.settings, config.nodes, config.rooms)?;
         let listener = TcpListener::bind(config.listen).await?;
+        let control_listener = match config.control {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let (tx, control) = mpsc::channel(CONTROL_QUEUE);
         let (notices, _) = broadcast::channel(NOTICE_QUEUE);
         Ok(Gateway {
             listener,
+            control_listener,
             system,
             control,
             handle: GatewayHandle { tx, notices },
@@ -202,6 +212,13 @@ impl Gateway {
         Ok(self.listener.local_addr()?)
     }
 
+    /// The address of the line-based control port, when configured.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// A control handle.
     pub fn handle(&self) -> GatewayHandle {
         self.handle.clone()
@@ -211,10 +228,26 @@ impl Gateway {
     pub async fn run(self) -> Result<(), GatewayError> {
         let Gateway {
             listener,
+            control_listener,
             mut system,
             mut control,
             handle,
         } = self;
+        let control_task = control_listener
+            .map(|l| tokio::spawn(super::control::serve_control(l, handle.clone())));
+        let result = Self::serve(listener, &mut system, &mut control, handle).await;
+        if let Some(task) = control_task {
+            task.abort();
+        }
+        result
+    }
+
+    async fn serve(
+        listener: TcpListener,
+        system: &mut SystemSide,
+        control: &mut mpsc::Receiver<Control>,
+        handle: GatewayHandle,
+    ) -> Result<(), GatewayError> {
         // Keep only the broadcast side so dropping every user handle ends the loop.
         let notices = handle.notices.clone();
         drop(handle);
@@ -231,7 +264,7 @@ impl Gateway {
                     let (stream, peer) = acc?;
                     if write.is_some() {
                         system.link_down(clock.now());
-                        flush(&mut system, None, &notices, &mut timer).await;
+                        flush(system, None, &notices, &mut timer).await;
                         let _ = notices.send(GatewayNotice::PmsDisconnected);
                     }
                     let (r, w) = split(stream);
@@ -287,14 +320,14 @@ impl Gateway {
             }
             // A link being cut sends nothing more.
             let writer = if close { None } else { write.as_mut() };
-            if !flush(&mut system, writer, &notices, &mut timer).await {
+            if !flush(system, writer, &notices, &mut timer).await {
                 close = true;
             }
             if close && write.is_some() {
                 read = None;
                 write = None;
                 system.link_down(clock.now());
-                flush(&mut system, None, &notices, &mut timer).await;
+                flush(system, None, &notices, &mut timer).await;
                 let _ = notices.send(GatewayNotice::PmsDisconnected);
             }
         }

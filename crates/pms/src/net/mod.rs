@@ -1,6 +1,8 @@
 //! Thin tokio adapters around the sans-I/O cores: they own the socket and the one timer, feed
 //! bytes and clock readings in, and carry the emitted commands out. No protocol logic lives here.
 
+pub mod control;
+pub mod fias_link;
 pub mod gateway;
 pub mod pms_link;
 
@@ -11,6 +13,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 
+pub use fias_link::{run_fias_pms_link, FiasLinkConfig, FiasLinkEvent, FiasListen, FiasRequest};
 pub use gateway::{
     run_gateway, Gateway, GatewayConfig, GatewayControlError, GatewayError, GatewayHandle,
     GatewayNotice,

@@ -48,6 +48,7 @@ pub async fn start_gateway(settings: Settings, nodes: usize, rooms: RoomPlan) ->
         nodes,
         rooms,
         settings,
+        control: None,
     };
     let gateway = Gateway::bind(config).await.unwrap();
     let addr = gateway.local_addr().unwrap();
@@ -179,13 +180,18 @@ impl RawPms {
         RawPms { stream }
     }
 
+    /// The next answer byte. An `ENQ` from the gateway is a collision the PMS wins: ignored.
     async fn read_byte(&mut self) -> u8 {
-        let mut b = [0u8; 1];
-        tokio::time::timeout(PATIENCE, self.stream.read_exact(&mut b))
-            .await
-            .expect("timed out reading from the gateway")
-            .unwrap();
-        b[0]
+        loop {
+            let mut b = [0u8; 1];
+            tokio::time::timeout(PATIENCE, self.stream.read_exact(&mut b))
+                .await
+                .expect("timed out reading from the gateway")
+                .unwrap();
+            if b[0] != 0x05 {
+                return b[0];
+            }
+        }
     }
 
     /// ENQ, text, and the gateway's answer to the text: true for ACK.

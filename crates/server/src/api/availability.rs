@@ -89,7 +89,9 @@ pub(crate) async fn occupancy(
             json!({ "number": room.number, "room_type": room.room_type, "nights": nights, "out_of_order": out_of_order })
         })
         .collect();
-    Ok(Json(json!({ "property": code, "from": q.from, "to": q.to, "rooms": rows })))
+    Ok(Json(
+        json!({ "property": code, "from": q.from, "to": q.to, "rooms": rows }),
+    ))
 }
 
 fn nights_of(from: NaiveDate, to: NaiveDate) -> Nights {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::{
-    Booking, BookingStatus, Command, GuestInput, InitialStatus, Record, RecordId,
+    Booking, BookingStatus, Command, Guest, GuestInput, InitialStatus, Outcome, Record, RecordId,
 };
 use innsync_store::{BookingFilter, WriteOutcome};
 use serde::Deserialize;
@@ -89,16 +89,22 @@ async fn booking_response(
     state: &AppState,
     status: StatusCode,
     b: Booking,
+    known_guest: Option<Guest>,
     replayed: bool,
 ) -> ApiResult<Response> {
-    let gid = b.guest_id.to_string();
-    let guest = state
-        .read(move |r| r.record("guest", &gid))
-        .await?
-        .and_then(|g| match g {
-            Record::Guest(g) => Some(g),
-            _ => None,
-        });
+    let guest = match known_guest.filter(|g| g.meta.id == b.guest_id) {
+        Some(g) => Some(g),
+        None => {
+            let gid = b.guest_id.to_string();
+            state
+                .read(move |r| r.record("guest", &gid))
+                .await?
+                .and_then(|g| match g {
+                    Record::Guest(g) => Some(g),
+                    _ => None,
+                })
+        }
+    };
     let version = b.meta.version;
     let location = format!("/api/v1/bookings/{}", b.meta.id);
     let mut resp = (status, Json(BookingView::new(&b, guest.as_ref()))).into_response();
@@ -117,9 +123,16 @@ async fn booking_response(
     Ok(resp)
 }
 
-fn booking_of(out: &WriteOutcome) -> ApiResult<Booking> {
+fn booking_of(out: &WriteOutcome) -> ApiResult<(Booking, Option<Guest>)> {
+    let guest = match out.outcome() {
+        Outcome::Written { related, .. } => related.iter().find_map(|r| match r {
+            Record::Guest(g) => Some(g.clone()),
+            _ => None,
+        }),
+        Outcome::Expired { .. } => None,
+    };
     match written(out.outcome())? {
-        Record::Booking(b) => Ok(b.clone()),
+        Record::Booking(b) => Ok((b.clone(), guest)),
         _ => Err(Problem::unavailable("unexpected record written")),
     }
 }
@@ -158,7 +171,8 @@ pub(crate) async fn create(
     };
     let out = state.writer.submit(cmd, &caller.username, key).await?;
     let replayed = matches!(out, WriteOutcome::Replayed(_));
-    booking_response(&state, StatusCode::CREATED, booking_of(&out)?, replayed).await
+    let (b, g) = booking_of(&out)?;
+    booking_response(&state, StatusCode::CREATED, b, g, replayed).await
 }
 
 async fn load(state: &AppState, reference: &str) -> ApiResult<Booking> {
@@ -175,7 +189,7 @@ pub(crate) async fn get(
     Path(reference): Path<String>,
 ) -> ApiResult<Response> {
     let b = load(&state, &reference).await?;
-    booking_response(&state, StatusCode::OK, b, false).await
+    booking_response(&state, StatusCode::OK, b, None, false).await
 }
 
 pub(crate) async fn history(
@@ -307,5 +321,6 @@ pub(crate) async fn act(
     };
     caller.require(perm)?;
     let out = state.writer.submit(cmd, &caller.username, None).await?;
-    booking_response(&state, StatusCode::OK, booking_of(&out)?, false).await
+    let (b, _) = booking_of(&out)?;
+    booking_response(&state, StatusCode::OK, b, None, false).await
 }

@@ -24,7 +24,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(users::login))
         .route("/me", get(users::me))
         .route("/users", get(users::list).post(users::create))
-        .route("/properties", get(reference::list_properties).post(reference::create_property))
+        .route(
+            "/properties",
+            get(reference::list_properties).post(reference::create_property),
+        )
         .route("/properties/{code}", get(reference::get_property))
         .route(
             "/properties/{code}/room-types",
@@ -43,7 +46,10 @@ pub fn router(state: AppState) -> Router {
             post(reference::back_in_service),
         )
         .route("/properties/{code}/rates", get(reference::list_rates))
-        .route("/properties/{code}/rates/{room_type}", put(reference::set_rate))
+        .route(
+            "/properties/{code}/rates/{room_type}",
+            put(reference::set_rate),
+        )
         .route("/properties/{code}/occupancy", get(availability::occupancy))
         .route("/availability", get(availability::availability))
         .route("/guests", post(bookings::create_guest))
@@ -68,7 +74,10 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not accept that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             state.settings.max_concurrent_requests,
@@ -89,14 +98,16 @@ pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDa
         None => Ok(None),
         Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))),
+            .map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))
+            }),
     }
 }
 
 /// The record a write produced.
 pub(crate) fn written(o: &Outcome) -> Result<&Record, Problem> {
     match o {
-        Outcome::Written { record } => Ok(record),
+        Outcome::Written { record, .. } => Ok(record),
         Outcome::Expired { .. } => Err(Problem::from(StoreError::Corrupt(
             "unexpected outcome".into(),
         ))),
@@ -109,7 +120,9 @@ pub(crate) fn list_limit(state: &AppState, limit: Option<usize>) -> Result<usize
     match limit {
         None => Ok(state.settings.default_list_limit),
         Some(0) => Err(Problem::invalid("limit must be at least 1")),
-        Some(n) if n > max => Err(Problem::invalid(format!("limit must be at most {max}; got {n}"))),
+        Some(n) if n > max => Err(Problem::invalid(format!(
+            "limit must be at most {max}; got {n}"
+        ))),
         Some(n) => Ok(n),
     }
 }

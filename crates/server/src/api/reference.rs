@@ -181,9 +181,9 @@ pub(crate) async fn out_of_order(
     ApiJson(p): ApiJson<Period>,
 ) -> ApiResult<Response> {
     caller.require(Permission::FrontDesk)?;
-    let reason = p
-        .reason
-        .ok_or_else(|| Problem::invalid("reason: a reason is required to take a room out of order"))?;
+    let reason = p.reason.ok_or_else(|| {
+        Problem::invalid("reason: a reason is required to take a room out of order")
+    })?;
     let cmd = Command::SetOutOfOrder {
         property: code,
         number,

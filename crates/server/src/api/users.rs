@@ -1,6 +1,8 @@
 //! Login, the caller's own identity, and user administration.
 
-use crate::auth::{check_user, hash_password, new_token, token_hash, verify_password, Caller, Permission};
+use crate::auth::{
+    check_user, hash_password, new_token, token_hash, verify_password, Caller, Permission,
+};
 use crate::extract::ApiJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -33,7 +35,10 @@ pub(crate) async fn login(
         return Err(wrong());
     }
     let name = l.username.clone();
-    let user = state.read(move |r| r.user(&name)).await?.ok_or_else(wrong)?;
+    let user = state
+        .read(move |r| r.user(&name))
+        .await?
+        .ok_or_else(wrong)?;
     let hash = user.password_hash.clone();
     let ok = tokio::task::spawn_blocking(move || verify_password(&l.password, &hash))
         .await
@@ -47,11 +52,15 @@ pub(crate) async fn login(
         .writer
         .add_token(token_hash(&token), user.username.clone(), "login".into())
         .await?;
-    Ok(Json(json!({ "token": token, "username": user.username, "roles": user.roles })))
+    Ok(Json(
+        json!({ "token": token, "username": user.username, "roles": user.roles }),
+    ))
 }
 
 pub(crate) async fn me(caller: Caller, State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "username": caller.username, "roles": caller.roles, "server": state.writer.server() }))
+    Json(
+        json!({ "username": caller.username, "roles": caller.roles, "server": state.writer.server() }),
+    )
 }
 
 #[derive(Deserialize)]

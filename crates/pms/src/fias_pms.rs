@@ -1,0 +1,484 @@
+//! `FiasPmsLink`: the PMS end of a FIAS link over TCP as a sans-I/O state machine. Records are
+//! framed `STX` record `ETX` without ACK/NAK. The PMS starts the link with `LS`; the other side
+//! describes itself (`LD`), lists the records and fields it wants (`LR`) and sends `LA`; the PMS
+//! answers `LA` and the link is alive. Records submitted before that are buffered (bounded). A
+//! `DR` from the other side asks for a resync: `DS`, a `GI`/`GO` with `SF` for every room, `DE`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use thiserror::Error;
+
+use crate::command::{Command, MAX_PENDING_COMMANDS};
+use crate::fias::{ids::*, FiasError, Id, Record, Stamp};
+use crate::frame::{encode_text, FrameDecoder, Token};
+use crate::pms_side::MessageId;
+use crate::room::Extension;
+use crate::settings::{Millis, Settings, SettingsError};
+
+/// A guest as FIAS guest records carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiasGuest {
+    /// Room (`RN`).
+    pub room: Extension,
+    /// Reservation number (`G#`).
+    pub reservation: Option<String>,
+    /// Guest name (`GN`).
+    pub name: Option<String>,
+    /// Share flag (`GS`): another guest shares the room.
+    pub share: Option<bool>,
+}
+
+/// What the PMS application sends over FIAS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FiasMessage {
+    /// `GI`: check-in.
+    CheckIn(FiasGuest),
+    /// `GO`: check-out.
+    CheckOut(FiasGuest),
+    /// `GC`: guest data change; a room move carries the old room (`RO`).
+    Change {
+        /// The guest, in the new room.
+        guest: FiasGuest,
+        /// The room moved out of.
+        old_room: Option<Extension>,
+    },
+    /// `ML`: message light on or off.
+    MessageLight {
+        /// The room.
+        room: Extension,
+        /// Lamp on.
+        on: bool,
+    },
+    /// `DN`: do not disturb on or off.
+    DoNotDisturb {
+        /// The room.
+        room: Extension,
+        /// DND on.
+        on: bool,
+    },
+}
+
+/// One room in a resync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResyncRoom {
+    /// A guest is in the room: `GI` with `SF`.
+    Occupied(FiasGuest),
+    /// Nobody is in the room: `GO` with `SF`.
+    Vacant(Extension),
+}
+
+/// What the FIAS engine tells the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FiasEvent {
+    /// The link is alive: records flow.
+    LinkAlive,
+    /// The transport dropped; buffered records are kept.
+    LinkDown,
+    /// The other side ended the link with `LE`.
+    LinkEnded,
+    /// The record was written to the link (TCP has no acknowledgement).
+    Delivered(MessageId),
+    /// The other side did not ask for this record type in `LR`; nothing was sent.
+    NotWanted(MessageId),
+    /// The other side asked for a resync (`DR`): call `start_resync` with every room.
+    ResyncWanted,
+    /// A resync was written (`DS` … `DE`).
+    ResyncSent {
+        /// Rooms sent.
+        rooms: usize,
+    },
+    /// Room status from the other side (`RE` with `RS` 1–6).
+    RoomStatus {
+        /// The room.
+        room: Extension,
+        /// `RS` value.
+        status: u8,
+    },
+    /// Another data record from the other side (unknown to innsync but delivered for logs).
+    Received(Record),
+    /// A record could not be parsed or used; FIAS over TCP has no NAK, so it is only reported.
+    Refused(String),
+}
+
+/// Why a record could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FiasSubmitError {
+    /// The link is not alive and the buffer is full.
+    #[error("FIAS buffer is full ({0} records)")]
+    BufferFull(usize),
+    /// A value cannot be sent (contains `|`).
+    #[error(transparent)]
+    Record(#[from] FiasError),
+}
+
+/// Why a resync could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ResyncError {
+    /// Only an alive link resyncs; the other side asks again with `DR`.
+    #[error("the FIAS link is not alive")]
+    NotAlive,
+    /// More rooms than `max_rooms`.
+    #[error("snapshot has {count} rooms, more than {max}")]
+    TooManyRooms {
+        /// Rooms given.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// A value cannot be sent.
+    #[error(transparent)]
+    Record(#[from] FiasError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Down,
+    Starting,
+    Alive,
+    Ended,
+}
+
+/// The PMS side of a FIAS link.
+#[derive(Debug)]
+pub struct FiasPmsLink {
+    settings: Settings,
+    decoder: FrameDecoder,
+    state: State,
+    stamp: Stamp,
+    wanted: BTreeMap<Id, Vec<Id>>,
+    peer: Option<(String, String)>,
+    buffer: VecDeque<(MessageId, Record)>,
+    out: Vec<Command<FiasEvent>>,
+}
+
+impl FiasPmsLink {
+    /// An engine with validated settings; the link starts down.
+    pub fn new(settings: Settings) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        Ok(FiasPmsLink {
+            decoder: FrameDecoder::new(settings.max_text_len),
+            settings,
+            state: State::Down,
+            stamp: Stamp {
+                year: 0,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+            },
+            wanted: BTreeMap::new(),
+            peer: None,
+            buffer: VecDeque::new(),
+            out: Vec::new(),
+        })
+    }
+
+    /// The commands emitted so far, in order.
+    pub fn take_commands(&mut self) -> Vec<Command<FiasEvent>> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// True once `LA` has been exchanged.
+    pub fn is_alive(&self) -> bool {
+        self.state == State::Alive
+    }
+
+    /// The other side's version and interface family from `LD`.
+    pub fn peer(&self) -> Option<&(String, String)> {
+        self.peer.as_ref()
+    }
+
+    /// Records waiting for the link to be alive.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Tells the engine the wall-clock date and time for `DA`/`TI` (the core reads no clock).
+    pub fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
+
+    /// A client connected: send `LS` and wait for `LD`/`LR`/`LA`.
+    pub fn link_up(&mut self, _now: Millis, stamp: Stamp) {
+        self.stamp = stamp;
+        self.decoder.reset();
+        self.wanted.clear();
+        self.peer = None;
+        self.state = State::Starting;
+        self.send_link(LS);
+        self.finish();
+    }
+
+    /// The client went away; buffered records stay for the next link.
+    pub fn link_down(&mut self, _now: Millis) {
+        if self.state == State::Down {
+            return;
+        }
+        self.state = State::Down;
+        self.decoder.reset();
+        self.out.push(Command::Deliver(FiasEvent::LinkDown));
+        self.finish();
+    }
+
+    /// Sends a record now if the link is alive, else buffers it (bounded).
+    pub fn submit(
+        &mut self,
+        _now: Millis,
+        id: MessageId,
+        message: &FiasMessage,
+    ) -> Result<(), FiasSubmitError> {
+        let record = to_record(message);
+        record.print()?;
+        if self.state == State::Alive {
+            self.send_data(id, &record);
+        } else if self.buffer.len() >= self.settings.fias_buffer_capacity {
+            return Err(FiasSubmitError::BufferFull(
+                self.settings.fias_buffer_capacity,
+            ));
+        } else {
+            self.buffer.push_back((id, record));
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Answers `DR`: `DS`, a `GI`/`GO` with `SF` for every room, `DE`.
+    pub fn start_resync(&mut self, _now: Millis, rooms: &[ResyncRoom]) -> Result<(), ResyncError> {
+        if self.state != State::Alive {
+            return Err(ResyncError::NotAlive);
+        }
+        if rooms.len() > self.settings.max_rooms {
+            return Err(ResyncError::TooManyRooms {
+                count: rooms.len(),
+                max: self.settings.max_rooms,
+            });
+        }
+        let mut records = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            let record = match room {
+                ResyncRoom::Occupied(guest) => guest_record(GI, guest),
+                ResyncRoom::Vacant(room) => Record::new(GO).with(RN, room.as_str()),
+            }
+            .with(SF, "");
+            record.print()?;
+            records.push(record);
+        }
+        self.send_link(DS);
+        for record in &records {
+            if let Some(filtered) = self.filter(record) {
+                self.send_record(&filtered);
+            }
+        }
+        self.send_link(DE);
+        self.out.push(Command::Deliver(FiasEvent::ResyncSent {
+            rooms: rooms.len(),
+        }));
+        self.finish();
+        Ok(())
+    }
+
+    /// Bytes arrived from the other side.
+    pub fn handle_bytes(&mut self, _now: Millis, bytes: &[u8]) {
+        for &byte in bytes {
+            match self.decoder.push(byte) {
+                Some(Token::Text(text)) => self.on_text(&text),
+                Some(Token::Oversize) => self.out.push(Command::Deliver(FiasEvent::Refused(
+                    "record too long".into(),
+                ))),
+                // ENQ/ACK/NAK belong to the serial variant; over TCP they are noise.
+                Some(_) | None => {}
+            }
+        }
+        self.finish();
+    }
+
+    fn on_text(&mut self, text: &[u8]) {
+        let record = match Record::parse(text) {
+            Ok(r) => r,
+            Err(e) => {
+                self.out
+                    .push(Command::Deliver(FiasEvent::Refused(e.to_string())));
+                return;
+            }
+        };
+        match record.kind {
+            k if k == LS => self.send_link(LA),
+            k if k == LD => {
+                let version = record.get(V_NUM).unwrap_or_default().to_owned();
+                let family = record.get(IF).unwrap_or_default().to_owned();
+                self.peer = Some((version, family));
+            }
+            k if k == LR => self.on_link_record(&record),
+            k if k == LA => {
+                if self.state == State::Starting {
+                    self.send_link(LA);
+                    self.state = State::Alive;
+                    self.out.push(Command::Deliver(FiasEvent::LinkAlive));
+                    while let Some((id, record)) = self.buffer.pop_front() {
+                        self.send_data(id, &record);
+                    }
+                }
+            }
+            k if k == LE => {
+                self.state = State::Ended;
+                self.out.push(Command::Deliver(FiasEvent::LinkEnded));
+                self.out.push(Command::CloseLink);
+            }
+            // Before the link is alive, data records are ignored.
+            _ if self.state != State::Alive => {}
+            k if k == DR => self.out.push(Command::Deliver(FiasEvent::ResyncWanted)),
+            k if k == RE => {
+                let room = record.get(RN).and_then(|r| Extension::new(r).ok());
+                let status = record.get(RS).and_then(|s| s.parse::<u8>().ok());
+                match (room, status) {
+                    (Some(room), Some(status)) if (1..=6).contains(&status) => self
+                        .out
+                        .push(Command::Deliver(FiasEvent::RoomStatus { room, status })),
+                    _ => self.out.push(Command::Deliver(FiasEvent::Refused(
+                        "RE without a valid RN/RS".into(),
+                    ))),
+                }
+            }
+            _ => self.out.push(Command::Deliver(FiasEvent::Received(record))),
+        }
+    }
+
+    fn on_link_record(&mut self, record: &Record) {
+        let Some(kind) = record.get(RI).and_then(Id::parse_str) else {
+            self.out.push(Command::Deliver(FiasEvent::Refused(
+                "LR without a valid RI".into(),
+            )));
+            return;
+        };
+        if !self.wanted.contains_key(&kind)
+            && self.wanted.len() >= self.settings.fias_max_link_records
+        {
+            self.out.push(Command::Deliver(FiasEvent::Refused(
+                "too many LR records".into(),
+            )));
+            return;
+        }
+        let fields: Vec<Id> = record
+            .get(FL)
+            .unwrap_or_default()
+            .as_bytes()
+            .chunks(2)
+            .filter_map(|c| Id::parse_str(std::str::from_utf8(c).ok()?))
+            .take(crate::fias::MAX_FIELDS)
+            .collect();
+        self.wanted.insert(kind, fields);
+    }
+
+    /// Keeps only what the other side asked for in `LR` (everything when it sent no `LR`).
+    fn filter(&self, record: &Record) -> Option<Record> {
+        if self.wanted.is_empty() {
+            return Some(record.clone());
+        }
+        let fields = self.wanted.get(&record.kind)?;
+        Some(Record {
+            kind: record.kind,
+            fields: record
+                .fields
+                .iter()
+                .filter(|(id, _)| *id == SF || fields.contains(id))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    fn send_data(&mut self, id: MessageId, record: &Record) {
+        match self.filter(record) {
+            Some(filtered) => {
+                self.send_record(&filtered);
+                self.out.push(Command::Deliver(FiasEvent::Delivered(id)));
+            }
+            None => self.out.push(Command::Deliver(FiasEvent::NotWanted(id))),
+        }
+    }
+
+    fn send_link(&mut self, kind: Id) {
+        let mut record = Record::new(kind);
+        if kind == LS || kind == LA {
+            record = record
+                .with(DA, self.stamp.date())
+                .with(TI, self.stamp.time());
+        }
+        self.send_record(&record);
+    }
+
+    fn send_record(&mut self, record: &Record) {
+        match record.print() {
+            Ok(text) => self.out.push(Command::Send(encode_text(&text))),
+            Err(e) => {
+                debug_assert!(false, "records are checked before sending: {e}");
+                self.out
+                    .push(Command::Deliver(FiasEvent::Refused(e.to_string())));
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        debug_assert!(
+            self.out.len() < MAX_PENDING_COMMANDS,
+            "commands not drained"
+        );
+        debug_assert!(self.buffer.len() <= self.settings.fias_buffer_capacity);
+        debug_assert!(self.wanted.len() <= self.settings.fias_max_link_records);
+    }
+}
+
+impl Id {
+    /// Parses a two-character id from text (used for `RI` and `FL` values).
+    pub fn parse_str(s: &str) -> Option<Id> {
+        match s.as_bytes() {
+            [a, b]
+                if *a != b'|'
+                    && *b != b'|'
+                    && (0x21..0x7f).contains(a)
+                    && (0x21..0x7f).contains(b) =>
+            {
+                Some(Id::new(&[*a, *b]))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn guest_record(kind: Id, guest: &FiasGuest) -> Record {
+    let mut record = Record::new(kind).with(RN, guest.room.as_str());
+    if let Some(r) = &guest.reservation {
+        record = record.with(GN_RES, r.clone());
+    }
+    if let Some(n) = &guest.name {
+        record = record.with(GN, n.clone());
+    }
+    if let Some(share) = guest.share {
+        record = record.with(GS, if share { "Y" } else { "N" });
+    }
+    record
+}
+
+fn to_record(message: &FiasMessage) -> Record {
+    match message {
+        FiasMessage::CheckIn(g) => guest_record(GI, g),
+        FiasMessage::CheckOut(g) => guest_record(GO, g),
+        FiasMessage::Change { guest, old_room } => {
+            let record = guest_record(GC, guest);
+            match old_room {
+                Some(old) => record.with(RO, old.as_str()),
+                None => record,
+            }
+        }
+        FiasMessage::MessageLight { room, on } => Record::new(ML)
+            .with(RN, room.as_str())
+            .with(ML, if *on { "Y" } else { "N" }),
+        FiasMessage::DoNotDisturb { room, on } => Record::new(DN)
+            .with(RN, room.as_str())
+            .with(DN, if *on { "Y" } else { "N" }),
+    }
+}
+
+#[cfg(test)]
+#[path = "fias_pms_tests.rs"]
+mod tests;
