@@ -24,6 +24,9 @@ enum Cmd {
     Bench(cli::bench::BenchArgs),
     /// Check a stopped (or running) server's database against every invariant.
     Check(cli::check::CheckArgs),
+    /// The PMS link's other side: run a hospitality gateway / PBX simulator.
+    #[command(subcommand)]
+    Pms(cli::pms::PmsCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Demo(a) => cli::demo::run(a).await,
             Cmd::Bench(a) => cli::bench::run(a).await,
             Cmd::Check(a) => cli::check::run(a),
+            Cmd::Pms(c) => cli::pms::run(c).await,
         }
     });
     match result {

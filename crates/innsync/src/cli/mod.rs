@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod pms;
 pub mod serve;
 
 /// Logs to stderr at `default` level unless `RUST_LOG` says otherwise.

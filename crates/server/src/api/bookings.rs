@@ -270,7 +270,7 @@ pub(crate) async fn act(
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<ActionBody>>(&body)?.unwrap_or_default()
     };
     let id = RecordId::parse(&reference)
         .map_err(|_| Problem::not_found(format!("booking {reference} not found")))?;

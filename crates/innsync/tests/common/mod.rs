@@ -1,0 +1,256 @@
+//! A real `innsync serve` process on a loopback port, and a JSON client for it.
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const TOKEN: &str = "isk_test_admin_token_0123456789";
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn spawn(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--server",
+            "WB",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("INNSYNC_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn innsync serve");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (child, base)
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let (child, base) = spawn(&dir);
+        Self {
+            child: Some(child),
+            base,
+            dir,
+            _temp: Some(temp),
+        }
+    }
+
+    /// kill -9: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, base) = spawn(&self.dir);
+        self.child = Some(child);
+        self.base = base;
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.base, TOKEN)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// Asserts a problem+json answer with this status and code, and returns its detail.
+    pub fn problem(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "{:?}", self.body);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "{:?}", self.body);
+        assert_eq!(self.body["status"], status);
+        let detail = self.body["detail"].as_str().unwrap_or_default().to_string();
+        assert!(!detail.is_empty());
+        detail
+    }
+}
+
+impl Api {
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    pub fn anonymous(&self) -> Self {
+        Self {
+            token: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_token(&self, t: &str) -> Self {
+        Self {
+            token: Some(t.to_string()),
+            ..self.clone()
+        }
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some((ct, bytes)) = body {
+            req = req.header("content-type", ct).body(bytes);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let b = body.map(|v| ("application/json", serde_json::to_vec(&v).unwrap()));
+        self.raw(method, path, b, headers).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::PUT, path, Some(body), &[]).await
+    }
+
+    /// POST that must succeed.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let a = self.post(path, body).await;
+        assert!(a.status.is_success(), "{path}: {} {:?}", a.status, a.body);
+        a.body
+    }
+}
+
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub fn day(n: u64) -> String {
+    (today() + chrono::Days::new(n)).to_string()
+}
+
+/// Property KRL (UTC) with room type DLX of `rooms` rooms (101, 102…), priced 100.00 ZAR.
+pub async fn seed(api: &Api, rooms: usize) {
+    api.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal Lodge", "timezone": "UTC", "currency": "ZAR"}),
+    )
+    .await;
+    api.ok(
+        "/api/v1/properties/KRL/room-types",
+        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
+    )
+    .await;
+    api.ok(
+        "/api/v1/properties/KRL/room-types",
+        json!({"code": "STD", "name": "Standard", "max_occupancy": 2}),
+    )
+    .await;
+    for i in 0..rooms {
+        api.ok(
+            "/api/v1/properties/KRL/rooms",
+            json!({"number": format!("{}", 101 + i), "room_type": "DLX"}),
+        )
+        .await;
+    }
+    api.ok(
+        "/api/v1/properties/KRL/rooms",
+        json!({"number": "201", "room_type": "STD"}),
+    )
+    .await;
+    let a = api
+        .put(
+            "/api/v1/properties/KRL/rates/DLX",
+            json!({"from": day(0), "to": day(400), "amount": 10000, "currency": "ZAR"}),
+        )
+        .await;
+    assert!(a.status.is_success(), "{:?}", a.body);
+}
+
+pub fn booking(arrival: u64, nights: u64) -> Value {
+    json!({"property": "KRL", "room_type": "DLX", "arrival": day(arrival), "departure": day(arrival + nights),
+           "units": 1, "guest": {"name": "Ann Smith", "email": "ann@example.com"}})
+}
