@@ -21,7 +21,8 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
     seed(&api, 2).await;
     let before = audit_len(&api).await;
     let json_body = |v: &str| Some(("application/json", v.as_bytes().to_vec()));
-    let cases: Vec<(Option<(&str, Vec<u8>)>, u16, &str, &str)> = vec![
+    type Case<'a> = (Option<(&'a str, Vec<u8>)>, u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (json_body("{\"property\": \"KRL\""), 400, "invalid_input", "malformed JSON"),
         (json_body(""), 400, "invalid_input", "empty"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "guest": {"name": "A"}, "colour": "red"}).to_string()), 400, "invalid_input", "unknown field `colour`"),

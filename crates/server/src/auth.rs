@@ -47,12 +47,14 @@ pub enum Permission {
 impl Caller {
     /// Whether the caller's roles grant `p`.
     pub fn may(&self, p: Permission) -> bool {
-        self.roles.iter().any(|r| match (r, p) {
-            (Role::Admin, _) => true,
-            (_, Permission::Read) => true,
-            (Role::Reservations, Permission::Book | Permission::Rates) => true,
-            (Role::FrontDesk, Permission::Book | Permission::FrontDesk) => true,
-            _ => false,
+        self.roles.iter().any(|r| {
+            matches!(
+                (r, p),
+                (Role::Admin, _)
+                    | (_, Permission::Read)
+                    | (Role::Reservations, Permission::Book | Permission::Rates)
+                    | (Role::FrontDesk, Permission::Book | Permission::FrontDesk)
+            )
         })
     }
 

@@ -36,15 +36,29 @@ pub enum Applied {
     Stale,
 }
 
+/// Whether the caller knows the record is new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Novelty {
+    /// Just created by this server's writer with a fresh id: no earlier version can exist, so
+    /// it is inserted without looking (a violated assumption fails the insert, never silently).
+    Created,
+    /// Anything else: look up the stored version first.
+    Unknown,
+}
+
 /// Writes `rec` and its change-log entry, and updates every derived table.
 pub fn apply_record(
     conn: &Connection,
     rec: &Record,
     stamp: &ChangeStamp<'_>,
+    novelty: Novelty,
 ) -> Result<Applied, StoreError> {
     let kind = rec.kind().as_str();
     let key = rec.key();
-    let old = load_record(conn, kind, &key)?;
+    let old = match novelty {
+        Novelty::Created => None,
+        Novelty::Unknown => load_record(conn, kind, &key)?,
+    };
     if let Some(o) = &old {
         if o.meta().version >= rec.meta().version {
             return Ok(Applied::Stale);
@@ -52,12 +66,18 @@ pub fn apply_record(
     }
     let body = serde_json::to_string(rec)?;
     let meta = rec.meta();
-    conn.prepare_cached(
-        "INSERT INTO records (kind, key, id, owner, version, origin, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (kind, key) DO UPDATE SET owner = ?4, version = ?5, origin = ?6, seq = ?7",
-    )?
-    .execute(params![
+    let upsert = match novelty {
+        Novelty::Created => {
+            "INSERT INTO records (kind, key, id, owner, version, origin, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        }
+        Novelty::Unknown => {
+            "INSERT INTO records (kind, key, id, owner, version, origin, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (kind, key) DO UPDATE SET owner = ?4, version = ?5, origin = ?6, seq = ?7"
+        }
+    };
+    conn.prepare_cached(upsert)?.execute(params![
         kind,
         key,
         meta.id.as_str(),

@@ -30,7 +30,7 @@ CREATE TABLE bookings (
     departure TEXT NOT NULL, status TEXT NOT NULL, hold_until TEXT, guest_name TEXT NOT NULL,
     owner TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX bookings_by_property ON bookings (property, arrival);
-CREATE INDEX bookings_by_hold ON bookings (status, hold_until);
+CREATE INDEX bookings_by_hold ON bookings (hold_until) WHERE status = 'provisional';
 CREATE TABLE capacity (
     property TEXT NOT NULL, room_type TEXT NOT NULL, rooms INTEGER NOT NULL CHECK (rooms >= 0),
     PRIMARY KEY (property, room_type)) WITHOUT ROWID;

@@ -7,9 +7,77 @@ use innsync_core::stock::{NightStock, Occupancy};
 use innsync_core::view::{StateView, ViewError, ViewResult};
 use innsync_core::{Booking, Guest, Property, RatePlan, Record, RecordId, Room, RoomType, User};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
-/// A view over a connection (or a transaction or savepoint, which deref to one).
-pub struct SqlView<'c>(pub &'c Connection);
+/// A view over a connection (or a transaction, which derefs to one), with an optional cache of
+/// reference records for the writer.
+pub struct SqlView<'c> {
+    conn: &'c Connection,
+    cache: Option<&'c RefCell<ReferenceCache>>,
+}
+
+impl<'c> SqlView<'c> {
+    /// A view that reads everything from SQL.
+    pub fn new(conn: &'c Connection) -> Self {
+        Self { conn, cache: None }
+    }
+
+    /// A view that answers properties, room types and rate plans from `cache` when it can.
+    pub fn cached(conn: &'c Connection, cache: &'c RefCell<ReferenceCache>) -> Self {
+        Self {
+            conn,
+            cache: Some(cache),
+        }
+    }
+
+    fn load(&self, kind: &str, key: &str) -> Result<Option<Record>, StoreError> {
+        let Some(cache) = self.cache.filter(|_| ReferenceCache::caches(kind)) else {
+            return load_record(self.conn, kind, key);
+        };
+        let k = (kind.to_string(), key.to_string());
+        if let Some(hit) = cache.borrow().entries.get(&k) {
+            return Ok(hit.clone());
+        }
+        let rec = load_record(self.conn, kind, key)?;
+        let mut c = cache.borrow_mut();
+        if c.entries.len() >= MAX_CACHED_REFERENCES {
+            c.entries.clear();
+        }
+        c.entries.insert(k, rec.clone());
+        Ok(rec)
+    }
+}
+
+/// Most reference records the writer keeps decoded.
+pub const MAX_CACHED_REFERENCES: usize = 10_000;
+
+/// Decoded reference records (properties, room types, rate plans) that every booking reads and
+/// that rarely change. Only the writer holds one: it drops an entry whenever it writes that
+/// record and clears it whenever a transaction fails, so a hit always equals the database.
+#[derive(Default)]
+pub struct ReferenceCache {
+    entries: HashMap<(String, String), Option<Record>>,
+}
+
+impl ReferenceCache {
+    /// Whether records of `kind` are cached.
+    pub fn caches(kind: &str) -> bool {
+        matches!(kind, "property" | "room_type" | "rate_plan")
+    }
+
+    /// Forgets one record (it was just written).
+    pub fn forget(&mut self, kind: &str, key: &str) {
+        if Self::caches(kind) {
+            self.entries.remove(&(kind.to_string(), key.to_string()));
+        }
+    }
+
+    /// Forgets everything (a transaction failed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
 
 fn view_err(e: impl std::fmt::Display) -> ViewError {
     ViewError(e.to_string())
@@ -28,8 +96,8 @@ pub fn load_record(conn: &Connection, kind: &str, key: &str) -> Result<Option<Re
 }
 
 macro_rules! typed {
-    ($conn:expr, $kind:literal, $key:expr, $variant:ident) => {
-        match load_record($conn, $kind, $key).map_err(view_err)? {
+    ($view:expr, $kind:literal, $key:expr, $variant:ident) => {
+        match $view.load($kind, $key).map_err(view_err)? {
             Some(Record::$variant(x)) => Ok(Some(x)),
             Some(other) => Err(ViewError(format!(
                 "record {} is a {:?}, expected {}",
@@ -116,20 +184,20 @@ pub fn night_stock(
 
 impl StateView for SqlView<'_> {
     fn property(&self, code: &str) -> ViewResult<Option<Property>> {
-        typed!(self.0, "property", code, Property)
+        typed!(self, "property", code, Property)
     }
 
     fn room_type(&self, property: &str, code: &str) -> ViewResult<Option<RoomType>> {
-        typed!(self.0, "room_type", &format!("{property}/{code}"), RoomType)
+        typed!(self, "room_type", &format!("{property}/{code}"), RoomType)
     }
 
     fn room(&self, property: &str, number: &str) -> ViewResult<Option<Room>> {
-        typed!(self.0, "room", &format!("{property}/{number}"), Room)
+        typed!(self, "room", &format!("{property}/{number}"), Room)
     }
 
     fn rate_plan(&self, property: &str, room_type: &str) -> ViewResult<Option<RatePlan>> {
         typed!(
-            self.0,
+            self,
             "rate_plan",
             &format!("{property}/{room_type}"),
             RatePlan
@@ -137,15 +205,15 @@ impl StateView for SqlView<'_> {
     }
 
     fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>> {
-        typed!(self.0, "guest", id.as_str(), Guest)
+        typed!(self, "guest", id.as_str(), Guest)
     }
 
     fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>> {
-        typed!(self.0, "booking", id.as_str(), Booking)
+        typed!(self, "booking", id.as_str(), Booking)
     }
 
     fn user(&self, username: &str) -> ViewResult<Option<User>> {
-        typed!(self.0, "user", username, User)
+        typed!(self, "user", username, User)
     }
 
     fn night_stock(
@@ -154,7 +222,7 @@ impl StateView for SqlView<'_> {
         room_type: &str,
         nights: Nights,
     ) -> ViewResult<Vec<NightStock>> {
-        night_stock(self.0, property, room_type, nights).map_err(view_err)
+        night_stock(self.conn, property, room_type, nights).map_err(view_err)
     }
 
     fn room_occupancy(
@@ -164,7 +232,7 @@ impl StateView for SqlView<'_> {
         nights: Nights,
     ) -> ViewResult<Vec<Occupancy>> {
         let run = || -> Result<Vec<Occupancy>, StoreError> {
-            let mut st = self.0.prepare_cached(
+            let mut st = self.conn.prepare_cached(
                 "SELECT night, booking FROM room_nights
                  WHERE property = ?1 AND room = ?2 AND night >= ?3 AND night < ?4 ORDER BY night",
             )?;
@@ -189,7 +257,7 @@ impl StateView for SqlView<'_> {
 
     fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>> {
         let run = || -> Result<Vec<RecordId>, StoreError> {
-            let mut st = self.0.prepare_cached(
+            let mut st = self.conn.prepare_cached(
                 "SELECT id FROM bookings WHERE status = 'provisional' AND hold_until <= ?1
                  ORDER BY hold_until LIMIT ?2",
             )?;

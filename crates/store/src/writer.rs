@@ -9,17 +9,18 @@
 //! mid-batch aborts the transaction, and the batch is re-run one request per transaction so
 //! that only the bad request fails. Nothing is acknowledged before its commit.
 
-use crate::apply::{apply_record, Applied, ChangeStamp};
+use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
 use crate::error::StoreError;
 use crate::read::ReadPool;
 use crate::schema::open_writer;
-use crate::view::{time_text, SqlView};
+use crate::view::{time_text, ReferenceCache, SqlView};
 use chrono::{DateTime, Utc};
 use innsync_core::decide::{decide, Ctx, Outcome};
 use innsync_core::{Command, IdSource, RecordId, ServerCode};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -121,6 +122,7 @@ struct State {
     counters: Counters,
     clock: Clock,
     stats: Arc<WriterStats>,
+    cache: RefCell<ReferenceCache>,
 }
 
 struct Ids<'a> {
@@ -203,6 +205,7 @@ impl Writer {
             counters,
             clock,
             stats: stats.clone(),
+            cache: RefCell::new(ReferenceCache::default()),
         };
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
@@ -326,6 +329,7 @@ fn run_batch(
                     idempotency_key,
                 } => run_command(
                     &tx,
+                    &st.cache,
                     Env {
                         server: &st.server,
                         master: &st.master,
@@ -372,8 +376,10 @@ fn run_batch(
             Ok(results)
         }
         Err(e) => {
-            // Nothing of the batch is on disk: forget the ids and seqs it used.
+            // Nothing of the batch is on disk: forget the ids and seqs it used, and anything
+            // cached from inside the failed transaction.
             st.counters = before;
+            st.cache.borrow_mut().clear();
             st.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, commands = n, "batch failed; nothing of it acknowledged");
             Err(StoreError::Unavailable(format!("the write failed: {e}")))
@@ -402,6 +408,7 @@ fn fingerprint(actor: &str, cmd: &Command) -> Result<String, StoreError> {
 /// failure that aborts the whole batch.
 fn run_command(
     tx: &Transaction<'_>,
+    cache: &RefCell<ReferenceCache>,
     env: Env<'_>,
     counters: &mut Counters,
     cmd: &Command,
@@ -442,7 +449,7 @@ fn run_command(
             server: env.server,
             last: &mut counters.last_id,
         };
-        decide(cmd, &SqlView(tx), &mut ids, &ctx)
+        decide(cmd, &SqlView::cached(tx, cache), &mut ids, &ctx)
     };
     let decision = match decided {
         Ok(d) => d,
@@ -465,8 +472,14 @@ fn run_command(
             action: entry.map_or(cmd.name(), |a| a.action.as_str()),
             detail: entry.map_or("", |a| a.detail.as_str()),
         };
-        let applied = apply_record(tx, rec, &stamp)?;
+        let novelty = if rec.meta().version == 1 {
+            Novelty::Created
+        } else {
+            Novelty::Unknown
+        };
+        let applied = apply_record(tx, rec, &stamp, novelty)?;
         assert_eq!(applied, Applied::Written, "a decided write is always newer");
+        cache.borrow_mut().forget(rec.kind().as_str(), &rec.key());
     }
     if let Some((key, fp)) = &idem {
         tx.prepare_cached(

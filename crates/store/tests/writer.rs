@@ -38,7 +38,7 @@ fn setup() -> Vec<Command> {
             room_type: "A".into(),
             from: d("2026-11-01"),
             to: d("2027-12-01"),
-            amount: 150_00,
+            amount: 15_000,
             currency: "ZAR".into(),
         },
     ];
@@ -109,7 +109,7 @@ async fn bookings_are_durable_priced_and_never_oversold() {
             Ok(o) => {
                 ok += 1;
                 let b = booking_of(&o);
-                assert_eq!(b.price.unwrap().amount, 2 * 150_00);
+                assert_eq!(b.price.unwrap().amount, 2 * 15_000);
                 assert!(b.meta.id.as_str().starts_with("WB-"));
             }
             Err(StoreError::Refused(e)) => assert_eq!(e.code().as_str(), "no_availability"),

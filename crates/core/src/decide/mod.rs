@@ -70,6 +70,10 @@ impl Ctx<'_> {
 /// What a command wrote, for the caller's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an outcome is moved once per command; boxing would only add an allocation"
+)]
 pub enum Outcome {
     /// The main record written, in its new state.
     Written {

@@ -132,7 +132,7 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
             json!({"code": code, "name": format!("Type {t}"), "max_occupancy": 2}),
         )
         .await?;
-        api.put_ok(&format!("/api/v1/properties/BNC/rates/{code}"), json!({"from": today.to_string(), "to": (today + Days::new(400)).to_string(), "amount": 100_00, "currency": "EUR"})).await?;
+        api.put_ok(&format!("/api/v1/properties/BNC/rates/{code}"), json!({"from": today.to_string(), "to": (today + Days::new(400)).to_string(), "amount": 10_000, "currency": "EUR"})).await?;
         let rooms = (0..a.rooms_per_type).map(|r| {
             let body = json!({"number": format!("{t:02}{r:03}"), "room_type": code});
             let api = api.clone();

@@ -97,9 +97,9 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
             "Africa/Johannesburg",
             "ZAR",
             &[
-                ("STD", "Standard Chalet", 2, 6, 1_450_00),
-                ("LUX", "Luxury Suite", 2, 4, 3_200_00),
-                ("FAM", "Family Unit", 5, 2, 2_600_00),
+                ("STD", "Standard Chalet", 2, 6, 145_000),
+                ("LUX", "Luxury Suite", 2, 4, 320_000),
+                ("FAM", "Family Unit", 5, 2, 260_000),
             ][..],
         ),
         (
@@ -108,8 +108,8 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
             "Africa/Johannesburg",
             "ZAR",
             &[
-                ("TNT", "Safari Tent", 2, 8, 980_00),
-                ("TRE", "Tree House", 2, 2, 2_100_00),
+                ("TNT", "Safari Tent", 2, 8, 98_000),
+                ("TRE", "Tree House", 2, 2, 210_000),
             ][..],
         ),
     ];
@@ -162,7 +162,7 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
             "units": 1, "guest": {"name": g, "email": format!("guest{i}@example.com")}, "status": "confirmed"});
         let b = api.post_ok("/api/v1/bookings", body).await?;
         // Today's arrivals check in to the first free room of their type.
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             if let Some(r) = b["reference"].as_str() {
                 let rooms = if prop == "KRL" {
                     if ty == "STD" {

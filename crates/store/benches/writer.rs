@@ -1,0 +1,116 @@
+//! The writer's ceiling without HTTP: 64 concurrent submitters booking through the group-commit
+//! writer on a real SQLite file with durable commits. Prints bookings/s and batch sizes.
+
+use chrono::{Days, Utc};
+use innsync_core::{Command, GuestInput, InitialStatus, ServerCode};
+use innsync_store::{Writer, WriterSettings};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, _reads) = Writer::open(
+        dir.path(),
+        ServerCode::parse("WB").expect("code"),
+        Arc::new(Utc::now),
+        WriterSettings::default(),
+    )
+    .expect("open");
+    let today = Utc::now().date_naive();
+    let mut setup = vec![Command::CreateProperty {
+        code: "BNC".into(),
+        name: "Bench".into(),
+        timezone: "UTC".into(),
+        currency: Some("EUR".into()),
+    }];
+    for t in 0..50 {
+        setup.push(Command::CreateRoomType {
+            property: "BNC".into(),
+            code: format!("T{t:02}"),
+            name: "T".into(),
+            max_occupancy: 2,
+        });
+        setup.push(Command::SetRate {
+            property: "BNC".into(),
+            room_type: format!("T{t:02}"),
+            from: today,
+            to: today + Days::new(400),
+            amount: 10_000,
+            currency: "EUR".into(),
+        });
+        for r in 0..20 {
+            setup.push(Command::CreateRoom {
+                property: "BNC".into(),
+                number: format!("{t:02}{r:03}"),
+                room_type: format!("T{t:02}"),
+            });
+        }
+    }
+    for c in setup {
+        w.submit(c, "bench", None).await.expect("setup");
+    }
+    let seconds = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..64u64)
+        .map(|c| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                let mut i = c;
+                while Instant::now() < deadline {
+                    i = i
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let arrival = today + Days::new(1 + (i >> 33) % 359);
+                    let cmd = Command::CreateBooking {
+                        property: "BNC".into(),
+                        room_type: format!("T{:02}", (i >> 20) % 50),
+                        arrival,
+                        departure: arrival + Days::new(1 + (i >> 40) % 3),
+                        units: 1,
+                        guest: GuestInput::New {
+                            name: "Bench Guest".into(),
+                            email: None,
+                            phone: None,
+                        },
+                        status: InitialStatus::Confirmed,
+                        hold_until: None,
+                        notes: None,
+                    };
+                    if w.submit(cmd, "bench", None).await.is_ok() {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("task");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let s = w.stats();
+    let batches = s.batches.load(Ordering::Relaxed);
+    println!("writer alone, 64 submitters, durable group commit:");
+    println!("  bookings/s          {:.0}", total as f64 / secs);
+    println!(
+        "  commits             {batches} (avg {:.1} commands, max {})",
+        s.commands.load(Ordering::Relaxed) as f64 / batches.max(1) as f64,
+        s.max_batch.load(Ordering::Relaxed)
+    );
+}
