@@ -95,6 +95,17 @@ pub enum Command {
         /// Morning after the last night.
         to: NaiveDate,
     },
+    /// Record a room's housekeeping state or message-waiting lamp (from the PMS link).
+    SetRoomStatus {
+        /// Property code.
+        property: String,
+        /// Room number.
+        number: String,
+        /// New housekeeping state, if reported.
+        housekeeping: Option<String>,
+        /// New lamp state, if reported.
+        message_waiting: Option<bool>,
+    },
     /// Price a room type for a run of nights.
     SetRate {
         /// Property code.
@@ -221,6 +232,7 @@ impl Command {
             Self::CreateRoom { .. } => "room.create",
             Self::SetOutOfOrder { .. } => "room.out_of_order",
             Self::ClearOutOfOrder { .. } => "room.back_in_service",
+            Self::SetRoomStatus { .. } => "room.status",
             Self::SetRate { .. } => "rate.set",
             Self::CreateGuest { .. } => "guest.create",
             Self::CreateBooking { .. } => "booking.create",

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod pms;
 pub mod rates;
 pub mod record;
 pub mod stock;

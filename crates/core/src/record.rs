@@ -95,6 +95,12 @@ pub struct Room {
     pub room_type: String,
     /// Periods out of order; each reduces the room type's stock on its nights.
     pub out_of_order: Vec<OutOfOrder>,
+    /// Housekeeping state reported by the maid-status system (`clean`, `dirty`…), if known.
+    #[serde(default)]
+    pub housekeeping: Option<String>,
+    /// Whether the room's message-waiting lamp is on.
+    #[serde(default)]
+    pub message_waiting: bool,
 }
 
 impl Room {

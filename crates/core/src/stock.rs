@@ -307,6 +307,8 @@ mod tests {
             number: "101".into(),
             room_type: "DLX".into(),
             out_of_order: vec![],
+            housekeeping: None,
+            message_waiting: false,
         };
         let created = service_deltas(None, &room);
         assert_eq!(created.len(), 1);

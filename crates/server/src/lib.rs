@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod extract;
 pub mod metrics;
+pub mod pms;
 pub mod problem;
 pub mod settings;
 pub mod state;
@@ -99,9 +100,11 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         addr: config.listen.clone(),
         source,
     })?;
+    start_pms_links(&state).await;
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweeper::run(state.clone(), stop.clone()));
     let app = api::router(state.clone());
+    let pms = state.pms.clone();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -109,6 +112,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             })
             .await;
         sweeper.abort();
+        pms.stop_all();
         served.map_err(|source| ServeError::Listen {
             addr: addr.to_string(),
             source,
@@ -121,4 +125,23 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         task,
         shutdown,
     })
+}
+
+/// Starts every PMS link stored with this server.
+async fn start_pms_links(state: &AppState) {
+    let rows = match state.read(|r| r.pms_links()).await {
+        Ok(rows) => rows,
+        Err(p) => {
+            tracing::error!(error = %p.detail, "PMS links could not be read; none started");
+            return;
+        }
+    };
+    for row in rows {
+        match serde_json::from_str::<pms::LinkSettings>(&row.config) {
+            Ok(settings) => state.pms.start(state, &row.name, settings, row.delivered),
+            Err(e) => {
+                tracing::error!(link = %row.name, error = %e, "stored PMS link settings unreadable")
+            }
+        }
+    }
 }

@@ -25,6 +25,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Most requests served at once; others wait.
     pub max_concurrent_requests: usize,
+    /// How often an idle PMS link looks for outbox events it was not woken for.
+    pub pms_outbox_poll: Duration,
+    /// Pause before a PMS message that failed every resend is tried again.
+    pub pms_retry_delay: Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +44,8 @@ impl Default for Settings {
             write_batch_limit: 2_048,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 1_024,
+            pms_outbox_poll: Duration::from_millis(500),
+            pms_retry_delay: Duration::from_secs(2),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Recently authenticated tokens.
     pub auth: Arc<AuthCache>,
+    /// The PMS links this server runs.
+    pub pms: Arc<crate::pms::PmsLinks>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             auth: Arc::new(AuthCache::default()),
+            pms: Arc::new(crate::pms::PmsLinks::default()),
         }
     }
 

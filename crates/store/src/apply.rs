@@ -4,6 +4,7 @@
 use crate::error::StoreError;
 use crate::view::{load_record, night_text, time_text};
 use chrono::{DateTime, Utc};
+use innsync_core::pms::room_events;
 use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
 use innsync_core::{Authority, Record, ServerCode};
 use rusqlite::{params, Connection};
@@ -124,6 +125,19 @@ pub fn apply_record(
                     room,
                     night_text(night),
                     b.meta.id.as_str()
+                ])?;
+            }
+            let mut outbox = conn.prepare_cached(
+                "INSERT INTO pms_outbox (property, room, occupied, guest_name, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for e in room_events(old_b, b) {
+                outbox.execute(params![
+                    e.property,
+                    e.room,
+                    e.occupied,
+                    e.guest_name,
+                    time_text(stamp.at)
                 ])?;
             }
             conn.prepare_cached(

@@ -14,8 +14,11 @@ pub mod view;
 pub mod writer;
 
 pub use error::StoreError;
-pub use read::{Availability, BookingFilter, NightAvailability, ReadPool, RoomTypeNights};
-pub use writer::{Clock, WriteOutcome, Writer, WriterSettings, WriterStats};
+pub use read::{
+    Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
+    RoomTypeNights,
+};
+pub use writer::{Clock, LocalWrite, WriteOutcome, Writer, WriterSettings, WriterStats};
 
 /// The database file inside a server's data directory.
 pub const DB_FILE: &str = "innsync.db";

@@ -3,7 +3,10 @@
 //! The change log is the store: `changes` holds every record state ever written (with who,
 //! when and why — the audit log), and `records` points each record at the change that last
 //! wrote it. Derived tables (`sold`, `capacity`, `out_of_order`, `room_nights`, `bookings`)
-//! are maintained only by [`crate::apply`], from records.
+//! are maintained only by [`crate::apply`], from records, and so is `pms_outbox`: the ordered
+//! room-occupancy events (check-in, move, check-out) the PMS links deliver, written in the same
+//! transaction as the booking change. `pms_links` holds each link's settings and how far into
+//! the outbox it has delivered.
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -59,6 +62,12 @@ CREATE VIEW record_bodies AS
 CREATE TABLE idempotency (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE pms_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, property TEXT NOT NULL, room TEXT NOT NULL,
+    occupied INTEGER NOT NULL, guest_name TEXT, at TEXT NOT NULL);
+CREATE INDEX pms_outbox_by_property ON pms_outbox (property, id);
+CREATE TABLE pms_links (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, delivered INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tokens (
     hash TEXT PRIMARY KEY, username TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL)
     WITHOUT ROWID;

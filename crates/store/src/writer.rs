@@ -88,11 +88,67 @@ enum Job {
         actor: String,
         idempotency_key: Option<String>,
     },
+    Local(LocalWrite),
+}
+
+/// Writes to this server's own tables, which are not records and never replicate.
+#[derive(Clone, Debug)]
+pub enum LocalWrite {
+    /// An API token's hash for a user.
     Token {
+        /// SHA-256 of the token.
         hash: String,
+        /// Its user.
         username: String,
+        /// Where it came from (login, admin).
         label: String,
     },
+    /// Create or replace a PMS link's settings (opaque JSON owned by the server).
+    PmsLink {
+        /// Link name.
+        name: String,
+        /// Settings as JSON.
+        config: String,
+    },
+    /// A PMS link has delivered the outbox up to and including this id.
+    PmsDelivered {
+        /// Link name.
+        name: String,
+        /// Outbox id.
+        upto: i64,
+    },
+}
+
+fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result<(), StoreError> {
+    match w {
+        LocalWrite::Token {
+            hash,
+            username,
+            label,
+        } => {
+            tx.execute(
+                "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, username, label, time_text(now)],
+            )?;
+        }
+        LocalWrite::PmsLink { name, config } => {
+            // A new link starts after the events already queued: its first General Reset
+            // carries the whole state anyway.
+            tx.execute(
+                "INSERT INTO pms_links (name, config, delivered)
+                 VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM pms_outbox))
+                 ON CONFLICT (name) DO UPDATE SET config = ?2",
+                params![name, config],
+            )?;
+        }
+        LocalWrite::PmsDelivered { name, upto } => {
+            tx.execute(
+                "UPDATE pms_links SET delivered = MAX(delivered, ?2) WHERE name = ?1",
+                params![name, upto],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 struct Request {
@@ -263,13 +319,17 @@ impl Writer {
         username: String,
         label: String,
     ) -> Result<(), StoreError> {
-        self.send(Job::Token {
+        self.local(LocalWrite::Token {
             hash,
             username,
             label,
         })
         .await
-        .map(|_| ())
+    }
+
+    /// Writes to this server's own tables (tokens, PMS links), durably.
+    pub async fn local(&self, w: LocalWrite) -> Result<(), StoreError> {
+        self.send(Job::Local(w)).await.map(|_| ())
     }
 }
 
@@ -341,15 +401,8 @@ fn run_batch(
                     actor,
                     idempotency_key.as_deref(),
                 )?,
-                Job::Token {
-                    hash,
-                    username,
-                    label,
-                } => {
-                    tx.execute(
-                        "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![hash, username, label, time_text(now)],
-                    )?;
+                Job::Local(w) => {
+                    run_local(&tx, w, now)?;
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
             };

@@ -161,6 +161,7 @@ pub fn decide(
         | Command::CreateRoom { .. }
         | Command::SetOutOfOrder { .. }
         | Command::ClearOutOfOrder { .. }
+        | Command::SetRoomStatus { .. }
         | Command::SetRate { .. }
         | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
         Command::CreateGuest { .. }

@@ -99,6 +99,8 @@ pub(super) fn decide(
                 number: number.clone(),
                 room_type: room_type.clone(),
                 out_of_order: vec![],
+                housekeeping: None,
+                message_waiting: false,
             };
             let detail = format!("{property}/{number} ({room_type})");
             Ok(Decision::one(Record::Room(room), action, detail))
@@ -195,6 +197,37 @@ pub(super) fn decide(
                 )));
             }
             let detail = format!("{property}/{number} back in service {from}..{to}");
+            Ok(Decision::one(Record::Room(next), action, detail))
+        }
+        Command::SetRoomStatus {
+            property,
+            number,
+            housekeeping,
+            message_waiting,
+        } => {
+            let room = room_of(view, property, number)?;
+            ctx.ensure_writable(&room.meta.owner)?;
+            if let Some(h) = housekeeping {
+                if !crate::pms::HOUSEKEEPING.contains(&h.as_str()) {
+                    return Err(DomainError::InvalidInput(format!(
+                        "housekeeping must be one of {}; got {h:?}",
+                        crate::pms::HOUSEKEEPING.join(", ")
+                    )));
+                }
+            }
+            let mut next = room.clone();
+            next.meta = bumped(&room.meta);
+            if let Some(h) = housekeeping {
+                next.housekeeping = Some(h.clone());
+            }
+            if let Some(mw) = message_waiting {
+                next.message_waiting = *mw;
+            }
+            let detail = format!(
+                "{property}/{number} housekeeping {} message waiting {}",
+                next.housekeeping.as_deref().unwrap_or("unknown"),
+                if next.message_waiting { "on" } else { "off" }
+            );
             Ok(Decision::one(Record::Room(next), action, detail))
         }
         Command::SetRate {

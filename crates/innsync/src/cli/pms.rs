@@ -13,6 +13,22 @@ pub enum PmsCmd {
     /// Run the system side of the link: a gateway with its own occupancy database, hotel log
     /// and outbound queue, with rooms spread over N nodes, until Ctrl-C.
     Gateway(GatewayArgs),
+    /// Ask a running server to start a General Reset on one of its links.
+    Reset(ResetArgs),
+}
+
+/// Options of `innsync pms reset`.
+#[derive(Args, Debug)]
+pub struct ResetArgs {
+    /// The link's name.
+    #[arg(long)]
+    pub link: String,
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:7000")]
+    pub url: String,
+    /// A bearer token of a user with front-desk or admin rights.
+    #[arg(long, env = "INNSYNC_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 /// Options of `innsync pms gateway`.
@@ -45,6 +61,19 @@ fn parse_rooms(s: &str) -> Result<(u32, u32), String> {
 pub async fn run(cmd: PmsCmd) -> anyhow::Result<()> {
     super::init_logging("info");
     match cmd {
+        PmsCmd::Reset(a) => {
+            let api = crate::client::Api::new(&a.url, &a.token)?;
+            let path = format!("/api/v1/pms/links/{}/reset", a.link);
+            let (status, body) = api.call(reqwest::Method::POST, &path, None).await?;
+            if !status.is_success() {
+                anyhow::bail!(
+                    "{status}: {}",
+                    body["detail"].as_str().unwrap_or("no detail")
+                );
+            }
+            println!("General Reset requested on link {}", a.link);
+            Ok(())
+        }
         PmsCmd::Gateway(a) => {
             let mut config = GatewayConfig::new(a.listen, a.nodes);
             config.control = a.control;

@@ -321,6 +321,8 @@ pub(crate) async fn act(
     };
     caller.require(perm)?;
     let out = state.writer.submit(cmd, &caller.username, None).await?;
+    // Check-in, move and check-out queue PMS messages: let the links look now.
+    state.pms.wake.notify_waiters();
     let (b, _) = booking_of(&out)?;
     booking_response(&state, StatusCode::OK, b, None, false).await
 }

@@ -3,6 +3,7 @@
 mod availability;
 mod bookings;
 mod ops;
+mod pms;
 mod reference;
 mod users;
 
@@ -58,6 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route("/bookings/{reference}", get(bookings::get))
         .route("/bookings/{reference}/history", get(bookings::history))
         .route("/bookings/{reference}/{action}", post(bookings::act))
+        .route("/pms", get(pms::list))
+        .route("/pms/links/{name}", put(pms::put_link))
+        .route("/pms/links/{name}/reset", post(pms::reset))
+        .route("/pms/{name}/reset", post(pms::reset))
         .route("/audit", get(ops::audit))
         .route("/environment", get(ops::environment))
         .route("/openapi.json", get(ops::openapi));

@@ -37,7 +37,42 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(state.writer.stats());
+    let mut body = state.metrics.render(state.writer.stats());
+    // PMS link counters, per link (appended before the exposition's end marker).
+    let links = state.pms.statuses();
+    if !links.is_empty() {
+        let end = body.rfind("# EOF").unwrap_or(body.len());
+        let mut extra = String::new();
+        for (metric, help) in [
+            (
+                "innsync_pms_delivered",
+                "PMS messages acknowledged by the system",
+            ),
+            (
+                "innsync_pms_failed",
+                "PMS messages that failed every resend",
+            ),
+            (
+                "innsync_pms_received",
+                "PMS messages received from the system",
+            ),
+            ("innsync_pms_resets", "General Resets completed"),
+            ("innsync_pms_link_up", "Whether the PMS link is up"),
+        ] {
+            extra.push_str(&format!("# HELP {metric} {help}.\n# TYPE {metric} gauge\n"));
+            for l in &links {
+                let v = match metric {
+                    "innsync_pms_delivered" => l.delivered,
+                    "innsync_pms_failed" => l.failed,
+                    "innsync_pms_received" => l.received,
+                    "innsync_pms_resets" => l.resets,
+                    _ => u64::from(l.state == "up" || l.state == "resetting"),
+                };
+                extra.push_str(&format!("{metric}{{link=\"{}\"}} {v}\n", l.name));
+            }
+        }
+        body.insert_str(end, &extra);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,11 @@
+//! The PMS side of the PMS link inside `innsync serve`: one driver task per configured link,
+//! feeding the durable outbox to `innsync-pms`'s `PmsLink` engine in order, answering General
+//! Reset requests with a snapshot of who is in which room, and applying maid status and
+//! message-waiting reports to the room records.
+
+mod driver;
+mod link;
+mod registry;
+
+pub use link::{Dialect, LinkSettings, Role};
+pub use registry::{LinkStatus, PmsLinks};
