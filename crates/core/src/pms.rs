@@ -16,6 +16,8 @@ pub struct RoomEvent {
     pub occupied: bool,
     /// The guest's name when occupied.
     pub guest_name: Option<String>,
+    /// The booking whose guest moved in or out (FIAS sends it as the reservation number).
+    pub booking: String,
 }
 
 /// The room a booking's guest is in, if checked in.
@@ -40,6 +42,7 @@ pub fn room_events(old: Option<&Booking>, new: &Booking) -> Vec<RoomEvent> {
             room: room.to_string(),
             occupied: false,
             guest_name: None,
+            booking: new.meta.id.to_string(),
         });
     }
     if let Some(room) = after {
@@ -48,6 +51,7 @@ pub fn room_events(old: Option<&Booking>, new: &Booking) -> Vec<RoomEvent> {
             room: room.to_string(),
             occupied: true,
             guest_name: Some(new.guest_name.clone()),
+            booking: new.meta.id.to_string(),
         });
     }
     out
@@ -116,6 +120,7 @@ mod tests {
             room: room.into(),
             occupied,
             guest_name: occupied.then(|| "Ann".to_string()),
+            booking: "WB-000001".into(),
         }
     }
 

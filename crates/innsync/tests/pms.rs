@@ -215,3 +215,176 @@ async fn general_reset_check_in_out_and_maid_status_over_tcp() {
         "{metrics}"
     );
 }
+
+/// A scripted FIAS interface (the other side of a FIAS link) over TCP.
+struct FiasPeer {
+    stream: tokio::net::TcpStream,
+    pending: Vec<u8>,
+}
+
+impl FiasPeer {
+    async fn send(&mut self, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        let mut frame = vec![0x02];
+        frame.extend_from_slice(text.as_bytes());
+        frame.push(0x03);
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(end) = self.pending.iter().position(|&b| b == 0x03) {
+                let frame: Vec<u8> = self.pending.drain(..=end).collect();
+                let start = frame.iter().position(|&b| b == 0x02).unwrap();
+                return String::from_utf8(frame[start + 1..frame.len() - 1].to_vec()).unwrap();
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut buf))
+                .await
+                .expect("no record")
+                .unwrap();
+            assert!(n > 0, "innsync closed the FIAS link");
+            self.pending.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fias_link_start_check_in_resync_and_room_status() {
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 3).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    api.put(
+        "/api/v1/pms/links/fias",
+        json!({"property": "KRL", "dialect": "fias", "role": "connect", "address": address}),
+    )
+    .await
+    .problem(400, "invalid_input");
+    let put = api
+        .put(
+            "/api/v1/pms/links/fias",
+            json!({"property": "KRL", "dialect": "fias", "role": "listen", "address": address}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let stream = until("innsync to listen for FIAS", || async {
+        tokio::net::TcpStream::connect(&address).await.ok()
+    })
+    .await;
+    let mut peer = FiasPeer {
+        stream,
+        pending: vec![],
+    };
+    assert!(peer.recv().await.starts_with("LS|"));
+    peer.send("LD|V#1.0|IFPB|DA261123|TI120000|").await;
+    peer.send("LR|RIGI|FLRNG#GN|").await;
+    peer.send("LR|RIGO|FLRN|").await;
+    peer.send("LA|").await;
+    assert!(peer.recv().await.starts_with("LA|"));
+    let b = api.ok("/api/v1/bookings", booking(0, 2)).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    api.ok(
+        &format!("/api/v1/bookings/{r}/check-in"),
+        json!({"room": "102"}),
+    )
+    .await;
+    assert_eq!(peer.recv().await, format!("GI|RN102|G#{r}|GNAnn Smith|"));
+    peer.send("DR|").await;
+    assert_eq!(peer.recv().await, "DS|");
+    let mut body = vec![];
+    loop {
+        let rec = peer.recv().await;
+        if rec == "DE|" {
+            break;
+        }
+        body.push(rec);
+    }
+    body.sort();
+    // Resync records carry the swap flag SF; every room is sent, the occupied one with its guest.
+    assert_eq!(
+        body,
+        vec![
+            format!("GI|RN102|G#{r}|GNAnn Smith|SF|"),
+            "GO|RN101|SF|".into(),
+            "GO|RN103|SF|".into(),
+            "GO|RN201|SF|".into()
+        ]
+    );
+    peer.send("RE|RN103|RS5|").await;
+    until("RE applied to room 103", || async {
+        let rooms = api.get("/api/v1/properties/KRL/rooms").await.body;
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["number"] == "103" && r["housekeeping"] == "inspected")
+            .cloned()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn innsync_killed_mid_cycle_runs_a_fresh_complete_cycle_after_restart() {
+    let mut s = TestServer::start();
+    let api = s.api();
+    seed(&api, 0).await;
+    for chunk in (0..ROOMS).collect::<Vec<_>>().chunks(100) {
+        join_all(chunk.iter().map(|i| {
+            let api = api.clone();
+            async move {
+                api.ok(
+                    "/api/v1/properties/KRL/rooms",
+                    json!({"number": format!("{}", 1000 + i), "room_type": "DLX"}),
+                )
+                .await
+            }
+        }))
+        .await;
+    }
+    let b = api.ok("/api/v1/bookings", booking(0, 2)).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    api.ok(
+        &format!("/api/v1/bookings/{r}/check-in"),
+        json!({"room": "1999"}),
+    )
+    .await;
+    let gw = Gateway::bind(GatewayConfig::new("127.0.0.1:0".parse().unwrap(), 2))
+        .await
+        .unwrap();
+    let addr = gw.local_addr().unwrap();
+    let h = gw.handle();
+    tokio::spawn(gw.run());
+    api.put("/api/v1/pms/links/gw", json!({"property": "KRL", "dialect": "mitel", "role": "connect", "address": addr.to_string()})).await;
+    // Kill innsync while the gateway is inside the cycle.
+    until("the gateway to enter a cycle", || async {
+        (h.mode().await.unwrap() == innsync_pms::GrsMode::Cycle).then_some(())
+    })
+    .await;
+    s.kill9();
+    until("the gateway to abandon the cycle", || async {
+        (h.mode().await.unwrap() == innsync_pms::GrsMode::Abandoned).then_some(())
+    })
+    .await;
+    assert!(
+        gateway_occupancy(&h).await.is_empty(),
+        "an abandoned cycle wrote nothing"
+    );
+    s.restart();
+    let api = s.api();
+    until("a fresh complete cycle", || async {
+        let occ = gateway_occupancy(&h).await;
+        (h.mode().await.unwrap() == innsync_pms::GrsMode::Normal && occ.contains_key("1999"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(gateway_occupancy(&h).await.len(), 1);
+    assert_eq!(h.rooms().await.unwrap().len(), ROOMS + 1);
+    assert!(resets(&api).await >= 1);
+}

@@ -128,8 +128,8 @@ pub fn apply_record(
                 ])?;
             }
             let mut outbox = conn.prepare_cached(
-                "INSERT INTO pms_outbox (property, room, occupied, guest_name, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO pms_outbox (property, room, occupied, guest_name, booking, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for e in room_events(old_b, b) {
                 outbox.execute(params![
@@ -137,6 +137,7 @@ pub fn apply_record(
                     e.room,
                     e.occupied,
                     e.guest_name,
+                    e.booking,
                     time_text(stamp.at)
                 ])?;
             }

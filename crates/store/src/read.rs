@@ -109,6 +109,8 @@ pub struct OutboxEvent {
     pub occupied: bool,
     /// The guest's name on check-in.
     pub guest_name: Option<String>,
+    /// The booking concerned.
+    pub booking: String,
 }
 
 /// A PMS link's stored settings and delivery cursor.
@@ -461,7 +463,7 @@ impl ReadPool {
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, property, room, occupied, guest_name FROM pms_outbox
+                "SELECT id, property, room, occupied, guest_name, booking FROM pms_outbox
                  WHERE property = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
             )?;
             let rows = st.query_map(params![property, after, limit as i64], |r| {
@@ -471,15 +473,23 @@ impl ReadPool {
                     room: r.get(2)?,
                     occupied: r.get(3)?,
                     guest_name: r.get(4)?,
+                    booking: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
-    /// Who is in which room of `property` now, with the last outbox id this state includes:
-    /// the snapshot of a General Reset.
-    pub fn in_house(&self, property: &str) -> Result<(Vec<(String, String)>, i64), StoreError> {
+    /// Who is in which room of `property` now (room, guest, booking), with the last outbox id
+    /// this state includes: the snapshot of a General Reset.
+    #[allow(
+        clippy::type_complexity,
+        reason = "a private tuple of one query's columns"
+    )]
+    pub fn in_house(
+        &self,
+        property: &str,
+    ) -> Result<(Vec<(String, String, String)>, i64), StoreError> {
         self.with(|c| {
             // One read transaction, so the snapshot and the outbox position agree.
             c.execute_batch("BEGIN")?;
@@ -493,7 +503,7 @@ impl ReadPool {
                         Record::Booking(b) => b
                             .stays
                             .last()
-                            .map(|s| (s.room.clone(), b.guest_name.clone())),
+                            .map(|s| (s.room.clone(), b.guest_name.clone(), b.meta.id.to_string())),
                         _ => None,
                     },
                 )?;

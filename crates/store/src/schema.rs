@@ -64,7 +64,7 @@ CREATE TABLE idempotency (
     WITHOUT ROWID;
 CREATE TABLE pms_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, property TEXT NOT NULL, room TEXT NOT NULL,
-    occupied INTEGER NOT NULL, guest_name TEXT, at TEXT NOT NULL);
+    occupied INTEGER NOT NULL, guest_name TEXT, booking TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX pms_outbox_by_property ON pms_outbox (property, id);
 CREATE TABLE pms_links (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, delivered INTEGER NOT NULL) WITHOUT ROWID;

@@ -4,39 +4,31 @@
 //! carries the outbox position it includes, so nothing is skipped and nothing is sent twice as a
 //! new event (at most the one unacknowledged message is resent after a restart).
 
-use super::link::{LinkSettings, Role};
+use super::dialect::{self, Incoming, Outgoing, Requests};
+use super::link::LinkSettings;
 use super::registry::{Control, LinkStatus};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use innsync_core::pms::housekeeping_of_code;
 use innsync_core::Command;
-use innsync_pms::net::{run_pms_link, LinkRole, PmsLinkConfig, PmsLinkEvent, PmsRequest};
-use innsync_pms::{Extension, GuestName, Message, MessageId, PmsEvent, RoomOccupancy};
+use innsync_pms::{Extension, MessageId};
 use innsync_store::{LocalWrite, OutboxEvent};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
-/// Most requests waiting for the link task.
-const REQUEST_QUEUE: usize = 16;
-/// Most events waiting for the driver.
-const EVENT_QUEUE: usize = 256;
-/// Longest guest name sent with `NAM`.
-const NAME_LEN: usize = 20;
-
 struct Driver {
     state: AppState,
     name: String,
     settings: LinkSettings,
     status: Arc<Mutex<LinkStatus>>,
-    requests: mpsc::Sender<PmsRequest>,
+    requests: Requests,
     delivered: i64,
     up: bool,
     /// The outbox position a running General Reset's snapshot includes.
     resetting: Option<i64>,
     /// Messages of the outbox event being delivered, with its id.
-    pending: VecDeque<(MessageId, Message)>,
+    pending: VecDeque<(MessageId, Outgoing)>,
     pending_event: Option<i64>,
     in_flight: Option<MessageId>,
     retry_after: Option<Instant>,
@@ -67,8 +59,8 @@ impl Driver {
         MessageId(self.next_id)
     }
 
-    /// The messages of one outbox event: `CHK1` and `NAM` on check-in, `CHK0` on check-out.
-    fn messages_of(&mut self, e: &OutboxEvent) -> Option<Vec<(MessageId, Message)>> {
+    /// The messages of one outbox event, in the link's dialect.
+    fn messages_of(&mut self, e: &OutboxEvent) -> Option<Vec<(MessageId, Outgoing)>> {
         let ext = match Extension::new(self.settings.extension_of(&e.room)) {
             Ok(x) => x,
             Err(err) => {
@@ -79,25 +71,10 @@ impl Driver {
                 return None;
             }
         };
-        let mut out = vec![];
-        if e.occupied {
-            let id = self.message_id();
-            out.push((id, Message::CheckIn(ext.clone())));
-            if let Some(n) = &e.guest_name {
-                let id = self.message_id();
-                out.push((
-                    id,
-                    Message::Name {
-                        extension: ext,
-                        name: GuestName::lossy(n, NAME_LEN),
-                    },
-                ));
-            }
-        } else {
-            let id = self.message_id();
-            out.push((id, Message::CheckOut(ext)));
-        }
-        Some(out)
+        let msgs = self
+            .requests
+            .messages_for(ext, e.occupied, e.guest_name.as_deref(), &e.booking);
+        Some(msgs.into_iter().map(|m| (self.message_id(), m)).collect())
     }
 
     async fn advance(&mut self, upto: i64) {
@@ -147,17 +124,14 @@ impl Driver {
             }
         }
         if let Some((id, msg)) = self.pending.front().cloned() {
-            if self
-                .requests
-                .try_send(PmsRequest::Send { id, message: msg })
-                .is_ok()
-            {
+            if self.requests.send(id, msg) {
                 self.in_flight = Some(id);
             }
         }
     }
 
-    async fn snapshot(&self) -> Option<(Vec<RoomOccupancy>, i64)> {
+    /// Every room of the property with its guest, and the outbox position the state includes.
+    async fn snapshot(&self) -> Option<(Vec<(Extension, Option<(String, String)>)>, i64)> {
         let property = self.settings.property.clone();
         let got = self
             .state
@@ -177,13 +151,9 @@ impl Driver {
             };
             let guest = in_house
                 .iter()
-                .find(|(r, _)| *r == room.number)
-                .map(|(_, g)| g);
-            out.push(RoomOccupancy {
-                extension,
-                occupied: guest.is_some(),
-                name: guest.map(|g| GuestName::lossy(g, NAME_LEN)),
-            });
+                .find(|(r, _, _)| *r == room.number)
+                .map(|(_, g, b)| (g.clone(), b.clone()));
+            out.push((extension, guest));
         }
         Some((out, upto))
     }
@@ -193,69 +163,55 @@ impl Driver {
             return;
         };
         let n = rooms.len();
-        if self
-            .requests
-            .try_send(PmsRequest::GeneralReset { rooms })
-            .is_ok()
-        {
+        if self.requests.reset(rooms) {
             self.resetting = Some(upto);
             self.note(format!("General Reset requested ({why}): {n} rooms"));
         }
     }
 
-    async fn apply_report(&mut self, msg: Message) {
-        let (ext, housekeeping, message_waiting) = match &msg {
-            Message::MaidStatus { status, extension } => {
-                match housekeeping_of_code(status.code()) {
-                    Some(h) => (extension, Some(h.to_string()), None),
-                    None => {
-                        self.note(format!(
-                            "maid status code {} has no meaning here; ignored",
-                            status.code()
-                        ));
-                        return;
-                    }
-                }
-            }
-            Message::MessageWaiting { on, extension } => (extension, None, Some(*on)),
-            Message::RequestInit => return,
-            other => {
-                self.note(format!("unexpected message from the system: {other:?}"));
-                return;
-            }
-        };
-        let room = self.settings.room_of(ext.as_str());
+    async fn apply_report(
+        &mut self,
+        ext: String,
+        housekeeping: Option<&'static str>,
+        message_waiting: Option<bool>,
+    ) {
+        let room = self.settings.room_of(&ext);
         let cmd = Command::SetRoomStatus {
             property: self.settings.property.clone(),
             number: room.clone(),
-            housekeeping,
+            housekeeping: housekeeping.map(str::to_string),
             message_waiting,
         };
         let actor = format!("pms:{}", self.name);
+        let what = format!(
+            "room {room}: housekeeping {} message waiting {:?}",
+            housekeeping.unwrap_or("-"),
+            message_waiting
+        );
         match self.state.writer.submit(cmd, &actor, None).await {
             Ok(_) => {
                 self.status(|s| s.received += 1);
-                self.note(format!("room {room}: {msg:?} applied"));
+                self.note(format!("{what} applied"));
             }
-            Err(e) => self.note(format!("room {room}: {msg:?} not applied: {e}")),
+            Err(e) => self.note(format!("{what} not applied: {e}")),
         }
     }
 
-    async fn on_event(&mut self, e: PmsEvent) {
+    async fn on_event(&mut self, e: Incoming) {
         match e {
-            PmsEvent::LinkUp => {
+            Incoming::Up => {
                 self.up = true;
                 self.set_state("up");
                 self.note("link up".into());
             }
-            PmsEvent::LinkDown => {
+            Incoming::Down(why) => {
                 self.up = false;
                 self.in_flight = None;
                 self.resetting = None;
                 self.set_state("down");
-                self.note("link down".into());
+                self.note(format!("link down ({why})"));
             }
-            PmsEvent::Delivered(id) if Some(id) == self.in_flight => {
+            Incoming::Delivered(id) if Some(id) == self.in_flight => {
                 self.in_flight = None;
                 self.retry_after = None;
                 self.pending.pop_front();
@@ -266,21 +222,29 @@ impl Driver {
                     }
                 }
             }
-            PmsEvent::Failed(id, why) if Some(id) == self.in_flight => {
+            Incoming::Failed(id, why) if Some(id) == self.in_flight => {
                 self.in_flight = None;
                 self.retry_after = Some(Instant::now() + self.state.settings.pms_retry_delay);
                 self.status(|s| s.failed += 1);
-                self.note(format!("message failed ({why:?}); will retry"));
+                self.note(format!("message failed ({why}); will retry"));
             }
-            PmsEvent::Received(msg) => self.apply_report(msg).await,
-            PmsEvent::ResetWanted(reason) => self.general_reset(&format!("{reason:?}")).await,
-            PmsEvent::ResetStarted { .. } => self.set_state("resetting"),
-            PmsEvent::ResetCompleted { .. } => {
+            Incoming::Report {
+                extension,
+                housekeeping,
+                message_waiting,
+            } => {
+                self.apply_report(extension, housekeeping, message_waiting)
+                    .await
+            }
+            Incoming::ResetWanted(reason) => self.general_reset(&reason).await,
+            Incoming::ResetStarted => self.set_state("resetting"),
+            Incoming::ResetCompleted => {
                 let upto = self.resetting.take().unwrap_or(self.delivered);
                 // The snapshot includes every event up to `upto`: drop what it covered.
                 if self.pending_event.is_some_and(|e| e <= upto) {
                     self.pending.clear();
                     self.pending_event = None;
+                    self.in_flight = None;
                 }
                 self.advance(upto).await;
                 let now = Utc::now().to_rfc3339();
@@ -291,12 +255,13 @@ impl Driver {
                 });
                 self.note("General Reset completed".into());
             }
-            PmsEvent::ResetFailed(_) | PmsEvent::ResetInterrupted | PmsEvent::ResetCancelled => {
+            Incoming::ResetEnded(why) => {
                 self.resetting = None;
                 self.set_state(if self.up { "up" } else { "down" });
-                self.note(format!("General Reset ended without completing: {e:?}"));
+                self.note(format!("General Reset ended without completing: {why}"));
             }
-            other => tracing::debug!(link = %self.name, event = ?other, "pms event"),
+            Incoming::Note(line) => self.note(line),
+            Incoming::Delivered(_) | Incoming::Failed(..) => {}
         }
     }
 
@@ -339,15 +304,7 @@ pub(super) async fn drive(
     let Ok(addr) = settings.address.parse() else {
         return;
     };
-    let role = match settings.role {
-        Role::Connect => LinkRole::Connect(addr),
-        Role::Listen => LinkRole::Listen(addr),
-    };
-    let mut config = PmsLinkConfig::new(role);
-    config.settings.reset_on_link_start = settings.reset_on_connect;
-    let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
-    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
-    let link = tokio::spawn(run_pms_link(config, req_rx, ev_tx));
+    let (requests, mut events, link) = dialect::start(&settings, addr);
     let property = settings.property.clone();
     let tz_name = state
         .read(move |r| r.property(&property))
@@ -361,7 +318,7 @@ pub(super) async fn drive(
         name,
         settings,
         status,
-        requests: req_tx,
+        requests,
         delivered,
         up: false,
         resetting: None,
@@ -380,10 +337,8 @@ pub(super) async fn drive(
     loop {
         d.pump().await;
         tokio::select! {
-            ev = ev_rx.recv() => match ev {
-                Some(PmsLinkEvent::Pms(e)) => d.on_event(e).await,
-                Some(PmsLinkEvent::Refused { reason, .. }) => d.note(format!("request refused: {reason}")),
-                Some(other) => tracing::debug!(link = %d.name, event = ?other, "pms link"),
+            ev = events.recv() => match ev {
+                Some(e) => d.on_event(e).await,
                 None => {
                     d.note("link task ended".into());
                     break;

@@ -68,8 +68,8 @@ impl LinkSettings {
                 "link name must be 1 to {MAX_LINK_NAME} letters, digits, - or _; got {name:?}"
             ));
         }
-        if self.dialect == Dialect::Fias {
-            return Err("dialect: the FIAS dialect is implemented in the protocol crate but not yet wired into the server; use mitel".into());
+        if self.dialect == Dialect::Fias && self.role != Role::Listen {
+            return Err("role: over TCP the FIAS PMS side is the server; use role listen".into());
         }
         self.address.parse::<std::net::SocketAddr>().map_err(|_| {
             format!(

@@ -3,6 +3,7 @@
 //! Reset requests with a snapshot of who is in which room, and applying maid status and
 //! message-waiting reports to the room records.
 
+mod dialect;
 mod driver;
 mod link;
 mod registry;
