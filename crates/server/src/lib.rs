@@ -13,6 +13,7 @@ pub mod problem;
 pub mod settings;
 pub mod state;
 pub mod sweeper;
+pub mod ui;
 pub mod views;
 
 pub use settings::Settings;

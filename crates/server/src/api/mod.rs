@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::ui::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
