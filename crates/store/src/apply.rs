@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use crate::view::{load_record, night_text, time_text};
-use chrono::{DateTime, Utc};
+
 use innsync_core::pms::room_events;
 use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
 use innsync_core::{Authority, Record, ServerCode};
@@ -18,8 +18,8 @@ pub struct ChangeStamp<'a> {
     pub seq: u64,
     /// The master epoch it was written under.
     pub epoch: u64,
-    /// When.
-    pub at: DateTime<Utc>,
+    /// When (RFC 3339 as stored).
+    pub at: &'a str,
     /// Who.
     pub actor: &'a str,
     /// What was done (`booking.cancel`): the audit log's action.
@@ -33,7 +33,7 @@ pub struct ChangeStamp<'a> {
 pub enum Applied {
     /// Written, with counters updated.
     Written,
-    /// An equal or newer version is stored; nothing changed.
+    /// An equal or newer version is stored: the change is logged, the record unchanged.
     Stale,
 }
 
@@ -60,12 +60,31 @@ pub fn apply_record(
         Novelty::Created => None,
         Novelty::Unknown => load_record(conn, kind, &key)?,
     };
-    if let Some(o) = &old {
-        if o.meta().version >= rec.meta().version {
-            return Ok(Applied::Stale);
-        }
-    }
+    let newer = old
+        .as_ref()
+        .is_none_or(|o| o.meta().version < rec.meta().version);
     let body = serde_json::to_string(rec)?;
+    if newer {
+        write_state(conn, rec, old.as_ref(), stamp, novelty)?;
+    }
+    log_change(conn, rec, stamp, &body)?;
+    Ok(if newer {
+        Applied::Written
+    } else {
+        Applied::Stale
+    })
+}
+
+/// Points the record at its new state and updates every derived table.
+fn write_state(
+    conn: &Connection,
+    rec: &Record,
+    old: Option<&Record>,
+    stamp: &ChangeStamp<'_>,
+    novelty: Novelty,
+) -> Result<(), StoreError> {
+    let kind = rec.kind().as_str();
+    let key = rec.key();
     let meta = rec.meta();
     let upsert = match novelty {
         Novelty::Created => {
@@ -89,7 +108,7 @@ pub fn apply_record(
     ])?;
     match rec {
         Record::Booking(b) => {
-            let old_b = match &old {
+            let old_b = match old {
                 Some(Record::Booking(o)) => Some(o),
                 _ => None,
             };
@@ -138,7 +157,7 @@ pub fn apply_record(
                     e.occupied,
                     e.guest_name,
                     e.booking,
-                    time_text(stamp.at)
+                    stamp.at
                 ])?;
             }
             conn.prepare_cached(
@@ -163,7 +182,7 @@ pub fn apply_record(
             ])?;
         }
         Record::Room(r) => {
-            let old_r = match &old {
+            let old_r = match old {
                 Some(Record::Room(o)) => Some(o),
                 _ => None,
             };
@@ -205,6 +224,18 @@ pub fn apply_record(
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Appends the change to the log: every change, even one older than the stored record, so
+/// that the log re-served to other servers has no holes.
+fn log_change(
+    conn: &Connection,
+    rec: &Record,
+    stamp: &ChangeStamp<'_>,
+    body: &str,
+) -> Result<(), StoreError> {
+    let meta = rec.meta();
     conn.prepare_cached(
         "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at, actor,
             action, detail, body)
@@ -215,16 +246,16 @@ pub fn apply_record(
         stamp.seq as i64,
         stamp.epoch as i64,
         meta.owner.to_string(),
-        kind,
+        rec.kind().as_str(),
         meta.id.as_str(),
         meta.version as i64,
-        time_text(stamp.at),
+        stamp.at,
         stamp.actor,
         stamp.action,
         stamp.detail,
         body
     ])?;
-    Ok(Applied::Written)
+    Ok(())
 }
 
 fn add_sold(

@@ -7,12 +7,14 @@
 //! a [`ReadPool`] of read-only connections that see the last committed state.
 
 pub mod apply;
+pub mod change;
 pub mod error;
 pub mod read;
 pub mod schema;
 pub mod view;
 pub mod writer;
 
+pub use change::{Change, ReplicationReport};
 pub use error::StoreError;
 pub use read::{
     Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,

@@ -438,6 +438,75 @@ impl ReadPool {
         })
     }
 
+    /// How far this server has each server's log: the cursors it pulls with, its own included.
+    pub fn cursors(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        self.with(|c| {
+            let mut out = std::collections::BTreeMap::new();
+            let mut st = c.prepare_cached("SELECT origin, seq FROM cursors")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                out.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64);
+            }
+            let me: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = 'server'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let last: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(me) = me {
+                out.insert(me, last.and_then(|l| l.parse().ok()).unwrap_or(0));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Changes this server holds beyond `cursor`, of every origin (re-serving what it got from
+    /// others), each origin's in order, at most `limit` in all.
+    pub fn changes_after(
+        &self,
+        cursor: &std::collections::BTreeMap<String, u64>,
+        limit: usize,
+    ) -> Result<Vec<crate::Change>, StoreError> {
+        let held = self.cursors()?;
+        self.with(|c| {
+            let mut out = Vec::new();
+            let mut st = c.prepare_cached(
+                "SELECT origin, seq, epoch, authority, at, actor, action, detail, body FROM changes
+                 WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            for (origin, have) in &held {
+                let from = cursor.get(origin).copied().unwrap_or(0);
+                if from >= *have || out.len() >= limit {
+                    continue;
+                }
+                let mut rows =
+                    st.query(params![origin, from as i64, (limit - out.len()) as i64])?;
+                while let Some(r) = rows.next()? {
+                    let origin: String = r.get(0)?;
+                    let authority: String = r.get(3)?;
+                    let body: String = r.get(8)?;
+                    out.push(crate::Change {
+                        origin: ServerCode::parse(&origin).map_err(StoreError::Corrupt)?,
+                        seq: r.get::<_, i64>(1)? as u64,
+                        epoch: r.get::<_, i64>(2)? as u64,
+                        authority: innsync_core::Authority::parse(&authority)
+                            .map_err(StoreError::Corrupt)?,
+                        at: r.get(4)?,
+                        actor: r.get(5)?,
+                        action: r.get(6)?,
+                        detail: r.get(7)?,
+                        record: serde_json::from_str(&body)?,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Every PMS link.
     pub fn pms_links(&self) -> Result<Vec<PmsLinkRow>, StoreError> {
         self.with(|c| {

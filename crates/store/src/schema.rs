@@ -68,6 +68,8 @@ CREATE TABLE pms_outbox (
 CREATE INDEX pms_outbox_by_property ON pms_outbox (property, id);
 CREATE TABLE pms_links (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, delivered INTEGER NOT NULL) WITHOUT ROWID;
+-- How far this server has applied each other server's change log.
+CREATE TABLE cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tokens (
     hash TEXT PRIMARY KEY, username TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL)
     WITHOUT ROWID;

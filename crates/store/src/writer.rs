@@ -10,6 +10,7 @@
 //! that only the bad request fails. Nothing is acknowledged before its commit.
 
 use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
+use crate::change::{Change, ReplicationReport};
 use crate::error::StoreError;
 use crate::read::ReadPool;
 use crate::schema::open_writer;
@@ -36,6 +37,9 @@ pub struct WriterSettings {
     pub queue_limit: usize,
     /// Most commands in one transaction.
     pub max_batch: usize,
+    /// The master a fresh database starts with (the environment's `initial_master`); this
+    /// server itself when it is alone.
+    pub initial_master: Option<ServerCode>,
 }
 
 impl Default for WriterSettings {
@@ -43,6 +47,7 @@ impl Default for WriterSettings {
         Self {
             queue_limit: 8_192,
             max_batch: 2_048,
+            initial_master: None,
         }
     }
 }
@@ -71,13 +76,17 @@ pub enum WriteOutcome {
     Done(Outcome),
     /// The idempotency key was seen before: the first answer, nothing written now.
     Replayed(Outcome),
+    /// A batch of replicated changes was applied.
+    Replicated(ReplicationReport),
 }
 
 impl WriteOutcome {
     /// The outcome, however it came.
     pub fn outcome(&self) -> &Outcome {
+        const NOTHING: &Outcome = &Outcome::Expired { ids: vec![] };
         match self {
             Self::Done(o) | Self::Replayed(o) => o,
+            Self::Replicated(_) => NOTHING,
         }
     }
 }
@@ -89,6 +98,7 @@ enum Job {
         idempotency_key: Option<String>,
     },
     Local(LocalWrite),
+    Replicate(Vec<Change>),
 }
 
 /// Writes to this server's own tables, which are not records and never replicate.
@@ -162,6 +172,7 @@ pub struct Writer {
     tx: mpsc::Sender<Request>,
     stats: Arc<WriterStats>,
     server: ServerCode,
+    changed: tokio::sync::watch::Receiver<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +190,7 @@ struct State {
     clock: Clock,
     stats: Arc<WriterStats>,
     cache: RefCell<ReferenceCache>,
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 struct Ids<'a> {
@@ -237,8 +249,9 @@ impl Writer {
             }
             Some(_) => {}
             None => {
+                let master = settings.initial_master.as_ref().unwrap_or(&server);
                 set_meta(&conn, "server", server.as_str())?;
-                set_meta(&conn, "master", server.as_str())?;
+                set_meta(&conn, "master", master.as_str())?;
                 set_meta(&conn, "epoch", "1")?;
             }
         }
@@ -253,6 +266,7 @@ impl Writer {
         let epoch = meta_u64(&conn, "epoch")?;
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
+        let (changed_tx, changed) = tokio::sync::watch::channel(counters.last_seq);
         let state = State {
             conn,
             server: server.clone(),
@@ -262,13 +276,22 @@ impl Writer {
             clock,
             stats: stats.clone(),
             cache: RefCell::new(ReferenceCache::default()),
+            changed: changed_tx,
         };
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
             .name("innsync-writer".into())
             .spawn(move || run(state, rx, max_batch))?;
         let pool = ReadPool::new(path);
-        Ok((Writer { tx, stats, server }, pool))
+        Ok((
+            Writer {
+                tx,
+                stats,
+                server,
+                changed,
+            },
+            pool,
+        ))
     }
 
     /// The server this store belongs to.
@@ -279,6 +302,20 @@ impl Writer {
     /// Counters for metrics.
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// Ticks after every commit that wrote changes, local or replicated: what a long-poll for
+    /// new changes waits on.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.clone()
+    }
+
+    /// Applies changes pulled from another server, once each and in each origin's order.
+    pub async fn replicate(&self, changes: Vec<Change>) -> Result<ReplicationReport, StoreError> {
+        match self.send(Job::Replicate(changes)).await? {
+            WriteOutcome::Replicated(r) => Ok(r),
+            _ => Err(StoreError::Unavailable("unexpected answer".into())),
+        }
     }
 
     async fn send(&self, job: Job) -> Result<WriteOutcome, StoreError> {
@@ -376,11 +413,16 @@ fn run_batch(
     let before = st.counters;
     let now = (st.clock)();
     let n = batch.len();
-    let attempt = (|| -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    #[allow(
+        clippy::type_complexity,
+        reason = "the answers and whether remote changes landed"
+    )]
+    let attempt = (|| -> Result<(Vec<Result<WriteOutcome, StoreError>>, bool), StoreError> {
         let tx = st
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(n);
+        let mut wrote_remote = false;
         for req in batch {
             let res = match &req.job {
                 Job::Command {
@@ -405,6 +447,14 @@ fn run_batch(
                     run_local(&tx, w, now)?;
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
+                Job::Replicate(changes) => {
+                    let report = run_replicate(&tx, &st.server, changes)?;
+                    if report.applied > 0 {
+                        st.cache.borrow_mut().clear();
+                        wrote_remote = true;
+                    }
+                    Ok(WriteOutcome::Replicated(report))
+                }
             };
             if matches!(res, Err(StoreError::Refused(_))) {
                 st.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -416,12 +466,15 @@ fn run_batch(
             set_meta(&tx, "last_seq", &st.counters.last_seq.to_string())?;
         }
         tx.commit()?;
-        Ok(results)
+        Ok((results, wrote_remote))
     })();
     st.stats.commands.fetch_add(n as u64, Ordering::Relaxed);
     st.stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
     match attempt {
-        Ok(results) => {
+        Ok((results, wrote_remote)) => {
+            if wrote_remote || st.counters.last_seq != before.last_seq {
+                st.changed.send_modify(|n| *n += 1);
+            }
             st.stats.batches.fetch_add(1, Ordering::Relaxed);
             st.stats
                 .changes
@@ -513,6 +566,7 @@ fn run_command(
             return Ok(Err(StoreError::Refused(e)));
         }
     };
+    let at = time_text(env.now);
     for rec in &decision.writes {
         counters.last_seq += 1;
         let entry = decision.audit.iter().find(|a| a.record == rec.meta().id);
@@ -520,7 +574,7 @@ fn run_command(
             origin: env.server,
             seq: counters.last_seq,
             epoch: env.epoch,
-            at: env.now,
+            at: &at,
             actor,
             action: entry.map_or(cmd.name(), |a| a.action.as_str()),
             detail: entry.map_or("", |a| a.detail.as_str()),
@@ -546,4 +600,73 @@ fn run_command(
         ])?;
     }
     Ok(Ok(WriteOutcome::Done(decision.outcome)))
+}
+
+/// Applies replicated changes inside the batch's transaction. The cursor of each origin is
+/// read and advanced here, in the same transaction as the changes, so a change is applied
+/// exactly once and never before the changes of its origin that precede it; a change beyond a
+/// gap is not applied (it is pulled again once the gap is filled).
+fn run_replicate(
+    tx: &Transaction<'_>,
+    me: &ServerCode,
+    changes: &[Change],
+) -> Result<ReplicationReport, StoreError> {
+    let mut report = ReplicationReport::default();
+    let mut cursors: std::collections::HashMap<ServerCode, u64> = Default::default();
+    for c in changes {
+        if &c.origin == me {
+            // Our own log is ours alone: never take it back from a peer.
+            report.duplicates += 1;
+            continue;
+        }
+        let cursor = match cursors.get(&c.origin) {
+            Some(s) => *s,
+            None => tx
+                .prepare_cached("SELECT seq FROM cursors WHERE origin = ?1")?
+                .query_row([c.origin.as_str()], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map_or(0, |s| s as u64),
+        };
+        if c.seq <= cursor {
+            report.duplicates += 1;
+            cursors.insert(c.origin.clone(), cursor);
+            continue;
+        }
+        if c.seq > cursor + 1 {
+            report.held += 1;
+            cursors.insert(c.origin.clone(), cursor);
+            continue;
+        }
+        if c.record.meta().owner != c.authority {
+            return Err(StoreError::Corrupt(format!(
+                "change {}#{} claims authority {} for a record owned by {}",
+                c.origin,
+                c.seq,
+                c.authority,
+                c.record.meta().owner
+            )));
+        }
+        let stamp = ChangeStamp {
+            origin: &c.origin,
+            seq: c.seq,
+            epoch: c.epoch,
+            at: &c.at,
+            actor: &c.actor,
+            action: &c.action,
+            detail: &c.detail,
+        };
+        if apply_record(tx, &c.record, &stamp, Novelty::Unknown)? == Applied::Stale {
+            report.stale += 1;
+        }
+        report.applied += 1;
+        cursors.insert(c.origin.clone(), c.seq);
+    }
+    let mut up = tx.prepare_cached(
+        "INSERT INTO cursors (origin, seq) VALUES (?1, ?2)
+         ON CONFLICT (origin) DO UPDATE SET seq = MAX(seq, ?2)",
+    )?;
+    for (origin, seq) in cursors {
+        up.execute(params![origin.as_str(), seq as i64])?;
+    }
+    Ok(report)
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
 use innsync_core::{decide, Command, Ctx, GuestInput, InitialStatus, Outcome, Record, ServerCode};
-use innsync_store::{Clock, StoreError, WriteOutcome, Writer, WriterSettings};
+use innsync_store::{Change, Clock, StoreError, WriteOutcome, Writer, WriterSettings};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -394,4 +394,86 @@ proptest! {
             reads.check_invariants().unwrap();
         });
     }
+}
+
+/// Two stores: everything WB wrote, delivered to RS duplicated, reordered and in pieces,
+/// lands once and in order, and both end with the same digest.
+#[tokio::test]
+async fn replicated_changes_apply_once_in_order_whatever_the_delivery() {
+    let (clock, _) = clock_at("2026-11-23T08:00:00Z");
+    let (dw, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (web, wb_reads) =
+        Writer::open(dw.path(), wb(), clock.clone(), WriterSettings::default()).unwrap();
+    let rs_settings = WriterSettings {
+        initial_master: Some(wb()),
+        ..WriterSettings::default()
+    };
+    let rs_code = ServerCode::parse("RS").unwrap();
+    let (rs, rs_reads) = Writer::open(dr.path(), rs_code.clone(), clock, rs_settings).unwrap();
+    for c in setup() {
+        web.submit(c, "admin", None).await.unwrap();
+    }
+    let mut ids = vec![];
+    for i in 0..6 {
+        let o = web
+            .submit(
+                book("2026-12-01", &format!("2026-12-0{}", 2 + i % 3), 1),
+                "ann",
+                None,
+            )
+            .await;
+        if let Ok(o) = o {
+            ids.push(booking_of(&o).meta.id);
+        }
+    }
+    web.submit(
+        Command::CancelBooking {
+            id: ids[0].clone(),
+            reason: None,
+            if_match: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    let all = wb_reads.changes_after(&Default::default(), 10_000).unwrap();
+    assert!(all.len() > 10);
+    // A slave cannot write env records: RS refuses a property, naming WB.
+    let refused = rs
+        .submit(setup()[0].clone(), "admin", None)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("the master is WB"),
+        "{refused}"
+    );
+    // Deliver out of order first: everything beyond the gap is held, nothing applied.
+    let late = rs.replicate(all[5..].to_vec()).await.unwrap();
+    assert_eq!((late.applied, late.held), (0, all.len() as u64 - 5));
+    // Then in pieces, with duplicates.
+    let a = rs.replicate(all[..7].to_vec()).await.unwrap();
+    assert_eq!(a.applied, 7);
+    let b = rs.replicate(all[3..].to_vec()).await.unwrap();
+    assert_eq!((b.applied, b.duplicates), (all.len() as u64 - 7, 4));
+    let again = rs.replicate(all.clone()).await.unwrap();
+    assert_eq!(again.applied, 0);
+    assert_eq!(rs_reads.digest().unwrap(), wb_reads.digest().unwrap());
+    rs_reads.check_invariants().unwrap();
+    assert_eq!(
+        rs_reads.cursors().unwrap().get("WB").copied(),
+        Some(all.len() as u64)
+    );
+    // RS re-serves WB's changes to a third server.
+    let chain = rs_reads.changes_after(&Default::default(), 10_000).unwrap();
+    assert_eq!(chain, all);
+    // Its own changes are never taken back from a peer.
+    let own = rs
+        .replicate(vec![Change {
+            origin: rs_code,
+            ..all[0].clone()
+        }])
+        .await
+        .unwrap();
+    assert_eq!((own.applied, own.duplicates), (0, 1));
 }
