@@ -119,6 +119,7 @@ impl World {
             server: &self.server,
             master: Some(&self.server),
             actor: "test",
+            property_owners: &[],
         };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids, &ctx) {
@@ -345,6 +346,7 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
         server: &rs,
         master: Some(&w.server),
         actor: "t",
+        property_owners: &[],
     };
     let err = decide(
         &Command::CreateProperty {

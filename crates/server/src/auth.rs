@@ -206,7 +206,14 @@ pub async fn bootstrap_admin(
         .map_err(|e| fail(e.to_string()))?
         .map_err(|e| fail(e.to_string()))?;
     let mut token = given.clone();
-    if existing.is_none() {
+    let reads = state.reads.clone();
+    let (master, _) = tokio::task::spawn_blocking(move || reads.master())
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.to_string()))?;
+    // Users are shared data: only the master creates the admin; elsewhere it arrives by
+    // replication, and the token registered below works from then on.
+    if existing.is_none() && &master == state.writer.server() {
         // The admin logs in with a token; the password is random until set through the API.
         let hash = tokio::task::spawn_blocking(|| hash_password(&new_token()))
             .await
@@ -237,6 +244,11 @@ pub async fn bootstrap_admin(
             }
             token = Some(t);
         }
+    } else if token.is_none() && existing.is_none() {
+        let t = new_token();
+        std::fs::write(data_dir.join(ADMIN_TOKEN_FILE), format!("{t}\n"))
+            .map_err(|e| fail(e.to_string()))?;
+        token = Some(t);
     }
     if let Some(t) = &token {
         let h = token_hash(t);

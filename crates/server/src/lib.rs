@@ -10,6 +10,7 @@ pub mod extract;
 pub mod metrics;
 pub mod pms;
 pub mod problem;
+pub mod replication;
 pub mod settings;
 pub mod state;
 pub mod sweeper;
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Named timeouts and limits.
     pub settings: Settings,
+    /// The environment file and this server's place in it; `None` for a one-server environment.
+    pub environment: Option<Arc<replication::EnvContext>>,
 }
 
 /// A started server: its address and a way to stop it.
@@ -86,9 +89,39 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         WriterSettings {
             queue_limit: config.settings.write_queue_limit,
             max_batch: config.settings.write_batch_limit,
+            initial_master: config
+                .environment
+                .as_ref()
+                .map(|e| e.env.initial_master.clone()),
+            property_owners: config
+                .environment
+                .as_ref()
+                .map(|e| {
+                    e.env
+                        .servers
+                        .iter()
+                        .flat_map(|s| s.properties.iter().map(|p| (p.clone(), s.code.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         },
     )?;
-    let state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
+    let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
+    state.env = config.environment.clone();
+    if let Some(env) = &state.env {
+        problem::set_server_urls(
+            env.env
+                .servers
+                .iter()
+                .map(|s| {
+                    (
+                        s.code.to_string(),
+                        s.url.as_str().trim_end_matches('/').to_string(),
+                    )
+                })
+                .collect(),
+        );
+    }
     let admin_token =
         auth::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone()).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -104,6 +137,12 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
     start_pms_links(&state).await;
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweeper::run(state.clone(), stop.clone()));
+    let pullers: Vec<_> = state
+        .env
+        .iter()
+        .flat_map(|e| e.peer_urls.keys().cloned().collect::<Vec<_>>())
+        .map(|peer| tokio::spawn(replication::puller::run(state.clone(), peer, stop.clone())))
+        .collect();
     let app = api::router(state.clone());
     let pms = state.pms.clone();
     let task = tokio::spawn(async move {
@@ -113,6 +152,9 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             })
             .await;
         sweeper.abort();
+        for p in pullers {
+            p.abort();
+        }
         pms.stop_all();
         served.map_err(|source| ServeError::Listen {
             addr: addr.to_string(),

@@ -36,6 +36,10 @@ pub struct Metrics {
     pub http_seconds: Histogram,
     /// Provisional bookings released by the sweeper.
     pub holds_expired: Counter,
+    /// Changes applied from peers.
+    pub replication_applied: Counter,
+    /// Batches from peers refused as garbled or from another environment.
+    pub replication_refused: Counter,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_refused: Gauge,
@@ -71,6 +75,18 @@ impl Metrics {
             "holds_expired",
             "Provisional holds released on expiry",
             holds_expired.clone(),
+        );
+        let replication_applied = Counter::default();
+        registry.register(
+            "replication_applied",
+            "Changes applied from peers",
+            replication_applied.clone(),
+        );
+        let replication_refused = Counter::default();
+        registry.register(
+            "replication_refused",
+            "Peer batches refused as garbled",
+            replication_refused.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
@@ -112,6 +128,8 @@ impl Metrics {
             http_requests,
             http_seconds,
             holds_expired,
+            replication_applied,
+            replication_refused,
         }
     }
 

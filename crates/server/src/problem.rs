@@ -129,10 +129,17 @@ impl From<DomainError> for Problem {
         match e {
             DomainError::NotMaster { master } => p
                 .with("master", master.as_ref().map(|m| m.to_string()))
-                .with("master_url", Value::Null),
-            DomainError::NotOwner { owner } => p
-                .with("owner", owner.to_string())
-                .with("owner_url", Value::Null),
+                .with(
+                    "master_url",
+                    master.as_ref().map_or(Value::Null, |m| url_of(m.as_str())),
+                ),
+            DomainError::NotOwner { owner } => {
+                let url = match &owner {
+                    innsync_core::Authority::Server(s) => url_of(s.as_str()),
+                    innsync_core::Authority::Env => Value::Null,
+                };
+                p.with("owner", owner.to_string()).with("owner_url", url)
+            }
             DomainError::NoAvailability {
                 night,
                 requested,
@@ -163,3 +170,19 @@ impl From<StoreError> for Problem {
 
 /// Handler results.
 pub type ApiResult<T> = Result<T, Problem>;
+
+static SERVER_URLS: std::sync::OnceLock<std::collections::BTreeMap<String, String>> =
+    std::sync::OnceLock::new();
+
+/// Records where each server of the environment is reached, so `not_master` and `not_owner`
+/// problems can say where to go. Set once at start.
+pub fn set_server_urls(urls: std::collections::BTreeMap<String, String>) {
+    let _ = SERVER_URLS.set(urls);
+}
+
+fn url_of(server: &str) -> Value {
+    SERVER_URLS
+        .get()
+        .and_then(|m| m.get(server))
+        .map_or(Value::Null, |u| Value::String(u.clone()))
+}

@@ -29,6 +29,18 @@ pub struct Settings {
     pub pms_outbox_poll: Duration,
     /// Pause before a PMS message that failed every resend is tried again.
     pub pms_retry_delay: Duration,
+    /// How long a pull waits at the peer for new changes (long-poll).
+    pub pull_wait: Duration,
+    /// Most changes asked for in one pull.
+    pub pull_batch: usize,
+    /// How long connecting to a peer may take.
+    pub peer_connect_timeout: Duration,
+    /// How long a pull may take beyond its wait.
+    pub peer_request_timeout: Duration,
+    /// First pause after a failed pull; doubles up to `peer_retry_max`.
+    pub peer_retry_min: Duration,
+    /// Longest pause between pulls of an unreachable peer.
+    pub peer_retry_max: Duration,
 }
 
 impl Default for Settings {
@@ -46,6 +58,12 @@ impl Default for Settings {
             max_concurrent_requests: 1_024,
             pms_outbox_poll: Duration::from_millis(500),
             pms_retry_delay: Duration::from_secs(2),
+            pull_wait: Duration::from_secs(10),
+            pull_batch: 1_000,
+            peer_connect_timeout: Duration::from_secs(2),
+            peer_request_timeout: Duration::from_secs(5),
+            peer_retry_min: Duration::from_millis(100),
+            peer_retry_max: Duration::from_secs(3),
         }
     }
 }

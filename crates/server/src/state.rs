@@ -24,6 +24,8 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     /// The PMS links this server runs.
     pub pms: Arc<crate::pms::PmsLinks>,
+    /// The environment this server belongs to; `None` when it runs alone.
+    pub env: Option<Arc<crate::replication::EnvContext>>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             auth: Arc::new(AuthCache::default()),
             pms: Arc::new(crate::pms::PmsLinks::default()),
+            env: None,
         }
     }
 

@@ -17,7 +17,7 @@ pub mod writer;
 pub use change::{Change, ReplicationReport};
 pub use error::StoreError;
 pub use read::{
-    Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
+    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
     RoomTypeNights,
 };
 pub use writer::{Clock, LocalWrite, WriteOutcome, Writer, WriterSettings, WriterStats};

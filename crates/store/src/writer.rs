@@ -40,6 +40,8 @@ pub struct WriterSettings {
     /// The master a fresh database starts with (the environment's `initial_master`); this
     /// server itself when it is alone.
     pub initial_master: Option<ServerCode>,
+    /// Properties owned by property servers, from the environment file.
+    pub property_owners: Vec<(String, ServerCode)>,
 }
 
 impl Default for WriterSettings {
@@ -48,6 +50,7 @@ impl Default for WriterSettings {
             queue_limit: 8_192,
             max_batch: 2_048,
             initial_master: None,
+            property_owners: Vec::new(),
         }
     }
 }
@@ -191,6 +194,7 @@ struct State {
     stats: Arc<WriterStats>,
     cache: RefCell<ReferenceCache>,
     changed: tokio::sync::watch::Sender<u64>,
+    property_owners: Vec<(String, ServerCode)>,
 }
 
 struct Ids<'a> {
@@ -277,6 +281,7 @@ impl Writer {
             stats: stats.clone(),
             cache: RefCell::new(ReferenceCache::default()),
             changed: changed_tx,
+            property_owners: settings.property_owners.clone(),
         };
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
@@ -434,6 +439,7 @@ fn run_batch(
                     &st.cache,
                     Env {
                         server: &st.server,
+                        property_owners: &st.property_owners,
                         master: &st.master,
                         epoch: st.epoch,
                         now,
@@ -496,6 +502,7 @@ fn run_batch(
 #[derive(Clone, Copy)]
 struct Env<'a> {
     server: &'a ServerCode,
+    property_owners: &'a [(String, ServerCode)],
     master: &'a ServerCode,
     epoch: u64,
     now: DateTime<Utc>,
@@ -549,6 +556,7 @@ fn run_command(
         server: env.server,
         master: Some(env.master),
         actor,
+        property_owners: env.property_owners,
     };
     let decided = {
         let mut ids = Ids {

@@ -30,6 +30,9 @@ pub struct Ctx<'a> {
     pub master: Option<&'a ServerCode>,
     /// Who asked (a username, or `system` for the server's own jobs).
     pub actor: &'a str,
+    /// Properties owned by property servers (environment.toml): their records are written
+    /// only there.
+    pub property_owners: &'a [(String, ServerCode)],
 }
 
 impl Ctx<'_> {
@@ -64,6 +67,14 @@ impl Ctx<'_> {
     /// Refuses unless this server is the master (for shared reference data).
     pub fn ensure_master(&self) -> Result<(), DomainError> {
         self.ensure_writable(&Authority::Env)
+    }
+
+    /// Who owns a property's records: its property server, else the environment.
+    pub fn property_authority(&self, property: &str) -> Authority {
+        self.property_owners
+            .iter()
+            .find(|(p, _)| p == property)
+            .map_or(Authority::Env, |(_, s)| Authority::Server(s.clone()))
     }
 }
 

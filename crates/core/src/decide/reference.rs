@@ -29,7 +29,8 @@ pub(super) fn decide(
             timezone,
             currency,
         } => {
-            ctx.ensure_master()?;
+            let owner = ctx.property_authority(code);
+            ctx.ensure_writable(&owner)?;
             validate::code("code", code)?;
             validate::name("name", name)?;
             parse_tz(timezone).map_err(DomainError::InvalidInput)?;
@@ -40,7 +41,7 @@ pub(super) fn decide(
                 return Err(DomainError::AlreadyExists(format!("property {code}")));
             }
             let p = Property {
-                meta: fresh(ids, ctx.write_authority()),
+                meta: fresh(ids, owner),
                 code: code.clone(),
                 name: name.trim().to_string(),
                 timezone: timezone.clone(),
@@ -55,8 +56,8 @@ pub(super) fn decide(
             name,
             max_occupancy,
         } => {
-            ctx.ensure_master()?;
             let prop = property_of(view, property)?;
+            ctx.ensure_writable(&prop.meta.owner)?;
             validate::code("code", code)?;
             validate::name("name", name)?;
             if !(1..=50).contains(max_occupancy) {
@@ -84,8 +85,8 @@ pub(super) fn decide(
             number,
             room_type,
         } => {
-            ctx.ensure_master()?;
             let prop = property_of(view, property)?;
+            ctx.ensure_writable(&prop.meta.owner)?;
             validate::room_number(number)?;
             room_type_of(view, property, room_type)?;
             if view.room(property, number)?.is_some() {

@@ -30,6 +30,35 @@ pub const DEMO_USER: &str = "demo";
 /// The demo password.
 pub const DEMO_PASSWORD: &str = "innsync-demo";
 
+/// The demo environment: three servers on consecutive ports.
+fn environment_file(port: u16, token_secret: &str) -> String {
+    format!(
+        r#"name = "demo"
+secret = "{token_secret}"
+initial_master = "WB"
+
+[[servers]]
+code = "WB"
+role = "web"
+url = "http://127.0.0.1:{wb}"
+
+[[servers]]
+code = "RS"
+role = "reservation"
+url = "http://127.0.0.1:{rs}"
+
+[[servers]]
+code = "PA"
+role = "property"
+url = "http://127.0.0.1:{pa}"
+properties = ["KRL"]
+"#,
+        wb = port,
+        rs = port + 1,
+        pa = port + 2
+    )
+}
+
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     super::init_logging("warn");
     let (dir, _temp) = match a.data_dir {
@@ -39,40 +68,86 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             (t.clone(), Some(TempDir(t)))
         }
     };
+    std::fs::create_dir_all(&dir)?;
     let token = crate::client::random_token();
-    let config = ServerConfig {
-        data_dir: dir.clone(),
-        listen: format!("127.0.0.1:{}", a.port),
-        server: ServerCode::parse("WB").map_err(anyhow::Error::msg)?,
-        admin_token: Some(token.clone()),
-        settings: Settings::default(),
-    };
-    let running = innsync_server::start(config, Arc::new(Utc::now))
+    let env_path = dir.join("environment.toml");
+    if !env_path.exists() {
+        std::fs::write(
+            &env_path,
+            environment_file(a.port, &crate::client::random_token()),
+        )?;
+    }
+    let mut running = Vec::new();
+    let mut apis = Vec::new();
+    for (i, code) in ["WB", "RS", "PA"].into_iter().enumerate() {
+        let server = ServerCode::parse(code).map_err(anyhow::Error::msg)?;
+        let env = super::serve::load_environment(&env_path, &server, &[])?;
+        let config = ServerConfig {
+            data_dir: dir.join(code),
+            listen: format!("127.0.0.1:{}", a.port + i as u16),
+            server,
+            admin_token: Some(token.clone()),
+            settings: Settings::default(),
+            environment: Some(Arc::new(env)),
+        };
+        let r = innsync_server::start(config, Arc::new(Utc::now))
+            .await
+            .with_context(|| format!("starting demo server {code}"))?;
+        apis.push(Api::new(&format!("http://{}", r.addr), &token)?);
+        running.push((code, r));
+    }
+    // The admin user is created on the master and reaches the others by replication.
+    for api in &apis {
+        wait_for_admin(api).await?;
+    }
+    seed(&apis[0], &apis[2])
         .await
-        .context("starting the demo server")?;
-    let base = format!("http://{}", running.addr);
-    let api = Api::new(&base, &token)?;
-    seed(&api).await.context("seeding sample data")?;
-    println!("innsync demo: one server (WB) with sample data");
-    println!("  web server  {base}   (API under {base}/api/v1)");
-    println!("  login       {DEMO_USER} / {DEMO_PASSWORD}   (POST /api/v1/login)");
+        .context("seeding sample data")?;
+    println!("innsync demo: an environment of three servers with sample data");
+    for ((code, r), role) in running.iter().zip([
+        "web, master",
+        "reservation office",
+        "property server, owns KRL",
+    ]) {
+        println!("  {code}  http://{}   ({role})", r.addr);
+    }
+    println!("  login       {DEMO_USER} / {DEMO_PASSWORD}   (POST /api/v1/login on any server)");
     println!("  admin token {token}");
     println!("  data        {}", dir.display());
-    println!("  try: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/availability?property=KRL&from={}&to={}'",
-        Utc::now().date_naive(), Utc::now().date_naive() + Days::new(7));
-    if a.seed_only {
-        running.stop();
-    } else {
+    let base = format!("http://{}", running[0].1.addr);
+    println!("  try: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/environment'");
+    if !a.seed_only {
         println!("Ctrl-C stops the demo.");
         super::serve::wait_for_stop().await;
-        running.stop();
     }
-    running.task.await.context("server task")??;
+    for (_, r) in &running {
+        r.stop();
+    }
+    for (_, r) in running {
+        r.task.await.context("server task")??;
+    }
     Ok(())
 }
 
-/// Sample data: two properties, their room types, rooms and rates, users and bookings.
-pub async fn seed(api: &Api) -> anyhow::Result<()> {
+/// Waits (bounded) until `api`'s server knows the admin user.
+async fn wait_for_admin(api: &Api) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (s, _) = api.call(reqwest::Method::GET, "/api/v1/me", None).await?;
+        if s.is_success() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the admin user did not reach every server");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Sample data: users and River Camp on the web server (the master); Kraal Lodge, its rooms,
+/// rates, bookings and in-house guests on its property server.
+pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
+    let api = web;
     let today = Utc::now().date_naive();
     let day = |n: u64| (today + Days::new(n)).to_string();
     api.post_ok(
@@ -114,6 +189,7 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
         ),
     ];
     for (code, name, tz, cur, types) in properties {
+        let api = if code == "KRL" { property_server } else { web };
         api.post_ok(
             "/api/v1/properties",
             json!({"code": code, "name": name, "timezone": tz, "currency": cur}),
@@ -160,6 +236,7 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
         };
         let body = json!({"property": prop, "room_type": ty, "arrival": day(i % 4), "departure": day(i % 4 + 2 + i % 3),
             "units": 1, "guest": {"name": g, "email": format!("guest{i}@example.com")}, "status": "confirmed"});
+        let api = if prop == "KRL" { property_server } else { web };
         let b = api.post_ok("/api/v1/bookings", body).await?;
         // Today's arrivals check in to the first free room of their type.
         if i.is_multiple_of(4) {
@@ -189,7 +266,7 @@ pub async fn seed(api: &Api) -> anyhow::Result<()> {
         }
     }
     let hold = (Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
-    api.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "FAM", "arrival": day(10), "departure": day(14), "units": 2,
+    property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "FAM", "arrival": day(10), "departure": day(14), "units": 2,
         "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;
     Ok(())
 }

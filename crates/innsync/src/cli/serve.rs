@@ -14,9 +14,10 @@ pub struct ServeArgs {
     /// Where the database lives (created if missing).
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// Address to listen on; port 0 picks a free port (printed on stdout).
-    #[arg(long, default_value = "127.0.0.1:7000")]
-    pub listen: String,
+    /// Address to listen on; port 0 picks a free port (printed on stdout). Default: the host
+    /// and port of this server's URL in the environment file, else 127.0.0.1:7000.
+    #[arg(long)]
+    pub listen: Option<String>,
     /// This server's two-letter code (WB, RS, PA…).
     #[arg(long)]
     pub server: String,
@@ -26,24 +27,73 @@ pub struct ServeArgs {
     /// A bearer token that authenticates as the admin.
     #[arg(long, env = "INNSYNC_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Reach a peer at another URL than the environment file's (`RS=http://10.0.0.5:7001`):
+    /// a node's own setting, for tunnels and test proxies.
+    #[arg(long = "peer-url", value_parser = parse_peer_url)]
+    pub peer_urls: Vec<(ServerCode, String)>,
+}
+
+fn parse_peer_url(s: &str) -> Result<(ServerCode, String), String> {
+    let (code, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected CODE=URL, got {s:?}"))?;
+    Ok((
+        ServerCode::parse(code)?,
+        url.trim_end_matches('/').to_string(),
+    ))
+}
+
+/// Loads and checks the environment file for `server`, or explains why it cannot be used.
+pub fn load_environment(
+    path: &std::path::Path,
+    server: &ServerCode,
+    peer_urls: &[(ServerCode, String)],
+) -> anyhow::Result<innsync_server::replication::EnvContext> {
+    let env = innsync_environment::Environment::load(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let me = env
+        .require_server(server)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .clone();
+    for (code, _) in peer_urls {
+        if env.server(code).is_none() || code == server {
+            bail!("--peer-url {code}: not a peer in {}", path.display());
+        }
+    }
+    Ok(innsync_server::replication::EnvContext::new(
+        env,
+        me,
+        peer_urls.iter().cloned().collect(),
+    ))
 }
 
 pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     super::init_logging("info");
     let server = ServerCode::parse(&a.server).map_err(anyhow::Error::msg)?;
-    if let Some(env) = &a.environment {
-        bail!(
-            "--environment {}: multi-server environments are not available in this build yet; \
-             run without --environment for a one-server environment",
-            env.display()
-        );
-    }
+    let environment = match &a.environment {
+        Some(path) => Some(Arc::new(load_environment(path, &server, &a.peer_urls)?)),
+        None if !a.peer_urls.is_empty() => bail!("--peer-url needs --environment"),
+        None => None,
+    };
+    let listen = match (&a.listen, &environment) {
+        (Some(l), _) => l.clone(),
+        (None, Some(e)) => {
+            let u = &e.me.url;
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or("127.0.0.1"),
+                u.port_or_known_default().unwrap_or(7000)
+            )
+        }
+        (None, None) => "127.0.0.1:7000".into(),
+    };
     let config = ServerConfig {
         data_dir: a.data_dir.clone(),
-        listen: a.listen.clone(),
+        listen,
         server,
         admin_token: a.admin_token,
         settings: Settings::default(),
+        environment,
     };
     let running = innsync_server::start(config, Arc::new(chrono::Utc::now))
         .await

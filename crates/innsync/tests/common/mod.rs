@@ -13,19 +13,18 @@ pub struct TestServer {
     child: Option<Child>,
     pub base: String,
     pub dir: PathBuf,
+    args: Vec<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
 fn spawn(dir: &Path) -> (Child, String) {
+    spawn_args(dir, &["serve", "--listen", "127.0.0.1:0", "--server", "WB"])
+}
+
+fn spawn_args(dir: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            "WB",
-            "--data-dir",
-        ])
+        .args(args)
+        .arg("--data-dir")
         .arg(dir)
         .env("INNSYNC_ADMIN_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
@@ -54,6 +53,40 @@ impl TestServer {
             child: Some(child),
             base,
             dir,
+            args: vec![],
+            _temp: Some(temp),
+        }
+    }
+
+    /// A server of an environment: `innsync serve --environment FILE --server CODE …`.
+    pub fn start_in(
+        env_file: &Path,
+        code: &str,
+        listen: &str,
+        peer_urls: &[(String, String)],
+    ) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--environment".into(),
+            env_file.display().to_string(),
+            "--server".into(),
+            code.into(),
+            "--listen".into(),
+            listen.into(),
+        ];
+        for (peer, url) in peer_urls {
+            args.push("--peer-url".into());
+            args.push(format!("{peer}={url}"));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (child, base) = spawn_args(&dir, &refs);
+        Self {
+            child: Some(child),
+            base,
+            dir,
+            args,
             _temp: Some(temp),
         }
     }
@@ -68,7 +101,12 @@ impl TestServer {
 
     pub fn restart(&mut self) {
         self.kill9();
-        let (child, base) = spawn(&self.dir);
+        let (child, base) = if self.args.is_empty() {
+            spawn(&self.dir)
+        } else {
+            let refs: Vec<&str> = self.args.iter().map(String::as_str).collect();
+            spawn_args(&self.dir, &refs)
+        };
         self.child = Some(child);
         self.base = base;
     }
@@ -253,4 +291,53 @@ pub async fn seed(api: &Api, rooms: usize) {
 pub fn booking(arrival: u64, nights: u64) -> Value {
     json!({"property": "KRL", "room_type": "DLX", "arrival": day(arrival), "departure": day(arrival + nights),
            "units": 1, "guest": {"name": "Ann Smith", "email": "ann@example.com"}})
+}
+
+/// A free loopback port (bound and released: fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` until it returns Some, failing after a bounded wait.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// An environment file for servers on these ports (WB web and initial master, RS office,
+/// PA property server owning KRL).
+pub fn environment_file(dir: &Path, ports: &[(&str, u16)]) -> PathBuf {
+    let mut s = String::from(
+        "name = \"test\"\nsecret = \"a long shared secret for tests\"\ninitial_master = \"WB\"\n",
+    );
+    for (code, port) in ports {
+        let role = match *code {
+            "WB" => "web",
+            "PA" => "property",
+            _ => "reservation",
+        };
+        s.push_str(&format!("\n[[servers]]\ncode = \"{code}\"\nrole = \"{role}\"\nurl = \"http://127.0.0.1:{port}\"\n"));
+        if *code == "PA" {
+            s.push_str("properties = [\"KRL\"]\n");
+        }
+    }
+    let p = dir.join("environment.toml");
+    std::fs::write(&p, s).unwrap();
+    p
 }

@@ -63,8 +63,13 @@ pub fn router(state: AppState) -> Router {
         .route("/pms/links/{name}", put(pms::put_link))
         .route("/pms/links/{name}/reset", post(pms::reset))
         .route("/pms/{name}/reset", post(pms::reset))
+        .route(
+            "/replication/pull",
+            post(crate::replication::endpoint::pull),
+        )
         .route("/audit", get(ops::audit))
         .route("/environment", get(ops::environment))
+        .route("/digest", get(ops::digest))
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)

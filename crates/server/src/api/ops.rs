@@ -106,20 +106,60 @@ pub(crate) async fn audit(
     Ok(Json(json!({ "audit": rows })))
 }
 
+pub(crate) async fn digest(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(crate::auth::Permission::Admin)?;
+    let (digest, counts) = state
+        .read(|r| Ok((r.digest()?, r.record_counts()?)))
+        .await?;
+    let counts: serde_json::Map<String, serde_json::Value> =
+        counts.into_iter().map(|(k, v)| (k, v.into())).collect();
+    Ok(Json(json!({ "digest": digest, "records": counts })))
+}
+
 pub(crate) async fn environment(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (master, epoch) = state.read(|r| r.master()).await?;
     let here = state.writer.server().clone();
-    let role = if master == here { "master" } else { "slave" };
+    let role_state = if master == here { "master" } else { "slave" };
+    let (name, role, servers) = match &state.env {
+        Some(ctx) => {
+            let mut servers = vec![json!({
+                "code": here, "role": ctx.me.role.as_str(), "url": ctx.url_of(&here),
+                "reachable": true, "last_sync": null, "behind": 0, "this": true,
+            })];
+            servers.extend(ctx.peer_statuses().into_iter().map(|p| {
+                json!({
+                    "code": p.code, "role": p.role, "url": p.url, "reachable": p.reachable,
+                    "last_sync": p.last_sync, "behind": p.behind, "applied": p.applied,
+                    "last_error": p.last_error,
+                })
+            }));
+            (
+                ctx.env.name.clone(),
+                ctx.me.role.as_str().to_string(),
+                servers,
+            )
+        }
+        None => (
+            "standalone".to_string(),
+            "web".to_string(),
+            vec![
+                json!({ "code": here, "role": "web", "url": null, "reachable": true, "last_sync": null, "behind": 0, "this": true }),
+            ],
+        ),
+    };
     Ok(Json(json!({
-        "environment": "standalone",
+        "environment": name,
         "server": here,
-        "role": "web",
+        "role": role,
         "master": { "server": master, "epoch": epoch },
-        "state": role,
-        "servers": [{ "code": here, "role": "web", "url": null, "reachable": true, "last_sync": null, "behind": 0 }],
+        "state": role_state,
+        "servers": servers,
         "pending": { "count": 0, "oldest_age_s": 0, "failed": 0 },
         "conflicts": 0,
     })))

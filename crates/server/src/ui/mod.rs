@@ -1,9 +1,83 @@
 //! The operator's web UI: server-rendered pages under `/ui`, served by the same binary.
+//!
+//! Pages are plain HTML rendered with maud (every interpolated value is escaped), with htmx
+//! (shipped inside the binary, see `assets.rs`) for the few live parts. Handlers do what the
+//! JSON handlers do: they read through `AppState::read` and write only by submitting domain
+//! `Command`s to the writer, so the UI enforces exactly the API's rules. One file per page:
+//! `login.rs`, `grid.rs`, `bookings.rs` (list and detail), `booking_new.rs` (create),
+//! `dashboard.rs` (environment and PMS links, from the data of `environment.rs`); `session.rs` is the cookie session and CSRF
+//! guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
+
+mod assets;
+mod booking_new;
+mod bookings;
+mod dashboard;
+mod environment;
+mod error;
+mod format;
+mod grid;
+mod layout;
+mod login;
+mod session;
 
 use crate::state::AppState;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
+
+pub use error::UiError;
+pub use session::{UiUser, SESSION_COOKIE};
+
+/// The page a signed-in user lands on.
+pub const HOME: &str = "/ui/grid";
+
+/// Content Security Policy of every UI page: only this server's own scripts, styles and forms.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+                       script-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'";
 
 /// The UI's routes (merged into the server's router).
 pub fn router() -> Router<AppState> {
+    let pages = Router::new()
+        .route("/ui", get(|| async { Redirect::to(HOME) }))
+        .route("/ui/", get(|| async { Redirect::to(HOME) }))
+        .route("/ui/login", get(login::page).post(login::submit))
+        .route("/ui/logout", post(login::logout))
+        .route("/ui/assets/{file}", get(assets::serve))
+        .route("/ui/grid", get(grid::page))
+        .route(
+            "/ui/bookings",
+            get(bookings::list).post(booking_new::create),
+        )
+        .route("/ui/bookings/new", get(booking_new::form))
+        .route(
+            "/ui/bookings/new/availability",
+            get(booking_new::availability),
+        )
+        .route("/ui/bookings/{reference}", get(bookings::detail))
+        .route("/ui/bookings/{reference}/{action}", post(bookings::act))
+        .route("/ui/environment", get(dashboard::page))
+        .route("/ui/pms/{name}/reset", post(dashboard::reset))
+        .layer(axum::middleware::map_response(security_headers));
     Router::new()
+        .route("/", get(|| async { Redirect::to("/ui") }))
+        .merge(pages)
+}
+
+/// Adds the headers every UI answer carries: the CSP (no inline script, no framing), no MIME
+/// sniffing, no referrer leaving the site. Set here once so no page can forget them.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (HeaderName::from_static("referrer-policy"), "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    resp
 }

@@ -1,0 +1,332 @@
+//! An environment of three real server processes on 127.0.0.1 (WB web and master, RS office,
+//! PA property server owning KRL): changes travel between them, writes are accepted only where
+//! their authority is, peers with a different file or secret are refused, and after a partition
+//! heals every server holds the same database.
+
+mod common;
+
+use common::*;
+use innsync_faultproxy::Proxy;
+use serde_json::json;
+
+async fn digest(api: &Api) -> String {
+    api.get("/api/v1/digest").await.body["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn admin_known(api: &Api) {
+    until("the admin user to replicate", || async {
+        (api.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+}
+
+/// Reference data for RVC (env-owned, written on the master WB).
+async fn seed_rvc(wb: &Api, rooms: usize) {
+    wb.ok(
+        "/api/v1/properties",
+        json!({"code": "RVC", "name": "River Camp", "timezone": "UTC", "currency": "ZAR"}),
+    )
+    .await;
+    wb.ok(
+        "/api/v1/properties/RVC/room-types",
+        json!({"code": "TNT", "name": "Tent", "max_occupancy": 2}),
+    )
+    .await;
+    for i in 0..rooms {
+        wb.ok(
+            "/api/v1/properties/RVC/rooms",
+            json!({"number": format!("{}", 1 + i), "room_type": "TNT"}),
+        )
+        .await;
+    }
+}
+
+fn rvc_booking(arrival: u64, name: &str) -> serde_json::Value {
+    json!({"property": "RVC", "room_type": "TNT", "arrival": day(arrival), "departure": day(arrival + 1), "guest": {"name": name}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_travel_and_writes_stay_where_their_authority_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [
+        ("WB", free_port()),
+        ("RS", free_port()),
+        ("PA", free_port()),
+    ];
+    let env = environment_file(dir.path(), &ports);
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
+    for api in [&wb, &rs, &pa] {
+        admin_known(api).await;
+    }
+    seed_rvc(&wb, 3).await;
+    let b = wb.ok("/api/v1/bookings", rvc_booking(2, "Ann Smith")).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    assert_eq!(b["owner"], "env");
+    for api in [&rs, &pa] {
+        let seen = until("the booking on every server", || async {
+            let a = api.get(&format!("/api/v1/bookings/{r}")).await;
+            (a.status == 200).then_some(a.body)
+        })
+        .await;
+        assert_eq!(seen["guest"]["name"], "Ann Smith");
+    }
+    // Env-owned data is written only on the master; the refusal says where it lives.
+    let d = rs
+        .post(
+            "/api/v1/properties",
+            json!({"code": "NEW", "name": "New", "timezone": "UTC"}),
+        )
+        .await;
+    d.problem(409, "not_master");
+    assert_eq!(d.body["master"], "WB");
+    assert_eq!(
+        d.body["master_url"],
+        format!("http://127.0.0.1:{}", ports[0].1)
+    );
+    rs.post(&format!("/api/v1/bookings/{r}/cancel"), json!({}))
+        .await
+        .problem(409, "not_master");
+    // PA's property is written only on PA.
+    let d = wb
+        .post(
+            "/api/v1/properties",
+            json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+        )
+        .await;
+    d.problem(409, "not_owner");
+    assert_eq!(d.body["owner"], "server:PA");
+    assert_eq!(
+        d.body["owner_url"],
+        format!("http://127.0.0.1:{}", ports[2].1)
+    );
+    pa.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal Lodge", "timezone": "UTC", "currency": "ZAR"}),
+    )
+    .await;
+    let krl = until("PA's property on WB", || async {
+        let a = wb.get("/api/v1/properties/KRL").await;
+        (a.status == 200).then_some(a.body)
+    })
+    .await;
+    assert_eq!(krl["owner"], "server:PA");
+    // A slave office books under its own authority; only it may change that booking.
+    let own = rs.ok("/api/v1/bookings", rvc_booking(3, "Bo Chen")).await;
+    assert_eq!(own["owner"], "server:RS");
+    let o = own["reference"].as_str().unwrap().to_string();
+    assert!(o.starts_with("RS-"));
+    until("RS's booking on WB", || async {
+        (wb.get(&format!("/api/v1/bookings/{o}")).await.status == 200).then_some(())
+    })
+    .await;
+    let d = wb
+        .post(&format!("/api/v1/bookings/{o}/cancel"), json!({}))
+        .await;
+    d.problem(409, "not_owner");
+    assert_eq!(d.body["owner"], "server:RS");
+    assert_eq!(
+        rs.post(
+            &format!("/api/v1/bookings/{o}/cancel"),
+            json!({"reason": "changed plans"})
+        )
+        .await
+        .status,
+        200
+    );
+    // Everyone converges on the same database.
+    until("identical digests", || async {
+        let (a, b, c) = (digest(&wb).await, digest(&rs).await, digest(&pa).await);
+        (!a.is_empty() && a == b && b == c).then_some(())
+    })
+    .await;
+    let e = rs.get("/api/v1/environment").await.body;
+    assert_eq!(e["master"]["server"], "WB");
+    assert_eq!(e["state"], "slave");
+    assert_eq!(e["servers"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_with_another_file_or_secret_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [
+        ("WB", free_port()),
+        ("RS", free_port()),
+        ("PA", free_port()),
+    ];
+    let env = environment_file(dir.path(), &ports);
+    let wb = TestServer::start_in(&env, "WB", &format!("127.0.0.1:{}", ports[0].1), &[]);
+    let api = wb.api().anonymous();
+    let pull = |token: String, fingerprint: &str| {
+        let api = api.clone();
+        let fingerprint = fingerprint.to_string();
+        async move {
+            let auth = format!("Bearer {token}");
+            let headers: [(&str, &str); 3] = [
+                ("authorization", &auth),
+                ("x-innsync-server", "RS"),
+                ("x-innsync-fingerprint", &fingerprint),
+            ];
+            api.send(
+                reqwest::Method::POST,
+                "/api/v1/replication/pull",
+                Some(json!({"cursor": {}, "limit": 10, "wait_ms": 0})),
+                &headers,
+            )
+            .await
+        }
+    };
+    let good =
+        innsync_server::replication::auth::peer_token("a long shared secret for tests", "RS");
+    let wrong = innsync_server::replication::auth::peer_token("another secret entirely", "RS");
+    let ours = innsync_environment::Environment::load(&env)
+        .unwrap()
+        .fingerprint()
+        .to_string();
+    pull(wrong, &ours).await.problem(401, "unauthorized");
+    let d = pull(good.clone(), &"0".repeat(64))
+        .await
+        .problem(409, "environment_mismatch");
+    assert!(d.contains("differs"), "{d}");
+    let ok = pull(good, &ours).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert!(!ok.body["changes"].as_array().unwrap().is_empty());
+    // A bad environment file is rejected at start with the line and the reason.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nsecret = \"short\"\ninitial_master = \"WB\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args(["serve", "--server", "WB", "--data-dir"])
+        .arg(dir.path().join("x"))
+        .arg("--environment")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = ["WB", "RS", "PA"];
+    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
+    let env = environment_file(
+        dir.path(),
+        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
+    );
+    // One proxy per directed link, so any link can be cut on its own.
+    let mut links = std::collections::BTreeMap::new();
+    for (i, from) in codes.iter().enumerate() {
+        for (j, to) in codes.iter().enumerate() {
+            if i != j {
+                let p = Proxy::start(
+                    "127.0.0.1:0",
+                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
+                )
+                .await
+                .unwrap();
+                links.insert((from.to_string(), to.to_string()), p);
+            }
+        }
+    }
+    let servers: Vec<TestServer> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let peers: Vec<(String, String)> = codes
+                .iter()
+                .filter(|p| *p != c)
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                    )
+                })
+                .collect();
+            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+        })
+        .collect();
+    let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
+    for api in [&wb, &rs, &pa] {
+        admin_known(api).await;
+    }
+    seed_rvc(&wb, 10).await;
+    until("RVC on RS", || async {
+        (rs.get("/api/v1/properties/RVC").await.status == 200).then_some(())
+    })
+    .await;
+    // Cut RS off from everyone, both ways.
+    for ((from, to), p) in &links {
+        if from == "RS" || to == "RS" {
+            p.cut();
+        }
+    }
+    let mut refs = vec![];
+    for i in 0..5 {
+        refs.push(
+            wb.ok(
+                "/api/v1/bookings",
+                rvc_booking(1 + i, &format!("Web guest {i}")),
+            )
+            .await["reference"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        refs.push(
+            rs.ok(
+                "/api/v1/bookings",
+                rvc_booking(10 + i, &format!("Office guest {i}")),
+            )
+            .await["reference"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        rs.get(&format!("/api/v1/bookings/{}", refs[0]))
+            .await
+            .status,
+        404,
+        "RS is cut off"
+    );
+    until("RS unreachable on WB", || async {
+        let e = wb.get("/api/v1/environment").await.body;
+        e["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == "RS" && s["reachable"] == false)
+            .map(|_| ())
+    })
+    .await;
+    for p in links.values() {
+        p.heal();
+    }
+    until("identical digests after heal", || async {
+        let (a, b, c) = (digest(&wb).await, digest(&rs).await, digest(&pa).await);
+        (!a.is_empty() && a == b && b == c).then_some(())
+    })
+    .await;
+    for r in &refs {
+        for api in [&wb, &rs, &pa] {
+            assert_eq!(
+                api.get(&format!("/api/v1/bookings/{r}")).await.status,
+                200,
+                "{r}"
+            );
+        }
+    }
+}

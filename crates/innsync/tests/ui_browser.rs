@@ -1,0 +1,606 @@
+//! The operator's web UI against a real `innsync serve` process.
+//!
+//! `operator_works_through_the_ui_in_a_real_browser` drives headless Chromium through
+//! WebDriver (Debian's chromium and chromium-driver, installed by `scripts/install-browser`):
+//! log in, create a booking with live availability, see it on the tape chart, check it in, a
+//! double booking of the last room refused in plain words, the environment dashboard with the
+//! server as master and its PMS links (General Reset with a confirmation), a tablet-sized
+//! window, and a read-only user who sees no action buttons and is refused a forged POST.
+//! Screenshots of the main pages go to `target/ui-screenshots/`.
+//!
+//! `ui_access_rules_hold_without_a_browser` checks the same rules with plain HTTP: no session
+//! means the login page, CSRF and Origin checks, roles, server restrictions, escaping.
+//!
+//! Without chromium or chromedriver the browser test tries `scripts/install-browser` and fails
+//! with a clear message if that does not help, unless `INNSYNC_SKIP_BROWSER=1` is set.
+
+mod common;
+mod ui;
+
+use common::*;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use ui::Browser;
+
+const MANAGER: (&str, &str) = ("manager", "manager-pass-1");
+const DESK: (&str, &str) = ("desk", "desk-pass-123");
+const VIEWER: (&str, &str) = ("viewer", "viewer-pass-1");
+
+/// Where screenshots go: `target/ui-screenshots/` of the workspace (or `CARGO_TARGET_DIR`).
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("ui-screenshots")
+}
+
+/// Chromium and chromedriver, installing them if needed; `None` only when the browser is
+/// missing and `INNSYNC_SKIP_BROWSER=1` says to skip.
+fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
+    if let (Some(c), Some(d)) = ui::browser_paths() {
+        return Some((c, d));
+    }
+    if std::env::var("INNSYNC_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: chromium/chromedriver are not installed and INNSYNC_SKIP_BROWSER=1");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
+    eprintln!(
+        "chromium or chromedriver missing; running {}",
+        script.display()
+    );
+    let ran = std::process::Command::new("bash").arg(&script).status();
+    match (ui::browser_paths(), ran) {
+        ((Some(c), Some(d)), _) => Some((c, d)),
+        (_, ran) => panic!(
+            "the UI browser test needs Debian's chromium and chromium-driver \
+             ({} and {}), and scripts/install-browser could not install them ({ran:?}). \
+             Install them (apt-get install chromium chromium-driver) or set \
+             INNSYNC_SKIP_BROWSER=1 to skip this test deliberately.",
+            ui::CHROMIUM[1],
+            ui::CHROMEDRIVER
+        ),
+    }
+}
+
+async fn add_user(api: &Api, (name, password): (&str, &str), roles: &[&str], servers: &[&str]) {
+    api.ok(
+        "/api/v1/users",
+        json!({"username": name, "password": password, "roles": roles, "servers": servers}),
+    )
+    .await;
+}
+
+/// Property KRL with DLX rooms 101 and 102 and one STD room (201), the STD room already
+/// booked for tonight and tomorrow, and three users.
+async fn prepare(api: &Api) {
+    seed(api, 2).await;
+    add_user(api, MANAGER, &["admin"], &[]).await;
+    add_user(api, DESK, &["front_desk"], &[]).await;
+    add_user(api, VIEWER, &["read_only"], &[]).await;
+    api.ok(
+        "/api/v1/bookings",
+        json!({"property": "KRL", "room_type": "STD", "arrival": day(0), "departure": day(2),
+               "guest": {"name": "Early Bird"}}),
+    )
+    .await;
+}
+
+async fn log_in(b: &Browser, base: &str, (name, password): (&str, &str)) {
+    b.goto(&format!("{base}/ui/login")).await;
+    b.fill("input[name=username]", name).await;
+    b.fill("input[name=password]", password).await;
+    b.click("form[action='/ui/login'] button[type=submit]")
+        .await;
+    b.wait_text("[data-testid=user]", name).await;
+}
+
+async fn log_out(b: &Browser) {
+    b.click("form[action='/ui/logout'] button").await;
+    b.wait_for("input[name=username]").await;
+}
+
+#[tokio::test]
+async fn operator_works_through_the_ui_in_a_real_browser() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let s = TestServer::start();
+    let api = s.api();
+    prepare(&api).await;
+    api.put(
+        "/api/v1/pms/links/switch",
+        json!({"property": "KRL", "dialect": "mitel", "role": "connect", "address": "127.0.0.1:9"}),
+    )
+    .await;
+    let shots = screenshot_dir();
+    let base = s.base.clone();
+    let b = Browser::start(&chromium, &driver).await;
+
+    // Unauthenticated: the root leads to the login page; a wrong password is refused.
+    b.goto(&format!("{base}/")).await;
+    b.wait_for("input[name=username]").await;
+    assert!(b.url().await.contains("/ui/login"), "{}", b.url().await);
+    b.fill("input[name=username]", MANAGER.0).await;
+    b.fill("input[name=password]", "not-the-password").await;
+    b.click("form[action='/ui/login'] button[type=submit]")
+        .await;
+    b.wait_text("[data-testid=problem]", "Wrong username or password")
+        .await;
+    b.screenshot(&shots.join("login.png")).await;
+
+    // Log in; the tape chart is the home page.
+    log_in(&b, &base, MANAGER).await;
+    b.wait_for("table[data-testid=availability]").await;
+
+    // Create a booking: live availability first, then the form.
+    b.goto(&format!("{base}/ui/bookings/new")).await;
+    b.set_value("select[name=stock]", "KRL/DLX").await;
+    b.set_value("input[name=arrival]", &day(0)).await;
+    b.set_value("input[name=departure]", &day(2)).await;
+    b.fill("input[name=guest_name]", "Grace Hopper").await;
+    b.fill("input[name=email]", "grace@example.com").await;
+    b.wait_text("[data-testid=live-summary]", "2 Deluxe free on every night")
+        .await;
+    b.screenshot(&shots.join("new-booking.png")).await;
+    b.click("button[data-action=create]").await;
+    b.wait_text("[data-testid=done]", "Booking created").await;
+    let reference = b
+        .text_of("[data-testid=reference]")
+        .await
+        .unwrap_or_default()
+        .trim_start_matches("Booking ")
+        .to_string();
+    assert!(reference.starts_with("WB-"), "{reference:?}");
+    assert_eq!(
+        b.text_of("[data-testid=guest]").await.as_deref(),
+        Some("Grace Hopper")
+    );
+
+    // The grid: one DLX booked tonight, and the booking waiting for a room.
+    b.goto(&format!("{base}/ui/grid?property=KRL")).await;
+    let tonight = format!("tr[data-room-type=DLX] td[data-night='{}']", day(0));
+    b.wait_text(&tonight, "1/2 booked").await;
+    b.wait_text("[data-testid=unassigned]", &reference).await;
+    b.screenshot(&shots.join("grid.png")).await;
+
+    // Open it from the grid and check it in to room 102.
+    b.click(&format!(
+        "[data-testid=unassigned] a[href='/ui/bookings/{reference}']"
+    ))
+    .await;
+    b.wait_text("[data-testid=reference]", &reference).await;
+    b.set_value("form[action$='/check-in'] select[name=room]", "102")
+        .await;
+    b.click("button[data-action=check-in]").await;
+    b.wait_text("[data-testid=done]", "Guest checked in").await;
+    b.wait_text("[data-testid=status]", "Checked in").await;
+    b.wait_text("[data-testid=room]", "102").await;
+    b.wait_text("[data-testid=history]", "booking.check_in")
+        .await;
+    b.screenshot(&shots.join("booking.png")).await;
+
+    // On the grid, room 102 now shows the guest on both nights.
+    b.goto(&format!("{base}/ui/grid?property=KRL")).await;
+    let bar = format!("tr[data-room='102'] a[data-booking='{reference}']");
+    b.wait_text(&bar, "Grace Hopper").await;
+    b.screenshot(&shots.join("grid-checked-in.png")).await;
+
+    // A double booking of the last STD room is refused in plain words.
+    b.goto(&format!("{base}/ui/bookings/new")).await;
+    b.set_value("select[name=stock]", "KRL/STD").await;
+    b.set_value("input[name=arrival]", &day(0)).await;
+    b.set_value("input[name=departure]", &day(2)).await;
+    b.fill("input[name=guest_name]", "Late Comer").await;
+    b.wait_text("[data-testid=live-summary]", "No availability")
+        .await;
+    b.click("button[data-action=create]").await;
+    let refused = b
+        .wait_text("[data-testid=problem]", "No availability")
+        .await;
+    assert!(refused.contains("STD"), "{refused}");
+    assert_eq!(
+        b.count("[data-testid=problem][data-code=no_availability]")
+            .await,
+        1
+    );
+    assert_eq!(
+        b.exec(
+            "return document.querySelector('input[name=guest_name]').value",
+            json!([])
+        )
+        .await,
+        json!("Late Comer"),
+        "the refused form keeps what was typed"
+    );
+    b.screenshot(&shots.join("double-booking.png")).await;
+
+    // The environment dashboard: this server is the master; the PMS link with a reset button.
+    b.goto(&format!("{base}/ui/environment")).await;
+    b.wait_text("[data-testid=state]", "master").await;
+    b.wait_text("[data-testid=master]", "WB").await;
+    b.wait_text("[data-testid=servers]", "reachable").await;
+    b.wait_text("[data-testid=pms]", "switch").await;
+    b.screenshot(&shots.join("environment.png")).await;
+    b.click("button[data-action=general-reset]").await;
+    b.accept_confirm("General Reset").await;
+    b.wait_text(
+        "[data-testid=done]",
+        "General Reset requested on link switch",
+    )
+    .await;
+
+    // The booking list finds the guest by part of the name.
+    b.goto(&format!("{base}/ui/bookings?guest=hopper")).await;
+    b.wait_text("table[data-testid=bookings]", &reference).await;
+    b.screenshot(&shots.join("bookings.png")).await;
+
+    // A tablet: the same pages still lay out.
+    b.set_window(820, 1180).await;
+    b.goto(&format!("{base}/ui/grid?property=KRL")).await;
+    b.wait_for("table[data-testid=rooms]").await;
+    b.screenshot(&shots.join("grid-tablet.png")).await;
+    b.goto(&format!("{base}/ui/bookings/{reference}")).await;
+    b.wait_for("[data-testid=actions]").await;
+    b.screenshot(&shots.join("booking-tablet.png")).await;
+    b.set_window(1280, 800).await;
+
+    // A read-only user sees the booking but no action, and a forged POST is refused.
+    log_out(&b).await;
+    log_in(&b, &base, VIEWER).await;
+    b.goto(&format!("{base}/ui/bookings/{reference}")).await;
+    b.wait_for("[data-testid=no-actions]").await;
+    assert_eq!(
+        b.count("[data-action]").await,
+        0,
+        "read-only sees no buttons"
+    );
+    assert_eq!(b.count("a[href='/ui/bookings/new']").await, 0);
+    b.exec(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = '/ui/bookings/' + arguments[0] + '/check-out'; \
+         const c = document.querySelector('input[name=_csrf]').cloneNode(); f.appendChild(c); \
+         document.body.appendChild(f); f.submit(); return true;",
+        json!([reference]),
+    )
+    .await;
+    b.wait_text("h1", "Not allowed").await;
+    b.wait_text("[data-testid=error-detail]", "may not do this")
+        .await;
+    b.screenshot(&shots.join("forbidden.png")).await;
+    let still = api.get(&format!("/api/v1/bookings/{reference}")).await;
+    assert_eq!(still.body["status"], "checked_in", "nothing was written");
+
+    b.quit().await;
+    eprintln!("screenshots in {}", shots.display());
+}
+
+/// A client that does not follow redirects, so the tests see them.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Logs in through the form; returns the session cookie (`name=value`).
+async fn session(base: &str, (name, password): (&str, &str)) -> String {
+    let r = http()
+        .post(format!("{base}/ui/login"))
+        .form(&[("username", name), ("password", password)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {name}");
+    let set = r
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    set.split(';').next().unwrap_or_default().to_string()
+}
+
+/// A page's text, fetched with `cookie`.
+async fn page(base: &str, path: &str, cookie: &str) -> (StatusCode, String) {
+    let r = http()
+        .get(format!("{base}{path}"))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("get");
+    let status = r.status();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// The CSRF token rendered in a page's forms.
+fn csrf_in(html: &str) -> String {
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &html[at + "name=\"_csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap_or(0)].to_string()
+}
+
+async fn post_form(
+    base: &str,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = http().post(format!("{base}{path}")).form(fields);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    if let Some(o) = origin {
+        req = req.header(ORIGIN, o);
+    }
+    req.send().await.expect("post")
+}
+
+#[tokio::test]
+async fn ui_access_rules_hold_without_a_browser() {
+    let s = TestServer::start();
+    let api = s.api();
+    prepare(&api).await;
+    add_user(&api, ("elsewhere", "elsewhere-pass"), &["admin"], &["RS"]).await;
+    let base = s.base.as_str();
+    let booked = api.ok("/api/v1/bookings", booking(0, 2)).await;
+    let reference = booked["reference"].as_str().unwrap_or_default().to_string();
+    let check_in = format!("/ui/bookings/{reference}/check-in");
+
+    // No session: pages and actions lead to the login page, and nothing is written.
+    let r = http().get(format!("{base}/")).send().await.expect("get /");
+    assert!(r.status().is_redirection());
+    assert_eq!(location(&r), "/ui");
+    let r = http()
+        .get(format!("{base}/ui/bookings?status=confirmed"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&r),
+        "/ui/login?next=%2Fui%2Fbookings%3Fstatus%3Dconfirmed"
+    );
+    let r = post_form(base, &check_in, None, None, &[("room", "101")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/ui/login");
+    let r = post_form(
+        base,
+        &check_in,
+        Some("innsync_session=isk_forged"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(location(&r), "/ui/login", "an unknown token is no session");
+
+    // Wrong password and a user restricted to another server are refused at login.
+    let r = post_form(
+        base,
+        "/ui/login",
+        None,
+        None,
+        &[("username", "viewer"), ("password", "nope-nope")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("Wrong username or password"));
+    let r = post_form(
+        base,
+        "/ui/login",
+        None,
+        None,
+        &[("username", "elsewhere"), ("password", "elsewhere-pass")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("may not log in on server WB"));
+    let r = post_form(
+        base,
+        "/ui/login",
+        None,
+        Some("http://evil.example"),
+        &[("username", "viewer"), ("password", VIEWER.1)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "login from another site");
+
+    // Read-only: sees the booking, no buttons; a POST with its own valid token is still 403.
+    let viewer = session(base, VIEWER).await;
+    let (status, html) = page(base, &format!("/ui/bookings/{reference}"), &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&reference) && !html.contains("data-action"),
+        "{html}"
+    );
+    let token = csrf_in(&html);
+    let r = post_form(
+        base,
+        &check_in,
+        Some(&viewer),
+        None,
+        &[("_csrf", &token), ("room", "101")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap_or_default().contains("Not allowed"));
+    let (status, _) = page(base, "/ui/bookings/new", &viewer).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "read-only may not open the create form"
+    );
+
+    // Front desk: without the CSRF token, with another session's token, or from another
+    // site: refused. With everything right: checked in.
+    let desk = session(base, DESK).await;
+    let (_, html) = page(base, &format!("/ui/bookings/{reference}"), &desk).await;
+    assert!(html.contains("data-action=\"check-in\""));
+    let desk_token = csrf_in(&html);
+    for (token, origin) in [
+        ("", None),
+        (token.as_str(), None),
+        (desk_token.as_str(), Some("http://evil.example")),
+    ] {
+        let r = post_form(
+            base,
+            &check_in,
+            Some(&desk),
+            origin,
+            &[("_csrf", token), ("room", "101")],
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "token {token:?} origin {origin:?}"
+        );
+    }
+    assert_eq!(
+        api.get(&format!("/api/v1/bookings/{reference}")).await.body["status"],
+        "confirmed"
+    );
+    let r = post_form(
+        base,
+        &check_in,
+        Some(&desk),
+        Some(base),
+        &[("_csrf", &desk_token), ("room", "101")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&r),
+        format!("/ui/bookings/{reference}?done=check-in")
+    );
+    let now = api.get(&format!("/api/v1/bookings/{reference}")).await;
+    assert_eq!(now.body["status"], "checked_in");
+    assert_eq!(now.body["room"], "101");
+
+    // A refused action shows the domain's reason in plain words, no trace.
+    let r = post_form(
+        base,
+        &format!("/ui/bookings/{reference}/confirm"),
+        Some(&desk),
+        None,
+        &[("_csrf", &desk_token)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let text = r.text().await.unwrap_or_default();
+    assert!(
+        text.contains("Not possible now") && !text.contains("panicked"),
+        "{text}"
+    );
+
+    // User text is escaped; pages carry the security headers; assets are served.
+    let manager = session(base, MANAGER).await;
+    let (_, html) = page(base, "/ui/bookings/new", &manager).await;
+    let token = csrf_in(&html);
+    let stock = "KRL/DLX";
+    let (arrival, departure) = (day(3), day(4));
+    let r = post_form(
+        base,
+        "/ui/bookings",
+        Some(&manager),
+        None,
+        &[
+            ("_csrf", &token),
+            ("stock", stock),
+            ("arrival", &arrival),
+            ("departure", &departure),
+            ("guest_name", "<script>alert(1)</script>"),
+            ("idem", "k1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let again = post_form(
+        base,
+        "/ui/bookings",
+        Some(&manager),
+        None,
+        &[
+            ("_csrf", &token),
+            ("stock", stock),
+            ("arrival", &arrival),
+            ("departure", &departure),
+            ("guest_name", "<script>alert(1)</script>"),
+            ("idem", "k1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&again),
+        location(&r),
+        "the same form sent twice books once"
+    );
+    let r = http()
+        .get(format!("{base}/ui/bookings?guest=script"))
+        .header(COOKIE, &manager)
+        .send()
+        .await
+        .expect("list");
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && !html.contains("<script>alert(1)")
+    );
+    let r = http()
+        .get(format!("{base}/ui/assets/htmx.min.js"))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap_or_default().contains("htmx"));
+
+    // Logging out ends the session in the browser.
+    let r = post_form(
+        base,
+        "/ui/logout",
+        Some(&manager),
+        None,
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(location(&r), "/ui/login");
+    let set = r
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(set.contains("Max-Age=0"), "{set}");
+}

@@ -1,0 +1,118 @@
+//! `POST /api/v1/replication/pull`: a peer asks for the changes beyond its cursor and waits
+//! (long-poll) until there are some or its wait runs out.
+
+use super::auth::{peer_token, same, FINGERPRINT_HEADER, SERVER_HEADER};
+use super::{MAX_PULL_CHANGES, MAX_PULL_WAIT_MS};
+use crate::extract::ApiJson;
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use innsync_core::ServerCode;
+use innsync_store::Change;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A pull request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    /// How far the caller has each origin's log.
+    pub cursor: BTreeMap<String, u64>,
+    /// Most changes wanted.
+    pub limit: usize,
+    /// How long to wait for changes when there are none yet.
+    pub wait_ms: u64,
+}
+
+/// A pull answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PullAnswer {
+    /// The answering server.
+    pub server: String,
+    /// Its environment fingerprint.
+    pub fingerprint: String,
+    /// How far it has each origin's log (so the caller can tell how far behind it is).
+    pub holds: BTreeMap<String, u64>,
+    /// Changes beyond the caller's cursor, each origin's in order.
+    pub changes: Vec<Change>,
+}
+
+/// Checks that the caller is a server of this environment with the same file.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<ServerCode> {
+    let Some(ctx) = &state.env else {
+        return Err(Problem::not_found(
+            "this server is not part of an environment",
+        ));
+    };
+    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let code = ServerCode::parse(header(SERVER_HEADER))
+        .ok()
+        .filter(|c| *c != ctx.me.code && ctx.env.server(c).is_some())
+        .ok_or_else(|| Problem::unauthorized("unknown or missing peer server code"))?;
+    let token = header("authorization")
+        .strip_prefix("Bearer ")
+        .unwrap_or("");
+    if !same(token, &peer_token(ctx.env.secret.expose(), code.as_str())) {
+        tracing::warn!(peer = %code, "pull refused: bad peer token (different secret?)");
+        return Err(Problem::unauthorized(format!(
+            "server {code} did not prove it knows the environment's secret"
+        )));
+    }
+    let theirs = header(FINGERPRINT_HEADER);
+    if theirs != ctx.fingerprint {
+        tracing::warn!(peer = %code, theirs, ours = %ctx.fingerprint, "pull refused: environment files differ");
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "environment_mismatch",
+            format!(
+                "server {code}'s environment file differs from {}'s (fingerprint {theirs} vs {}); the servers refuse to sync until the files are identical",
+                ctx.me.code, ctx.fingerprint
+            ),
+        )
+        .with("fingerprint", ctx.fingerprint.clone()));
+    }
+    Ok(code)
+}
+
+/// Serves a pull.
+pub async fn pull(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PullRequest>,
+) -> ApiResult<Json<PullAnswer>> {
+    let peer = authenticate(&state, &headers)?;
+    if req.limit == 0 || req.limit > MAX_PULL_CHANGES {
+        return Err(Problem::invalid(format!(
+            "limit must be 1 to {MAX_PULL_CHANGES}"
+        )));
+    }
+    let wait = Duration::from_millis(req.wait_ms.min(MAX_PULL_WAIT_MS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changed = state.writer.changes();
+    loop {
+        changed.borrow_and_update();
+        let cursor = req.cursor.clone();
+        let limit = req.limit;
+        let (holds, changes) = state
+            .read(move |r| Ok((r.cursors()?, r.changes_after(&cursor, limit)?)))
+            .await?;
+        if !changes.is_empty() || tokio::time::Instant::now() >= deadline {
+            tracing::debug!(%peer, changes = changes.len(), "served a pull");
+            let ctx = state
+                .env
+                .as_ref()
+                .ok_or_else(|| Problem::unavailable("no environment"))?;
+            return Ok(Json(PullAnswer {
+                server: ctx.me.code.to_string(),
+                fingerprint: ctx.fingerprint.clone(),
+                holds,
+                changes,
+            }));
+        }
+        // Wait for the next commit, or the end of the caller's wait.
+        let _ = tokio::time::timeout_at(deadline, changed.changed()).await;
+    }
+}

@@ -1,0 +1,116 @@
+//! Data transfer between the servers of an environment: each server pulls every reachable
+//! peer's changes by cursor over HTTP (long-poll), applies them through the store's writer
+//! (once each, in each origin's order), and re-serves what it holds so changes travel along
+//! chains. Servers prove who they are with a token derived from the environment's secret and
+//! refuse peers whose environment file differs.
+
+pub mod auth;
+pub mod endpoint;
+pub mod puller;
+
+use chrono::{DateTime, Utc};
+use innsync_core::ServerCode;
+use innsync_environment::{Environment, ServerEntry};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Most changes one pull answers with.
+pub const MAX_PULL_CHANGES: usize = 2_000;
+/// Longest a pull may wait for new changes.
+pub const MAX_PULL_WAIT_MS: u64 = 30_000;
+
+/// What an operator sees of one peer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PeerStatus {
+    /// The peer's code.
+    pub code: String,
+    /// Its role.
+    pub role: String,
+    /// Where it is reached.
+    pub url: String,
+    /// Whether the last pull got an answer.
+    pub reachable: bool,
+    /// When a pull last succeeded.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// Changes the peer holds that this server has not applied yet (at the last pull).
+    pub behind: u64,
+    /// Changes applied from this peer since start.
+    pub applied: u64,
+    /// The last error, if the last pull failed.
+    pub last_error: Option<String>,
+}
+
+/// This server's place in its environment.
+#[derive(Debug)]
+pub struct EnvContext {
+    /// The parsed environment file.
+    pub env: Environment,
+    /// This server's entry.
+    pub me: ServerEntry,
+    /// The environment's fingerprint, exchanged with every pull.
+    pub fingerprint: String,
+    /// Where to reach each peer (the file's URL unless overridden on the command line).
+    pub peer_urls: BTreeMap<ServerCode, String>,
+    /// Peers as last seen.
+    pub peers: Mutex<BTreeMap<ServerCode, PeerStatus>>,
+}
+
+impl EnvContext {
+    /// Builds the context for `me`; `overrides` replace peers' URLs (test proxies, tunnels).
+    pub fn new(env: Environment, me: ServerEntry, overrides: BTreeMap<ServerCode, String>) -> Self {
+        let fingerprint = env.fingerprint().to_string();
+        let mut peer_urls = BTreeMap::new();
+        let mut peers = BTreeMap::new();
+        for p in env.peers(&me.code) {
+            let url = overrides
+                .get(&p.code)
+                .cloned()
+                .unwrap_or_else(|| p.url.as_str().trim_end_matches('/').to_string());
+            peer_urls.insert(p.code.clone(), url.clone());
+            peers.insert(
+                p.code.clone(),
+                PeerStatus {
+                    code: p.code.to_string(),
+                    role: p.role.to_string(),
+                    url,
+                    ..PeerStatus::default()
+                },
+            );
+        }
+        Self {
+            env,
+            me,
+            fingerprint,
+            peer_urls,
+            peers: Mutex::new(peers),
+        }
+    }
+
+    /// Updates one peer's status.
+    pub fn peer(&self, code: &ServerCode, f: impl FnOnce(&mut PeerStatus)) {
+        if let Ok(mut p) = self.peers.lock() {
+            if let Some(s) = p.get_mut(code) {
+                f(s);
+            }
+        }
+    }
+
+    /// Every peer's status.
+    pub fn peer_statuses(&self) -> Vec<PeerStatus> {
+        self.peers
+            .lock()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The URL of a server (this one's own, or a peer's) for problem documents.
+    pub fn url_of(&self, code: &ServerCode) -> Option<String> {
+        if *code == self.me.code {
+            return Some(self.me.url.as_str().trim_end_matches('/').to_string());
+        }
+        self.env
+            .server(code)
+            .map(|s| s.url.as_str().trim_end_matches('/').to_string())
+    }
+}

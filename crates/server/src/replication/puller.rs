@@ -1,0 +1,193 @@
+//! The pull loop towards one peer: long-poll for changes beyond our cursor, check the batch's
+//! shape, apply it through the writer, record how far behind we are; back off while the peer
+//! is unreachable and resume from the cursor when it returns.
+
+use super::auth::{peer_token, FINGERPRINT_HEADER, SERVER_HEADER};
+use super::endpoint::{PullAnswer, PullRequest};
+use crate::state::AppState;
+use innsync_core::ServerCode;
+use innsync_environment::cursor::{plan_batch, Batch, CursorMap, Sequenced};
+use innsync_environment::Fingerprint;
+use innsync_store::Change;
+use std::collections::BTreeSet;
+use tokio::sync::watch;
+
+/// A change seen by the cursor planner.
+struct Seq<'a>(&'a Change);
+
+impl Sequenced for Seq<'_> {
+    fn origin(&self) -> &ServerCode {
+        &self.0.origin
+    }
+    fn seq(&self) -> u64 {
+        self.0.seq
+    }
+}
+
+fn cursor_map(m: &std::collections::BTreeMap<String, u64>) -> CursorMap {
+    let mut c = CursorMap::new();
+    for (o, s) in m {
+        if let Ok(code) = ServerCode::parse(o) {
+            let _ = c.set(code, *s);
+        }
+    }
+    c
+}
+
+/// Why one pull failed.
+#[derive(Debug)]
+enum PullError {
+    /// No answer: the peer is unreachable.
+    Unreachable(String),
+    /// The peer answered but refused, or sent something unusable.
+    Refused(String),
+}
+
+/// Pulls from `peer` until `stop` turns true.
+pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bool>) {
+    let Some(ctx) = state.env.clone() else { return };
+    let Some(base) = ctx.peer_urls.get(&peer).cloned() else {
+        return;
+    };
+    let s = state.settings.clone();
+    let client = match reqwest::Client::builder()
+        .connect_timeout(s.peer_connect_timeout)
+        .tcp_nodelay(true)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(%peer, error = %e, "no HTTP client; not pulling");
+            return;
+        }
+    };
+    let url = format!("{base}/api/v1/replication/pull");
+    let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
+    let mut backoff = s.peer_retry_min;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let attempt = pull_once(&state, &client, &url, &token, &peer);
+        let result = tokio::select! {
+            r = attempt => r,
+            _ = stop.changed() => return,
+        };
+        match result {
+            Ok(()) => backoff = s.peer_retry_min,
+            Err(e) => {
+                let (reachable, why) = match e {
+                    PullError::Unreachable(w) => (false, w),
+                    PullError::Refused(w) => (true, w),
+                };
+                ctx.peer(&peer, |p| {
+                    p.reachable = reachable;
+                    p.last_error = Some(why.clone());
+                });
+                tracing::debug!(%peer, error = %why, "pull failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(s.peer_retry_max);
+            }
+        }
+    }
+}
+
+async fn pull_once(
+    state: &AppState,
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    peer: &ServerCode,
+) -> Result<(), PullError> {
+    let Some(ctx) = &state.env else {
+        return Ok(());
+    };
+    let s = &state.settings;
+    let cursor = state
+        .read(|r| r.cursors())
+        .await
+        .map_err(|p| PullError::Refused(p.detail))?;
+    let body = PullRequest {
+        cursor: cursor.clone(),
+        limit: s.pull_batch,
+        wait_ms: u64::try_from(s.pull_wait.as_millis()).unwrap_or(u64::MAX),
+    };
+    let resp = client
+        .post(url)
+        .bearer_auth(token)
+        .header(SERVER_HEADER, ctx.me.code.as_str())
+        .header(FINGERPRINT_HEADER, &ctx.fingerprint)
+        .json(&body)
+        .timeout(s.pull_wait + s.peer_request_timeout)
+        .send()
+        .await
+        .map_err(|e| PullError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| PullError::Unreachable(e.to_string()))?;
+    if !status.is_success() {
+        let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_string))
+            .unwrap_or_else(|| status.to_string());
+        tracing::warn!(%peer, %status, %detail, "pull refused");
+        return Err(PullError::Refused(detail));
+    }
+    let answer: PullAnswer = serde_json::from_slice(&bytes)
+        .map_err(|e| PullError::Refused(format!("garbled answer from {peer}: {e}")))?;
+    // Refuse a garbled batch whole, before anything of it is applied.
+    let fingerprint = Fingerprint::parse(&answer.fingerprint)
+        .map_err(|e| PullError::Refused(format!("garbled fingerprint from {peer}: {e}")))?;
+    let ours = Fingerprint::parse(&ctx.fingerprint).map_err(PullError::Refused)?;
+    let known: BTreeSet<ServerCode> = ctx.env.servers.iter().map(|s| s.code.clone()).collect();
+    let batch = Batch {
+        fingerprint,
+        changes: answer.changes.iter().map(Seq).collect(),
+    };
+    if fingerprint != ours {
+        return Err(PullError::Refused(format!(
+            "{peer}'s environment file differs from ours"
+        )));
+    }
+    plan_batch(&cursor_map(&cursor), &ours, &known, &batch).map_err(|e| {
+        state.metrics.replication_refused.inc();
+        PullError::Refused(format!("garbled batch from {peer}: {e}"))
+    })?;
+    drop(batch);
+    let n = answer.changes.len();
+    let report = if n > 0 {
+        state
+            .writer
+            .replicate(answer.changes)
+            .await
+            .map_err(|e| PullError::Refused(format!("applying {n} changes from {peer}: {e}")))?
+    } else {
+        Default::default()
+    };
+    state.metrics.replication_applied.inc_by(report.applied);
+    let after = state
+        .read(|r| r.cursors())
+        .await
+        .map_err(|p| PullError::Refused(p.detail))?;
+    let behind: u64 = answer
+        .holds
+        .iter()
+        .map(|(o, held)| held.saturating_sub(after.get(o).copied().unwrap_or(0)))
+        .sum();
+    ctx.peer(peer, |p| {
+        p.reachable = true;
+        p.last_sync = Some(chrono::Utc::now());
+        p.behind = behind;
+        p.applied += report.applied;
+        p.last_error = None;
+    });
+    if report.held > 0 {
+        tracing::debug!(%peer, held = report.held, "changes beyond a gap held; pulling again");
+    }
+    Ok(())
+}

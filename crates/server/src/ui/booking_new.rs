@@ -1,0 +1,358 @@
+//! The create-booking form, with live availability for the chosen room type and dates (an
+//! htmx partial refreshed whenever the form changes). Submitting runs the API's
+//! `CreateBooking` command with an idempotency key rendered into the form, so sending the
+//! same form twice books once; a refusal (no availability on a night, a date in the past)
+//! shows the form again, filled in, with the reason in plain words.
+
+use super::error::{UiError, UiResult};
+use super::format::{self, query};
+use super::layout::{self, Nav};
+use super::session::{Posted, UiUser};
+use crate::auth::{new_token, Permission};
+use crate::problem::Problem;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Duration;
+use innsync_core::dates::Nights;
+use innsync_core::limits::MAX_RANGE_NIGHTS;
+use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RoomType};
+use innsync_store::RoomTypeNights;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+/// Hours a provisional hold lasts unless the operator says otherwise.
+pub const DEFAULT_HOLD_HOURS: i64 = 24;
+/// Longest hold the form offers, in hours (30 days).
+pub const MAX_HOLD_HOURS: i64 = 720;
+/// Most nights the live availability table lists one by one.
+pub const MAX_LIVE_NIGHTS: usize = 31;
+
+/// The form's fields, as typed (also the query that pre-fills it).
+#[derive(Deserialize, Default, Clone)]
+pub struct NewForm {
+    /// `PROPERTY/ROOM_TYPE`.
+    #[serde(default)]
+    stock: String,
+    #[serde(default)]
+    arrival: String,
+    #[serde(default)]
+    departure: String,
+    #[serde(default)]
+    units: String,
+    #[serde(default)]
+    guest_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    hold_hours: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    idem: String,
+}
+
+/// What the live availability needs, parsed.
+struct Wanted {
+    property: String,
+    room_type: String,
+    nights: Nights,
+    units: u32,
+}
+
+fn wanted(f: &NewForm) -> Result<Wanted, String> {
+    let (property, room_type) = f
+        .stock
+        .split_once('/')
+        .filter(|(p, t)| !p.is_empty() && !t.is_empty())
+        .ok_or("choose a room type")?;
+    let arrival = format::opt_date("arrival", Some(&f.arrival))?.ok_or("choose an arrival date")?;
+    let departure =
+        format::opt_date("departure", Some(&f.departure))?.ok_or("choose a departure date")?;
+    let nights = Nights::stay(arrival, departure)?;
+    let units = match f.units.trim() {
+        "" => 1,
+        u => u
+            .parse()
+            .map_err(|_| format!("units: {u:?} is not a whole number"))?,
+    };
+    Ok(Wanted {
+        property: property.to_string(),
+        room_type: room_type.to_string(),
+        nights,
+        units,
+    })
+}
+
+/// Every property's room types, for the grouped select.
+async fn stock_choices(state: &AppState) -> UiResult<Vec<(String, String, Vec<RoomType>)>> {
+    Ok(state
+        .read(|r| {
+            r.properties()?
+                .into_iter()
+                .map(|p| Ok((p.code.clone(), p.name, r.room_types(&p.code)?)))
+                .collect()
+        })
+        .await?)
+}
+
+fn form_page(
+    state: &AppState,
+    user: &UiUser,
+    choices: &[(String, String, Vec<RoomType>)],
+    f: &NewForm,
+    problem: Option<&Problem>,
+) -> Markup {
+    let server = state.writer.server().to_string();
+    let idem = if f.idem.is_empty() {
+        new_token()
+    } else {
+        f.idem.clone()
+    };
+    let units = if f.units.is_empty() { "1" } else { &f.units };
+    let hold = if f.hold_hours.is_empty() {
+        DEFAULT_HOLD_HOURS.to_string()
+    } else {
+        f.hold_hours.clone()
+    };
+    let provisional = f.status == "provisional";
+    let live = format!(
+        "/ui/bookings/new/availability?{}",
+        query(&[
+            ("stock", &f.stock),
+            ("arrival", &f.arrival),
+            ("departure", &f.departure),
+            ("units", units)
+        ])
+    );
+    let body = html! {
+        h1 { "New booking" }
+        @if let Some(p) = problem { (layout::problem_box(p)) }
+        div.cols {
+            form.card #booking-form method="post" action="/ui/bookings" data-testid="new-booking" {
+                (layout::csrf(user))
+                input type="hidden" name="idem" value=(idem);
+                div.form-grid {
+                    label.wide { "Room type"
+                        select name="stock" required {
+                            option value="" { "Choose…" }
+                            @for (code, name, types) in choices {
+                                optgroup label={ (code) " · " (name) } {
+                                    @for t in types {
+                                        @let v = format!("{code}/{}", t.code);
+                                        option value=(v) selected[v == f.stock] { (code) " · " (t.name) " (" (t.code) ")" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    label { "Arrival" input type="date" name="arrival" required value=(f.arrival); }
+                    label { "Departure" input type="date" name="departure" required value=(f.departure); }
+                    label { "Rooms" input type="number" name="units" min="1" max="100" value=(units); }
+                    label { "Status"
+                        select name="status" {
+                            option value="confirmed" selected[!provisional] { "Confirmed" }
+                            option value="provisional" selected[provisional] { "Provisional (held)" }
+                        }
+                    }
+                    label { "Hold for (hours, provisional only)" input type="number" name="hold_hours" min="1" max=(MAX_HOLD_HOURS) value=(hold); }
+                    label.wide { "Guest name" input name="guest_name" required maxlength="200" value=(f.guest_name); }
+                    label { "E-mail" input type="email" name="email" maxlength="254" value=(f.email); }
+                    label { "Phone" input type="tel" name="phone" maxlength="50" value=(f.phone); }
+                    label.wide { "Notes" textarea name="notes" maxlength="2000" { (f.notes) } }
+                }
+                p { button type="submit" data-action="create" { "Create booking" } }
+            }
+            section.card {
+                h2 { "Availability" }
+                div.live #live data-testid="live"
+                    hx-get="/ui/bookings/new/availability"
+                    hx-trigger="change from:#booking-form"
+                    hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units']"
+                    hx-sync="this:replace" {
+                    div hx-get=(live) hx-trigger="load" hx-target="#live" {
+                        p.muted { "Choose a room type and dates to see what is free." }
+                    }
+                }
+            }
+        }
+    };
+    layout::page(user, &server, Nav::NewBooking, "New booking", body)
+}
+
+/// GET `/ui/bookings/new`, optionally pre-filled (`stock`, `arrival`, `departure`).
+pub async fn form(
+    user: UiUser,
+    State(state): State<AppState>,
+    Query(q): Query<NewForm>,
+) -> UiResult<Markup> {
+    user.require(Permission::Book)?;
+    let choices = stock_choices(&state).await?;
+    let prefill = NewForm {
+        idem: String::new(),
+        ..q
+    };
+    Ok(form_page(&state, &user, &choices, &prefill, None))
+}
+
+fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
+    let min = rt.nights.iter().min_by_key(|n| n.available);
+    html! {
+        @match min {
+            Some(m) if m.available >= w.units => {
+                div.notice.good data-testid="live-summary" data-ok="true" {
+                    strong { (m.available) } " " (rt.name) " free on every night; " (w.units) " requested."
+                }
+            }
+            Some(m) => {
+                div.notice.bad data-testid="live-summary" data-ok="false" {
+                    strong { "No availability" } ": only " (m.available) " " (rt.name) " free on " (m.date) "; " (w.units) " requested."
+                }
+            }
+            None => {}
+        }
+        @if rt.nights.len() <= MAX_LIVE_NIGHTS {
+            div.scroll {
+                table {
+                    tr { th { "Night" } @for n in &rt.nights { th { (format::night_header(n.date).1) } } }
+                    tr { th { "Free" } @for n in &rt.nights { td class=[(n.available < w.units).then_some("full")] { (n.available) } } }
+                    tr { th { "Booked" } @for n in &rt.nights { td { (n.booked) "/" (n.total) } } }
+                }
+            }
+        }
+    }
+}
+
+/// GET `/ui/bookings/new/availability`: the live availability fragment (htmx).
+pub async fn availability(
+    _user: UiUser,
+    State(state): State<AppState>,
+    Query(q): Query<NewForm>,
+) -> UiResult<Markup> {
+    let w = match wanted(&q) {
+        Ok(w) => w,
+        Err(why) => {
+            return Ok(html! { p.muted data-testid="live-summary" { (capital(&why)) "." } })
+        }
+    };
+    let nights =
+        Nights::new(w.nights.from, w.nights.to, MAX_RANGE_NIGHTS).map_err(UiError::bad_request)?;
+    let (p, t) = (w.property.clone(), w.room_type.clone());
+    let found = state
+        .read(move |r| {
+            if r.property(&p)?.is_none() {
+                return Ok(None);
+            }
+            let a = r.availability(&p, nights)?;
+            Ok(a.room_types.into_iter().find(|rt| rt.code == t))
+        })
+        .await?;
+    Ok(match found {
+        Some(rt) => live_table(&w, &rt),
+        None => html! { p.muted data-testid="live-summary" { "That room type does not exist." } },
+    })
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command, Problem> {
+    let w = wanted(f).map_err(Problem::invalid)?;
+    let status = match f.status.as_str() {
+        "" | "confirmed" => InitialStatus::Confirmed,
+        "provisional" => InitialStatus::Provisional,
+        other => return Err(Problem::invalid(format!("unknown status {other:?}"))),
+    };
+    let hold_until = match status {
+        InitialStatus::Confirmed => None,
+        InitialStatus::Provisional => {
+            let hours: i64 = match f.hold_hours.trim() {
+                "" => DEFAULT_HOLD_HOURS,
+                h => h.parse().map_err(|_| {
+                    Problem::invalid(format!("hold: {h:?} is not a whole number of hours"))
+                })?,
+            };
+            if !(1..=MAX_HOLD_HOURS).contains(&hours) {
+                return Err(Problem::invalid(format!(
+                    "hold: between 1 and {MAX_HOLD_HOURS} hours"
+                )));
+            }
+            Some(now + Duration::hours(hours))
+        }
+    };
+    let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    if f.guest_name.trim().is_empty() {
+        return Err(Problem::invalid(
+            "guest name: please enter the guest's name",
+        ));
+    }
+    Ok(Command::CreateBooking {
+        property: w.property,
+        room_type: w.room_type,
+        arrival: w.nights.from,
+        departure: w.nights.to,
+        units: w.units,
+        guest: GuestInput::New {
+            name: f.guest_name.trim().to_string(),
+            email: opt(&f.email),
+            phone: opt(&f.phone),
+        },
+        status,
+        hold_until,
+        notes: opt(&f.notes),
+    })
+}
+
+/// POST `/ui/bookings`: creates the booking and opens it, or shows the form again with why not.
+pub async fn create(
+    State(state): State<AppState>,
+    Posted { user, form }: Posted<NewForm>,
+) -> UiResult<Response> {
+    user.require(Permission::Book)?;
+    let now = (state.clock)();
+    let key = Some(form.idem.clone())
+        .filter(|k| !k.is_empty() && k.len() <= crate::extract::MAX_IDEMPOTENCY_KEY_LEN)
+        .map(|k| format!("ui:{k}"));
+    let result = match command_of(&form, now) {
+        Ok(cmd) => state
+            .writer
+            .submit(cmd, &user.username, key)
+            .await
+            .map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(out) => match out.outcome() {
+            Outcome::Written {
+                record: Record::Booking(b),
+                ..
+            } => Ok(
+                Redirect::to(&format!("/ui/bookings/{}?done=created", b.meta.id)).into_response(),
+            ),
+            _ => Err(UiError::from(Problem::unavailable(
+                "unexpected record written",
+            ))),
+        },
+        Err(p) => {
+            let choices = stock_choices(&state).await?;
+            // A refused form gets a fresh key: the next attempt is a new request.
+            let again = NewForm {
+                idem: String::new(),
+                ..form
+            };
+            Ok((
+                p.status,
+                form_page(&state, &user, &choices, &again, Some(&p)),
+            )
+                .into_response())
+        }
+    }
+}

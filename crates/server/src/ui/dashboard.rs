@@ -1,0 +1,156 @@
+//! The environment dashboard: this server's role, the master and epoch, every server with its
+//! reachability, pending operations and conflicts, and the PMS links with their state,
+//! counters and last messages, with a button to start a General Reset.
+
+use super::environment::EnvironmentView;
+use super::error::{UiError, UiResult};
+use super::format::{query, url_encode};
+use super::layout::{self, Nav};
+use super::session::{NoFields, Posted, UiUser};
+use crate::auth::Permission;
+use crate::pms::LinkStatus;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+/// Query of the dashboard: what just happened, if anything.
+#[derive(Deserialize, Default)]
+pub struct DashQuery {
+    #[serde(default)]
+    reset: String,
+}
+
+/// GET `/ui/environment`.
+pub async fn page(
+    user: UiUser,
+    State(state): State<AppState>,
+    Query(q): Query<DashQuery>,
+) -> UiResult<Markup> {
+    let env = EnvironmentView::read(&state).await?;
+    let links = state.pms.statuses();
+    let notice = (!q.reset.is_empty()).then(|| {
+        layout::done_box(&format!(
+            "General Reset requested on link {}; the link shows \"resetting\" while it runs.",
+            q.reset
+        ))
+    });
+    Ok(render(&user, &env, &links, notice))
+}
+
+fn state_badge(state: &str) -> Markup {
+    let class = match state {
+        "up" | "master" => "ok",
+        "resetting" | "starting" | "handing_over" => "st-provisional",
+        "down" => "down",
+        _ => "idle",
+    };
+    html! { span class={ "badge " (class) } { (state) } }
+}
+
+fn render(
+    user: &UiUser,
+    env: &EnvironmentView,
+    links: &[LinkStatus],
+    notice: Option<Markup>,
+) -> Markup {
+    let body = html! {
+        div.pagehead { h1 { "Environment" } span.muted { (env.environment) } }
+        @if let Some(n) = notice { (n) }
+        section.card data-testid="this-server" {
+            h2 { "This server" }
+            div.stats {
+                div.stat { span.muted { "Server" } b data-testid="server" { (env.server) } span.muted { (env.role) } }
+                div.stat { span.muted { "Role now" } b data-testid="state" { (env.state) } }
+                div.stat { span.muted { "Master" } b data-testid="master" { (env.master) } span.muted { "epoch " span data-testid="epoch" { (env.epoch) } } }
+                div.stat { span.muted { "Pending operations" } b data-testid="pending" { (env.pending) }
+                    span.muted { @if env.pending > 0 { "oldest " (env.pending_oldest_age_s) " s" } @else { "none waiting" } } }
+                div.stat { span.muted { "Failed" } b data-testid="failed" { (env.failed) } }
+                div.stat { span.muted { "Conflicts" } b data-testid="conflicts" { (env.conflicts) } }
+            }
+        }
+        section.card {
+            h2 { "Servers" }
+            div.scroll {
+                table.list data-testid="servers" {
+                    thead { tr { th { "Server" } th { "Role" } th { "URL" } th { "Reachable" } th { "Last sync" } th { "Behind" } th { "Master" } } }
+                    tbody {
+                        @for s in &env.servers {
+                            tr data-server=(s.code) {
+                                td { strong { (s.code) } @if s.this_server { " " span.muted { "(this server)" } } }
+                                td { (s.role) }
+                                td.mono { @if let Some(u) = &s.url { (u) } @else { span.muted { "—" } } }
+                                td { @if s.reachable { span.badge.ok { "reachable" } } @else { span.badge.down { "unreachable" } } }
+                                td { @if let Some(t) = &s.last_sync { (super::format::audit_time(t)) } @else { span.muted { "—" } } }
+                                td { (s.behind) }
+                                td { @if s.code == env.master { span.badge.ok { "master" } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card data-testid="pms" {
+            h2 { "PMS links" }
+            @if links.is_empty() {
+                p.muted { "No PMS link is configured on this server. An administrator adds one with PUT /api/v1/pms/links/{name}." }
+            }
+            @for l in links {
+                (link_card(user, l))
+            }
+        }
+    };
+    layout::page(user, &env.server, Nav::Environment, "Environment", body)
+}
+
+fn link_card(user: &UiUser, l: &LinkStatus) -> Markup {
+    html! {
+        div.card data-link=(l.name) {
+            div.pagehead {
+                h3 { (l.name) }
+                (state_badge(&l.state))
+                @if let Some(s) = &l.settings {
+                    span.muted { (s.property) " · " (format!("{:?}", s.dialect).to_lowercase()) " · " (format!("{:?}", s.role).to_lowercase()) " " span.mono { (s.address) } }
+                }
+                span.spacer {}
+                @if user.may(Permission::FrontDesk) {
+                    form method="post" action={ "/ui/pms/" (url_encode(&l.name)) "/reset" }
+                        data-confirm={ "Start a General Reset on " (l.name) "? The system's whole room state is resent." } {
+                        (layout::csrf(user))
+                        button.secondary type="submit" data-action="general-reset" { "Start General Reset" }
+                    }
+                }
+            }
+            div.stats {
+                div.stat { span.muted { "Delivered" } b { (l.delivered) } }
+                div.stat { span.muted { "Failed" } b { (l.failed) } }
+                div.stat { span.muted { "Received" } b { (l.received) } }
+                div.stat { span.muted { "General Resets" } b { (l.resets) } span.muted { @if let Some(t) = &l.last_reset_at { "last " (super::format::audit_time(t)) } @else { "none yet" } } }
+                div.stat { span.muted { "Outbox position" } b { (l.outbox_delivered) } }
+            }
+            h3 { "Last messages" }
+            @if l.last_messages.is_empty() {
+                p.muted { "None yet." }
+            } @else {
+                ul.messages { @for m in l.last_messages.iter().rev() { li { (m) } } }
+            }
+        }
+    }
+}
+
+/// POST `/ui/pms/{name}/reset`: asks the link for a General Reset (as the API's reset).
+pub async fn reset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    posted: Posted<NoFields>,
+) -> UiResult<Response> {
+    posted.user.require(Permission::FrontDesk)?;
+    if !state.pms.reset(&name) {
+        return Err(UiError::not_found(format!(
+            "there is no running PMS link named {name:?}, or it is busy with another request; \
+             reload the dashboard and try again"
+        )));
+    }
+    Ok(Redirect::to(&format!("/ui/environment?{}", query(&[("reset", &name)]))).into_response())
+}

@@ -1,0 +1,330 @@
+//! The tape chart of a property: room types × nights (booked, available, total), then rooms ×
+//! nights with the booking occupying each room-night and out-of-order nights, over a 14-night
+//! window with previous/next. Every booking links to its page; a free cell links to the create
+//! form for that night (for users who may book).
+
+use super::error::{UiError, UiResult};
+use super::format::{self, query};
+use super::layout::{self, Nav};
+use super::session::UiUser;
+use crate::auth::Permission;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+use innsync_core::dates::{local_date, parse_tz, Nights};
+use innsync_core::{Booking, Property, Room};
+use innsync_store::{Availability, BookingFilter};
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// Nights the chart shows at once.
+pub const WINDOW_NIGHTS: u64 = 14;
+/// Most bookings read to label the chart's room-nights (far above a 14-night window's count).
+pub const MAX_CHART_BOOKINGS: usize = 5_000;
+
+/// Query of the chart.
+#[derive(Deserialize)]
+pub struct GridQuery {
+    property: Option<String>,
+    from: Option<String>,
+}
+
+/// What one room shows on one night.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomNight {
+    /// Nobody, in service.
+    Free,
+    /// Occupied by this booking.
+    Booked(String),
+    /// Out of order, with the reason.
+    OutOfOrder(String),
+}
+
+/// Merges consecutive equal nights into runs (cell, nights), so a stay is one bar.
+pub fn runs(cells: Vec<RoomNight>) -> Vec<(RoomNight, usize)> {
+    let mut out: Vec<(RoomNight, usize)> = Vec::new();
+    for c in cells {
+        match out.last_mut() {
+            Some((last, n)) if *last == c && c != RoomNight::Free => *n += 1,
+            _ => out.push((c, 1)),
+        }
+    }
+    out
+}
+
+/// Everything the chart shows, read in one go.
+struct Chart {
+    properties: Vec<Property>,
+    property: Property,
+    nights: Nights,
+    today: NaiveDate,
+    availability: Availability,
+    rooms: Vec<Room>,
+    occupancy: Vec<(String, NaiveDate, String)>,
+    bookings: Vec<Booking>,
+}
+
+/// GET `/ui/grid`.
+pub async fn page(
+    user: UiUser,
+    State(state): State<AppState>,
+    Query(q): Query<GridQuery>,
+) -> UiResult<Markup> {
+    let server = state.writer.server().to_string();
+    let from = format::opt_date("from", q.from.as_deref()).map_err(UiError::bad_request)?;
+    let wanted = q.property.filter(|p| !p.is_empty());
+    let now = (state.clock)();
+    let chart = state
+        .read(move |r| {
+            let properties = r.properties()?;
+            let property = match &wanted {
+                Some(code) => properties.iter().find(|p| &p.code == code).cloned(),
+                None => properties.first().cloned(),
+            };
+            let Some(property) = property else {
+                return Ok(Err(properties));
+            };
+            let today = parse_tz(&property.timezone)
+                .map(|tz| local_date(now, tz))
+                .unwrap_or_else(|_| now.date_naive());
+            let start = from.unwrap_or(today);
+            let nights = Nights {
+                from: start,
+                to: start + Days::new(WINDOW_NIGHTS),
+            };
+            let code = property.code.clone();
+            Ok(Ok(Chart {
+                availability: r.availability(&code, nights)?,
+                rooms: r.rooms(&code)?,
+                occupancy: r.room_occupancy(&code, nights)?,
+                bookings: r.bookings(&BookingFilter {
+                    property: Some(code.clone()),
+                    from: Some(nights.from),
+                    to: Some(nights.to),
+                    limit: MAX_CHART_BOOKINGS,
+                    ..BookingFilter::default()
+                })?,
+                properties,
+                property,
+                nights,
+                today,
+            }))
+        })
+        .await?;
+    let body = match chart {
+        Ok(c) => render(&user, &c),
+        Err(properties) if properties.is_empty() => html! {
+            h1 { "Tape chart" }
+            div.notice.info { "There are no properties yet. An administrator adds them through the API." }
+        },
+        Err(_) => {
+            return Err(UiError::not_found("that property does not exist"));
+        }
+    };
+    Ok(layout::page(&user, &server, Nav::Grid, "Tape chart", body))
+}
+
+fn header_row(c: &Chart, first: &str) -> Markup {
+    html! {
+        tr {
+            th.rowhead { (first) }
+            @for d in c.nights.iter() {
+                @let (dow, dm) = format::night_header(d);
+                @let weekend = matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+                th class={ @if d == c.today { "today" } @else if weekend { "weekend" } } {
+                    span.dow { (dow) } (dm)
+                }
+            }
+        }
+    }
+}
+
+fn render(user: &UiUser, c: &Chart) -> Markup {
+    let code = &c.property.code;
+    let shift = |days: i64| {
+        let d = if days < 0 {
+            c.nights.from - Days::new(days.unsigned_abs())
+        } else {
+            c.nights.from + Days::new(days as u64)
+        };
+        format!(
+            "/ui/grid?{}",
+            query(&[("property", code), ("from", &d.to_string())])
+        )
+    };
+    let by_id: HashMap<String, &Booking> = c
+        .bookings
+        .iter()
+        .map(|b| (b.meta.id.to_string(), b))
+        .collect();
+    let unassigned: Vec<&Booking> = c
+        .bookings
+        .iter()
+        .filter(|b| b.status.holds_stock() && b.stays.is_empty())
+        .collect();
+    let may_book = user.may(Permission::Book);
+    html! {
+        div.pagehead {
+            h1 { "Tape chart" }
+            span.muted { (c.property.name) " · " (c.nights.from) " to " (c.nights.to) " (" (WINDOW_NIGHTS) " nights)" }
+            span.spacer {}
+            a.button href=(shift(-(WINDOW_NIGHTS as i64))) data-testid="prev" { "← Previous" }
+            a.button href=(format!("/ui/grid?{}", query(&[("property", code)]))) { "Today" }
+            a.button href=(shift(WINDOW_NIGHTS as i64)) data-testid="next" { "Next →" }
+        }
+        form.row.card method="get" action="/ui/grid" {
+            label { "Property"
+                select name="property" {
+                    @for p in &c.properties {
+                        option value=(p.code) selected[p.code == *code] { (p.code) " · " (p.name) }
+                    }
+                }
+            }
+            label { "From" input type="date" name="from" value=(c.nights.from); }
+            button type="submit" { "Show" }
+        }
+        section.card {
+            h2 { "Availability by room type" }
+            div.scroll {
+                table.chart data-testid="availability" {
+                    thead { (header_row(c, "Room type")) }
+                    tbody {
+                        @for rt in &c.availability.room_types {
+                            tr data-room-type=(rt.code) {
+                                td.rowhead { strong { (rt.code) } br; span.muted { (rt.name) } }
+                                @for n in &rt.nights {
+                                    @let class = if n.available == 0 { "full" } else if n.available * 5 <= n.total { "low" } else { "free" };
+                                    td class=(class) data-night=(n.date)
+                                        title={ (n.booked) " booked of " (n.total) " in service; " (n.held_here) " held here" } {
+                                        @if may_book && n.available > 0 {
+                                            a.avail href={ "/ui/bookings/new?" (query(&[("stock", &format!("{code}/{}", rt.code)), ("arrival", &n.date.to_string()), ("departure", &(n.date + Days::new(1)).to_string())])) } { (n.available) }
+                                        } @else {
+                                            span.avail { (n.available) }
+                                        }
+                                        span.avail-sub { (n.booked) "/" (n.total) " booked" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div.legend {
+                span.l-free { "available" } span.l-low { "nearly full" } span.l-full { "full" }
+                span { "Big number: rooms still available; below: booked / rooms in service." }
+            }
+        }
+        section.card {
+            h2 { "Rooms" }
+            div.scroll {
+                table.chart data-testid="rooms" {
+                    thead { (header_row(c, "Room")) }
+                    tbody {
+                        @for rt in &c.availability.room_types {
+                            tr.typehead { td colspan=(c.nights.len() + 1) { (rt.code) " · " (rt.name) } }
+                            @for room in c.rooms.iter().filter(|r| r.room_type == rt.code) {
+                                (room_row(c, room, &by_id))
+                            }
+                        }
+                    }
+                }
+            }
+            div.legend {
+                span.l-conf { "confirmed" } span.l-in { "checked in" } span.l-prov { "provisional" } span.l-ooo { "out of order" }
+            }
+        }
+        section.card data-testid="unassigned" {
+            h2 { "Not in a room yet (" (unassigned.len()) ")" }
+            @if unassigned.is_empty() {
+                p.muted { "Every live booking in this window has a room." }
+            } @else {
+                table.list {
+                    thead { tr { th { "Reference" } th { "Guest" } th { "Type" } th { "Arrival" } th { "Departure" } th { "Units" } th { "Status" } } }
+                    tbody {
+                        @for b in &unassigned {
+                            tr {
+                                td { a href={ "/ui/bookings/" (b.meta.id) } { (b.meta.id) } }
+                                td { (b.guest_name) } td { (b.room_type) } td { (b.arrival) } td { (b.departure) }
+                                td { (b.units) } td { (layout::status_badge(b.status)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn room_row(c: &Chart, room: &Room, by_id: &HashMap<String, &Booking>) -> Markup {
+    let occupied: HashMap<NaiveDate, &str> = c
+        .occupancy
+        .iter()
+        .filter(|(n, _, _)| *n == room.number)
+        .map(|(_, d, b)| (*d, b.as_str()))
+        .collect();
+    let cells = c
+        .nights
+        .iter()
+        .map(|d| {
+            if let Some(b) = occupied.get(&d) {
+                RoomNight::Booked((*b).to_string())
+            } else if let Some(o) = room.out_of_order.iter().find(|o| o.nights().contains(d)) {
+                RoomNight::OutOfOrder(o.reason.clone())
+            } else {
+                RoomNight::Free
+            }
+        })
+        .collect();
+    html! {
+        tr data-room=(room.number) {
+            td.rowhead {
+                strong { (room.number) }
+                @if let Some(hk) = &room.housekeeping { " " span.muted { (hk) } }
+            }
+            @for (cell, span) in runs(cells) {
+                @match cell {
+                    RoomNight::Free => td {},
+                    RoomNight::OutOfOrder(reason) => td.ooo colspan=(span) title=(reason) { "out of order" },
+                    RoomNight::Booked(id) => {
+                        @let b = by_id.get(&id);
+                        @let status = b.map_or("confirmed", |b| b.status.as_str());
+                        @let label = b.map_or(id.clone(), |b| b.guest_name.clone());
+                        td.occ colspan=(span) {
+                            a class={ "st-" (status) } href={ "/ui/bookings/" (id) } title={ (id) " · " (label) } data-booking=(id) { (label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stay_is_one_run_and_free_nights_stay_single() {
+        let b = |s: &str| RoomNight::Booked(s.into());
+        let cells = vec![
+            RoomNight::Free,
+            RoomNight::Free,
+            b("A"),
+            b("A"),
+            b("B"),
+            RoomNight::OutOfOrder("x".into()),
+            RoomNight::OutOfOrder("x".into()),
+        ];
+        assert_eq!(
+            runs(cells),
+            vec![
+                (RoomNight::Free, 1),
+                (RoomNight::Free, 1),
+                (b("A"), 2),
+                (b("B"), 1),
+                (RoomNight::OutOfOrder("x".into()), 2)
+            ]
+        );
+    }
+}
