@@ -210,6 +210,16 @@ pub enum Command {
     },
     /// Release provisional bookings whose holds have lapsed (run by the server itself).
     ExpireHolds,
+    /// Give the master token to another server at the next epoch (the last step of a
+    /// handover, run on the master once the target holds everything).
+    GrantMaster {
+        /// The new master.
+        to: ServerCode,
+        /// The epoch it takes; must be the current epoch plus one.
+        epoch: u64,
+        /// Why.
+        reason: String,
+    },
     /// Add a user.
     CreateUser {
         /// Login name.
@@ -245,6 +255,7 @@ impl Command {
             Self::MoveRoom { .. } => "booking.move_room",
             Self::ExpireHolds => "booking.expire_holds",
             Self::CreateUser { .. } => "user.create",
+            Self::GrantMaster { .. } => "master.grant",
         }
     }
 }

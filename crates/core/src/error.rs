@@ -25,6 +25,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The room is occupied or out of order on a night asked for.
     RoomUnavailable,
+    /// The master is handing over; env writes resume on the new master shortly.
+    HandoverInProgress,
     /// The store failed; nothing was written.
     Storage,
 }
@@ -42,6 +44,7 @@ impl ErrorCode {
             Self::InvalidTransition => "invalid_transition",
             Self::AlreadyExists => "already_exists",
             Self::RoomUnavailable => "room_unavailable",
+            Self::HandoverInProgress => "handover_in_progress",
             Self::Storage => "unavailable",
         }
     }
@@ -101,6 +104,9 @@ pub enum DomainError {
     /// The room is occupied or out of order on a night asked for.
     #[error("{0}")]
     RoomUnavailable(String),
+    /// Env writes are frozen while the master hands over.
+    #[error("the master is handing over to another server; retry shortly")]
+    HandoverInProgress,
     /// The store failed while reading state.
     #[error("storage: {0}")]
     Storage(#[from] ViewError),
@@ -119,6 +125,7 @@ impl DomainError {
             Self::InvalidTransition(_) => ErrorCode::InvalidTransition,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::RoomUnavailable(_) => ErrorCode::RoomUnavailable,
+            Self::HandoverInProgress => ErrorCode::HandoverInProgress,
             Self::Storage(_) => ErrorCode::Storage,
         }
     }

@@ -231,6 +231,16 @@ impl StateView for MemState {
         }))
     }
 
+    fn master_token(&self) -> ViewResult<Option<crate::record::MasterToken>> {
+        Ok(typed(
+            self.get(RecordKind::MasterToken, "master"),
+            |r| match r {
+                Record::MasterToken(t) => Some(t),
+                _ => None,
+            },
+        ))
+    }
+
     fn night_stock(
         &self,
         property: &str,

@@ -306,6 +306,23 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// Who holds the master token, at which epoch: the one record that says which server may write
+/// env-owned data. Its version is its epoch, so a newer grant always wins over an older one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterToken {
+    /// Identity (version = epoch).
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The master from this epoch on.
+    pub server: ServerCode,
+    /// The epoch; only ever grows.
+    pub epoch: u64,
+    /// The server that granted it (the previous master, or the taker in a forced takeover).
+    pub granted_by: ServerCode,
+    /// Why (handover, timetable, forced takeover and its reason).
+    pub reason: String,
+}
+
 /// The kinds of record, as named in the change log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,6 +341,8 @@ pub enum RecordKind {
     Booking,
     /// [`User`].
     User,
+    /// [`MasterToken`].
+    MasterToken,
 }
 
 impl RecordKind {
@@ -337,6 +356,7 @@ impl RecordKind {
             Self::Guest => "guest",
             Self::Booking => "booking",
             Self::User => "user",
+            Self::MasterToken => "master_token",
         }
     }
 }
@@ -359,6 +379,8 @@ pub enum Record {
     Booking(Booking),
     /// A user.
     User(User),
+    /// The master token.
+    MasterToken(MasterToken),
 }
 
 impl Record {
@@ -372,6 +394,7 @@ impl Record {
             Self::Guest(r) => &r.meta,
             Self::Booking(r) => &r.meta,
             Self::User(r) => &r.meta,
+            Self::MasterToken(r) => &r.meta,
         }
     }
 
@@ -385,6 +408,7 @@ impl Record {
             Self::Guest(_) => RecordKind::Guest,
             Self::Booking(_) => RecordKind::Booking,
             Self::User(_) => RecordKind::User,
+            Self::MasterToken(_) => RecordKind::MasterToken,
         }
     }
 
@@ -398,6 +422,7 @@ impl Record {
             Self::Guest(r) => r.meta.id.to_string(),
             Self::Booking(r) => r.meta.id.to_string(),
             Self::User(r) => r.username.clone(),
+            Self::MasterToken(_) => "master".to_string(),
         }
     }
 }

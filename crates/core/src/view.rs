@@ -33,6 +33,8 @@ pub trait StateView {
     fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>>;
     /// A user by name.
     fn user(&self, username: &str) -> ViewResult<Option<User>>;
+    /// The master token record, once a grant has been written.
+    fn master_token(&self) -> ViewResult<Option<crate::record::MasterToken>>;
     /// Stock of a room type for each night of `nights`, in order.
     fn night_stock(
         &self,

@@ -120,6 +120,8 @@ impl World {
             master: Some(&self.server),
             actor: "test",
             property_owners: &[],
+            epoch: 1,
+            frozen: false,
         };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids, &ctx) {
@@ -347,6 +349,8 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
         master: Some(&w.server),
         actor: "t",
         property_owners: &[],
+        epoch: 1,
+        frozen: false,
     };
     let err = decide(
         &Command::CreateProperty {

@@ -27,6 +27,11 @@ enum Cmd {
     /// The PMS link's other side: run a hospitality gateway / PBX simulator.
     #[command(subcommand)]
     Pms(cli::pms::PmsCmd),
+    /// The master token: hand it over.
+    #[command(subcommand)]
+    Master(cli::master::MasterCmd),
+    /// Master, epoch, each server's reachability and lag.
+    Status(cli::master::Target),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +53,8 @@ fn main() -> std::process::ExitCode {
             Cmd::Bench(a) => cli::bench::run(a).await,
             Cmd::Check(a) => cli::check::run(a),
             Cmd::Pms(c) => cli::pms::run(c).await,
+            Cmd::Master(c) => cli::master::run(c).await,
+            Cmd::Status(t) => cli::master::status(t).await,
         }
     });
     match result {

@@ -330,3 +330,171 @@ async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() 
         }
     }
 }
+
+/// Which servers wrote env-owned changes at which epoch, from a server's own change log.
+fn env_writers(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("innsync.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT epoch, origin FROM changes WHERE authority = 'env' AND kind != 'master_token'",
+        )
+        .unwrap();
+    let mut out: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
+        Default::default();
+    for row in st
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })
+        .unwrap()
+    {
+        let (e, o) = row.unwrap();
+        out.entry(e).or_default().insert(o);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handover_under_write_load_never_has_two_masters_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [
+        ("WB", free_port()),
+        ("RS", free_port()),
+        ("PA", free_port()),
+    ];
+    let env = environment_file(dir.path(), &ports);
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let apis: Vec<Api> = servers.iter().map(TestServer::api).collect();
+    for api in &apis {
+        admin_known(api).await;
+    }
+    seed_rvc(&apis[0], 50).await;
+    until("RVC on RS", || async {
+        (apis[1].get("/api/v1/properties/RVC").await.status == 200).then_some(())
+    })
+    .await;
+    // Writers keep writing env-owned data (rooms: reference data, master only) on whoever is
+    // master, following not_master and retrying 503s. (A slave would accept a booking under its
+    // own authority, which is not an env write.)
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (stop, urls) = (stop.clone(), urls.clone());
+            tokio::spawn(async move {
+                let mut acked = vec![];
+                let mut at = 0usize;
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let api = Api::new(&urls[at], TOKEN);
+                    let number = format!("W{w}-{i}");
+                    let a = api
+                        .post(
+                            "/api/v1/properties/RVC/rooms",
+                            json!({"number": number, "room_type": "TNT"}),
+                        )
+                        .await;
+                    match (a.status.as_u16(), a.body["code"].as_str()) {
+                        (201, _) => {
+                            assert_eq!(a.body["owner"], "env", "{:?}", a.body);
+                            acked.push(number);
+                            i += 1;
+                        }
+                        (409, Some("not_master")) => {
+                            let m = a.body["master"].as_str().unwrap();
+                            at = ["WB", "RS", "PA"].iter().position(|c| *c == m).unwrap();
+                        }
+                        (503, Some("handover_in_progress")) => tokio::task::yield_now().await,
+                        other => panic!("unexpected answer {other:?}: {:?}", a.body),
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    until("some load on WB", || async {
+        let n = apis[0].get("/api/v1/properties/RVC/rooms").await.body["rooms"]
+            .as_array()
+            .map_or(0, Vec::len);
+        (n >= 80).then_some(())
+    })
+    .await;
+    let h = apis[0]
+        .post(
+            "/api/v1/environment/handover",
+            json!({"to": "RS", "reason": "shift change"}),
+        )
+        .await;
+    assert_eq!(h.status, 200, "{:?}", h.body);
+    assert_eq!(h.body["master"]["server"], "RS");
+    assert_eq!(h.body["master"]["epoch"], 2);
+    // A handover asked of a slave names the master.
+    apis[2]
+        .post("/api/v1/environment/handover", json!({"to": "WB"}))
+        .await
+        .problem(409, "not_master");
+    until("load on RS as master", || async {
+        let e = apis[1].get("/api/v1/environment").await.body;
+        (e["state"] == "master").then_some(())
+    })
+    .await;
+    until("writes accepted on RS", || async {
+        let n = apis[1].get("/api/v1/audit?limit=1000").await.body["audit"]
+            .as_array()
+            .map_or(0, |a| {
+                a.iter()
+                    .filter(|e| e["server"] == "RS" && e["action"] == "room.create")
+                    .count()
+            });
+        (n >= 20).then_some(())
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut acked = vec![];
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    until("identical digests", || async {
+        let d: Vec<String> = futures::future::join_all(apis.iter().map(digest)).await;
+        (!d[0].is_empty() && d.iter().all(|x| *x == d[0])).then_some(())
+    })
+    .await;
+    let rooms = apis[2].get("/api/v1/properties/RVC/rooms").await.body;
+    let have: std::collections::BTreeSet<&str> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert!(acked.len() > 40);
+    for r in &acked {
+        assert!(have.contains(r.as_str()), "acknowledged room {r} lost");
+    }
+    // From every server's own log: one writer of env data per epoch, WB then RS.
+    for s in &servers {
+        let w = env_writers(&s.dir);
+        assert!(
+            w.values().all(|o| o.len() == 1),
+            "two env writers in one epoch: {w:?}"
+        );
+        assert_eq!(
+            w.get(&1).map(|o| o.iter().next().unwrap().as_str()),
+            Some("WB")
+        );
+        assert_eq!(
+            w.get(&2).map(|o| o.iter().next().unwrap().as_str()),
+            Some("RS")
+        );
+    }
+    let e = apis[0].get("/api/v1/environment").await.body;
+    assert_eq!(e["master"]["server"], "RS");
+    assert_eq!(e["state"], "slave");
+}

@@ -6,6 +6,8 @@
 //! double booking of the last room refused in plain words, the environment dashboard with the
 //! server as master and its PMS links (General Reset with a confirmation), a tablet-sized
 //! window, and a read-only user who sees no action buttons and is refused a forged POST.
+//! `handover_from_the_dashboard_moves_the_master` runs two servers of one environment and
+//! hands the master over from the dashboard, which then shows the new master.
 //! Screenshots of the main pages go to `target/ui-screenshots/`.
 //!
 //! `ui_access_rules_hold_without_a_browser` checks the same rules with plain HTTP: no session
@@ -259,6 +261,7 @@ async fn operator_works_through_the_ui_in_a_real_browser() {
         "read-only sees no buttons"
     );
     assert_eq!(b.count("a[href='/ui/bookings/new']").await, 0);
+    b.screenshot(&shots.join("booking-read-only.png")).await;
     b.exec(
         "const f = document.createElement('form'); f.method = 'post'; \
          f.action = '/ui/bookings/' + arguments[0] + '/check-out'; \
@@ -276,6 +279,64 @@ async fn operator_works_through_the_ui_in_a_real_browser() {
 
     b.quit().await;
     eprintln!("screenshots in {}", shots.display());
+}
+
+#[tokio::test]
+async fn handover_from_the_dashboard_moves_the_master() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [("WB", free_port()), ("RS", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let (wb, rs) = (servers[0].api(), servers[1].api());
+    for api in [&wb, &rs] {
+        until("the admin user on every server", || async {
+            (api.get("/api/v1/me").await.status == 200).then_some(())
+        })
+        .await;
+    }
+    add_user(&wb, MANAGER, &["admin"], &[]).await;
+    until("WB to reach RS", || async {
+        let e = wb.get("/api/v1/environment").await.body;
+        e["servers"]
+            .as_array()?
+            .iter()
+            .any(|s| s["code"] == "RS" && s["reachable"] == true)
+            .then_some(())
+    })
+    .await;
+    let shots = screenshot_dir();
+    let b = Browser::start(&chromium, &driver).await;
+    log_in(&b, &servers[0].base, MANAGER).await;
+    b.goto(&format!("{}/ui/environment", servers[0].base)).await;
+    b.wait_text("[data-testid=state]", "master").await;
+    b.wait_text("[data-testid=servers] tr[data-server=RS]", "reachable")
+        .await;
+    b.screenshot(&shots.join("environment-two-servers.png"))
+        .await;
+    b.set_value("select[name=to]", "RS").await;
+    b.fill("input[name=reason]", "shift change").await;
+    b.click("button[data-action=handover]").await;
+    b.accept_confirm("Hand the master role").await;
+    b.wait_text("[data-testid=done]", "RS is now the master")
+        .await;
+    b.wait_text("[data-testid=master]", "RS").await;
+    b.wait_text("[data-testid=state]", "slave").await;
+    assert_eq!(
+        b.count("[data-testid=handover]").await,
+        0,
+        "a slave offers no handover"
+    );
+    b.screenshot(&shots.join("environment-after-handover.png"))
+        .await;
+    b.quit().await;
+    let e = rs.get("/api/v1/environment").await.body;
+    assert_eq!(e["master"]["server"], "RS");
 }
 
 /// A client that does not follow redirects, so the tests see them.
@@ -390,6 +451,20 @@ async fn ui_access_rules_hold_without_a_browser() {
     )
     .await;
     assert_eq!(location(&r), "/ui/login", "an unknown token is no session");
+
+    let r = http()
+        .get(format!(
+            "{base}/ui/bookings/new/availability?stock=KRL%2FDLX"
+        ))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .expect("fragment");
+    assert_eq!(
+        r.headers().get("hx-redirect").and_then(|v| v.to_str().ok()),
+        Some("/ui/login"),
+        "an htmx fragment without a session sends the whole page to the login"
+    );
 
     // Wrong password and a user restricted to another server are refused at login.
     let r = post_form(
@@ -517,6 +592,35 @@ async fn ui_access_rules_hold_without_a_browser() {
         text.contains("Not possible now") && !text.contains("panicked"),
         "{text}"
     );
+
+    // A provisional hold shows its time left; cancelling (with a reason) works from the page.
+    let hold_until = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let mut held = booking(5, 1);
+    held["status"] = json!("provisional");
+    held["hold_until"] = json!(hold_until);
+    let held = api.ok("/api/v1/bookings", held).await;
+    let held_ref = held["reference"].as_str().unwrap_or_default().to_string();
+    let (_, html) = page(base, &format!("/ui/bookings/{held_ref}"), &desk).await;
+    assert!(
+        html.contains("2 h 59 min left") || html.contains("3 h 0 min left"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-confirm=\"Cancel booking"),
+        "cancelling asks first"
+    );
+    let r = post_form(
+        base,
+        &format!("/ui/bookings/{held_ref}/cancel"),
+        Some(&desk),
+        None,
+        &[("_csrf", &desk_token), ("reason", "guest changed plans")],
+    )
+    .await;
+    assert_eq!(location(&r), format!("/ui/bookings/{held_ref}?done=cancel"));
+    let now = api.get(&format!("/api/v1/bookings/{held_ref}")).await;
+    assert_eq!(now.body["status"], "cancelled");
+    assert_eq!(now.body["cancel_reason"], "guest changed plans");
 
     // User text is escaped; pages carry the security headers; assets are served.
     let manager = session(base, MANAGER).await;

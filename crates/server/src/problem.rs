@@ -123,6 +123,11 @@ impl From<DomainError> for Problem {
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Storage => return Problem::unavailable(detail),
+            ErrorCode::HandoverInProgress => {
+                let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, code.as_str(), detail);
+                p.retry_after = Some(1);
+                return p;
+            }
             _ => StatusCode::CONFLICT,
         };
         let p = Problem::new(status, code.as_str(), detail);

@@ -41,6 +41,10 @@ pub struct Settings {
     pub peer_retry_min: Duration,
     /// Longest pause between pulls of an unreachable peer.
     pub peer_retry_max: Duration,
+    /// How long a handover may take to catch the target up before it aborts.
+    pub handover_timeout: Duration,
+    /// A handover target that has not pulled for this long counts as unreachable.
+    pub handover_silence: Duration,
 }
 
 impl Default for Settings {
@@ -64,6 +68,8 @@ impl Default for Settings {
             peer_request_timeout: Duration::from_secs(5),
             peer_retry_min: Duration::from_millis(100),
             peer_retry_max: Duration::from_secs(3),
+            handover_timeout: Duration::from_secs(30),
+            handover_silence: Duration::from_secs(15),
         }
     }
 }

@@ -222,6 +222,19 @@ fn write_state(
                 }
             }
         }
+        Record::MasterToken(t) => {
+            // The token moves the master this server obeys; a newer epoch always wins.
+            conn.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('master', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+            )?
+            .execute([t.server.as_str()])?;
+            conn.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('epoch', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+            )?
+            .execute([t.epoch.to_string()])?;
+        }
         _ => {}
     }
     Ok(())

@@ -20,7 +20,9 @@ pub use read::{
     AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
     RoomTypeNights,
 };
-pub use writer::{Clock, LocalWrite, WriteOutcome, Writer, WriterSettings, WriterStats};
+pub use writer::{
+    Clock, LocalWrite, PauseGuard, WriteOutcome, Writer, WriterSettings, WriterStats,
+};
 
 /// The database file inside a server's data directory.
 pub const DB_FILE: &str = "innsync.db";

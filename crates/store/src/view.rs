@@ -216,6 +216,10 @@ impl StateView for SqlView<'_> {
         typed!(self, "user", username, User)
     }
 
+    fn master_token(&self) -> ViewResult<Option<innsync_core::record::MasterToken>> {
+        typed!(self, "master_token", "master", MasterToken)
+    }
+
     fn night_stock(
         &self,
         property: &str,

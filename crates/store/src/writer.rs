@@ -102,6 +102,13 @@ enum Job {
     },
     Local(LocalWrite),
     Replicate(Vec<Change>),
+    Freeze(bool),
+    Pause(std::sync::mpsc::Receiver<()>),
+}
+
+/// Holds the writer still until dropped (see [`Writer::pause`]).
+pub struct PauseGuard {
+    _release: std::sync::mpsc::Sender<()>,
 }
 
 /// Writes to this server's own tables, which are not records and never replicate.
@@ -195,6 +202,8 @@ struct State {
     cache: RefCell<ReferenceCache>,
     changed: tokio::sync::watch::Sender<u64>,
     property_owners: Vec<(String, ServerCode)>,
+    /// Env writes refused while the master hands over.
+    frozen: bool,
 }
 
 struct Ids<'a> {
@@ -282,6 +291,7 @@ impl Writer {
             cache: RefCell::new(ReferenceCache::default()),
             changed: changed_tx,
             property_owners: settings.property_owners.clone(),
+            frozen: false,
         };
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
@@ -313,6 +323,33 @@ impl Writer {
     /// new changes waits on.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.clone()
+    }
+
+    /// Stops the writer until the guard is dropped, so that everything submitted meanwhile is
+    /// taken into one group commit: for deterministic tests of what one batch may hold, and for
+    /// maintenance. Resolves once the writer is holding.
+    pub async fn pause(&self) -> Result<PauseGuard, StoreError> {
+        let (release, wait) = std::sync::mpsc::channel();
+        let (reply, held) = oneshot::channel();
+        self.tx
+            .try_send(Request {
+                job: Job::Pause(wait),
+                reply,
+            })
+            .map_err(|_| StoreError::Unavailable("the write queue is full".into()))?;
+        // The writer answers when it starts holding.
+        let _ = held.await;
+        Ok(PauseGuard { _release: release })
+    }
+
+    /// Requests waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Freezes (or thaws) env writes: while frozen they are refused `handover_in_progress`.
+    pub async fn freeze(&self, on: bool) -> Result<(), StoreError> {
+        self.send(Job::Freeze(on)).await.map(|_| ())
     }
 
     /// Applies changes pulled from another server, once each and in each origin's order.
@@ -378,6 +415,14 @@ impl Writer {
 fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
+        if let Job::Pause(wait) = first.job {
+            let _ = first
+                .reply
+                .send(Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })));
+            // Returns when the guard is dropped.
+            let _ = wait.recv();
+            continue;
+        }
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -434,23 +479,41 @@ fn run_batch(
                     cmd,
                     actor,
                     idempotency_key,
-                } => run_command(
-                    &tx,
-                    &st.cache,
-                    Env {
-                        server: &st.server,
-                        property_owners: &st.property_owners,
-                        master: &st.master,
-                        epoch: st.epoch,
-                        now,
-                    },
-                    &mut st.counters,
-                    cmd,
-                    actor,
-                    idempotency_key.as_deref(),
-                )?,
+                } => {
+                    let res = run_command(
+                        &tx,
+                        &st.cache,
+                        Env {
+                            frozen: st.frozen,
+                            server: &st.server,
+                            property_owners: &st.property_owners,
+                            master: &st.master,
+                            epoch: st.epoch,
+                            now,
+                        },
+                        &mut st.counters,
+                        cmd,
+                        actor,
+                        idempotency_key.as_deref(),
+                    )?;
+                    // A grant moves the master at once: the next command of this very batch
+                    // is decided under the new token (the old master writes nothing env-owned
+                    // after its grant, even without a freeze).
+                    if let (Command::GrantMaster { to, epoch, .. }, Ok(_)) = (cmd.as_ref(), &res) {
+                        st.master = to.clone();
+                        st.epoch = *epoch;
+                        st.frozen = false;
+                    }
+                    res
+                }
                 Job::Local(w) => {
                     run_local(&tx, w, now)?;
+                    Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
+                }
+                // A pause behind other requests in a batch holds nothing: it is answered at once.
+                Job::Pause(_) => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),
+                Job::Freeze(on) => {
+                    st.frozen = *on;
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
                 Job::Replicate(changes) => {
@@ -480,6 +543,10 @@ fn run_batch(
         Ok((results, wrote_remote)) => {
             if wrote_remote || st.counters.last_seq != before.last_seq {
                 st.changed.send_modify(|n| *n += 1);
+                // A grant written or received here moves the master this writer obeys.
+                if let Err(e) = reload_master(st) {
+                    tracing::error!(error = %e, "could not reload the master token");
+                }
             }
             st.stats.batches.fetch_add(1, Ordering::Relaxed);
             st.stats
@@ -488,9 +555,12 @@ fn run_batch(
             Ok(results)
         }
         Err(e) => {
-            // Nothing of the batch is on disk: forget the ids and seqs it used, and anything
-            // cached from inside the failed transaction.
+            // Nothing of the batch is on disk: forget the ids and seqs it used, anything
+            // cached from inside the failed transaction, and any master it moved.
             st.counters = before;
+            if let Err(e) = reload_master(st) {
+                tracing::error!(error = %e, "could not reload the master token");
+            }
             st.cache.borrow_mut().clear();
             st.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, commands = n, "batch failed; nothing of it acknowledged");
@@ -501,6 +571,7 @@ fn run_batch(
 
 #[derive(Clone, Copy)]
 struct Env<'a> {
+    frozen: bool,
     server: &'a ServerCode,
     property_owners: &'a [(String, ServerCode)],
     master: &'a ServerCode,
@@ -557,6 +628,8 @@ fn run_command(
         master: Some(env.master),
         actor,
         property_owners: env.property_owners,
+        epoch: env.epoch,
+        frozen: env.frozen,
     };
     let decided = {
         let mut ids = Ids {
@@ -677,4 +750,17 @@ fn run_replicate(
         up.execute(params![origin.as_str(), seq as i64])?;
     }
     Ok(report)
+}
+
+/// Reads the master and epoch back from the meta table after a commit.
+fn reload_master(st: &mut State) -> Result<(), StoreError> {
+    if let Some(m) = get_meta(&st.conn, "master")? {
+        st.master = ServerCode::parse(&m).map_err(StoreError::Corrupt)?;
+    }
+    st.epoch = meta_u64(&st.conn, "epoch")?;
+    if st.master != st.server {
+        // No longer master: nothing left to freeze here.
+        st.frozen = false;
+    }
+    Ok(())
 }

@@ -364,7 +364,7 @@ proptest! {
                     random_command(seeds[i - cmds.len()], bookings.len(), &bookings)
                 } else { break };
                 i += 1;
-                let ctx = Ctx { now, server: &server, master: Some(&server), actor: "t", property_owners: &[] };
+                let ctx = Ctx { now, server: &server, master: Some(&server), actor: "t", property_owners: &[], epoch: 1, frozen: false };
                 let expected = decide(&cmd, &model, &mut ids, &ctx);
                 let got = w.submit(cmd, "t", None).await;
                 match (expected, got) {
@@ -476,4 +476,72 @@ async fn replicated_changes_apply_once_in_order_whatever_the_delivery() {
         .await
         .unwrap();
     assert_eq!((own.applied, own.duplicates), (0, 1));
+}
+
+/// After a grant, this server writes nothing env-owned: not even a command in the same group
+/// commit as the grant, and not after a restart.
+#[tokio::test]
+async fn a_grant_moves_the_master_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, _) = clock_at("2026-11-23T08:00:00Z");
+    let (w, reads) =
+        Writer::open(dir.path(), wb(), clock.clone(), WriterSettings::default()).unwrap();
+    let rs = ServerCode::parse("RS").unwrap();
+    w.submit(setup()[0].clone(), "admin", None).await.unwrap();
+    // A grant must name the next epoch.
+    let bad = Command::GrantMaster {
+        to: rs.clone(),
+        epoch: 5,
+        reason: "x".into(),
+    };
+    assert!(w
+        .submit(bad, "admin", None)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("epoch 2"));
+    let grant = Command::GrantMaster {
+        to: rs.clone(),
+        epoch: 2,
+        reason: "shift".into(),
+    };
+    let late = Command::CreateRoomType {
+        property: "KRL".into(),
+        code: "B".into(),
+        name: "B".into(),
+        max_occupancy: 2,
+    };
+    // Hold the writer so the grant and the late write form one group commit.
+    let pause = w.pause().await.unwrap();
+    let (w1, w2) = (w.clone(), w.clone());
+    let g = tokio::spawn(async move { w1.submit(grant, "admin", None).await });
+    tokio::task::yield_now().await;
+    let l = tokio::spawn(async move { w2.submit(late, "admin", None).await });
+    until_queued(&w, 2).await;
+    drop(pause);
+    let (g, l) = (g.await.unwrap(), l.await.unwrap());
+    g.unwrap();
+    let err = l.unwrap_err();
+    assert!(err.to_string().contains("the master is RS"), "{err}");
+    assert_eq!(reads.master().unwrap(), (rs.clone(), 2));
+    drop(w);
+    let (w, _) = Writer::open(dir.path(), wb(), clock, WriterSettings::default()).unwrap();
+    let late = Command::CreateRoomType {
+        property: "KRL".into(),
+        code: "C".into(),
+        name: "C".into(),
+        max_occupancy: 2,
+    };
+    assert!(w
+        .submit(late, "admin", None)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("the master is RS"));
+}
+
+async fn until_queued(w: &Writer, n: usize) {
+    while w.queued() < n {
+        tokio::task::yield_now().await;
+    }
 }

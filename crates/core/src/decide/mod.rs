@@ -33,6 +33,10 @@ pub struct Ctx<'a> {
     /// Properties owned by property servers (environment.toml): their records are written
     /// only there.
     pub property_owners: &'a [(String, ServerCode)],
+    /// The current master epoch.
+    pub epoch: u64,
+    /// Env writes are frozen: the master is handing over.
+    pub frozen: bool,
 }
 
 impl Ctx<'_> {
@@ -53,6 +57,9 @@ impl Ctx<'_> {
     /// Refuses unless this server may write a record owned by `owner`.
     pub fn ensure_writable(&self, owner: &Authority) -> Result<(), DomainError> {
         match owner {
+            Authority::Env if self.is_master() && self.frozen => {
+                Err(DomainError::HandoverInProgress)
+            }
             Authority::Env if self.is_master() => Ok(()),
             Authority::Env => Err(DomainError::NotMaster {
                 master: self.master.cloned(),
@@ -159,6 +166,57 @@ fn bumped(meta: &Meta) -> Meta {
     }
 }
 
+/// The grant of the master token: only the master gives it, only to the next epoch.
+fn grant(
+    view: &dyn StateView,
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+    to: &ServerCode,
+    epoch: u64,
+    reason: &str,
+) -> Result<Decision, DomainError> {
+    if !ctx.is_master() {
+        return Err(DomainError::NotMaster {
+            master: ctx.master.cloned(),
+        });
+    }
+    if epoch != ctx.epoch + 1 {
+        return Err(DomainError::InvalidInput(format!(
+            "a grant takes epoch {}, not {epoch}",
+            ctx.epoch + 1
+        )));
+    }
+    if to == ctx.server {
+        return Err(DomainError::InvalidInput(
+            "this server is already the master".into(),
+        ));
+    }
+    let meta = match view.master_token()? {
+        Some(t) => Meta {
+            version: epoch,
+            ..t.meta
+        },
+        None => Meta {
+            id: ids.next_id(),
+            owner: Authority::Env,
+            version: epoch,
+        },
+    };
+    let token = crate::record::MasterToken {
+        meta,
+        server: to.clone(),
+        epoch,
+        granted_by: ctx.server.clone(),
+        reason: reason.to_string(),
+    };
+    let detail = format!("master token to {to} at epoch {epoch}: {reason}");
+    Ok(Decision::one(
+        Record::MasterToken(token),
+        "master.grant",
+        detail,
+    ))
+}
+
 /// Decides `cmd` against `view`: the records to write, or why not.
 pub fn decide(
     cmd: &Command,
@@ -175,6 +233,7 @@ pub fn decide(
         | Command::SetRoomStatus { .. }
         | Command::SetRate { .. }
         | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
+        Command::GrantMaster { to, epoch, reason } => grant(view, ids, ctx, to, *epoch, reason)?,
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }

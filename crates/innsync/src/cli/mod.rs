@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod master;
 pub mod pms;
 pub mod serve;
 

@@ -125,7 +125,12 @@ pub(crate) async fn environment(
 ) -> ApiResult<Json<serde_json::Value>> {
     let (master, epoch) = state.read(|r| r.master()).await?;
     let here = state.writer.server().clone();
-    let role_state = if master == here { "master" } else { "slave" };
+    let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());
+    let role_state = match (master == here, handing_over) {
+        (true, true) => "handing_over",
+        (true, false) => "master",
+        _ => "slave",
+    };
     let (name, role, servers) = match &state.env {
         Some(ctx) => {
             let mut servers = vec![json!({
@@ -163,4 +168,27 @@ pub(crate) async fn environment(
         "pending": { "count": 0, "oldest_age_s": 0, "failed": 0 },
         "conflicts": 0,
     })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HandoverRequest {
+    to: String,
+    reason: Option<String>,
+}
+
+pub(crate) async fn handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::ApiJson(req): crate::extract::ApiJson<HandoverRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(crate::auth::Permission::Admin)?;
+    let to = innsync_core::ServerCode::parse(&req.to).map_err(crate::problem::Problem::invalid)?;
+    let reason = req
+        .reason
+        .unwrap_or_else(|| format!("handover requested by {}", caller.username));
+    let g = crate::replication::handover::run(&state, to, &reason, &caller.username).await?;
+    Ok(Json(
+        json!({ "master": { "server": g.master, "epoch": g.epoch }, "frozen_ms": g.frozen_ms }),
+    ))
 }

@@ -84,6 +84,13 @@ pub async fn pull(
     ApiJson(req): ApiJson<PullRequest>,
 ) -> ApiResult<Json<PullAnswer>> {
     let peer = authenticate(&state, &headers)?;
+    if let Some(ctx) = &state.env {
+        let cursor = req.cursor.clone();
+        ctx.peer(&peer, |p| {
+            p.cursor = cursor;
+            p.last_pull = Some(std::time::Instant::now());
+        });
+    }
     if req.limit == 0 || req.limit > MAX_PULL_CHANGES {
         return Err(Problem::invalid(format!(
             "limit must be 1 to {MAX_PULL_CHANGES}"

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod endpoint;
+pub mod handover;
 pub mod puller;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +40,20 @@ pub struct PeerStatus {
     pub applied: u64,
     /// The last error, if the last pull failed.
     pub last_error: Option<String>,
+    /// The peer's cursor, from its last pull of our changes (a handover waits on it).
+    #[serde(skip)]
+    pub cursor: BTreeMap<String, u64>,
+    /// When the peer last pulled from us.
+    #[serde(skip)]
+    pub last_pull: Option<std::time::Instant>,
+}
+
+impl PeerStatus {
+    /// How long since the peer last pulled from us (forever if never).
+    pub fn last_pull_age(&self) -> std::time::Duration {
+        self.last_pull
+            .map_or(std::time::Duration::MAX, |t| t.elapsed())
+    }
 }
 
 /// This server's place in its environment.
@@ -54,6 +69,9 @@ pub struct EnvContext {
     pub peer_urls: BTreeMap<ServerCode, String>,
     /// Peers as last seen.
     pub peers: Mutex<BTreeMap<ServerCode, PeerStatus>>,
+    /// Held while a handover runs here: one at a time.
+    pub handover_lock: tokio::sync::Mutex<()>,
+    handing_over: std::sync::atomic::AtomicBool,
 }
 
 impl EnvContext {
@@ -84,7 +102,29 @@ impl EnvContext {
             fingerprint,
             peer_urls,
             peers: Mutex::new(peers),
+            handover_lock: tokio::sync::Mutex::new(()),
+            handing_over: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks env writes frozen for a handover (shown as state `handing_over`).
+    pub fn set_handing_over(&self, on: bool) {
+        self.handing_over
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a handover has env writes frozen now.
+    pub fn is_handing_over(&self) -> bool {
+        self.handing_over.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A copy of one peer's status.
+    pub fn peer_snapshot(&self, code: &ServerCode) -> PeerStatus {
+        self.peers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(code).cloned())
+            .unwrap_or_default()
     }
 
     /// Updates one peer's status.

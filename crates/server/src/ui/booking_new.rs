@@ -5,7 +5,7 @@
 //! shows the form again, filled in, with the reason in plain words.
 
 use super::error::{UiError, UiResult};
-use super::format::{self, query};
+use super::format;
 use super::layout::{self, Nav};
 use super::session::{Posted, UiUser};
 use crate::auth::{new_token, Permission};
@@ -106,6 +106,7 @@ fn form_page(
     choices: &[(String, String, Vec<RoomType>)],
     f: &NewForm,
     problem: Option<&Problem>,
+    live: Markup,
 ) -> Markup {
     let server = state.writer.server().to_string();
     let idem = if f.idem.is_empty() {
@@ -120,15 +121,6 @@ fn form_page(
         f.hold_hours.clone()
     };
     let provisional = f.status == "provisional";
-    let live = format!(
-        "/ui/bookings/new/availability?{}",
-        query(&[
-            ("stock", &f.stock),
-            ("arrival", &f.arrival),
-            ("departure", &f.departure),
-            ("units", units)
-        ])
-    );
     let body = html! {
         h1 { "New booking" }
         @if let Some(p) = problem { (layout::problem_box(p)) }
@@ -174,9 +166,7 @@ fn form_page(
                     hx-trigger="change from:#booking-form"
                     hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units']"
                     hx-sync="this:replace" {
-                    div hx-get=(live) hx-trigger="load" hx-target="#live" {
-                        p.muted { "Choose a room type and dates to see what is free." }
-                    }
+                    (live)
                 }
             }
         }
@@ -196,7 +186,8 @@ pub async fn form(
         idem: String::new(),
         ..q
     };
-    Ok(form_page(&state, &user, &choices, &prefill, None))
+    let live = live(&state, &prefill).await?;
+    Ok(form_page(&state, &user, &choices, &prefill, None, live))
 }
 
 fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
@@ -210,7 +201,7 @@ fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
             }
             Some(m) => {
                 div.notice.bad data-testid="live-summary" data-ok="false" {
-                    strong { "No availability" } ": only " (m.available) " " (rt.name) " free on " (m.date) "; " (w.units) " requested."
+                    strong { "No availability" } ": " (m.available) " of " (m.total) " " (rt.name) " free on " (m.date) "; " (w.units) " requested."
                 }
             }
             None => {}
@@ -233,14 +224,23 @@ pub async fn availability(
     State(state): State<AppState>,
     Query(q): Query<NewForm>,
 ) -> UiResult<Markup> {
-    let w = match wanted(&q) {
+    live(&state, &q).await
+}
+
+/// The availability of what the form asks for, or what is still missing to tell.
+async fn live(state: &AppState, q: &NewForm) -> UiResult<Markup> {
+    let w = match wanted(q) {
         Ok(w) => w,
         Err(why) => {
             return Ok(html! { p.muted data-testid="live-summary" { (capital(&why)) "." } })
         }
     };
-    let nights =
-        Nights::new(w.nights.from, w.nights.to, MAX_RANGE_NIGHTS).map_err(UiError::bad_request)?;
+    let nights = match Nights::new(w.nights.from, w.nights.to, MAX_RANGE_NIGHTS) {
+        Ok(n) => n,
+        Err(why) => {
+            return Ok(html! { p.muted data-testid="live-summary" { (capital(&why)) "." } })
+        }
+    };
     let (p, t) = (w.property.clone(), w.room_type.clone());
     let found = state
         .read(move |r| {
@@ -348,9 +348,10 @@ pub async fn create(
                 idem: String::new(),
                 ..form
             };
+            let live = live(&state, &again).await?;
             Ok((
                 p.status,
-                form_page(&state, &user, &choices, &again, Some(&p)),
+                form_page(&state, &user, &choices, &again, Some(&p), live),
             )
                 .into_response())
         }

@@ -9,6 +9,7 @@ use super::layout::{self, Nav};
 use super::session::{NoFields, Posted, UiUser};
 use crate::auth::Permission;
 use crate::pms::LinkStatus;
+use crate::problem::Problem;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,6 +21,8 @@ use serde::Deserialize;
 pub struct DashQuery {
     #[serde(default)]
     reset: String,
+    #[serde(default)]
+    handover: String,
 }
 
 /// GET `/ui/environment`.
@@ -30,12 +33,19 @@ pub async fn page(
 ) -> UiResult<Markup> {
     let env = EnvironmentView::read(&state).await?;
     let links = state.pms.statuses();
-    let notice = (!q.reset.is_empty()).then(|| {
-        layout::done_box(&format!(
+    let notice = if !q.reset.is_empty() {
+        Some(layout::done_box(&format!(
             "General Reset requested on link {}; the link shows \"resetting\" while it runs.",
             q.reset
-        ))
-    });
+        )))
+    } else if !q.handover.is_empty() {
+        Some(layout::done_box(&format!(
+            "Master handed over: {} is now the master (epoch {}).",
+            q.handover, env.epoch
+        )))
+    } else {
+        None
+    };
     Ok(render(&user, &env, &links, notice))
 }
 
@@ -83,13 +93,17 @@ fn render(
                                 td.mono { @if let Some(u) = &s.url { (u) } @else { span.muted { "—" } } }
                                 td { @if s.reachable { span.badge.ok { "reachable" } } @else { span.badge.down { "unreachable" } } }
                                 td { @if let Some(t) = &s.last_sync { (super::format::audit_time(t)) } @else { span.muted { "—" } } }
-                                td { (s.behind) }
+                                td { (s.behind)
+                                    @if let Some(e) = &s.last_error { br; span.muted title=(e) { "last error: " (e) } } }
                                 td { @if s.code == env.master { span.badge.ok { "master" } } }
                             }
                         }
                     }
                 }
             }
+        }
+        @if env.can_hand_over() && user.may(Permission::Admin) {
+            (handover_form(user, env))
         }
         section.card data-testid="pms" {
             h2 { "PMS links" }
@@ -102,6 +116,28 @@ fn render(
         }
     };
     layout::page(user, &env.server, Nav::Environment, "Environment", body)
+}
+
+fn handover_form(user: &UiUser, env: &EnvironmentView) -> Markup {
+    html! {
+        section.card data-testid="handover" {
+            h2 { "Hand over master" }
+            p.muted { "The master writes the environment's shared data. A handover waits until the new master has every change, then moves the master token; writes of shared data pause for that moment." }
+            form.row method="post" action="/ui/environment/handover"
+                data-confirm="Hand the master role to the chosen server? Shared data will be written there from now on." {
+                (layout::csrf(user))
+                label { "New master"
+                    select name="to" required {
+                        @for s in env.servers.iter().filter(|s| !s.this_server) {
+                            option value=(s.code) { (s.code) " · " (s.role) @if !s.reachable { " (unreachable)" } }
+                        }
+                    }
+                }
+                label { "Reason" input name="reason" maxlength="500" placeholder="e.g. shift change"; }
+                button.danger type="submit" data-action="handover" { "Hand over" }
+            }
+        }
+    }
 }
 
 fn link_card(user: &UiUser, l: &LinkStatus) -> Markup {
@@ -153,4 +189,44 @@ pub async fn reset(
         )));
     }
     Ok(Redirect::to(&format!("/ui/environment?{}", query(&[("reset", &name)]))).into_response())
+}
+
+/// The fields of the handover form.
+#[derive(Deserialize)]
+pub struct HandoverForm {
+    #[serde(default)]
+    to: String,
+    reason: Option<String>,
+}
+
+/// POST `/ui/environment/handover`: hands the master token over (as the API's handover,
+/// admin only); back to the dashboard, which then shows the new master, or the reason it failed.
+pub async fn handover(
+    State(state): State<AppState>,
+    Posted { user, form }: Posted<HandoverForm>,
+) -> UiResult<Response> {
+    user.require(Permission::Admin)?;
+    let result = match innsync_core::ServerCode::parse(&form.to) {
+        Ok(to) => {
+            let reason = form
+                .reason
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| format!("handover from the dashboard by {}", user.username));
+            crate::replication::handover::run(&state, to, &reason, &user.username).await
+        }
+        Err(why) => Err(Problem::invalid(why)),
+    };
+    match result {
+        Ok(g) => Ok(Redirect::to(&format!(
+            "/ui/environment?{}",
+            query(&[("handover", &g.master)])
+        ))
+        .into_response()),
+        Err(p) => {
+            let env = EnvironmentView::read(&state).await?;
+            let links = state.pms.statuses();
+            let page = render(&user, &env, &links, Some(layout::problem_box(&p)));
+            Ok((p.status, page).into_response())
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! What the environment dashboard shows, as plain data with the shape of
-//! `GET /api/v1/environment` (API.md), kept apart from the HTML so that replication only has
-//! to change [`EnvironmentView::read`]. Today a server runs alone: it is its own master, the
-//! only server listed, always reachable, with nothing pending and no conflicts.
+//! `GET /api/v1/environment` (API.md), kept apart from the HTML so that the data's source
+//! changes in one place, [`EnvironmentView::read`]. A server without an environment file is
+//! alone: its own master, the only server listed. In an environment the servers come from the
+//! replication context. Pending operations and conflicts are zero until they exist.
 
 use crate::problem::ApiResult;
 use crate::state::AppState;
@@ -21,6 +22,8 @@ pub struct ServerView {
     pub last_sync: Option<String>,
     /// Changes it has that this server has not applied yet.
     pub behind: u64,
+    /// Why the last exchange with it failed, if it did.
+    pub last_error: Option<String>,
     /// Whether this row is the server answering.
     pub this_server: bool,
 }
@@ -53,31 +56,77 @@ pub struct EnvironmentView {
 }
 
 impl EnvironmentView {
-    /// Reads the view: today the standalone answer of `GET /api/v1/environment`.
+    /// Reads the view the way `GET /api/v1/environment` builds its answer: from the
+    /// environment context when the server runs in one, else the standalone answer.
     pub async fn read(state: &AppState) -> ApiResult<Self> {
         let (master, epoch) = state.read(|r| r.master()).await?;
-        let here = state.writer.server().to_string();
-        let master = master.to_string();
+        let here = state.writer.server().clone();
+        let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());
+        let role_state = match (master == here, handing_over) {
+            (true, true) => "handing_over",
+            (true, false) => "master",
+            _ => "slave",
+        };
+        let (environment, role, servers) = match &state.env {
+            Some(ctx) => {
+                let mut servers = vec![ServerView {
+                    code: here.to_string(),
+                    role: ctx.me.role.as_str().to_string(),
+                    url: ctx.url_of(&here),
+                    reachable: true,
+                    last_sync: None,
+                    behind: 0,
+                    last_error: None,
+                    this_server: true,
+                }];
+                servers.extend(ctx.peer_statuses().into_iter().map(|p| ServerView {
+                    code: p.code,
+                    role: p.role,
+                    url: Some(p.url),
+                    reachable: p.reachable,
+                    last_sync: p.last_sync.map(|t| t.to_rfc3339()),
+                    behind: p.behind,
+                    last_error: p.last_error,
+                    this_server: false,
+                }));
+                (
+                    ctx.env.name.clone(),
+                    ctx.me.role.as_str().to_string(),
+                    servers,
+                )
+            }
+            None => (
+                "standalone".to_string(),
+                "web".to_string(),
+                vec![ServerView {
+                    code: here.to_string(),
+                    role: "web".into(),
+                    url: None,
+                    reachable: true,
+                    last_sync: None,
+                    behind: 0,
+                    last_error: None,
+                    this_server: true,
+                }],
+            ),
+        };
         Ok(Self {
-            environment: "standalone".into(),
-            role: "web".into(),
-            state: if master == here { "master" } else { "slave" }.into(),
-            servers: vec![ServerView {
-                code: here.clone(),
-                role: "web".into(),
-                url: None,
-                reachable: true,
-                last_sync: None,
-                behind: 0,
-                this_server: true,
-            }],
-            server: here,
-            master,
+            environment,
+            server: here.to_string(),
+            role,
+            master: master.to_string(),
             epoch,
+            state: role_state.into(),
+            servers,
             pending: 0,
             pending_oldest_age_s: 0,
             failed: 0,
             conflicts: 0,
         })
+    }
+
+    /// Whether this server is the master and has peers to hand the master token to.
+    pub fn can_hand_over(&self) -> bool {
+        self.state == "master" && self.servers.iter().any(|s| !s.this_server)
     }
 }

@@ -14,6 +14,9 @@ pub enum UiError {
     Login {
         /// Where to return after logging in (a `/ui` path).
         next: String,
+        /// The request came from htmx (a page fragment): the whole page must go to the login,
+        /// not the fragment be replaced by the login form.
+        htmx: bool,
     },
     /// A page that explains the failure.
     Page {
@@ -68,13 +71,17 @@ impl From<Problem> for UiError {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         match self {
-            Self::Login { next } => {
+            Self::Login { next, htmx } => {
                 let target = if next == super::HOME || next.is_empty() {
                     "/ui/login".to_string()
                 } else {
                     format!("/ui/login?next={}", super::format::url_encode(&next))
                 };
-                Redirect::to(&target).into_response()
+                if htmx {
+                    ([("hx-redirect", "/ui/login")], "").into_response()
+                } else {
+                    Redirect::to(&target).into_response()
+                }
             }
             Self::Page {
                 status,

@@ -169,9 +169,11 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
             h1 { "Tape chart" }
             span.muted { (c.property.name) " · " (c.nights.from) " to " (c.nights.to) " (" (WINDOW_NIGHTS) " nights)" }
             span.spacer {}
-            a.button href=(shift(-(WINDOW_NIGHTS as i64))) data-testid="prev" { "← Previous" }
-            a.button href=(format!("/ui/grid?{}", query(&[("property", code)]))) { "Today" }
-            a.button href=(shift(WINDOW_NIGHTS as i64)) data-testid="next" { "Next →" }
+            span.row {
+                a.button href=(shift(-(WINDOW_NIGHTS as i64))) data-testid="prev" { "← Previous" }
+                a.button href=(format!("/ui/grid?{}", query(&[("property", code)]))) { "Today" }
+                a.button href=(shift(WINDOW_NIGHTS as i64)) data-testid="next" { "Next →" }
+            }
         }
         form.row.card method="get" action="/ui/grid" {
             label { "Property"

@@ -140,8 +140,10 @@ pub fn problem_title(p: &Problem) -> &'static str {
 pub fn problem_box(p: &Problem) -> Markup {
     html! {
         div.notice.bad role="alert" data-testid="problem" data-code=(p.code) {
-            strong { (problem_title(p)) }
-            " "
+            // A detail that already starts with the heading's words needs no heading.
+            @if !p.detail.to_lowercase().starts_with(&problem_title(p).to_lowercase()) {
+                strong { (problem_title(p)) ": " }
+            }
             span { (capitalise(&p.detail)) }
         }
     }

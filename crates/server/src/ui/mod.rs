@@ -58,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/bookings/{reference}", get(bookings::detail))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
         .route("/ui/environment", get(dashboard::page))
+        .route("/ui/environment/handover", post(dashboard::handover))
         .route("/ui/pms/{name}/reset", post(dashboard::reset))
         .layer(axum::middleware::map_response(security_headers));
     Router::new()

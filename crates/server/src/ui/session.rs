@@ -52,11 +52,23 @@ impl UiUser {
         self.caller().may(p)
     }
 
-    /// Refuses with a 403 page unless the user may `p`.
+    /// Refuses with a 403 page unless the user may `p`, saying which roles would do.
     pub fn require(&self, p: Permission) -> Result<(), UiError> {
-        self.caller()
-            .require(p)
-            .map_err(|problem| UiError::forbidden(problem.detail))
+        if self.may(p) {
+            return Ok(());
+        }
+        let needs = match p {
+            Permission::Read => "any role",
+            Permission::Book => "the reservations, front desk or admin role",
+            Permission::FrontDesk => "the front desk or admin role",
+            Permission::Rates => "the reservations or admin role",
+            Permission::Admin => "the admin role",
+        };
+        Err(UiError::forbidden(format!(
+            "{} ({}) may not do this: it needs {needs}. Nothing was changed.",
+            self.username,
+            self.roles_text()
+        )))
     }
 
     /// The roles as words, for the header.
@@ -162,6 +174,7 @@ impl FromRequestParts<AppState> for UiUser {
                 .map(|p| p.as_str().to_string())
                 .filter(|_| parts.method == axum::http::Method::GET)
                 .unwrap_or_default(),
+            htmx: parts.headers.contains_key("hx-request"),
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
             .filter(|t| !t.is_empty() && t.len() <= 256)
