@@ -34,6 +34,12 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// What to measure: `bookings` (one server) or `replication` (two servers).
+    #[arg(default_value = "bookings")]
+    pub what: String,
+    /// Changes written while the second server is offline (replication bench).
+    #[arg(long, default_value_t = 100_000)]
+    pub offline_changes: u64,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.
@@ -54,16 +60,16 @@ impl Drop for ServerProcess {
 
 /// Starts `innsync serve` from this executable on a free loopback port.
 pub fn spawn_server(dir: &Path, token: &str) -> anyhow::Result<ServerProcess> {
+    spawn_server_with(dir, token, &["--listen", "127.0.0.1:0", "--server", "WB"])
+}
+
+/// Starts `innsync serve` with these arguments (besides the data directory).
+pub fn spawn_server_with(dir: &Path, token: &str, args: &[&str]) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("finding the innsync executable")?;
     let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            "WB",
-            "--data-dir",
-        ])
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
         .arg(dir)
         .env("INNSYNC_ADMIN_TOKEN", token)
         .env("RUST_LOG", "warn")
@@ -102,6 +108,11 @@ fn ms(d: Duration) -> String {
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     super::init_logging("warn");
+    match a.what.as_str() {
+        "bookings" => {}
+        "replication" => return super::bench_replication::run(&a).await,
+        other => bail!("unknown benchmark {other:?}: bookings or replication"),
+    }
     let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

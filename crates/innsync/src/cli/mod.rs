@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_replication;
 pub mod check;
 pub mod demo;
 pub mod master;

@@ -123,51 +123,8 @@ pub(crate) async fn environment(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let (master, epoch) = state.read(|r| r.master()).await?;
-    let here = state.writer.server().clone();
-    let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());
-    let role_state = match (master == here, handing_over) {
-        (true, true) => "handing_over",
-        (true, false) => "master",
-        _ => "slave",
-    };
-    let (name, role, servers) = match &state.env {
-        Some(ctx) => {
-            let mut servers = vec![json!({
-                "code": here, "role": ctx.me.role.as_str(), "url": ctx.url_of(&here),
-                "reachable": true, "last_sync": null, "behind": 0, "this": true,
-            })];
-            servers.extend(ctx.peer_statuses().into_iter().map(|p| {
-                json!({
-                    "code": p.code, "role": p.role, "url": p.url, "reachable": p.reachable,
-                    "last_sync": p.last_sync, "behind": p.behind, "applied": p.applied,
-                    "last_error": p.last_error,
-                })
-            }));
-            (
-                ctx.env.name.clone(),
-                ctx.me.role.as_str().to_string(),
-                servers,
-            )
-        }
-        None => (
-            "standalone".to_string(),
-            "web".to_string(),
-            vec![
-                json!({ "code": here, "role": "web", "url": null, "reachable": true, "last_sync": null, "behind": 0, "this": true }),
-            ],
-        ),
-    };
-    Ok(Json(json!({
-        "environment": name,
-        "server": here,
-        "role": role,
-        "master": { "server": master, "epoch": epoch },
-        "state": role_state,
-        "servers": servers,
-        "pending": { "count": 0, "oldest_age_s": 0, "failed": 0 },
-        "conflicts": 0,
-    })))
+    let view = crate::replication::view::EnvironmentView::read(&state).await?;
+    Ok(Json(view.to_json()))
 }
 
 #[derive(serde::Deserialize)]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod handover;
 pub mod puller;
+pub mod view;
 
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;

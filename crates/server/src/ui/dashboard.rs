@@ -2,7 +2,6 @@
 //! reachability, pending operations and conflicts, and the PMS links with their state,
 //! counters and last messages, with a button to start a General Reset.
 
-use super::environment::EnvironmentView;
 use super::error::{UiError, UiResult};
 use super::format::{query, url_encode};
 use super::layout::{self, Nav};
@@ -10,6 +9,7 @@ use super::session::{NoFields, Posted, UiUser};
 use crate::auth::Permission;
 use crate::pms::LinkStatus;
 use crate::problem::Problem;
+use crate::replication::view::EnvironmentView;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

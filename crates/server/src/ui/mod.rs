@@ -12,7 +12,6 @@ mod assets;
 mod booking_new;
 mod bookings;
 mod dashboard;
-mod environment;
 mod error;
 mod format;
 mod grid;

@@ -1,6 +1,6 @@
-//! What the environment dashboard shows, as plain data with the shape of
-//! `GET /api/v1/environment` (API.md), kept apart from the HTML so that the data's source
-//! changes in one place, [`EnvironmentView::read`]. A server without an environment file is
+//! The environment as this server sees it, as plain data: the one source of both
+//! `GET /api/v1/environment` (API.md, [`EnvironmentView::to_json`]) and the UI's dashboard, so
+//! the data's source changes in one place, [`EnvironmentView::read`]. A server without an environment file is
 //! alone: its own master, the only server listed. In an environment the servers come from the
 //! replication context. Pending operations and conflicts are zero until they exist.
 
@@ -122,6 +122,24 @@ impl EnvironmentView {
             pending_oldest_age_s: 0,
             failed: 0,
             conflicts: 0,
+        })
+    }
+
+    /// The answer of `GET /api/v1/environment`, in API.md's shape.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "environment": self.environment,
+            "server": self.server,
+            "role": self.role,
+            "master": { "server": self.master, "epoch": self.epoch },
+            "state": self.state,
+            "servers": self.servers.iter().map(|s| serde_json::json!({
+                "code": s.code, "role": s.role, "url": s.url, "reachable": s.reachable,
+                "last_sync": s.last_sync, "behind": s.behind, "last_error": s.last_error,
+                "this": s.this_server,
+            })).collect::<Vec<_>>(),
+            "pending": { "count": self.pending, "oldest_age_s": self.pending_oldest_age_s, "failed": self.failed },
+            "conflicts": self.conflicts,
         })
     }
 
