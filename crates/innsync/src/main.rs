@@ -32,6 +32,14 @@ enum Cmd {
     Master(cli::master::MasterCmd),
     /// Master, epoch, each server's reachability and lag.
     Status(cli::master::Target),
+    /// Pull everything from a peer now and print what moved.
+    Transfer {
+        /// The peer.
+        #[arg(long)]
+        with: String,
+        #[command(flatten)]
+        target: cli::master::Target,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +63,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Pms(c) => cli::pms::run(c).await,
             Cmd::Master(c) => cli::master::run(c).await,
             Cmd::Status(t) => cli::master::status(t).await,
+            Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });
     match result {

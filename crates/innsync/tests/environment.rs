@@ -315,6 +315,21 @@ async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() 
     for p in links.values() {
         p.heal();
     }
+    // An operator forces a transfer now: RS gets WB's five bookings (and their guests).
+    let t = rs
+        .post("/api/v1/environment/transfer", json!({"with": "WB"}))
+        .await;
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    assert_eq!(
+        rs.get(&format!("/api/v1/bookings/{}", refs[0]))
+            .await
+            .status,
+        200,
+        "after transfer"
+    );
+    rs.post("/api/v1/environment/transfer", json!({"with": "XX"}))
+        .await
+        .problem(400, "invalid_input");
     until("identical digests after heal", || async {
         let (a, b, c) = (digest(&wb).await, digest(&rs).await, digest(&pa).await);
         (!a.is_empty() && a == b && b == c).then_some(())
@@ -497,4 +512,39 @@ async fn handover_under_write_load_never_has_two_masters_and_loses_nothing() {
     let e = apis[0].get("/api/v1/environment").await.body;
     assert_eq!(e["master"]["server"], "RS");
     assert_eq!(e["state"], "slave");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_timetable_hands_the_master_over_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [("WB", free_port()), ("RS", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    // A slot at the current minute (UTC) is due at once: WB must hand over to RS by itself.
+    let at = chrono::Utc::now().format("%H:%M");
+    let mut text = std::fs::read_to_string(&env).unwrap();
+    text.push_str(&format!(
+        "\n[[timetable]]\nat = \"{at}\"\ntz = \"UTC\"\nmaster = \"RS\"\n"
+    ));
+    std::fs::write(&env, text).unwrap();
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let rs = servers[1].api();
+    admin_known(&rs).await;
+    let e = until("RS master by the timetable", || async {
+        let e = rs.get("/api/v1/environment").await.body;
+        (e["state"] == "master").then_some(e)
+    })
+    .await;
+    assert_eq!(e["master"]["epoch"], 2);
+    let audit = servers[0].api().get("/api/v1/audit?limit=100").await.body;
+    assert!(
+        audit["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "master.grant" && a["actor"] == "timetable"),
+        "{audit}"
+    );
 }

@@ -142,6 +142,10 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         .iter()
         .flat_map(|e| e.peer_urls.keys().cloned().collect::<Vec<_>>())
         .map(|peer| tokio::spawn(replication::puller::run(state.clone(), peer, stop.clone())))
+        .chain(std::iter::once(tokio::spawn(replication::timetable::run(
+            state.clone(),
+            stop.clone(),
+        ))))
         .collect();
     let app = api::router(state.clone());
     let pms = state.pms.clone();

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub replication_applied: Counter,
     /// Batches from peers refused as garbled or from another environment.
     pub replication_refused: Counter,
+    /// Timetable handovers missed or failed.
+    pub timetable_alerts: Counter,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_refused: Gauge,
@@ -88,6 +90,12 @@ impl Metrics {
             "Peer batches refused as garbled",
             replication_refused.clone(),
         );
+        let timetable_alerts = Counter::default();
+        registry.register(
+            "timetable_alerts",
+            "Timetable handovers missed or failed",
+            timetable_alerts.clone(),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -130,6 +138,7 @@ impl Metrics {
             holds_expired,
             replication_applied,
             replication_refused,
+            timetable_alerts,
         }
     }
 

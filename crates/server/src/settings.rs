@@ -45,6 +45,8 @@ pub struct Settings {
     pub handover_timeout: Duration,
     /// A handover target that has not pulled for this long counts as unreachable.
     pub handover_silence: Duration,
+    /// How often the master looks at the timetable.
+    pub timetable_check: Duration,
 }
 
 impl Default for Settings {
@@ -70,6 +72,7 @@ impl Default for Settings {
             peer_retry_max: Duration::from_secs(3),
             handover_timeout: Duration::from_secs(30),
             handover_silence: Duration::from_secs(15),
+            timetable_check: Duration::from_secs(5),
         }
     }
 }

@@ -102,3 +102,31 @@ pub async fn status(target: Target) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `innsync transfer --with XX`: pull everything from a peer now and say what moved.
+pub async fn transfer(with: String, target: Target) -> anyhow::Result<()> {
+    let api = Api::new(&target.url, &target.token)?;
+    let (s, t) = api
+        .call(
+            Method::POST,
+            "/api/v1/environment/transfer",
+            Some(&json!({ "with": with })),
+        )
+        .await?;
+    if !s.is_success() {
+        anyhow::bail!("{s}: {}", t["detail"].as_str().unwrap_or("no detail"));
+    }
+    println!(
+        "from {}: {} changes received ({} older than ours, kept in the log), {} duplicates skipped",
+        t["with"].as_str().unwrap_or("?"),
+        t["received"],
+        t["stale"],
+        t["duplicates"]
+    );
+    println!(
+        "to {}: {} changes it has not pulled yet (it pulls them by itself)",
+        t["with"].as_str().unwrap_or("?"),
+        t["peer_behind"]
+    );
+    Ok(())
+}

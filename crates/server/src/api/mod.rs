@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(ops::audit))
         .route("/environment", get(ops::environment))
         .route("/environment/handover", post(ops::handover))
+        .route("/environment/transfer", post(ops::transfer))
         .route("/digest", get(ops::digest))
         .route("/openapi.json", get(ops::openapi));
     Router::new()

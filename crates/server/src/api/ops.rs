@@ -149,3 +149,22 @@ pub(crate) async fn handover(
         json!({ "master": { "server": g.master, "epoch": g.epoch }, "frozen_ms": g.frozen_ms }),
     ))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransferRequest {
+    with: String,
+}
+
+pub(crate) async fn transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::ApiJson(req): crate::extract::ApiJson<TransferRequest>,
+) -> ApiResult<Json<crate::replication::puller::Transfer>> {
+    caller.require(crate::auth::Permission::Admin)?;
+    let peer =
+        innsync_core::ServerCode::parse(&req.with).map_err(crate::problem::Problem::invalid)?;
+    Ok(Json(
+        crate::replication::puller::transfer_now(&state, &peer).await?,
+    ))
+}

@@ -165,13 +165,16 @@ pub async fn run(
             tokio::time::sleep(PROGRESS_POLL).await;
             let peer = ctx.peer_snapshot(&to);
             let theirs = cursor_map(&peer.cursor);
+            // Silence counts from the later of its last pull and the start of this handover,
+            // so a target that has not pulled yet gets the whole grace period.
+            let silent = peer.last_pull.map_or(started, |t| t.max(started)).elapsed();
             if required.as_ref().is_some_and(|r| theirs.covers(r)) {
                 events.push(HandoverEvent::TargetCaughtUp {
                     target_cursor: theirs,
                 });
-            } else if peer.last_pull_age() > state.settings.handover_silence {
+            } else if silent > state.settings.handover_silence {
                 events.push(HandoverEvent::TargetUnreachable {
-                    detail: format!("{to} has not pulled for {:?}", peer.last_pull_age()),
+                    detail: format!("{to} has not pulled for {silent:?}"),
                 });
             } else {
                 events.push(HandoverEvent::Tick { now: Utc::now() });

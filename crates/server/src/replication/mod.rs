@@ -8,6 +8,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod handover;
 pub mod puller;
+pub mod timetable;
 pub mod view;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ use std::sync::Mutex;
 pub const MAX_PULL_CHANGES: usize = 2_000;
 /// Longest a pull may wait for new changes.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
+/// Most pulls one `innsync transfer` makes before it reports.
+pub const MAX_TRANSFER_ROUNDS: usize = 10_000;
 
 /// What an operator sees of one peer.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -47,14 +50,6 @@ pub struct PeerStatus {
     /// When the peer last pulled from us.
     #[serde(skip)]
     pub last_pull: Option<std::time::Instant>,
-}
-
-impl PeerStatus {
-    /// How long since the peer last pulled from us (forever if never).
-    pub fn last_pull_age(&self) -> std::time::Duration {
-        self.last_pull
-            .map_or(std::time::Duration::MAX, |t| t.elapsed())
-    }
 }
 
 /// This server's place in its environment.

@@ -68,13 +68,13 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
         if *stop.borrow() {
             return;
         }
-        let attempt = pull_once(&state, &client, &url, &token, &peer);
+        let attempt = pull_once(&state, &client, &url, &token, &peer, s.pull_wait);
         let result = tokio::select! {
             r = attempt => r,
             _ = stop.changed() => return,
         };
         match result {
-            Ok(()) => backoff = s.peer_retry_min,
+            Ok(_) => backoff = s.peer_retry_min,
             Err(e) => {
                 let (reachable, why) = match e {
                     PullError::Unreachable(w) => (false, w),
@@ -101,9 +101,10 @@ async fn pull_once(
     url: &str,
     token: &str,
     peer: &ServerCode,
-) -> Result<(), PullError> {
+    wait: std::time::Duration,
+) -> Result<innsync_store::ReplicationReport, PullError> {
     let Some(ctx) = &state.env else {
-        return Ok(());
+        return Ok(Default::default());
     };
     let s = &state.settings;
     let cursor = state
@@ -113,7 +114,7 @@ async fn pull_once(
     let body = PullRequest {
         cursor: cursor.clone(),
         limit: s.pull_batch,
-        wait_ms: u64::try_from(s.pull_wait.as_millis()).unwrap_or(u64::MAX),
+        wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
     };
     let resp = client
         .post(url)
@@ -121,7 +122,7 @@ async fn pull_once(
         .header(SERVER_HEADER, ctx.me.code.as_str())
         .header(FINGERPRINT_HEADER, &ctx.fingerprint)
         .json(&body)
-        .timeout(s.pull_wait + s.peer_request_timeout)
+        .timeout(wait + s.peer_request_timeout)
         .send()
         .await
         .map_err(|e| PullError::Unreachable(e.to_string()))?;
@@ -189,5 +190,73 @@ async fn pull_once(
     if report.held > 0 {
         tracing::debug!(%peer, held = report.held, "changes beyond a gap held; pulling again");
     }
-    Ok(())
+    Ok(report)
+}
+
+/// What a transfer with one peer moved.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Transfer {
+    /// The peer.
+    pub with: String,
+    /// Changes received from it and applied here.
+    pub received: u64,
+    /// Of those, changes older than what was stored (kept in the log only).
+    pub stale: u64,
+    /// Changes it had already (duplicates), skipped.
+    pub duplicates: u64,
+    /// Changes this server holds that the peer had not pulled yet at its last pull (it pulls
+    /// them by itself; `innsync transfer` on the peer pulls them now).
+    pub peer_behind: u64,
+}
+
+/// Pulls from `peer` now, without waiting, until it has nothing more: `innsync transfer`.
+pub async fn transfer_now(
+    state: &AppState,
+    peer: &ServerCode,
+) -> Result<Transfer, crate::problem::Problem> {
+    use crate::problem::Problem;
+    let ctx = state
+        .env
+        .clone()
+        .ok_or_else(|| Problem::invalid("this server is not part of an environment"))?;
+    let base = ctx
+        .peer_urls
+        .get(peer)
+        .cloned()
+        .ok_or_else(|| Problem::invalid(format!("{peer} is not a peer of {}", ctx.me.code)))?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(state.settings.peer_connect_timeout)
+        .build()
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
+    let url = format!("{base}/api/v1/replication/pull");
+    let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
+    let mut t = Transfer {
+        with: peer.to_string(),
+        ..Transfer::default()
+    };
+    for _ in 0..crate::replication::MAX_TRANSFER_ROUNDS {
+        let r = pull_once(
+            state,
+            &client,
+            &url,
+            &token,
+            peer,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .map_err(|e| Problem::unavailable(format!("{peer}: {e:?}")))?;
+        t.received += r.applied;
+        t.stale += r.stale;
+        t.duplicates += r.duplicates;
+        if r.applied == 0 {
+            break;
+        }
+    }
+    let ours = state.read(|r| r.cursors()).await?;
+    let theirs = ctx.peer_snapshot(peer).cursor;
+    t.peer_behind = ours
+        .iter()
+        .map(|(o, s)| s.saturating_sub(theirs.get(o).copied().unwrap_or(0)))
+        .sum();
+    Ok(t)
 }
