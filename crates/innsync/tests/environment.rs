@@ -9,6 +9,14 @@ use common::*;
 use innsync_faultproxy::Proxy;
 use serde_json::json;
 
+/// Every server of `ports`, started with `env`, each on its own port.
+fn start_all(env: &std::path::Path, ports: &[(&str, u16)]) -> Vec<TestServer> {
+    ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect()
+}
+
 async fn digest(api: &Api) -> String {
     api.get("/api/v1/digest").await.body["digest"]
         .as_str()
@@ -57,10 +65,7 @@ async fn changes_travel_and_writes_stay_where_their_authority_is() {
         ("PA", free_port()),
     ];
     let env = environment_file(dir.path(), &ports);
-    let servers: Vec<TestServer> = ports
-        .iter()
-        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
-        .collect();
+    let servers = start_all(&env, &ports);
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;
@@ -383,10 +388,7 @@ async fn handover_under_write_load_never_has_two_masters_and_loses_nothing() {
         ("PA", free_port()),
     ];
     let env = environment_file(dir.path(), &ports);
-    let servers: Vec<TestServer> = ports
-        .iter()
-        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
-        .collect();
+    let servers = start_all(&env, &ports);
     let apis: Vec<Api> = servers.iter().map(TestServer::api).collect();
     for api in &apis {
         admin_known(api).await;
@@ -526,10 +528,7 @@ async fn the_timetable_hands_the_master_over_by_itself() {
         "\n[[timetable]]\nat = \"{at}\"\ntz = \"UTC\"\nmaster = \"RS\"\n"
     ));
     std::fs::write(&env, text).unwrap();
-    let servers: Vec<TestServer> = ports
-        .iter()
-        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
-        .collect();
+    let servers = start_all(&env, &ports);
     let rs = servers[1].api();
     admin_known(&rs).await;
     let e = until("RS master by the timetable", || async {

@@ -30,6 +30,23 @@ async fn until<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// Rooms 1000.. of type DLX at KRL, created a hundred at a time.
+async fn seed_rooms(api: &Api, n: usize) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        join_all(chunk.iter().map(|i| {
+            let api = api.clone();
+            async move {
+                api.ok(
+                    "/api/v1/properties/KRL/rooms",
+                    json!({"number": format!("{}", 1000 + i), "room_type": "DLX"}),
+                )
+                .await
+            }
+        }))
+        .await;
+    }
+}
+
 async fn gateway_occupancy(h: &GatewayHandle) -> BTreeMap<String, Option<String>> {
     h.rooms()
         .await
@@ -56,19 +73,7 @@ async fn general_reset_check_in_out_and_maid_status_over_tcp() {
     let s = TestServer::start();
     let api = s.api();
     seed(&api, 0).await;
-    for chunk in (0..ROOMS).collect::<Vec<_>>().chunks(100) {
-        join_all(chunk.iter().map(|i| {
-            let api = api.clone();
-            async move {
-                api.ok(
-                    "/api/v1/properties/KRL/rooms",
-                    json!({"number": format!("{}", 1000 + i), "room_type": "DLX"}),
-                )
-                .await
-            }
-        }))
-        .await;
-    }
+    seed_rooms(&api, ROOMS).await;
     // Three guests are in house before the link exists.
     let mut in_house = BTreeMap::new();
     for (i, name) in ["Ann Smith", "Bo Chen", "Cy Dube"].iter().enumerate() {
@@ -335,19 +340,7 @@ async fn innsync_killed_mid_cycle_runs_a_fresh_complete_cycle_after_restart() {
     let mut s = TestServer::start();
     let api = s.api();
     seed(&api, 0).await;
-    for chunk in (0..ROOMS).collect::<Vec<_>>().chunks(100) {
-        join_all(chunk.iter().map(|i| {
-            let api = api.clone();
-            async move {
-                api.ok(
-                    "/api/v1/properties/KRL/rooms",
-                    json!({"number": format!("{}", 1000 + i), "room_type": "DLX"}),
-                )
-                .await
-            }
-        }))
-        .await;
-    }
+    seed_rooms(&api, ROOMS).await;
     let b = api.ok("/api/v1/bookings", booking(0, 2)).await;
     let r = b["reference"].as_str().unwrap().to_string();
     api.ok(

@@ -707,4 +707,16 @@ async fn ui_access_rules_hold_without_a_browser() {
         .unwrap_or_default()
         .to_string();
     assert!(set.contains("Max-Age=0"), "{set}");
+    // And the session's token is revoked: the old cookie no longer opens a page.
+    let r = http()
+        .get(format!("{base}/ui/bookings"))
+        .header(COOKIE, &manager)
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        location(&r).starts_with("/ui/login"),
+        "the old session still works: {:?}",
+        location(&r)
+    );
 }

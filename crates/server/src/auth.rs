@@ -78,6 +78,13 @@ pub struct AuthCache {
 }
 
 impl AuthCache {
+    /// Forgets one token (it was revoked).
+    pub fn forget(&self, hash: &str) {
+        if let Ok(mut e) = self.entries.write() {
+            e.remove(hash);
+        }
+    }
+
     /// Forgets every entry (after a user changes).
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.write() {

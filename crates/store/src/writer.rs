@@ -130,6 +130,11 @@ pub enum LocalWrite {
         /// Settings as JSON.
         config: String,
     },
+    /// Revokes an API token (logout).
+    RevokeToken {
+        /// SHA-256 of the token.
+        hash: String,
+    },
     /// A PMS link has delivered the outbox up to and including this id.
     PmsDelivered {
         /// Link name.
@@ -150,6 +155,9 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
                 "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![hash, username, label, time_text(now)],
             )?;
+        }
+        LocalWrite::RevokeToken { hash } => {
+            tx.execute("DELETE FROM tokens WHERE hash = ?1", [hash])?;
         }
         LocalWrite::PmsLink { name, config } => {
             // A new link starts after the events already queued: its first General Reset

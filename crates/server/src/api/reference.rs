@@ -121,14 +121,30 @@ pub(crate) async fn create_room_type(
     write(&state, &caller, cmd, key, StatusCode::CREATED, |_| None).await
 }
 
+/// Lists what a property has (`key` names the list in the answer); 404 for no such property.
+async fn property_list<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    code: String,
+    key: &str,
+    list: fn(&innsync_store::ReadPool, &str) -> Result<Vec<T>, innsync_store::StoreError>,
+) -> ApiResult<Json<serde_json::Value>> {
+    property_exists(state, &code).await?;
+    let items = state.read(move |r| list(r, &code)).await?;
+    Ok(Json(json!({ key: items })))
+}
+
 pub(crate) async fn list_room_types(
     State(state): State<AppState>,
     _caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    property_exists(&state, &code).await?;
-    let types = state.read(move |r| r.room_types(&code)).await?;
-    Ok(Json(json!({ "room_types": types })))
+    property_list(
+        &state,
+        code,
+        "room_types",
+        innsync_store::ReadPool::room_types,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -159,9 +175,7 @@ pub(crate) async fn list_rooms(
     _caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    property_exists(&state, &code).await?;
-    let rooms = state.read(move |r| r.rooms(&code)).await?;
-    Ok(Json(json!({ "rooms": rooms })))
+    property_list(&state, code, "rooms", innsync_store::ReadPool::rooms).await
 }
 
 #[derive(Deserialize)]
@@ -244,7 +258,11 @@ pub(crate) async fn list_rates(
     _caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    property_exists(&state, &code).await?;
-    let plans = state.read(move |r| r.rate_plans(&code)).await?;
-    Ok(Json(json!({ "rate_plans": plans })))
+    property_list(
+        &state,
+        code,
+        "rate_plans",
+        innsync_store::ReadPool::rate_plans,
+    )
+    .await
 }

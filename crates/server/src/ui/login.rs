@@ -122,7 +122,23 @@ pub async fn submit(
 }
 
 /// POST `/ui/logout`: forgets the session in the browser.
-pub async fn logout(_posted: Posted<NoFields>) -> Response {
+pub async fn logout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    _posted: Posted<NoFields>,
+) -> Response {
+    // The session's token stops working everywhere, not only in this browser.
+    if let Some(token) = super::session::cookie(&headers, super::session::SESSION_COOKIE) {
+        let hash = crate::auth::token_hash(token);
+        if let Err(e) = state
+            .writer
+            .local(innsync_store::LocalWrite::RevokeToken { hash: hash.clone() })
+            .await
+        {
+            tracing::warn!(error = %e, "logout could not revoke the session token");
+        }
+        state.auth.forget(&hash);
+    }
     (
         [(header::SET_COOKIE, clear_cookie())],
         Redirect::to("/ui/login"),
