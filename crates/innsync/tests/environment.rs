@@ -127,6 +127,14 @@ async fn changes_travel_and_writes_stay_where_their_authority_is() {
     assert_eq!(own["owner"], "server:RS");
     let o = own["reference"].as_str().unwrap().to_string();
     assert!(o.starts_with("RS-"));
+    // Rooms belong to the property's owner: RS cannot put even its own booking in a room here.
+    let d = rs
+        .post(
+            &format!("/api/v1/bookings/{o}/assign-room"),
+            json!({"room": "1"}),
+        )
+        .await;
+    d.problem(409, "not_master");
     until("RS's booking on WB", || async {
         (wb.get(&format!("/api/v1/bookings/{o}")).await.status == 200).then_some(())
     })

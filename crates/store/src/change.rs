@@ -38,4 +38,6 @@ pub struct ReplicationReport {
     pub held: u64,
     /// Of the applied changes, those older than the stored record (kept in the log only).
     pub stale: u64,
+    /// Changes that would break an invariant here, quarantined in `conflicts`.
+    pub conflicts: u64,
 }

@@ -507,6 +507,44 @@ impl ReadPool {
         })
     }
 
+    /// Quarantined replicated changes, newest first.
+    pub fn conflicts(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, origin, seq, record_id, kind, reason, theirs, ours, detected_at, status
+                 FROM conflicts ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit as i64], |r| {
+                let theirs: String = r.get(6)?;
+                let ours: Option<String> = r.get(7)?;
+                Ok(serde_json::json!({
+                    "id": r.get::<_, i64>(0)?,
+                    "origin": r.get::<_, String>(1)?,
+                    "seq": r.get::<_, i64>(2)?,
+                    "record_id": r.get::<_, String>(3)?,
+                    "kind": r.get::<_, String>(4)?,
+                    "reason": r.get::<_, String>(5)?,
+                    "theirs": serde_json::from_str::<serde_json::Value>(&theirs).unwrap_or_default(),
+                    "ours": ours.and_then(|o| serde_json::from_str::<serde_json::Value>(&o).ok()),
+                    "detected_at": r.get::<_, String>(8)?,
+                    "status": r.get::<_, String>(9)?,
+                }))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Open conflicts.
+    pub fn open_conflicts(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM conflicts WHERE status = 'open'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+
     /// Every PMS link.
     pub fn pms_links(&self) -> Result<Vec<PmsLinkRow>, StoreError> {
         self.with(|c| {

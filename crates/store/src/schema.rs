@@ -68,6 +68,12 @@ CREATE TABLE pms_outbox (
 CREATE INDEX pms_outbox_by_property ON pms_outbox (property, id);
 CREATE TABLE pms_links (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, delivered INTEGER NOT NULL) WITHOUT ROWID;
+-- Replicated changes that could not be applied here (they would break an invariant): kept,
+-- with the version they would have replaced, for an operator; never applied silently.
+CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, record_id TEXT NOT NULL,
+    kind TEXT NOT NULL, reason TEXT NOT NULL, theirs TEXT NOT NULL, ours TEXT,
+    detected_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
 -- How far this server has applied each other server's change log.
 CREATE TABLE cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tokens (

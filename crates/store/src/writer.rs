@@ -525,7 +525,7 @@ fn run_batch(
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
                 Job::Replicate(changes) => {
-                    let report = run_replicate(&tx, &st.server, changes)?;
+                    let report = run_replicate(&tx, &st.server, changes, now)?;
                     if report.applied > 0 {
                         st.cache.borrow_mut().clear();
                         wrote_remote = true;
@@ -699,6 +699,7 @@ fn run_replicate(
     tx: &Transaction<'_>,
     me: &ServerCode,
     changes: &[Change],
+    now: DateTime<Utc>,
 ) -> Result<ReplicationReport, StoreError> {
     let mut report = ReplicationReport::default();
     let mut cursors: std::collections::HashMap<ServerCode, u64> = Default::default();
@@ -727,13 +728,17 @@ fn run_replicate(
             continue;
         }
         if c.record.meta().owner != c.authority {
-            return Err(StoreError::Corrupt(format!(
+            let reason = format!(
                 "change {}#{} claims authority {} for a record owned by {}",
                 c.origin,
                 c.seq,
                 c.authority,
                 c.record.meta().owner
-            )));
+            );
+            quarantine(tx, c, &reason, now)?;
+            report.conflicts += 1;
+            cursors.insert(c.origin.clone(), c.seq);
+            continue;
         }
         let stamp = ChangeStamp {
             origin: &c.origin,
@@ -744,10 +749,25 @@ fn run_replicate(
             action: &c.action,
             detail: &c.detail,
         };
-        if apply_record(tx, &c.record, &stamp, Novelty::Unknown)? == Applied::Stale {
-            report.stale += 1;
+        // Each change in its own savepoint: one that would break an invariant here (a room
+        // taken twice on a night) is quarantined as a conflict, and replication goes on.
+        tx.execute_batch("SAVEPOINT replicated")?;
+        match apply_record(tx, &c.record, &stamp, Novelty::Unknown) {
+            Ok(applied) => {
+                tx.execute_batch("RELEASE replicated")?;
+                if applied == Applied::Stale {
+                    report.stale += 1;
+                }
+                report.applied += 1;
+            }
+            Err(StoreError::Sqlite(e)) => {
+                tx.execute_batch("ROLLBACK TO replicated; RELEASE replicated")?;
+                quarantine(tx, c, &format!("cannot be applied here: {e}"), now)?;
+                tracing::warn!(origin = %c.origin, seq = c.seq, error = %e, "replicated change quarantined as a conflict");
+                report.conflicts += 1;
+            }
+            Err(other) => return Err(other),
         }
-        report.applied += 1;
         cursors.insert(c.origin.clone(), c.seq);
     }
     let mut up = tx.prepare_cached(
@@ -770,5 +790,33 @@ fn reload_master(st: &mut State) -> Result<(), StoreError> {
         // No longer master: nothing left to freeze here.
         st.frozen = false;
     }
+    Ok(())
+}
+
+/// Keeps a replicated change that cannot be applied here, with the version it would have
+/// replaced, for an operator: never applied silently, never lost.
+fn quarantine(
+    tx: &Transaction<'_>,
+    c: &Change,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let ours = crate::view::load_record(tx, c.record.kind().as_str(), &c.record.key())?
+        .map(|r| serde_json::to_string(&r))
+        .transpose()?;
+    tx.prepare_cached(
+        "INSERT INTO conflicts (origin, seq, record_id, kind, reason, theirs, ours, detected_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        c.origin.as_str(),
+        c.seq as i64,
+        c.record.meta().id.as_str(),
+        c.record.kind().as_str(),
+        reason,
+        serde_json::to_string(&c.record)?,
+        ours,
+        time_text(now)
+    ])?;
     Ok(())
 }

@@ -545,3 +545,80 @@ async fn until_queued(w: &Writer, n: usize) {
         tokio::task::yield_now().await;
     }
 }
+
+/// A replicated change that would put a second guest in a room on a night is quarantined as a
+/// conflict with both versions; replication goes on past it and nothing else is lost.
+#[tokio::test]
+async fn a_change_that_breaks_an_invariant_here_is_quarantined_not_stalled() {
+    let (clock, _) = clock_at("2026-11-23T08:00:00Z");
+    let (dw, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (web, wb_reads) =
+        Writer::open(dw.path(), wb(), clock.clone(), WriterSettings::default()).unwrap();
+    let rs_settings = WriterSettings {
+        initial_master: Some(wb()),
+        ..WriterSettings::default()
+    };
+    let (rs, rs_reads) = Writer::open(
+        dr.path(),
+        ServerCode::parse("RS").unwrap(),
+        clock,
+        rs_settings,
+    )
+    .unwrap();
+    for c in setup() {
+        web.submit(c, "admin", None).await.unwrap();
+    }
+    let b = booking_of(
+        &web.submit(book("2026-12-01", "2026-12-03", 1), "ann", None)
+            .await
+            .unwrap(),
+    );
+    web.submit(
+        Command::AssignRoom {
+            id: b.meta.id.clone(),
+            room: "101".into(),
+            if_match: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    let mut all = wb_reads.changes_after(&Default::default(), 10_000).unwrap();
+    // A change from PA that puts another booking in room 101 on the same nights.
+    let pa = ServerCode::parse("PA").unwrap();
+    let mut clash = all.last().unwrap().clone();
+    let Record::Booking(mut other) = clash.record.clone() else {
+        panic!()
+    };
+    other.meta.id = innsync_core::RecordId::new(&pa, 1);
+    other.meta.owner = innsync_core::Authority::Server(pa.clone());
+    other.meta.version = 1;
+    clash.record = Record::Booking(other);
+    clash.origin = pa.clone();
+    clash.seq = 1;
+    clash.authority = innsync_core::Authority::Server(pa.clone());
+    // And one from PA whose authority does not match its record.
+    let mut forged = clash.clone();
+    forged.seq = 2;
+    forged.authority = innsync_core::Authority::Env;
+    all.push(clash);
+    all.push(forged);
+    let r = rs.replicate(all.clone()).await.unwrap();
+    assert_eq!(r.conflicts, 2, "{r:?}");
+    assert_eq!(r.applied, all.len() as u64 - 2);
+    assert_eq!(
+        rs_reads.cursors().unwrap().get("PA").copied(),
+        Some(2),
+        "replication goes on"
+    );
+    assert_eq!(rs_reads.open_conflicts().unwrap(), 2);
+    let c = rs_reads.conflicts(10).unwrap();
+    assert!(
+        c.iter()
+            .any(|c| c["reason"].as_str().unwrap().contains("UNIQUE")),
+        "{c:?}"
+    );
+    assert_eq!(rs_reads.digest().unwrap(), wb_reads.digest().unwrap());
+    rs_reads.check_invariants().unwrap();
+}

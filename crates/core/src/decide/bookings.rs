@@ -20,6 +20,12 @@ pub(super) fn decide(
     ids: &mut dyn IdSource,
     ctx: &Ctx<'_>,
 ) -> Result<Decision, DomainError> {
+    if let Command::CheckIn { id, .. }
+    | Command::AssignRoom { id, .. }
+    | Command::MoveRoom { id, .. } = cmd
+    {
+        ensure_rooms_writable(view, ctx, id)?;
+    }
     match cmd {
         Command::CreateGuest { name, email, phone } => {
             let g = new_guest(ids, ctx, name, email.as_deref(), phone.as_deref())?;
@@ -138,6 +144,21 @@ pub(super) fn decide(
         Command::ExpireHolds => expire(view, ctx),
         _ => unreachable!("bookings::decide called for {}", cmd.name()),
     }
+}
+
+/// Room assignment belongs to the property's owner (DESIGN.md §8): only the server that may
+/// write the property's records puts guests in its rooms, so two servers never assign one room
+/// on one night.
+fn ensure_rooms_writable(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    id: &RecordId,
+) -> Result<(), DomainError> {
+    let Some(b) = view.booking(id)? else {
+        return Ok(()); // `change` reports the missing booking
+    };
+    let prop = property_of(view, &b.property)?;
+    ctx.ensure_writable(&prop.meta.owner)
 }
 
 fn new_guest(

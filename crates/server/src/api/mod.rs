@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/environment/handover", post(ops::handover))
         .route("/environment/transfer", post(ops::transfer))
         .route("/digest", get(ops::digest))
+        .route("/conflicts", get(ops::conflicts))
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)

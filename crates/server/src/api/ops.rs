@@ -168,3 +168,19 @@ pub(crate) async fn transfer(
         crate::replication::puller::transfer_now(&state, &peer).await?,
     ))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConflictsQuery {
+    limit: Option<usize>,
+}
+
+pub(crate) async fn conflicts(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<ConflictsQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = list_limit(&state, q.limit)?;
+    let rows = state.read(move |r| r.conflicts(limit)).await?;
+    Ok(Json(json!({ "conflicts": rows })))
+}

@@ -59,7 +59,12 @@ impl EnvironmentView {
     /// Reads the view the way `GET /api/v1/environment` builds its answer: from the
     /// environment context when the server runs in one, else the standalone answer.
     pub async fn read(state: &AppState) -> ApiResult<Self> {
-        let (master, epoch) = state.read(|r| r.master()).await?;
+        let (master, epoch, conflicts) = state
+            .read(|r| {
+                let (m, e) = r.master()?;
+                Ok((m, e, r.open_conflicts()?))
+            })
+            .await?;
         let here = state.writer.server().clone();
         let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());
         let role_state = match (master == here, handing_over) {
@@ -121,7 +126,7 @@ impl EnvironmentView {
             pending: 0,
             pending_oldest_age_s: 0,
             failed: 0,
-            conflicts: 0,
+            conflicts,
         })
     }
 
