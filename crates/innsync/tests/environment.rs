@@ -555,3 +555,136 @@ async fn the_timetable_hands_the_master_over_by_itself() {
         "{audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_forwarded_to_their_owner_now_or_when_it_is_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [("WB", free_port()), ("PA", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let to_pa = Proxy::start(
+        "127.0.0.1:0",
+        format!("127.0.0.1:{}", ports[1].1).parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let wb_server = TestServer::start_in(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{}", ports[0].1),
+        &[("PA".into(), format!("http://{}", to_pa.addr()))],
+    );
+    let pa_server = TestServer::start_in(&env, "PA", &format!("127.0.0.1:{}", ports[1].1), &[]);
+    let (wb, pa) = (wb_server.api(), pa_server.api());
+    admin_known(&pa).await;
+    pa.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+    )
+    .await;
+    pa.ok(
+        "/api/v1/properties/KRL/room-types",
+        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
+    )
+    .await;
+    pa.ok(
+        "/api/v1/properties/KRL/rooms",
+        json!({"number": "101", "room_type": "DLX"}),
+    )
+    .await;
+    let b = pa.ok("/api/v1/bookings", booking(3, 2)).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    until("PA's booking on WB", || async {
+        (wb.get(&format!("/api/v1/bookings/{r}")).await.status == 200).then_some(())
+    })
+    .await;
+    // Not forwarded: refused, naming the owner.
+    wb.post(&format!("/api/v1/bookings/{r}/cancel"), json!({}))
+        .await
+        .problem(409, "not_owner");
+    // Forwarded while PA is reachable: PA carries it out and answers at once.
+    let c = wb
+        .post(
+            &format!("/api/v1/bookings/{r}/cancel?forward=true"),
+            json!({"reason": "guest called the web office"}),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{:?}", c.body);
+    assert_eq!(c.body["status"], "cancelled");
+    assert_eq!(
+        pa.get(&format!("/api/v1/bookings/{r}")).await.body["status"],
+        "cancelled"
+    );
+    // The owner's refusal comes back as it is.
+    wb.post(
+        "/api/v1/properties/KRL/room-types?forward=true",
+        json!({"code": "DLX", "name": "Again", "max_occupancy": 2}),
+    )
+    .await
+    .problem(409, "already_exists");
+    // PA unreachable: the change is queued and delivered when PA is back.
+    to_pa.cut();
+    let q = wb
+        .post(
+            "/api/v1/properties/KRL/room-types?forward=true",
+            json!({"code": "FAM", "name": "Family", "max_occupancy": 4}),
+        )
+        .await;
+    assert_eq!(q.status, 202, "{:?}", q.body);
+    let id = q.body["pending"]["id"].as_i64().unwrap();
+    let env_view = wb.get("/api/v1/environment").await.body;
+    assert_eq!(env_view["pending"]["count"], 1);
+    assert_eq!(
+        pa.get("/api/v1/properties/KRL/room-types").await.body["room_types"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A second one, canceled by the operator before it can be delivered.
+    let q2 = wb
+        .post(
+            "/api/v1/properties/KRL/room-types?forward=true",
+            json!({"code": "STD", "name": "Standard", "max_occupancy": 2}),
+        )
+        .await;
+    let id2 = q2.body["pending"]["id"].as_i64().unwrap();
+    assert_eq!(
+        wb.post(&format!("/api/v1/pending/{id2}/cancel"), json!({}))
+            .await
+            .body["state"],
+        "canceled"
+    );
+    to_pa.heal();
+    let done = until("the pending operation delivered", || async {
+        let l = wb.get("/api/v1/pending").await.body;
+        l["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id && p["state"] == "done")
+            .cloned()
+    })
+    .await;
+    assert!(done["attempts"].as_u64().unwrap() >= 2, "{done}");
+    let types = pa.get("/api/v1/properties/KRL/room-types").await.body;
+    let codes: Vec<&str> = types["room_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["DLX", "FAM"],
+        "delivered once, the canceled one never"
+    );
+    wb.post(&format!("/api/v1/pending/{id}/retry"), json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    let audit = pa.get("/api/v1/audit?limit=100").await.body;
+    assert!(audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["actor"] == "admin via WB" && a["action"] == "room_type.create"));
+}

@@ -135,3 +135,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         })
     }
 }
+
+/// `?forward=true`: a write that belongs to another server is forwarded to it.
+pub struct Forward(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Forward {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let q = parts.uri.query().unwrap_or("");
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if k == "forward" {
+                return match v.as_ref() {
+                    "true" | "1" => Ok(Self(true)),
+                    "false" | "0" => Ok(Self(false)),
+                    other => Err(Problem::invalid(format!(
+                        "query parameter forward must be true or false; got {other:?}"
+                    ))),
+                };
+            }
+        }
+        Ok(Self(false))
+    }
+}

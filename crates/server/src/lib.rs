@@ -146,6 +146,10 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             state.clone(),
             stop.clone(),
         ))))
+        .chain(std::iter::once(tokio::spawn(replication::forward::run(
+            state.clone(),
+            stop.clone(),
+        ))))
         .collect();
     let app = api::router(state.clone());
     let pms = state.pms.clone();

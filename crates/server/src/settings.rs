@@ -47,6 +47,14 @@ pub struct Settings {
     pub handover_silence: Duration,
     /// How often the master looks at the timetable.
     pub timetable_check: Duration,
+    /// How often due pending operations are looked for.
+    pub pending_poll: Duration,
+    /// First pause before a pending operation is tried again; doubles up to the max.
+    pub pending_retry_min: Duration,
+    /// Longest pause between two attempts of a pending operation.
+    pub pending_retry_max: Duration,
+    /// Attempts before a pending operation is given up as failed.
+    pub pending_max_attempts: u32,
 }
 
 impl Default for Settings {
@@ -73,6 +81,10 @@ impl Default for Settings {
             handover_timeout: Duration::from_secs(30),
             handover_silence: Duration::from_secs(15),
             timetable_check: Duration::from_secs(5),
+            pending_poll: Duration::from_millis(200),
+            pending_retry_min: Duration::from_millis(200),
+            pending_retry_max: Duration::from_secs(30),
+            pending_max_attempts: 20,
         }
     }
 }

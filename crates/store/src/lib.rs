@@ -17,12 +17,14 @@ pub mod writer;
 pub use change::{Change, ReplicationReport};
 pub use error::StoreError;
 pub use read::{
-    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
-    RoomTypeNights,
+    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PendingOp, PmsLinkRow,
+    ReadPool, RoomTypeNights,
 };
 pub use writer::{
     Clock, LocalWrite, PauseGuard, WriteOutcome, Writer, WriterSettings, WriterStats,
 };
+
+pub use view::time_text;
 
 /// The database file inside a server's data directory.
 pub const DB_FILE: &str = "innsync.db";

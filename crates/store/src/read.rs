@@ -113,6 +113,54 @@ pub struct OutboxEvent {
     pub booking: String,
 }
 
+/// A write queued for another server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOp {
+    /// Its id.
+    pub id: i64,
+    /// The server that must carry it out.
+    pub target: String,
+    /// The command as JSON.
+    pub command: String,
+    /// Who asked.
+    pub actor: String,
+    /// A line for operators.
+    pub summary: String,
+    /// `pending`, `in_progress`, `done`, `retry`, `failed` or `canceled`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When it is tried next.
+    pub next_at: String,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The owner's answer, when done.
+    pub result: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl PendingOp {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            target: r.get(1)?,
+            command: r.get(2)?,
+            actor: r.get(3)?,
+            summary: r.get(4)?,
+            state: r.get(5)?,
+            attempts: r.get::<_, i64>(6)? as u32,
+            next_at: r.get(7)?,
+            last_error: r.get(8)?,
+            result: r.get(9)?,
+            created_at: r.get(10)?,
+            updated_at: r.get(11)?,
+        })
+    }
+}
+
 /// A PMS link's stored settings and delivery cursor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PmsLinkRow {
@@ -531,6 +579,53 @@ impl ReadPool {
                 }))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Pending operations, newest first; only those in `state` when given.
+    pub fn pending(&self, state: Option<&str>, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
+                        result, created_at, updated_at
+                 FROM pending_ops WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![state, limit as i64], PendingOp::from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Pending operations due at `now` (pending, or retry whose time has come), oldest first.
+    pub fn due_pending(&self, now: &str, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
+                        result, created_at, updated_at
+                 FROM pending_ops WHERE state IN ('pending', 'retry', 'in_progress') AND next_at <= ?1
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![now, limit as i64], PendingOp::from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Depth, oldest open item's creation time, and failures of the pending queue.
+    pub fn pending_summary(&self) -> Result<(u64, Option<String>, u64), StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
+                        MIN(created_at) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
+                        COUNT(*) FILTER (WHERE state = 'failed')
+                 FROM pending_ops",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get(1)?,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                },
+            )?)
         })
     }
 

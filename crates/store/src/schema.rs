@@ -74,6 +74,14 @@ CREATE TABLE conflicts (
     id INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, record_id TEXT NOT NULL,
     kind TEXT NOT NULL, reason TEXT NOT NULL, theirs TEXT NOT NULL, ours TEXT,
     detected_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+-- Work for another server that it must acknowledge: a write forwarded to its owner. Durable;
+-- states pending -> in_progress -> done | retry | failed | canceled.
+CREATE TABLE pending_ops (
+    id INTEGER PRIMARY KEY, target TEXT NOT NULL, command TEXT NOT NULL, actor TEXT NOT NULL,
+    summary TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL, last_error TEXT, result TEXT, created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL);
+CREATE INDEX pending_by_state ON pending_ops (state, next_at);
 -- How far this server has applied each other server's change log.
 CREATE TABLE cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tokens (

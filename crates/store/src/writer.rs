@@ -81,6 +81,8 @@ pub enum WriteOutcome {
     Replayed(Outcome),
     /// A batch of replicated changes was applied.
     Replicated(ReplicationReport),
+    /// A pending operation was queued with this id.
+    Enqueued(i64),
 }
 
 impl WriteOutcome {
@@ -89,7 +91,7 @@ impl WriteOutcome {
         const NOTHING: &Outcome = &Outcome::Expired { ids: vec![] };
         match self {
             Self::Done(o) | Self::Replayed(o) => o,
-            Self::Replicated(_) => NOTHING,
+            Self::Replicated(_) | Self::Enqueued(_) => NOTHING,
         }
     }
 }
@@ -135,6 +137,32 @@ pub enum LocalWrite {
         /// SHA-256 of the token.
         hash: String,
     },
+    /// Queues a write for another server (a forwarded command).
+    EnqueuePending {
+        /// The server that must carry it out.
+        target: ServerCode,
+        /// The command as JSON.
+        command: String,
+        /// Who asked.
+        actor: String,
+        /// A line for operators.
+        summary: String,
+    },
+    /// Records what happened to a pending operation.
+    PendingState {
+        /// Its id.
+        id: i64,
+        /// New state.
+        state: String,
+        /// When to try again (RFC 3339), for `retry`.
+        next_at: Option<String>,
+        /// Why it failed, if it did.
+        error: Option<String>,
+        /// The owner's answer, when done.
+        result: Option<String>,
+        /// Whether this was an attempt (counts towards the retry limit).
+        attempted: bool,
+    },
     /// A PMS link has delivered the outbox up to and including this id.
     PmsDelivered {
         /// Link name.
@@ -154,6 +182,42 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
             tx.execute(
                 "INSERT INTO tokens (hash, username, label, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![hash, username, label, time_text(now)],
+            )?;
+        }
+        LocalWrite::EnqueuePending {
+            target,
+            command,
+            actor,
+            summary,
+        } => {
+            let at = time_text(now);
+            tx.execute(
+                "INSERT INTO pending_ops (target, command, actor, summary, state, next_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+                params![target.as_str(), command, actor, summary, at],
+            )?;
+        }
+        LocalWrite::PendingState {
+            id,
+            state,
+            next_at,
+            error,
+            result,
+            attempted,
+        } => {
+            tx.execute(
+                "UPDATE pending_ops SET state = ?2, next_at = COALESCE(?3, next_at),
+                    last_error = COALESCE(?4, last_error), result = COALESCE(?5, result),
+                    attempts = attempts + ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    id,
+                    state,
+                    next_at,
+                    error,
+                    result,
+                    i64::from(*attempted),
+                    time_text(now)
+                ],
             )?;
         }
         LocalWrite::RevokeToken { hash } => {
@@ -418,6 +482,28 @@ impl Writer {
     pub async fn local(&self, w: LocalWrite) -> Result<(), StoreError> {
         self.send(Job::Local(w)).await.map(|_| ())
     }
+
+    /// Queues a pending operation durably and returns its id.
+    pub async fn enqueue_pending(
+        &self,
+        target: ServerCode,
+        command: String,
+        actor: String,
+        summary: String,
+    ) -> Result<i64, StoreError> {
+        match self
+            .send(Job::Local(LocalWrite::EnqueuePending {
+                target,
+                command,
+                actor,
+                summary,
+            }))
+            .await?
+        {
+            WriteOutcome::Enqueued(id) => Ok(id),
+            _ => Err(StoreError::Unavailable("unexpected answer".into())),
+        }
+    }
 }
 
 fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
@@ -516,7 +602,11 @@ fn run_batch(
                 }
                 Job::Local(w) => {
                     run_local(&tx, w, now)?;
-                    Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
+                    if matches!(w, LocalWrite::EnqueuePending { .. }) {
+                        Ok(WriteOutcome::Enqueued(tx.last_insert_rowid()))
+                    } else {
+                        Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
+                    }
                 }
                 // A pause behind other requests in a batch holds nothing: it is answered at once.
                 Job::Pause(_) => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),

@@ -2,8 +2,9 @@
 
 use super::{list_limit, opt_date, written};
 use crate::auth::{Caller, Permission};
-use crate::extract::{parse_json, ApiJson, ApiQuery, IdempotencyKey, IfMatch};
+use crate::extract::{parse_json, ApiJson, ApiQuery, Forward, IdempotencyKey, IfMatch};
 use crate::problem::{ApiResult, Problem};
+use crate::replication::forward::{self, Submitted};
 use crate::state::AppState;
 use crate::views::BookingView;
 use axum::body::Bytes;
@@ -39,7 +40,7 @@ pub(crate) async fn create_guest(
         email: g.email,
         phone: g.phone,
     };
-    super::reference::write(&state, &caller, cmd, key, StatusCode::CREATED, |r| {
+    super::reference::write(&state, &caller, cmd, key, false, StatusCode::CREATED, |r| {
         Some(format!("/api/v1/guests/{}", r.meta().id))
     })
     .await
@@ -141,6 +142,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     IdempotencyKey(key): IdempotencyKey,
+    Forward(fwd): Forward,
     ApiJson(n): ApiJson<NewBooking>,
 ) -> ApiResult<Response> {
     caller.require(Permission::Book)?;
@@ -169,7 +171,10 @@ pub(crate) async fn create(
         hold_until: n.hold_until,
         notes: n.notes,
     };
-    let out = state.writer.submit(cmd, &caller.username, key).await?;
+    let out = match forward::submit(&state, cmd, &caller, key, fwd).await? {
+        Submitted::Done(o) => o,
+        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+    };
     let replayed = matches!(out, WriteOutcome::Replayed(_));
     let (b, g) = booking_of(&out)?;
     booking_response(&state, StatusCode::CREATED, b, g, replayed).await
@@ -265,6 +270,7 @@ pub(crate) async fn act(
     caller: Caller,
     Path((reference, action)): Path<(String, String)>,
     IfMatch(if_match): IfMatch,
+    Forward(fwd): Forward,
     body: Bytes,
 ) -> ApiResult<Response> {
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -320,7 +326,10 @@ pub(crate) async fn act(
         }
     };
     caller.require(perm)?;
-    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    let out = match forward::submit(&state, cmd, &caller, None, fwd).await? {
+        Submitted::Done(o) => o,
+        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+    };
     // Check-in, move and check-out queue PMS messages: let the links look now.
     state.pms.wake.notify_waiters();
     let (b, _) = booking_of(&out)?;

@@ -67,6 +67,15 @@ pub fn router(state: AppState) -> Router {
             "/replication/pull",
             post(crate::replication::endpoint::pull),
         )
+        .route(
+            "/replication/relay",
+            post(crate::replication::forward::relay_endpoint),
+        )
+        .route("/pending", get(crate::replication::forward::list))
+        .route(
+            "/pending/{id}/{action}",
+            post(crate::replication::forward::steer),
+        )
         .route("/audit", get(ops::audit))
         .route("/environment", get(ops::environment))
         .route("/environment/handover", post(ops::handover))

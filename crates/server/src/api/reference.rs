@@ -2,8 +2,9 @@
 
 use super::{date, written};
 use crate::auth::{Caller, Permission};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, Forward, IdempotencyKey};
 use crate::problem::{ApiResult, Problem};
+use crate::replication::forward::{self, Submitted};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -20,10 +21,14 @@ pub(crate) async fn write(
     caller: &Caller,
     cmd: Command,
     key: Option<String>,
+    forward: bool,
     created: StatusCode,
     location: impl FnOnce(&Record) -> Option<String>,
 ) -> ApiResult<Response> {
-    let out = state.writer.submit(cmd, &caller.username, key).await?;
+    let out = match forward::submit(state, cmd, caller, key, forward).await? {
+        Submitted::Done(o) => o,
+        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+    };
     let rec = written(out.outcome())?;
     let mut resp = (created, Json(rec)).into_response();
     if let Some(loc) = location(rec) {
@@ -46,6 +51,7 @@ pub(crate) struct NewProperty {
 pub(crate) async fn create_property(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(p): ApiJson<NewProperty>,
 ) -> ApiResult<Response> {
@@ -56,7 +62,7 @@ pub(crate) async fn create_property(
         timezone: p.timezone,
         currency: p.currency,
     };
-    write(&state, &caller, cmd, key, StatusCode::CREATED, |r| {
+    write(&state, &caller, cmd, key, fwd, StatusCode::CREATED, |r| {
         Some(format!("/api/v1/properties/{}", r.key()))
     })
     .await
@@ -107,6 +113,7 @@ pub(crate) struct NewRoomType {
 pub(crate) async fn create_room_type(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     Path(code): Path<String>,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(t): ApiJson<NewRoomType>,
@@ -118,7 +125,10 @@ pub(crate) async fn create_room_type(
         name: t.name,
         max_occupancy: t.max_occupancy,
     };
-    write(&state, &caller, cmd, key, StatusCode::CREATED, |_| None).await
+    write(&state, &caller, cmd, key, fwd, StatusCode::CREATED, |_| {
+        None
+    })
+    .await
 }
 
 /// Lists what a property has (`key` names the list in the answer); 404 for no such property.
@@ -157,6 +167,7 @@ pub(crate) struct NewRoom {
 pub(crate) async fn create_room(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     Path(code): Path<String>,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(room): ApiJson<NewRoom>,
@@ -167,7 +178,10 @@ pub(crate) async fn create_room(
         number: room.number,
         room_type: room.room_type,
     };
-    write(&state, &caller, cmd, key, StatusCode::CREATED, |_| None).await
+    write(&state, &caller, cmd, key, fwd, StatusCode::CREATED, |_| {
+        None
+    })
+    .await
 }
 
 pub(crate) async fn list_rooms(
@@ -191,6 +205,7 @@ pub(crate) struct Period {
 pub(crate) async fn out_of_order(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     Path((code, number)): Path<(String, String)>,
     ApiJson(p): ApiJson<Period>,
 ) -> ApiResult<Response> {
@@ -205,12 +220,13 @@ pub(crate) async fn out_of_order(
         to: p.to,
         reason,
     };
-    write(&state, &caller, cmd, None, StatusCode::OK, |_| None).await
+    write(&state, &caller, cmd, None, fwd, StatusCode::OK, |_| None).await
 }
 
 pub(crate) async fn back_in_service(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     Path((code, number)): Path<(String, String)>,
     ApiJson(p): ApiJson<Period>,
 ) -> ApiResult<Response> {
@@ -221,7 +237,7 @@ pub(crate) async fn back_in_service(
         from: p.from,
         to: p.to,
     };
-    write(&state, &caller, cmd, None, StatusCode::OK, |_| None).await
+    write(&state, &caller, cmd, None, fwd, StatusCode::OK, |_| None).await
 }
 
 #[derive(Deserialize)]
@@ -238,6 +254,7 @@ pub(crate) struct Rate {
 pub(crate) async fn set_rate(
     State(state): State<AppState>,
     caller: Caller,
+    Forward(fwd): Forward,
     Path((code, room_type)): Path<(String, String)>,
     ApiJson(rate): ApiJson<Rate>,
 ) -> ApiResult<Response> {
@@ -250,7 +267,7 @@ pub(crate) async fn set_rate(
         amount: rate.amount,
         currency: rate.currency,
     };
-    write(&state, &caller, cmd, None, StatusCode::OK, |_| None).await
+    write(&state, &caller, cmd, None, fwd, StatusCode::OK, |_| None).await
 }
 
 pub(crate) async fn list_rates(

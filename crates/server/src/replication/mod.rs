@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod endpoint;
+pub mod forward;
 pub mod handover;
 pub mod puller;
 pub mod timetable;
@@ -44,6 +45,8 @@ pub struct PeerStatus {
     pub applied: u64,
     /// The last error, if the last pull failed.
     pub last_error: Option<String>,
+    /// When a write forwarded to it last succeeded.
+    pub last_forward: Option<DateTime<Utc>>,
     /// The peer's cursor, from its last pull of our changes (a handover waits on it).
     #[serde(skip)]
     pub cursor: BTreeMap<String, u64>,
