@@ -220,6 +220,20 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Take the master token without the master (it is gone): audited, with a reason, fencing
+    /// the old master's later env writes into conflicts.
+    TakeOver {
+        /// Why, for the audit log.
+        reason: String,
+        /// The last change of the old master this server has.
+        old_master_seq: u64,
+    },
+    /// Write a record's state again as its next version (an operator applying a conflict);
+    /// checked like any write.
+    RestoreRecord {
+        /// The state to restore.
+        record: Box<crate::record::Record>,
+    },
     /// Add a user.
     CreateUser {
         /// Login name.
@@ -256,6 +270,8 @@ impl Command {
             Self::ExpireHolds => "booking.expire_holds",
             Self::CreateUser { .. } => "user.create",
             Self::GrantMaster { .. } => "master.grant",
+            Self::TakeOver { .. } => "master.takeover",
+            Self::RestoreRecord { .. } => "conflict.apply",
         }
     }
 }

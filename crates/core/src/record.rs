@@ -321,6 +321,21 @@ pub struct MasterToken {
     pub granted_by: ServerCode,
     /// Why (handover, timetable, forced takeover and its reason).
     pub reason: String,
+    /// Set by a forced takeover: the old master's env writes beyond this point are not
+    /// legitimate and go to conflicts wherever they arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<Fence>,
+}
+
+/// The line a forced takeover draws under the old master's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    /// The old master.
+    pub server: ServerCode,
+    /// Its epoch.
+    pub epoch: u64,
+    /// The last of its changes the new master had; env writes after it are fenced.
+    pub seq: u64,
 }
 
 /// The kinds of record, as named in the change log.

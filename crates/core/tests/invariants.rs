@@ -367,3 +367,95 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
     assert_eq!(err.code().as_str(), "not_master");
     assert!(err.to_string().contains("WB"));
 }
+
+#[test]
+fn a_forced_takeover_takes_the_next_epoch_and_fences_the_old_master() {
+    let mut w = World::new();
+    let rs = ServerCode::parse("RS").unwrap();
+    let ctx = Ctx {
+        now: w.now,
+        server: &rs,
+        master: Some(&w.server),
+        actor: "ops",
+        property_owners: &[],
+        epoch: 1,
+        frozen: false,
+    };
+    let blank = Command::TakeOver {
+        reason: " ".into(),
+        old_master_seq: 7,
+    };
+    assert!(
+        decide(&blank, &w.state, &mut w.ids, &ctx).is_err(),
+        "a reason is required"
+    );
+    let d = decide(
+        &Command::TakeOver {
+            reason: "WB gone".into(),
+            old_master_seq: 7,
+        },
+        &w.state,
+        &mut w.ids,
+        &ctx,
+    )
+    .unwrap();
+    let innsync_core::Record::MasterToken(t) = &d.writes[0] else {
+        panic!()
+    };
+    assert_eq!((t.server.as_str(), t.epoch, t.meta.version), ("RS", 2, 2));
+    let f = t.fence.as_ref().unwrap();
+    assert_eq!((f.server.as_str(), f.epoch, f.seq), ("WB", 1, 7));
+    // The master itself cannot take over from itself.
+    let own = Ctx {
+        server: &w.server,
+        ..ctx
+    };
+    assert!(decide(
+        &Command::TakeOver {
+            reason: "x".into(),
+            old_master_seq: 1
+        },
+        &w.state,
+        &mut w.ids,
+        &own
+    )
+    .is_err());
+}
+
+#[test]
+fn a_restored_booking_is_checked_like_any_booking() {
+    let mut w = World::new();
+    let book = |w: &World, name: &str| Command::CreateBooking {
+        property: "KRL".into(),
+        room_type: "B".into(),
+        arrival: w.day(1),
+        departure: w.day(2),
+        units: 2,
+        guest: GuestInput::New {
+            name: name.into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
+    };
+    w.run(&book(&w, "First")).unwrap();
+    let first = innsync_core::StateView::booking(&w.state, &w.bookings[0])
+        .unwrap()
+        .unwrap();
+    w.run(&Command::CancelBooking {
+        id: first.meta.id.clone(),
+        reason: None,
+        if_match: None,
+    })
+    .unwrap();
+    w.run(&book(&w, "Second")).unwrap();
+    // Restoring the first booking's confirmed state would sell the two rooms twice.
+    let err = w
+        .run(&Command::RestoreRecord {
+            record: Box::new(innsync_core::Record::Booking(first)),
+        })
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "no_availability");
+}

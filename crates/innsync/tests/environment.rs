@@ -688,3 +688,234 @@ async fn writes_forwarded_to_their_owner_now_or_when_it_is_reachable() {
         .iter()
         .any(|a| a["actor"] == "admin via WB" && a["action"] == "room_type.create"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forced_takeover_fences_the_old_master_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = ["WB", "RS", "PA"];
+    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
+    let env = environment_file(
+        dir.path(),
+        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
+    );
+    let mut links = std::collections::BTreeMap::new();
+    for (i, from) in codes.iter().enumerate() {
+        for (j, to) in codes.iter().enumerate() {
+            if i != j {
+                let p = Proxy::start(
+                    "127.0.0.1:0",
+                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
+                )
+                .await
+                .unwrap();
+                links.insert((from.to_string(), to.to_string()), p);
+            }
+        }
+    }
+    let servers: Vec<TestServer> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let peers: Vec<(String, String)> = codes
+                .iter()
+                .filter(|p| *p != c)
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                    )
+                })
+                .collect();
+            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+        })
+        .collect();
+    let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
+    for api in [&wb, &rs, &pa] {
+        admin_known(api).await;
+    }
+    seed_rvc(&wb, 3).await;
+    let before = wb
+        .ok("/api/v1/bookings", rvc_booking(2, "Before the split"))
+        .await["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until("RVC everywhere", || async {
+        let (a, b, c) = (digest(&wb).await, digest(&rs).await, digest(&pa).await);
+        (a == b && b == c).then_some(())
+    })
+    .await;
+    // WB is cut off, and keeps taking env writes it believes legitimate.
+    for ((from, to), p) in &links {
+        if from == "WB" || to == "WB" {
+            p.cut();
+        }
+    }
+    let mut wb_acked = vec![];
+    for i in 0..4 {
+        let n = format!("WB-{i}");
+        wb.ok(
+            "/api/v1/properties/RVC/rooms",
+            json!({"number": n, "room_type": "TNT"}),
+        )
+        .await;
+        wb_acked.push(n);
+    }
+    let cancelled = wb
+        .post(
+            &format!("/api/v1/bookings/{before}/cancel"),
+            json!({"reason": "cancelled on the isolated WB"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200);
+    // RS takes over: audited, with a reason; refused without force.
+    rs.post(
+        "/api/v1/environment/takeover",
+        json!({"force": false, "reason": "x"}),
+    )
+    .await
+    .problem(400, "invalid_input");
+    pa.post(
+        "/api/v1/environment/takeover",
+        json!({"force": true, "reason": "x"}),
+    )
+    .await
+    .problem(400, "invalid_input");
+    let t = rs
+        .post(
+            "/api/v1/environment/takeover",
+            json!({"force": true, "reason": "WB unreachable since the storm"}),
+        )
+        .await;
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    assert_eq!(t.body["master"]["server"], "RS");
+    assert_eq!(t.body["master"]["epoch"], 2);
+    rs.ok(
+        "/api/v1/properties/RVC/rooms",
+        json!({"number": "RS-1", "room_type": "TNT"}),
+    )
+    .await;
+    for p in links.values() {
+        p.heal();
+    }
+    // WB learns it is no longer master; everyone converges on the same database.
+    until("WB a slave", || async {
+        (wb.get("/api/v1/environment").await.body["state"] == "slave").then_some(())
+    })
+    .await;
+    until("identical digests after the takeover", || async {
+        let (a, b, c) = (digest(&wb).await, digest(&rs).await, digest(&pa).await);
+        (!a.is_empty() && a == b && b == c).then_some(())
+    })
+    .await;
+    // WB's fenced writes reach every server, as conflicts (they change no record, so the
+    // digests can agree before they arrive).
+    for api in [&wb, &rs, &pa] {
+        until("the fenced writes as conflicts everywhere", || async {
+            let c = api.get("/api/v1/conflicts").await.body["conflicts"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (c > wb_acked.len()).then_some(())
+        })
+        .await;
+    }
+    // Every write WB acknowledged is in the database or in conflicts, on every server.
+    for api in [&wb, &rs, &pa] {
+        let rooms = api.get("/api/v1/properties/RVC/rooms").await.body;
+        let have: Vec<String> = rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["number"].as_str().unwrap().to_string())
+            .collect();
+        let conflicts = api.get("/api/v1/conflicts").await.body["conflicts"]
+            .as_array()
+            .unwrap()
+            .clone();
+        for n in &wb_acked {
+            let in_conflicts = conflicts
+                .iter()
+                .any(|c| c["theirs"]["number"] == n.as_str() && c["origin"] == "WB");
+            assert!(
+                have.contains(n) || in_conflicts,
+                "{n} lost on {}: rooms {have:?} conflicts {conflicts:?}",
+                api.base
+            );
+            assert!(
+                !(have.contains(n) && in_conflicts),
+                "{n} applied and in conflicts"
+            );
+        }
+        assert!(have.contains(&"RS-1".to_string()));
+        // The cancel WB made after the fence is a conflict too; the booking stands.
+        assert_eq!(
+            api.get(&format!("/api/v1/bookings/{before}")).await.body["status"],
+            "confirmed"
+        );
+        assert!(conflicts.iter().any(|c| c["record_id"] == before.as_str()));
+    }
+    // The new master settles them: one applied (checked like any write), one discarded.
+    let conflicts = rs.get("/api/v1/conflicts").await.body["conflicts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let room0 = conflicts
+        .iter()
+        .find(|c| c["theirs"]["number"] == "WB-0")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let room1 = conflicts
+        .iter()
+        .find(|c| c["theirs"]["number"] == "WB-1")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        rs.post(&format!("/api/v1/conflicts/{room0}/apply"), json!({}))
+            .await
+            .body["status"],
+        "applied"
+    );
+    assert_eq!(
+        rs.post(&format!("/api/v1/conflicts/{room1}/discard"), json!({}))
+            .await
+            .body["status"],
+        "discarded"
+    );
+    rs.post(&format!("/api/v1/conflicts/{room1}/apply"), json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    until("WB-0 restored everywhere", || async {
+        let rooms = pa.get("/api/v1/properties/RVC/rooms").await.body;
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["number"] == "WB-0")
+            .then_some(())
+    })
+    .await;
+    let audit = rs.get("/api/v1/audit?limit=200").await.body;
+    assert!(audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["action"] == "master.takeover"
+            && a["detail"]
+                .as_str()
+                .unwrap()
+                .contains("WB unreachable since the storm")));
+    for s in &servers {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
+            .args(["check", "--data-dir"])
+            .arg(&s.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -76,7 +76,7 @@ pub fn apply_record(
 }
 
 /// Points the record at its new state and updates every derived table.
-fn write_state(
+pub(crate) fn write_state(
     conn: &Connection,
     rec: &Record,
     old: Option<&Record>,
@@ -234,6 +234,9 @@ fn write_state(
                  ON CONFLICT (key) DO UPDATE SET value = ?1",
             )?
             .execute([t.epoch.to_string()])?;
+            if let Some(f) = &t.fence {
+                crate::fence::learn(conn, f, stamp.at)?;
+            }
         }
         _ => {}
     }
@@ -242,7 +245,7 @@ fn write_state(
 
 /// Appends the change to the log: every change, even one older than the stored record, so
 /// that the log re-served to other servers has no holes.
-fn log_change(
+pub(crate) fn log_change(
     conn: &Connection,
     rec: &Record,
     stamp: &ChangeStamp<'_>,

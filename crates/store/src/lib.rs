@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod change;
 pub mod error;
+pub mod fence;
 pub mod read;
 pub mod schema;
 pub mod view;

@@ -73,7 +73,11 @@ CREATE TABLE pms_links (
 CREATE TABLE conflicts (
     id INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, record_id TEXT NOT NULL,
     kind TEXT NOT NULL, reason TEXT NOT NULL, theirs TEXT NOT NULL, ours TEXT,
-    detected_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+    detected_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', UNIQUE (origin, seq));
+-- Lines drawn by forced takeovers: env writes of `server` at `epoch` after `seq` are fenced.
+CREATE TABLE fences (
+    server TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (server, epoch)) WITHOUT ROWID;
 -- Work for another server that it must acknowledge: a write forwarded to its owner. Durable;
 -- states pending -> in_progress -> done | retry | failed | canceled.
 CREATE TABLE pending_ops (

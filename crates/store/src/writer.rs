@@ -163,6 +163,13 @@ pub enum LocalWrite {
         /// Whether this was an attempt (counts towards the retry limit).
         attempted: bool,
     },
+    /// An operator settled a conflict (`applied` or `discarded`).
+    ConflictStatus {
+        /// Its id.
+        id: i64,
+        /// New status.
+        status: String,
+    },
     /// A PMS link has delivered the outbox up to and including this id.
     PmsDelivered {
         /// Link name.
@@ -218,6 +225,12 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
                     i64::from(*attempted),
                     time_text(now)
                 ],
+            )?;
+        }
+        LocalWrite::ConflictStatus { id, status } => {
+            tx.execute(
+                "UPDATE conflicts SET status = ?2 WHERE id = ?1",
+                params![id, status],
             )?;
         }
         LocalWrite::RevokeToken { hash } => {
@@ -598,6 +611,10 @@ fn run_batch(
                         st.epoch = *epoch;
                         st.frozen = false;
                     }
+                    if let (Command::TakeOver { .. }, Ok(_)) = (cmd.as_ref(), &res) {
+                        st.master = st.server.clone();
+                        st.epoch += 1;
+                    }
                     res
                 }
                 Job::Local(w) => {
@@ -839,6 +856,21 @@ fn run_replicate(
             action: &c.action,
             detail: &c.detail,
         };
+        // An env write of a fenced old master: kept as a conflict, never applied; but logged,
+        // so the log re-served to others has no holes.
+        if c.authority == innsync_core::Authority::Env
+            && crate::fence::is_fenced(tx, &c.origin, c.epoch, c.seq)?
+        {
+            let reason = format!(
+                "written by {} at epoch {} after a forced takeover fenced it",
+                c.origin, c.epoch
+            );
+            quarantine(tx, c, &reason, now)?;
+            crate::apply::log_change(tx, &c.record, &stamp, &serde_json::to_string(&c.record)?)?;
+            report.conflicts += 1;
+            cursors.insert(c.origin.clone(), c.seq);
+            continue;
+        }
         // Each change in its own savepoint: one that would break an invariant here (a room
         // taken twice on a night) is quarantined as a conflict, and replication goes on.
         tx.execute_batch("SAVEPOINT replicated")?;
@@ -891,22 +923,5 @@ fn quarantine(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let ours = crate::view::load_record(tx, c.record.kind().as_str(), &c.record.key())?
-        .map(|r| serde_json::to_string(&r))
-        .transpose()?;
-    tx.prepare_cached(
-        "INSERT INTO conflicts (origin, seq, record_id, kind, reason, theirs, ours, detected_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        c.origin.as_str(),
-        c.seq as i64,
-        c.record.meta().id.as_str(),
-        c.record.kind().as_str(),
-        reason,
-        serde_json::to_string(&c.record)?,
-        ours,
-        time_text(now)
-    ])?;
-    Ok(())
+    crate::fence::record_conflict(tx, &c.origin, c.seq, &c.record, reason, &time_text(now))
 }

@@ -146,6 +146,60 @@ pub(super) fn decide(
     }
 }
 
+/// Whether `next` may replace `current` (an operator restoring a booking from a conflict):
+/// the same stock and room rules as any booking write.
+pub(super) fn check_restorable(
+    view: &dyn StateView,
+    current: Option<&Booking>,
+    next: &Booking,
+) -> Result<(), DomainError> {
+    property_of(view, &next.property)?;
+    room_type_of(view, &next.property, &next.room_type)?;
+    if !next.status.holds_stock() {
+        return Ok(());
+    }
+    let nights = Nights::stay(next.arrival, next.departure).map_err(DomainError::InvalidInput)?;
+    let mut stock = view.night_stock(&next.property, &next.room_type, nights)?;
+    // The current version's own units do not count against it.
+    if let Some(c) = current.filter(|c| c.status.holds_stock() && c.room_type == next.room_type) {
+        for s in &mut stock {
+            if c.nights().contains(s.night) {
+                s.sold = s.sold.saturating_sub(c.units);
+            }
+        }
+    }
+    if let Some(short) = first_short_night(&stock, next.units) {
+        return Err(DomainError::NoAvailability {
+            property: next.property.clone(),
+            room_type: next.room_type.clone(),
+            night: short.night,
+            requested: next.units,
+            free: short.free(),
+            in_service: short.in_service,
+        });
+    }
+    for s in &next.stays {
+        let n = Nights {
+            from: s.from.max(next.arrival),
+            to: s.to.min(next.departure),
+        };
+        if n.from >= n.to {
+            continue;
+        }
+        if let Some(o) = view
+            .room_occupancy(&next.property, &s.room, n)?
+            .into_iter()
+            .find(|o| o.booking != next.meta.id)
+        {
+            return Err(DomainError::RoomUnavailable(format!(
+                "room {} is occupied on {} by booking {}",
+                s.room, o.night, o.booking
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Room assignment belongs to the property's owner (DESIGN.md §8): only the server that may
 /// write the property's records puts guests in its rooms, so two servers never assign one room
 /// on one night.

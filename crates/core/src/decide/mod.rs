@@ -208,6 +208,7 @@ fn grant(
         epoch,
         granted_by: ctx.server.clone(),
         reason: reason.to_string(),
+        fence: None,
     };
     let detail = format!("master token to {to} at epoch {epoch}: {reason}");
     Ok(Decision::one(
@@ -215,6 +216,125 @@ fn grant(
         "master.grant",
         detail,
     ))
+}
+
+/// A forced takeover: this server takes the token at the next epoch, fencing the old master's
+/// env writes beyond the last one it has.
+fn take_over(
+    view: &dyn StateView,
+    ids: &mut dyn IdSource,
+    ctx: &Ctx<'_>,
+    reason: &str,
+    old_master_seq: u64,
+) -> Result<Decision, DomainError> {
+    let Some(old) = ctx.master else {
+        return Err(DomainError::InvalidInput(
+            "no master is known to take over from".into(),
+        ));
+    };
+    if ctx.is_master() {
+        return Err(DomainError::InvalidInput(
+            "this server is already the master".into(),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(DomainError::InvalidInput(
+            "a forced takeover needs a reason for the audit log".into(),
+        ));
+    }
+    validate::text("reason", reason, crate::limits::MAX_TEXT_LEN)?;
+    let epoch = ctx.epoch + 1;
+    let meta = match view.master_token()? {
+        Some(t) => Meta {
+            version: epoch,
+            ..t.meta
+        },
+        None => Meta {
+            id: ids.next_id(),
+            owner: Authority::Env,
+            version: epoch,
+        },
+    };
+    let fence = crate::record::Fence {
+        server: old.clone(),
+        epoch: ctx.epoch,
+        seq: old_master_seq,
+    };
+    let token = crate::record::MasterToken {
+        meta,
+        server: ctx.server.clone(),
+        epoch,
+        granted_by: ctx.server.clone(),
+        reason: format!("forced takeover from {old}: {}", reason.trim()),
+        fence: Some(fence),
+    };
+    let detail = format!(
+        "forced takeover from {old} at epoch {epoch}; {old}'s env writes after its change {old_master_seq} are fenced: {}",
+        reason.trim()
+    );
+    Ok(Decision::one(
+        Record::MasterToken(token),
+        "master.takeover",
+        detail,
+    ))
+}
+
+/// Restores a record's state as its next version, checked like a write of that kind.
+fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decision, DomainError> {
+    ctx.ensure_writable(&record.meta().owner)?;
+    let current_version = current_version(view, record)?;
+    let mut next = record.clone();
+    match &mut next {
+        Record::Booking(b) => {
+            b.meta.version = current_version + 1;
+            let current = view.booking(&b.meta.id)?;
+            bookings::check_restorable(view, current.as_ref(), b)?;
+            b.updated_at = ctx.now;
+        }
+        Record::MasterToken(_) => {
+            return Err(DomainError::InvalidInput(
+                "the master token is not restored by hand".into(),
+            ))
+        }
+        other => set_version(other, current_version + 1),
+    }
+    let detail = format!(
+        "{} {} restored from a conflict",
+        record.kind().as_str(),
+        record.key()
+    );
+    Ok(Decision::one(next, "conflict.apply", detail))
+}
+
+fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError> {
+    Ok(match r {
+        Record::Property(x) => view.property(&x.code)?.map(|c| c.meta.version),
+        Record::RoomType(x) => view
+            .room_type(&x.property, &x.code)?
+            .map(|c| c.meta.version),
+        Record::Room(x) => view.room(&x.property, &x.number)?.map(|c| c.meta.version),
+        Record::RatePlan(x) => view
+            .rate_plan(&x.property, &x.room_type)?
+            .map(|c| c.meta.version),
+        Record::Guest(x) => view.guest(&x.meta.id)?.map(|c| c.meta.version),
+        Record::Booking(x) => view.booking(&x.meta.id)?.map(|c| c.meta.version),
+        Record::User(x) => view.user(&x.username)?.map(|c| c.meta.version),
+        Record::MasterToken(_) => view.master_token()?.map(|c| c.meta.version),
+    }
+    .unwrap_or(0))
+}
+
+fn set_version(r: &mut Record, v: u64) {
+    match r {
+        Record::Property(x) => x.meta.version = v,
+        Record::RoomType(x) => x.meta.version = v,
+        Record::Room(x) => x.meta.version = v,
+        Record::RatePlan(x) => x.meta.version = v,
+        Record::Guest(x) => x.meta.version = v,
+        Record::Booking(x) => x.meta.version = v,
+        Record::User(x) => x.meta.version = v,
+        Record::MasterToken(x) => x.meta.version = v,
+    }
 }
 
 /// Decides `cmd` against `view`: the records to write, or why not.
@@ -234,6 +354,11 @@ pub fn decide(
         | Command::SetRate { .. }
         | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
         Command::GrantMaster { to, epoch, reason } => grant(view, ids, ctx, to, *epoch, reason)?,
+        Command::TakeOver {
+            reason,
+            old_master_seq,
+        } => take_over(view, ids, ctx, reason, *old_master_seq)?,
+        Command::RestoreRecord { record } => restore(view, ctx, record)?,
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }

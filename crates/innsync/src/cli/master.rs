@@ -31,10 +31,47 @@ pub enum MasterCmd {
         #[command(flatten)]
         target: Target,
     },
+    /// Take the master token on the server asked, without the master (it is gone). Audited;
+    /// the old master's later env writes go to conflicts when it returns.
+    Takeover {
+        /// Required: this is not a handover.
+        #[arg(long)]
+        force: bool,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 pub async fn run(cmd: MasterCmd) -> anyhow::Result<()> {
     match cmd {
+        MasterCmd::Takeover {
+            force,
+            reason,
+            target,
+        } => {
+            if !force {
+                anyhow::bail!("a takeover needs --force: it fences the old master's later writes into conflicts");
+            }
+            let api = Api::new(&target.url, &target.token)?;
+            let (s, a) = api
+                .call(
+                    Method::POST,
+                    "/api/v1/environment/takeover",
+                    Some(&json!({"force": true, "reason": reason})),
+                )
+                .await?;
+            if !s.is_success() {
+                anyhow::bail!("{s}: {}", a["detail"].as_str().unwrap_or("no detail"));
+            }
+            println!(
+                "{} is master at epoch {}; {}'s env writes after its change {} will go to conflicts",
+                a["master"]["server"], a["master"]["epoch"], a["fenced"]["server"], a["fenced"]["after_seq"]
+            );
+            Ok(())
+        }
         MasterCmd::Handover { to, reason, target } => {
             let body = json!({ "to": to, "reason": reason });
             let mut api = Api::new(&target.url, &target.token)?;

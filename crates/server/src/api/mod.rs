@@ -82,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/environment/transfer", post(ops::transfer))
         .route("/digest", get(ops::digest))
         .route("/conflicts", get(ops::conflicts))
+        .route("/conflicts/{id}/{action}", post(ops::settle_conflict))
+        .route("/environment/takeover", post(ops::takeover))
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/api/v1", api)

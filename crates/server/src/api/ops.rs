@@ -184,3 +184,103 @@ pub(crate) async fn conflicts(
     let rows = state.read(move |r| r.conflicts(limit)).await?;
     Ok(Json(json!({ "conflicts": rows })))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TakeoverRequest {
+    force: bool,
+    reason: String,
+}
+
+pub(crate) async fn takeover(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::ApiJson(req): crate::extract::ApiJson<TakeoverRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    use crate::problem::Problem;
+    caller.require(crate::auth::Permission::Admin)?;
+    if !req.force {
+        return Err(Problem::invalid(
+            "force: a takeover without the master is forced by definition; send force: true (or hand over from the master instead)",
+        ));
+    }
+    let ctx = state
+        .env
+        .clone()
+        .ok_or_else(|| Problem::invalid("this server is not part of an environment"))?;
+    if !ctx.env.may_be_master(&ctx.me.code) {
+        return Err(Problem::invalid(format!(
+            "{} is a {} server; only web and reservation servers may be master",
+            ctx.me.code, ctx.me.role
+        )));
+    }
+    let (master, cursors) = state.read(|r| Ok((r.master()?.0, r.cursors()?))).await?;
+    let seq = cursors.get(master.as_str()).copied().unwrap_or(0);
+    let cmd = innsync_core::Command::TakeOver {
+        reason: req.reason,
+        old_master_seq: seq,
+    };
+    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    let token = match super::written(out.outcome())? {
+        innsync_core::Record::MasterToken(t) => t.clone(),
+        _ => return Err(Problem::unavailable("unexpected record written")),
+    };
+    tracing::warn!(old = %master, epoch = token.epoch, fenced_after = seq, by = %caller.username, "forced master takeover");
+    Ok(Json(json!({
+        "master": { "server": token.server, "epoch": token.epoch },
+        "fenced": { "server": master, "epoch": token.epoch - 1, "after_seq": seq },
+    })))
+}
+
+pub(crate) async fn settle_conflict(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    use crate::problem::Problem;
+    caller.require(crate::auth::Permission::Admin)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("conflict {id:?} not found")))?;
+    let conflict = state
+        .read(move |r| Ok(r.conflicts(100_000)?.into_iter().find(|c| c["id"] == id)))
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("conflict {id} not found")))?;
+    if conflict["status"] != "open" {
+        return Err(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "invalid_transition",
+            format!(
+                "conflict {id} is {}; only open conflicts are settled",
+                conflict["status"]
+            ),
+        ));
+    }
+    let status = match action.as_str() {
+        "discard" => "discarded",
+        "apply" => {
+            let record: innsync_core::Record = serde_json::from_value(conflict["theirs"].clone())
+                .map_err(|e| {
+                Problem::unavailable(format!("conflict {id} is unreadable: {e}"))
+            })?;
+            let cmd = innsync_core::Command::RestoreRecord {
+                record: Box::new(record),
+            };
+            state.writer.submit(cmd, &caller.username, None).await?;
+            "applied"
+        }
+        other => {
+            return Err(Problem::not_found(format!(
+                "no action {other:?}; apply or discard"
+            )))
+        }
+    };
+    state
+        .writer
+        .local(innsync_store::LocalWrite::ConflictStatus {
+            id,
+            status: status.into(),
+        })
+        .await?;
+    Ok(Json(json!({ "id": id, "status": status })))
+}

@@ -1,0 +1,226 @@
+//! Fencing after a forced takeover: the old master's env writes beyond the fence are not
+//! legitimate. Wherever they are — already applied here, or arriving later — they are kept in
+//! `conflicts` with the version they would replace, and never count as the record's state:
+//! a record whose current state is fenced goes back to its last legitimate version (or away,
+//! if it never had one). Nothing is applied silently, nothing is lost.
+
+use crate::apply::{write_state, ChangeStamp, Novelty};
+use crate::error::StoreError;
+use crate::view::load_record;
+use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
+use innsync_core::{BookingStatus, Record, ServerCode};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Whether a change of `origin` at `epoch` with `seq` is beyond a known fence.
+pub fn is_fenced(
+    conn: &Connection,
+    origin: &ServerCode,
+    epoch: u64,
+    seq: u64,
+) -> Result<bool, StoreError> {
+    let fence: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM fences WHERE server = ?1 AND epoch = ?2")?
+        .query_row(params![origin.as_str(), epoch as i64], |r| r.get(0))
+        .optional()?;
+    Ok(fence.is_some_and(|f| seq as i64 > f))
+}
+
+/// Records a conflict once (by origin and seq).
+pub fn record_conflict(
+    conn: &Connection,
+    origin: &ServerCode,
+    seq: u64,
+    theirs: &Record,
+    reason: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    let ours = load_record(conn, theirs.kind().as_str(), &theirs.key())?
+        .map(|r| serde_json::to_string(&r))
+        .transpose()?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO conflicts (origin, seq, record_id, kind, reason, theirs, ours, detected_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        origin.as_str(),
+        seq as i64,
+        theirs.meta().id.as_str(),
+        theirs.kind().as_str(),
+        reason,
+        serde_json::to_string(theirs)?,
+        ours,
+        at
+    ])?;
+    Ok(())
+}
+
+/// Learns a fence: stores it, and quarantines every env change of the old master beyond it
+/// that is already here, putting each affected record back to its last legitimate state.
+pub fn learn(
+    conn: &Connection,
+    f: &innsync_core::record::Fence,
+    at: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO fences (server, epoch, seq) VALUES (?1, ?2, ?3)")?
+        .execute(params![f.server.as_str(), f.epoch as i64, f.seq as i64])?;
+    let fenced: Vec<(u64, String)> = conn
+        .prepare_cached(
+            "SELECT seq, body FROM changes WHERE origin = ?1 AND epoch = ?2 AND seq > ?3
+             AND authority = 'env' AND kind != 'master_token' ORDER BY seq",
+        )?
+        .query_map(
+            params![f.server.as_str(), f.epoch as i64, f.seq as i64],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    let reason = format!(
+        "written by {} at epoch {} after a forced takeover fenced it at its change {}",
+        f.server, f.epoch, f.seq
+    );
+    let mut touched: Vec<(String, String)> = Vec::new();
+    for (seq, body) in &fenced {
+        let rec: Record = serde_json::from_str(body)?;
+        record_conflict(conn, &f.server, *seq, &rec, &reason, at)?;
+        let k = (rec.kind().as_str().to_string(), rec.key());
+        if !touched.contains(&k) {
+            touched.push(k);
+        }
+    }
+    for (kind, key) in touched {
+        revert(conn, &kind, &key, f, at)?;
+    }
+    Ok(())
+}
+
+/// Puts a record whose current state is fenced back to its latest legitimate state.
+fn revert(
+    conn: &Connection,
+    kind: &str,
+    key: &str,
+    f: &innsync_core::record::Fence,
+    at: &str,
+) -> Result<(), StoreError> {
+    let Some((origin, seq)) = conn
+        .prepare_cached("SELECT origin, seq FROM records WHERE kind = ?1 AND key = ?2")?
+        .query_row(params![kind, key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let points_at_fenced = origin == f.server.as_str() && {
+        let epoch: i64 = conn
+            .prepare_cached("SELECT epoch FROM changes WHERE origin = ?1 AND seq = ?2")?
+            .query_row(params![origin, seq], |r| r.get(0))?;
+        epoch as u64 == f.epoch && seq as u64 > f.seq
+    };
+    if !points_at_fenced {
+        return Ok(());
+    }
+    let Some(current) = load_record(conn, kind, key)? else {
+        return Ok(());
+    };
+    let record_id = current.meta().id.to_string();
+    let legit: Option<(String, i64, String)> = conn
+        .prepare_cached(
+            "SELECT origin, seq, body FROM changes WHERE record_id = ?1 AND kind = ?2
+             AND NOT (origin = ?3 AND epoch = ?4 AND seq > ?5) ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row(
+            params![
+                record_id,
+                kind,
+                f.server.as_str(),
+                f.epoch as i64,
+                f.seq as i64
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    match legit {
+        Some((o, s, body)) => {
+            let rec: Record = serde_json::from_str(&body)?;
+            let origin = ServerCode::parse(&o).map_err(StoreError::Corrupt)?;
+            let stamp = ChangeStamp {
+                origin: &origin,
+                seq: s as u64,
+                epoch: 0,
+                at,
+                actor: "fence",
+                action: "fence.revert",
+                detail: "",
+            };
+            write_state(conn, &rec, Some(&current), &stamp, Novelty::Unknown)
+        }
+        None => remove(conn, &current),
+    }
+}
+
+/// Removes a record that exists only through fenced changes, with its derived counters.
+fn remove(conn: &Connection, current: &Record) -> Result<(), StoreError> {
+    match current {
+        Record::Booking(b) => {
+            let mut gone = b.clone();
+            gone.status = BookingStatus::Cancelled;
+            for d in sold_deltas(Some(b), &gone) {
+                conn.prepare_cached(
+                    "UPDATE sold SET units = units + ?5
+                     WHERE property = ?1 AND room_type = ?2 AND night = ?3 AND holder = ?4",
+                )?
+                .execute(params![
+                    d.property,
+                    d.room_type,
+                    crate::view::night_text(d.night),
+                    d.holder.to_string(),
+                    d.delta
+                ])?;
+            }
+            for (room, night) in room_nights(b) {
+                conn.prepare_cached(
+                    "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
+                )?
+                .execute(params![b.property, room, crate::view::night_text(night), b.meta.id.as_str()])?;
+            }
+            conn.prepare_cached("DELETE FROM bookings WHERE id = ?1")?
+                .execute([b.meta.id.as_str()])?;
+        }
+        Record::Room(r) => {
+            for d in service_deltas(None, r) {
+                match d {
+                    ServiceDelta::Capacity {
+                        property,
+                        room_type,
+                        delta,
+                    } => {
+                        conn.prepare_cached(
+                            "UPDATE capacity SET rooms = rooms - ?3 WHERE property = ?1 AND room_type = ?2",
+                        )?
+                        .execute(params![property, room_type, delta])?;
+                    }
+                    ServiceDelta::OutOfOrder {
+                        property,
+                        room_type,
+                        night,
+                        delta,
+                    } => {
+                        conn.prepare_cached(
+                            "UPDATE out_of_order SET rooms = rooms - ?4
+                             WHERE property = ?1 AND room_type = ?2 AND night = ?3",
+                        )?
+                        .execute(params![
+                            property,
+                            room_type,
+                            crate::view::night_text(night),
+                            delta
+                        ])?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    conn.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?
+        .execute(params![current.kind().as_str(), current.key()])?;
+    Ok(())
+}
