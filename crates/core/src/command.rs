@@ -234,6 +234,13 @@ pub enum Command {
         /// The state to restore.
         record: Box<crate::record::Record>,
     },
+    /// Add a note to a booking, owned by this server whoever owns the booking.
+    AddNote {
+        /// The booking.
+        booking: RecordId,
+        /// The note.
+        text: String,
+    },
     /// Add a user.
     CreateUser {
         /// Login name.
@@ -271,6 +278,7 @@ impl Command {
             Self::CreateUser { .. } => "user.create",
             Self::GrantMaster { .. } => "master.grant",
             Self::TakeOver { .. } => "master.takeover",
+            Self::AddNote { .. } => "note.add",
             Self::RestoreRecord { .. } => "conflict.apply",
         }
     }

@@ -274,6 +274,24 @@ impl Booking {
     }
 }
 
+/// A note against a booking. It is owned by the authority it was written under (the server, or
+/// `env` on the master), which need not own the booking: the web office may note a call about
+/// the lodge's booking without touching the booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Identity (owned by the authority it was written under).
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The booking it is about.
+    pub booking: RecordId,
+    /// The note.
+    pub text: String,
+    /// Who wrote it.
+    pub author: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// What a user may do. Roles add up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -358,6 +376,8 @@ pub enum RecordKind {
     User,
     /// [`MasterToken`].
     MasterToken,
+    /// [`Note`].
+    Note,
 }
 
 impl RecordKind {
@@ -372,6 +392,7 @@ impl RecordKind {
             Self::Booking => "booking",
             Self::User => "user",
             Self::MasterToken => "master_token",
+            Self::Note => "note",
         }
     }
 }
@@ -396,6 +417,8 @@ pub enum Record {
     User(User),
     /// The master token.
     MasterToken(MasterToken),
+    /// A note against a booking.
+    Note(Note),
 }
 
 impl Record {
@@ -410,6 +433,7 @@ impl Record {
             Self::Booking(r) => &r.meta,
             Self::User(r) => &r.meta,
             Self::MasterToken(r) => &r.meta,
+            Self::Note(r) => &r.meta,
         }
     }
 
@@ -424,6 +448,7 @@ impl Record {
             Self::Booking(_) => RecordKind::Booking,
             Self::User(_) => RecordKind::User,
             Self::MasterToken(_) => RecordKind::MasterToken,
+            Self::Note(_) => RecordKind::Note,
         }
     }
 
@@ -438,6 +463,7 @@ impl Record {
             Self::Booking(r) => r.meta.id.to_string(),
             Self::User(r) => r.username.clone(),
             Self::MasterToken(_) => "master".to_string(),
+            Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
         }
     }
 }

@@ -597,6 +597,29 @@ async fn writes_forwarded_to_their_owner_now_or_when_it_is_reachable() {
         (wb.get(&format!("/api/v1/bookings/{r}")).await.status == 200).then_some(())
     })
     .await;
+    // A non-owner adds its own dependent record to PA's booking: a note, owned by WB.
+    let note = wb
+        .post(
+            &format!("/api/v1/bookings/{r}/notes"),
+            json!({"text": "Guest phoned the web office"}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{:?}", note.body);
+    assert_eq!(
+        note.body["owner"], "env",
+        "written on the master: env-owned, not PA's"
+    );
+    until("WB's note on PA", || async {
+        let n = pa.get(&format!("/api/v1/bookings/{r}/notes")).await.body;
+        (n["notes"].as_array().map_or(0, Vec::len) == 1).then_some(())
+    })
+    .await;
+    wb.post(&format!("/api/v1/bookings/{r}/notes"), json!({"text": " "}))
+        .await
+        .problem(400, "invalid_input");
+    wb.post("/api/v1/bookings/WB-999999/notes", json!({"text": "x"}))
+        .await
+        .problem(404, "not_found");
     // Not forwarded: refused, naming the owner.
     wb.post(&format!("/api/v1/bookings/{r}/cancel"), json!({}))
         .await
@@ -918,4 +941,77 @@ async fn a_forced_takeover_fences_the_old_master_and_loses_nothing() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handover_to_a_target_that_cannot_catch_up_aborts_and_the_master_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [("WB", free_port()), ("RS", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let rs_to_wb = Proxy::start(
+        "127.0.0.1:0",
+        format!("127.0.0.1:{}", ports[0].1).parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let wb_server = TestServer::start_in_with(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{}", ports[0].1),
+        &[],
+        &[
+            "--setting",
+            "handover_silence=1s",
+            "--setting",
+            "handover_timeout=5s",
+        ],
+    );
+    let rs_server = TestServer::start_in(
+        &env,
+        "RS",
+        &format!("127.0.0.1:{}", ports[1].1),
+        &[("WB".into(), format!("http://{}", rs_to_wb.addr()))],
+    );
+    let (wb, rs) = (wb_server.api(), rs_server.api());
+    admin_known(&rs).await;
+    seed_rvc(&wb, 1).await;
+    // RS can no longer pull from WB: it can never hold everything WB holds.
+    rs_to_wb.cut();
+    let started = std::time::Instant::now();
+    let h = wb
+        .post("/api/v1/environment/handover", json!({"to": "RS"}))
+        .await;
+    let d = h.problem(503, "unavailable");
+    assert!(
+        d.contains("aborted") && d.contains("WB stays master"),
+        "{d}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // WB is still master, unfrozen, taking env writes; RS never became master.
+    let e = wb.get("/api/v1/environment").await.body;
+    assert_eq!(
+        (e["state"].as_str(), e["master"]["epoch"].as_u64()),
+        (Some("master"), Some(1))
+    );
+    assert_eq!(
+        wb.post(
+            "/api/v1/properties/RVC/rooms",
+            json!({"number": "2", "room_type": "TNT"})
+        )
+        .await
+        .status,
+        201
+    );
+    rs_to_wb.heal();
+    let e = rs.get("/api/v1/environment").await.body;
+    assert_eq!(e["master"]["server"], "WB");
+    // And the next handover, with the link back, goes through.
+    let ok = until("a handover once RS pulls again", || async {
+        let h = wb
+            .post("/api/v1/environment/handover", json!({"to": "RS"}))
+            .await;
+        (h.status == 200).then_some(h.body)
+    })
+    .await;
+    assert_eq!(ok["master"]["epoch"], 2);
 }

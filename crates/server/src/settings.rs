@@ -88,3 +88,84 @@ impl Default for Settings {
         }
     }
 }
+
+/// Parses `250ms`, `2s`, `5m` or `1h` (or plain milliseconds).
+fn duration(v: &str) -> Result<Duration, String> {
+    let (n, unit) = v
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((v, "ms"), |i| (&v[..i], &v[i..]));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{v:?} is not a duration like 500ms or 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{v:?}: unit must be ms, s, m or h")),
+    }
+}
+
+impl Settings {
+    /// Overrides one setting by its name (`innsync serve --setting handover_timeout=10s`).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let count = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{v:?} is not a count"))
+        };
+        match name {
+            "max_body_bytes" => self.max_body_bytes = count(value)?,
+            "default_list_limit" => self.default_list_limit = count(value)?,
+            "max_list_limit" => self.max_list_limit = count(value)?,
+            "hold_sweep_interval" => self.hold_sweep_interval = duration(value)?,
+            "auth_cache_ttl" => self.auth_cache_ttl = duration(value)?,
+            "write_queue_limit" => self.write_queue_limit = count(value)?,
+            "write_batch_limit" => self.write_batch_limit = count(value)?,
+            "request_timeout" => self.request_timeout = duration(value)?,
+            "max_concurrent_requests" => self.max_concurrent_requests = count(value)?,
+            "pms_outbox_poll" => self.pms_outbox_poll = duration(value)?,
+            "pms_retry_delay" => self.pms_retry_delay = duration(value)?,
+            "pull_wait" => self.pull_wait = duration(value)?,
+            "pull_batch" => self.pull_batch = count(value)?,
+            "peer_connect_timeout" => self.peer_connect_timeout = duration(value)?,
+            "peer_request_timeout" => self.peer_request_timeout = duration(value)?,
+            "peer_retry_min" => self.peer_retry_min = duration(value)?,
+            "peer_retry_max" => self.peer_retry_max = duration(value)?,
+            "handover_timeout" => self.handover_timeout = duration(value)?,
+            "handover_silence" => self.handover_silence = duration(value)?,
+            "timetable_check" => self.timetable_check = duration(value)?,
+            "pending_poll" => self.pending_poll = duration(value)?,
+            "pending_retry_min" => self.pending_retry_min = duration(value)?,
+            "pending_retry_max" => self.pending_retry_max = duration(value)?,
+            "pending_max_attempts" => {
+                self.pending_max_attempts = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not a count"))?
+            }
+            other => return Err(format!("no setting named {other:?}")),
+        }
+        if self.max_body_bytes == 0 || self.max_list_limit == 0 || self.pull_batch == 0 {
+            return Err(format!("{name} must be more than zero"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_set_by_name_with_units() {
+        let mut s = Settings::default();
+        s.set("handover_timeout", "3s").unwrap();
+        s.set("pull_wait", "250ms").unwrap();
+        s.set("pending_max_attempts", "5").unwrap();
+        assert_eq!(s.handover_timeout, Duration::from_secs(3));
+        assert_eq!(s.pull_wait, Duration::from_millis(250));
+        assert_eq!(s.pending_max_attempts, 5);
+        assert!(s.set("nonsense", "1").is_err());
+        assert!(s.set("pull_wait", "soon").is_err());
+        assert!(s.set("pull_batch", "0").is_err());
+    }
+}

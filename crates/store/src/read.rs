@@ -306,6 +306,19 @@ impl ReadPool {
         })
     }
 
+    /// The notes of a booking, oldest first.
+    pub fn notes(&self, booking: &str) -> Result<Vec<innsync_core::record::Note>, StoreError> {
+        let (lo, hi) = prefix(booking);
+        self.with(|c| {
+            let mut v = bodies(c, BY_PREFIX, params!["note", lo, hi], |r| match r {
+                Record::Note(n) => Some(n),
+                _ => None,
+            })?;
+            v.sort_by_key(|n| n.at);
+            Ok(v)
+        })
+    }
+
     /// A property's rate plans.
     pub fn rate_plans(&self, property: &str) -> Result<Vec<innsync_core::RatePlan>, StoreError> {
         let (lo, hi) = prefix(property);

@@ -320,6 +320,7 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::Booking(x) => view.booking(&x.meta.id)?.map(|c| c.meta.version),
         Record::User(x) => view.user(&x.username)?.map(|c| c.meta.version),
         Record::MasterToken(_) => view.master_token()?.map(|c| c.meta.version),
+        Record::Note(_) => None,
     }
     .unwrap_or(0))
 }
@@ -334,6 +335,7 @@ fn set_version(r: &mut Record, v: u64) {
         Record::Booking(x) => x.meta.version = v,
         Record::User(x) => x.meta.version = v,
         Record::MasterToken(x) => x.meta.version = v,
+        Record::Note(x) => x.meta.version = v,
     }
 }
 
@@ -359,6 +361,22 @@ pub fn decide(
             old_master_seq,
         } => take_over(view, ids, ctx, reason, *old_master_seq)?,
         Command::RestoreRecord { record } => restore(view, ctx, record)?,
+        Command::AddNote { booking, text } => {
+            let b = view
+                .booking(booking)?
+                .ok_or_else(|| DomainError::NotFound(format!("booking {booking}")))?;
+            validate::name("text", text)?;
+            validate::text("text", text, crate::limits::MAX_TEXT_LEN)?;
+            let note = crate::record::Note {
+                meta: fresh(ids, ctx.write_authority()),
+                booking: b.meta.id.clone(),
+                text: text.trim().to_string(),
+                author: ctx.actor.to_string(),
+                at: ctx.now,
+            };
+            let detail = format!("note on {}: {}", b.meta.id, note.text);
+            Decision::one(Record::Note(note), "note.add", detail)
+        }
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }

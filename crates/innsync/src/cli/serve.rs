@@ -31,6 +31,18 @@ pub struct ServeArgs {
     /// a node's own setting, for tunnels and test proxies.
     #[arg(long = "peer-url", value_parser = parse_peer_url)]
     pub peer_urls: Vec<(ServerCode, String)>,
+    /// Override a named timeout or limit (`handover_timeout=10s`, `pull_batch=500`); repeatable.
+    #[arg(long = "setting", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))?;
+    let mut probe = Settings::default();
+    probe.set(k, v)?;
+    Ok((k.to_string(), v.to_string()))
 }
 
 fn parse_peer_url(s: &str) -> Result<(ServerCode, String), String> {
@@ -87,12 +99,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         (None, None) => "127.0.0.1:7000".into(),
     };
+    let mut settings = Settings::default();
+    for (k, v) in &a.settings {
+        settings.set(k, v).map_err(anyhow::Error::msg)?;
+    }
     let config = ServerConfig {
         data_dir: a.data_dir.clone(),
         listen,
         server,
         admin_token: a.admin_token,
-        settings: Settings::default(),
+        settings,
         environment,
     };
     let running = innsync_server::start(config, Arc::new(chrono::Utc::now))

@@ -65,6 +65,17 @@ impl TestServer {
         listen: &str,
         peer_urls: &[(String, String)],
     ) -> Self {
+        Self::start_in_with(env_file, code, listen, peer_urls, &[])
+    }
+
+    /// Like [`TestServer::start_in`], with more arguments (`--setting NAME=VALUE`).
+    pub fn start_in_with(
+        env_file: &Path,
+        code: &str,
+        listen: &str,
+        peer_urls: &[(String, String)],
+        extra: &[&str],
+    ) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path().to_path_buf();
         let mut args: Vec<String> = vec![
@@ -80,6 +91,7 @@ impl TestServer {
             args.push("--peer-url".into());
             args.push(format!("{peer}={url}"));
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let (child, base) = spawn_args(&dir, &refs);
         Self {

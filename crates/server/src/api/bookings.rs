@@ -335,3 +335,37 @@ pub(crate) async fn act(
     let (b, _) = booking_of(&out)?;
     booking_response(&state, StatusCode::OK, b, None, false).await
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewNote {
+    text: String,
+}
+
+pub(crate) async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    ApiJson(n): ApiJson<NewNote>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Book)?;
+    let booking = RecordId::parse(&reference)
+        .map_err(|_| Problem::not_found(format!("booking {reference} not found")))?;
+    let cmd = Command::AddNote {
+        booking,
+        text: n.text,
+    };
+    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    Ok((StatusCode::CREATED, Json(written(out.outcome())?.clone())).into_response())
+}
+
+pub(crate) async fn notes(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(reference): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    load(&state, &reference).await?;
+    let r = reference.clone();
+    let notes = state.read(move |p| p.notes(&r)).await?;
+    Ok(Json(json!({ "reference": reference, "notes": notes })))
+}

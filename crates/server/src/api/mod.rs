@@ -58,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/bookings", get(bookings::list).post(bookings::create))
         .route("/bookings/{reference}", get(bookings::get))
         .route("/bookings/{reference}/history", get(bookings::history))
+        .route(
+            "/bookings/{reference}/notes",
+            get(bookings::notes).post(bookings::add_note),
+        )
         .route("/bookings/{reference}/{action}", post(bookings::act))
         .route("/pms", get(pms::list))
         .route("/pms/links/{name}", put(pms::put_link))
