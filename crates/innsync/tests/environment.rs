@@ -1015,3 +1015,117 @@ async fn a_handover_to_a_target_that_cannot_catch_up_aborts_and_the_master_stays
     .await;
     assert_eq!(ok["master"]["epoch"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_delays_and_dropped_connections_still_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = ["WB", "RS", "PA"];
+    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
+    let env = environment_file(
+        dir.path(),
+        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
+    );
+    let mut links = std::collections::BTreeMap::new();
+    for (i, from) in codes.iter().enumerate() {
+        for (j, to) in codes.iter().enumerate() {
+            if i != j {
+                let p = Proxy::start(
+                    "127.0.0.1:0",
+                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
+                )
+                .await
+                .unwrap();
+                links.insert((from.to_string(), to.to_string()), p);
+            }
+        }
+    }
+    let mut servers: Vec<TestServer> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let peers: Vec<(String, String)> = codes
+                .iter()
+                .filter(|p| *p != c)
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                    )
+                })
+                .collect();
+            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+        })
+        .collect();
+    for s in &servers {
+        admin_known(&s.api()).await;
+    }
+    let (wb, pa) = (servers[0].api(), servers[2].api());
+    seed_rvc(&wb, 20).await;
+    pa.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+    )
+    .await;
+    // Slow, lossy links to and from PA (seeded), while RS dies hard and comes back.
+    for ((from, to), p) in &links {
+        if from == "PA" || to == "PA" {
+            p.set_delay(std::time::Duration::from_millis(30));
+            p.set_drop_rate(0.3, 7);
+        }
+    }
+    let mut refs = vec![];
+    for i in 0..10u64 {
+        refs.push(
+            wb.ok(
+                "/api/v1/bookings",
+                rvc_booking(1 + i, &format!("Guest {i}")),
+            )
+            .await["reference"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        if i == 4 {
+            servers[1].kill9();
+        }
+    }
+    pa.ok(
+        "/api/v1/properties/KRL/room-types",
+        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
+    )
+    .await;
+    servers[1].restart();
+    let rs = servers[1].api();
+    for p in links.values() {
+        p.set_drop_rate(0.0, 0);
+    }
+    until(
+        "identical digests after kill -9, delays and drops",
+        || async {
+            let d: Vec<String> = futures::future::join_all([&wb, &rs, &pa].map(digest)).await;
+            (!d[0].is_empty() && d.iter().all(|x| *x == d[0])).then_some(())
+        },
+    )
+    .await;
+    for r in &refs {
+        assert_eq!(
+            rs.get(&format!("/api/v1/bookings/{r}")).await.status,
+            200,
+            "{r}"
+        );
+    }
+    let m = rs
+        .anonymous()
+        .http
+        .get(format!("{}/metrics", rs.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("innsync_replication_applied_total") && m.contains("innsync_conflicts_open 0"),
+        "{m}"
+    );
+}

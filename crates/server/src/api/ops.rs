@@ -38,6 +38,48 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(state.writer.stats());
+    // Queue and conflict gauges, read now (appended before the exposition's end marker).
+    if let Ok((conflicts, (depth, oldest, failed))) = state
+        .read(|r| Ok((r.open_conflicts()?, r.pending_summary()?)))
+        .await
+    {
+        let age = oldest
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map_or(0, |t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .num_seconds()
+                    .max(0)
+            });
+        let mut extra = String::new();
+        for (metric, help, v) in [
+            (
+                "innsync_conflicts_open",
+                "Replicated changes quarantined as conflicts, not yet settled",
+                conflicts as i64,
+            ),
+            (
+                "innsync_pending_depth",
+                "Pending operations waiting for their owner",
+                depth as i64,
+            ),
+            (
+                "innsync_pending_oldest_age_seconds",
+                "Age of the oldest pending operation",
+                age,
+            ),
+            (
+                "innsync_pending_failed",
+                "Pending operations that failed and wait for an operator",
+                failed as i64,
+            ),
+        ] {
+            extra.push_str(&format!(
+                "# HELP {metric} {help}.\n# TYPE {metric} gauge\n{metric} {v}\n"
+            ));
+        }
+        let end = body.rfind("# EOF").unwrap_or(body.len());
+        body.insert_str(end, &extra);
+    }
     // PMS link counters, per link (appended before the exposition's end marker).
     let links = state.pms.statuses();
     if !links.is_empty() {
