@@ -720,3 +720,94 @@ async fn ui_access_rules_hold_without_a_browser() {
         location(&r)
     );
 }
+
+/// The dashboard's operator work without a browser: a write forwarded to an unreachable owner
+/// shows as a pending operation with retry and cancel; cancel works; "transfer now" reports what
+/// moved; the conflicts section is there.
+#[tokio::test]
+async fn dashboard_pending_operations_conflicts_and_transfer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [("WB", free_port()), ("PA", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let to_pa = innsync_faultproxy::Proxy::start(
+        "127.0.0.1:0",
+        format!("127.0.0.1:{}", ports[1].1).parse().unwrap(),
+    )
+    .await
+    .expect("proxy");
+    let wb_server = TestServer::start_in(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{}", ports[0].1),
+        &[("PA".into(), format!("http://{}", to_pa.addr()))],
+    );
+    let pa_server = TestServer::start_in(&env, "PA", &format!("127.0.0.1:{}", ports[1].1), &[]);
+    let (wb, pa) = (wb_server.api(), pa_server.api());
+    until("admin on PA", || async {
+        (pa.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    add_user(&wb, MANAGER, &["admin"], &[]).await;
+    pa.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+    )
+    .await;
+    until("KRL on WB", || async {
+        (wb.get("/api/v1/properties/KRL").await.status == 200).then_some(())
+    })
+    .await;
+    to_pa.cut();
+    let q = wb
+        .post(
+            "/api/v1/properties/KRL/room-types?forward=true",
+            json!({"code": "FAM", "name": "Family", "max_occupancy": 4}),
+        )
+        .await;
+    assert_eq!(q.status, 202, "{:?}", q.body);
+    let id = q.body["pending"]["id"].as_i64().expect("id");
+    let base = &wb_server.base;
+    let cookie = session(base, MANAGER).await;
+    let (status, html) = page(base, "/ui/environment", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("data-pending=\"{id}\"")),
+        "the pending operation is listed"
+    );
+    assert!(html.contains("room_type.create for admin at PA"));
+    assert!(html.contains("data-action=\"retry\"") && html.contains("data-action=\"cancel\""));
+    assert!(html.contains("data-testid=\"conflicts-list\"") && html.contains("No conflicts."));
+    let token = csrf_in(&html);
+    let r = post_form(
+        base,
+        &format!("/ui/pending/{id}/cancel"),
+        Some(&cookie),
+        None,
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert!(
+        location(&r).starts_with("/ui/environment?done="),
+        "{}",
+        location(&r)
+    );
+    let (_, html) = page(base, &location(&r), &cookie).await;
+    assert!(html.contains("is now canceled"), "{html}");
+    to_pa.heal();
+    let r = post_form(
+        base,
+        "/ui/environment/transfer",
+        Some(&cookie),
+        None,
+        &[("_csrf", &token), ("with", "PA")],
+    )
+    .await;
+    let (_, html) = page(base, &location(&r), &cookie).await;
+    assert!(html.contains("Transfer with PA"), "{html}");
+    assert_eq!(
+        wb.get("/api/v1/pending?state=canceled").await.body["pending"]
+            .as_array()
+            .map_or(0, Vec::len),
+        1
+    );
+}

@@ -279,50 +279,11 @@ pub(crate) async fn settle_conflict(
     caller: Caller,
     axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    use crate::problem::Problem;
     caller.require(crate::auth::Permission::Admin)?;
     let id: i64 = id
         .parse()
-        .map_err(|_| Problem::not_found(format!("conflict {id:?} not found")))?;
-    let conflict = state
-        .read(move |r| Ok(r.conflicts(100_000)?.into_iter().find(|c| c["id"] == id)))
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("conflict {id} not found")))?;
-    if conflict["status"] != "open" {
-        return Err(Problem::new(
-            axum::http::StatusCode::CONFLICT,
-            "invalid_transition",
-            format!(
-                "conflict {id} is {}; only open conflicts are settled",
-                conflict["status"]
-            ),
-        ));
-    }
-    let status = match action.as_str() {
-        "discard" => "discarded",
-        "apply" => {
-            let record: innsync_core::Record = serde_json::from_value(conflict["theirs"].clone())
-                .map_err(|e| {
-                Problem::unavailable(format!("conflict {id} is unreadable: {e}"))
-            })?;
-            let cmd = innsync_core::Command::RestoreRecord {
-                record: Box::new(record),
-            };
-            state.writer.submit(cmd, &caller.username, None).await?;
-            "applied"
-        }
-        other => {
-            return Err(Problem::not_found(format!(
-                "no action {other:?}; apply or discard"
-            )))
-        }
-    };
-    state
-        .writer
-        .local(innsync_store::LocalWrite::ConflictStatus {
-            id,
-            status: status.into(),
-        })
-        .await?;
+        .map_err(|_| crate::problem::Problem::not_found(format!("conflict {id:?} not found")))?;
+    let status =
+        crate::replication::conflicts::settle(&state, id, &action, &caller.username).await?;
     Ok(Json(json!({ "id": id, "status": status })))
 }

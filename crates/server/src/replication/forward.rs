@@ -347,18 +347,10 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-/// `POST /api/v1/pending/{id}/retry` and `/cancel`.
-pub async fn steer(
-    State(state): State<AppState>,
-    caller: Caller,
-    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
-) -> ApiResult<Json<PendingOp>> {
-    caller.require(crate::auth::Permission::Admin)?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| Problem::not_found(format!("pending operation {id:?} not found")))?;
-    let op = load(&state, id).await?;
-    let next = match (action.as_str(), op.state.as_str()) {
+/// Retries or cancels pending operation `id` (an operator's action, from the API or the UI).
+pub async fn steer_op(state: &AppState, id: i64, action: &str) -> Result<PendingOp, Problem> {
+    let op = load(state, id).await?;
+    let next = match (action, op.state.as_str()) {
         ("retry", "failed" | "retry" | "pending") => "pending",
         ("cancel", "pending" | "retry" | "failed") => "canceled",
         ("retry" | "cancel", s) => {
@@ -386,9 +378,22 @@ pub async fn steer(
         })
         .await?;
     if next == "pending" {
-        return Ok(Json(attempt(&state, id).await?.0));
+        return Ok(attempt(state, id).await?.0);
     }
-    Ok(Json(load(&state, id).await?))
+    load(state, id).await
+}
+
+/// `POST /api/v1/pending/{id}/retry` and `/cancel`.
+pub async fn steer(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
+) -> ApiResult<Json<PendingOp>> {
+    caller.require(crate::auth::Permission::Admin)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("pending operation {id:?} not found")))?;
+    Ok(Json(steer_op(&state, id, &action).await?))
 }
 
 /// The answer to a write queued for its owner: 202 with the pending operation.

@@ -5,6 +5,7 @@
 //! refuse peers whose environment file differs.
 
 pub mod auth;
+pub mod conflicts;
 pub mod endpoint;
 pub mod forward;
 pub mod handover;

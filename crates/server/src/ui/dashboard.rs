@@ -23,6 +23,8 @@ pub struct DashQuery {
     reset: String,
     #[serde(default)]
     handover: String,
+    #[serde(default)]
+    done: String,
 }
 
 /// GET `/ui/environment`.
@@ -38,6 +40,8 @@ pub async fn page(
             "General Reset requested on link {}; the link shows \"resetting\" while it runs.",
             q.reset
         )))
+    } else if !q.done.is_empty() {
+        Some(layout::done_box(&q.done))
     } else if !q.handover.is_empty() {
         Some(layout::done_box(&format!(
             "Master handed over: {} is now the master (epoch {}).",
@@ -46,7 +50,8 @@ pub async fn page(
     } else {
         None
     };
-    Ok(render(&user, &env, &links, notice))
+    let queues = super::operations::Queues::read(&state).await?;
+    Ok(render(&user, &env, &links, &queues, notice))
 }
 
 fn state_badge(state: &str) -> Markup {
@@ -63,6 +68,7 @@ fn render(
     user: &UiUser,
     env: &EnvironmentView,
     links: &[LinkStatus],
+    queues: &super::operations::Queues,
     notice: Option<Markup>,
 ) -> Markup {
     let body = html! {
@@ -84,7 +90,7 @@ fn render(
             h2 { "Servers" }
             div.scroll {
                 table.list data-testid="servers" {
-                    thead { tr { th { "Server" } th { "Role" } th { "URL" } th { "Reachable" } th { "Last sync" } th { "Behind" } th { "Master" } } }
+                    thead { tr { th { "Server" } th { "Role" } th { "URL" } th { "Reachable" } th { "Last sync" } th { "Behind" } th { "Master" } th {} } }
                     tbody {
                         @for s in &env.servers {
                             tr data-server=(s.code) {
@@ -96,6 +102,7 @@ fn render(
                                 td { (s.behind)
                                     @if let Some(e) = &s.last_error { br; span.muted title=(e) { "last error: " (e) } } }
                                 td { @if s.code == env.master { span.badge.ok { "master" } } }
+                                td { @if !s.this_server { (super::operations::transfer_button(user, &s.code)) } }
                             }
                         }
                     }
@@ -105,6 +112,8 @@ fn render(
         @if env.can_hand_over() && user.may(Permission::Admin) {
             (handover_form(user, env))
         }
+        (super::operations::pending_section(user, &queues.pending))
+        (super::operations::conflicts_section(user, &queues.conflicts))
         section.card data-testid="pms" {
             h2 { "PMS links" }
             @if links.is_empty() {
@@ -225,7 +234,8 @@ pub async fn handover(
         Err(p) => {
             let env = EnvironmentView::read(&state).await?;
             let links = state.pms.statuses();
-            let page = render(&user, &env, &links, Some(layout::problem_box(&p)));
+            let queues = super::operations::Queues::read(&state).await?;
+            let page = render(&user, &env, &links, &queues, Some(layout::problem_box(&p)));
             Ok((p.status, page).into_response())
         }
     }

@@ -17,6 +17,7 @@ mod format;
 mod grid;
 mod layout;
 mod login;
+mod operations;
 mod session;
 
 use crate::state::AppState;
@@ -58,6 +59,9 @@ pub fn router() -> Router<AppState> {
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
         .route("/ui/environment", get(dashboard::page))
         .route("/ui/environment/handover", post(dashboard::handover))
+        .route("/ui/environment/transfer", post(operations::transfer))
+        .route("/ui/pending/{id}/{action}", post(operations::steer))
+        .route("/ui/conflicts/{id}/{action}", post(operations::settle))
         .route("/ui/pms/{name}/reset", post(dashboard::reset))
         .layer(axum::middleware::map_response(security_headers));
     Router::new()
