@@ -305,13 +305,20 @@ pub fn booking(arrival: u64, nights: u64) -> Value {
            "units": 1, "guest": {"name": "Ann Smith", "email": "ann@example.com"}})
 }
 
-/// A free loopback port (bound and released: fine for tests on one machine).
+/// A free loopback port below the kernel's ephemeral range (32768 and up), so an outgoing
+/// connection never takes it as its local port — which matters when a server is killed and
+/// restarted on the same port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 10) as u16 * 1_000;
+    for _ in 0..1_000 {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 1_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {base} and {}", base + 999);
 }
 
 /// Polls `check` until it returns Some, failing after a bounded wait.
