@@ -9,6 +9,55 @@ use common::*;
 use innsync_faultproxy::Proxy;
 use serde_json::json;
 
+/// One proxy per directed link between `codes` (listening on `real` ports), so any link can be
+/// cut, delayed or made lossy on its own.
+async fn proxy_mesh(
+    codes: &[&str],
+    real: &[u16],
+) -> std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle> {
+    let mut links = std::collections::BTreeMap::new();
+    for (i, from) in codes.iter().enumerate() {
+        for (j, to) in codes.iter().enumerate() {
+            if i != j {
+                let p = Proxy::start(
+                    "127.0.0.1:0",
+                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
+                )
+                .await
+                .unwrap();
+                links.insert((from.to_string(), to.to_string()), p);
+            }
+        }
+    }
+    links
+}
+
+/// Every server of `codes`, each reaching its peers only through the mesh's proxies.
+fn start_behind(
+    env: &std::path::Path,
+    codes: &[&str],
+    real: &[u16],
+    links: &std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
+) -> Vec<TestServer> {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let peers: Vec<(String, String)> = codes
+                .iter()
+                .filter(|p| *p != c)
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                    )
+                })
+                .collect();
+            TestServer::start_in(env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+        })
+        .collect()
+}
+
 /// Every server of `ports`, started with `env`, each on its own port.
 fn start_all(env: &std::path::Path, ports: &[(&str, u16)]) -> Vec<TestServer> {
     ports
@@ -239,37 +288,8 @@ async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() 
         &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
     );
     // One proxy per directed link, so any link can be cut on its own.
-    let mut links = std::collections::BTreeMap::new();
-    for (i, from) in codes.iter().enumerate() {
-        for (j, to) in codes.iter().enumerate() {
-            if i != j {
-                let p = Proxy::start(
-                    "127.0.0.1:0",
-                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
-                )
-                .await
-                .unwrap();
-                links.insert((from.to_string(), to.to_string()), p);
-            }
-        }
-    }
-    let servers: Vec<TestServer> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let peers: Vec<(String, String)> = codes
-                .iter()
-                .filter(|p| *p != c)
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
-                    )
-                })
-                .collect();
-            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
-        })
-        .collect();
+    let links = proxy_mesh(&codes, &real).await;
+    let servers = start_behind(&env, &codes, &real, &links);
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;
@@ -721,37 +741,8 @@ async fn a_forced_takeover_fences_the_old_master_and_loses_nothing() {
         dir.path(),
         &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
     );
-    let mut links = std::collections::BTreeMap::new();
-    for (i, from) in codes.iter().enumerate() {
-        for (j, to) in codes.iter().enumerate() {
-            if i != j {
-                let p = Proxy::start(
-                    "127.0.0.1:0",
-                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
-                )
-                .await
-                .unwrap();
-                links.insert((from.to_string(), to.to_string()), p);
-            }
-        }
-    }
-    let servers: Vec<TestServer> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let peers: Vec<(String, String)> = codes
-                .iter()
-                .filter(|p| *p != c)
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
-                    )
-                })
-                .collect();
-            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
-        })
-        .collect();
+    let links = proxy_mesh(&codes, &real).await;
+    let servers = start_behind(&env, &codes, &real, &links);
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;
@@ -1025,37 +1016,8 @@ async fn kill_9_delays_and_dropped_connections_still_converge() {
         dir.path(),
         &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
     );
-    let mut links = std::collections::BTreeMap::new();
-    for (i, from) in codes.iter().enumerate() {
-        for (j, to) in codes.iter().enumerate() {
-            if i != j {
-                let p = Proxy::start(
-                    "127.0.0.1:0",
-                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
-                )
-                .await
-                .unwrap();
-                links.insert((from.to_string(), to.to_string()), p);
-            }
-        }
-    }
-    let mut servers: Vec<TestServer> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let peers: Vec<(String, String)> = codes
-                .iter()
-                .filter(|p| *p != c)
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
-                    )
-                })
-                .collect();
-            TestServer::start_in(&env, c, &format!("127.0.0.1:{}", real[i]), &peers)
-        })
-        .collect();
+    let links = proxy_mesh(&codes, &real).await;
+    let mut servers = start_behind(&env, &codes, &real, &links);
     for s in &servers {
         admin_known(&s.api()).await;
     }
