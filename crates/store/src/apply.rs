@@ -146,11 +146,11 @@ pub(crate) fn write_state(
                     b.meta.id.as_str()
                 ])?;
             }
-            let mut outbox = conn.prepare_cached(
-                "INSERT INTO pms_outbox (property, room, occupied, guest_name, booking, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
             for e in room_events(old_b, b) {
+                let mut outbox = conn.prepare_cached(
+                    "INSERT INTO pms_outbox (property, room, occupied, guest_name, booking, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
                 outbox.execute(params![
                     e.property,
                     e.room,

@@ -289,6 +289,8 @@ struct State {
     property_owners: Vec<(String, ServerCode)>,
     /// Env writes refused while the master hands over.
     frozen: bool,
+    /// A master token was written or applied in the current batch.
+    master_moved: bool,
 }
 
 struct Ids<'a> {
@@ -377,6 +379,7 @@ impl Writer {
             changed: changed_tx,
             property_owners: settings.property_owners.clone(),
             frozen: false,
+            master_moved: false,
         };
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
@@ -615,6 +618,12 @@ fn run_batch(
                         st.master = st.server.clone();
                         st.epoch += 1;
                     }
+                    if matches!(
+                        cmd.as_ref(),
+                        Command::GrantMaster { .. } | Command::TakeOver { .. }
+                    ) {
+                        st.master_moved = true;
+                    }
                     res
                 }
                 Job::Local(w) => {
@@ -632,6 +641,12 @@ fn run_batch(
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
                 Job::Replicate(changes) => {
+                    if changes
+                        .iter()
+                        .any(|c| matches!(c.record, innsync_core::Record::MasterToken(_)))
+                    {
+                        st.master_moved = true;
+                    }
                     let report = run_replicate(&tx, &st.server, changes, now)?;
                     if report.applied > 0 {
                         st.cache.borrow_mut().clear();
@@ -658,7 +673,9 @@ fn run_batch(
         Ok((results, wrote_remote)) => {
             if wrote_remote || st.counters.last_seq != before.last_seq {
                 st.changed.send_modify(|n| *n += 1);
-                // A grant written or received here moves the master this writer obeys.
+            }
+            // A token written or received here moves the master this writer obeys.
+            if std::mem::take(&mut st.master_moved) {
                 if let Err(e) = reload_master(st) {
                     tracing::error!(error = %e, "could not reload the master token");
                 }
@@ -673,6 +690,7 @@ fn run_batch(
             // Nothing of the batch is on disk: forget the ids and seqs it used, anything
             // cached from inside the failed transaction, and any master it moved.
             st.counters = before;
+            st.master_moved = false;
             if let Err(e) = reload_master(st) {
                 tracing::error!(error = %e, "could not reload the master token");
             }
@@ -782,7 +800,9 @@ fn run_command(
         };
         let applied = apply_record(tx, rec, &stamp, novelty)?;
         assert_eq!(applied, Applied::Written, "a decided write is always newer");
-        cache.borrow_mut().forget(rec.kind().as_str(), &rec.key());
+        if ReferenceCache::caches(rec.kind().as_str()) {
+            cache.borrow_mut().forget(rec.kind().as_str(), &rec.key());
+        }
     }
     if let Some((key, fp)) = &idem {
         tx.prepare_cached(
