@@ -13,8 +13,9 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 
-/// Bumped when the schema changes; a newer file is refused by an older binary.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this binary writes: the number of [`MIGRATIONS`]. A file with a newer
+/// version is refused by an older binary; an older file is brought up to date at open.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a reader waits on a lock before failing (a named setting, not a magic number).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,7 +23,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// WAL pages written before the writer checkpoints them into the database file.
 pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
 
-const SCHEMA: &str = r#"
+/// Version 1: the records, change log, derived counters and local tables.
+const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE records (
     kind TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
@@ -93,6 +95,10 @@ CREATE TABLE tokens (
     WITHOUT ROWID;
 "#;
 
+/// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
+/// never edited once released: a change is a new step appended here.
+pub const MIGRATIONS: &[&str] = &[V1];
+
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -103,22 +109,27 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    match version {
-        0 => {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-        }
-        SCHEMA_VERSION => {}
-        v => {
-            return Err(StoreError::Setup(format!(
-                "{} has schema version {v}; this innsync understands {SCHEMA_VERSION}",
-                path.display()
-            )))
-        }
-    }
+    migrate(&conn, path)?;
     Ok(conn)
+}
+
+/// Brings the file up to [`SCHEMA_VERSION`], each step in its own transaction with the version
+/// bump, so a crash leaves the file at a step boundary.
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION || version < 0 {
+        return Err(StoreError::Setup(format!(
+            "{} has schema version {version}; this innsync understands up to {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = i + 1;
+        conn.execute_batch(&format!(
+            "BEGIN; {step} PRAGMA user_version = {next}; COMMIT;"
+        ))?;
+    }
+    Ok(())
 }
 
 /// Opens a read-only connection for the read pool.
