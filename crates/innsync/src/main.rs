@@ -22,6 +22,8 @@ enum Cmd {
     Demo(cli::demo::DemoArgs),
     /// Measure booking throughput, latency and availability query time.
     Bench(cli::bench::BenchArgs),
+    /// Fault harness: real servers, a seeded workload and faults, then every guarantee checked.
+    Chaos(cli::chaos::ChaosArgs),
     /// Check a stopped (or running) server's database against every invariant.
     Check(cli::check::CheckArgs),
     /// The PMS link's other side: run a hospitality gateway / PBX simulator.
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Serve(a) => cli::serve::run(a).await,
             Cmd::Demo(a) => cli::demo::run(a).await,
             Cmd::Bench(a) => cli::bench::run(a).await,
+            Cmd::Chaos(a) => cli::chaos::run(a).await,
             Cmd::Check(a) => cli::check::run(a),
             Cmd::Pms(c) => cli::pms::run(c).await,
             Cmd::Master(c) => cli::master::run(c).await,

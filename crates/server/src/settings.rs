@@ -55,6 +55,9 @@ pub struct Settings {
     pub pending_retry_max: Duration,
     /// Attempts before a pending operation is given up as failed.
     pub pending_max_attempts: u32,
+    /// Added to the machine's clock to give this server's time (`-90s`, `+2m`; default 0):
+    /// a fault harness skews servers' clocks with it to test the timetable and hold expiry.
+    pub clock_offset: chrono::TimeDelta,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             pending_retry_min: Duration::from_millis(200),
             pending_retry_max: Duration::from_secs(30),
             pending_max_attempts: 20,
+            clock_offset: chrono::TimeDelta::zero(),
         }
     }
 }
@@ -104,6 +108,17 @@ fn duration(v: &str) -> Result<Duration, String> {
         "h" => Ok(Duration::from_secs(n * 3600)),
         _ => Err(format!("{v:?}: unit must be ms, s, m or h")),
     }
+}
+
+/// Parses a signed duration (`-90s`, `+2m`, `250ms`) for [`Settings::clock_offset`].
+fn signed_duration(v: &str) -> Result<chrono::TimeDelta, String> {
+    let (negative, magnitude) = match v.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let d = chrono::TimeDelta::from_std(duration(magnitude)?)
+        .map_err(|_| format!("{v:?} is too long an offset"))?;
+    Ok(if negative { -d } else { d })
 }
 
 impl Settings {
@@ -142,6 +157,7 @@ impl Settings {
                     .parse()
                     .map_err(|_| format!("{value:?} is not a count"))?
             }
+            "clock_offset" => self.clock_offset = signed_duration(value)?,
             other => return Err(format!("no setting named {other:?}")),
         }
         if self.max_body_bytes == 0 || self.max_list_limit == 0 || self.pull_batch == 0 {
@@ -167,5 +183,10 @@ mod tests {
         assert!(s.set("nonsense", "1").is_err());
         assert!(s.set("pull_wait", "soon").is_err());
         assert!(s.set("pull_batch", "0").is_err());
+        s.set("clock_offset", "-90s").unwrap();
+        assert_eq!(s.clock_offset, chrono::TimeDelta::seconds(-90));
+        s.set("clock_offset", "+2m").unwrap();
+        assert_eq!(s.clock_offset, chrono::TimeDelta::minutes(2));
+        assert!(s.set("clock_offset", "-soon").is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_replication;
+pub mod chaos;
 pub mod check;
 pub mod demo;
 pub mod master;

@@ -103,6 +103,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     for (k, v) in &a.settings {
         settings.set(k, v).map_err(anyhow::Error::msg)?;
     }
+    // The server's clock: the machine's, shifted by `clock_offset` (a fault harness's skew).
+    let offset = settings.clock_offset;
+    let clock: innsync_store::Clock = Arc::new(move || chrono::Utc::now() + offset);
     let config = ServerConfig {
         data_dir: a.data_dir.clone(),
         listen,
@@ -111,7 +114,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         settings,
         environment,
     };
-    let running = innsync_server::start(config, Arc::new(chrono::Utc::now))
+    let running = innsync_server::start(config, clock)
         .await
         .with_context(|| format!("starting the server in {}", a.data_dir.display()))?;
     {
