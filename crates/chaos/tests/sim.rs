@@ -73,3 +73,21 @@ fn forced_takeovers_leave_only_the_epoch_s_master_s_env_writes_counting() {
         "takeovers {takeovers} quarantined {quarantined}"
     );
 }
+
+#[test]
+fn the_pms_link_over_a_splitting_dropping_link_leaves_both_sides_identical() {
+    use innsync_chaos::sim::pms::run_pms_schedule;
+    let n = schedules(600);
+    let (mut delivered, mut resets, mut drops) = (0, 0, 0);
+    for seed in 0..n {
+        let o = run_pms_schedule(seed)
+            .unwrap_or_else(|e| panic!("{e}\nreplay: run_pms_schedule({seed})"));
+        delivered += o.delivered;
+        resets += o.resets;
+        drops += o.drops;
+    }
+    assert!(
+        delivered > 1_000 && resets > 100 && drops > 100,
+        "delivered {delivered} resets {resets} drops {drops}"
+    );
+}

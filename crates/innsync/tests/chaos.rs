@@ -1,0 +1,297 @@
+//! The short chaos pass CI runs on every change: a few seeds of `innsync-chaos` against real
+//! `innsync serve` processes (three servers behind faulty links, every fault kind), each
+//! judged by the checker. A failure prints the seed and the command that replays it. The long
+//! mode is `innsync chaos --minutes M`; docs/testing.md says what was run and found.
+//!
+//! Below: the regression tests of what the harness found, each with its seed.
+
+use innsync_chaos::{run, RunConfig};
+use std::path::PathBuf;
+
+fn config(seed: u64, knobs: innsync_chaos::Knobs) -> RunConfig {
+    RunConfig {
+        seed,
+        knobs,
+        binary: PathBuf::from(env!("CARGO_BIN_EXE_innsync")),
+        work_dir: std::env::temp_dir().join(format!("innsync-chaos-test-{}", std::process::id())),
+        keep: false,
+    }
+}
+
+/// The CI pass: a few hundred operations from four clients per seed, under every fault kind
+/// but forced takeovers, whose race with a handover (finding 3, the ignored test below) can
+/// still leave the old master apart; the long mode and the simulation cover takeovers.
+fn ci_knobs() -> innsync_chaos::Knobs {
+    let mut faults = innsync_chaos::FaultMix::all();
+    faults.takeover = false;
+    innsync_chaos::Knobs {
+        steps: 600,
+        clients: 4,
+        think_ms: 50,
+        faults,
+        ..innsync_chaos::run::short_knobs()
+    }
+}
+
+async fn must_pass(cfg: RunConfig) {
+    let report = run(&cfg).await.expect("the run could be carried out");
+    println!("{}", report.summary());
+    assert!(
+        report.passed(),
+        "seed {} broke a guarantee:\n{}\nreplay: {}",
+        cfg.seed,
+        report.summary(),
+        report.replay
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_short_chaos_pass_keeps_every_guarantee() {
+    for seed in [1, 2, 3] {
+        must_pass(config(seed, ci_knobs())).await;
+    }
+}
+
+mod common;
+
+use common::{environment_file, free_port, until, TestServer, TOKEN};
+use innsync_faultproxy::Proxy;
+use serde_json::json;
+
+async fn digest(api: &common::Api) -> String {
+    api.get("/api/v1/digest").await.body["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn proxy_to(port: u16) -> innsync_faultproxy::ProxyHandle {
+    Proxy::start("127.0.0.1:0", format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Finding 3. WB is master; cut off, RS takes over (epoch 2, fencing WB after the last change
+/// RS had). WB, not knowing, takes one more env write, and then hands over to RS — which
+/// can pull from WB again and so catches up — at epoch 2 as well. Both tokens say "RS at epoch
+/// 2"; WB keeps its own and drops the takeover's as stale, fence and all, so WB keeps the
+/// write that RS quarantined, and the two never converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "finding 3, chaos seed 100 (--servers WB,RS,RA,PA --steps 1000 --clients 6): a handover and a forced takeover that race to one epoch write two master tokens of the same version; the old master keeps its own and never learns the takeover's fence (store apply.rs applies a token and its fence only when it is newer than the stored one), so the two keep different token records and it keeps env writes everyone else quarantined: they never converge"]
+async fn a_handover_racing_a_forced_takeover_still_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wb_port, rs_port) = (free_port(), free_port());
+    let env = environment_file(dir.path(), &[("WB", wb_port), ("RS", rs_port)]);
+    let rs_pulls_wb = proxy_to(wb_port).await;
+    let wb_pulls_rs = proxy_to(rs_port).await;
+    let wb = TestServer::start_in(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{wb_port}"),
+        &[("RS".into(), format!("http://{}", wb_pulls_rs.addr()))],
+    );
+    let rs = TestServer::start_in(
+        &env,
+        "RS",
+        &format!("127.0.0.1:{rs_port}"),
+        &[("WB".into(), format!("http://{}", rs_pulls_wb.addr()))],
+    );
+    let (w, r) = (wb.api(), rs.api());
+    until("the admin on RS", || async {
+        (r.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    w.ok(
+        "/api/v1/properties",
+        json!({"code": "RVC", "name": "River Camp", "timezone": "UTC"}),
+    )
+    .await;
+    w.ok(
+        "/api/v1/properties/RVC/room-types",
+        json!({"code": "TNT", "name": "Tent", "max_occupancy": 2}),
+    )
+    .await;
+    until("RS caught up", || async {
+        let (a, b) = (digest(&w).await, digest(&r).await);
+        (a == b).then_some(())
+    })
+    .await;
+    rs_pulls_wb.cut();
+    wb_pulls_rs.cut();
+    let t = r
+        .post(
+            "/api/v1/environment/takeover",
+            json!({"force": true, "reason": "WB unreachable"}),
+        )
+        .await;
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    assert_eq!(t.body["master"]["epoch"], 2);
+    // WB still believes it is master and takes an env write.
+    w.ok(
+        "/api/v1/properties/RVC/rooms",
+        json!({"number": "late", "room_type": "TNT"}),
+    )
+    .await;
+    // RS can pull from WB again; WB hands over to it (it cannot hear RS yet).
+    rs_pulls_wb.heal();
+    let h = until("WB's handover to RS", || async {
+        let h = w
+            .post("/api/v1/environment/handover", json!({"to": "RS"}))
+            .await;
+        (h.status == 200).then_some(h.body)
+    })
+    .await;
+    assert_eq!(h["master"]["epoch"], 2, "the same epoch as the takeover");
+    wb_pulls_rs.heal();
+    until("identical digests after the race", || async {
+        let (a, b) = (digest(&w).await, digest(&r).await);
+        (!a.is_empty() && a == b).then_some(())
+    })
+    .await;
+}
+
+/// Finding 2. A pending operation's next attempt is an absolute time on the server's clock:
+/// WB queues a forwarded write while PA is unreachable, with its clock 30 s ahead; WB
+/// restarts with its clock 30 s behind (a clock stepped back); PA is reachable again — and
+/// the operation waits a minute for its next attempt instead of at most `pending_retry_max`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "finding 2, chaos seed 20 (--steps 1000 --clients 5 --think-ms 50, skews then up to 120 s): pending_ops.next_at is compared with the server's clock, so a clock stepped back by S stalls every queued retry by S (store due_pending / server replication/forward.rs); a next attempt more than pending_retry_max ahead should count as due"]
+async fn a_clock_stepped_back_does_not_stall_pending_operations() {
+    use innsync_chaos::process::ServerProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let (wb_port, pa_port) = (free_port(), free_port());
+    let env = environment_file(dir.path(), &[("WB", wb_port), ("PA", pa_port)]);
+    let wb_to_pa = proxy_to(pa_port).await;
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_innsync"));
+    let args = |me: &str, peer: &str, url: String| -> Vec<String> {
+        [
+            "--environment",
+            &env.display().to_string(),
+            "--server",
+            me,
+            "--peer-url",
+            &format!("{peer}={url}"),
+            "--setting",
+            "pending_retry_min=100ms",
+            "--setting",
+            "pending_retry_max=1s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut wb = ServerProcess::start(
+        binary,
+        "WB",
+        &dir.path().join("WB"),
+        wb_port,
+        args("WB", "PA", format!("http://{}", wb_to_pa.addr())),
+        TOKEN,
+        30_000,
+    )
+    .unwrap();
+    let _pa = ServerProcess::start(
+        binary,
+        "PA",
+        &dir.path().join("PA"),
+        pa_port,
+        args("PA", "WB", format!("http://127.0.0.1:{wb_port}")),
+        TOKEN,
+        0,
+    )
+    .unwrap();
+    let (w, p) = (
+        common::Api::new(&wb.base(), TOKEN),
+        common::Api::new(&format!("http://127.0.0.1:{pa_port}"), TOKEN),
+    );
+    until("the admin on PA", || async {
+        (p.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    p.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+    )
+    .await;
+    until("KRL on WB", || async {
+        (w.get("/api/v1/properties/KRL").await.status == 200).then_some(())
+    })
+    .await;
+    wb_to_pa.cut();
+    let q = w
+        .post(
+            "/api/v1/properties/KRL/room-types?forward=true",
+            json!({"code": "FAM", "name": "Family", "max_occupancy": 4}),
+        )
+        .await;
+    assert_eq!(q.status, 202, "{:?}", q.body);
+    let id = q.body["pending"]["id"].as_i64().unwrap();
+    tokio::task::block_in_place(|| wb.restart(-30_000)).unwrap();
+    wb_to_pa.heal();
+    until(
+        "the queued write delivered after the clock stepped back",
+        || async {
+            let l = w.get("/api/v1/pending").await.body;
+            l["pending"]
+                .as_array()?
+                .iter()
+                .find(|o| o["id"] == id && o["state"] == "done")
+                .map(|_| ())
+        },
+    )
+    .await;
+}
+
+/// Finding 1 (the known gap until allotments, issue 4): PA owns KRL and its one room; WB,
+/// cut off from PA, sells that room too, because a server sells from the whole inventory.
+/// After issue 4, WB holds no units of KRL and refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "issue 4 (allotments), chaos seed 60 (--steps 1000 --clients 5 --think-ms 50 --strict-stock): servers other than PA sell PA's rooms from the whole inventory, so cut off they oversell a night; un-ignore when a server books only from the units its authority holds"]
+async fn a_server_holding_no_units_cannot_sell_the_owner_s_last_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wb_port, pa_port) = (free_port(), free_port());
+    let env = environment_file(dir.path(), &[("WB", wb_port), ("PA", pa_port)]);
+    let wb_pulls_pa = proxy_to(pa_port).await;
+    let wb = TestServer::start_in(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{wb_port}"),
+        &[("PA".into(), format!("http://{}", wb_pulls_pa.addr()))],
+    );
+    let pa = TestServer::start_in(&env, "PA", &format!("127.0.0.1:{pa_port}"), &[]);
+    let (w, p) = (wb.api(), pa.api());
+    until("the admin on PA", || async {
+        (p.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    p.ok(
+        "/api/v1/properties",
+        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
+    )
+    .await;
+    p.ok(
+        "/api/v1/properties/KRL/room-types",
+        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
+    )
+    .await;
+    p.ok(
+        "/api/v1/properties/KRL/rooms",
+        json!({"number": "101", "room_type": "DLX"}),
+    )
+    .await;
+    until("KRL's room on WB", || async {
+        let r = w.get("/api/v1/properties/KRL/rooms").await.body;
+        (r["rooms"].as_array().map_or(0, Vec::len) == 1).then_some(())
+    })
+    .await;
+    wb_pulls_pa.cut();
+    assert_eq!(
+        p.post("/api/v1/bookings", common::booking(2, 1))
+            .await
+            .status,
+        201
+    );
+    w.post("/api/v1/bookings", common::booking(2, 1))
+        .await
+        .problem(409, "no_availability");
+}
