@@ -6,15 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use innsync_pms::net::{
-    run_pms_link, Gateway, GatewayConfig, GatewayNotice, LinkRole, PmsLinkConfig, PmsLinkEvent,
-    PmsRequest,
-};
+use innsync_pms::net::reset_timing::{time_general_reset, TimedLink};
+use innsync_pms::net::{PmsLinkEvent, PmsRequest};
 use innsync_pms::{
-    Command, Extension, GuestName, Message, MessageId, PmsEvent, PmsLink, RoomOccupancy, RoomPlan,
-    Settings, SystemSide,
+    Command, Extension, Message, MessageId, PmsEvent, PmsLink, RoomOccupancy, RoomPlan, Settings,
+    SystemSide,
 };
-use tokio::sync::mpsc;
 
 const ROOMS: u32 = 10_000;
 const FIRST: u32 = 10_000;
@@ -22,16 +19,7 @@ const NODES: usize = 4;
 const ROUND_TRIPS: u64 = 5_000;
 
 fn snapshot() -> Vec<RoomOccupancy> {
-    (0..ROOMS)
-        .map(|i| {
-            let occupied = i % 3 != 2;
-            RoomOccupancy {
-                extension: Extension::new(&(FIRST + i).to_string()).expect("valid extension"),
-                occupied,
-                name: occupied.then(|| GuestName::lossy(&format!("Guest {i}"), 20)),
-            }
-        })
-        .collect()
+    innsync_pms::net::reset_timing::snapshot(ROOMS)
 }
 
 /// Realistic protocol settings: PMS.md timeouts, a 200 ms commit, keep-alive off for clean figures.
@@ -43,65 +31,16 @@ fn settings() -> Settings {
 }
 
 async fn over_tcp() {
-    let rooms = snapshot();
-    let messages = 2 + rooms.len() + rooms.iter().filter(|r| r.name.is_some()).count();
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        nodes: NODES,
-        rooms: RoomPlan::numbered(FIRST, ROOMS, NODES).expect("plan"),
-        settings: settings(),
-        control: None,
-    };
-    let gateway = Gateway::bind(config).await.expect("bind gateway");
-    let addr = gateway.local_addr().expect("address");
-    let handle = gateway.handle();
-    let mut notices = handle.subscribe();
-    tokio::spawn(gateway.run());
-
-    let (requests, req_rx) = mpsc::channel(16);
-    let (ev_tx, mut events) = mpsc::channel(1024);
-    let pms_settings = Settings {
-        reset_on_link_start: false,
-        ..settings()
-    };
-    let config = PmsLinkConfig {
-        role: LinkRole::Connect(addr),
-        settings: pms_settings,
-        reconnect_delay: Duration::from_millis(100),
-    };
-    tokio::spawn(run_pms_link(config, req_rx, ev_tx));
-    while let Some(e) = events.recv().await {
-        if e == PmsLinkEvent::Pms(PmsEvent::LinkUp) {
-            break;
-        }
-    }
-
-    let started = Instant::now();
-    requests
-        .send(PmsRequest::GeneralReset { rooms })
+    let (t, link) = time_general_reset(ROOMS, NODES, settings())
         .await
-        .expect("link running");
-    while let Some(e) = events.recv().await {
-        if let PmsLinkEvent::Pms(PmsEvent::ResetCompleted { .. }) = e {
-            break;
-        }
-    }
-    let end_acked = started.elapsed();
-    loop {
-        match notices.recv().await {
-            Ok(GatewayNotice::CycleCommitted) => break,
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(e) => panic!("gateway stopped: {e}"),
-        }
-    }
-    let committed = started.elapsed();
-    let occupied = handle
-        .rooms()
-        .await
-        .expect("gateway")
-        .iter()
-        .filter(|(_, r)| r.occupied)
-        .count();
+        .expect("general reset over loopback");
+    let TimedLink {
+        requests,
+        mut events,
+        gateway: handle,
+    } = link;
+    let (messages, end_acked, committed, occupied) =
+        (t.messages, t.end_acked, t.committed, t.occupied);
     println!(
         "General Reset over loopback TCP, {ROOMS} rooms on {NODES} nodes ({messages} messages):"
     );

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Options of `innsync bench`.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
@@ -34,7 +34,8 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What to measure: `bookings` (one server) or `replication` (two servers).
+    /// What to measure: `bookings` (one server), `replication` (two servers), or `all` (one
+    /// table over every area, each in a reduced mode).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
@@ -102,7 +103,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -111,21 +112,91 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what.as_str() {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings or replication"),
+        "all" => return super::bench_all::run(&a).await,
+        other => bail!("unknown benchmark {other:?}: bookings, replication or all"),
     }
+    let f = measure_bookings(&a).await?;
+    f.print(&a);
+    if f.errors > 0 {
+        bail!("{} requests failed unexpectedly", f.errors);
+    }
+    Ok(())
+}
+
+/// What the bookings benchmark measured.
+pub struct BookingFigures {
+    /// Bookings confirmed (201).
+    pub confirmed: usize,
+    /// How long the load ran.
+    pub elapsed: Duration,
+    /// Confirmations per second.
+    pub rate: f64,
+    /// Booking latency p50 and p99.
+    pub latency: (Duration, Duration),
+    /// Refused for lack of rooms.
+    pub full: u64,
+    /// Anything else that went wrong.
+    pub errors: u64,
+    /// Availability query in the store, p50 and p99.
+    pub store: (Duration, Duration),
+    /// Availability over HTTP, p50 and p99.
+    pub http: (Duration, Duration),
+}
+
+impl BookingFigures {
+    fn print(&self, a: &BenchArgs) {
+        println!();
+        println!("| measure | value |");
+        println!("|---|---|");
+        println!(
+            "| bookings confirmed (201) | {} in {:.1} s |",
+            self.confirmed,
+            self.elapsed.as_secs_f64()
+        );
+        println!(
+            "| booking confirmations/s, durable, {} clients | {:.0} |",
+            a.clients, self.rate
+        );
+        println!(
+            "| booking latency p50 / p99 | {} / {} |",
+            ms(self.latency.0),
+            ms(self.latency.1)
+        );
+        println!(
+            "| refused no_availability (409) / other errors | {} / {} |",
+            self.full, self.errors
+        );
+        println!(
+            "| availability {} types x 365 nights, store query p50 / p99 | {} / {} |",
+            a.room_types,
+            ms(self.store.0),
+            ms(self.store.1)
+        );
+        println!(
+            "| availability {} types x 365 nights, HTTP round trip p50 / p99 | {} / {} |",
+            a.room_types,
+            ms(self.http.0),
+            ms(self.http.1)
+        );
+        println!("| invariants after the load | hold |");
+    }
+}
+
+/// Starts a server on a fresh directory, loads it, measures, and removes the directory.
+pub async fn measure_bookings(a: &BenchArgs) -> anyhow::Result<BookingFigures> {
     let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let token = random_token();
     let server = spawn_server(&dir, &token)?;
     let api = Api::new(&server.base, &token)?;
-    let result = bench(&a, &api, &server).await;
+    let result = bench(a, &api, &server).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Result<()> {
+async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Result<BookingFigures> {
     let today = Utc::now().date_naive();
     println!(
         "seeding: 1 property, {} room types x {} rooms",
@@ -220,39 +291,14 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
     pool.check_invariants()
         .map_err(anyhow::Error::msg)
         .context("after the load")?;
-    println!();
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!(
-        "| bookings confirmed (201) | {} in {:.1} s |",
-        lat.len(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "| booking confirmations/s, durable, {} clients | {:.0} |",
-        a.clients, rate
-    );
-    println!(
-        "| booking latency p50 / p99 | {} / {} |",
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99))
-    );
-    println!("| refused no_availability (409) / other errors | {full} / {errors} |");
-    println!(
-        "| availability {} types x 365 nights, store query p50 / p99 | {} / {} |",
-        a.room_types,
-        ms(percentile(&store_t, 0.5)),
-        ms(percentile(&store_t, 0.99))
-    );
-    println!(
-        "| availability {} types x 365 nights, HTTP round trip p50 / p99 | {} / {} |",
-        a.room_types,
-        ms(percentile(&http_t, 0.5)),
-        ms(percentile(&http_t, 0.99))
-    );
-    println!("| invariants after the load | hold |");
-    if errors > 0 {
-        bail!("{errors} requests failed unexpectedly");
-    }
-    Ok(())
+    Ok(BookingFigures {
+        confirmed: lat.len(),
+        elapsed,
+        rate,
+        latency: (percentile(&lat, 0.5), percentile(&lat, 0.99)),
+        full,
+        errors,
+        store: (percentile(&store_t, 0.5), percentile(&store_t, 0.99)),
+        http: (percentile(&http_t, 0.5), percentile(&http_t, 0.99)),
+    })
 }

@@ -61,6 +61,57 @@ async fn wait_until(
 }
 
 pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    measure_replication(a).await?.print();
+    Ok(())
+}
+
+/// What the replication benchmark measured.
+pub struct ReplicationFigures {
+    /// Records on WB when RS came online.
+    pub records: u64,
+    /// Changes RS applied to catch up.
+    pub caught_up: u64,
+    /// How long catching up took (process start included).
+    pub catch_up: Duration,
+    /// Bookings timed for visibility.
+    pub visible: usize,
+    /// Visibility WB → RS, p50 and p99.
+    pub visibility: (Duration, Duration),
+    /// Slowest handover until granted, until the new master writes, longest freeze (ms).
+    pub handover: (Duration, Duration, u64),
+}
+
+impl ReplicationFigures {
+    /// Catch-up speed.
+    pub fn changes_per_s(&self) -> f64 {
+        self.caught_up as f64 / self.catch_up.as_secs_f64()
+    }
+
+    fn print(&self) {
+        println!();
+        println!("| measure | value |");
+        println!("|---|---|");
+        println!("| records on WB when RS came online | {} |", self.records);
+        println!(
+            "| catch-up after {} changes offline | {} changes in {:.2} s = {:.0} changes/s |",
+            self.caught_up,
+            self.caught_up,
+            self.catch_up.as_secs_f64(),
+            self.changes_per_s()
+        );
+        println!(
+            "| visibility WB → RS, p50 / p99 ({} bookings, one at a time) | {} / {} |",
+            self.visible,
+            ms(self.visibility.0),
+            ms(self.visibility.1)
+        );
+        println!("| handover when caught up (4 handovers): slowest until granted / until the new master writes / longest freeze | {} / {} / {} ms |",
+            ms(self.handover.0), ms(self.handover.1), self.handover.2);
+    }
+}
+
+/// Runs the replication benchmark on a fresh directory, removed afterwards.
+pub async fn measure_replication(a: &BenchArgs) -> anyhow::Result<ReplicationFigures> {
     let dir = std::env::temp_dir().join(format!("innsync-bench-repl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -69,7 +120,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     result
 }
 
-async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
+async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ReplicationFigures> {
     let token = random_token();
     let (wb_port, rs_port) = (free_port()?, free_port()?);
     let env = dir.join("environment.toml");
@@ -147,15 +198,12 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     })
     .await?;
     let catch_up = started.elapsed();
-    let (_, e) = rs_api
-        .call(Method::GET, "/api/v1/environment", None)
-        .await?;
-    let applied = e["servers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["code"] == "WB")
-        .and_then(|s| s["applied"].as_u64())
+    // How far RS has WB's log: the changes it applied to catch up (the environment view
+    // shows what is still behind, which is nothing now).
+    let applied = innsync_store::ReadPool::new(rs.dir.join(innsync_store::DB_FILE))
+        .cursors()?
+        .get("WB")
+        .copied()
         .unwrap_or(0);
     // 2. Visibility: one booking at a time on WB, polled on RS until it is there.
     let mut vis = Vec::new();
@@ -215,28 +263,17 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         .await?;
         hand.push((granted, t0.elapsed(), b["frozen_ms"].as_u64().unwrap_or(0)));
     }
-    println!();
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!("| records on WB when RS came online | {total} |");
-    println!(
-        "| catch-up after {} changes offline | {} changes in {:.2} s = {:.0} changes/s |",
-        applied,
-        applied,
-        catch_up.as_secs_f64(),
-        applied as f64 / catch_up.as_secs_f64()
-    );
-    println!(
-        "| visibility WB → RS, p50 / p99 ({} bookings, one at a time) | {} / {} |",
-        vis.len(),
-        ms(pct(0.5)),
-        ms(pct(0.99))
-    );
     let worst_grant = hand.iter().map(|h| h.0).max().unwrap_or_default();
     let worst_total = hand.iter().map(|h| h.1).max().unwrap_or_default();
-    println!("| handover when caught up (4 handovers): slowest until granted / until the new master writes / longest freeze | {} / {} / {} ms |",
-        ms(worst_grant), ms(worst_total), hand.iter().map(|h| h.2).max().unwrap_or(0));
+    let longest_freeze = hand.iter().map(|h| h.2).max().unwrap_or(0);
     drop(rs);
     drop(wb);
-    Ok(())
+    Ok(ReplicationFigures {
+        records: total,
+        caught_up: applied,
+        catch_up,
+        visible: vis.len(),
+        visibility: (pct(0.5), pct(0.99)),
+        handover: (worst_grant, worst_total, longest_freeze),
+    })
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_all;
 pub mod bench_replication;
 pub mod chaos;
 pub mod check;

@@ -5,6 +5,7 @@ pub mod control;
 pub mod fias_link;
 pub mod gateway;
 pub mod pms_link;
+pub mod reset_timing;
 
 use std::future::Future;
 use std::time::Duration;
