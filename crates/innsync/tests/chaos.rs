@@ -65,6 +65,28 @@ async fn digest(api: &common::Api) -> String {
         .to_string()
 }
 
+/// Waits until the admin user (created by the initial master) is known on `api`'s server.
+async fn admin_known(api: &common::Api) {
+    until("the admin user to replicate", || async {
+        (api.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+}
+
+/// A property (UTC) with one room type, written on `api`'s server.
+async fn property(api: &common::Api, code: &str, room_type: &str) {
+    api.ok(
+        "/api/v1/properties",
+        json!({"code": code, "name": code, "timezone": "UTC"}),
+    )
+    .await;
+    api.ok(
+        &format!("/api/v1/properties/{code}/room-types"),
+        json!({"code": room_type, "name": room_type, "max_occupancy": 2}),
+    )
+    .await;
+}
+
 async fn proxy_to(port: u16) -> innsync_faultproxy::ProxyHandle {
     Proxy::start("127.0.0.1:0", format!("127.0.0.1:{port}").parse().unwrap())
         .await
@@ -97,20 +119,8 @@ async fn a_handover_racing_a_forced_takeover_still_converges() {
         &[("WB".into(), format!("http://{}", rs_pulls_wb.addr()))],
     );
     let (w, r) = (wb.api(), rs.api());
-    until("the admin on RS", || async {
-        (r.get("/api/v1/me").await.status == 200).then_some(())
-    })
-    .await;
-    w.ok(
-        "/api/v1/properties",
-        json!({"code": "RVC", "name": "River Camp", "timezone": "UTC"}),
-    )
-    .await;
-    w.ok(
-        "/api/v1/properties/RVC/room-types",
-        json!({"code": "TNT", "name": "Tent", "max_occupancy": 2}),
-    )
-    .await;
+    admin_known(&r).await;
+    property(&w, "RVC", "TNT").await;
     until("RS caught up", || async {
         let (a, b) = (digest(&w).await, digest(&r).await);
         (a == b).then_some(())
@@ -204,15 +214,8 @@ async fn a_clock_stepped_back_does_not_stall_pending_operations() {
         common::Api::new(&wb.base(), TOKEN),
         common::Api::new(&format!("http://127.0.0.1:{pa_port}"), TOKEN),
     );
-    until("the admin on PA", || async {
-        (p.get("/api/v1/me").await.status == 200).then_some(())
-    })
-    .await;
-    p.ok(
-        "/api/v1/properties",
-        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
-    )
-    .await;
+    admin_known(&p).await;
+    property(&p, "KRL", "DLX").await;
     until("KRL on WB", || async {
         (w.get("/api/v1/properties/KRL").await.status == 200).then_some(())
     })
@@ -260,20 +263,8 @@ async fn a_server_holding_no_units_cannot_sell_the_owner_s_last_room() {
     );
     let pa = TestServer::start_in(&env, "PA", &format!("127.0.0.1:{pa_port}"), &[]);
     let (w, p) = (wb.api(), pa.api());
-    until("the admin on PA", || async {
-        (p.get("/api/v1/me").await.status == 200).then_some(())
-    })
-    .await;
-    p.ok(
-        "/api/v1/properties",
-        json!({"code": "KRL", "name": "Kraal", "timezone": "UTC"}),
-    )
-    .await;
-    p.ok(
-        "/api/v1/properties/KRL/room-types",
-        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
-    )
-    .await;
+    admin_known(&p).await;
+    property(&p, "KRL", "DLX").await;
     p.ok(
         "/api/v1/properties/KRL/rooms",
         json!({"number": "101", "room_type": "DLX"}),

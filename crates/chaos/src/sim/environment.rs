@@ -552,7 +552,7 @@ impl World {
         }
         // Pulls.
         let n = self.nodes.len();
-        if (self.now / TICK_MS + i as u64) % PULL_EVERY == 0 {
+        if (self.now / TICK_MS + i as u64).is_multiple_of(PULL_EVERY) {
             for j in 0..n {
                 if j != i {
                     let cursor = self.nodes[i].cursors.clone();

@@ -147,13 +147,15 @@ pub fn run_pms_schedule(seed: u64) -> Result<PmsOutcome, String> {
             }
         }
         // The outbox, one message at a time.
-        if up && in_slot.is_none() && cursor < outbox.len() && pms.ready_for_message() {
-            if pms
+        if up
+            && in_slot.is_none()
+            && cursor < outbox.len()
+            && pms.ready_for_message()
+            && pms
                 .submit(now, MessageId(cursor as u64), &outbox[cursor])
                 .is_ok()
-            {
-                in_slot = Some(cursor as u64);
-            }
+        {
+            in_slot = Some(cursor as u64);
         }
         // Bytes and timers.
         let b = to_sys.due(now);
@@ -207,10 +209,10 @@ pub fn run_pms_schedule(seed: u64) -> Result<PmsOutcome, String> {
                         out.failed += 1;
                     }
                     PmsEvent::LinkDown => in_slot = None,
-                    PmsEvent::ResetWanted(_) => {
-                        if pms.start_general_reset(now, snapshot(&truth)).is_ok() {
-                            reset_covers = Some(outbox.len());
-                        }
+                    PmsEvent::ResetWanted(_)
+                        if pms.start_general_reset(now, snapshot(&truth)).is_ok() =>
+                    {
+                        reset_covers = Some(outbox.len());
                     }
                     PmsEvent::ResetCompleted { .. } => {
                         out.resets += 1;
