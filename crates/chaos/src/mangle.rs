@@ -156,7 +156,8 @@ fn treatment(shared: &Shared, path: &str) -> Treatment {
         return Treatment::Pass;
     };
     let mode = *mode;
-    if !rng.gen_bool(MANGLE_RATE) {
+    // Relays are rare, so every one is duplicated while that mode is on; pulls are many.
+    if mode != MangleMode::DuplicateRelays && !rng.gen_bool(MANGLE_RATE) {
         return Treatment::Pass;
     }
     match (mode, path) {

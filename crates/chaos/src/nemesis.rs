@@ -4,7 +4,7 @@
 
 use crate::deployment::Deployment;
 use crate::history::History;
-use crate::plan::{FaultKind, PlannedFault};
+use crate::plan::{FaultKind, MangleMode, PlannedFault};
 use crate::process::Liveness;
 use serde_json::json;
 use std::time::Duration;
@@ -143,6 +143,22 @@ fn restart(d: &mut Deployment, server: usize, skew_ms: i64, h: &History) {
     }
 }
 
+/// The links a mangling fault touches: its own for pulls; for relays — few, and carried by
+/// whichever link leads to a record's owner — every link.
+fn mangled_links(d: &Deployment, from: usize, to: usize, mode: MangleMode) -> Vec<(usize, usize)> {
+    if mode == MangleMode::DuplicateRelays {
+        (0..d.servers.len())
+            .flat_map(|a| {
+                (0..d.servers.len())
+                    .filter(move |b| *b != a)
+                    .map(move |b| (a, b))
+            })
+            .collect()
+    } else {
+        vec![(from, to)]
+    }
+}
+
 /// Undoes a fault that was applied.
 fn undo(d: &mut Deployment, f: &PlannedFault, h: &History) {
     match &f.kind {
@@ -176,8 +192,10 @@ fn undo(d: &mut Deployment, f: &PlannedFault, h: &History) {
             d.mesh.drops(*from, *to, 0.0, 0);
             h.note("undrops", &link(d, *from, *to), json!({}));
         }
-        FaultKind::Mangle { from, to, .. } => {
-            d.mesh.mangle(*from, *to, None);
+        FaultKind::Mangle { from, to, mode } => {
+            for (a, b) in mangled_links(d, *from, *to, *mode) {
+                d.mesh.mangle(a, b, None);
+            }
             h.note("unmangle", &link(d, *from, *to), json!({}));
         }
     }
