@@ -67,6 +67,8 @@ struct Inner {
     events: Vec<Event>,
     file: Option<std::io::BufWriter<std::fs::File>>,
     next_op: u64,
+    /// Where each operation still awaiting its completion was invoked.
+    open: std::collections::HashMap<u64, usize>,
 }
 
 /// Why the history could not be written.
@@ -98,6 +100,7 @@ impl History {
                 events: Vec::new(),
                 file,
                 next_op: 1,
+                open: std::collections::HashMap::new(),
             })),
             started: Instant::now(),
         }
@@ -128,6 +131,8 @@ impl History {
             outcome: Outcome::Invoke,
             detail,
         };
+        let at = g.events.len();
+        g.open.insert(op, at);
         push(&mut g, e);
         op
     }
@@ -135,8 +140,8 @@ impl History {
     /// Records how operation `op` ended.
     pub fn complete(&self, op: u64, outcome: Outcome, detail: Value) {
         let mut g = self.lock();
-        let Some(first) = g.events.iter().rev().find(|e| e.op == op).cloned() else {
-            return;
+        let Some(first) = g.open.remove(&op).and_then(|i| g.events.get(i)).cloned() else {
+            return; // unknown, or completed already: an operation completes once
         };
         let e = Event {
             at_ms: self.now_ms(),
@@ -223,6 +228,8 @@ mod tests {
             json!({}),
         );
         h.note("kill", "RS", json!({}));
+        // An operation completes once; a second completion is ignored.
+        h.complete(a, Outcome::Ok { status: 200 }, json!({}));
         h.flush();
         assert_ne!(a, b);
         let text = std::fs::read_to_string(&path).unwrap();
