@@ -286,3 +286,22 @@ async fn a_server_holding_no_units_cannot_sell_the_owner_s_last_room() {
         .await
         .problem(409, "no_availability");
 }
+
+#[test]
+fn bad_chaos_options_are_refused_with_the_reason() {
+    for (args, says) in [
+        (&["--servers", "WB"][..], "2 to"),
+        (&["--servers", "WB,RS"][..], "property server"),
+        (&["--faults", "kill,fire"][..], "fire"),
+        (&["--steps", "0"][..], "steps"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
+            .arg("chaos")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
