@@ -97,3 +97,67 @@ async fn a_takeover_in_one_batch_with_a_replicated_token_keeps_the_writer_alive(
         "the writer is gone: {after:?}"
     );
 }
+
+/// Finding 4, its other face (chaos seeds 2004, 2005): WB's writer takes, in one group commit,
+/// a replicated forced takeover by RS (epoch 2, fencing WB after its change 0) and then an env
+/// write. The write is decided as if WB were still master at epoch 1, after the fence it just
+/// learned: it is applied on WB, while every other server quarantines it at the door — the
+/// servers never converge, and a write WB acknowledged counts nowhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "finding 4, chaos seeds 2004 and 2005 (--servers WB,RS,RA,PA --steps 1000 --clients 6 --faults all): a command decided in the same group commit as a replicated master token sees the master from before the batch, so a fenced old master accepts env writes after learning its fence"]
+async fn an_env_write_in_one_batch_with_a_replicated_takeover_is_refused() {
+    let (dw, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (wb, wb_reads) =
+        Writer::open(dw.path(), code("WB"), clock(), WriterSettings::default()).unwrap();
+    let settings = WriterSettings {
+        initial_master: Some(code("WB")),
+        ..WriterSettings::default()
+    };
+    let (rs, rs_reads) = Writer::open(dr.path(), code("RS"), clock(), settings).unwrap();
+    rs.submit(
+        Command::TakeOver {
+            reason: "WB is gone".into(),
+            old_master_seq: 0,
+        },
+        "admin",
+        None,
+    )
+    .await
+    .unwrap();
+    let takeover = rs_reads.changes_after(&Default::default(), 1_000).unwrap();
+    let hold = wb.pause().await.unwrap();
+    let replicate = tokio::spawn({
+        let wb = wb.clone();
+        async move { wb.replicate(takeover).await }
+    });
+    while wb.queued() < 1 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let write = tokio::spawn({
+        let wb = wb.clone();
+        async move {
+            wb.submit(
+                Command::CreateProperty {
+                    code: "NEW".into(),
+                    name: "After the fence".into(),
+                    timezone: "UTC".into(),
+                    currency: None,
+                },
+                "admin",
+                None,
+            )
+            .await
+        }
+    });
+    while wb.queued() < 2 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    drop(hold);
+    replicate.await.unwrap().unwrap();
+    let _ = write.await.unwrap();
+    assert_eq!(wb_reads.master().unwrap(), (code("RS"), 2));
+    assert!(
+        wb_reads.property("NEW").unwrap().is_none(),
+        "WB applied an env write after learning that RS took over"
+    );
+}
