@@ -3,7 +3,8 @@
 //! A command holds only decided inputs (a password arrives already hashed, time arrives in the
 //! [`crate::Ctx`]), so deciding it twice over the same state gives the same result.
 
-use crate::ids::RecordId;
+use crate::allotment::AllotmentRule;
+use crate::ids::{Authority, RecordId};
 use crate::record::Role;
 use crate::ServerCode;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -241,6 +242,35 @@ pub enum Command {
         /// The note.
         text: String,
     },
+    /// Move allotment units of a room type, for a run of nights, from a holder this server
+    /// writes for to another holder. Only the giver can decide it: it alone knows exactly what
+    /// it has not sold.
+    GrantAllotment {
+        /// Property code.
+        property: String,
+        /// Room type code.
+        room_type: String,
+        /// First night.
+        from: NaiveDate,
+        /// Morning after the last night.
+        to: NaiveDate,
+        /// Units on each night.
+        units: u32,
+        /// Who receives them.
+        to_holder: Authority,
+        /// Who gives them; this server's own authority when absent.
+        from_holder: Option<Authority>,
+        /// Why, for the audit log.
+        reason: Option<String>,
+    },
+    /// Run one standing allotment rule (the server's own job): top the holder up where this
+    /// server writes for the property's owner, release the holder's unsold units where it
+    /// writes for the holder. One rule per command, so each is decided over the last one's
+    /// grants.
+    RunAllotmentRule {
+        /// The rule, from environment.toml.
+        rule: AllotmentRule,
+    },
     /// Add a user.
     CreateUser {
         /// Login name.
@@ -280,6 +310,8 @@ impl Command {
             Self::TakeOver { .. } => "master.takeover",
             Self::AddNote { .. } => "note.add",
             Self::RestoreRecord { .. } => "conflict.apply",
+            Self::GrantAllotment { .. } => "allotment.grant",
+            Self::RunAllotmentRule { .. } => "allotment.rule",
         }
     }
 }

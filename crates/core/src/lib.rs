@@ -6,6 +6,7 @@
 //! The store applies decisions inside one transaction; tests drive the same functions over the
 //! in-memory [`model::MemState`] and check the invariants after every step.
 
+pub mod allotment;
 pub mod booking;
 pub mod command;
 pub mod dates;
@@ -25,7 +26,7 @@ pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{Authority, IdSource, RecordId, ServerCode};
 pub use record::{
-    Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod, RatePlan, Record,
-    RecordKind, Role, Room, RoomType, Stay, User,
+    AllotmentGrant, Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod,
+    RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, User,
 };
 pub use view::{StateView, ViewError};

@@ -292,6 +292,44 @@ pub struct Note {
     pub at: DateTime<Utc>,
 }
 
+/// A move of allotment units between two holders for a run of nights: the only way units
+/// change hands. Written once, by the giver (the record is owned by the giver's authority), and
+/// never changed, so grants from different servers add up in any order of arrival.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllotmentGrant {
+    /// Identity (owned by the giver's authority; always version 1).
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Room type code.
+    pub room_type: String,
+    /// First night.
+    pub from: NaiveDate,
+    /// Morning after the last night.
+    pub to: NaiveDate,
+    /// Units moved on each night.
+    pub units: u32,
+    /// Whose allotment shrinks.
+    pub giver: Authority,
+    /// Whose allotment grows.
+    pub receiver: Authority,
+    /// Why: by hand, a standing rule's name, a request, a booking's transfer.
+    pub reason: String,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+}
+
+impl AllotmentGrant {
+    /// The nights it covers.
+    pub fn nights(&self) -> Nights {
+        Nights {
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
 /// What a user may do. Roles add up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -378,6 +416,8 @@ pub enum RecordKind {
     MasterToken,
     /// [`Note`].
     Note,
+    /// [`AllotmentGrant`].
+    AllotmentGrant,
 }
 
 impl RecordKind {
@@ -393,6 +433,7 @@ impl RecordKind {
             Self::User => "user",
             Self::MasterToken => "master_token",
             Self::Note => "note",
+            Self::AllotmentGrant => "allotment_grant",
         }
     }
 }
@@ -419,6 +460,8 @@ pub enum Record {
     MasterToken(MasterToken),
     /// A note against a booking.
     Note(Note),
+    /// Units moved between allotment holders.
+    AllotmentGrant(AllotmentGrant),
 }
 
 impl Record {
@@ -434,6 +477,7 @@ impl Record {
             Self::User(r) => &r.meta,
             Self::MasterToken(r) => &r.meta,
             Self::Note(r) => &r.meta,
+            Self::AllotmentGrant(r) => &r.meta,
         }
     }
 
@@ -449,6 +493,7 @@ impl Record {
             Self::User(_) => RecordKind::User,
             Self::MasterToken(_) => RecordKind::MasterToken,
             Self::Note(_) => RecordKind::Note,
+            Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
         }
     }
 
@@ -464,6 +509,7 @@ impl Record {
             Self::User(r) => r.username.clone(),
             Self::MasterToken(_) => "master".to_string(),
             Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
+            Self::AllotmentGrant(r) => r.meta.id.to_string(),
         }
     }
 }

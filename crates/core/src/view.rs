@@ -3,7 +3,9 @@
 //! The store answers from inside its write transaction, so a decision and its write see the
 //! same state; tests answer from [`crate::model::MemState`].
 
+use crate::allotment::HolderFacts;
 use crate::dates::Nights;
+use crate::ids::Authority;
 use crate::ids::RecordId;
 use crate::record::{Booking, Guest, Property, RatePlan, Room, RoomType, User};
 use crate::stock::{NightStock, Occupancy};
@@ -49,6 +51,19 @@ pub trait StateView {
         room: &str,
         nights: Nights,
     ) -> ViewResult<Vec<Occupancy>>;
+    /// What one holder has of a room type on each night of `nights`, in order: the rooms in
+    /// service, everyone's sales, the units granted to it net of those it gave, its own sales.
+    fn holder_facts(
+        &self,
+        property: &str,
+        room_type: &str,
+        holder: &Authority,
+        nights: Nights,
+    ) -> ViewResult<Vec<HolderFacts>>;
+    /// An allotment grant by id.
+    fn allotment_grant(&self, id: &RecordId) -> ViewResult<Option<crate::record::AllotmentGrant>>;
+    /// The codes of a property's room types.
+    fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.
     fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>>;
 }

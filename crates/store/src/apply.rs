@@ -4,6 +4,7 @@
 use crate::error::StoreError;
 use crate::view::{load_record, night_text, time_text};
 
+use innsync_core::allotment::{grant_deltas, GrantDelta};
 use innsync_core::pms::room_events;
 use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
 use innsync_core::{Authority, Record, ServerCode};
@@ -222,6 +223,12 @@ pub(crate) fn write_state(
                 }
             }
         }
+        // Grants never change once written: only their first arrival moves units.
+        Record::AllotmentGrant(g) if old.is_none() => {
+            for d in grant_deltas(g) {
+                add_granted(conn, &d, d.delta)?;
+            }
+        }
         Record::MasterToken(t) => {
             // The token moves the master this server obeys; a newer epoch always wins.
             conn.prepare_cached(
@@ -270,6 +277,23 @@ pub(crate) fn log_change(
         stamp.action,
         stamp.detail,
         body
+    ])?;
+    Ok(())
+}
+
+/// Adds `delta` to a holder's net granted units on a night (negative for the giver, so no
+/// `CHECK`: only the sum over holders is fixed, at zero).
+pub(crate) fn add_granted(conn: &Connection, d: &GrantDelta, delta: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO allotments (property, room_type, holder, night, units) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (property, room_type, holder, night) DO UPDATE SET units = units + ?5",
+    )?
+    .execute(params![
+        d.property,
+        d.room_type,
+        d.holder.to_string(),
+        night_text(d.night),
+        delta
     ])?;
     Ok(())
 }

@@ -218,6 +218,11 @@ fn remove(conn: &Connection, current: &Record) -> Result<(), StoreError> {
                 }
             }
         }
+        Record::AllotmentGrant(g) => {
+            for d in innsync_core::allotment::grant_deltas(g) {
+                crate::apply::add_granted(conn, &d, -d.delta)?;
+            }
+        }
         _ => {}
     }
     conn.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod change;
 pub mod error;
 pub mod fence;
+pub mod holdings;
 pub mod read;
 pub mod schema;
 pub mod view;
@@ -17,6 +18,7 @@ pub mod writer;
 
 pub use change::{Change, ReplicationReport};
 pub use error::StoreError;
+pub use holdings::{HolderNight, Holdings, NightHoldings, RoomTypeHoldings};
 pub use read::{
     AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PendingOp, PmsLinkRow,
     ReadPool, RoomTypeNights,

@@ -191,6 +191,21 @@ fn bodies<T>(
     Ok(out)
 }
 
+/// The authority this server writes (and sells) under now: `env` on the master, else its own.
+pub(crate) fn here(c: &Connection) -> Result<innsync_core::Authority, StoreError> {
+    let get = |k: &str| -> Result<Option<String>, StoreError> {
+        Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([k], |r| r.get(0))
+            .optional()?)
+    };
+    let server = get("server")?.ok_or_else(|| StoreError::Corrupt("meta server missing".into()))?;
+    Ok(if get("master")?.as_deref() == Some(server.as_str()) {
+        innsync_core::Authority::Env
+    } else {
+        innsync_core::Authority::Server(ServerCode::parse(&server).map_err(StoreError::Corrupt)?)
+    })
+}
+
 const BY_PREFIX: &str =
     "SELECT body FROM record_bodies WHERE kind = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
 
@@ -368,7 +383,12 @@ impl ReadPool {
     /// (capacity, out-of-order rooms, units sold), folded per room type and night.
     pub fn availability(&self, property: &str, nights: Nights) -> Result<Availability, StoreError> {
         let types = self.room_types(property)?;
+        let owner = self.property(property)?.map(|p| p.meta.owner);
         self.with(|c| {
+            // What this server sells from: its own authority's allotment.
+            let here = here(c)?;
+            let here_text = here.to_string();
+            let is_owner = owner.as_ref() == Some(&here);
             let n = nights.len();
             let index: std::collections::HashMap<&str, usize> = types
                 .iter()
@@ -383,25 +403,46 @@ impl ReadPool {
                     capacity[i] = r.get(1)?;
                 }
             }
-            let mut grid: Vec<Vec<(i64, i64)>> = capacity.iter().map(|c| vec![(*c, 0); n]).collect();
+            #[derive(Clone, Copy)]
+            struct Cell {
+                in_service: i64,
+                sold: i64,
+                net_here: i64,
+                sold_here: i64,
+            }
+            let mut grid: Vec<Vec<Cell>> = capacity
+                .iter()
+                .map(|c| vec![Cell { in_service: *c, sold: 0, net_here: 0, sold_here: 0 }; n])
+                .collect();
             let (from, to) = (night_text(nights.from), night_text(nights.to));
-            for (sql, out_of_order) in [
-                ("SELECT room_type, night, rooms FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3", true),
-                ("SELECT room_type, night, units FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3", false),
+            for (sql, what) in [
+                ("SELECT room_type, night, rooms, '' FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3", 0),
+                ("SELECT room_type, night, units, holder FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3", 1),
+                ("SELECT room_type, night, units, holder FROM allotments WHERE property = ?1 AND night >= ?2 AND night < ?3 AND holder = ?4", 2),
             ] {
                 let mut st = c.prepare_cached(sql)?;
-                let mut rows = st.query(params![property, from, to])?;
+                let mut rows = if what == 2 {
+                    st.query(params![property, from, to, here_text])?
+                } else {
+                    st.query(params![property, from, to])?
+                };
                 while let Some(r) = rows.next()? {
                     let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
                     let Some(&i) = index.get(ty) else { continue };
                     let night = parse_night(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?;
                     let Some(k) = nights.index_of(night) else { continue };
                     let v: i64 = r.get(2)?;
-                    if out_of_order {
-                        grid[i][k].0 = capacity[i] - v;
-                    } else {
-                        // One row per holder: add them up.
-                        grid[i][k].1 += v;
+                    let cell = &mut grid[i][k];
+                    match what {
+                        0 => cell.in_service = capacity[i] - v,
+                        1 => {
+                            // One row per holder: add them up, and note our own.
+                            cell.sold += v;
+                            if r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)? == here_text {
+                                cell.sold_here = v;
+                            }
+                        }
+                        _ => cell.net_here = v,
                     }
                 }
             }
@@ -415,12 +456,15 @@ impl ReadPool {
                     nights: nights
                         .iter()
                         .zip(cells)
-                        .map(|(date, (in_service, sold))| NightAvailability {
-                            date,
-                            total: clamp(in_service),
-                            booked: clamp(sold),
-                            available: clamp(in_service - sold),
-                            held_here: clamp(in_service),
+                        .map(|(date, c)| {
+                            let held = if is_owner { c.in_service } else { 0 } + c.net_here;
+                            NightAvailability {
+                                date,
+                                total: clamp(c.in_service),
+                                booked: clamp(c.sold),
+                                available: clamp((held - c.sold_here).min(c.in_service - c.sold)),
+                                held_here: clamp(held),
+                            }
                         })
                         .collect(),
                 })
@@ -834,6 +878,29 @@ impl ReadPool {
             .collect();
         if stored_map != expected {
             return Err("stored sold counters differ from the bookings".into());
+        }
+        let stored: Vec<(String, String, String, String, i64)> = self
+            .with(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT property, room_type, night, holder, units FROM allotments WHERE units != 0",
+                )?;
+                let rows = st.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .map_err(|e| e.to_string())?;
+        let stored: std::collections::BTreeMap<_, _> = stored
+            .into_iter()
+            .map(|(p, t, n, h, u)| ((p, t, n, h), u))
+            .collect();
+        let expected: std::collections::BTreeMap<_, _> = model
+            .granted()
+            .into_iter()
+            .map(|((p, t, n, h), u)| ((p, t, night_text(n), h.to_string()), u))
+            .collect();
+        if stored != expected {
+            return Err("stored allotment counters differ from the grants".into());
         }
         Ok(())
     }

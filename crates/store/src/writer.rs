@@ -42,6 +42,9 @@ pub struct WriterSettings {
     pub initial_master: Option<ServerCode>,
     /// Properties owned by property servers, from the environment file.
     pub property_owners: Vec<(String, ServerCode)>,
+    /// Servers that may hold allotments besides `env` (every server of the environment but
+    /// the archive).
+    pub holders: Vec<ServerCode>,
 }
 
 impl Default for WriterSettings {
@@ -51,6 +54,7 @@ impl Default for WriterSettings {
             max_batch: 2_048,
             initial_master: None,
             property_owners: Vec::new(),
+            holders: Vec::new(),
         }
     }
 }
@@ -287,6 +291,7 @@ struct State {
     cache: RefCell<ReferenceCache>,
     changed: tokio::sync::watch::Sender<u64>,
     property_owners: Vec<(String, ServerCode)>,
+    holders: Vec<ServerCode>,
     /// Env writes refused while the master hands over.
     frozen: bool,
     /// A master token was written or applied in the current batch.
@@ -378,6 +383,7 @@ impl Writer {
             cache: RefCell::new(ReferenceCache::default()),
             changed: changed_tx,
             property_owners: settings.property_owners.clone(),
+            holders: settings.holders.clone(),
             frozen: false,
             master_moved: false,
         };
@@ -597,6 +603,7 @@ fn run_batch(
                             frozen: st.frozen,
                             server: &st.server,
                             property_owners: &st.property_owners,
+                            holders: &st.holders,
                             master: &st.master,
                             epoch: st.epoch,
                             now,
@@ -707,6 +714,7 @@ struct Env<'a> {
     frozen: bool,
     server: &'a ServerCode,
     property_owners: &'a [(String, ServerCode)],
+    holders: &'a [ServerCode],
     master: &'a ServerCode,
     epoch: u64,
     now: DateTime<Utc>,
@@ -763,6 +771,7 @@ fn run_command(
         property_owners: env.property_owners,
         epoch: env.epoch,
         frozen: env.frozen,
+        holders: env.holders,
     };
     let decided = {
         let mut ids = Ids {

@@ -4,6 +4,7 @@
 //! state machine and stock. It reads state through [`StateView`], never writes, and returns a
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
+mod allotments;
 mod bookings;
 mod reference;
 mod validate;
@@ -37,6 +38,9 @@ pub struct Ctx<'a> {
     pub epoch: u64,
     /// Env writes are frozen: the master is handing over.
     pub frozen: bool,
+    /// The servers that may hold allotments besides `env` (every server of the environment
+    /// but the archive).
+    pub holders: &'a [ServerCode],
 }
 
 impl Ctx<'_> {
@@ -76,6 +80,14 @@ impl Ctx<'_> {
         self.ensure_writable(&Authority::Env)
     }
 
+    /// Whether `a` may hold allotments here: `env`, or a server of the environment.
+    pub fn may_hold(&self, a: &Authority) -> bool {
+        match a {
+            Authority::Env => true,
+            Authority::Server(s) => self.holders.contains(s),
+        }
+    }
+
     /// Who owns a property's records: its property server, else the environment.
     pub fn property_authority(&self, property: &str) -> Authority {
         self.property_owners
@@ -104,6 +116,11 @@ pub enum Outcome {
     /// Bookings released because their holds lapsed.
     Expired {
         /// Their references.
+        ids: Vec<RecordId>,
+    },
+    /// Allotment grants written by a standing rule.
+    Granted {
+        /// The grants' ids.
         ids: Vec<RecordId>,
     },
 }
@@ -296,6 +313,16 @@ fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decis
                 "the master token is not restored by hand".into(),
             ))
         }
+        Record::AllotmentGrant(g) => {
+            if current_version > 0 {
+                return Err(DomainError::AlreadyExists(format!(
+                    "allotment grant {}",
+                    g.meta.id
+                )));
+            }
+            allotments::check_restorable(view, ctx, g)?;
+            g.at = ctx.now;
+        }
         other => set_version(other, current_version + 1),
     }
     let detail = format!(
@@ -321,6 +348,7 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::User(x) => view.user(&x.username)?.map(|c| c.meta.version),
         Record::MasterToken(_) => view.master_token()?.map(|c| c.meta.version),
         Record::Note(_) => None,
+        Record::AllotmentGrant(x) => view.allotment_grant(&x.meta.id)?.map(|c| c.meta.version),
     }
     .unwrap_or(0))
 }
@@ -336,6 +364,7 @@ fn set_version(r: &mut Record, v: u64) {
         Record::User(x) => x.meta.version = v,
         Record::MasterToken(x) => x.meta.version = v,
         Record::Note(x) => x.meta.version = v,
+        Record::AllotmentGrant(x) => x.meta.version = v,
     }
 }
 
@@ -361,6 +390,9 @@ pub fn decide(
             old_master_seq,
         } => take_over(view, ids, ctx, reason, *old_master_seq)?,
         Command::RestoreRecord { record } => restore(view, ctx, record)?,
+        Command::GrantAllotment { .. } | Command::RunAllotmentRule { .. } => {
+            allotments::decide(cmd, view, ids, ctx)?
+        }
         Command::AddNote { booking, text } => {
             let b = view
                 .booking(booking)?
