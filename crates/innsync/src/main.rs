@@ -30,6 +30,9 @@ enum Cmd {
     /// The master token: hand it over.
     #[command(subcommand)]
     Master(cli::master::MasterCmd),
+    /// Allotments: who holds which rooms, grants and requests.
+    #[command(subcommand)]
+    Allotment(cli::allotment::AllotmentCmd),
     /// Master, epoch, each server's reachability and lag.
     Status(cli::master::Target),
     /// Pull everything from a peer now and print what moved.
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Pms(c) => cli::pms::run(c).await,
             Cmd::Master(c) => cli::master::run(c).await,
             Cmd::Status(t) => cli::master::status(t).await,
+            Cmd::Allotment(c) => cli::allotment::run(c).await,
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });

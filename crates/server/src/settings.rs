@@ -55,6 +55,8 @@ pub struct Settings {
     pub pending_retry_max: Duration,
     /// Attempts before a pending operation is given up as failed.
     pub pending_max_attempts: u32,
+    /// How often the environment's standing allotment rules run here.
+    pub allotment_rule_interval: Duration,
 }
 
 impl Default for Settings {
@@ -85,6 +87,7 @@ impl Default for Settings {
             pending_retry_min: Duration::from_millis(200),
             pending_retry_max: Duration::from_secs(30),
             pending_max_attempts: 20,
+            allotment_rule_interval: Duration::from_secs(30),
         }
     }
 }
@@ -137,6 +140,7 @@ impl Settings {
             "pending_poll" => self.pending_poll = duration(value)?,
             "pending_retry_min" => self.pending_retry_min = duration(value)?,
             "pending_retry_max" => self.pending_retry_max = duration(value)?,
+            "allotment_rule_interval" => self.allotment_rule_interval = duration(value)?,
             "pending_max_attempts" => {
                 self.pending_max_attempts = value
                     .parse()

@@ -188,6 +188,22 @@ impl ReadPool {
         })
     }
 
+    /// How many holder-nights of every property, from `from` over the coming year, are sold
+    /// beyond what their holder holds: the gauge operators alert on.
+    pub fn shortfall_count(&self, from: NaiveDate) -> Result<usize, StoreError> {
+        let nights = Nights {
+            from,
+            to: from + chrono::Days::new(365),
+        };
+        let mut n = 0;
+        for p in self.properties()? {
+            if let Some(h) = self.holdings(&p.code, nights)? {
+                n += h.short().count();
+            }
+        }
+        Ok(n)
+    }
+
     /// The shortfalls of `property` on `nights`: each holder-night sold beyond what it holds,
     /// with the holder's live bookings on that night. At most [`MAX_SHORTFALLS`].
     pub fn shortfalls(&self, property: &str, nights: Nights) -> Result<Vec<Shortfall>, StoreError> {

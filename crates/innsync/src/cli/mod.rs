@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod allotment;
 pub mod bench;
 pub mod bench_replication;
 pub mod check;
 pub mod demo;
+pub mod demo_drill;
 pub mod master;
 pub mod pms;
 pub mod serve;

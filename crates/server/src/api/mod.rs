@@ -1,5 +1,6 @@
 //! The routes of `/api/v1` and the operational endpoints, assembled into one router.
 
+mod allotments;
 mod availability;
 mod bookings;
 mod ops;
@@ -53,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/properties/{code}/occupancy", get(availability::occupancy))
         .route("/availability", get(availability::availability))
+        .route("/allotments", get(allotments::list))
+        .route("/allotments/shortfalls", get(allotments::shortfalls))
+        .route("/allotments/grant", post(allotments::grant))
+        .route("/allotments/request", post(allotments::request))
         .route("/guests", post(bookings::create_guest))
         .route("/guests/{id}", get(bookings::get_guest))
         .route("/bookings", get(bookings::list).post(bookings::create))
@@ -137,9 +142,9 @@ pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDa
 pub(crate) fn written(o: &Outcome) -> Result<&Record, Problem> {
     match o {
         Outcome::Written { record, .. } => Ok(record),
-        Outcome::Expired { .. } => Err(Problem::from(StoreError::Corrupt(
-            "unexpected outcome".into(),
-        ))),
+        Outcome::Expired { .. } | Outcome::Granted { .. } => Err(Problem::from(
+            StoreError::Corrupt("unexpected outcome".into()),
+        )),
     }
 }
 

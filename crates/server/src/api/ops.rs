@@ -39,8 +39,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(state.writer.stats());
     // Queue and conflict gauges, read now (appended before the exposition's end marker).
-    if let Ok((conflicts, (depth, oldest, failed))) = state
-        .read(|r| Ok((r.open_conflicts()?, r.pending_summary()?)))
+    let today = (state.clock)().date_naive();
+    if let Ok((conflicts, (depth, oldest, failed), short)) = state
+        .read(move |r| {
+            Ok((
+                r.open_conflicts()?,
+                r.pending_summary()?,
+                r.shortfall_count(today)?,
+            ))
+        })
         .await
     {
         let age = oldest
@@ -71,6 +78,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 "innsync_pending_failed",
                 "Pending operations that failed and wait for an operator",
                 failed as i64,
+            ),
+            (
+                "innsync_allotment_shortfalls",
+                "Holder-nights of the coming year sold beyond what the holder holds",
+                short as i64,
             ),
         ] {
             extra.push_str(&format!(
