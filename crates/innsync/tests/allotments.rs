@@ -350,6 +350,46 @@ async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
     );
     assert_eq!(a.body["id"], b.body["id"]);
 
+    // Concurrent bookings and grants on one night at PA (it holds 2 of night 12): whatever
+    // the interleaving, what it sold and what it gave add up to at most what it held.
+    let (n12, n13) = (day(12), day(13));
+    let mut tasks = vec![];
+    for i in 0..12 {
+        let pa = pa.clone();
+        let (from, to) = (n12.clone(), n13.clone());
+        tasks.push(tokio::spawn(async move {
+            let a = if i % 3 == 0 {
+                pa.post(
+                    "/api/v1/allotments/grant",
+                    json!({"property": "KRL", "room_type": "DLX", "from": from, "to": to,
+                           "units": 1, "to_holder": "env"}),
+                )
+                .await
+            } else {
+                pa.post("/api/v1/bookings", krl_booking(12, &format!("Racer {i}")))
+                    .await
+            };
+            assert!(
+                a.status == 201 || a.body["code"] == "no_availability",
+                "{:?}",
+                a.body
+            );
+            a.status == 201
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 2, "PA's two units went to exactly two bookings or grants");
+    let a = pa
+        .get(&format!("/api/v1/allotments?property=KRL&from={n12}&to={n13}"))
+        .await;
+    let n = &a.body["room_types"][0]["nights"][0];
+    for h in n["holders"].as_array().unwrap() {
+        assert!(h["sold"].as_i64() <= h["held"].as_i64(), "{n}");
+    }
+
     // A pipe bursts in 101 on the full night: PA now holds fewer rooms than it sold.
     let ooo = pa
         .post(

@@ -1,5 +1,10 @@
 //! The writer's ceiling without HTTP: 64 concurrent submitters booking through the group-commit
 //! writer on a real SQLite file with durable commits. Prints bookings/s and batch sizes.
+//!
+//! Every booking is checked against its seller's allotment. `BENCH_GRANTS=1` makes that check
+//! read real grants: the bench server is then the property server PA owning the property, and
+//! it has given a quarter of every night's rooms to `env` before the load (its own share is
+//! what it sells from).
 
 use chrono::{Days, Utc};
 use innsync_core::{Command, GuestInput, InitialStatus, ServerCode};
@@ -19,13 +24,26 @@ fn main() {
 
 async fn run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (w, _reads) = Writer::open(
-        dir.path(),
-        ServerCode::parse("WB").expect("code"),
-        Arc::new(Utc::now),
-        WriterSettings::default(),
-    )
-    .expect("open");
+    let grants = std::env::var("BENCH_GRANTS").as_deref() == Ok("1");
+    let (me, settings) = if grants {
+        let (wb, pa) = (
+            ServerCode::parse("WB").expect("code"),
+            ServerCode::parse("PA").expect("code"),
+        );
+        (
+            pa.clone(),
+            WriterSettings {
+                initial_master: Some(wb.clone()),
+                property_owners: vec![("BNC".into(), pa.clone())],
+                holders: vec![wb, pa],
+                ..WriterSettings::default()
+            },
+        )
+    } else {
+        (ServerCode::parse("WB").expect("code"), WriterSettings::default())
+    };
+    let (w, _reads) =
+        Writer::open(dir.path(), me, Arc::new(Utc::now), settings).expect("open");
     let today = Utc::now().date_naive();
     let mut setup = vec![Command::CreateProperty {
         code: "BNC".into(),
@@ -53,6 +71,20 @@ async fn run() {
                 property: "BNC".into(),
                 number: format!("{t:02}{r:03}"),
                 room_type: format!("T{t:02}"),
+            });
+        }
+    }
+    if grants {
+        for t in 0..50 {
+            setup.push(Command::GrantAllotment {
+                property: "BNC".into(),
+                room_type: format!("T{t:02}"),
+                from: today,
+                to: today + Days::new(365),
+                units: 5,
+                to_holder: innsync_core::Authority::Env,
+                from_holder: None,
+                reason: Some("bench".into()),
             });
         }
     }
@@ -106,7 +138,14 @@ async fn run() {
     let secs = start.elapsed().as_secs_f64();
     let s = w.stats();
     let batches = s.batches.load(Ordering::Relaxed);
-    println!("writer alone, 64 submitters, durable group commit:");
+    println!(
+        "writer alone, 64 submitters, durable group commit{}:",
+        if grants {
+            ", selling from an allotment with grants"
+        } else {
+            ""
+        }
+    );
     println!("  bookings/s          {:.0}", total as f64 / secs);
     println!(
         "  commits             {batches} (avg {:.1} commands, max {})",
