@@ -381,9 +381,14 @@ async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
     for t in tasks {
         won += usize::from(t.await.unwrap());
     }
-    assert_eq!(won, 2, "PA's two units went to exactly two bookings or grants");
+    assert_eq!(
+        won, 2,
+        "PA's two units went to exactly two bookings or grants"
+    );
     let a = pa
-        .get(&format!("/api/v1/allotments?property=KRL&from={n12}&to={n13}"))
+        .get(&format!(
+            "/api/v1/allotments?property=KRL&from={n12}&to={n13}"
+        ))
         .await;
     let n = &a.body["room_types"][0]["nights"][0];
     for h in n["holders"].as_array().unwrap() {

@@ -40,10 +40,12 @@ async fn run() {
             },
         )
     } else {
-        (ServerCode::parse("WB").expect("code"), WriterSettings::default())
+        (
+            ServerCode::parse("WB").expect("code"),
+            WriterSettings::default(),
+        )
     };
-    let (w, _reads) =
-        Writer::open(dir.path(), me, Arc::new(Utc::now), settings).expect("open");
+    let (w, _reads) = Writer::open(dir.path(), me, Arc::new(Utc::now), settings).expect("open");
     let today = Utc::now().date_naive();
     let mut setup = vec![Command::CreateProperty {
         code: "BNC".into(),
@@ -96,14 +98,28 @@ async fn run() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    // BENCH_BOOKINGS=N stops after N attempts in all instead (for instruction counts).
+    let budget: Option<u64> = std::env::var("BENCH_BOOKINGS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let tasks: Vec<_> = (0..64u64)
         .map(|c| {
             let w = w.clone();
+            let attempts = attempts.clone();
             tokio::spawn(async move {
                 let mut n = 0u64;
                 let mut i = c;
-                while Instant::now() < deadline {
+                loop {
+                    let tried = attempts.fetch_add(1, Ordering::Relaxed);
+                    let done = match budget {
+                        Some(b) => tried >= b,
+                        None => Instant::now() >= deadline,
+                    };
+                    if done {
+                        break;
+                    }
                     i = i
                         .wrapping_mul(6_364_136_223_846_793_005)
                         .wrapping_add(1_442_695_040_888_963_407);

@@ -107,7 +107,11 @@ async fn a_fenced_grant_is_quarantined_and_taken_back() {
             .find(|x| x.holder == Authority::Server(codes[1].clone()))
             .map_or(0, |x| x.held)
     };
-    assert_eq!(rs_holds(&wb_reads), 1, "the old master applied its own grant");
+    assert_eq!(
+        rs_holds(&wb_reads),
+        1,
+        "the old master applied its own grant"
+    );
     // The grant reaches RS: quarantined, not applied.
     pull((&rs, &rs_reads), &wb_reads).await;
     assert_eq!(rs_holds(&rs_reads), 0);
@@ -116,7 +120,11 @@ async fn a_fenced_grant_is_quarantined_and_taken_back() {
     assert_eq!(conflicts[0]["kind"], "allotment_grant");
     // WB learns the fence and takes its grant back.
     pull((&wb, &wb_reads), &rs_reads).await;
-    assert_eq!(rs_holds(&wb_reads), 0, "the fenced grant is undone on the old master");
+    assert_eq!(
+        rs_holds(&wb_reads),
+        0,
+        "the fenced grant is undone on the old master"
+    );
     assert_eq!(wb_reads.conflicts(10).unwrap().len(), 1);
     for r in [&wb_reads, &rs_reads] {
         r.check_invariants().unwrap();
