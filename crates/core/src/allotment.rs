@@ -293,11 +293,11 @@ mod tests {
         let wb = crate::ServerCode::parse("WB").unwrap();
         let pa = crate::ServerCode::parse("PA").unwrap();
         let g = AllotmentGrant {
-            meta: crate::Meta {
-                id: crate::RecordId::new(&pa, 1),
-                owner: Authority::Server(pa.clone()),
-                version: 1,
-            },
+            meta: crate::Meta::new(
+                crate::RecordId::new(&pa, 1),
+                Authority::Server(pa.clone()),
+                1,
+            ),
             property: "KRL".into(),
             room_type: "DLX".into(),
             from: d("2026-12-01"),

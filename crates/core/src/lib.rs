@@ -21,12 +21,13 @@ pub mod record;
 pub mod stock;
 pub mod view;
 
-pub use command::{Command, GuestInput, InitialStatus};
+pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{Authority, IdSource, RecordId, ServerCode};
 pub use record::{
-    AllotmentGrant, Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod,
-    RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, User,
+    AllotmentGrant, Booking, BookingStatus, CopyKind, Guest, Meta, Money, OutOfOrder, Property,
+    Provenance, RatePeriod, RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, Tombstone,
+    User,
 };
 pub use view::{StateView, ViewError};

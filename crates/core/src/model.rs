@@ -90,6 +90,9 @@ impl MemState {
                     }
                 }
             }
+            (_, Record::Tombstone(t)) => {
+                self.remove(t.deleted_kind, &t.deleted_key);
+            }
             (None, Record::AllotmentGrant(g)) => {
                 for d in grant_deltas(g) {
                     *self
@@ -101,6 +104,30 @@ impl MemState {
             _ => {}
         }
         self.records.insert(key, rec);
+    }
+
+    /// Takes a deleted record out, with what it held: a booking's units and room nights.
+    fn remove(&mut self, kind: RecordKind, key: &str) {
+        let Some(old) = self.records.remove(&(kind, key.to_string())) else {
+            return;
+        };
+        match old {
+            Record::Booking(b) => {
+                let mut gone = b.clone();
+                gone.status = crate::record::BookingStatus::Cancelled;
+                for d in sold_deltas(Some(&b), &gone) {
+                    *self
+                        .sold
+                        .entry((d.property, d.room_type, d.night, d.holder))
+                        .or_default() += d.delta;
+                }
+                for (room, night) in room_nights(&b) {
+                    self.room_nights.remove(&(b.property.clone(), room, night));
+                }
+            }
+            Record::Guest(_) | Record::Note(_) => {}
+            other => debug_assert!(false, "{:?} records are never deleted", other.kind()),
+        }
     }
 
     /// All bookings.
@@ -448,6 +475,50 @@ impl StateView for MemState {
                 _ => None,
             },
         ))
+    }
+
+    fn record(&self, kind: RecordKind, key: &str) -> ViewResult<Option<Record>> {
+        Ok(self.get(kind, key).cloned())
+    }
+
+    fn find_copy(
+        &self,
+        kind: RecordKind,
+        from_environment: Option<&str>,
+        from_id: &RecordId,
+    ) -> ViewResult<Option<Record>> {
+        Ok(self
+            .records
+            .range((kind, String::new())..)
+            .take_while(|((k, _), _)| *k == kind)
+            .map(|(_, r)| r)
+            .find(|r| {
+                r.meta().provenance.as_ref().is_some_and(|p| {
+                    p.from_environment.as_deref() == from_environment && &p.from_id == from_id
+                })
+            })
+            .cloned())
+    }
+
+    fn find_by_fields(
+        &self,
+        kind: RecordKind,
+        fields: &[(String, serde_json::Value)],
+    ) -> ViewResult<Option<Record>> {
+        Ok(self
+            .records
+            .range((kind, String::new())..)
+            .take_while(|((k, _), _)| *k == kind)
+            .map(|(_, r)| r)
+            .find(|r| {
+                let v = serde_json::to_value(r).unwrap_or_default();
+                fields.iter().all(|(f, want)| v.get(f) == Some(want))
+            })
+            .cloned())
+    }
+
+    fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool> {
+        Ok(self.bookings().any(|b| &b.guest_id == id))
     }
 
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {

@@ -62,6 +62,27 @@ pub trait StateView {
     ) -> ViewResult<Vec<HolderFacts>>;
     /// An allotment grant by id.
     fn allotment_grant(&self, id: &RecordId) -> ViewResult<Option<crate::record::AllotmentGrant>>;
+    /// Any record by kind and natural key.
+    fn record(
+        &self,
+        kind: crate::record::RecordKind,
+        key: &str,
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// The copy here of record `from_id` of `from_environment` (`None`: this environment).
+    fn find_copy(
+        &self,
+        kind: crate::record::RecordKind,
+        from_environment: Option<&str>,
+        from_id: &RecordId,
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// The first record of `kind` (by key) whose fields equal every one of `fields`.
+    fn find_by_fields(
+        &self,
+        kind: crate::record::RecordKind,
+        fields: &[(String, serde_json::Value)],
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// Whether any booking refers to the guest.
+    fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool>;
     /// The codes of a property's room types.
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.

@@ -165,6 +165,7 @@ impl World {
             epoch: 1,
             frozen: false,
             holders: &holders,
+            archives: &[],
         };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids[at], &ctx) {

@@ -123,6 +123,7 @@ impl World {
             epoch: 1,
             frozen: false,
             holders: &[],
+            archives: &[],
         };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids, &ctx) {
@@ -353,6 +354,7 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
         epoch: 1,
         frozen: false,
         holders: &[],
+        archives: &[],
     };
     let err = decide(
         &Command::CreateProperty {
@@ -383,6 +385,7 @@ fn a_forced_takeover_takes_the_next_epoch_and_fences_the_old_master() {
         epoch: 1,
         frozen: false,
         holders: &[],
+        archives: &[],
     };
     let blank = Command::TakeOver {
         reason: " ".into(),

@@ -117,6 +117,18 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
                         .collect()
                 })
                 .unwrap_or_default(),
+            archives: config
+                .environment
+                .as_ref()
+                .map(|e| {
+                    e.env
+                        .servers
+                        .iter()
+                        .filter(|s| !s.role.may_hold_allotments())
+                        .map(|s| s.code.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
         },
     )?;
     let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());

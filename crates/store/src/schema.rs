@@ -106,9 +106,31 @@ CREATE TABLE allotments (
     PRIMARY KEY (property, room_type, holder, night)) WITHOUT ROWID;
 "#;
 
+/// Version 3: distribution. Bookings are indexed by guest (a guest still referred to is not
+/// deleted; partial replication sends a server the guests of its own bookings). Pending
+/// operations gain a pool (pools run in parallel, FIFO within each), the record they concern
+/// (one record's operations never overtake each other; duplicates coalesce), the rule that made
+/// them, what they do (`relay`, `transfer`, `copy`, `delete_copy`) and how far a multi-step
+/// operation has got (`phase`).
+const V3: &str = r#"
+ALTER TABLE bookings ADD COLUMN guest_id TEXT;
+UPDATE bookings SET guest_id = (
+    SELECT json_extract(c.body, '$.guest_id') FROM records r
+    JOIN changes c ON c.origin = r.origin AND c.seq = r.seq
+    WHERE r.kind = 'booking' AND r.key = bookings.id);
+CREATE INDEX bookings_by_guest ON bookings (guest_id);
+ALTER TABLE pending_ops ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE pending_ops ADD COLUMN op TEXT NOT NULL DEFAULT 'relay';
+ALTER TABLE pending_ops ADD COLUMN record_id TEXT;
+ALTER TABLE pending_ops ADD COLUMN rule TEXT;
+ALTER TABLE pending_ops ADD COLUMN phase TEXT;
+CREATE INDEX pending_by_pool ON pending_ops (pool, state, id);
+CREATE INDEX pending_by_record ON pending_ops (record_id, id) WHERE record_id IS NOT NULL;
+"#;
+
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

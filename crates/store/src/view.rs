@@ -4,6 +4,7 @@ use crate::error::StoreError;
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::allotment::HolderFacts;
 use innsync_core::dates::Nights;
+use innsync_core::record::RecordKind;
 use innsync_core::stock::{NightStock, Occupancy};
 use innsync_core::view::{StateView, ViewError, ViewResult};
 use innsync_core::Authority;
@@ -340,6 +341,97 @@ impl StateView for SqlView<'_> {
 
     fn allotment_grant(&self, id: &RecordId) -> ViewResult<Option<innsync_core::AllotmentGrant>> {
         typed!(self, "allotment_grant", id.as_str(), AllotmentGrant)
+    }
+
+    fn record(&self, kind: RecordKind, key: &str) -> ViewResult<Option<Record>> {
+        self.load(kind.as_str(), key).map_err(view_err)
+    }
+
+    fn find_copy(
+        &self,
+        kind: RecordKind,
+        from_environment: Option<&str>,
+        from_id: &RecordId,
+    ) -> ViewResult<Option<Record>> {
+        let run = || -> Result<Option<Record>, StoreError> {
+            let body: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT body FROM record_bodies WHERE kind = ?1
+                     AND json_extract(body, '$.provenance.from_id') = ?2
+                     AND coalesce(json_extract(body, '$.provenance.from_environment'), '') = ?3
+                     ORDER BY key LIMIT 1",
+                )?
+                .query_row(
+                    params![
+                        kind.as_str(),
+                        from_id.as_str(),
+                        from_environment.unwrap_or("")
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(StoreError::from))
+                .transpose()
+        };
+        run().map_err(view_err)
+    }
+
+    fn find_by_fields(
+        &self,
+        kind: RecordKind,
+        fields: &[(String, serde_json::Value)],
+    ) -> ViewResult<Option<Record>> {
+        let run = || -> Result<Option<Record>, StoreError> {
+            // Field names become JSON paths, bound as parameters; only plain names are paths.
+            if let Some((f, _)) = fields.iter().find(|(f, _)| {
+                f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }) {
+                return Err(StoreError::Refused(
+                    innsync_core::DomainError::InvalidInput(format!("{f:?} is not a field name")),
+                ));
+            }
+            let mut sql = String::from("SELECT body FROM record_bodies WHERE kind = ?");
+            let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_string().into()];
+            for (f, v) in fields {
+                args.push(format!("$.{f}").into());
+                match v {
+                    serde_json::Value::Null => {
+                        sql.push_str(" AND json_extract(body, ?) IS NULL");
+                        continue;
+                    }
+                    serde_json::Value::String(s) => args.push(s.clone().into()),
+                    serde_json::Value::Bool(b) => args.push(i64::from(*b).into()),
+                    serde_json::Value::Number(n) => args.push(match n.as_i64() {
+                        Some(i) => i.into(),
+                        None => n.as_f64().unwrap_or_default().into(),
+                    }),
+                    other => args.push(other.to_string().into()),
+                }
+                sql.push_str(" AND json_extract(body, ?) = ?");
+            }
+            sql.push_str(" ORDER BY key LIMIT 1");
+            let body: Option<String> = self
+                .conn
+                .prepare(&sql)?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(StoreError::from))
+                .transpose()
+        };
+        run().map_err(view_err)
+    }
+
+    fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool> {
+        let run = || -> Result<bool, StoreError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT 1 FROM bookings WHERE guest_id = ?1 LIMIT 1")?
+                .query_row([id.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some())
+        };
+        run().map_err(view_err)
     }
 
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {

@@ -45,6 +45,8 @@ pub struct WriterSettings {
     /// Servers that may hold allotments besides `env` (every server of the environment but
     /// the archive).
     pub holders: Vec<ServerCode>,
+    /// The environment's archive servers (they own closed records and never edit).
+    pub archives: Vec<ServerCode>,
 }
 
 impl Default for WriterSettings {
@@ -55,6 +57,7 @@ impl Default for WriterSettings {
             initial_master: None,
             property_owners: Vec::new(),
             holders: Vec::new(),
+            archives: Vec::new(),
         }
     }
 }
@@ -292,6 +295,7 @@ struct State {
     changed: tokio::sync::watch::Sender<u64>,
     property_owners: Vec<(String, ServerCode)>,
     holders: Vec<ServerCode>,
+    archives: Vec<ServerCode>,
     /// Env writes refused while the master hands over.
     frozen: bool,
     /// A master token was written or applied in the current batch.
@@ -384,6 +388,7 @@ impl Writer {
             changed: changed_tx,
             property_owners: settings.property_owners.clone(),
             holders: settings.holders.clone(),
+            archives: settings.archives.clone(),
             frozen: false,
             master_moved: false,
         };
@@ -604,6 +609,7 @@ fn run_batch(
                             server: &st.server,
                             property_owners: &st.property_owners,
                             holders: &st.holders,
+                            archives: &st.archives,
                             master: &st.master,
                             epoch: st.epoch,
                             now,
@@ -715,6 +721,7 @@ struct Env<'a> {
     server: &'a ServerCode,
     property_owners: &'a [(String, ServerCode)],
     holders: &'a [ServerCode],
+    archives: &'a [ServerCode],
     master: &'a ServerCode,
     epoch: u64,
     now: DateTime<Utc>,
@@ -772,6 +779,7 @@ fn run_command(
         epoch: env.epoch,
         frozen: env.frozen,
         holders: env.holders,
+        archives: env.archives,
     };
     let decided = {
         let mut ids = Ids {

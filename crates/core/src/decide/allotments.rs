@@ -330,11 +330,11 @@ mod tests {
     #[test]
     fn a_sale_beyond_the_own_allotment_names_the_holder() {
         let prop = Property {
-            meta: crate::Meta {
-                id: crate::RecordId::parse("PA-000001").unwrap(),
-                owner: Authority::Server(crate::ServerCode::parse("PA").unwrap()),
-                version: 1,
-            },
+            meta: crate::Meta::new(
+                crate::RecordId::parse("PA-000001").unwrap(),
+                Authority::Server(crate::ServerCode::parse("PA").unwrap()),
+                1,
+            ),
             code: "KRL".into(),
             name: "Kraal".into(),
             timezone: "UTC".into(),

@@ -6,6 +6,7 @@
 
 mod allotments;
 mod bookings;
+mod distribution;
 mod reference;
 mod validate;
 
@@ -41,6 +42,8 @@ pub struct Ctx<'a> {
     /// The servers that may hold allotments besides `env` (every server of the environment
     /// but the archive).
     pub holders: &'a [ServerCode],
+    /// The archive servers: they may own closed records and never edit anything.
+    pub archives: &'a [ServerCode],
 }
 
 impl Ctx<'_> {
@@ -85,6 +88,19 @@ impl Ctx<'_> {
         match a {
             Authority::Env => true,
             Authority::Server(s) => self.holders.contains(s),
+        }
+    }
+
+    /// Whether this server is an archive (it keeps records and never edits them).
+    pub fn is_archive(&self) -> bool {
+        self.archives.contains(self.server)
+    }
+
+    /// Whether `a` may own records: `env` or any server of the environment.
+    pub fn may_own(&self, a: &Authority) -> bool {
+        match a {
+            Authority::Env => true,
+            Authority::Server(s) => self.holders.contains(s) || self.archives.contains(s),
         }
     }
 
@@ -168,11 +184,7 @@ impl Decision {
 
 /// A fresh record identity owned by `owner`.
 fn fresh(ids: &mut dyn IdSource, owner: Authority) -> Meta {
-    Meta {
-        id: ids.next_id(),
-        owner,
-        version: 1,
-    }
+    Meta::new(ids.next_id(), owner, 1)
 }
 
 /// The identity of the next version of a record.
@@ -213,11 +225,7 @@ fn grant(
             version: epoch,
             ..t.meta
         },
-        None => Meta {
-            id: ids.next_id(),
-            owner: Authority::Env,
-            version: epoch,
-        },
+        None => Meta::new(ids.next_id(), Authority::Env, epoch),
     };
     let token = crate::record::MasterToken {
         meta,
@@ -266,11 +274,7 @@ fn take_over(
             version: epoch,
             ..t.meta
         },
-        None => Meta {
-            id: ids.next_id(),
-            owner: Authority::Env,
-            version: epoch,
-        },
+        None => Meta::new(ids.next_id(), Authority::Env, epoch),
     };
     let fence = crate::record::Fence {
         server: old.clone(),
@@ -313,6 +317,11 @@ fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decis
                 "the master token is not restored by hand".into(),
             ))
         }
+        Record::Tombstone(_) => {
+            return Err(DomainError::InvalidInput(
+                "a deletion is not restored by hand; delete the record again".into(),
+            ))
+        }
         Record::AllotmentGrant(g) => {
             if current_version > 0 {
                 return Err(DomainError::AlreadyExists(format!(
@@ -349,23 +358,13 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::MasterToken(_) => view.master_token()?.map(|c| c.meta.version),
         Record::Note(_) => None,
         Record::AllotmentGrant(x) => view.allotment_grant(&x.meta.id)?.map(|c| c.meta.version),
+        Record::Tombstone(_) => None,
     }
     .unwrap_or(0))
 }
 
 fn set_version(r: &mut Record, v: u64) {
-    match r {
-        Record::Property(x) => x.meta.version = v,
-        Record::RoomType(x) => x.meta.version = v,
-        Record::Room(x) => x.meta.version = v,
-        Record::RatePlan(x) => x.meta.version = v,
-        Record::Guest(x) => x.meta.version = v,
-        Record::Booking(x) => x.meta.version = v,
-        Record::User(x) => x.meta.version = v,
-        Record::MasterToken(x) => x.meta.version = v,
-        Record::Note(x) => x.meta.version = v,
-        Record::AllotmentGrant(x) => x.meta.version = v,
-    }
+    r.meta_mut().version = v;
 }
 
 /// Decides `cmd` against `view`: the records to write, or why not.
@@ -375,6 +374,25 @@ pub fn decide(
     ids: &mut dyn IdSource,
     ctx: &Ctx<'_>,
 ) -> Result<Decision, DomainError> {
+    // The archive keeps what it is given and edits nothing; its own jobs find nothing to do.
+    if ctx.is_archive() {
+        return match cmd {
+            Command::ExpireHolds => Ok(Decision {
+                writes: vec![],
+                outcome: Outcome::Expired { ids: vec![] },
+                audit: vec![],
+            }),
+            Command::RunAllotmentRule { .. } => Ok(Decision {
+                writes: vec![],
+                outcome: Outcome::Granted { ids: vec![] },
+                audit: vec![],
+            }),
+            _ => Err(DomainError::InvalidInput(format!(
+                "server {} is the archive: it keeps the records it is given and never edits them",
+                ctx.server
+            ))),
+        };
+    }
     let decision = match cmd {
         Command::CreateProperty { .. }
         | Command::CreateRoomType { .. }
@@ -393,6 +411,10 @@ pub fn decide(
         Command::GrantAllotment { .. } | Command::RunAllotmentRule { .. } => {
             allotments::decide(cmd, view, ids, ctx)?
         }
+        Command::TransferOwnership { .. }
+        | Command::ImportCopy { .. }
+        | Command::DeleteRecord { .. }
+        | Command::DeleteCopy { .. } => distribution::decide(cmd, view, ids, ctx)?,
         Command::AddNote { booking, text } => {
             let b = view
                 .booking(booking)?
