@@ -7,6 +7,7 @@
 pub mod allotment_rules;
 pub mod api;
 pub mod auth;
+pub mod distribution;
 pub mod extract;
 pub mod metrics;
 pub mod pms;
@@ -171,7 +172,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             state.clone(),
             stop.clone(),
         ))))
-        .chain(std::iter::once(tokio::spawn(replication::forward::run(
+        .chain(std::iter::once(tokio::spawn(replication::queue::run(
             state.clone(),
             stop.clone(),
         ))))

@@ -113,54 +113,6 @@ pub struct OutboxEvent {
     pub booking: String,
 }
 
-/// A write queued for another server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingOp {
-    /// Its id.
-    pub id: i64,
-    /// The server that must carry it out.
-    pub target: String,
-    /// The command as JSON.
-    pub command: String,
-    /// Who asked.
-    pub actor: String,
-    /// A line for operators.
-    pub summary: String,
-    /// `pending`, `in_progress`, `done`, `retry`, `failed` or `canceled`.
-    pub state: String,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// When it is tried next.
-    pub next_at: String,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// The owner's answer, when done.
-    pub result: Option<String>,
-    /// When it was queued.
-    pub created_at: String,
-    /// When it last changed.
-    pub updated_at: String,
-}
-
-impl PendingOp {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            target: r.get(1)?,
-            command: r.get(2)?,
-            actor: r.get(3)?,
-            summary: r.get(4)?,
-            state: r.get(5)?,
-            attempts: r.get::<_, i64>(6)? as u32,
-            next_at: r.get(7)?,
-            last_error: r.get(8)?,
-            result: r.get(9)?,
-            created_at: r.get(10)?,
-            updated_at: r.get(11)?,
-        })
-    }
-}
-
 /// A PMS link's stored settings and delivery cursor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PmsLinkRow {
@@ -569,6 +521,43 @@ impl ReadPool {
         })
     }
 
+    /// This server's own changes after `seq`, in order, at most `limit`, and how far the
+    /// distribution rules have looked (`rules_cursor`): what the rules act on.
+    pub fn own_changes_after(
+        &self,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::Change>, StoreError> {
+        let me = self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'server'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(StoreError::from)
+        })?;
+        let Some(me) = me else { return Ok(vec![]) };
+        let mut cursor = std::collections::BTreeMap::new();
+        for (origin, have) in self.cursors()? {
+            cursor.insert(origin, have);
+        }
+        cursor.insert(me, seq);
+        self.changes_after(&cursor, limit)
+    }
+
+    /// How far the distribution rules have looked into this server's own changes.
+    pub fn rules_cursor(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = 'rules_cursor'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+        })
+    }
+
     /// Changes this server holds beyond `cursor`, of every origin (re-serving what it got from
     /// others), each origin's in order, at most `limit` in all.
     pub fn changes_after(
@@ -576,8 +565,31 @@ impl ReadPool {
         cursor: &std::collections::BTreeMap<String, u64>,
         limit: usize,
     ) -> Result<Vec<crate::Change>, StoreError> {
+        Ok(self
+            .changes_after_filtered(cursor, limit, None, &|_, _| Ok(true))?
+            .0)
+    }
+
+    /// Like [`ReadPool::changes_after`], for a peer that receives only some records (partial
+    /// replication): `keep` says which; at most `limit` changes are looked at, and the answer
+    /// also says, per origin, the last change looked at — everything up to it that the peer
+    /// should have is in the batch, so it may move its cursor there. `only_origin` serves one
+    /// origin's log alone (a server with holes in the others' logs re-serves only its own).
+    #[allow(
+        clippy::type_complexity,
+        reason = "the changes and how far each origin was looked at"
+    )]
+    pub fn changes_after_filtered(
+        &self,
+        cursor: &std::collections::BTreeMap<String, u64>,
+        limit: usize,
+        only_origin: Option<&str>,
+        keep: &dyn Fn(&Connection, &crate::Change) -> Result<bool, StoreError>,
+    ) -> Result<(Vec<crate::Change>, std::collections::BTreeMap<String, u64>), StoreError> {
         let held = self.cursors()?;
         self.with(|c| {
+            let mut scanned = std::collections::BTreeMap::new();
+            let mut looked = 0usize;
             let mut out = Vec::new();
             let mut st = c.prepare_cached(
                 "SELECT origin, seq, epoch, authority, at, actor, action, detail, body FROM changes
@@ -585,16 +597,15 @@ impl ReadPool {
             )?;
             for (origin, have) in &held {
                 let from = cursor.get(origin).copied().unwrap_or(0);
-                if from >= *have || out.len() >= limit {
+                if from >= *have || looked >= limit || only_origin.is_some_and(|o| o != origin) {
                     continue;
                 }
-                let mut rows =
-                    st.query(params![origin, from as i64, (limit - out.len()) as i64])?;
+                let mut rows = st.query(params![origin, from as i64, (limit - looked) as i64])?;
                 while let Some(r) = rows.next()? {
                     let origin: String = r.get(0)?;
                     let authority: String = r.get(3)?;
                     let body: String = r.get(8)?;
-                    out.push(crate::Change {
+                    let change = crate::Change {
                         origin: ServerCode::parse(&origin).map_err(StoreError::Corrupt)?,
                         seq: r.get::<_, i64>(1)? as u64,
                         epoch: r.get::<_, i64>(2)? as u64,
@@ -605,10 +616,15 @@ impl ReadPool {
                         action: r.get(6)?,
                         detail: r.get(7)?,
                         record: serde_json::from_str(&body)?,
-                    });
+                    };
+                    looked += 1;
+                    scanned.insert(origin, change.seq);
+                    if keep(c, &change)? {
+                        out.push(change);
+                    }
                 }
             }
-            Ok(out)
+            Ok((out, scanned))
         })
     }
 
@@ -636,53 +652,6 @@ impl ReadPool {
                 }))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Pending operations, newest first; only those in `state` when given.
-    pub fn pending(&self, state: Option<&str>, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
-                        result, created_at, updated_at
-                 FROM pending_ops WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![state, limit as i64], PendingOp::from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Pending operations due at `now` (pending, or retry whose time has come), oldest first.
-    pub fn due_pending(&self, now: &str, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
-                        result, created_at, updated_at
-                 FROM pending_ops WHERE state IN ('pending', 'retry', 'in_progress') AND next_at <= ?1
-                 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![now, limit as i64], PendingOp::from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Depth, oldest open item's creation time, and failures of the pending queue.
-    pub fn pending_summary(&self) -> Result<(u64, Option<String>, u64), StoreError> {
-        self.with(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
-                        MIN(created_at) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
-                        COUNT(*) FILTER (WHERE state = 'failed')
-                 FROM pending_ops",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as u64,
-                        r.get(1)?,
-                        r.get::<_, i64>(2)? as u64,
-                    ))
-                },
-            )?)
         })
     }
 

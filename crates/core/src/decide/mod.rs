@@ -7,6 +7,8 @@
 mod allotments;
 mod bookings;
 mod distribution;
+
+pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod reference;
 mod validate;
 

@@ -7,6 +7,7 @@ pub mod check;
 pub mod demo;
 pub mod demo_drill;
 pub mod master;
+pub mod pending;
 pub mod pms;
 pub mod serve;
 

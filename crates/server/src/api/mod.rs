@@ -3,7 +3,10 @@
 mod allotments;
 mod availability;
 mod bookings;
+mod copies;
 mod ops;
+
+pub(crate) use ops::age_seconds;
 mod pms;
 mod reference;
 mod users;
@@ -80,6 +83,17 @@ pub fn router(state: AppState) -> Router {
             "/replication/relay",
             post(crate::replication::forward::relay_endpoint),
         )
+        .route(
+            "/replication/offer",
+            post(crate::replication::ownership::offer),
+        )
+        .route(
+            "/replication/await",
+            post(crate::replication::ownership::await_record),
+        )
+        .route("/copies", post(copies::import))
+        .route("/copies/delete", post(copies::delete_copy))
+        .route("/records/delete", post(copies::delete))
         .route("/pending", get(crate::replication::forward::list))
         .route(
             "/pending/{id}/{action}",
