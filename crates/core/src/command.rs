@@ -3,8 +3,9 @@
 //! A command holds only decided inputs (a password arrives already hashed, time arrives in the
 //! [`crate::Ctx`]), so deciding it twice over the same state gives the same result.
 
-use crate::ids::RecordId;
-use crate::record::Role;
+use crate::allotment::AllotmentRule;
+use crate::ids::{Authority, RecordId};
+use crate::record::{Provenance, RecordKind, Role};
 use crate::ServerCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,33 @@ pub enum InitialStatus {
     Confirmed,
     /// Held until `hold_until`.
     Provisional,
+}
+
+/// What a server receiving a copy does when the copy matches a record it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    /// Refuse the copy (`already_exists`).
+    Error,
+    /// Keep both: the copy becomes a new record with a fresh id.
+    NewId,
+    /// Write the copy over the matched record, as its next version.
+    Overwrite,
+}
+
+/// A copy of a record from another server or environment, already mapped to this schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyRequest {
+    /// The kind of record it becomes here.
+    pub kind: RecordKind,
+    /// Its fields (as in the record's JSON; no id, owner or version).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Where it comes from; `copy` says whether it stays linked to its source.
+    pub provenance: Provenance,
+    /// What to do when it matches a record here.
+    pub on_duplicate: OnDuplicate,
+    /// The fields that identify a match (besides an earlier copy of the same source record).
+    pub match_fields: Vec<String>,
 }
 
 /// A request to change the database.
@@ -241,6 +269,71 @@ pub enum Command {
         /// The note.
         text: String,
     },
+    /// Move allotment units of a room type, for a run of nights, from a holder this server
+    /// writes for to another holder. Only the giver can decide it: it alone knows exactly what
+    /// it has not sold.
+    GrantAllotment {
+        /// Property code.
+        property: String,
+        /// Room type code.
+        room_type: String,
+        /// First night.
+        from: NaiveDate,
+        /// Morning after the last night.
+        to: NaiveDate,
+        /// Units on each night.
+        units: u32,
+        /// Who receives them.
+        to_holder: Authority,
+        /// Who gives them; this server's own authority when absent.
+        from_holder: Option<Authority>,
+        /// Why, for the audit log.
+        reason: Option<String>,
+    },
+    /// Run one standing allotment rule (the server's own job): top the holder up where this
+    /// server writes for the property's owner, release the holder's unsold units where it
+    /// writes for the holder. One rule per command, so each is decided over the last one's
+    /// grants.
+    RunAllotmentRule {
+        /// The rule, from environment.toml.
+        rule: AllotmentRule,
+    },
+    /// Give a record to another authority (a distribution rule's transfer with ownership, or
+    /// its return): decided only where it is owned now; a booking takes its units along.
+    TransferOwnership {
+        /// The kind.
+        kind: RecordKind,
+        /// Its natural key.
+        key: String,
+        /// The new owner.
+        to: Authority,
+        /// Why (the rule), for the audit log and the record's provenance.
+        reason: String,
+    },
+    /// Take in a copy of a record from elsewhere, as a record of this server's authority.
+    ImportCopy {
+        /// The copy.
+        copy: Box<CopyRequest>,
+    },
+    /// Delete a record (a guest, a note, a closed booking): only where it is owned, and never a
+    /// linked copy (its source deletes it).
+    DeleteRecord {
+        /// The kind.
+        kind: RecordKind,
+        /// Its natural key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Delete the linked copy of a record, asked by its source.
+    DeleteCopy {
+        /// The kind.
+        kind: RecordKind,
+        /// The source's environment.
+        from_environment: Option<String>,
+        /// The source record's id.
+        from_id: RecordId,
+    },
     /// Add a user.
     CreateUser {
         /// Login name.
@@ -280,6 +373,12 @@ impl Command {
             Self::TakeOver { .. } => "master.takeover",
             Self::AddNote { .. } => "note.add",
             Self::RestoreRecord { .. } => "conflict.apply",
+            Self::GrantAllotment { .. } => "allotment.grant",
+            Self::RunAllotmentRule { .. } => "allotment.rule",
+            Self::TransferOwnership { .. } => "record.transfer",
+            Self::ImportCopy { .. } => "record.import_copy",
+            Self::DeleteRecord { .. } => "record.delete",
+            Self::DeleteCopy { .. } => "record.delete_copy",
         }
     }
 }

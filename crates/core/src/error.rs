@@ -83,6 +83,24 @@ pub enum DomainError {
         /// Rooms in service that night.
         in_service: u32,
     },
+    /// A holder's allotment cannot take (or give) the units asked for on a night.
+    #[error("{holder} holds {held} units of {room_type} at {property} on {night} and has sold {held_sold}; {requested} more cannot come from its allotment")]
+    AllotmentShort {
+        /// Whose allotment.
+        holder: Authority,
+        /// Property code.
+        property: String,
+        /// Room type code.
+        room_type: String,
+        /// The first short night.
+        night: NaiveDate,
+        /// Units it holds that night.
+        held: i64,
+        /// Units it has sold that night.
+        held_sold: u32,
+        /// Units asked for.
+        requested: u32,
+    },
     /// Env-owned data is written only on the master.
     #[error("{}", match .master { Some(m) => format!("this server is not the master; the master is {m}"), None => "this server is not the master".to_string() })]
     NotMaster {
@@ -119,7 +137,7 @@ impl DomainError {
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
-            Self::NoAvailability { .. } => ErrorCode::NoAvailability,
+            Self::NoAvailability { .. } | Self::AllotmentShort { .. } => ErrorCode::NoAvailability,
             Self::NotMaster { .. } => ErrorCode::NotMaster,
             Self::NotOwner { .. } => ErrorCode::NotOwner,
             Self::InvalidTransition(_) => ErrorCode::InvalidTransition,

@@ -6,6 +6,7 @@
 //! The store applies decisions inside one transaction; tests drive the same functions over the
 //! in-memory [`model::MemState`] and check the invariants after every step.
 
+pub mod allotment;
 pub mod booking;
 pub mod command;
 pub mod dates;
@@ -20,12 +21,13 @@ pub mod record;
 pub mod stock;
 pub mod view;
 
-pub use command::{Command, GuestInput, InitialStatus};
+pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{Authority, IdSource, RecordId, ServerCode};
 pub use record::{
-    Booking, BookingStatus, Guest, Meta, Money, OutOfOrder, Property, RatePeriod, RatePlan, Record,
-    RecordKind, Role, Room, RoomType, Stay, User,
+    AllotmentGrant, Booking, BookingStatus, CopyKind, Guest, Meta, Money, OutOfOrder, Property,
+    Provenance, RatePeriod, RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, Tombstone,
+    User,
 };
 pub use view::{StateView, ViewError};

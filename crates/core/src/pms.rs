@@ -82,11 +82,7 @@ mod tests {
         let wb = ServerCode::parse("WB").unwrap();
         let d = |s: &str| s.parse().unwrap();
         Booking {
-            meta: Meta {
-                id: RecordId::new(&wb, 1),
-                owner: Authority::Env,
-                version: 1,
-            },
+            meta: Meta::new(RecordId::new(&wb, 1), Authority::Env, 1),
             property: "KRL".into(),
             room_type: "DLX".into(),
             arrival: d("2026-12-01"),

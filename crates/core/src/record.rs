@@ -17,6 +17,74 @@ pub struct Meta {
     pub owner: Authority,
     /// Grows by one with every write; replication never applies an older version over a newer.
     pub version: u64,
+    /// Where the record came from when it is a copy or changed owner; absent for a record
+    /// still held where it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Box<Provenance>>,
+}
+
+impl Meta {
+    /// The identity of a record created here (no provenance).
+    pub fn new(id: RecordId, owner: Authority, version: u64) -> Self {
+        Self {
+            id,
+            owner,
+            version,
+            provenance: None,
+        }
+    }
+
+    /// Whether this is a linked copy: kept in step by its source and never edited or deleted
+    /// here.
+    pub fn is_linked_copy(&self) -> bool {
+        self.provenance
+            .as_ref()
+            .is_some_and(|p| p.copy == CopyKind::Linked)
+    }
+}
+
+/// How a record relates to the one it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyKind {
+    /// The record itself, whose ownership moved: still the master copy.
+    Transferred,
+    /// A copy in another environment that its source keeps up to date; read-only there.
+    Linked,
+    /// A copy that lives its own life: editable and deletable, never updated from its source.
+    Independent,
+}
+
+/// Most steps a record's provenance remembers; older ones are dropped (the first stays).
+pub const MAX_PROVENANCE_STEPS: usize = 32;
+
+/// Where a copy or a transferred record came from, so a chain can be followed back to the
+/// master copy: the server and id it had there, and every step it took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The environment it came from, when it is a copy from another environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_environment: Option<String>,
+    /// The server it came from (the old owner's writer, or the exporting server).
+    pub from_server: ServerCode,
+    /// Who owned it there: where a `return` sends it.
+    pub from_owner: Authority,
+    /// Its id there.
+    pub from_id: RecordId,
+    /// What it is to its source.
+    pub copy: CopyKind,
+    /// The steps it took (rule, mapping, when), oldest first, at most [`MAX_PROVENANCE_STEPS`].
+    pub history: Vec<String>,
+}
+
+impl Provenance {
+    /// Adds a step, keeping the first and the most recent ones within the limit.
+    pub fn push(&mut self, step: String) {
+        self.history.push(step);
+        if self.history.len() > MAX_PROVENANCE_STEPS {
+            self.history.remove(1);
+        }
+    }
 }
 
 /// An amount of money in minor units (cents) of an ISO 4217 currency.
@@ -292,6 +360,61 @@ pub struct Note {
     pub at: DateTime<Utc>,
 }
 
+/// A move of allotment units between two holders for a run of nights: the only way units
+/// change hands. Written once, by the giver (the record is owned by the giver's authority), and
+/// never changed, so grants from different servers add up in any order of arrival.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllotmentGrant {
+    /// Identity (owned by the giver's authority; always version 1).
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Property code.
+    pub property: String,
+    /// Room type code.
+    pub room_type: String,
+    /// First night.
+    pub from: NaiveDate,
+    /// Morning after the last night.
+    pub to: NaiveDate,
+    /// Units moved on each night.
+    pub units: u32,
+    /// Whose allotment shrinks.
+    pub giver: Authority,
+    /// Whose allotment grows.
+    pub receiver: Authority,
+    /// Why: by hand, a standing rule's name, a request, a booking's transfer.
+    pub reason: String,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+}
+
+impl AllotmentGrant {
+    /// The nights it covers.
+    pub fn nights(&self) -> Nights {
+        Nights {
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// What is left of a deleted record: its identity at the version that deleted it, so that an
+/// older version arriving later is recognised as older and never brings the record back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// Identity of the deleted record, at its next version.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// What it was.
+    pub deleted_kind: RecordKind,
+    /// Its natural key.
+    pub deleted_key: String,
+    /// Why, for the audit log.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// What a user may do. Roles add up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -378,6 +501,10 @@ pub enum RecordKind {
     MasterToken,
     /// [`Note`].
     Note,
+    /// [`AllotmentGrant`].
+    AllotmentGrant,
+    /// [`Tombstone`].
+    Tombstone,
 }
 
 impl RecordKind {
@@ -393,7 +520,29 @@ impl RecordKind {
             Self::User => "user",
             Self::MasterToken => "master_token",
             Self::Note => "note",
+            Self::AllotmentGrant => "allotment_grant",
+            Self::Tombstone => "tombstone",
         }
+    }
+
+    /// Every kind, for parsing names.
+    pub const ALL: [RecordKind; 11] = [
+        Self::Property,
+        Self::RoomType,
+        Self::Room,
+        Self::RatePlan,
+        Self::Guest,
+        Self::Booking,
+        Self::User,
+        Self::MasterToken,
+        Self::Note,
+        Self::AllotmentGrant,
+        Self::Tombstone,
+    ];
+
+    /// Parses the name used in storage and files.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -419,6 +568,10 @@ pub enum Record {
     MasterToken(MasterToken),
     /// A note against a booking.
     Note(Note),
+    /// Units moved between allotment holders.
+    AllotmentGrant(AllotmentGrant),
+    /// A deleted record.
+    Tombstone(Tombstone),
 }
 
 impl Record {
@@ -434,6 +587,8 @@ impl Record {
             Self::User(r) => &r.meta,
             Self::MasterToken(r) => &r.meta,
             Self::Note(r) => &r.meta,
+            Self::AllotmentGrant(r) => &r.meta,
+            Self::Tombstone(r) => &r.meta,
         }
     }
 
@@ -449,6 +604,8 @@ impl Record {
             Self::User(_) => RecordKind::User,
             Self::MasterToken(_) => RecordKind::MasterToken,
             Self::Note(_) => RecordKind::Note,
+            Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
+            Self::Tombstone(_) => RecordKind::Tombstone,
         }
     }
 
@@ -464,6 +621,30 @@ impl Record {
             Self::User(r) => r.username.clone(),
             Self::MasterToken(_) => "master".to_string(),
             Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
+            Self::AllotmentGrant(r) => r.meta.id.to_string(),
+            Self::Tombstone(r) => Self::tombstone_key(r.deleted_kind, &r.deleted_key),
+        }
+    }
+
+    /// The key a tombstone of `kind`/`key` is stored under.
+    pub fn tombstone_key(kind: RecordKind, key: &str) -> String {
+        format!("{}/{key}", kind.as_str())
+    }
+
+    /// The identity, to change it (a new version, a new owner).
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        match self {
+            Self::Property(r) => &mut r.meta,
+            Self::RoomType(r) => &mut r.meta,
+            Self::Room(r) => &mut r.meta,
+            Self::RatePlan(r) => &mut r.meta,
+            Self::Guest(r) => &mut r.meta,
+            Self::Booking(r) => &mut r.meta,
+            Self::User(r) => &mut r.meta,
+            Self::MasterToken(r) => &mut r.meta,
+            Self::Note(r) => &mut r.meta,
+            Self::AllotmentGrant(r) => &mut r.meta,
+            Self::Tombstone(r) => &mut r.meta,
         }
     }
 }

@@ -213,11 +213,7 @@ mod tests {
     fn booking(status: BookingStatus, units: u32) -> Booking {
         let wb = ServerCode::parse("WB").unwrap();
         Booking {
-            meta: Meta {
-                id: RecordId::new(&wb, 1),
-                owner: Authority::Env,
-                version: 1,
-            },
+            meta: Meta::new(RecordId::new(&wb, 1), Authority::Env, 1),
             property: "KRL".into(),
             room_type: "DLX".into(),
             arrival: d("2026-12-01"),
@@ -298,11 +294,7 @@ mod tests {
     fn out_of_order_periods_reduce_service_once_per_night() {
         let wb = ServerCode::parse("WB").unwrap();
         let room = Room {
-            meta: Meta {
-                id: RecordId::new(&wb, 3),
-                owner: Authority::Env,
-                version: 1,
-            },
+            meta: Meta::new(RecordId::new(&wb, 3), Authority::Env, 1),
             property: "KRL".into(),
             number: "101".into(),
             room_type: "DLX".into(),

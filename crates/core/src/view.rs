@@ -3,7 +3,9 @@
 //! The store answers from inside its write transaction, so a decision and its write see the
 //! same state; tests answer from [`crate::model::MemState`].
 
+use crate::allotment::HolderFacts;
 use crate::dates::Nights;
+use crate::ids::Authority;
 use crate::ids::RecordId;
 use crate::record::{Booking, Guest, Property, RatePlan, Room, RoomType, User};
 use crate::stock::{NightStock, Occupancy};
@@ -49,6 +51,40 @@ pub trait StateView {
         room: &str,
         nights: Nights,
     ) -> ViewResult<Vec<Occupancy>>;
+    /// What one holder has of a room type on each night of `nights`, in order: the rooms in
+    /// service, everyone's sales, the units granted to it net of those it gave, its own sales.
+    fn holder_facts(
+        &self,
+        property: &str,
+        room_type: &str,
+        holder: &Authority,
+        nights: Nights,
+    ) -> ViewResult<Vec<HolderFacts>>;
+    /// An allotment grant by id.
+    fn allotment_grant(&self, id: &RecordId) -> ViewResult<Option<crate::record::AllotmentGrant>>;
+    /// Any record by kind and natural key.
+    fn record(
+        &self,
+        kind: crate::record::RecordKind,
+        key: &str,
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// The copy here of record `from_id` of `from_environment` (`None`: this environment).
+    fn find_copy(
+        &self,
+        kind: crate::record::RecordKind,
+        from_environment: Option<&str>,
+        from_id: &RecordId,
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// The first record of `kind` (by key) whose fields equal every one of `fields`.
+    fn find_by_fields(
+        &self,
+        kind: crate::record::RecordKind,
+        fields: &[(String, serde_json::Value)],
+    ) -> ViewResult<Option<crate::record::Record>>;
+    /// Whether any booking refers to the guest.
+    fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool>;
+    /// The codes of a property's room types.
+    fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.
     fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>>;
 }

@@ -122,6 +122,8 @@ impl World {
             property_owners: &[],
             epoch: 1,
             frozen: false,
+            holders: &[],
+            archives: &[],
         };
         let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
         match decide(cmd, &self.state, &mut self.ids, &ctx) {
@@ -351,6 +353,8 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
         property_owners: &[],
         epoch: 1,
         frozen: false,
+        holders: &[],
+        archives: &[],
     };
     let err = decide(
         &Command::CreateProperty {
@@ -380,6 +384,8 @@ fn a_forced_takeover_takes_the_next_epoch_and_fences_the_old_master() {
         property_owners: &[],
         epoch: 1,
         frozen: false,
+        holders: &[],
+        archives: &[],
     };
     let blank = Command::TakeOver {
         reason: " ".into(),

@@ -32,6 +32,12 @@ enum Cmd {
     /// The master token: hand it over.
     #[command(subcommand)]
     Master(cli::master::MasterCmd),
+    /// Allotments: who holds which rooms, grants and requests.
+    #[command(subcommand)]
+    Allotment(cli::allotment::AllotmentCmd),
+    /// The pending-operation queue: list, retry, cancel.
+    #[command(subcommand)]
+    Pending(cli::pending::PendingCmd),
     /// Master, epoch, each server's reachability and lag.
     Status(cli::master::Target),
     /// Pull everything from a peer now and print what moved.
@@ -66,6 +72,8 @@ fn main() -> std::process::ExitCode {
             Cmd::Pms(c) => cli::pms::run(c).await,
             Cmd::Master(c) => cli::master::run(c).await,
             Cmd::Status(t) => cli::master::status(t).await,
+            Cmd::Allotment(c) => cli::allotment::run(c).await,
+            Cmd::Pending(c) => cli::pending::run(c).await,
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });

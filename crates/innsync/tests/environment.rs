@@ -5,80 +5,10 @@
 
 mod common;
 
+use common::mesh::*;
 use common::*;
 use innsync_faultproxy::Proxy;
 use serde_json::json;
-
-/// One proxy per directed link between `codes` (listening on `real` ports), so any link can be
-/// cut, delayed or made lossy on its own.
-async fn proxy_mesh(
-    codes: &[&str],
-    real: &[u16],
-) -> std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle> {
-    let mut links = std::collections::BTreeMap::new();
-    for (i, from) in codes.iter().enumerate() {
-        for (j, to) in codes.iter().enumerate() {
-            if i != j {
-                let p = Proxy::start(
-                    "127.0.0.1:0",
-                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
-                )
-                .await
-                .unwrap();
-                links.insert((from.to_string(), to.to_string()), p);
-            }
-        }
-    }
-    links
-}
-
-/// Every server of `codes`, each reaching its peers only through the mesh's proxies.
-fn start_behind(
-    env: &std::path::Path,
-    codes: &[&str],
-    real: &[u16],
-    links: &std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
-) -> Vec<TestServer> {
-    codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let peers: Vec<(String, String)> = codes
-                .iter()
-                .filter(|p| *p != c)
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
-                    )
-                })
-                .collect();
-            TestServer::start_in(env, c, &format!("127.0.0.1:{}", real[i]), &peers)
-        })
-        .collect()
-}
-
-/// Every server of `ports`, started with `env`, each on its own port.
-fn start_all(env: &std::path::Path, ports: &[(&str, u16)]) -> Vec<TestServer> {
-    ports
-        .iter()
-        .map(|(c, p)| TestServer::start_in(env, c, &format!("127.0.0.1:{p}"), &[]))
-        .collect()
-}
-
-async fn digest(api: &Api) -> String {
-    api.get("/api/v1/digest").await.body["digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-async fn admin_known(api: &Api) {
-    until("the admin user to replicate", || async {
-        (api.get("/api/v1/me").await.status == 200).then_some(())
-    })
-    .await;
-}
 
 /// Reference data for RVC (env-owned, written on the master WB).
 async fn seed_rvc(wb: &Api, rooms: usize) {
@@ -99,6 +29,30 @@ async fn seed_rvc(wb: &Api, rooms: usize) {
         )
         .await;
     }
+}
+
+/// The master gives `to` one unit of RVC tents a night on days `from..until`, and waits until
+/// `to` has learned it (a slave office sells only from what it was given).
+async fn give_rvc(wb: &Api, to: &Api, to_code: &str, from: u64, until_day: u64) {
+    wb.ok(
+        "/api/v1/allotments/grant",
+        json!({"property": "RVC", "room_type": "TNT", "from": day(from), "to": day(until_day),
+               "units": 1, "to_holder": to_code}),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/availability?property=RVC&from={}&to={}",
+        day(from),
+        day(until_day)
+    );
+    until("the grant to reach its holder", || async {
+        let a = to.get(&path).await;
+        a.body["room_types"][0]["nights"]
+            .as_array()
+            .is_some_and(|n| n.iter().all(|n| n["held_here"] == 1))
+            .then_some(())
+    })
+    .await;
 }
 
 fn rvc_booking(arrival: u64, name: &str) -> serde_json::Value {
@@ -171,7 +125,16 @@ async fn changes_travel_and_writes_stay_where_their_authority_is() {
     })
     .await;
     assert_eq!(krl["owner"], "server:PA");
-    // A slave office books under its own authority; only it may change that booking.
+    // A slave office books under its own authority, from the units the master gave it; only
+    // it may change that booking.
+    let refused = rs.post("/api/v1/bookings", rvc_booking(3, "Bo Chen")).await;
+    assert_eq!(
+        refused.body["code"], "no_availability",
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.body["holder"], "server:RS");
+    give_rvc(&wb, &rs, "RS", 3, 4).await;
     let own = rs.ok("/api/v1/bookings", rvc_booking(3, "Bo Chen")).await;
     assert_eq!(own["owner"], "server:RS");
     let o = own["reference"].as_str().unwrap().to_string();
@@ -299,6 +262,8 @@ async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() 
         (rs.get("/api/v1/properties/RVC").await.status == 200).then_some(())
     })
     .await;
+    // The office is given a tent a night to sell while it is cut off.
+    give_rvc(&wb, &rs, "RS", 10, 15).await;
     // Cut RS off from everyone, both ways.
     for ((from, to), p) in &links {
         if from == "RS" || to == "RS" {
@@ -921,16 +886,7 @@ async fn a_forced_takeover_fences_the_old_master_and_loses_nothing() {
                 .unwrap()
                 .contains("WB unreachable since the storm")));
     for s in &servers {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
-            .args(["check", "--data-dir"])
-            .arg(&s.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        s.check_invariants();
     }
 }
 

@@ -4,8 +4,10 @@
 //! Handlers are thin: they parse and authorise, turn the request into a domain `Command`, hand
 //! it to the store's writer, and render the outcome. Every rule lives in `innsync-core`.
 
+pub mod allotment_rules;
 pub mod api;
 pub mod auth;
+pub mod distribution;
 pub mod extract;
 pub mod metrics;
 pub mod pms;
@@ -104,6 +106,30 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
                         .collect()
                 })
                 .unwrap_or_default(),
+            holders: config
+                .environment
+                .as_ref()
+                .map(|e| {
+                    e.env
+                        .servers
+                        .iter()
+                        .filter(|s| s.role.may_hold_allotments())
+                        .map(|s| s.code.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            archives: config
+                .environment
+                .as_ref()
+                .map(|e| {
+                    e.env
+                        .servers
+                        .iter()
+                        .filter(|s| !s.role.may_hold_allotments())
+                        .map(|s| s.code.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
         },
     )?;
     let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
@@ -146,7 +172,11 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             state.clone(),
             stop.clone(),
         ))))
-        .chain(std::iter::once(tokio::spawn(replication::forward::run(
+        .chain(std::iter::once(tokio::spawn(replication::queue::run(
+            state.clone(),
+            stop.clone(),
+        ))))
+        .chain(std::iter::once(tokio::spawn(allotment_rules::run(
             state.clone(),
             stop.clone(),
         ))))

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub http_seconds: Histogram,
     /// Provisional bookings released by the sweeper.
     pub holds_expired: Counter,
+    /// Allotment grants written by standing rules.
+    pub allotment_rule_grants: Counter,
     /// Changes applied from peers.
     pub replication_applied: Counter,
     /// Batches from peers refused as garbled or from another environment.
@@ -77,6 +79,12 @@ impl Metrics {
             "holds_expired",
             "Provisional holds released on expiry",
             holds_expired.clone(),
+        );
+        let allotment_rule_grants = Counter::default();
+        registry.register(
+            "allotment_rule_grants",
+            "Allotment grants written by standing rules",
+            allotment_rule_grants.clone(),
         );
         let replication_applied = Counter::default();
         registry.register(
@@ -136,6 +144,7 @@ impl Metrics {
             http_requests,
             http_seconds,
             holds_expired,
+            allotment_rule_grants,
             replication_applied,
             replication_refused,
             timetable_alerts,

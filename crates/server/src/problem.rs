@@ -154,6 +154,19 @@ impl From<DomainError> for Problem {
                 .with("night", night.to_string())
                 .with("requested", requested)
                 .with("available", free),
+            DomainError::AllotmentShort {
+                holder,
+                night,
+                held,
+                held_sold,
+                requested,
+                ..
+            } => p
+                .with("holder", holder.to_string())
+                .with("night", night.to_string())
+                .with("held", held)
+                .with("sold", held_sold)
+                .with("requested", requested),
             DomainError::VersionConflict { actual, .. } => p.with("version", actual),
             _ => p,
         }

@@ -58,6 +58,8 @@ pub struct Settings {
     /// Added to the machine's clock to give this server's time (`-90s`, `+2m`; default 0):
     /// a fault harness skews servers' clocks with it to test the timetable and hold expiry.
     pub clock_offset: chrono::TimeDelta,
+    /// How often the environment's standing allotment rules run here.
+    pub allotment_rule_interval: Duration,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             pending_retry_max: Duration::from_secs(30),
             pending_max_attempts: 20,
             clock_offset: chrono::TimeDelta::zero(),
+            allotment_rule_interval: Duration::from_secs(30),
         }
     }
 }
@@ -152,6 +155,7 @@ impl Settings {
             "pending_poll" => self.pending_poll = duration(value)?,
             "pending_retry_min" => self.pending_retry_min = duration(value)?,
             "pending_retry_max" => self.pending_retry_max = duration(value)?,
+            "allotment_rule_interval" => self.allotment_rule_interval = duration(value)?,
             "pending_max_attempts" => {
                 self.pending_max_attempts = value
                     .parse()

@@ -1,5 +1,10 @@
 //! The writer's ceiling without HTTP: 64 concurrent submitters booking through the group-commit
 //! writer on a real SQLite file with durable commits. Prints bookings/s and batch sizes.
+//!
+//! Every booking is checked against its seller's allotment. `BENCH_GRANTS=1` makes that check
+//! read real grants: the bench server is then the property server PA owning the property, and
+//! it has given a quarter of every night's rooms to `env` before the load (its own share is
+//! what it sells from).
 
 use chrono::{Days, Utc};
 use innsync_core::{Command, GuestInput, InitialStatus, ServerCode};
@@ -19,13 +24,28 @@ fn main() {
 
 async fn run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (w, _reads) = Writer::open(
-        dir.path(),
-        ServerCode::parse("WB").expect("code"),
-        Arc::new(Utc::now),
-        WriterSettings::default(),
-    )
-    .expect("open");
+    let grants = std::env::var("BENCH_GRANTS").as_deref() == Ok("1");
+    let (me, settings) = if grants {
+        let (wb, pa) = (
+            ServerCode::parse("WB").expect("code"),
+            ServerCode::parse("PA").expect("code"),
+        );
+        (
+            pa.clone(),
+            WriterSettings {
+                initial_master: Some(wb.clone()),
+                property_owners: vec![("BNC".into(), pa.clone())],
+                holders: vec![wb, pa],
+                ..WriterSettings::default()
+            },
+        )
+    } else {
+        (
+            ServerCode::parse("WB").expect("code"),
+            WriterSettings::default(),
+        )
+    };
+    let (w, _reads) = Writer::open(dir.path(), me, Arc::new(Utc::now), settings).expect("open");
     let today = Utc::now().date_naive();
     let mut setup = vec![Command::CreateProperty {
         code: "BNC".into(),
@@ -56,6 +76,20 @@ async fn run() {
             });
         }
     }
+    if grants {
+        for t in 0..50 {
+            setup.push(Command::GrantAllotment {
+                property: "BNC".into(),
+                room_type: format!("T{t:02}"),
+                from: today,
+                to: today + Days::new(365),
+                units: 5,
+                to_holder: innsync_core::Authority::Env,
+                from_holder: None,
+                reason: Some("bench".into()),
+            });
+        }
+    }
     for c in setup {
         w.submit(c, "bench", None).await.expect("setup");
     }
@@ -64,14 +98,28 @@ async fn run() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    // BENCH_BOOKINGS=N stops after N attempts in all instead (for instruction counts).
+    let budget: Option<u64> = std::env::var("BENCH_BOOKINGS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let attempts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let tasks: Vec<_> = (0..64u64)
         .map(|c| {
             let w = w.clone();
+            let attempts = attempts.clone();
             tokio::spawn(async move {
                 let mut n = 0u64;
                 let mut i = c;
-                while Instant::now() < deadline {
+                loop {
+                    let tried = attempts.fetch_add(1, Ordering::Relaxed);
+                    let done = match budget {
+                        Some(b) => tried >= b,
+                        None => Instant::now() >= deadline,
+                    };
+                    if done {
+                        break;
+                    }
                     i = i
                         .wrapping_mul(6_364_136_223_846_793_005)
                         .wrapping_add(1_442_695_040_888_963_407);
@@ -106,7 +154,14 @@ async fn run() {
     let secs = start.elapsed().as_secs_f64();
     let s = w.stats();
     let batches = s.batches.load(Ordering::Relaxed);
-    println!("writer alone, 64 submitters, durable group commit:");
+    println!(
+        "writer alone, 64 submitters, durable group commit{}:",
+        if grants {
+            ", selling from an allotment with grants"
+        } else {
+            ""
+        }
+    );
     println!("  bookings/s          {:.0}", total as f64 / secs);
     println!(
         "  commits             {batches} (avg {:.1} commands, max {})",

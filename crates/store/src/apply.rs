@@ -4,10 +4,11 @@
 use crate::error::StoreError;
 use crate::view::{load_record, night_text, time_text};
 
+use innsync_core::allotment::{grant_deltas, GrantDelta};
 use innsync_core::pms::room_events;
 use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
 use innsync_core::{Authority, Record, ServerCode};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Where and under which authority a change was written.
 #[derive(Clone, Debug)]
@@ -60,9 +61,14 @@ pub fn apply_record(
         Novelty::Created => None,
         Novelty::Unknown => load_record(conn, kind, &key)?,
     };
-    let newer = old
-        .as_ref()
-        .is_none_or(|o| o.meta().version < rec.meta().version);
+    let newer = match &old {
+        Some(o) => o.meta().version < rec.meta().version,
+        // Not here: never created, or deleted — a version older than its deletion stays out.
+        None => match novelty {
+            Novelty::Created => true,
+            Novelty::Unknown => deleted_at(conn, rec)?.is_none_or(|v| v < rec.meta().version),
+        },
+    };
     let body = serde_json::to_string(rec)?;
     if newer {
         write_state(conn, rec, old.as_ref(), stamp, novelty)?;
@@ -73,6 +79,19 @@ pub fn apply_record(
     } else {
         Applied::Stale
     })
+}
+
+/// The version at which the record was deleted, if it was.
+fn deleted_at(conn: &Connection, rec: &Record) -> Result<Option<u64>, StoreError> {
+    if matches!(rec, Record::Tombstone(_)) {
+        return Ok(None);
+    }
+    let key = Record::tombstone_key(rec.kind(), &rec.key());
+    Ok(conn
+        .prepare_cached("SELECT version FROM records WHERE kind = 'tombstone' AND key = ?1")?
+        .query_row([key], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|v| v as u64))
 }
 
 /// Points the record at its new state and updates every derived table.
@@ -86,6 +105,15 @@ pub(crate) fn write_state(
     let kind = rec.kind().as_str();
     let key = rec.key();
     let meta = rec.meta();
+    // A deletion takes the record out (with what it held) before its tombstone, which keeps the
+    // record's id, takes its place.
+    if let Record::Tombstone(t) = rec {
+        if let Some(gone) = load_record(conn, t.deleted_kind.as_str(), &t.deleted_key)? {
+            if gone.meta().version < meta.version {
+                remove_record(conn, &gone)?;
+            }
+        }
+    }
     let upsert = match novelty {
         Novelty::Created => {
             "INSERT INTO records (kind, key, id, owner, version, origin, seq)
@@ -162,11 +190,11 @@ pub(crate) fn write_state(
             }
             conn.prepare_cached(
                 "INSERT INTO bookings (id, property, room_type, arrival, departure, status,
-                    hold_until, guest_name, owner, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    hold_until, guest_name, owner, updated_at, guest_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO UPDATE SET property = ?2, room_type = ?3, arrival = ?4,
                     departure = ?5, status = ?6, hold_until = ?7, guest_name = ?8, owner = ?9,
-                    updated_at = ?10",
+                    updated_at = ?10, guest_id = ?11",
             )?
             .execute(params![
                 b.meta.id.as_str(),
@@ -179,6 +207,7 @@ pub(crate) fn write_state(
                 b.guest_name,
                 b.meta.owner.to_string(),
                 time_text(b.updated_at),
+                b.guest_id.as_str(),
             ])?;
         }
         Record::Room(r) => {
@@ -220,6 +249,12 @@ pub(crate) fn write_state(
                         )?;
                     }
                 }
+            }
+        }
+        // Grants never change once written: only their first arrival moves units.
+        Record::AllotmentGrant(g) if old.is_none() => {
+            for d in grant_deltas(g) {
+                add_granted(conn, &d, d.delta)?;
             }
         }
         Record::MasterToken(t) => {
@@ -274,6 +309,23 @@ pub(crate) fn log_change(
     Ok(())
 }
 
+/// Adds `delta` to a holder's net granted units on a night (negative for the giver, so no
+/// `CHECK`: only the sum over holders is fixed, at zero).
+pub(crate) fn add_granted(conn: &Connection, d: &GrantDelta, delta: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO allotments (property, room_type, holder, night, units) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (property, room_type, holder, night) DO UPDATE SET units = units + ?5",
+    )?
+    .execute(params![
+        d.property,
+        d.room_type,
+        d.holder.to_string(),
+        night_text(d.night),
+        delta
+    ])?;
+    Ok(())
+}
+
 fn add_sold(
     conn: &Connection,
     property: &str,
@@ -316,5 +368,79 @@ fn add_counter(
             "a derived counter would go below zero ({delta})"
         )));
     }
+    Ok(())
+}
+
+/// Removes a record with its derived counters and index rows: a fenced record that never had a
+/// legitimate state, or a deleted one.
+pub(crate) fn remove_record(conn: &Connection, current: &Record) -> Result<(), StoreError> {
+    match current {
+        Record::Booking(b) => {
+            let mut gone = b.clone();
+            gone.status = innsync_core::BookingStatus::Cancelled;
+            for d in sold_deltas(Some(b), &gone) {
+                conn.prepare_cached(
+                    "UPDATE sold SET units = units + ?5
+                     WHERE property = ?1 AND room_type = ?2 AND night = ?3 AND holder = ?4",
+                )?
+                .execute(params![
+                    d.property,
+                    d.room_type,
+                    night_text(d.night),
+                    d.holder.to_string(),
+                    d.delta
+                ])?;
+            }
+            for (room, night) in room_nights(b) {
+                conn.prepare_cached(
+                    "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
+                )?
+                .execute(params![b.property, room, night_text(night), b.meta.id.as_str()])?;
+            }
+            conn.prepare_cached("DELETE FROM bookings WHERE id = ?1")?
+                .execute([b.meta.id.as_str()])?;
+        }
+        Record::Room(r) => {
+            for d in service_deltas(None, r) {
+                match d {
+                    ServiceDelta::Capacity {
+                        property,
+                        room_type,
+                        delta,
+                    } => {
+                        conn.prepare_cached(
+                            "UPDATE capacity SET rooms = rooms - ?3 WHERE property = ?1 AND room_type = ?2",
+                        )?
+                        .execute(params![property, room_type, delta])?;
+                    }
+                    ServiceDelta::OutOfOrder {
+                        property,
+                        room_type,
+                        night,
+                        delta,
+                    } => {
+                        conn.prepare_cached(
+                            "UPDATE out_of_order SET rooms = rooms - ?4
+                             WHERE property = ?1 AND room_type = ?2 AND night = ?3",
+                        )?
+                        .execute(params![
+                            property,
+                            room_type,
+                            night_text(night),
+                            delta
+                        ])?;
+                    }
+                }
+            }
+        }
+        Record::AllotmentGrant(g) => {
+            for d in innsync_core::allotment::grant_deltas(g) {
+                add_granted(conn, &d, -d.delta)?;
+            }
+        }
+        _ => {}
+    }
+    conn.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?
+        .execute(params![current.kind().as_str(), current.key()])?;
     Ok(())
 }

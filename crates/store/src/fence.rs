@@ -7,8 +7,7 @@
 use crate::apply::{write_state, ChangeStamp, Novelty};
 use crate::error::StoreError;
 use crate::view::load_record;
-use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
-use innsync_core::{BookingStatus, Record, ServerCode};
+use innsync_core::{Record, ServerCode};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Whether a change of `origin` at `epoch` with `seq` is beyond a known fence.
@@ -159,68 +158,5 @@ fn revert(
 
 /// Removes a record that exists only through fenced changes, with its derived counters.
 fn remove(conn: &Connection, current: &Record) -> Result<(), StoreError> {
-    match current {
-        Record::Booking(b) => {
-            let mut gone = b.clone();
-            gone.status = BookingStatus::Cancelled;
-            for d in sold_deltas(Some(b), &gone) {
-                conn.prepare_cached(
-                    "UPDATE sold SET units = units + ?5
-                     WHERE property = ?1 AND room_type = ?2 AND night = ?3 AND holder = ?4",
-                )?
-                .execute(params![
-                    d.property,
-                    d.room_type,
-                    crate::view::night_text(d.night),
-                    d.holder.to_string(),
-                    d.delta
-                ])?;
-            }
-            for (room, night) in room_nights(b) {
-                conn.prepare_cached(
-                    "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
-                )?
-                .execute(params![b.property, room, crate::view::night_text(night), b.meta.id.as_str()])?;
-            }
-            conn.prepare_cached("DELETE FROM bookings WHERE id = ?1")?
-                .execute([b.meta.id.as_str()])?;
-        }
-        Record::Room(r) => {
-            for d in service_deltas(None, r) {
-                match d {
-                    ServiceDelta::Capacity {
-                        property,
-                        room_type,
-                        delta,
-                    } => {
-                        conn.prepare_cached(
-                            "UPDATE capacity SET rooms = rooms - ?3 WHERE property = ?1 AND room_type = ?2",
-                        )?
-                        .execute(params![property, room_type, delta])?;
-                    }
-                    ServiceDelta::OutOfOrder {
-                        property,
-                        room_type,
-                        night,
-                        delta,
-                    } => {
-                        conn.prepare_cached(
-                            "UPDATE out_of_order SET rooms = rooms - ?4
-                             WHERE property = ?1 AND room_type = ?2 AND night = ?3",
-                        )?
-                        .execute(params![
-                            property,
-                            room_type,
-                            crate::view::night_text(night),
-                            delta
-                        ])?;
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    conn.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?
-        .execute(params![current.kind().as_str(), current.key()])?;
-    Ok(())
+    crate::apply::remove_record(conn, current)
 }

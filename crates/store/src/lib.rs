@@ -10,6 +10,8 @@ pub mod apply;
 pub mod change;
 pub mod error;
 pub mod fence;
+pub mod holdings;
+pub mod pending;
 pub mod read;
 pub mod schema;
 pub mod view;
@@ -17,12 +19,14 @@ pub mod writer;
 
 pub use change::{Change, ReplicationReport};
 pub use error::StoreError;
+pub use holdings::{HolderNight, Holdings, NightHoldings, RoomTypeHoldings};
+pub use pending::{NewPending, PendingOp, PendingUpdate, QueueSummary};
 pub use read::{
-    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PendingOp, PmsLinkRow,
-    ReadPool, RoomTypeNights,
+    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
+    RoomTypeNights,
 };
 pub use writer::{
-    Clock, LocalWrite, PauseGuard, WriteOutcome, Writer, WriterSettings, WriterStats,
+    Clock, LocalWrite, PauseGuard, Skipped, WriteOutcome, Writer, WriterSettings, WriterStats,
 };
 
 pub use view::time_text;

@@ -113,54 +113,6 @@ pub struct OutboxEvent {
     pub booking: String,
 }
 
-/// A write queued for another server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingOp {
-    /// Its id.
-    pub id: i64,
-    /// The server that must carry it out.
-    pub target: String,
-    /// The command as JSON.
-    pub command: String,
-    /// Who asked.
-    pub actor: String,
-    /// A line for operators.
-    pub summary: String,
-    /// `pending`, `in_progress`, `done`, `retry`, `failed` or `canceled`.
-    pub state: String,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// When it is tried next.
-    pub next_at: String,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// The owner's answer, when done.
-    pub result: Option<String>,
-    /// When it was queued.
-    pub created_at: String,
-    /// When it last changed.
-    pub updated_at: String,
-}
-
-impl PendingOp {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            target: r.get(1)?,
-            command: r.get(2)?,
-            actor: r.get(3)?,
-            summary: r.get(4)?,
-            state: r.get(5)?,
-            attempts: r.get::<_, i64>(6)? as u32,
-            next_at: r.get(7)?,
-            last_error: r.get(8)?,
-            result: r.get(9)?,
-            created_at: r.get(10)?,
-            updated_at: r.get(11)?,
-        })
-    }
-}
-
 /// A PMS link's stored settings and delivery cursor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PmsLinkRow {
@@ -189,6 +141,21 @@ fn bodies<T>(
         }
     }
     Ok(out)
+}
+
+/// The authority this server writes (and sells) under now: `env` on the master, else its own.
+pub(crate) fn here(c: &Connection) -> Result<innsync_core::Authority, StoreError> {
+    let get = |k: &str| -> Result<Option<String>, StoreError> {
+        Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([k], |r| r.get(0))
+            .optional()?)
+    };
+    let server = get("server")?.ok_or_else(|| StoreError::Corrupt("meta server missing".into()))?;
+    Ok(if get("master")?.as_deref() == Some(server.as_str()) {
+        innsync_core::Authority::Env
+    } else {
+        innsync_core::Authority::Server(ServerCode::parse(&server).map_err(StoreError::Corrupt)?)
+    })
 }
 
 const BY_PREFIX: &str =
@@ -368,7 +335,12 @@ impl ReadPool {
     /// (capacity, out-of-order rooms, units sold), folded per room type and night.
     pub fn availability(&self, property: &str, nights: Nights) -> Result<Availability, StoreError> {
         let types = self.room_types(property)?;
+        let owner = self.property(property)?.map(|p| p.meta.owner);
         self.with(|c| {
+            // What this server sells from: its own authority's allotment.
+            let here = here(c)?;
+            let here_text = here.to_string();
+            let is_owner = owner.as_ref() == Some(&here);
             let n = nights.len();
             let index: std::collections::HashMap<&str, usize> = types
                 .iter()
@@ -383,25 +355,46 @@ impl ReadPool {
                     capacity[i] = r.get(1)?;
                 }
             }
-            let mut grid: Vec<Vec<(i64, i64)>> = capacity.iter().map(|c| vec![(*c, 0); n]).collect();
+            #[derive(Clone, Copy)]
+            struct Cell {
+                in_service: i64,
+                sold: i64,
+                net_here: i64,
+                sold_here: i64,
+            }
+            let mut grid: Vec<Vec<Cell>> = capacity
+                .iter()
+                .map(|c| vec![Cell { in_service: *c, sold: 0, net_here: 0, sold_here: 0 }; n])
+                .collect();
             let (from, to) = (night_text(nights.from), night_text(nights.to));
-            for (sql, out_of_order) in [
-                ("SELECT room_type, night, rooms FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3", true),
-                ("SELECT room_type, night, units FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3", false),
+            for (sql, what) in [
+                ("SELECT room_type, night, rooms, '' FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3", 0),
+                ("SELECT room_type, night, units, holder FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3", 1),
+                ("SELECT room_type, night, units, holder FROM allotments WHERE property = ?1 AND night >= ?2 AND night < ?3 AND holder = ?4", 2),
             ] {
                 let mut st = c.prepare_cached(sql)?;
-                let mut rows = st.query(params![property, from, to])?;
+                let mut rows = if what == 2 {
+                    st.query(params![property, from, to, here_text])?
+                } else {
+                    st.query(params![property, from, to])?
+                };
                 while let Some(r) = rows.next()? {
                     let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
                     let Some(&i) = index.get(ty) else { continue };
                     let night = parse_night(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?;
                     let Some(k) = nights.index_of(night) else { continue };
                     let v: i64 = r.get(2)?;
-                    if out_of_order {
-                        grid[i][k].0 = capacity[i] - v;
-                    } else {
-                        // One row per holder: add them up.
-                        grid[i][k].1 += v;
+                    let cell = &mut grid[i][k];
+                    match what {
+                        0 => cell.in_service = capacity[i] - v,
+                        1 => {
+                            // One row per holder: add them up, and note our own.
+                            cell.sold += v;
+                            if r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)? == here_text {
+                                cell.sold_here = v;
+                            }
+                        }
+                        _ => cell.net_here = v,
                     }
                 }
             }
@@ -415,12 +408,15 @@ impl ReadPool {
                     nights: nights
                         .iter()
                         .zip(cells)
-                        .map(|(date, (in_service, sold))| NightAvailability {
-                            date,
-                            total: clamp(in_service),
-                            booked: clamp(sold),
-                            available: clamp(in_service - sold),
-                            held_here: clamp(in_service),
+                        .map(|(date, c)| {
+                            let held = if is_owner { c.in_service } else { 0 } + c.net_here;
+                            NightAvailability {
+                                date,
+                                total: clamp(c.in_service),
+                                booked: clamp(c.sold),
+                                available: clamp((held - c.sold_here).min(c.in_service - c.sold)),
+                                held_here: clamp(held),
+                            }
                         })
                         .collect(),
                 })
@@ -525,6 +521,43 @@ impl ReadPool {
         })
     }
 
+    /// This server's own changes after `seq`, in order, at most `limit`, and how far the
+    /// distribution rules have looked (`rules_cursor`): what the rules act on.
+    pub fn own_changes_after(
+        &self,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::Change>, StoreError> {
+        let me = self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'server'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(StoreError::from)
+        })?;
+        let Some(me) = me else { return Ok(vec![]) };
+        let mut cursor = std::collections::BTreeMap::new();
+        for (origin, have) in self.cursors()? {
+            cursor.insert(origin, have);
+        }
+        cursor.insert(me, seq);
+        self.changes_after(&cursor, limit)
+    }
+
+    /// How far the distribution rules have looked into this server's own changes.
+    pub fn rules_cursor(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = 'rules_cursor'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+        })
+    }
+
     /// Changes this server holds beyond `cursor`, of every origin (re-serving what it got from
     /// others), each origin's in order, at most `limit` in all.
     pub fn changes_after(
@@ -532,8 +565,31 @@ impl ReadPool {
         cursor: &std::collections::BTreeMap<String, u64>,
         limit: usize,
     ) -> Result<Vec<crate::Change>, StoreError> {
+        Ok(self
+            .changes_after_filtered(cursor, limit, None, &|_, _| Ok(true))?
+            .0)
+    }
+
+    /// Like [`ReadPool::changes_after`], for a peer that receives only some records (partial
+    /// replication): `keep` says which; at most `limit` changes are looked at, and the answer
+    /// also says, per origin, the last change looked at — everything up to it that the peer
+    /// should have is in the batch, so it may move its cursor there. `only_origin` serves one
+    /// origin's log alone (a server with holes in the others' logs re-serves only its own).
+    #[allow(
+        clippy::type_complexity,
+        reason = "the changes and how far each origin was looked at"
+    )]
+    pub fn changes_after_filtered(
+        &self,
+        cursor: &std::collections::BTreeMap<String, u64>,
+        limit: usize,
+        only_origin: Option<&str>,
+        keep: &dyn Fn(&Connection, &crate::Change) -> Result<bool, StoreError>,
+    ) -> Result<(Vec<crate::Change>, std::collections::BTreeMap<String, u64>), StoreError> {
         let held = self.cursors()?;
         self.with(|c| {
+            let mut scanned = std::collections::BTreeMap::new();
+            let mut looked = 0usize;
             let mut out = Vec::new();
             let mut st = c.prepare_cached(
                 "SELECT origin, seq, epoch, authority, at, actor, action, detail, body FROM changes
@@ -541,16 +597,15 @@ impl ReadPool {
             )?;
             for (origin, have) in &held {
                 let from = cursor.get(origin).copied().unwrap_or(0);
-                if from >= *have || out.len() >= limit {
+                if from >= *have || looked >= limit || only_origin.is_some_and(|o| o != origin) {
                     continue;
                 }
-                let mut rows =
-                    st.query(params![origin, from as i64, (limit - out.len()) as i64])?;
+                let mut rows = st.query(params![origin, from as i64, (limit - looked) as i64])?;
                 while let Some(r) = rows.next()? {
                     let origin: String = r.get(0)?;
                     let authority: String = r.get(3)?;
                     let body: String = r.get(8)?;
-                    out.push(crate::Change {
+                    let change = crate::Change {
                         origin: ServerCode::parse(&origin).map_err(StoreError::Corrupt)?,
                         seq: r.get::<_, i64>(1)? as u64,
                         epoch: r.get::<_, i64>(2)? as u64,
@@ -561,10 +616,15 @@ impl ReadPool {
                         action: r.get(6)?,
                         detail: r.get(7)?,
                         record: serde_json::from_str(&body)?,
-                    });
+                    };
+                    looked += 1;
+                    scanned.insert(origin, change.seq);
+                    if keep(c, &change)? {
+                        out.push(change);
+                    }
                 }
             }
-            Ok(out)
+            Ok((out, scanned))
         })
     }
 
@@ -592,53 +652,6 @@ impl ReadPool {
                 }))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Pending operations, newest first; only those in `state` when given.
-    pub fn pending(&self, state: Option<&str>, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
-                        result, created_at, updated_at
-                 FROM pending_ops WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![state, limit as i64], PendingOp::from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Pending operations due at `now` (pending, or retry whose time has come), oldest first.
-    pub fn due_pending(&self, now: &str, limit: usize) -> Result<Vec<PendingOp>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, target, command, actor, summary, state, attempts, next_at, last_error,
-                        result, created_at, updated_at
-                 FROM pending_ops WHERE state IN ('pending', 'retry', 'in_progress') AND next_at <= ?1
-                 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![now, limit as i64], PendingOp::from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Depth, oldest open item's creation time, and failures of the pending queue.
-    pub fn pending_summary(&self) -> Result<(u64, Option<String>, u64), StoreError> {
-        self.with(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
-                        MIN(created_at) FILTER (WHERE state IN ('pending', 'retry', 'in_progress')),
-                        COUNT(*) FILTER (WHERE state = 'failed')
-                 FROM pending_ops",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as u64,
-                        r.get(1)?,
-                        r.get::<_, i64>(2)? as u64,
-                    ))
-                },
-            )?)
         })
     }
 
@@ -834,6 +847,29 @@ impl ReadPool {
             .collect();
         if stored_map != expected {
             return Err("stored sold counters differ from the bookings".into());
+        }
+        let stored: Vec<(String, String, String, String, i64)> = self
+            .with(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT property, room_type, night, holder, units FROM allotments WHERE units != 0",
+                )?;
+                let rows = st.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .map_err(|e| e.to_string())?;
+        let stored: std::collections::BTreeMap<_, _> = stored
+            .into_iter()
+            .map(|(p, t, n, h, u)| ((p, t, n, h), u))
+            .collect();
+        let expected: std::collections::BTreeMap<_, _> = model
+            .granted()
+            .into_iter()
+            .map(|((p, t, n, h), u)| ((p, t, night_text(n), h.to_string()), u))
+            .collect();
+        if stored != expected {
+            return Err("stored allotment counters differ from the grants".into());
         }
         Ok(())
     }

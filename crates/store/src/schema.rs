@@ -6,7 +6,7 @@
 //! are maintained only by [`crate::apply`], from records, and so is `pms_outbox`: the ordered
 //! room-occupancy events (check-in, move, check-out) the PMS links deliver, written in the same
 //! transaction as the booking change. `pms_links` holds each link's settings and how far into
-//! the outbox it has delivered.
+//! the outbox it has delivered. `allotments` is derived from the grant records the same way.
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -95,9 +95,42 @@ CREATE TABLE tokens (
     WITHOUT ROWID;
 "#;
 
+/// Version 2: allotments. `allotments` holds, per (property, room type, holder, night), the
+/// units granted to the holder net of those it gave — derived from the grant records by
+/// [`crate::apply`]; a holder's allotment is that plus, for the property's owner, the rooms in
+/// service.
+const V2: &str = r#"
+CREATE TABLE allotments (
+    property TEXT NOT NULL, room_type TEXT NOT NULL, holder TEXT NOT NULL, night TEXT NOT NULL,
+    units INTEGER NOT NULL,
+    PRIMARY KEY (property, room_type, holder, night)) WITHOUT ROWID;
+"#;
+
+/// Version 3: distribution. Bookings are indexed by guest (a guest still referred to is not
+/// deleted; partial replication sends a server the guests of its own bookings). Pending
+/// operations gain a pool (pools run in parallel, FIFO within each), the record they concern
+/// (one record's operations never overtake each other; duplicates coalesce), the rule that made
+/// them, what they do (`relay`, `transfer`, `copy`, `delete_copy`) and how far a multi-step
+/// operation has got (`phase`).
+const V3: &str = r#"
+ALTER TABLE bookings ADD COLUMN guest_id TEXT;
+UPDATE bookings SET guest_id = (
+    SELECT json_extract(c.body, '$.guest_id') FROM records r
+    JOIN changes c ON c.origin = r.origin AND c.seq = r.seq
+    WHERE r.kind = 'booking' AND r.key = bookings.id);
+CREATE INDEX bookings_by_guest ON bookings (guest_id);
+ALTER TABLE pending_ops ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE pending_ops ADD COLUMN op TEXT NOT NULL DEFAULT 'relay';
+ALTER TABLE pending_ops ADD COLUMN record_id TEXT;
+ALTER TABLE pending_ops ADD COLUMN rule TEXT;
+ALTER TABLE pending_ops ADD COLUMN phase TEXT;
+CREATE INDEX pending_by_pool ON pending_ops (pool, state, id);
+CREATE INDEX pending_by_record ON pending_ops (record_id, id) WHERE record_id IS NOT NULL;
+"#;
+
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -117,7 +150,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// bump, so a crash leaves the file at a step boundary.
 fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION || version < 0 {
+    if !(0..=SCHEMA_VERSION).contains(&version) {
         return Err(StoreError::Setup(format!(
             "{} has schema version {version}; this innsync understands up to {SCHEMA_VERSION}",
             path.display()
@@ -141,4 +174,37 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_file_is_brought_up_to_date_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(&format!(
+                "BEGIN; {} PRAGMA user_version = 1; COMMIT;",
+                MIGRATIONS[0]
+            ))
+            .unwrap();
+        }
+        let c = open_writer(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM allotments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(c);
+        let err = open_writer(&path).unwrap_err().to_string();
+        assert!(err.contains("schema version"), "{err}");
+    }
 }

@@ -2,9 +2,12 @@
 
 use crate::error::StoreError;
 use chrono::{DateTime, NaiveDate, Utc};
+use innsync_core::allotment::HolderFacts;
 use innsync_core::dates::Nights;
+use innsync_core::record::RecordKind;
 use innsync_core::stock::{NightStock, Occupancy};
 use innsync_core::view::{StateView, ViewError, ViewResult};
+use innsync_core::Authority;
 use innsync_core::{Booking, Guest, Property, RatePlan, Record, RecordId, Room, RoomType, User};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::cell::RefCell;
@@ -182,6 +185,73 @@ pub fn night_stock(
     Ok(out)
 }
 
+/// What `holder` has of a room type on every night of `nights`: the night's stock, its own
+/// sales (read in the same pass as everyone's) and the units granted to it net of those given.
+pub fn holder_facts(
+    conn: &Connection,
+    property: &str,
+    room_type: &str,
+    holder: &Authority,
+    nights: Nights,
+) -> Result<Vec<HolderFacts>, StoreError> {
+    let capacity: i64 = conn
+        .prepare_cached("SELECT rooms FROM capacity WHERE property = ?1 AND room_type = ?2")?
+        .query_row(params![property, room_type], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let (from, to) = (night_text(nights.from), night_text(nights.to));
+    let holder_text = holder.to_string();
+    let mut out: Vec<HolderFacts> = nights
+        .iter()
+        .map(|night| HolderFacts {
+            night,
+            in_service: u32::try_from(capacity).unwrap_or(0),
+            sold: 0,
+            net_granted: 0,
+            held_sold: 0,
+        })
+        .collect();
+    let mut ooo = conn.prepare_cached(
+        "SELECT night, rooms FROM out_of_order
+         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+    )?;
+    let mut rows = ooo.query(params![property, room_type, from, to])?;
+    while let Some(row) = rows.next()? {
+        let night = parse_night(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+        let rooms: i64 = row.get(1)?;
+        if let Some(i) = nights.index_of(night) {
+            out[i].in_service = u32::try_from((capacity - rooms).max(0)).unwrap_or(0);
+        }
+    }
+    let mut sold = conn.prepare_cached(
+        "SELECT night, holder, units FROM sold
+         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+    )?;
+    let mut rows = sold.query(params![property, room_type, from, to])?;
+    while let Some(row) = rows.next()? {
+        let night = parse_night(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+        let units = u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX);
+        if let Some(i) = nights.index_of(night) {
+            out[i].sold = out[i].sold.saturating_add(units);
+            if row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == holder_text {
+                out[i].held_sold = units;
+            }
+        }
+    }
+    let mut granted = conn.prepare_cached(
+        "SELECT night, units FROM allotments
+         WHERE property = ?1 AND room_type = ?2 AND holder = ?3 AND night >= ?4 AND night < ?5",
+    )?;
+    let mut rows = granted.query(params![property, room_type, holder_text, from, to])?;
+    while let Some(row) = rows.next()? {
+        let night = parse_night(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+        if let Some(i) = nights.index_of(night) {
+            out[i].net_granted = row.get(1)?;
+        }
+    }
+    Ok(out)
+}
+
 impl StateView for SqlView<'_> {
     fn property(&self, code: &str) -> ViewResult<Option<Property>> {
         typed!(self, "property", code, Property)
@@ -253,6 +323,131 @@ impl StateView for SqlView<'_> {
                     booking: RecordId::parse(&row.get::<_, String>(1)?)
                         .map_err(StoreError::Corrupt)?,
                 });
+            }
+            Ok(out)
+        };
+        run().map_err(view_err)
+    }
+
+    fn holder_facts(
+        &self,
+        property: &str,
+        room_type: &str,
+        holder: &Authority,
+        nights: Nights,
+    ) -> ViewResult<Vec<HolderFacts>> {
+        holder_facts(self.conn, property, room_type, holder, nights).map_err(view_err)
+    }
+
+    fn allotment_grant(&self, id: &RecordId) -> ViewResult<Option<innsync_core::AllotmentGrant>> {
+        typed!(self, "allotment_grant", id.as_str(), AllotmentGrant)
+    }
+
+    fn record(&self, kind: RecordKind, key: &str) -> ViewResult<Option<Record>> {
+        self.load(kind.as_str(), key).map_err(view_err)
+    }
+
+    fn find_copy(
+        &self,
+        kind: RecordKind,
+        from_environment: Option<&str>,
+        from_id: &RecordId,
+    ) -> ViewResult<Option<Record>> {
+        let run = || -> Result<Option<Record>, StoreError> {
+            let body: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT body FROM record_bodies WHERE kind = ?1
+                     AND json_extract(body, '$.provenance.from_id') = ?2
+                     AND coalesce(json_extract(body, '$.provenance.from_environment'), '') = ?3
+                     ORDER BY key LIMIT 1",
+                )?
+                .query_row(
+                    params![
+                        kind.as_str(),
+                        from_id.as_str(),
+                        from_environment.unwrap_or("")
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(StoreError::from))
+                .transpose()
+        };
+        run().map_err(view_err)
+    }
+
+    fn find_by_fields(
+        &self,
+        kind: RecordKind,
+        fields: &[(String, serde_json::Value)],
+    ) -> ViewResult<Option<Record>> {
+        let run = || -> Result<Option<Record>, StoreError> {
+            // Field names become JSON paths, bound as parameters; only plain names are paths.
+            if let Some((f, _)) = fields.iter().find(|(f, _)| {
+                f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }) {
+                return Err(StoreError::Refused(
+                    innsync_core::DomainError::InvalidInput(format!("{f:?} is not a field name")),
+                ));
+            }
+            let mut sql = String::from("SELECT body FROM record_bodies WHERE kind = ?");
+            let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_string().into()];
+            for (f, v) in fields {
+                args.push(format!("$.{f}").into());
+                match v {
+                    serde_json::Value::Null => {
+                        sql.push_str(" AND json_extract(body, ?) IS NULL");
+                        continue;
+                    }
+                    serde_json::Value::String(s) => args.push(s.clone().into()),
+                    serde_json::Value::Bool(b) => args.push(i64::from(*b).into()),
+                    serde_json::Value::Number(n) => args.push(match n.as_i64() {
+                        Some(i) => i.into(),
+                        None => n.as_f64().unwrap_or_default().into(),
+                    }),
+                    other => args.push(other.to_string().into()),
+                }
+                sql.push_str(" AND json_extract(body, ?) = ?");
+            }
+            sql.push_str(" ORDER BY key LIMIT 1");
+            let body: Option<String> = self
+                .conn
+                .prepare(&sql)?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+                .optional()?;
+            body.map(|b| serde_json::from_str(&b).map_err(StoreError::from))
+                .transpose()
+        };
+        run().map_err(view_err)
+    }
+
+    fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool> {
+        let run = || -> Result<bool, StoreError> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT 1 FROM bookings WHERE guest_id = ?1 LIMIT 1")?
+                .query_row([id.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some())
+        };
+        run().map_err(view_err)
+    }
+
+    fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {
+        let run = || -> Result<Vec<String>, StoreError> {
+            let mut st = self.conn.prepare_cached(
+                "SELECT key FROM records WHERE kind = 'room_type' AND key > ?1 AND key < ?2 ORDER BY key",
+            )?;
+            let prefix = format!("{property}/");
+            let rows = st.query_map(params![prefix, format!("{property}0")], |r| {
+                r.get::<_, String>(0)
+            })?;
+            let mut out = vec![];
+            for key in rows {
+                if let Some(code) = key?.strip_prefix(&prefix) {
+                    out.push(code.to_string());
+                }
             }
             Ok(out)
         };

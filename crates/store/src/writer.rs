@@ -42,6 +42,11 @@ pub struct WriterSettings {
     pub initial_master: Option<ServerCode>,
     /// Properties owned by property servers, from the environment file.
     pub property_owners: Vec<(String, ServerCode)>,
+    /// Servers that may hold allotments besides `env` (every server of the environment but
+    /// the archive).
+    pub holders: Vec<ServerCode>,
+    /// The environment's archive servers (they own closed records and never edit).
+    pub archives: Vec<ServerCode>,
 }
 
 impl Default for WriterSettings {
@@ -51,6 +56,8 @@ impl Default for WriterSettings {
             max_batch: 2_048,
             initial_master: None,
             property_owners: Vec::new(),
+            holders: Vec::new(),
+            archives: Vec::new(),
         }
     }
 }
@@ -103,9 +110,26 @@ enum Job {
         idempotency_key: Option<String>,
     },
     Local(LocalWrite),
-    Replicate(Vec<Change>),
+    Replicate(Vec<Change>, Option<Skipped>),
     Freeze(bool),
     Pause(std::sync::mpsc::Receiver<()>),
+    /// A pending operation's own command, committed with the operation's next state.
+    PendingCommand {
+        id: i64,
+        cmd: Box<Command>,
+        actor: String,
+        done: crate::pending::PendingUpdate,
+    },
+}
+
+/// For a partial-replication pull: the cursor the batch was asked from and, per origin, the
+/// last change the server looked at; changes it left out were not for this server.
+#[derive(Clone, Debug, Default)]
+pub struct Skipped {
+    /// The cursor sent with the pull.
+    pub from: std::collections::BTreeMap<String, u64>,
+    /// Per origin, the last change looked at.
+    pub scanned: std::collections::BTreeMap<String, u64>,
 }
 
 /// Holds the writer still until dropped (see [`Writer::pause`]).
@@ -137,31 +161,17 @@ pub enum LocalWrite {
         /// SHA-256 of the token.
         hash: String,
     },
-    /// Queues a write for another server (a forwarded command).
-    EnqueuePending {
-        /// The server that must carry it out.
-        target: ServerCode,
-        /// The command as JSON.
-        command: String,
-        /// Who asked.
-        actor: String,
-        /// A line for operators.
-        summary: String,
-    },
+    /// Queues an operation for another server (or folds it into its unstarted duplicate).
+    EnqueuePending(crate::pending::NewPending),
     /// Records what happened to a pending operation.
-    PendingState {
-        /// Its id.
-        id: i64,
-        /// New state.
-        state: String,
-        /// When to try again (RFC 3339), for `retry`.
-        next_at: Option<String>,
-        /// Why it failed, if it did.
-        error: Option<String>,
-        /// The owner's answer, when done.
-        result: Option<String>,
-        /// Whether this was an attempt (counts towards the retry limit).
-        attempted: bool,
+    PendingState(crate::pending::PendingUpdate),
+    /// The distribution rules have looked at this server's own changes up to `upto` and queued
+    /// `ops` for them: both in one transaction, so no change is acted on twice or never.
+    RulesScanned {
+        /// The last own change looked at.
+        upto: u64,
+        /// The operations the rules asked for.
+        ops: Vec<crate::pending::NewPending>,
     },
     /// An operator settled a conflict (`applied` or `discarded`).
     ConflictStatus {
@@ -179,7 +189,12 @@ pub enum LocalWrite {
     },
 }
 
-fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Runs a local write; the id of the operation it queued, for `EnqueuePending`.
+fn run_local(
+    tx: &Transaction<'_>,
+    w: &LocalWrite,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
     match w {
         LocalWrite::Token {
             hash,
@@ -191,41 +206,17 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
                 params![hash, username, label, time_text(now)],
             )?;
         }
-        LocalWrite::EnqueuePending {
-            target,
-            command,
-            actor,
-            summary,
-        } => {
-            let at = time_text(now);
-            tx.execute(
-                "INSERT INTO pending_ops (target, command, actor, summary, state, next_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
-                params![target.as_str(), command, actor, summary, at],
-            )?;
+        LocalWrite::EnqueuePending(op) => {
+            let id = crate::pending::enqueue(tx, op, &time_text(now))?;
+            return Ok(Some(id));
         }
-        LocalWrite::PendingState {
-            id,
-            state,
-            next_at,
-            error,
-            result,
-            attempted,
-        } => {
-            tx.execute(
-                "UPDATE pending_ops SET state = ?2, next_at = COALESCE(?3, next_at),
-                    last_error = COALESCE(?4, last_error), result = COALESCE(?5, result),
-                    attempts = attempts + ?6, updated_at = ?7 WHERE id = ?1",
-                params![
-                    id,
-                    state,
-                    next_at,
-                    error,
-                    result,
-                    i64::from(*attempted),
-                    time_text(now)
-                ],
-            )?;
+        LocalWrite::PendingState(u) => crate::pending::update(tx, u, &time_text(now))?,
+        LocalWrite::RulesScanned { upto, ops } => {
+            let at = time_text(now);
+            for op in ops {
+                crate::pending::enqueue(tx, op, &at)?;
+            }
+            set_meta(tx, "rules_cursor", &upto.to_string())?;
         }
         LocalWrite::ConflictStatus { id, status } => {
             tx.execute(
@@ -253,7 +244,7 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
             )?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 struct Request {
@@ -287,6 +278,8 @@ struct State {
     cache: RefCell<ReferenceCache>,
     changed: tokio::sync::watch::Sender<u64>,
     property_owners: Vec<(String, ServerCode)>,
+    holders: Vec<ServerCode>,
+    archives: Vec<ServerCode>,
     /// Env writes refused while the master hands over.
     frozen: bool,
     /// A master token was written or applied in the current batch.
@@ -378,6 +371,8 @@ impl Writer {
             cache: RefCell::new(ReferenceCache::default()),
             changed: changed_tx,
             property_owners: settings.property_owners.clone(),
+            holders: settings.holders.clone(),
+            archives: settings.archives.clone(),
             frozen: false,
             master_moved: false,
         };
@@ -442,7 +437,17 @@ impl Writer {
 
     /// Applies changes pulled from another server, once each and in each origin's order.
     pub async fn replicate(&self, changes: Vec<Change>) -> Result<ReplicationReport, StoreError> {
-        match self.send(Job::Replicate(changes)).await? {
+        self.replicate_partial(changes, None).await
+    }
+
+    /// Like [`Writer::replicate`], from a server that left out changes not meant for this one:
+    /// each origin's cursor moves past what was left out once the batch applied without a gap.
+    pub async fn replicate_partial(
+        &self,
+        changes: Vec<Change>,
+        skipped: Option<Skipped>,
+    ) -> Result<ReplicationReport, StoreError> {
+        match self.send(Job::Replicate(changes, skipped)).await? {
             WriteOutcome::Replicated(r) => Ok(r),
             _ => Err(StoreError::Unavailable("unexpected answer".into())),
         }
@@ -499,26 +504,33 @@ impl Writer {
         self.send(Job::Local(w)).await.map(|_| ())
     }
 
-    /// Queues a pending operation durably and returns its id.
-    pub async fn enqueue_pending(
-        &self,
-        target: ServerCode,
-        command: String,
-        actor: String,
-        summary: String,
-    ) -> Result<i64, StoreError> {
+    /// Queues a pending operation durably (or folds it into its unstarted duplicate) and
+    /// returns its id.
+    pub async fn enqueue_pending(&self, op: crate::pending::NewPending) -> Result<i64, StoreError> {
         match self
-            .send(Job::Local(LocalWrite::EnqueuePending {
-                target,
-                command,
-                actor,
-                summary,
-            }))
+            .send(Job::Local(LocalWrite::EnqueuePending(op)))
             .await?
         {
             WriteOutcome::Enqueued(id) => Ok(id),
             _ => Err(StoreError::Unavailable("unexpected answer".into())),
         }
+    }
+
+    /// Runs pending operation `id`'s command and, in the same transaction, moves the operation
+    /// to `done` (or to `failed` with the refusal when the command is refused).
+    pub async fn run_pending_command(
+        &self,
+        cmd: Command,
+        actor: &str,
+        done: crate::pending::PendingUpdate,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.send(Job::PendingCommand {
+            id: done.id,
+            cmd: Box::new(cmd),
+            actor: actor.to_string(),
+            done,
+        })
+        .await
     }
 }
 
@@ -597,6 +609,8 @@ fn run_batch(
                             frozen: st.frozen,
                             server: &st.server,
                             property_owners: &st.property_owners,
+                            holders: &st.holders,
+                            archives: &st.archives,
                             master: &st.master,
                             epoch: st.epoch,
                             now,
@@ -626,13 +640,56 @@ fn run_batch(
                     }
                     res
                 }
-                Job::Local(w) => {
-                    run_local(&tx, w, now)?;
-                    if matches!(w, LocalWrite::EnqueuePending { .. }) {
-                        Ok(WriteOutcome::Enqueued(tx.last_insert_rowid()))
-                    } else {
-                        Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
-                    }
+                Job::Local(w) => match run_local(&tx, w, now) {
+                    Ok(Some(id)) => Ok(WriteOutcome::Enqueued(id)),
+                    Ok(None) => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),
+                    // A refused write (too large) is an answer; a statement failure aborts.
+                    Err(StoreError::Refused(e)) => Err(StoreError::Refused(e)),
+                    Err(e) => return Err(e),
+                },
+                Job::PendingCommand {
+                    id,
+                    cmd,
+                    actor,
+                    done,
+                } => {
+                    // The operation's command and its new state commit together: a crash
+                    // leaves both or neither, so the command is never run twice.
+                    let res = run_command(
+                        &tx,
+                        &st.cache,
+                        Env {
+                            frozen: st.frozen,
+                            server: &st.server,
+                            property_owners: &st.property_owners,
+                            holders: &st.holders,
+                            archives: &st.archives,
+                            master: &st.master,
+                            epoch: st.epoch,
+                            now,
+                        },
+                        &mut st.counters,
+                        cmd,
+                        actor,
+                        None,
+                    )?;
+                    let update = match &res {
+                        Ok(out) => crate::pending::PendingUpdate {
+                            result: Some(serde_json::to_string(out)?),
+                            ..done.clone()
+                        },
+                        Err(e) => crate::pending::PendingUpdate {
+                            id: *id,
+                            state: "failed".into(),
+                            phase: None,
+                            next_at: None,
+                            error: Some(e.to_string()),
+                            result: None,
+                            attempted: true,
+                        },
+                    };
+                    crate::pending::update(&tx, &update, &time_text(now))?;
+                    res
                 }
                 // A pause behind other requests in a batch holds nothing: it is answered at once.
                 Job::Pause(_) => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),
@@ -640,14 +697,14 @@ fn run_batch(
                     st.frozen = *on;
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
-                Job::Replicate(changes) => {
+                Job::Replicate(changes, skipped) => {
                     if changes
                         .iter()
                         .any(|c| matches!(c.record, innsync_core::Record::MasterToken(_)))
                     {
                         st.master_moved = true;
                     }
-                    let report = run_replicate(&tx, &st.server, changes, now)?;
+                    let report = run_replicate(&tx, &st.server, changes, skipped.as_ref(), now)?;
                     if report.applied > 0 {
                         st.cache.borrow_mut().clear();
                         wrote_remote = true;
@@ -707,6 +764,8 @@ struct Env<'a> {
     frozen: bool,
     server: &'a ServerCode,
     property_owners: &'a [(String, ServerCode)],
+    holders: &'a [ServerCode],
+    archives: &'a [ServerCode],
     master: &'a ServerCode,
     epoch: u64,
     now: DateTime<Utc>,
@@ -763,6 +822,8 @@ fn run_command(
         property_owners: env.property_owners,
         epoch: env.epoch,
         frozen: env.frozen,
+        holders: env.holders,
+        archives: env.archives,
     };
     let decided = {
         let mut ids = Ids {
@@ -826,10 +887,12 @@ fn run_replicate(
     tx: &Transaction<'_>,
     me: &ServerCode,
     changes: &[Change],
+    skipped: Option<&Skipped>,
     now: DateTime<Utc>,
 ) -> Result<ReplicationReport, StoreError> {
     let mut report = ReplicationReport::default();
     let mut cursors: std::collections::HashMap<ServerCode, u64> = Default::default();
+    let mut gapped: std::collections::HashSet<ServerCode> = Default::default();
     for c in changes {
         if &c.origin == me {
             // Our own log is ours alone: never take it back from a peer.
@@ -851,6 +914,7 @@ fn run_replicate(
         }
         if c.seq > cursor + 1 {
             report.held += 1;
+            gapped.insert(c.origin.clone());
             cursors.insert(c.origin.clone(), cursor);
             continue;
         }
@@ -911,6 +975,29 @@ fn run_replicate(
             Err(other) => return Err(other),
         }
         cursors.insert(c.origin.clone(), c.seq);
+    }
+    // What the serving server left out was not for this server: move past it, unless a gap
+    // means something before it is still missing.
+    if let Some(s) = skipped {
+        for (origin, last) in &s.scanned {
+            let Ok(o) = ServerCode::parse(origin) else {
+                continue;
+            };
+            if &o == me || gapped.contains(&o) {
+                continue;
+            }
+            let cur = match cursors.get(&o) {
+                Some(c) => *c,
+                None => tx
+                    .prepare_cached("SELECT seq FROM cursors WHERE origin = ?1")?
+                    .query_row([origin.as_str()], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map_or(0, |s| s as u64),
+            };
+            if cur >= s.from.get(origin).copied().unwrap_or(0) {
+                cursors.insert(o, cur.max(*last));
+            }
+        }
     }
     let mut up = tx.prepare_cached(
         "INSERT INTO cursors (origin, seq) VALUES (?1, ?2)

@@ -364,7 +364,7 @@ proptest! {
                     random_command(seeds[i - cmds.len()], bookings.len(), &bookings)
                 } else { break };
                 i += 1;
-                let ctx = Ctx { now, server: &server, master: Some(&server), actor: "t", property_owners: &[], epoch: 1, frozen: false };
+                let ctx = Ctx { now, server: &server, master: Some(&server), actor: "t", property_owners: &[], epoch: 1, frozen: false, holders: &[], archives: &[] };
                 let expected = decide(&cmd, &model, &mut ids, &ctx);
                 let got = w.submit(cmd, "t", None).await;
                 match (expected, got) {

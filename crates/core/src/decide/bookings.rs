@@ -1,5 +1,6 @@
 //! Guests and bookings: creation against stock, and every state change of the state machine.
 
+use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_of, room_type_of};
 use super::{bumped, fresh, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
 use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
@@ -10,7 +11,6 @@ use crate::ids::{IdSource, RecordId};
 use crate::limits::{MAX_HOLD_DAYS, MAX_STAYS, MAX_UNITS};
 use crate::rates;
 use crate::record::{Booking, BookingStatus, Guest, Money, Record, Stay};
-use crate::stock::first_short_night;
 use crate::view::StateView;
 use chrono::NaiveDate;
 
@@ -153,31 +153,25 @@ pub(super) fn check_restorable(
     current: Option<&Booking>,
     next: &Booking,
 ) -> Result<(), DomainError> {
-    property_of(view, &next.property)?;
+    let prop = property_of(view, &next.property)?;
     room_type_of(view, &next.property, &next.room_type)?;
     if !next.status.holds_stock() {
         return Ok(());
     }
     let nights = Nights::stay(next.arrival, next.departure).map_err(DomainError::InvalidInput)?;
-    let mut stock = view.night_stock(&next.property, &next.room_type, nights)?;
+    let mut have = held(view, &prop, &next.room_type, &next.holder, nights)?;
     // The current version's own units do not count against it.
     if let Some(c) = current.filter(|c| c.status.holds_stock() && c.room_type == next.room_type) {
-        for s in &mut stock {
-            if c.nights().contains(s.night) {
-                s.sold = s.sold.saturating_sub(c.units);
+        for n in &mut have {
+            if c.nights().contains(n.night) {
+                n.sold = n.sold.saturating_sub(c.units);
+                if c.holder == next.holder {
+                    n.held_sold = n.held_sold.saturating_sub(c.units);
+                }
             }
         }
     }
-    if let Some(short) = first_short_night(&stock, next.units) {
-        return Err(DomainError::NoAvailability {
-            property: next.property.clone(),
-            room_type: next.room_type.clone(),
-            night: short.night,
-            requested: next.units,
-            free: short.free(),
-            in_service: short.in_service,
-        });
-    }
+    ensure_sellable(&have, &prop, &next.room_type, &next.holder, next.units)?;
     for s in &next.stays {
         let n = Nights {
             from: s.from.max(next.arrival),
@@ -305,27 +299,19 @@ fn create(
             g
         }
     };
-    let stock = view.night_stock(n.property, n.room_type, nights)?;
-    debug_assert_eq!(stock.len(), nights.len());
-    if let Some(short) = first_short_night(&stock, n.units) {
-        return Err(DomainError::NoAvailability {
-            property: n.property.to_string(),
-            room_type: n.room_type.to_string(),
-            night: short.night,
-            requested: n.units,
-            free: short.free(),
-            in_service: short.in_service,
-        });
-    }
+    // Sold from this server's own allotment: what it holds and has not sold, never beyond
+    // the night's rooms as far as it knows.
+    let holder = ctx.write_authority();
+    let have = held(view, &prop, n.room_type, &holder, nights)?;
+    ensure_sellable(&have, &prop, n.room_type, &holder, n.units)?;
     let price = view.rate_plan(n.property, n.room_type)?.and_then(|plan| {
         rates::total(&plan, nights, n.units).map(|amount| Money {
             amount,
             currency: plan.currency.clone(),
         })
     });
-    let owner = ctx.write_authority();
     let b = Booking {
-        meta: fresh(ids, owner.clone()),
+        meta: fresh(ids, holder.clone()),
         property: n.property.to_string(),
         room_type: n.room_type.to_string(),
         arrival: n.arrival,
@@ -335,7 +321,7 @@ fn create(
         guest_name: guest.name.clone(),
         status,
         hold_until: n.hold_until,
-        holder: owner,
+        holder,
         stays: vec![],
         price,
         notes: n.notes.map(str::to_string),

@@ -4,7 +4,11 @@
 //! state machine and stock. It reads state through [`StateView`], never writes, and returns a
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
+mod allotments;
 mod bookings;
+mod distribution;
+
+pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod reference;
 mod validate;
 
@@ -37,6 +41,11 @@ pub struct Ctx<'a> {
     pub epoch: u64,
     /// Env writes are frozen: the master is handing over.
     pub frozen: bool,
+    /// The servers that may hold allotments besides `env` (every server of the environment
+    /// but the archive).
+    pub holders: &'a [ServerCode],
+    /// The archive servers: they may own closed records and never edit anything.
+    pub archives: &'a [ServerCode],
 }
 
 impl Ctx<'_> {
@@ -76,6 +85,27 @@ impl Ctx<'_> {
         self.ensure_writable(&Authority::Env)
     }
 
+    /// Whether `a` may hold allotments here: `env`, or a server of the environment.
+    pub fn may_hold(&self, a: &Authority) -> bool {
+        match a {
+            Authority::Env => true,
+            Authority::Server(s) => self.holders.contains(s),
+        }
+    }
+
+    /// Whether this server is an archive (it keeps records and never edits them).
+    pub fn is_archive(&self) -> bool {
+        self.archives.contains(self.server)
+    }
+
+    /// Whether `a` may own records: `env` or any server of the environment.
+    pub fn may_own(&self, a: &Authority) -> bool {
+        match a {
+            Authority::Env => true,
+            Authority::Server(s) => self.holders.contains(s) || self.archives.contains(s),
+        }
+    }
+
     /// Who owns a property's records: its property server, else the environment.
     pub fn property_authority(&self, property: &str) -> Authority {
         self.property_owners
@@ -104,6 +134,11 @@ pub enum Outcome {
     /// Bookings released because their holds lapsed.
     Expired {
         /// Their references.
+        ids: Vec<RecordId>,
+    },
+    /// Allotment grants written by a standing rule.
+    Granted {
+        /// The grants' ids.
         ids: Vec<RecordId>,
     },
 }
@@ -151,11 +186,7 @@ impl Decision {
 
 /// A fresh record identity owned by `owner`.
 fn fresh(ids: &mut dyn IdSource, owner: Authority) -> Meta {
-    Meta {
-        id: ids.next_id(),
-        owner,
-        version: 1,
-    }
+    Meta::new(ids.next_id(), owner, 1)
 }
 
 /// The identity of the next version of a record.
@@ -196,11 +227,7 @@ fn grant(
             version: epoch,
             ..t.meta
         },
-        None => Meta {
-            id: ids.next_id(),
-            owner: Authority::Env,
-            version: epoch,
-        },
+        None => Meta::new(ids.next_id(), Authority::Env, epoch),
     };
     let token = crate::record::MasterToken {
         meta,
@@ -249,11 +276,7 @@ fn take_over(
             version: epoch,
             ..t.meta
         },
-        None => Meta {
-            id: ids.next_id(),
-            owner: Authority::Env,
-            version: epoch,
-        },
+        None => Meta::new(ids.next_id(), Authority::Env, epoch),
     };
     let fence = crate::record::Fence {
         server: old.clone(),
@@ -296,6 +319,21 @@ fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decis
                 "the master token is not restored by hand".into(),
             ))
         }
+        Record::Tombstone(_) => {
+            return Err(DomainError::InvalidInput(
+                "a deletion is not restored by hand; delete the record again".into(),
+            ))
+        }
+        Record::AllotmentGrant(g) => {
+            if current_version > 0 {
+                return Err(DomainError::AlreadyExists(format!(
+                    "allotment grant {}",
+                    g.meta.id
+                )));
+            }
+            allotments::check_restorable(view, ctx, g)?;
+            g.at = ctx.now;
+        }
         other => set_version(other, current_version + 1),
     }
     let detail = format!(
@@ -321,22 +359,14 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::User(x) => view.user(&x.username)?.map(|c| c.meta.version),
         Record::MasterToken(_) => view.master_token()?.map(|c| c.meta.version),
         Record::Note(_) => None,
+        Record::AllotmentGrant(x) => view.allotment_grant(&x.meta.id)?.map(|c| c.meta.version),
+        Record::Tombstone(_) => None,
     }
     .unwrap_or(0))
 }
 
 fn set_version(r: &mut Record, v: u64) {
-    match r {
-        Record::Property(x) => x.meta.version = v,
-        Record::RoomType(x) => x.meta.version = v,
-        Record::Room(x) => x.meta.version = v,
-        Record::RatePlan(x) => x.meta.version = v,
-        Record::Guest(x) => x.meta.version = v,
-        Record::Booking(x) => x.meta.version = v,
-        Record::User(x) => x.meta.version = v,
-        Record::MasterToken(x) => x.meta.version = v,
-        Record::Note(x) => x.meta.version = v,
-    }
+    r.meta_mut().version = v;
 }
 
 /// Decides `cmd` against `view`: the records to write, or why not.
@@ -346,6 +376,25 @@ pub fn decide(
     ids: &mut dyn IdSource,
     ctx: &Ctx<'_>,
 ) -> Result<Decision, DomainError> {
+    // The archive keeps what it is given and edits nothing; its own jobs find nothing to do.
+    if ctx.is_archive() {
+        return match cmd {
+            Command::ExpireHolds => Ok(Decision {
+                writes: vec![],
+                outcome: Outcome::Expired { ids: vec![] },
+                audit: vec![],
+            }),
+            Command::RunAllotmentRule { .. } => Ok(Decision {
+                writes: vec![],
+                outcome: Outcome::Granted { ids: vec![] },
+                audit: vec![],
+            }),
+            _ => Err(DomainError::InvalidInput(format!(
+                "server {} is the archive: it keeps the records it is given and never edits them",
+                ctx.server
+            ))),
+        };
+    }
     let decision = match cmd {
         Command::CreateProperty { .. }
         | Command::CreateRoomType { .. }
@@ -361,6 +410,13 @@ pub fn decide(
             old_master_seq,
         } => take_over(view, ids, ctx, reason, *old_master_seq)?,
         Command::RestoreRecord { record } => restore(view, ctx, record)?,
+        Command::GrantAllotment { .. } | Command::RunAllotmentRule { .. } => {
+            allotments::decide(cmd, view, ids, ctx)?
+        }
+        Command::TransferOwnership { .. }
+        | Command::ImportCopy { .. }
+        | Command::DeleteRecord { .. }
+        | Command::DeleteCopy { .. } => distribution::decide(cmd, view, ids, ctx)?,
         Command::AddNote { booking, text } => {
             let b = view
                 .booking(booking)?

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Version of the canonical form; bumped when its meaning changes, so old and new servers differ.
-pub const CANONICAL_FORMAT: u32 = 1;
+pub const CANONICAL_FORMAT: u32 = 2;
 /// Most differences listed; beyond that the files are simply different.
 pub const MAX_DIFFERENCES: usize = 32;
 
@@ -62,6 +62,8 @@ pub struct CanonicalEnvironment {
     pub servers: Vec<CanonicalServer>,
     /// Timetable sorted by zone, time and master.
     pub timetable: Vec<CanonicalSlot>,
+    /// Allotment rules sorted by name (room types sorted within each).
+    pub allotment_rules: Vec<innsync_core::allotment::AllotmentRule>,
 }
 
 impl CanonicalEnvironment {
@@ -89,7 +91,10 @@ impl CanonicalEnvironment {
             })
             .collect();
         timetable.sort();
+        let mut allotment_rules = env.allotment_rules.clone();
+        allotment_rules.sort_by(|a, b| a.name.cmp(&b.name));
         Self {
+            allotment_rules,
             format: CANONICAL_FORMAT,
             name: env.name.clone(),
             initial_master: env.initial_master.to_string(),
@@ -120,13 +125,29 @@ impl CanonicalEnvironment {
             .iter()
             .map(|t| json!([t.tz, t.at, t.master]))
             .collect();
+        let rules: Vec<Value> = self
+            .allotment_rules
+            .iter()
+            .map(|r| {
+                json!([
+                    r.name,
+                    r.property,
+                    r.room_types,
+                    r.holder.to_string(),
+                    r.units,
+                    r.days_ahead,
+                    r.release_days
+                ])
+            })
+            .collect();
         json!([
             "innsync-environment",
             self.format,
             self.name,
             self.initial_master,
             servers,
-            slots
+            slots,
+            rules
         ])
         .to_string()
     }
@@ -219,6 +240,18 @@ impl CanonicalEnvironment {
                 push(Difference::SlotOnlyThere(slot.clone()));
             }
         }
+        for r in &self.allotment_rules {
+            match there.allotment_rules.iter().find(|t| t.name == r.name) {
+                None => push(Difference::RuleOnlyHere(r.name.clone())),
+                Some(t) if t != r => push(Difference::RuleDiffers(r.name.clone())),
+                Some(_) => {}
+            }
+        }
+        for t in &there.allotment_rules {
+            if !self.allotment_rules.iter().any(|r| r.name == t.name) {
+                push(Difference::RuleOnlyThere(t.name.clone()));
+            }
+        }
         out
     }
 }
@@ -260,6 +293,15 @@ pub enum Difference {
     /// A timetable entry only on the peer.
     #[error("timetable entry {0} is there but not here")]
     SlotOnlyThere(CanonicalSlot),
+    /// An allotment rule only here.
+    #[error("allotment rule {0:?} is here but not there")]
+    RuleOnlyHere(String),
+    /// An allotment rule only on the peer.
+    #[error("allotment rule {0:?} is there but not here")]
+    RuleOnlyThere(String),
+    /// An allotment rule that says something else there.
+    #[error("allotment rule {0:?} differs between here and there")]
+    RuleDiffers(String),
 }
 
 /// The sha256 of an environment's canonical form, shown and sent as 64 hex digits.

@@ -184,6 +184,63 @@ pub enum Problem {
         /// Line of the first.
         first_line: usize,
     },
+    /// An allotment holder that is neither `env` nor a server code.
+    #[error("`holder` must be env or a server code such as RS; got {0:?}")]
+    BadHolder(String),
+    /// A whole number out of its range.
+    #[error("`{key}` must be a whole number from {min} to {max}; got {got}")]
+    BadNumber {
+        /// The key.
+        key: &'static str,
+        /// Smallest allowed.
+        min: u32,
+        /// Largest allowed.
+        max: u32,
+        /// The value.
+        got: i64,
+    },
+    /// Two rules with one name.
+    #[error("allotment rule {name:?} is declared twice (first at line {first_line})")]
+    DuplicateRuleName {
+        /// The name.
+        name: String,
+        /// Line of the first.
+        first_line: usize,
+    },
+    /// The archive never sells, so it holds no allotments.
+    #[error("`holder` names {code}, a {role} server; it cannot hold allotments")]
+    NotEligibleToHold {
+        /// The code.
+        code: String,
+        /// Its role.
+        role: &'static str,
+    },
+    /// A rule giving the owner's units to the owner itself.
+    #[error("`holder` {holder} owns {property} and holds its rooms already; name another holder")]
+    HolderIsOwner {
+        /// The holder.
+        holder: String,
+        /// The property.
+        property: String,
+    },
+    /// Two rules for the same property, holder and room type would both top it up.
+    #[error("another rule (line {first_line}) already keeps {property} units for {holder} on some of these room types")]
+    OverlappingRules {
+        /// The property.
+        property: String,
+        /// The holder.
+        holder: String,
+        /// Line of the first rule.
+        first_line: usize,
+    },
+    /// A release window as long as the horizon leaves nothing to top up.
+    #[error("`release_days` ({release_days}) must be less than `days_ahead` ({days_ahead})")]
+    ReleaseBeyondHorizon {
+        /// The window.
+        release_days: u32,
+        /// The horizon.
+        days_ahead: u32,
+    },
     /// More entries than [`crate::limits`] allows.
     #[error("too many {what}: at most {max}")]
     TooMany {

@@ -6,11 +6,13 @@
 //! exchange so that two servers with different files refuse to sync, and
 //! [`CanonicalEnvironment::differences`] names what differs for the error message.
 
+mod allotment_rules;
 mod canonical;
 mod error;
 mod parse;
 mod validate;
 
+pub use allotment_rules::DEFAULT_DAYS_AHEAD;
 pub use canonical::{
     CanonicalEnvironment, CanonicalServer, CanonicalSlot, Difference, Fingerprint,
     CANONICAL_FORMAT, MAX_DIFFERENCES,
@@ -56,6 +58,12 @@ impl ServerRole {
     /// Parses the name used in the file.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether a server of this role may hold allotments and sell from them: the archive
+    /// never sells.
+    pub fn may_hold_allotments(self) -> bool {
+        !matches!(self, Self::Archive)
     }
 
     /// Whether a server of this role may hold the master token: property servers are masters of
@@ -139,6 +147,8 @@ pub struct Environment {
     pub servers: Vec<ServerEntry>,
     /// The master timetable, in file order.
     pub timetable: Vec<TimetableEntry>,
+    /// Standing allotment rules, in file order.
+    pub allotment_rules: Vec<innsync_core::allotment::AllotmentRule>,
 }
 
 impl Environment {
@@ -225,6 +235,7 @@ impl Environment {
                 group: None,
             }],
             timetable: Vec::new(),
+            allotment_rules: Vec::new(),
         }
     }
 

@@ -13,7 +13,14 @@ use std::ops::Range;
 use toml_edit::{Document, Item, TableLike};
 use url::Url;
 
-const TOP_KEYS: &[&str] = &["name", "secret", "initial_master", "servers", "timetable"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "secret",
+    "initial_master",
+    "servers",
+    "timetable",
+    "allotment_rules",
+];
 const SERVER_KEYS: &[&str] = &["code", "role", "url", "properties", "group"];
 const SLOT_KEYS: &[&str] = &["at", "tz", "master"];
 const TOP: &str = "the top level";
@@ -55,6 +62,7 @@ pub(super) struct Draft {
     pub initial_master: Option<At<ServerCode>>,
     pub servers: Vec<DraftServer>,
     pub timetable: Vec<DraftSlot>,
+    pub allotment_rules: Vec<super::allotment_rules::DraftRule>,
 }
 
 /// Collects problems with their positions in the source.
@@ -151,6 +159,11 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
     }
     for (table, pos) in entries(root, "timetable", p) {
         draft.timetable.push(read_slot(table, pos, p));
+    }
+    for (table, pos) in entries(root, "allotment_rules", p) {
+        draft
+            .allotment_rules
+            .push(super::allotment_rules::read(table, pos, p));
     }
     draft
 }
@@ -275,7 +288,12 @@ pub(super) fn parse_hh_mm(s: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(h, m, 0)
 }
 
-fn check_keys(t: &dyn TableLike, allowed: &[&str], section: &'static str, p: &mut Problems<'_>) {
+pub(super) fn check_keys(
+    t: &dyn TableLike,
+    allowed: &[&str],
+    section: &'static str,
+    p: &mut Problems<'_>,
+) {
     for (key, item) in t.iter() {
         if !allowed.contains(&key) {
             let span = t.key(key).and_then(|k| k.span()).or_else(|| item.span());
@@ -307,7 +325,7 @@ fn optional_str(t: &dyn TableLike, key: &'static str, p: &mut Problems<'_>) -> O
     }
 }
 
-fn required_str(
+pub(super) fn required_str(
     t: &dyn TableLike,
     key: &'static str,
     section: &'static str,
@@ -393,20 +411,67 @@ fn server_url(s: At<String>, p: &mut Problems<'_>) -> Option<At<Url>> {
 }
 
 fn properties(t: &dyn TableLike, p: &mut Problems<'_>) -> Option<At<Vec<At<String>>>> {
-    let item = t.get("properties")?;
+    code_list(t, "properties", "a list of property codes", p)
+}
+
+/// An integer between `min` and `max`, required.
+pub(super) fn required_int(
+    t: &dyn TableLike,
+    key: &'static str,
+    section: &'static str,
+    table_pos: Position,
+    min: u32,
+    max: u32,
+    p: &mut Problems<'_>,
+) -> Option<u32> {
+    let Some(item) = t.get(key) else {
+        p.add(table_pos, Problem::MissingKey { key, section });
+        return None;
+    };
+    let pos = p.pos(item.span());
+    let Some(v) = item.as_integer() else {
+        p.add(pos, wrong_type(key, "a whole number", item));
+        return None;
+    };
+    match u32::try_from(v) {
+        Ok(n) if (min..=max).contains(&n) => Some(n),
+        _ => {
+            p.add(
+                pos,
+                Problem::BadNumber {
+                    key,
+                    min,
+                    max,
+                    got: v,
+                },
+            );
+            None
+        }
+    }
+}
+
+/// A list of codes (property or room type codes: the core's rule for both).
+pub(super) fn code_list(
+    t: &dyn TableLike,
+    key: &'static str,
+    expected: &'static str,
+    p: &mut Problems<'_>,
+) -> Option<At<Vec<At<String>>>> {
+    let item = t.get(key)?;
     let pos = p.pos(item.span());
     let Some(array) = item.as_array() else {
-        p.add(
-            pos,
-            wrong_type("properties", "a list of property codes", item),
-        );
+        p.add(pos, wrong_type(key, expected, item));
         return None;
     };
     if array.len() > MAX_PROPERTIES_PER_SERVER {
         p.add(
             pos,
             Problem::TooMany {
-                what: "properties on one server",
+                what: if key == "properties" {
+                    "properties on one server"
+                } else {
+                    "codes in one list"
+                },
                 max: MAX_PROPERTIES_PER_SERVER,
             },
         );
@@ -424,8 +489,8 @@ fn properties(t: &dyn TableLike, p: &mut Problems<'_>) -> Option<At<Vec<At<Strin
             None => p.add(
                 vpos,
                 Problem::WrongType {
-                    key: "properties".to_string(),
-                    expected: "a list of property codes",
+                    key: key.to_string(),
+                    expected,
                     found: v.type_name(),
                 },
             ),
@@ -435,7 +500,7 @@ fn properties(t: &dyn TableLike, p: &mut Problems<'_>) -> Option<At<Vec<At<Strin
 }
 
 /// The core's rule for property codes: 1–16 upper-case letters, digits, `-` or `_`.
-fn is_property_code(v: &str) -> bool {
+pub(super) fn is_property_code(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= MAX_CODE_LEN
         && v.bytes()

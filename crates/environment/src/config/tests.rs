@@ -451,3 +451,102 @@ fn too_many_servers_are_refused() {
         "{err}"
     );
 }
+
+const RULE: &str = r#"
+[[allotment_rules]]
+name = "web-keeps-2"
+property = "KRL"
+room_types = ["DLX"]
+holder = "env"
+units = 2
+days_ahead = 180
+release_days = 3
+"#;
+
+#[test]
+fn allotment_rules_parse_with_defaults() {
+    let src = format!("{GOOD}{RULE}[[allotment_rules]]\nname = \"rs-float\"\nproperty = \"KRL\"\nholder = \"RS\"\nunits = 1\n");
+    let env = Environment::parse(&src).unwrap();
+    assert_eq!(env.allotment_rules.len(), 2);
+    let r = &env.allotment_rules[0];
+    assert_eq!(
+        (r.property.as_str(), r.units, r.days_ahead, r.release_days),
+        ("KRL", 2, 180, 3)
+    );
+    assert_eq!(r.holder, innsync_core::Authority::Env);
+    assert_eq!(r.room_types, vec!["DLX"]);
+    let f = &env.allotment_rules[1];
+    assert_eq!(
+        (f.days_ahead, f.release_days, f.room_types.len()),
+        (DEFAULT_DAYS_AHEAD, 0, 0)
+    );
+    assert_eq!(f.holder, innsync_core::Authority::Server(code("RS")));
+    // Rules are part of the file's meaning.
+    assert_ne!(
+        env.fingerprint(),
+        Environment::parse(GOOD).unwrap().fingerprint()
+    );
+    let other = Environment::parse(&src.replace("units = 2", "units = 3")).unwrap();
+    assert_eq!(
+        env.differences(&other)
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>(),
+        vec!["allotment rule \"web-keeps-2\" differs between here and there"]
+    );
+}
+
+#[test]
+fn bad_allotment_rules_are_refused_at_their_line() {
+    let rule_line = GOOD.lines().count() + 1;
+    for (from, to, expect, line_offset) in [
+        (
+            "holder = \"env\"",
+            "holder = \"ZZ\"",
+            "not in [[servers]]",
+            5,
+        ),
+        ("holder = \"env\"", "holder = \"PA\"", "owns KRL", 5),
+        (
+            "holder = \"env\"",
+            "holder = \"pa\"",
+            "`holder` must be env",
+            5,
+        ),
+        ("units = 2", "units = 0", "from 1 to 10000", 6),
+        ("units = 2", "units = \"2\"", "a whole number", 6),
+        (
+            "release_days = 3",
+            "release_days = 180",
+            "must be less than",
+            7,
+        ),
+        (
+            "name = \"web-keeps-2\"",
+            "nom = \"x\"",
+            "unknown key `nom`",
+            2,
+        ),
+    ] {
+        let src = format!("{GOOD}{}", RULE.replacen(from, to, 1));
+        let err = Environment::parse(&src).expect_err(to);
+        let hit = err
+            .problems
+            .iter()
+            .find(|l| l.problem.to_string().contains(expect))
+            .unwrap_or_else(|| panic!("{to}: {err}"));
+        assert_eq!(hit.at.line, rule_line + line_offset, "{to}: {err}");
+    }
+    // Two rules topping up one holder on one room type would each give it units.
+    let twice = format!("{GOOD}{RULE}{}", RULE.replace("web-keeps-2", "again"));
+    let err = Environment::parse(&twice).unwrap_err();
+    assert!(
+        err.to_string().contains("already keeps KRL units for env"),
+        "{err}"
+    );
+    let same_name = format!("{GOOD}{RULE}{}", RULE.replace("\"env\"", "\"RS\""));
+    assert!(Environment::parse(&same_name)
+        .unwrap_err()
+        .to_string()
+        .contains("declared twice"));
+}

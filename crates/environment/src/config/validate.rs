@@ -179,6 +179,8 @@ pub(super) fn check(d: Draft, p: &mut Problems<'_>) -> Option<Environment> {
         }
     }
 
+    super::allotment_rules::check(&d.allotment_rules, &roles, &owners, codes_complete, p);
+
     build(d)
 }
 
@@ -229,7 +231,12 @@ fn build(d: Draft) -> Option<Environment> {
             master: t.master?.value,
         });
     }
+    let mut allotment_rules = Vec::with_capacity(d.allotment_rules.len());
+    for r in d.allotment_rules {
+        allotment_rules.push(super::allotment_rules::build(r)?);
+    }
     Some(Environment {
+        allotment_rules,
         name: d.name?,
         secret: Secret(d.secret?.value),
         initial_master: d.initial_master?.value,

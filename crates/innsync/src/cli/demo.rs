@@ -1,5 +1,6 @@
-//! `innsync demo`: a working server on 127.0.0.1 with sample properties, rooms, rates, users
-//! and bookings, until Ctrl-C.
+//! `innsync demo`: an environment of three servers on 127.0.0.1 with sample properties, rooms,
+//! rates, users, bookings and standing allotment rules, a partition drill that shows two servers
+//! cut off from each other never selling the same room, then serving until Ctrl-C.
 
 use crate::client::Api;
 use anyhow::Context;
@@ -23,7 +24,16 @@ pub struct DemoArgs {
     /// Seed and exit instead of serving until Ctrl-C (for scripts and tests).
     #[arg(long)]
     pub seed_only: bool,
+    /// Skip the partition drill (PA cut off while WB and PA sell the same night).
+    #[arg(long)]
+    pub no_drill: bool,
 }
+
+/// How often the demo's servers run the allotment rules (quicker than a real server's, so the
+/// drill starts at once).
+const DEMO_RULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// The night the drill sells, days from today: clear of the sample bookings.
+const DRILL_NIGHT: u64 = 20;
 
 /// The demo login.
 pub const DEMO_USER: &str = "demo";
@@ -52,6 +62,27 @@ code = "PA"
 role = "property"
 url = "http://127.0.0.1:{pa}"
 properties = ["KRL"]
+
+# The lodge keeps all but 2 rooms of each type a night for the web; 3 days before a night the
+# web's unsold units go back to the lodge.
+[[allotment_rules]]
+name = "web-keeps-2-of-KRL"
+property = "KRL"
+holder = "env"
+units = 2
+days_ahead = 365
+release_days = 3
+
+# The office may sell one tent a night of River Camp while it is offline; unsold ones return
+# to the master 2 days before the night.
+[[allotment_rules]]
+name = "office-float-RVC"
+property = "RVC"
+room_types = ["TNT"]
+holder = "RS"
+units = 1
+days_ahead = 60
+release_days = 2
 "#,
         wb = port,
         rs = port + 1,
@@ -77,17 +108,44 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             environment_file(a.port, &crate::client::random_token()),
         )?;
     }
+    // Every link into and out of PA runs through a proxy, so the drill can cut PA off.
+    let codes = ["WB", "RS", "PA"];
+    let port_of = |code: &str| a.port + codes.iter().position(|c| *c == code).unwrap_or(0) as u16;
+    let mut to_pa = Vec::new();
+    let mut peer_urls: Vec<Vec<(ServerCode, String)>> = vec![vec![]; codes.len()];
+    for (i, from) in codes.iter().enumerate() {
+        for to in codes {
+            if *from == to || (*from != "PA" && to != "PA") {
+                continue;
+            }
+            let upstream = format!("127.0.0.1:{}", port_of(to))
+                .parse()
+                .context("proxy address")?;
+            let proxy = innsync_faultproxy::Proxy::start("127.0.0.1:0", upstream)
+                .await
+                .context("starting the demo's link proxy")?;
+            peer_urls[i].push((
+                ServerCode::parse(to).map_err(anyhow::Error::msg)?,
+                format!("http://{}", proxy.addr()),
+            ));
+            to_pa.push(proxy);
+        }
+    }
+    let settings = Settings {
+        allotment_rule_interval: DEMO_RULE_INTERVAL,
+        ..Settings::default()
+    };
     let mut running = Vec::new();
     let mut apis = Vec::new();
-    for (i, code) in ["WB", "RS", "PA"].into_iter().enumerate() {
+    for (i, code) in codes.into_iter().enumerate() {
         let server = ServerCode::parse(code).map_err(anyhow::Error::msg)?;
-        let env = super::serve::load_environment(&env_path, &server, &[])?;
+        let env = super::serve::load_environment(&env_path, &server, &peer_urls[i])?;
         let config = ServerConfig {
             data_dir: dir.join(code),
             listen: format!("127.0.0.1:{}", a.port + i as u16),
             server,
             admin_token: Some(token.clone()),
-            settings: Settings::default(),
+            settings: settings.clone(),
             environment: Some(Arc::new(env)),
         };
         let r = innsync_server::start(config, Arc::new(Utc::now))
@@ -103,6 +161,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     seed(&apis[0], &apis[2])
         .await
         .context("seeding sample data")?;
+    let drill = if a.no_drill {
+        None
+    } else {
+        let apis: [Api; 3] = [apis[0].clone(), apis[1].clone(), apis[2].clone()];
+        let night = Utc::now().date_naive() + Days::new(DRILL_NIGHT);
+        Some(super::demo_drill::run(&apis, &to_pa, "KRL", "STD", night).await?)
+    };
     println!("innsync demo: an environment of three servers with sample data");
     for ((code, r), role) in running.iter().zip([
         "web, master",
@@ -116,6 +181,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     println!("  data        {}", dir.display());
     let base = format!("http://{}", running[0].1.addr);
     println!("  try: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/environment'");
+    if let Some(report) = drill {
+        print!("{report}");
+        println!(
+            "  see who holds what: {base}/ui/grid?property=KRL&from={}",
+            Utc::now().date_naive() + Days::new(DRILL_NIGHT - 3)
+        );
+    }
     if !a.seed_only {
         println!("Ctrl-C stops the demo.");
         super::serve::wait_for_stop().await;

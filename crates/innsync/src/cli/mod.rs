@@ -1,12 +1,15 @@
 //! One module per subcommand.
 
+pub mod allotment;
 pub mod bench;
 pub mod bench_all;
 pub mod bench_replication;
 pub mod chaos;
 pub mod check;
 pub mod demo;
+pub mod demo_drill;
 pub mod master;
+pub mod pending;
 pub mod pms;
 pub mod serve;
 

@@ -1,6 +1,8 @@
 //! A real `innsync serve` process on a loopback port, and a JSON client for it.
 #![allow(dead_code)]
 
+pub mod mesh;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -121,6 +123,22 @@ impl TestServer {
         };
         self.child = Some(child);
         self.base = base;
+    }
+
+    /// `innsync check` on this server's data directory (it may be running): every invariant
+    /// recomputed from the records.
+    pub fn check_invariants(&self) {
+        let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
+            .args(["check", "--data-dir"])
+            .arg(&self.dir)
+            .output()
+            .expect("run innsync check");
+        assert!(
+            out.status.success(),
+            "innsync check {}: {}",
+            self.dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn api(&self) -> Api {

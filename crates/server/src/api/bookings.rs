@@ -130,7 +130,7 @@ fn booking_of(out: &WriteOutcome) -> ApiResult<(Booking, Option<Guest>)> {
             Record::Guest(g) => Some(g.clone()),
             _ => None,
         }),
-        Outcome::Expired { .. } => None,
+        Outcome::Expired { .. } | Outcome::Granted { .. } => None,
     };
     match written(out.outcome())? {
         Record::Booking(b) => Ok((b.clone(), guest)),

@@ -1,8 +1,12 @@
 //! The routes of `/api/v1` and the operational endpoints, assembled into one router.
 
+mod allotments;
 mod availability;
 mod bookings;
+mod copies;
 mod ops;
+
+pub(crate) use ops::age_seconds;
 mod pms;
 mod reference;
 mod users;
@@ -53,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/properties/{code}/occupancy", get(availability::occupancy))
         .route("/availability", get(availability::availability))
+        .route("/allotments", get(allotments::list))
+        .route("/allotments/shortfalls", get(allotments::shortfalls))
+        .route("/allotments/grant", post(allotments::grant))
+        .route("/allotments/request", post(allotments::request))
         .route("/guests", post(bookings::create_guest))
         .route("/guests/{id}", get(bookings::get_guest))
         .route("/bookings", get(bookings::list).post(bookings::create))
@@ -75,6 +83,17 @@ pub fn router(state: AppState) -> Router {
             "/replication/relay",
             post(crate::replication::forward::relay_endpoint),
         )
+        .route(
+            "/replication/offer",
+            post(crate::replication::ownership::offer),
+        )
+        .route(
+            "/replication/await",
+            post(crate::replication::ownership::await_record),
+        )
+        .route("/copies", post(copies::import))
+        .route("/copies/delete", post(copies::delete_copy))
+        .route("/records/delete", post(copies::delete))
         .route("/pending", get(crate::replication::forward::list))
         .route(
             "/pending/{id}/{action}",
@@ -137,9 +156,9 @@ pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDa
 pub(crate) fn written(o: &Outcome) -> Result<&Record, Problem> {
     match o {
         Outcome::Written { record, .. } => Ok(record),
-        Outcome::Expired { .. } => Err(Problem::from(StoreError::Corrupt(
-            "unexpected outcome".into(),
-        ))),
+        Outcome::Expired { .. } | Outcome::Granted { .. } => Err(Problem::from(
+            StoreError::Corrupt("unexpected outcome".into()),
+        )),
     }
 }
 

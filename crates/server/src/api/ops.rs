@@ -36,20 +36,33 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Seconds from an RFC 3339 time to `now`, never negative (0 when unreadable).
+pub(crate) fn age_seconds(now: chrono::DateTime<chrono::Utc>, at: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| {
+        (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0)
+    })
+}
+
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(state.writer.stats());
     // Queue and conflict gauges, read now (appended before the exposition's end marker).
-    if let Ok((conflicts, (depth, oldest, failed))) = state
-        .read(|r| Ok((r.open_conflicts()?, r.pending_summary()?)))
+    let today = (state.clock)().date_naive();
+    if let Ok((conflicts, queue, short)) = state
+        .read(move |r| {
+            Ok((
+                r.open_conflicts()?,
+                r.pending_summary()?,
+                r.shortfall_count(today)?,
+            ))
+        })
         .await
     {
-        let age = oldest
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .map_or(0, |t| {
-                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-                    .num_seconds()
-                    .max(0)
-            });
+        let now = (state.clock)();
+        let age = queue
+            .oldest_created_at
+            .as_deref()
+            .map_or(0, |t| age_seconds(now, t));
+        let (depth, failed) = (queue.depth, queue.failed);
         let mut extra = String::new();
         for (metric, help, v) in [
             (
@@ -72,10 +85,40 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 "Pending operations that failed and wait for an operator",
                 failed as i64,
             ),
+            (
+                "innsync_allotment_shortfalls",
+                "Holder-nights of the coming year sold beyond what the holder holds",
+                short as i64,
+            ),
         ] {
             extra.push_str(&format!(
                 "# HELP {metric} {help}.\n# TYPE {metric} gauge\n{metric} {v}\n"
             ));
+        }
+        for (metric, help, rows) in [
+            (
+                "innsync_pending_pool_depth",
+                "Pending operations with work to do, per pool",
+                queue
+                    .pools
+                    .iter()
+                    .map(|(p, n)| (format!("pool=\"{p}\""), *n as i64))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "innsync_pending_last_success_age_seconds",
+                "Seconds since each target last completed an operation",
+                queue
+                    .last_success
+                    .iter()
+                    .map(|(t, at)| (format!("target=\"{t}\""), age_seconds(now, at)))
+                    .collect(),
+            ),
+        ] {
+            extra.push_str(&format!("# HELP {metric} {help}.\n# TYPE {metric} gauge\n"));
+            for (labels, v) in rows {
+                extra.push_str(&format!("{metric}{{{labels}}} {v}\n"));
+            }
         }
         let end = body.rfind("# EOF").unwrap_or(body.len());
         body.insert_str(end, &extra);

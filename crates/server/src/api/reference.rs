@@ -214,13 +214,29 @@ pub(crate) async fn out_of_order(
         Problem::invalid("reason: a reason is required to take a room out of order")
     })?;
     let cmd = Command::SetOutOfOrder {
-        property: code,
+        property: code.clone(),
         number,
         from: p.from,
         to: p.to,
         reason,
     };
-    write(&state, &caller, cmd, None, fwd, StatusCode::OK, |_| None).await
+    let out = match forward::submit(&state, cmd, &caller, None, fwd).await? {
+        Submitted::Done(o) => o,
+        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+    };
+    let mut v = serde_json::to_value(written(out.outcome())?)
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
+    // A room leaving service can leave a holder with more sold than it holds: say so now,
+    // with the bookings concerned, rather than let anyone find out at check-in.
+    let nights = innsync_core::dates::Nights {
+        from: p.from,
+        to: p.to,
+    };
+    let short = state.read(move |r| r.shortfalls(&code, nights)).await?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("shortfalls".into(), json!(short));
+    }
+    Ok((StatusCode::OK, Json(v)).into_response())
 }
 
 pub(crate) async fn back_in_service(

@@ -38,6 +38,10 @@ pub struct PullAnswer {
     pub holds: BTreeMap<String, u64>,
     /// Changes beyond the caller's cursor, each origin's in order.
     pub changes: Vec<Change>,
+    /// For a caller that receives only part of the data: per origin, the last change looked
+    /// at; those left out were not for it, and it may move its cursor past them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scanned: BTreeMap<String, u64>,
 }
 
 /// Checks that the caller is a server of this environment with the same file.
@@ -99,14 +103,22 @@ pub async fn pull(
     let wait = Duration::from_millis(req.wait_ms.min(MAX_PULL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let mut changed = state.writer.changes();
+    let serve = crate::distribution::Serving::for_peer(&state, &peer);
     loop {
         changed.borrow_and_update();
         let cursor = req.cursor.clone();
         let limit = req.limit;
-        let (holds, changes) = state
-            .read(move |r| Ok((r.cursors()?, r.changes_after(&cursor, limit)?)))
+        let s = serve.clone();
+        let (holds, changes, scanned) = state
+            .read(move |r| {
+                let (changes, scanned) = s.changes_after(r, &cursor, limit)?;
+                Ok((r.cursors()?, changes, scanned))
+            })
             .await?;
-        if !changes.is_empty() || tokio::time::Instant::now() >= deadline {
+        let moved = scanned
+            .iter()
+            .any(|(o, s)| *s > req.cursor.get(o).copied().unwrap_or(0));
+        if !changes.is_empty() || moved || tokio::time::Instant::now() >= deadline {
             tracing::debug!(%peer, changes = changes.len(), "served a pull");
             let ctx = state
                 .env
@@ -117,6 +129,11 @@ pub async fn pull(
                 fingerprint: ctx.fingerprint.clone(),
                 holds,
                 changes,
+                scanned: if serve.partial() {
+                    scanned
+                } else {
+                    BTreeMap::new()
+                },
             }));
         }
         // Wait for the next commit, or the end of the caller's wait.

@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use innsync_core::{Authority, Command, DomainError, ServerCode};
-use innsync_store::{LocalWrite, PendingOp, StoreError, WriteOutcome};
+use innsync_store::{LocalWrite, NewPending, PendingOp, PendingUpdate, StoreError, WriteOutcome};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
-use tokio::sync::watch;
 
-/// Most pending operations taken per round of the worker.
-pub const PENDING_BATCH: usize = 64;
+/// The pool forwarded writes run in.
+pub const FORWARD_POOL: &str = "forward";
 
 /// A command relayed from a peer to its owner.
 #[derive(Debug, Serialize, Deserialize)]
@@ -96,14 +94,16 @@ fn static_code(code: &str) -> &'static str {
         .unwrap_or("unavailable")
 }
 
-/// Relays one command to `target` and returns its answer.
-pub async fn relay(
+/// POSTs `body` to a peer's `path` as this server (peer token and file fingerprint), within
+/// the peer timeouts; the answer, or why there was none (unreachable, timed out, 5xx: try
+/// again later) or the peer's refusal (4xx: final).
+pub async fn peer_post<B: Serialize>(
     state: &AppState,
     target: &ServerCode,
-    command: &Command,
-    actor: &str,
-    key: &str,
-) -> Result<WriteOutcome, RelayError> {
+    path: &str,
+    body: &B,
+    timeout: std::time::Duration,
+) -> Result<axum::body::Bytes, RelayError> {
     let Some(ctx) = &state.env else {
         return Err(RelayError::Refused(Problem::invalid(
             "not part of an environment",
@@ -116,45 +116,69 @@ pub async fn relay(
     };
     let client = reqwest::Client::builder()
         .connect_timeout(state.settings.peer_connect_timeout)
-        .timeout(state.settings.peer_request_timeout)
+        .timeout(timeout)
         .build()
         .map_err(|e| RelayError::Unreachable(e.to_string()))?;
-    let body = RelayRequest {
-        actor: actor.to_string(),
-        command: command.clone(),
-        idempotency_key: key.to_string(),
-    };
     let resp = client
-        .post(format!("{base}/api/v1/replication/relay"))
+        .post(format!("{base}{path}"))
         .bearer_auth(peer_token(ctx.env.secret.expose(), ctx.me.code.as_str()))
         .header(SERVER_HEADER, ctx.me.code.as_str())
         .header(FINGERPRINT_HEADER, &ctx.fingerprint)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    answer(target.as_str(), resp).await
+}
+
+/// Sorts an HTTP answer into success (its body), a retryable failure or a final refusal.
+pub async fn answer(who: &str, resp: reqwest::Response) -> Result<axum::body::Bytes, RelayError> {
     let status = resp.status();
     let bytes = resp
         .bytes()
         .await
         .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     if status.is_success() {
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| RelayError::Unreachable(format!("garbled answer from {target}: {e}")));
+        return Ok(bytes);
     }
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let detail = v["detail"].as_str().unwrap_or("no detail").to_string();
-    if status.is_server_error() {
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         return Err(RelayError::Unreachable(format!(
-            "{target} answered {status}: {detail}"
+            "{who} answered {status}: {detail}"
         )));
     }
     let code = static_code(v["code"].as_str().unwrap_or(""));
     Err(RelayError::Refused(Problem::new(
         status,
         code,
-        format!("{target} refused: {detail}"),
+        format!("{who} refused: {detail}"),
     )))
+}
+
+/// Relays one command to `target` and returns its answer.
+pub async fn relay(
+    state: &AppState,
+    target: &ServerCode,
+    command: &Command,
+    actor: &str,
+    key: &str,
+) -> Result<WriteOutcome, RelayError> {
+    let body = RelayRequest {
+        actor: actor.to_string(),
+        command: command.clone(),
+        idempotency_key: key.to_string(),
+    };
+    let bytes = peer_post(
+        state,
+        target,
+        "/api/v1/replication/relay",
+        &body,
+        state.settings.peer_request_timeout,
+    )
+    .await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RelayError::Unreachable(format!("garbled answer from {target}: {e}")))
 }
 
 /// Runs `cmd` here; if it belongs elsewhere and `forward` is set, queues it for its owner and
@@ -188,22 +212,34 @@ pub async fn submit(
     let command = serde_json::to_string(&cmd).map_err(|e| Problem::invalid(e.to_string()))?;
     let id = state
         .writer
-        .enqueue_pending(target.clone(), command, caller.username.clone(), summary)
+        .enqueue_pending(NewPending {
+            target: target.to_string(),
+            op: "relay".into(),
+            command,
+            actor: caller.username.clone(),
+            summary,
+            pool: FORWARD_POOL.into(),
+            record_id: None,
+            rule: None,
+            not_before: None,
+            coalesce: false,
+        })
         .await?;
-    let (op, refusal) = attempt(state, id).await?;
+    let (op, refusal) = super::queue::attempt(state, id).await?;
     if let Some(p) = refusal {
         // The owner said no and the user gets its answer now: nothing is left for an operator
         // to do, so the operation is closed as canceled (its reason kept).
         state
             .writer
-            .local(LocalWrite::PendingState {
+            .local(LocalWrite::PendingState(PendingUpdate {
                 id,
                 state: "canceled".into(),
+                phase: None,
                 next_at: None,
                 error: None,
                 result: None,
                 attempted: false,
-            })
+            }))
             .await?;
         return Err(p);
     }
@@ -217,112 +253,6 @@ pub async fn submit(
     }
 }
 
-fn pending_key(state: &AppState, id: i64) -> String {
-    format!("pending-{}-{id}", state.writer.server())
-}
-
-async fn load(state: &AppState, id: i64) -> Result<PendingOp, Problem> {
-    state
-        .read(move |r| Ok(r.pending(None, 100_000)?.into_iter().find(|p| p.id == id)))
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("pending operation {id} not found")))
-}
-
-/// One delivery attempt of pending operation `id`; returns it as it stands afterwards, and the
-/// owner's refusal when it refused.
-async fn attempt(state: &AppState, id: i64) -> Result<(PendingOp, Option<Problem>), Problem> {
-    let op = load(state, id).await?;
-    let target = ServerCode::parse(&op.target).map_err(Problem::invalid)?;
-    let cmd: Command =
-        serde_json::from_str(&op.command).map_err(|e| Problem::invalid(e.to_string()))?;
-    let set = |state_: &str,
-               next_at: Option<String>,
-               error: Option<String>,
-               result: Option<String>| LocalWrite::PendingState {
-        id,
-        state: state_.to_string(),
-        next_at,
-        error,
-        result,
-        attempted: true,
-    };
-    let mut refusal = None;
-    let w = match relay(state, &target, &cmd, &op.actor, &pending_key(state, id)).await {
-        Ok(out) => {
-            let result =
-                serde_json::to_string(&out).map_err(|e| Problem::unavailable(e.to_string()))?;
-            if let Some(ctx) = &state.env {
-                ctx.peer(&target, |p| p.last_forward = Some(chrono::Utc::now()));
-            }
-            set("done", None, None, Some(result))
-        }
-        Err(RelayError::Refused(p)) => {
-            let w = set("failed", None, Some(p.detail.clone()), None);
-            refusal = Some(p);
-            w
-        }
-        Err(RelayError::Unreachable(why)) => {
-            let s = &state.settings;
-            let attempts = op.attempts + 1;
-            if attempts >= s.pending_max_attempts {
-                set(
-                    "failed",
-                    None,
-                    Some(format!("gave up after {attempts} attempts: {why}")),
-                    None,
-                )
-            } else {
-                let backoff = s
-                    .pending_retry_min
-                    .saturating_mul(1 << attempts.min(16))
-                    .min(s.pending_retry_max);
-                let next =
-                    (state.clock)() + chrono::TimeDelta::from_std(backoff).unwrap_or_default();
-                set(
-                    "retry",
-                    Some(innsync_store::time_text(next)),
-                    Some(why),
-                    None,
-                )
-            }
-        }
-    };
-    state.writer.local(w).await?;
-    Ok((load(state, id).await?, refusal))
-}
-
-/// Delivers due pending operations until stopped: per target in id order, stopping at the first
-/// that is not settled, so one target's operations are never reordered.
-pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(state.settings.pending_poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let now = innsync_store::time_text((state.clock)());
-        let Ok(due) = state
-            .read(move |r| r.due_pending(&now, PENDING_BATCH))
-            .await
-        else {
-            continue;
-        };
-        let mut blocked: BTreeSet<String> = BTreeSet::new();
-        for op in due {
-            if blocked.contains(&op.target) {
-                continue;
-            }
-            match attempt(&state, op.id).await {
-                Ok((after, _)) if after.state == "done" || after.state == "failed" => {}
-                Ok(_) | Err(_) => {
-                    blocked.insert(op.target.clone());
-                }
-            }
-        }
-    }
-}
-
 /// `GET /api/v1/pending`.
 pub async fn list(
     State(state): State<AppState>,
@@ -330,12 +260,20 @@ pub async fn list(
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = crate::api::list_limit(&state, q.limit)?;
-    let st = q.state.clone();
-    let (ops, (depth, oldest, failed)) = state
-        .read(move |r| Ok((r.pending(st.as_deref(), limit)?, r.pending_summary()?)))
+    let (st, pool) = (q.state.clone(), q.pool.clone());
+    let (ops, summary) = state
+        .read(move |r| {
+            Ok((
+                r.pending(st.as_deref(), pool.as_deref(), limit)?,
+                r.pending_summary()?,
+            ))
+        })
         .await?;
     Ok(Json(serde_json::json!({
-        "pending": ops, "depth": depth, "oldest_created_at": oldest, "failed": failed,
+        "pending": ops, "depth": summary.depth, "oldest_created_at": summary.oldest_created_at,
+        "failed": summary.failed,
+        "last_success": summary.last_success.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "pools": summary.pools.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     })))
 }
 
@@ -344,12 +282,13 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     state: Option<String>,
+    pool: Option<String>,
     limit: Option<usize>,
 }
 
 /// Retries or cancels pending operation `id` (an operator's action, from the API or the UI).
 pub async fn steer_op(state: &AppState, id: i64, action: &str) -> Result<PendingOp, Problem> {
-    let op = load(state, id).await?;
+    let op = super::queue::load(state, id).await?;
     let next = match (action, op.state.as_str()) {
         ("retry", "failed" | "retry" | "pending") => "pending",
         ("cancel", "pending" | "retry" | "failed") => "canceled",
@@ -368,19 +307,20 @@ pub async fn steer_op(state: &AppState, id: i64, action: &str) -> Result<Pending
     };
     state
         .writer
-        .local(LocalWrite::PendingState {
+        .local(LocalWrite::PendingState(PendingUpdate {
             id,
             state: next.into(),
+            phase: None,
             next_at: Some(innsync_store::time_text((state.clock)())),
             error: None,
             result: None,
             attempted: false,
-        })
+        }))
         .await?;
     if next == "pending" {
-        return Ok(attempt(state, id).await?.0);
+        return Ok(super::queue::attempt(state, id).await?.0);
     }
-    load(state, id).await
+    super::queue::load(state, id).await
 }
 
 /// `POST /api/v1/pending/{id}/retry` and `/cancel`.

@@ -9,7 +9,9 @@ pub mod conflicts;
 pub mod endpoint;
 pub mod forward;
 pub mod handover;
+pub mod ownership;
 pub mod puller;
+pub mod queue;
 pub mod timetable;
 pub mod view;
 

@@ -161,10 +161,14 @@ async fn pull_once(
     })?;
     drop(batch);
     let n = answer.changes.len();
-    let report = if n > 0 {
+    let skipped = (!answer.scanned.is_empty()).then(|| innsync_store::Skipped {
+        from: cursor.clone(),
+        scanned: answer.scanned.clone(),
+    });
+    let report = if n > 0 || skipped.is_some() {
         state
             .writer
-            .replicate(answer.changes)
+            .replicate_partial(answer.changes, skipped)
             .await
             .map_err(|e| PullError::Refused(format!("applying {n} changes from {peer}: {e}")))?
     } else {

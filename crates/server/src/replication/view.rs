@@ -59,18 +59,18 @@ impl EnvironmentView {
     /// Reads the view the way `GET /api/v1/environment` builds its answer: from the
     /// environment context when the server runs in one, else the standalone answer.
     pub async fn read(state: &AppState) -> ApiResult<Self> {
-        let (master, epoch, conflicts, (pending, oldest, failed)) = state
+        let (master, epoch, conflicts, queue) = state
             .read(|r| {
                 let (m, e) = r.master()?;
                 Ok((m, e, r.open_conflicts()?, r.pending_summary()?))
             })
             .await?;
         let now = (state.clock)();
-        let pending_oldest_age_s = oldest
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .map_or(0, |t| {
-                (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0) as u64
-            });
+        let pending_oldest_age_s = queue
+            .oldest_created_at
+            .as_deref()
+            .map_or(0, |t| crate::api::age_seconds(now, t) as u64);
+        let (pending, failed) = (queue.depth, queue.failed);
         let here = state.writer.server().clone();
         let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());
         let role_state = match (master == here, handing_over) {

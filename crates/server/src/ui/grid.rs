@@ -1,6 +1,7 @@
-//! The tape chart of a property: room types × nights (booked, available, total), then rooms ×
-//! nights with the booking occupying each room-night and out-of-order nights, over a 14-night
-//! window with previous/next. Every booking links to its page; a free cell links to the create
+//! The tape chart of a property: room types × nights (booked, available, total), who holds
+//! which units (every allotment holder's sold / held, shortfalls marked), then rooms × nights
+//! with the booking occupying each room-night and out-of-order nights, over a 14-night window
+//! with previous/next. Every booking links to its page; a free cell links to the create
 //! form for that night (for users who may book).
 
 use super::error::{UiError, UiResult};
@@ -13,7 +14,7 @@ use axum::extract::{Query, State};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use innsync_core::dates::{local_date, parse_tz, Nights};
 use innsync_core::{Booking, Property, Room};
-use innsync_store::{Availability, BookingFilter};
+use innsync_store::{Availability, BookingFilter, Holdings};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ struct Chart {
     nights: Nights,
     today: NaiveDate,
     availability: Availability,
+    holdings: Option<Holdings>,
     rooms: Vec<Room>,
     occupancy: Vec<(String, NaiveDate, String)>,
     bookings: Vec<Booking>,
@@ -96,6 +98,7 @@ pub async fn page(
             let code = property.code.clone();
             Ok(Ok(Chart {
                 availability: r.availability(&code, nights)?,
+                holdings: r.holdings(&code, nights)?,
                 rooms: r.rooms(&code)?,
                 occupancy: r.room_occupancy(&code, nights)?,
                 bookings: r.bookings(&BookingFilter {
@@ -205,6 +208,9 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
                                             span.avail { (n.available) }
                                         }
                                         span.avail-sub { (n.booked) "/" (n.total) " booked" }
+                                        @if n.held_here != n.total {
+                                            span.avail-sub { (n.held_here) " held here" }
+                                        }
                                     }
                                 }
                             }
@@ -216,6 +222,9 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
                 span.l-free { "available" } span.l-low { "nearly full" } span.l-full { "full" }
                 span { "Big number: rooms still available; below: booked / rooms in service." }
             }
+        }
+        @if let Some(h) = &c.holdings {
+            (holdings(c, h))
         }
         section.card {
             h2 { "Rooms" }
@@ -249,6 +258,48 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
                                 td { a href={ "/ui/bookings/" (b.meta.id) } { (b.meta.id) } }
                                 td { (b.guest_name) } td { (b.room_type) } td { (b.arrival) } td { (b.departure) }
                                 td { (b.units) } td { (layout::status_badge(b.status)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Who holds the units of each room type, night by night: one row per holder, `sold/held`,
+/// with a holder that sold more than it holds (an inventory change made it short) marked.
+fn holdings(c: &Chart, h: &Holdings) -> Markup {
+    let short = h.short().count();
+    html! {
+        section.card data-testid="allotments" {
+            h2 { "Allotments: who holds what" }
+            p.muted {
+                "Each server sells only from the units its authority holds, so servers cut off from each other never sell the same room. "
+                (h.owner) " owns " (h.property) " and holds whatever it has not given away. Each cell: sold / held."
+            }
+            @if short > 0 {
+                div.notice.error data-testid="shortfalls" {
+                    (short) " holder-night(s) are sold beyond what the holder holds (rooms went out of order). Move units to the holder or rebook."
+                }
+            }
+            div.scroll {
+                table.chart {
+                    thead { (header_row(c, "Type · holder")) }
+                    tbody {
+                        @for rt in &h.room_types {
+                            @let holders: Vec<_> = rt.nights.first().map(|n| n.holders.iter().map(|x| x.holder.clone()).collect()).unwrap_or_default();
+                            @for (i, holder) in holders.iter().enumerate() {
+                                tr data-room-type=(rt.code) data-holder=(holder) {
+                                    td.rowhead { strong { (rt.code) } " " span.muted { (holder) } }
+                                    @for n in &rt.nights {
+                                        @let hn = &n.holders[i];
+                                        @let class = if i64::from(hn.sold) > hn.held { "full short" } else if i64::from(hn.sold) == hn.held { "low" } else { "free" };
+                                        td class=(class) data-night=(n.date) title={ (holder) ": " (hn.sold) " sold of " (hn.held) " held; " (n.in_service) " rooms in service" } {
+                                            span.avail-sub { (hn.sold) "/" (hn.held) }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }

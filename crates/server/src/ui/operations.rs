@@ -30,7 +30,7 @@ impl Queues {
     /// Reads both lists.
     pub async fn read(state: &AppState) -> UiResult<Self> {
         let (pending, conflicts) = state
-            .read(|r| Ok((r.pending(None, SHOWN)?, r.conflicts(SHOWN)?)))
+            .read(|r| Ok((r.pending(None, None, SHOWN)?, r.conflicts(SHOWN)?)))
             .await?;
         Ok(Self { pending, conflicts })
     }

@@ -1,0 +1,77 @@
+//! A mesh of fault-injecting proxies between real servers, and the helpers environment tests
+//! share: every directed link through its own proxy, so any link can be cut, delayed or made
+//! lossy on its own.
+
+use super::{until, Api, TestServer};
+use innsync_faultproxy::Proxy;
+
+/// One proxy per directed link between `codes` (listening on `real` ports), so any link can be
+/// cut, delayed or made lossy on its own.
+pub async fn proxy_mesh(
+    codes: &[&str],
+    real: &[u16],
+) -> std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle> {
+    let mut links = std::collections::BTreeMap::new();
+    for (i, from) in codes.iter().enumerate() {
+        for (j, to) in codes.iter().enumerate() {
+            if i != j {
+                let p = Proxy::start(
+                    "127.0.0.1:0",
+                    format!("127.0.0.1:{}", real[j]).parse().unwrap(),
+                )
+                .await
+                .unwrap();
+                links.insert((from.to_string(), to.to_string()), p);
+            }
+        }
+    }
+    links
+}
+
+/// Every server of `codes`, each reaching its peers only through the mesh's proxies.
+pub fn start_behind(
+    env: &std::path::Path,
+    codes: &[&str],
+    real: &[u16],
+    links: &std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
+) -> Vec<TestServer> {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let peers: Vec<(String, String)> = codes
+                .iter()
+                .filter(|p| *p != c)
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                    )
+                })
+                .collect();
+            TestServer::start_in(env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+        })
+        .collect()
+}
+
+/// Every server of `ports`, started with `env`, each on its own port.
+pub fn start_all(env: &std::path::Path, ports: &[(&str, u16)]) -> Vec<TestServer> {
+    ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect()
+}
+
+pub async fn digest(api: &Api) -> String {
+    api.get("/api/v1/digest").await.body["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub async fn admin_known(api: &Api) {
+    until("the admin user to replicate", || async {
+        (api.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+}

@@ -1,0 +1,133 @@
+//! A forced takeover fences the old master's later allotment grants like any env write: the new
+//! master quarantines them when they arrive, and the old master, once it learns the fence, takes
+//! its own grant back — units and all — so both servers end identical and whole.
+
+use chrono::{DateTime, Days, Utc};
+use innsync_core::dates::Nights;
+use innsync_core::{Authority, Command, ServerCode};
+use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
+use std::sync::Arc;
+
+fn open(dir: &std::path::Path, me: &ServerCode, all: &[ServerCode]) -> (Writer, ReadPool) {
+    let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+    let clock: Clock = Arc::new(move || now);
+    Writer::open(
+        dir,
+        me.clone(),
+        clock,
+        WriterSettings {
+            initial_master: Some(all[0].clone()),
+            holders: all.to_vec(),
+            ..WriterSettings::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn pull(to: (&Writer, &ReadPool), from: &ReadPool) {
+    loop {
+        let batch = from.changes_after(&to.1.cursors().unwrap(), 500).unwrap();
+        if batch.is_empty() {
+            return;
+        }
+        to.0.replicate(batch).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_fenced_grant_is_quarantined_and_taken_back() {
+    let codes: Vec<ServerCode> = ["WB", "RS"]
+        .iter()
+        .map(|c| ServerCode::parse(c).unwrap())
+        .collect();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (wb, wb_reads) = open(d1.path(), &codes[0], &codes);
+    let (rs, rs_reads) = open(d2.path(), &codes[1], &codes);
+    let today: chrono::NaiveDate = "2026-12-01".parse().unwrap();
+    for cmd in [
+        Command::CreateProperty {
+            code: "RVC".into(),
+            name: "River Camp".into(),
+            timezone: "UTC".into(),
+            currency: None,
+        },
+        Command::CreateRoomType {
+            property: "RVC".into(),
+            code: "TNT".into(),
+            name: "Tent".into(),
+            max_occupancy: 2,
+        },
+        Command::CreateRoom {
+            property: "RVC".into(),
+            number: "1".into(),
+            room_type: "TNT".into(),
+        },
+        Command::CreateRoom {
+            property: "RVC".into(),
+            number: "2".into(),
+            room_type: "TNT".into(),
+        },
+    ] {
+        wb.submit(cmd, "t", None).await.unwrap();
+    }
+    pull((&rs, &rs_reads), &wb_reads).await;
+    let last_seen = rs_reads.cursors().unwrap()["WB"];
+    // Cut off, the old master goes on: it grants RS a tent a night.
+    let grant = Command::GrantAllotment {
+        property: "RVC".into(),
+        room_type: "TNT".into(),
+        from: today,
+        to: today + Days::new(3),
+        units: 1,
+        to_holder: Authority::Server(codes[1].clone()),
+        from_holder: None,
+        reason: Some("while cut off".into()),
+    };
+    wb.submit(grant, "t", None).await.unwrap();
+    // RS takes over, fencing WB's env writes after the last one it had.
+    rs.submit(
+        Command::TakeOver {
+            reason: "WB unreachable".into(),
+            old_master_seq: last_seen,
+        },
+        "ops",
+        None,
+    )
+    .await
+    .unwrap();
+    let nights = Nights {
+        from: today,
+        to: today + Days::new(3),
+    };
+    let rs_holds = |r: &ReadPool| {
+        let h = r.holdings("RVC", nights).unwrap().unwrap();
+        h.room_types[0].nights[0]
+            .holders
+            .iter()
+            .find(|x| x.holder == Authority::Server(codes[1].clone()))
+            .map_or(0, |x| x.held)
+    };
+    assert_eq!(
+        rs_holds(&wb_reads),
+        1,
+        "the old master applied its own grant"
+    );
+    // The grant reaches RS: quarantined, not applied.
+    pull((&rs, &rs_reads), &wb_reads).await;
+    assert_eq!(rs_holds(&rs_reads), 0);
+    let conflicts = rs_reads.conflicts(10).unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["kind"], "allotment_grant");
+    // WB learns the fence and takes its grant back.
+    pull((&wb, &wb_reads), &rs_reads).await;
+    assert_eq!(
+        rs_holds(&wb_reads),
+        0,
+        "the fenced grant is undone on the old master"
+    );
+    assert_eq!(wb_reads.conflicts(10).unwrap().len(), 1);
+    for r in [&wb_reads, &rs_reads] {
+        r.check_invariants().unwrap();
+    }
+    assert_eq!(wb_reads.digest().unwrap(), rs_reads.digest().unwrap());
+}
