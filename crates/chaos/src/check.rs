@@ -19,8 +19,8 @@
 //!   count (not fenced, not quarantined) of each epoch come from that epoch's master only;
 //! - `epochs_grow`: the tokens each server wrote have growing epochs.
 //!
-//! A check for allotment grants (issue 4) is one more function over the same [`Final`]
-//! states: units granted by one holder never exceed what it held.
+//! - `acknowledged_grants`: every allotment grant acknowledged is a record (or a conflict) on
+//!   every server; that no holder gives or sells more than it holds is `innsync check`'s.
 
 use crate::history::{completions, Event, Outcome};
 use innsync_core::booking::{next_status, BookingAction};
@@ -70,21 +70,23 @@ pub struct Checked {
     pub epochs: usize,
     /// Conflicts on the first server.
     pub conflicts: usize,
+    /// Allotment grants acknowledged (and found on every server, or quarantined).
+    pub acknowledged_grants: usize,
     /// Nights sold beyond the rooms by several authorities together, each within the rooms
-    /// on its own: the known gap until allotments (issue 4), a violation only with
-    /// `strict_stock`.
+    /// on its own: the gap before allotments (issue 4), counted instead of failing only with
+    /// `lenient_stock`.
     pub cross_authority_oversold_nights: usize,
 }
 
 /// How the stock check treats nights sold beyond the rooms by several authorities together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum StockRule {
-    /// Until allotments (issue 4): servers sell from the whole inventory (ARCHITECTURE's
-    /// departures), so only one authority selling beyond the rooms is a violation; nights
-    /// oversold by several together are counted and reported.
+    /// As before allotments (issue 4), when servers sold from the whole inventory: only one
+    /// authority selling beyond the rooms is a violation; nights oversold by several together
+    /// are counted and reported (`--lenient-stock`, to compare with older builds).
     WholeInventoryPerAuthority,
-    /// Any night sold beyond its rooms is a violation (once every server sells only from the
-    /// allotments it holds).
+    /// Any night sold beyond its rooms is a violation: every server sells only from the
+    /// allotments it holds (the default).
     Strict,
 }
 
@@ -158,6 +160,8 @@ pub struct DbState {
     pub rooms: BTreeSet<String>,
     /// Rooms of each (property, room type).
     pub capacity: BTreeMap<(String, String), i64>,
+    /// Ids of the allotment grants.
+    pub grants: BTreeSet<String>,
     /// Conflicts: (origin, seq, record id, kind, theirs).
     pub conflicts: Vec<(String, u64, String, String, Value)>,
     /// Fences: (server, epoch, seq).
@@ -200,6 +204,9 @@ pub fn read_db(path: &std::path::Path) -> Result<DbState, ReadError> {
         V::Integer(i) => *i,
         _ => 0,
     };
+    for r in rows("SELECT id FROM records WHERE kind = 'allotment_grant'").map_err(err)? {
+        s.grants.insert(text(&r[0]));
+    }
     for r in rows("SELECT kind, body FROM record_bodies WHERE kind IN ('booking', 'room')")
         .map_err(err)?
     {
@@ -543,6 +550,27 @@ pub fn check(
         }
     }
     let _ = invoked;
+    // acknowledged_grants
+    for e in done.values() {
+        if e.kind != "grant" || !matches!(e.outcome, Outcome::Ok { .. }) {
+            continue;
+        }
+        let Some(id) = e.detail["id"].as_str() else {
+            continue;
+        };
+        v.checked.acknowledged_grants += 1;
+        for (f, s) in finals.iter().zip(states) {
+            if !s.grants.contains(id) && !conflict_records.contains(id) {
+                fail(
+                    "acknowledged_grants",
+                    format!(
+                        "grant {id} (op {}, on {}) is neither a record nor a conflict on {}",
+                        e.op, e.target, f.code
+                    ),
+                );
+            }
+        }
+    }
     // one_master_per_epoch, epochs_grow
     let mut claims: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
     claims

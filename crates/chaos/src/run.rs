@@ -45,7 +45,7 @@ impl RunConfig {
             k.faults.to_list(),
             k.think_ms,
             if k.contended_env { " --contended-env" } else { "" },
-        ) + if k.strict_stock { " --strict-stock" } else { "" }
+        ) + if k.lenient_stock { " --lenient-stock" } else { "" }
     }
 }
 
@@ -121,8 +121,8 @@ impl Report {
         ));
         let c = &self.verdict.checked;
         s.push_str(&format!(
-            "  checked: {} acknowledged bookings ({} writes fenced), {} env writes ({} fenced), {} pending operations, {} epochs, {} conflicts, {} nights oversold by several authorities (issue 4)\n",
-            c.acknowledged_bookings, c.fenced_booking_writes, c.acknowledged_env_writes, c.fenced_env_writes, c.pending_operations, c.epochs, c.conflicts, c.cross_authority_oversold_nights
+            "  checked: {} acknowledged bookings ({} writes fenced), {} env writes ({} fenced), {} pending operations, {} epochs, {} conflicts, {} nights oversold by several authorities together, {} grants\n",
+            c.acknowledged_bookings, c.fenced_booking_writes, c.acknowledged_env_writes, c.fenced_env_writes, c.pending_operations, c.epochs, c.conflicts, c.cross_authority_oversold_nights, c.acknowledged_grants
         ));
         for v in &self.verdict.violations {
             s.push_str(&format!("  VIOLATION {}: {}\n", v.check, v.detail));
@@ -279,10 +279,10 @@ fn judge(
             digest: digests.0.get(i).cloned().unwrap_or_default(),
         });
     }
-    let rule = if cfg.knobs.strict_stock {
-        StockRule::Strict
-    } else {
+    let rule = if cfg.knobs.lenient_stock {
         StockRule::WholeInventoryPerAuthority
+    } else {
+        StockRule::Strict
     };
     let verdict = check(events, &finals, &states, &d.codes[0], rule);
     let mut operations: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
@@ -320,6 +320,6 @@ pub fn short_knobs() -> Knobs {
         faults: FaultMix::all(),
         contended_env: false,
         think_ms: 40,
-        strict_stock: false,
+        lenient_stock: false,
     }
 }

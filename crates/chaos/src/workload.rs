@@ -273,6 +273,33 @@ async fn perform(shared: &Shared, st: &mut ClientState, op: &PlannedOp) {
             let detail = json!({"to": shared.codes[*to], "master": a.body["master"], "code": a.body["code"]});
             shared.history.complete(opid, a.outcome, detail);
         }
+        Action::Grant {
+            property,
+            arrival,
+            nights,
+            units,
+            to,
+        } => {
+            let (p, t) = match property {
+                PropertyKind::Env => (ENV_PROPERTY, ENV_ROOM_TYPE),
+                PropertyKind::Owned => (OWNED_PROPERTY, OWNED_ROOM_TYPE),
+            };
+            let from = shared.today + chrono::Days::new(u64::from(*arrival));
+            let until = from + chrono::Days::new(u64::from(*nights));
+            let body = json!({"property": p, "room_type": t, "from": from.to_string(),
+                "to": until.to_string(), "units": units, "to_holder": shared.codes[*to]});
+            let code = &shared.codes[op.target];
+            let opid = shared
+                .history
+                .invoke(&st.name, kind, code, json!({"request": body}));
+            let a = shared
+                .client
+                .post(&shared.bases[op.target], "/api/v1/allotments/grant", &body)
+                .await;
+            let detail = json!({"id": a.body["id"], "units": units, "to": shared.codes[*to],
+                "property": p});
+            shared.history.complete(opid, a.outcome, detail);
+        }
         Action::Takeover => {
             let code = &shared.codes[op.target];
             let opid = shared.history.invoke(&st.name, kind, code, json!({}));
