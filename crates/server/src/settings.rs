@@ -187,6 +187,7 @@ mod tests {
         assert!(s.set("nonsense", "1").is_err());
         assert!(s.set("pull_wait", "soon").is_err());
         assert!(s.set("pull_batch", "0").is_err());
+        let mut s = Settings::default();
         s.set("clock_offset", "-90s").unwrap();
         assert_eq!(s.clock_offset, chrono::TimeDelta::seconds(-90));
         s.set("clock_offset", "+2m").unwrap();
