@@ -5,6 +5,7 @@ use super::error::{ConfigError, Located, Position, Problem};
 use super::validate;
 use super::{Environment, ServerRole};
 use crate::limits::{MAX_FILE_BYTES, MAX_PROBLEMS, MAX_PROPERTIES_PER_SERVER};
+use crate::rules::Receive;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use innsync_core::limits::MAX_CODE_LEN;
@@ -20,8 +21,10 @@ const TOP_KEYS: &[&str] = &[
     "servers",
     "timetable",
     "allotment_rules",
+    "partners",
+    "rules",
 ];
-const SERVER_KEYS: &[&str] = &["code", "role", "url", "properties", "group"];
+const SERVER_KEYS: &[&str] = &["code", "role", "url", "properties", "group", "receive"];
 const SLOT_KEYS: &[&str] = &["at", "tz", "master"];
 const TOP: &str = "the top level";
 const SERVERS: &str = "[[servers]]";
@@ -43,6 +46,8 @@ pub(super) struct DraftServer {
     pub url: Option<At<Url>>,
     pub properties: Option<At<Vec<At<String>>>>,
     pub group: Option<String>,
+    /// `None` when absent (receive all) or bad (already reported).
+    pub receive: Option<At<Receive>>,
 }
 
 /// A `[[timetable]]` entry as read.
@@ -63,12 +68,16 @@ pub(super) struct Draft {
     pub servers: Vec<DraftServer>,
     pub timetable: Vec<DraftSlot>,
     pub allotment_rules: Vec<super::allotment_rules::DraftRule>,
+    pub partners: Vec<super::partners::DraftPartner>,
+    pub rules: Vec<super::rules::DraftRule>,
 }
 
 /// Collects problems with their positions in the source.
 pub(super) struct Problems<'s> {
     src: &'s str,
     list: Vec<Located>,
+    /// Every problem recorded, also those beyond the list's limit.
+    total: usize,
 }
 
 impl<'s> Problems<'s> {
@@ -76,6 +85,7 @@ impl<'s> Problems<'s> {
         Self {
             src,
             list: Vec::new(),
+            total: 0,
         }
     }
 
@@ -86,12 +96,34 @@ impl<'s> Problems<'s> {
         })
     }
 
+    /// The position of byte `offset` of a string value's decoded text `decoded`, the value
+    /// being written at `span`: an expression's problem is shown where it is inside the string.
+    /// When the string cannot be followed character by character, its start.
+    pub fn pos_in_str(&self, span: Option<Range<usize>>, decoded: &str, offset: usize) -> Position {
+        let Some(span) = span else {
+            return self.pos(None);
+        };
+        let inner = self
+            .src
+            .get(span.clone())
+            .and_then(|raw| super::toml_string::raw_offset(raw, decoded, offset))
+            .unwrap_or(0);
+        Position::of_offset(self.src, span.start + inner)
+    }
+
     /// Records a problem at a position.
     pub fn add(&mut self, pos: Position, problem: Problem) {
+        self.total += 1;
         // Bounded: past the limit, later problems are mostly consequences of earlier ones.
         if self.list.len() < MAX_PROBLEMS {
             self.list.push(Located { at: pos, problem });
         }
+    }
+
+    /// How many problems were recorded so far: a reader compares counts to know whether the
+    /// values it just read had any.
+    pub fn count(&self) -> usize {
+        self.total
     }
 
     /// The environment when no problem was found, else every problem in file order.
@@ -164,6 +196,12 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
         draft
             .allotment_rules
             .push(super::allotment_rules::read(table, pos, p));
+    }
+    for (table, pos) in entries(root, "partners", p) {
+        draft.partners.push(super::partners::read(table, pos, p));
+    }
+    for (table, pos) in entries(root, "rules", p) {
+        draft.rules.push(super::rules::read(table, pos, p));
     }
     draft
 }
@@ -242,6 +280,8 @@ fn read_server(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftS
             .ok()
             .map(|()| g.value)
     });
+    let receive = optional_str(t, "receive", p)
+        .and_then(|s| super::rules::choice::<Receive>(s, "receive", p));
     DraftServer {
         pos,
         code,
@@ -249,6 +289,7 @@ fn read_server(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftS
         url,
         properties,
         group,
+        receive,
     }
 }
 
@@ -310,7 +351,11 @@ pub(super) fn check_keys(
     }
 }
 
-fn optional_str(t: &dyn TableLike, key: &'static str, p: &mut Problems<'_>) -> Option<At<String>> {
+pub(super) fn optional_str(
+    t: &dyn TableLike,
+    key: &'static str,
+    p: &mut Problems<'_>,
+) -> Option<At<String>> {
     let item = t.get(key)?;
     let pos = p.pos(item.span());
     match item.as_str() {
@@ -363,7 +408,7 @@ fn text(
     }
 }
 
-fn wrong_type(key: &str, expected: &'static str, item: &Item) -> Problem {
+pub(super) fn wrong_type(key: &str, expected: &'static str, item: &Item) -> Problem {
     Problem::WrongType {
         key: key.to_string(),
         expected,
@@ -384,7 +429,7 @@ fn server_code(s: At<String>, p: &mut Problems<'_>) -> Option<At<ServerCode>> {
     }
 }
 
-fn server_url(s: At<String>, p: &mut Problems<'_>) -> Option<At<Url>> {
+pub(super) fn server_url(s: At<String>, p: &mut Problems<'_>) -> Option<At<Url>> {
     let bad = |reason: &str| Problem::BadUrl {
         url: s.value.clone(),
         reason: reason.to_string(),
