@@ -180,7 +180,7 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
     let root_pos = Position { line: 1, column: 1 };
     check_keys(root, TOP_KEYS, TOP, p);
     let mut draft = Draft {
-        name: text(root, "name", TOP, root_pos, p),
+        name: required_name(root, "name", TOP, root_pos, p).map(|n| n.value),
         secret: required_str(root, "secret", TOP, root_pos, p),
         initial_master: required_str(root, "initial_master", TOP, root_pos, p)
             .and_then(|s| server_code(s, p)),
@@ -265,21 +265,9 @@ fn read_server(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftS
     });
     let url = required_str(t, "url", SERVERS, pos, p).and_then(|s| server_url(s, p));
     let properties = properties(t, p);
-    let group = optional_str(t, "group", p).and_then(|g| {
-        validate::group_name(&g.value)
-            .map_err(|rule| {
-                p.add(
-                    g.pos,
-                    Problem::BadText {
-                        key: "group",
-                        rule,
-                        got: g.value.clone(),
-                    },
-                )
-            })
-            .ok()
-            .map(|()| g.value)
-    });
+    let group = optional_str(t, "group", p)
+        .filter(|g| is_name(g, "group", p))
+        .map(|g| g.value);
     let receive = optional_str(t, "receive", p)
         .and_then(|s| super::rules::choice::<Receive>(s, "receive", p));
     DraftServer {
@@ -384,28 +372,33 @@ pub(super) fn required_str(
     optional_str(t, key, p)
 }
 
-fn text(
+/// Whether `n` follows the rule for names (groups, rules, partners, pools); reports it when not.
+pub(super) fn is_name(n: &At<String>, key: &'static str, p: &mut Problems<'_>) -> bool {
+    match validate::group_name(&n.value) {
+        Ok(()) => true,
+        Err(rule) => {
+            p.add(
+                n.pos,
+                Problem::BadText {
+                    key,
+                    rule,
+                    got: n.value.clone(),
+                },
+            );
+            false
+        }
+    }
+}
+
+/// A required name (see [`is_name`]).
+pub(super) fn required_name(
     t: &dyn TableLike,
     key: &'static str,
     section: &'static str,
     table_pos: Position,
     p: &mut Problems<'_>,
-) -> Option<String> {
-    let s = required_str(t, key, section, table_pos, p)?;
-    match validate::group_name(&s.value) {
-        Ok(()) => Some(s.value),
-        Err(rule) => {
-            p.add(
-                s.pos,
-                Problem::BadText {
-                    key,
-                    rule,
-                    got: s.value,
-                },
-            );
-            None
-        }
-    }
+) -> Option<At<String>> {
+    required_str(t, key, section, table_pos, p).filter(|n| is_name(n, key, p))
 }
 
 pub(super) fn wrong_type(key: &str, expected: &'static str, item: &Item) -> Problem {

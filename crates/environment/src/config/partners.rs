@@ -33,20 +33,7 @@ pub(super) struct DraftPartner {
 /// Reads one entry.
 pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftPartner {
     super::parse::check_keys(t, PARTNER_KEYS, PARTNERS, p);
-    let name = required_str(t, "name", PARTNERS, pos, p).filter(|n| {
-        let ok = super::validate::group_name(&n.value);
-        if let Err(rule) = ok {
-            p.add(
-                n.pos,
-                Problem::BadText {
-                    key: "name",
-                    rule,
-                    got: n.value.clone(),
-                },
-            );
-        }
-        ok.is_ok()
-    });
+    let name = super::parse::required_name(t, "name", PARTNERS, pos, p);
     let url = required_str(t, "url", PARTNERS, pos, p).and_then(|s| super::parse::server_url(s, p));
     let token = required_str(t, "token", PARTNERS, pos, p).and_then(|s| {
         let chars = s.value.chars().count();

@@ -84,7 +84,7 @@ pub(super) struct DraftRule {
 pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftRule {
     use super::parse::{check_keys, required_str};
     check_keys(t, RULE_KEYS, RULES, p);
-    let name = required_str(t, "name", RULES, pos, p).filter(|n| named(n, "name", p));
+    let name = super::parse::required_name(t, "name", RULES, pos, p);
     let kind = required_str(t, "kind", RULES, pos, p).and_then(|k| rule_kind(k, "kind", p));
     let source = kind.as_ref().map(|k| k.value);
     let on = required_str(t, "on", RULES, pos, p)
@@ -123,7 +123,7 @@ pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> Dr
     let pool = match super::parse::optional_str(t, "pool", p) {
         None if t.get("pool").is_none() => Some(DEFAULT_POOL.to_string()),
         None => None,
-        Some(s) => named(&s, "pool", p).then_some(s.value),
+        Some(s) => super::parse::is_name(&s, "pool", p).then_some(s.value),
     };
     let mapping = match t.get("map") {
         None => Some(None),
@@ -152,24 +152,6 @@ pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> Dr
         duplicates,
         match_fields,
         mapping,
-    }
-}
-
-/// Whether a name follows the group-name rule; reports it when not.
-fn named(n: &At<String>, key: &'static str, p: &mut Problems<'_>) -> bool {
-    match super::validate::group_name(&n.value) {
-        Ok(()) => true,
-        Err(rule) => {
-            p.add(
-                n.pos,
-                Problem::BadText {
-                    key,
-                    rule,
-                    got: n.value.clone(),
-                },
-            );
-            false
-        }
     }
 }
 
@@ -254,15 +236,11 @@ fn target(s: At<String>, p: &mut Problems<'_>) -> Option<At<Target>> {
         return None;
     };
     if let Target::Group(name) | Target::Partner(name) = &target {
-        if let Err(rule) = super::validate::group_name(name) {
-            p.add(
-                s.pos,
-                Problem::BadText {
-                    key: "target",
-                    rule,
-                    got: s.value.clone(),
-                },
-            );
+        let inner = At {
+            value: name.clone(),
+            pos: s.pos,
+        };
+        if !super::parse::is_name(&inner, "target", p) {
             return None;
         }
     }
