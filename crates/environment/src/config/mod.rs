@@ -268,7 +268,7 @@ impl Environment {
     }
 
     /// The meaning of the file in a canonical form: what the fingerprint hashes and what peers
-    /// exchange to explain a mismatch. It leaves out the secret.
+    /// exchange to explain a mismatch. It leaves out the secret and the partners' tokens.
     pub fn canonical(&self) -> CanonicalEnvironment {
         CanonicalEnvironment::of(self)
     }

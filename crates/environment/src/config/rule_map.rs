@@ -395,6 +395,18 @@ fn constant(
     value
 }
 
+/// The kind a mapping makes (its `to_kind`, else `source`), without reporting anything: `read`
+/// reports what is wrong with it.
+pub(super) fn to_kind(item: &Item, source: Option<RecordKind>) -> Option<RecordKind> {
+    match item.as_table_like().and_then(|t| t.get("to_kind")) {
+        None => source,
+        Some(k) => k
+            .as_str()
+            .and_then(schema::kind_named)
+            .filter(|k| schema::RULE_KINDS.contains(k)),
+    }
+}
+
 /// `match`: fields of the target kind (dots into objects allowed); `Some(empty)` when absent.
 pub(super) fn match_fields(
     t: &dyn TableLike,

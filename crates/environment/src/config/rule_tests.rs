@@ -647,6 +647,20 @@ fn match_names_fields_of_the_target_kind() {
         locate(&src, "name = \"g\"", "\"units\""),
         "`match` names `units`, but guest has no such field",
     );
+    // Also when the mapping itself has a problem: both are reported.
+    let src = guest_rule("match = [\"emial\"]\n", "set = { source = \"kraal\" }");
+    let err = Environment::parse(&src).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    refused_at(
+        &src,
+        locate(&src, "name = \"g\"", "\"emial\""),
+        "`match` names `emial`",
+    );
+    refused_at(
+        &src,
+        locate(&src, "[rules.map]", "source"),
+        "`set` names `source`, but guest has no such field",
+    );
     let many: Vec<String> = (0..=crate::limits::MAX_MATCH_FIELDS)
         .map(|_| "\"id\"".to_string())
         .collect();

@@ -132,10 +132,10 @@ pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> Dr
             super::rule_map::read(item, key_span, source, pos, p).map(Some)
         }
     };
-    let target_kind = match &mapping {
-        Some(Some(m)) => Some(m.value.to_kind),
-        Some(None) => source,
-        None => None,
+    // `match` is checked against the target kind even when the mapping has problems.
+    let target_kind = match t.get("map") {
+        None => source,
+        Some(item) => super::rule_map::to_kind(item, source),
     };
     let match_fields = super::rule_map::match_fields(t, target_kind, p);
     DraftRule {
