@@ -57,6 +57,8 @@ pub struct Settings {
     pub pending_max_attempts: u32,
     /// How often the environment's standing allotment rules run here.
     pub allotment_rule_interval: Duration,
+    /// How often `on = "schedule"` distribution rules look at the records this server owns.
+    pub rule_sweep_interval: Duration,
 }
 
 impl Default for Settings {
@@ -88,6 +90,7 @@ impl Default for Settings {
             pending_retry_max: Duration::from_secs(30),
             pending_max_attempts: 20,
             allotment_rule_interval: Duration::from_secs(30),
+            rule_sweep_interval: Duration::from_secs(3_600),
         }
     }
 }
@@ -141,6 +144,7 @@ impl Settings {
             "pending_retry_min" => self.pending_retry_min = duration(value)?,
             "pending_retry_max" => self.pending_retry_max = duration(value)?,
             "allotment_rule_interval" => self.allotment_rule_interval = duration(value)?,
+            "rule_sweep_interval" => self.rule_sweep_interval = duration(value)?,
             "pending_max_attempts" => {
                 self.pending_max_attempts = value
                     .parse()

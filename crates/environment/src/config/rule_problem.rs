@@ -38,8 +38,8 @@ pub enum RuleProblem {
     /// A mapping makes a copy; the record itself is not remapped.
     #[error("[rules.map] makes copies (data_only, independent_copy); data_and_ownership moves the record itself, unchanged")]
     MapWithOwnership,
-    /// The archive takes closed records, by move or as copies.
-    #[error("`target` reaches archive server {code}, which takes only data_and_ownership or data_only transfers, not {mode}")]
+    /// The archive takes closed records by move only (it never holds copies).
+    #[error("`target` reaches archive server {code}, which takes only data_and_ownership moves, not {mode}")]
     ArchiveMode {
         /// The archive.
         code: String,
@@ -171,6 +171,15 @@ pub enum RuleProblem {
         /// The target kind.
         kind: &'static str,
     },
+    /// A linked copy inside the environment, where every server receives its records anyway.
+    #[error("data_only copies go to partner environments: every server of this environment receives the records meant for it already (all, or with receive = own its own properties')")]
+    LinkedCopyInEnvironment,
+    /// Ownership of a kind that stays with its property's owner.
+    #[error("{0} records stay with their property's owner; only bookings, guests and notes change owner")]
+    NotTransferable(&'static str),
+    /// A copy into a kind a server cannot take copies of.
+    #[error("a copy becomes a guest, property or room type at its target, not a {0}")]
+    NotCopyable(&'static str),
     /// A constant of the wrong type for its field.
     #[error("`set.{field}` must be {expected} for {kind}")]
     WrongConstant {

@@ -70,12 +70,12 @@ match = ["email"]
 drop = ["phone"]
 compute = { name = 'concat(upper(name), " (kraal)")' }
 [[rules]]
-name = "confirmed-to-offices"
-kind = "booking"
+name = "vip-guests-to-safari"
+kind = "guest"
 on = "update"
-when = 'status = "confirmed"'
+when = 'email != null'
 operation = "update"
-target = "group:offices"
+target = "partner:safari"
 mode = "data_only"
 updates = "hourly"
 "#;
@@ -85,20 +85,43 @@ fn with(extra: &str) -> String {
     format!("{RULES_GOOD}{extra}")
 }
 
-/// A minimal rule, to be edited by each case.
+/// A minimal valid rule, to be edited by each case: a booking move to the archive (no cycle
+/// with the owner rule, which a move to an office would close).
 const RULE: &str = r#"[[rules]]
 name = "extra"
 kind = "booking"
 on = "change"
 operation = "transfer"
-target = "RS"
-mode = "data_only"
+target = "AR"
+mode = "data_and_ownership"
+"#;
+
+/// A minimal valid copy, to be edited by the cases that need one: an independent copy of guests
+/// to the partner (copies become guests, properties or room types; data_only ones go only to
+/// partners).
+const COPY: &str = r#"[[rules]]
+name = "extra"
+kind = "guest"
+on = "change"
+operation = "transfer"
+target = "partner:safari"
+mode = "independent_copy"
 "#;
 
 /// `RULE` with `from` replaced by `to`, appended to RULES_GOOD.
 fn rule_with(from: &str, to: &str) -> String {
     assert!(RULE.contains(from), "{from}");
     with(&RULE.replacen(from, to, 1))
+}
+
+/// `COPY` with each `(from, to)` replaced in turn, appended to RULES_GOOD.
+fn copy_with(edits: &[(&str, &str)]) -> String {
+    let mut r = COPY.to_string();
+    for (from, to) in edits {
+        assert!(r.contains(from), "{from}");
+        r = r.replacen(from, to, 1);
+    }
+    with(&r)
 }
 
 /// The 1-based line and column of the first occurrence of `needle` at or after the last
@@ -177,9 +200,15 @@ fn the_typical_rules_parse() {
     );
     assert_eq!(guests.pool, crate::rules::DEFAULT_POOL);
 
-    let offices = env.rule("confirmed-to-offices").unwrap();
-    assert_eq!(offices.target, Target::Group("offices".into()));
-    assert_eq!(offices.updates, UpdatePolicy::Hourly);
+    let vip = env.rule("vip-guests-to-safari").unwrap();
+    assert_eq!(vip.kind, RecordKind::Guest);
+    assert_eq!(vip.on, Trigger::Update);
+    assert_eq!(vip.condition.as_ref().unwrap().to_string(), "email != null");
+    assert_eq!(vip.operation, Operation::Update);
+    assert_eq!(vip.target, Target::Partner("safari".into()));
+    assert_eq!(vip.mode, Mode::DataOnly);
+    assert_eq!(vip.updates, UpdatePolicy::Hourly);
+    assert!(vip.mapping.is_none());
 
     assert_eq!(env.partners.len(), 1);
     let safari = env.partner("safari").unwrap();
@@ -204,14 +233,14 @@ fn closed_choices_are_refused_at_the_value() {
         ("kind = \"booking\"", "kind = \"bookings\"", "\"bookings\"", "`kind` must be one of property, room_type, room, rate_plan, guest, booking, note; got \"bookings\""),
         ("on = \"change\"", "on = \"delete\"", "\"delete\"", "`on` must be one of create, update, change, schedule"),
         ("operation = \"transfer\"", "operation = \"move\"", "\"move\"", "`operation` must be one of transfer, update, return, delete"),
-        ("mode = \"data_only\"", "mode = \"copy\"", "\"copy\"", "`mode` must be one of data_only, data_and_ownership, independent_copy"),
-        ("mode = \"data_only\"", "mode = \"data_only\"\nupdates = \"weekly\"", "\"weekly\"", "`updates` must be one of immediately, hourly, daily, on_return, never"),
-        ("mode = \"data_only\"", "mode = \"data_only\"\nduplicates = \"ignore\"", "\"ignore\"", "`duplicates` must be one of error, new_id, overwrite"),
-        ("target = \"RS\"", "target = \"rs\"", "\"rs\"", "`target` must be a server code (like RS), group:NAME, all, owner or partner:NAME"),
-        ("target = \"RS\"", "target = \"group:bad name\"", "\"group:", "`target` must be 1 to 64"),
+        ("mode = \"data_and_ownership\"", "mode = \"copy\"", "\"copy\"", "`mode` must be one of data_only, data_and_ownership, independent_copy"),
+        ("mode = \"data_and_ownership\"", "mode = \"data_and_ownership\"\nupdates = \"weekly\"", "\"weekly\"", "`updates` must be one of immediately, hourly, daily, on_return, never"),
+        ("mode = \"data_and_ownership\"", "mode = \"data_and_ownership\"\nduplicates = \"ignore\"", "\"ignore\"", "`duplicates` must be one of error, new_id, overwrite"),
+        ("target = \"AR\"", "target = \"rs\"", "\"rs\"", "`target` must be a server code (like RS), group:NAME, all, owner or partner:NAME"),
+        ("target = \"AR\"", "target = \"group:bad name\"", "\"group:", "`target` must be 1 to 64"),
         ("name = \"extra\"", "name = \"no spaces\"", "\"no spaces\"", "`name` must be 1 to 64"),
-        ("mode = \"data_only\"", "mode = \"data_only\"\npool = \"\"", "\"\"", "`pool` must be 1 to 64"),
-        ("mode = \"data_only\"", "mode = \"data_only\"\npool = 3", "3", "`pool` must be a string"),
+        ("mode = \"data_and_ownership\"", "mode = \"data_and_ownership\"\npool = \"\"", "\"\"", "`pool` must be 1 to 64"),
+        ("mode = \"data_and_ownership\"", "mode = \"data_and_ownership\"\npool = 3", "3", "`pool` must be a string"),
         ("kind = \"booking\"", "kind = \"user\"", "\"user\"", "records of kind user are not distributed by rules"),
         ("kind = \"booking\"", "kind = \"master_token\"", "\"master_token\"", "kind master_token are not distributed"),
         ("kind = \"booking\"", "kind = \"allotment_grant\"", "\"allotment_grant\"", "[[allotment_rules]]"),
@@ -235,36 +264,53 @@ fn closed_choices_are_refused_at_the_value() {
 
 #[test]
 fn targets_must_exist() {
-    for (to, needle, says) in [
-        ("target = \"ZZ\"", "\"ZZ\"", "`target` names ZZ, which is not in [[servers]]"),
-        ("target = \"group:nobody\"", "\"group:nobody\"", "`target` names group:nobody, but no server has group = \"nobody\""),
-        ("target = \"partner:nobody\"", "\"partner:nobody\"", "`target` names partner:nobody, which is not in [[partners]]"),
-        ("target = \"owner\"\nkind = \"guest\"", "\"owner\"", "`target = \"owner\"` sends a record to its property's server, but guest records name no property"),
+    // A move for a server; a copy for a group and a partner (ownership goes to one server of the
+    // environment, so a move there would be refused for that too).
+    let to_zz = rule_with("target = \"AR\"", "target = \"ZZ\"");
+    let to_nobody = copy_with(&[("target = \"partner:safari\"", "target = \"group:nobody\"")]);
+    let to_stranger = copy_with(&[("target = \"partner:safari\"", "target = \"partner:nobody\"")]);
+    let guest_home = with(
+        &RULE
+            .replacen("target = \"AR\"", "target = \"owner\"\nkind = \"guest\"", 1)
+            .replacen("kind = \"booking\"\n", "", 1),
+    );
+    for (src, needle, says) in [
+        (to_zz, "\"ZZ\"", "`target` names ZZ, which is not in [[servers]]"),
+        (to_nobody, "\"group:nobody\"", "`target` names group:nobody, but no server has group = \"nobody\""),
+        (to_stranger, "\"partner:nobody\"", "`target` names partner:nobody, which is not in [[partners]]"),
+        (guest_home, "\"owner\"", "`target = \"owner\"` sends a record to its property's server, but guest records name no property"),
     ] {
-        let src = if to.contains("kind") {
-            with(&RULE.replacen("target = \"RS\"", to, 1).replacen("kind = \"booking\"\n", "", 1))
-        } else {
-            rule_with("target = \"RS\"", to)
-        };
         only_problem(&src, needle, says);
     }
-    // Owner works for every kind that names a property, and for properties themselves.
-    for kind in ["property", "room_type", "room", "rate_plan", "booking"] {
+    // Owner works for every kind that names a property, and for properties themselves, each in
+    // a rule its kind allows: copies of properties and room types, moves of bookings, deletes
+    // of rooms and rate plans (which neither move nor become copies).
+    let delete = RULE.replacen("operation = \"transfer\"", "operation = \"delete\"", 1);
+    for (kind, rule, from) in [
+        ("property", COPY, "partner:safari"),
+        ("room_type", COPY, "partner:safari"),
+        ("booking", RULE, "AR"),
+        ("room", delete.as_str(), "AR"),
+        ("rate_plan", delete.as_str(), "AR"),
+    ] {
+        let original = if rule.contains("\"guest\"") {
+            "\"guest\""
+        } else {
+            "\"booking\""
+        };
         let src = with(
-            &RULE
-                .replacen("target = \"RS\"", "target = \"owner\"", 1)
-                .replacen("\"booking\"", &format!("\"{kind}\""), 1),
+            &rule
+                .replacen(&format!("target = \"{from}\""), "target = \"owner\"", 1)
+                .replacen(original, &format!("\"{kind}\""), 1),
         );
-        Environment::parse(&src).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let env = Environment::parse(&src).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(env.rule("extra").unwrap().target, Target::Owner, "{kind}");
     }
 }
 
 #[test]
 fn ownership_stays_in_the_environment_with_one_owner() {
-    let own = |target: &str| {
-        RULE.replacen("target = \"RS\"", &format!("target = \"{target}\""), 1)
-            .replacen("data_only", "data_and_ownership", 1)
-    };
+    let own = |target: &str| RULE.replacen("target = \"AR\"", &format!("target = \"{target}\""), 1);
     only_problem(
         &with(&own("partner:safari")),
         "\"partner:safari\"",
@@ -292,38 +338,65 @@ fn ownership_stays_in_the_environment_with_one_owner() {
 #[test]
 fn the_archive_takes_moves_and_plain_copies() {
     let copy = |target: &str| {
-        with(
-            &RULE
-                .replacen("target = \"RS\"", &format!("target = \"{target}\""), 1)
-                .replacen("data_only", "independent_copy", 1),
-        )
+        copy_with(&[(
+            "target = \"partner:safari\"",
+            &format!("target = \"{target}\""),
+        )])
     };
-    only_problem(&copy("AR"), "\"AR\"", "`target` reaches archive server AR, which takes only data_and_ownership or data_only transfers, not independent_copy");
+    only_problem(&copy("AR"), "\"AR\"", "`target` reaches archive server AR, which takes only data_and_ownership moves, not independent_copy");
     // `all` reaches the archive too.
     only_problem(&copy("all"), "\"all\"", "archive server AR");
-    // A plain copy to the archive, and an independent copy elsewhere, are fine.
-    Environment::parse(&rule_with("target = \"RS\"", "target = \"AR\"")).unwrap();
-    Environment::parse(&copy("group:offices")).unwrap();
+    // A data_only copy to the archive is refused as every data_only copy inside the
+    // environment is (it is not an archive problem).
+    let plain = copy_with(&[
+        ("target = \"partner:safari\"", "target = \"AR\""),
+        ("mode = \"independent_copy\"", "mode = \"data_only\""),
+    ]);
+    only_problem(
+        &plain,
+        "\"AR\"",
+        "data_only copies go to partner environments",
+    );
+    // A move to the archive, and an independent copy elsewhere, are fine.
+    let env = Environment::parse(&with(RULE)).unwrap();
+    assert_eq!(
+        env.rule("extra").unwrap().target,
+        Target::Server(innsync_core::ServerCode::parse("AR").unwrap())
+    );
+    let env = Environment::parse(&copy("group:offices")).unwrap();
+    assert_eq!(
+        env.rule("extra").unwrap().target,
+        Target::Group("offices".into())
+    );
     Environment::parse(&copy("partner:safari")).unwrap();
 }
 
 #[test]
 fn operations_modes_and_updates_must_fit() {
-    // Moves of ownership go to the archive (no cycle with the owner rule), copies to a lodge.
+    // Guests, which may both move and be copied: moves of ownership go to the archive (no cycle),
+    // copies to the partner (the only place data_only copies go).
     let edit = |op: &str, mode: &str, updates: Option<&str>| {
         let target = if mode == "data_and_ownership" {
             "AR"
         } else {
-            "PB"
+            "partner:safari"
         };
-        let mut r = RULE
-            .replacen("target = \"RS\"", &format!("target = \"{target}\""), 1)
+        let mut r = COPY
+            .replacen(
+                "target = \"partner:safari\"",
+                &format!("target = \"{target}\""),
+                1,
+            )
             .replacen(
                 "operation = \"transfer\"",
                 &format!("operation = \"{op}\""),
                 1,
             )
-            .replacen("mode = \"data_only\"", &format!("mode = \"{mode}\""), 1);
+            .replacen(
+                "mode = \"independent_copy\"",
+                &format!("mode = \"{mode}\""),
+                1,
+            );
         if let Some(u) = updates {
             r.push_str(&format!("updates = \"{u}\"\n"));
         }
@@ -367,11 +440,137 @@ fn operations_modes_and_updates_must_fit() {
 }
 
 #[test]
+fn only_what_the_servers_carry_out_is_accepted() {
+    // data_only copies go to partners only: inside the environment every server receives the
+    // records meant for it by replication. At the target; for transfers and updates alike.
+    let linked = "data_only copies go to partner environments: every server of this environment receives the records meant for it already";
+    for target in ["RS", "AR", "group:offices", "all"] {
+        let src = copy_with(&[
+            (
+                "target = \"partner:safari\"",
+                &format!("target = \"{target}\""),
+            ),
+            ("mode = \"independent_copy\"", "mode = \"data_only\""),
+        ]);
+        only_problem(&src, &format!("\"{target}\""), linked);
+        let src = copy_with(&[
+            (
+                "target = \"partner:safari\"",
+                &format!("target = \"{target}\""),
+            ),
+            ("operation = \"transfer\"", "operation = \"update\""),
+            (
+                "mode = \"independent_copy\"",
+                "mode = \"data_only\"\nupdates = \"daily\"",
+            ),
+        ]);
+        only_problem(&src, &format!("\"{target}\""), linked);
+    }
+    let src = copy_with(&[
+        ("kind = \"guest\"", "kind = \"property\""),
+        ("target = \"partner:safari\"", "target = \"owner\""),
+        ("mode = \"independent_copy\"", "mode = \"data_only\""),
+    ]);
+    let l = only_problem(&src, "\"owner\"", linked);
+    assert_eq!(
+        l.problem,
+        Problem::Rule(RuleProblem::LinkedCopyInEnvironment)
+    );
+    // To a partner they are fine, and so is deleting, anywhere.
+    Environment::parse(&copy_with(&[(
+        "mode = \"independent_copy\"",
+        "mode = \"data_only\"",
+    )]))
+    .unwrap();
+    for target in ["RS", "all", "partner:safari"] {
+        let src = copy_with(&[
+            (
+                "target = \"partner:safari\"",
+                &format!("target = \"{target}\""),
+            ),
+            ("operation = \"transfer\"", "operation = \"delete\""),
+            ("mode = \"independent_copy\"", "mode = \"data_only\""),
+        ]);
+        Environment::parse(&src).unwrap_or_else(|e| panic!("{target}: {e}"));
+    }
+
+    // Ownership moves (transfer and return) only for bookings, guests and notes: a property's
+    // own records stay with its owner. At the kind.
+    for kind in ["property", "room_type", "room", "rate_plan"] {
+        for op in ["transfer", "return"] {
+            let src = with(
+                &RULE
+                    .replacen("\"booking\"", &format!("\"{kind}\""), 1)
+                    .replacen("\"transfer\"", &format!("\"{op}\""), 1),
+            );
+            let l = only_problem(
+                &src,
+                &format!("\"{kind}\""),
+                &format!("{kind} records stay with their property's owner; only bookings, guests and notes change owner"),
+            );
+            assert_eq!(l.at.column, 8, "{kind} {op}");
+        }
+    }
+    for kind in ["booking", "guest", "note"] {
+        Environment::parse(&with(&RULE.replacen(
+            "\"booking\"",
+            &format!("\"{kind}\""),
+            1,
+        )))
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+
+    // Copies (independent or data_only, transfer or update) become guests, properties or room
+    // types: the kind, or the mapping's `to_kind`. At the kind.
+    let not_copyable = |kind: &str| {
+        format!("a copy becomes a guest, property or room type at its target, not a {kind}")
+    };
+    for kind in ["booking", "room", "rate_plan", "note"] {
+        let src = copy_with(&[("\"guest\"", &format!("\"{kind}\""))]);
+        only_problem(&src, &format!("\"{kind}\""), &not_copyable(kind));
+        let src = copy_with(&[
+            ("\"guest\"", &format!("\"{kind}\"")),
+            ("operation = \"transfer\"", "operation = \"update\""),
+            (
+                "mode = \"independent_copy\"",
+                "mode = \"data_only\"\nupdates = \"immediately\"",
+            ),
+        ]);
+        only_problem(&src, &format!("\"{kind}\""), &not_copyable(kind));
+    }
+    for kind in ["guest", "property", "room_type"] {
+        Environment::parse(&copy_with(&[("\"guest\"", &format!("\"{kind}\""))]))
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    // Mapped: what it becomes counts, not what it was. A guest made into a note is refused, at
+    // the kind; a room made into a room type is accepted.
+    let src = copy_with(&[(
+        "mode = \"independent_copy\"\n",
+        "mode = \"independent_copy\"\n[rules.map]\nto_kind = \"note\"\nrename = { name = \"text\", email = \"author\" }\ndrop = [\"phone\"]\ncompute = { booking = 'id' }\n",
+    )]);
+    let l = only_problem(&src, "\"guest\"", &not_copyable("note"));
+    assert_eq!(l.problem, Problem::Rule(RuleProblem::NotCopyable("note")));
+    let src = copy_with(&[
+        ("\"guest\"", "\"room\""),
+        (
+            "mode = \"independent_copy\"\n",
+            "mode = \"independent_copy\"\n[rules.map]\nto_kind = \"room_type\"\nrename = { number = \"code\", room_type = \"name\" }\ndrop = [\"out_of_order\", \"housekeeping\", \"message_waiting\"]\nset = { max_occupancy = 2 }\n",
+        ),
+    ]);
+    let env = Environment::parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        env.rule("extra").unwrap().target_kind(),
+        RecordKind::RoomType
+    );
+    // A move is no copy.
+    Environment::parse(&rule_with("\"booking\"", "\"note\"")).unwrap();
+}
+
+#[test]
 fn ownership_cycles_are_refused_naming_their_rules() {
     let mover = |name: &str, target: &str| {
         RULE.replacen("name = \"extra\"", &format!("name = \"{name}\""), 1)
-            .replacen("target = \"RS\"", &format!("target = \"{target}\""), 1)
-            .replacen("data_only", "data_and_ownership", 1)
+            .replacen("target = \"AR\"", &format!("target = \"{target}\""), 1)
     };
     // The issue's example: A moves bookings to RS, B moves them back to WB.
     let src = format!("{RULES_GOOD}{}{}", mover("a", "RS"), mover("b", "WB"));
@@ -408,11 +607,19 @@ fn ownership_cycles_are_refused_naming_their_rules() {
     assert_eq!(rules, &vec!["a".to_string(), "b".to_string()]);
     assert_eq!(path, "WB → RS (a) → WB (b)");
 
-    // Other kinds have their own graph; other modes and `return` are not moves of ownership.
+    // Other kinds have their own graph; other modes, `return` and `delete` are not moves of
+    // ownership. Each of these would close WB → RS → WB if it were (bookings by `a`, guests by
+    // `g`).
     let guest_move = mover("g", "RS").replacen("\"booking\"", "\"guest\"", 1);
     let back = mover("r", "WB").replacen("\"transfer\"", "\"return\"", 1);
-    let copy = RULE.replacen("name = \"extra\"", "name = \"c\"", 1);
-    let src = format!("{no_owner}{}{guest_move}{back}{copy}", mover("a", "RS"));
+    let delete = mover("d", "WB").replacen("\"transfer\"", "\"delete\"", 1);
+    let copy = COPY
+        .replacen("name = \"extra\"", "name = \"c\"", 1)
+        .replacen("target = \"partner:safari\"", "target = \"WB\"", 1);
+    let src = format!(
+        "{no_owner}{}{guest_move}{back}{delete}{copy}",
+        mover("a", "RS")
+    );
     Environment::parse(&src).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -454,8 +661,8 @@ fn receive_is_for_property_servers() {
 fn expression_problems_point_inside_the_string() {
     // Literal strings: the column of the offending character.
     let src = rule_with(
-        "mode = \"data_only\"",
-        "mode = \"data_only\"\nwhen = 'propery = \"KRL\"'",
+        "mode = \"data_and_ownership\"",
+        "mode = \"data_and_ownership\"\nwhen = 'propery = \"KRL\"'",
     );
     let l = only_problem(
         &src,
@@ -465,44 +672,47 @@ fn expression_problems_point_inside_the_string() {
     assert_eq!(l.at.column, 9);
     only_problem(
         &rule_with(
-            "mode = \"data_only\"",
-            "mode = \"data_only\"\nwhen = 'units > 2 and and'",
+            "mode = \"data_and_ownership\"",
+            "mode = \"data_and_ownership\"\nwhen = 'units > 2 and and'",
         ),
         "and'",
         "in `when`: expected a value, found `and`",
     );
     only_problem(
-        &rule_with("mode = \"data_only\"", "mode = \"data_only\"\nwhen = 'status = \"checkedout\"'"),
+        &rule_with("mode = \"data_and_ownership\"", "mode = \"data_and_ownership\"\nwhen = 'status = \"checkedout\"'"),
         "\"checkedout\"",
         "`status` is one of provisional, confirmed, cancelled, checked_in, checked_out, no_show; \"checkedout\" is not",
     );
     // Basic strings with escapes: the escaped quote is where it is written.
     only_problem(
         &rule_with(
-            "mode = \"data_only\"",
-            "mode = \"data_only\"\nwhen = \"units > 1 and status = \\\"gone\\\"\"",
+            "mode = \"data_and_ownership\"",
+            "mode = \"data_and_ownership\"\nwhen = \"units > 1 and status = \\\"gone\\\"\"",
         ),
         "\\\"gone",
         "\"gone\" is not",
     );
     // Multi-line strings: the line inside the string.
     let src = rule_with(
-        "mode = \"data_only\"",
-        "mode = \"data_only\"\nwhen = '''\n  status = \"confirmed\"\n  and bogus = 1'''",
+        "mode = \"data_and_ownership\"",
+        "mode = \"data_and_ownership\"\nwhen = '''\n  status = \"confirmed\"\n  and bogus = 1'''",
     );
     let l = only_problem(&src, "bogus", "no field `bogus`");
     assert_eq!(l.at.column, 7);
     // A condition must be true or false.
     only_problem(
         &rule_with(
-            "mode = \"data_only\"",
-            "mode = \"data_only\"\nwhen = 'upper(guest_name)'",
+            "mode = \"data_and_ownership\"",
+            "mode = \"data_and_ownership\"\nwhen = 'upper(guest_name)'",
         ),
         "upper",
         "in `when`: a condition must be true or false, but this is a text",
     );
     only_problem(
-        &rule_with("mode = \"data_only\"", "mode = \"data_only\"\nwhen = 3"),
+        &rule_with(
+            "mode = \"data_and_ownership\"",
+            "mode = \"data_and_ownership\"\nwhen = 3",
+        ),
         "3",
         "`when` must be a string",
     );
@@ -562,30 +772,30 @@ fn mappings_name_real_fields_and_keep_required_ones() {
         refused_at(&src, at, says);
     }
     // A copy into another kind must drop or rename what that kind lacks, and fill what it
-    // requires.
-    let note = |body: &str| {
+    // requires: a booking's guest, copied as a guest.
+    let guest_of = |body: &str| {
         with(&format!(
-            "[[rules]]\nname = \"n\"\nkind = \"booking\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"RS\"\nmode = \"independent_copy\"\n[rules.map]\nto_kind = \"note\"\n{body}\n"
+            "[[rules]]\nname = \"n\"\nkind = \"booking\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"RS\"\nmode = \"independent_copy\"\n[rules.map]\nto_kind = \"guest\"\n{body}\n"
         ))
     };
-    let src = note("");
+    let src = guest_of("");
     let err = Environment::parse(&src).unwrap_err();
     let at = locate(&src, "name = \"n\"", "[rules.map]");
-    refused_at(&src, at, "the mapping copies property, room_type, arrival, departure, units, guest_id, guest_name, status, hold_until, holder, stays, price, notes, cancel_reason, created_on, created_at, updated_at of booking into note, which has no such field; drop or rename them");
-    refused_at(&src, at, "mapping loses required field `booking` of note");
-    refused_at(&src, at, "mapping loses required field `text` of note");
-    assert_eq!(err.problems.len(), 3, "{err}");
-    let ok = note(
-        "drop = [\"property\", \"room_type\", \"arrival\", \"departure\", \"units\", \"guest_id\", \"guest_name\", \"status\", \"hold_until\", \"holder\", \"stays\", \"price\", \"cancel_reason\", \"created_on\", \"updated_at\"]\nrename = { notes = \"text\", created_at = \"at\" }\ncompute = { booking = 'id', author = 'concat(\"rule \", created_on)' }",
+    refused_at(&src, at, "the mapping copies property, room_type, arrival, departure, units, guest_id, guest_name, status, hold_until, holder, stays, price, notes, cancel_reason, created_on, created_at, updated_at of booking into guest, which has no such field; drop or rename them");
+    refused_at(&src, at, "mapping loses required field `name` of guest");
+    assert_eq!(err.problems.len(), 2, "{err}");
+    let ok = guest_of(
+        "drop = [\"property\", \"room_type\", \"arrival\", \"departure\", \"units\", \"guest_id\", \"status\", \"hold_until\", \"holder\", \"stays\", \"price\", \"notes\", \"cancel_reason\", \"created_on\", \"created_at\", \"updated_at\"]\nrename = { guest_name = \"name\" }\ncompute = { email = 'concat(lower(trim(guest_name)), \"@\", lower(property), \".example\")' }",
     );
     let env = Environment::parse(&ok).unwrap_or_else(|e| panic!("{e}"));
     let m = env.rule("n").unwrap().mapping.as_ref().unwrap();
-    assert_eq!(m.to_kind, RecordKind::Note);
-    assert_eq!(env.rule("n").unwrap().target_kind(), RecordKind::Note);
+    assert_eq!(m.to_kind, RecordKind::Guest);
+    assert_eq!(env.rule("n").unwrap().target_kind(), RecordKind::Guest);
+    assert_eq!(m.rename["guest_name"], "name");
     // Constants are checked against their field's type.
     let room_type = |set: &str| {
         with(&format!(
-            "[[rules]]\nname = \"t\"\nkind = \"room_type\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"RS\"\nmode = \"data_only\"\n[rules.map]\nset = {{ {set} }}\n"
+            "[[rules]]\nname = \"t\"\nkind = \"room_type\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"partner:safari\"\nmode = \"data_only\"\n[rules.map]\nset = {{ {set} }}\n"
         ))
     };
     Environment::parse(&room_type("max_occupancy = 4, name = \"Tent\"")).unwrap();
@@ -595,12 +805,19 @@ fn mappings_name_real_fields_and_keep_required_ones() {
         locate(&src, "[rules.map]", "\"4\""),
         "`set.max_occupancy` must be a whole number for room_type",
     );
+    // Bookings' constants (dates, holders, ids, instants) are checked too, although a copy never
+    // becomes a booking: good ones leave that the only problem.
     let booking = |set: &str| {
         with(&format!(
-            "[[rules]]\nname = \"b\"\nkind = \"booking\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"RS\"\nmode = \"data_only\"\n[rules.map]\nset = {{ {set} }}\n"
+            "[[rules]]\nname = \"b\"\nkind = \"booking\"\non = \"create\"\noperation = \"transfer\"\ntarget = \"partner:safari\"\nmode = \"data_only\"\n[rules.map]\nset = {{ {set} }}\n"
         ))
     };
-    Environment::parse(&booking("arrival = \"2026-12-01\", holder = \"server:PA\", guest_id = \"WB-000001\", hold_until = \"2026-12-01T10:00:00Z\"")).unwrap();
+    let not_copyable = "a copy becomes a guest, property or room type at its target, not a booking";
+    only_problem(
+        &booking("arrival = \"2026-12-01\", holder = \"server:PA\", guest_id = \"WB-000001\", hold_until = \"2026-12-01T10:00:00Z\""),
+        "\"booking\"",
+        not_copyable,
+    );
     for (set, says) in [
         (
             "arrival = \"soon\"",
@@ -618,6 +835,8 @@ fn mappings_name_real_fields_and_keep_required_ones() {
         let src = booking(set);
         let err = Environment::parse(&src).unwrap_err();
         assert!(err.to_string().contains(says), "{set}: {err}");
+        assert!(err.to_string().contains(not_copyable), "{set}: {err}");
+        assert_eq!(err.problems.len(), 2, "{set}: {err}");
     }
 }
 
@@ -625,15 +844,15 @@ fn mappings_name_real_fields_and_keep_required_ones() {
 fn match_names_fields_of_the_target_kind() {
     only_problem(
         &rule_with(
-            "mode = \"data_only\"",
-            "mode = \"data_only\"\nmatch = [\"guest_name\", \"emial\"]",
+            "mode = \"data_and_ownership\"",
+            "mode = \"data_and_ownership\"\nmatch = [\"guest_name\", \"emial\"]",
         ),
         "\"emial\"",
         "`match` names `emial`, but booking has no such field",
     );
     let env = Environment::parse(&rule_with(
-        "mode = \"data_only\"",
-        "mode = \"data_only\"\nmatch = [\"price.amount\", \"guest_name\", \"guest_name\"]",
+        "mode = \"data_and_ownership\"",
+        "mode = \"data_and_ownership\"\nmatch = [\"price.amount\", \"guest_name\", \"guest_name\"]",
     ))
     .unwrap();
     assert_eq!(
@@ -665,8 +884,11 @@ fn match_names_fields_of_the_target_kind() {
         .map(|_| "\"id\"".to_string())
         .collect();
     let src = rule_with(
-        "mode = \"data_only\"",
-        &format!("mode = \"data_only\"\nmatch = [{}]", many.join(", ")),
+        "mode = \"data_and_ownership\"",
+        &format!(
+            "mode = \"data_and_ownership\"\nmatch = [{}]",
+            many.join(", ")
+        ),
     );
     refused_at(
         &src,
@@ -814,13 +1036,13 @@ fn rules_and_partners_are_part_of_the_fingerprint() {
     );
     assert_eq!(
         differ(&RULES_GOOD.replacen(
-            "name = \"confirmed-to-offices\"",
-            "name = \"to-offices\"",
+            "name = \"vip-guests-to-safari\"",
+            "name = \"vips-to-safari\"",
             1
         )),
         vec![
-            "distribution rule \"confirmed-to-offices\" is here but not there",
-            "distribution rule \"to-offices\" is there but not here"
+            "distribution rule \"vip-guests-to-safari\" is here but not there",
+            "distribution rule \"vips-to-safari\" is there but not here"
         ]
     );
     assert_eq!(

@@ -469,6 +469,39 @@ fn combinations(
             p.add(m.pos, RuleProblem::MapWithOwnership.into());
         }
     }
+    // What the servers can carry out: ownership of bookings, guests and notes; copies into
+    // guests, properties and room types; linked copies only to partners.
+    if let Some(kind) = &r.kind {
+        let moving = matches!(op.value, Operation::Transfer | Operation::Return);
+        if moving
+            && mode.value == DataAndOwnership
+            && !innsync_core::decide::TRANSFERABLE.contains(&kind.value)
+        {
+            p.add(
+                kind.pos,
+                RuleProblem::NotTransferable(kind.value.as_str()).into(),
+            );
+        }
+        if matches!(op.value, Operation::Transfer | Operation::Update)
+            && mode.value != DataAndOwnership
+        {
+            let to = match &r.mapping {
+                Some(Some(m)) => m.value.to_kind,
+                _ => kind.value,
+            };
+            if !innsync_core::decide::IMPORTABLE.contains(&to) {
+                p.add(kind.pos, RuleProblem::NotCopyable(to.as_str()).into());
+            }
+        }
+    }
+    if let Some(t) = &r.target {
+        if mode.value == DataOnly
+            && matches!(op.value, Operation::Transfer | Operation::Update)
+            && !matches!(t.value, Target::Partner(_))
+        {
+            p.add(t.pos, RuleProblem::LinkedCopyInEnvironment.into());
+        }
+    }
     match (op.value, mode.value) {
         (Operation::Return, m) if m != DataAndOwnership => {
             p.add(op.pos, RuleProblem::ReturnNeedsOwnership(m.as_str()).into())

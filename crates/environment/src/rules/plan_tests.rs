@@ -13,6 +13,42 @@ fn env() -> Environment {
     Environment::parse(RULES_GOOD).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Booking rules on updates, beside the typical ones: one that expands to a group, and a
+/// gathered update (bookings are neither copied nor updated as bookings, so the update goes to
+/// the partner as a guest).
+const BOOKING_UPDATES: &str = r#"[[rules]]
+name = "cancelled-deleted"
+kind = "booking"
+on = "update"
+when = 'status = "cancelled"'
+operation = "delete"
+target = "group:offices"
+mode = "data_only"
+[[rules]]
+name = "confirmed-guests-to-safari"
+kind = "booking"
+on = "update"
+when = 'status = "confirmed"'
+operation = "update"
+target = "partner:safari"
+mode = "data_only"
+updates = "hourly"
+[rules.map]
+to_kind = "guest"
+drop = ["property", "room_type", "arrival", "departure", "units", "guest_id", "status", "hold_until", "holder", "stays", "price", "notes", "cancel_reason", "created_on", "created_at", "updated_at"]
+rename = { guest_name = "name" }
+"#;
+
+/// The typical environment with `extra` rules appended.
+fn env_with(extra: &str) -> Environment {
+    Environment::parse(&format!("{RULES_GOOD}{extra}")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn guest() -> serde_json::Value {
+    json!({"kind": "guest", "id": "RS-000004", "owner": "server:RS", "version": 2,
+           "name": "ann", "email": "ann@example.com", "phone": "123"})
+}
+
 fn code(s: &str) -> ServerCode {
     ServerCode::parse(s).unwrap()
 }
@@ -229,21 +265,54 @@ fn closed_bookings_move_to_the_archive_on_schedule() {
 #[test]
 fn guests_are_copied_to_the_partner_with_the_mapping() {
     let env = env();
-    let guest = json!({"kind": "guest", "id": "RS-000004", "owner": "server:RS", "version": 2,
-                       "name": "ann", "email": "ann@example.com", "phone": "123"});
-    for event in [Event::Created, Event::Updated] {
-        let ops = plan(&env, &code("RS"), RecordKind::Guest, event, &guest, now());
-        assert_eq!(
-            ops,
-            vec![op(
-                "guests-to-safari",
-                Operation::Transfer,
-                Resolved::Partner("safari".into()),
-                Mode::IndependentCopy,
-                "default"
-            )]
-        );
-    }
+    let guest = guest();
+    let copy = op(
+        "guests-to-safari",
+        Operation::Transfer,
+        Resolved::Partner("safari".into()),
+        Mode::IndependentCopy,
+        "default",
+    );
+    let ops = plan(
+        &env,
+        &code("RS"),
+        RecordKind::Guest,
+        Event::Created,
+        &guest,
+        now(),
+    );
+    assert_eq!(ops, vec![copy.clone()]);
+    // On an update the linked copy of a guest with an email is refreshed too, at the next hour.
+    let ops = plan(
+        &env,
+        &code("RS"),
+        RecordKind::Guest,
+        Event::Updated,
+        &guest,
+        now(),
+    );
+    let mut refresh = op(
+        "vip-guests-to-safari",
+        Operation::Update,
+        Resolved::Partner("safari".into()),
+        Mode::DataOnly,
+        "default",
+    );
+    refresh.not_before = Some(Utc.with_ymd_and_hms(2026, 6, 1, 11, 0, 0).unwrap());
+    assert_eq!(ops, vec![copy.clone(), refresh]);
+    let no_email = json!({"kind": "guest", "id": "RS-000005", "owner": "server:RS", "version": 1,
+                          "name": "bob", "email": null});
+    assert_eq!(
+        plan(
+            &env,
+            &code("RS"),
+            RecordKind::Guest,
+            Event::Updated,
+            &no_email,
+            now()
+        ),
+        vec![copy]
+    );
     assert!(plan(
         &env,
         &code("RS"),
@@ -285,89 +354,80 @@ fn guests_are_copied_to_the_partner_with_the_mapping() {
 
 #[test]
 fn groups_and_all_expand_to_other_servers_in_file_order() {
-    let env = env();
-    let b = booking("KRL", "confirmed", "2026-07-01");
-    let ops = |me: &str| {
-        plan(
-            &env,
-            &code(me),
-            RecordKind::Booking,
-            Event::Updated,
-            &b,
-            now(),
-        )
-        .into_iter()
-        .map(|o| o.target)
-        .collect::<Vec<_>>()
+    let b = booking("KRL", "cancelled", "2026-07-01");
+    let targets = |env: &Environment, me: &str, kind, record: &serde_json::Value| {
+        plan(env, &code(me), kind, Event::Updated, record, now())
+            .into_iter()
+            .map(|o| o.target)
+            .collect::<Vec<_>>()
     };
+    let env = env_with(BOOKING_UPDATES);
+    let ops = |me: &str| targets(&env, me, RecordKind::Booking, &b);
     assert_eq!(ops("WB"), vec![server("RS")]);
     assert_eq!(ops("RS"), vec![server("WB")]);
     assert_eq!(ops("PA"), vec![server("WB"), server("RS")]);
+    // Copies expand the same way (after the typical partner copy, which comes first in the file).
+    let copies = r#"[[rules]]
+name = "guests-to-offices"
+kind = "guest"
+on = "update"
+operation = "transfer"
+target = "group:offices"
+mode = "independent_copy"
+"#;
+    let env = env_with(copies);
+    let guest = json!({"kind": "guest", "id": "RS-000005", "owner": "server:RS", "version": 1,
+                       "name": "bob", "email": null});
+    let copied = |me: &str| targets(&env, me, RecordKind::Guest, &guest);
+    let safari = Resolved::Partner("safari".into());
+    assert_eq!(copied("WB"), vec![safari.clone(), server("RS")]);
+    assert_eq!(copied("RS"), vec![safari.clone(), server("WB")]);
+    assert_eq!(copied("PA"), vec![safari, server("WB"), server("RS")]);
     // A broadcast: everyone but me, the archive included.
-    let all = RULES_GOOD.replacen("target = \"group:offices\"", "target = \"all\"", 1);
-    let env = Environment::parse(&all).unwrap();
-    let targets: Vec<Resolved> = plan(
-        &env,
-        &code("RS"),
-        RecordKind::Booking,
-        Event::Updated,
-        &b,
-        now(),
-    )
-    .into_iter()
-    .map(|o| o.target)
-    .collect();
+    let all = BOOKING_UPDATES.replacen("target = \"group:offices\"", "target = \"all\"", 1);
+    let env = env_with(&all);
     assert_eq!(
-        targets,
+        targets(&env, "RS", RecordKind::Booking, &b),
         vec![server("WB"), server("PA"), server("PB"), server("AR")]
     );
     // An explicit server that is me is skipped.
-    let to_rs = RULES_GOOD.replacen("target = \"group:offices\"", "target = \"RS\"", 1);
-    let env = Environment::parse(&to_rs).unwrap();
-    assert!(plan(
-        &env,
-        &code("RS"),
-        RecordKind::Booking,
-        Event::Updated,
-        &b,
-        now()
-    )
-    .is_empty());
+    let to_rs = BOOKING_UPDATES.replacen("target = \"group:offices\"", "target = \"RS\"", 1);
+    let env = env_with(&to_rs);
+    assert!(targets(&env, "RS", RecordKind::Booking, &b).is_empty());
     assert_eq!(
-        plan(
-            &env,
-            &code("WB"),
-            RecordKind::Booking,
-            Event::Updated,
-            &b,
-            now()
-        )
-        .len(),
-        1
+        targets(&env, "WB", RecordKind::Booking, &b),
+        vec![server("RS")]
     );
 }
 
 #[test]
 fn gathered_updates_wait_for_the_next_hour_or_midnight() {
-    let b = booking("KRL", "confirmed", "2026-07-01");
+    let guest = guest();
     let at = |h: u32, m: u32, s: u32| Utc.with_ymd_and_hms(2026, 6, 1, h, m, s).unwrap();
+    // The typical guest update rule, with `updates` and `operation` as given: its one op.
+    let vip = |src: &str, now: DateTime<Utc>| {
+        let env = Environment::parse(src).unwrap_or_else(|e| panic!("{e}"));
+        let ops: Vec<PlannedOp> = plan(
+            &env,
+            &code("WB"),
+            RecordKind::Guest,
+            Event::Updated,
+            &guest,
+            now,
+        )
+        .into_iter()
+        .filter(|o| o.rule == "vip-guests-to-safari")
+        .collect();
+        assert_eq!(ops.len(), 1);
+        ops[0].clone()
+    };
     let not_before = |updates: &str, now: DateTime<Utc>| {
         let src = RULES_GOOD.replacen(
             "updates = \"hourly\"",
             &format!("updates = \"{updates}\""),
             1,
         );
-        let env = Environment::parse(&src).unwrap_or_else(|e| panic!("{e}"));
-        let ops = plan(
-            &env,
-            &code("WB"),
-            RecordKind::Booking,
-            Event::Updated,
-            &b,
-            now,
-        );
-        assert_eq!(ops.len(), 1);
-        ops[0].not_before
+        vip(&src, now).not_before
     };
     assert_eq!(not_before("hourly", at(10, 15, 30)), Some(at(11, 0, 0)));
     assert_eq!(not_before("hourly", at(10, 0, 0)), Some(at(11, 0, 0)));
@@ -386,21 +446,10 @@ fn gathered_updates_wait_for_the_next_hour_or_midnight() {
     assert_eq!(not_before("immediately", at(10, 15, 30)), None);
     // Only `update` operations wait: a transfer with an hourly policy goes now (its later
     // updates are what the policy gathers).
-    let transfer = RULES_GOOD
-        .replacen("operation = \"update\"", "operation = \"transfer\"", 1)
-        .replacen("target = \"group:offices\"", "target = \"RS\"", 1);
-    let env = Environment::parse(&transfer).unwrap();
-    let ops = plan(
-        &env,
-        &code("WB"),
-        RecordKind::Booking,
-        Event::Updated,
-        &b,
-        now(),
-    );
-    assert_eq!(ops.len(), 1);
-    assert_eq!(ops[0].operation, Operation::Transfer);
-    assert_eq!(ops[0].not_before, None);
+    let transfer = RULES_GOOD.replacen("operation = \"update\"", "operation = \"transfer\"", 1);
+    let o = vip(&transfer, now());
+    assert_eq!(o.operation, Operation::Transfer);
+    assert_eq!(o.not_before, None);
 }
 
 #[test]
@@ -413,27 +462,25 @@ fn triggers_fit_events_exactly() {
         for on in Trigger::ALL {
             let src = RULES_GOOD.replacen("on = \"update\"", &format!("on = \"{on}\""), 1);
             let env = Environment::parse(&src).unwrap();
-            let b = booking("LDG", "confirmed", "2026-07-01");
-            let hit = plan(&env, &code("WB"), RecordKind::Booking, event, &b, now())
+            let hit = plan(&env, &code("WB"), RecordKind::Guest, event, &guest(), now())
                 .iter()
-                .any(|o| o.rule == "confirmed-to-offices");
+                .any(|o| o.rule == "vip-guests-to-safari");
             assert_eq!(hit, fits.contains(on), "{event:?} {on}");
         }
     }
     let src = RULES_GOOD.replacen("on = \"update\"", "on = \"schedule\"", 1);
     let env = Environment::parse(&src).unwrap();
-    let b = booking("LDG", "confirmed", "2026-07-01");
     let ops = plan(
         &env,
         &code("WB"),
-        RecordKind::Booking,
+        RecordKind::Guest,
         Event::Scheduled,
-        &b,
+        &guest(),
         now(),
     );
     assert_eq!(
         ops.iter().map(|o| o.rule.as_str()).collect::<Vec<_>>(),
-        vec!["confirmed-to-offices"]
+        vec!["vip-guests-to-safari"]
     );
 }
 
@@ -445,15 +492,15 @@ kind = "property"
 on = "change"
 operation = "transfer"
 target = "owner"
-mode = "data_only"
+mode = "independent_copy"
 [[rules]]
-name = "bookings-copy-first"
+name = "bookings-archived-first"
 kind = "booking"
 on = "create"
 operation = "transfer"
-target = "RS"
-mode = "data_only"
-pool = "copies"
+target = "AR"
+mode = "data_and_ownership"
+pool = "archive"
 "#;
     let env = Environment::parse(&format!("{RULES_GOOD}{extra}")).unwrap_or_else(|e| panic!("{e}"));
     let krl = json!({"kind": "property", "code": "KRL", "name": "Kraal", "timezone": "UTC"});
@@ -471,7 +518,7 @@ pool = "copies"
             "properties-home",
             Operation::Transfer,
             server("PA"),
-            Mode::DataOnly,
+            Mode::IndependentCopy,
             "default"
         )]
     );
@@ -489,46 +536,74 @@ pool = "copies"
     .collect();
     assert_eq!(
         rules,
-        vec!["lodge-bookings-to-lodge", "bookings-copy-first"]
+        vec!["lodge-bookings-to-lodge", "bookings-archived-first"]
     );
 }
 
 #[test]
 fn the_archive_gives_nothing_away() {
+    // Guests, which may be moved, deleted and copied.
     let extra = r#"[[rules]]
+name = "guests-archived"
+kind = "guest"
+on = "schedule"
+operation = "transfer"
+target = "AR"
+mode = "data_and_ownership"
+[[rules]]
+name = "archive-returns"
+kind = "guest"
+on = "schedule"
+operation = "return"
+target = "WB"
+mode = "data_and_ownership"
+[[rules]]
 name = "archive-deletes"
-kind = "booking"
+kind = "guest"
 on = "schedule"
 operation = "delete"
 target = "WB"
 mode = "data_only"
 [[rules]]
 name = "archive-copies"
-kind = "booking"
+kind = "guest"
 on = "schedule"
 operation = "transfer"
 target = "WB"
+mode = "independent_copy"
+[[rules]]
+name = "archive-refreshes"
+kind = "guest"
+on = "schedule"
+operation = "update"
+target = "partner:safari"
 mode = "data_only"
+updates = "immediately"
 "#;
-    let env = Environment::parse(&format!("{RULES_GOOD}{extra}")).unwrap();
-    let b = booking("KRL", "checked_out", "2026-02-01");
+    let env = env_with(extra);
     let on = |me: &str| -> Vec<String> {
         plan(
             &env,
             &code(me),
-            RecordKind::Booking,
+            RecordKind::Guest,
             Event::Scheduled,
-            &b,
+            &guest(),
             now(),
         )
         .into_iter()
         .map(|o| o.rule)
         .collect()
     };
-    assert_eq!(on("AR"), vec!["archive-copies"]);
+    assert_eq!(on("AR"), vec!["archive-copies", "archive-refreshes"]);
     assert_eq!(
         on("RS"),
-        vec!["closed-to-archive", "archive-deletes", "archive-copies"]
+        vec![
+            "guests-archived",
+            "archive-returns",
+            "archive-deletes",
+            "archive-copies",
+            "archive-refreshes"
+        ]
     );
 }
 
@@ -587,8 +662,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     /// Over random bookings, servers, events and times: never a target that is the planner,
-    /// every op's rule fits the event, and the two booking moves happen exactly when they
-    /// should.
+    /// every op's rule fits the event, the two booking moves happen exactly when they should,
+    /// and so do the group delete (never on the archive) and the gathered update.
     #[test]
     fn plans_follow_the_rules(
         me in proptest::sample::select(vec!["WB", "RS", "PA", "PB", "AR"]),
@@ -598,7 +673,7 @@ proptest! {
         departure_days in -400i64..400,
         now_secs in 0i64..(3 * 365 * 86_400),
     ) {
-        let env = env();
+        let env = env_with(BOOKING_UPDATES);
         let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(now_secs);
         let departure = now.date_naive() + chrono::Duration::days(departure_days);
         let b = booking(property, status, &departure.to_string());
@@ -626,8 +701,13 @@ proptest! {
         let archived = event == Event::Scheduled && me.as_str() != "AR" && status == "checked_out"
             && departure < now.date_naive() - chrono::Duration::days(90);
         prop_assert_eq!(has("closed-to-archive"), archived);
-        let to_offices = event == Event::Updated && status == "confirmed";
-        let expected = if to_offices { if ["WB", "RS"].contains(&me.as_str()) { 1 } else { 2 } } else { 0 };
-        prop_assert_eq!(ops.iter().filter(|o| o.rule == "confirmed-to-offices").count(), expected);
+        let deleted = event == Event::Updated && status == "cancelled" && me.as_str() != "AR";
+        let expected = if deleted { if ["WB", "RS"].contains(&me.as_str()) { 1 } else { 2 } } else { 0 };
+        prop_assert_eq!(ops.iter().filter(|o| o.rule == "cancelled-deleted").count(), expected);
+        let refreshed = event == Event::Updated && status == "confirmed";
+        prop_assert_eq!(
+            ops.iter().filter(|o| o.rule == "confirmed-guests-to-safari").count(),
+            usize::from(refreshed)
+        );
     }
 }

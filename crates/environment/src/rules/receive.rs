@@ -43,7 +43,12 @@ pub fn receives(
         return true;
     }
     match kind {
-        RecordKind::User | RecordKind::MasterToken | RecordKind::Property => true,
+        // A deletion travels to everyone: where the record never arrived it only keeps an
+        // older version from ever arriving.
+        RecordKind::User
+        | RecordKind::MasterToken
+        | RecordKind::Property
+        | RecordKind::Tombstone => true,
         RecordKind::Guest | RecordKind::Note => referenced_by_own_booking,
         RecordKind::RoomType
         | RecordKind::Room

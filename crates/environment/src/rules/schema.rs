@@ -238,6 +238,8 @@ pub fn own_fields(kind: RecordKind) -> &'static [Field] {
         RecordKind::MasterToken => MASTER_TOKEN,
         RecordKind::Note => NOTE,
         RecordKind::AllotmentGrant => ALLOTMENT_GRANT,
+        // Deletions are not a kind rules act on.
+        RecordKind::Tombstone => &[],
     }
 }
 
@@ -287,11 +289,7 @@ mod tests {
     use innsync_core::{Authority, RecordId, ServerCode};
 
     fn meta() -> Meta {
-        Meta {
-            id: RecordId::parse("WB-000001").unwrap(),
-            owner: Authority::Env,
-            version: 1,
-        }
+        Meta::new(RecordId::parse("WB-000001").unwrap(), Authority::Env, 1)
     }
 
     /// One record of every kind, with every optional value present.

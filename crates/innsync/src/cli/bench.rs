@@ -34,7 +34,8 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What to measure: `bookings` (one server) or `replication` (two servers).
+    /// What to measure: `bookings` (one server), `replication` (two servers) or `queue` (the
+    /// pending-operation queue towards a partner).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
@@ -111,7 +112,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what.as_str() {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings or replication"),
+        "queue" => return super::bench_queue::run(&a).await,
+        other => bail!("unknown benchmark {other:?}: bookings, replication or queue"),
     }
     let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,6 +2,7 @@
 
 pub mod allotment;
 pub mod bench;
+pub mod bench_queue;
 pub mod bench_replication;
 pub mod check;
 pub mod demo;
