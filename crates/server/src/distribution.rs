@@ -1,39 +1,494 @@
-//! Distribution rules at work on this server (DESIGN.md §5): the rules of environment.toml
-//! look at every change this server writes, and on a schedule at the records it owns, and
-//! queue the operations they ask for; the queue's worker carries them out.
+//! Distribution rules at work on this server (DESIGN.md §5, after DSO): the rules of
+//! environment.toml look at every change this server writes, and on a schedule at the records
+//! it owns, and queue the operations they ask for — in the same transaction that records how far
+//! they have looked, so no change is acted on twice or never. The queue's worker
+//! (`replication/queue.rs`) carries them out. Also here: how this server serves a peer that
+//! receives only its own properties (partial replication).
 
+use crate::replication::queue::{CopyOp, DeleteCopyOp, DeleteOp, TransferOp};
 use crate::state::AppState;
+use innsync_core::{Authority, CopyKind, CopyRequest, OnDuplicate, Provenance, Record, ServerCode};
+use innsync_environment::rules::Receive;
+use innsync_environment::rules::{
+    self, DuplicatePolicy, Event, Mode, Operation, PlannedOp, Resolved, Rule,
+};
+use innsync_store::{Change, LocalWrite, NewPending, ReadPool, StoreError};
+use std::collections::BTreeMap;
+use tokio::sync::watch;
+
+/// Most own changes one scan looks at before it records how far it got.
+pub const SCAN_BATCH: usize = 500;
+/// Most records of one kind a scheduled sweep looks at per rule and round.
+pub const SWEEP_LIMIT: usize = 10_000;
 
 /// A partner environment's URL and the token it gave us.
 pub fn partner(state: &AppState, name: &str) -> Option<(String, String)> {
-    // PLACEHOLDER until the rules engine lands: no partners.
-    let _ = (state, name);
-    None
+    let env = &state.env.as_ref()?.env;
+    env.partners
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| (p.url.to_string(), p.token.expose().to_string()))
+}
+
+/// Runs the rules until stopped: after every commit over this server's new changes, and every
+/// `rule_sweep_interval` over the records it owns for `on = "schedule"` rules.
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    if state.env.as_ref().is_none_or(|e| e.env.rules.is_empty()) {
+        return;
+    }
+    let mut changes = state.writer.changes();
+    let mut sweep = tokio::time::interval(state.settings.rule_sweep_interval);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let swept = tokio::select! {
+            _ = changes.changed() => false,
+            _ = sweep.tick() => true,
+            _ = stop.changed() => return,
+        };
+        if let Err(e) = scan(&state).await {
+            tracing::warn!(error = %e.detail, "distribution rules: scan failed; will retry");
+        }
+        if swept {
+            if let Err(e) = sweep_scheduled(&state).await {
+                tracing::warn!(error = %e.detail, "distribution rules: scheduled sweep failed");
+            }
+        }
+    }
+}
+
+/// The authority this server writes under now.
+async fn here(state: &AppState) -> Result<(Authority, ServerCode), crate::problem::Problem> {
+    let me = state.writer.server().clone();
+    let (master, _) = state.read(|r| r.master()).await?;
+    let a = if master == me {
+        Authority::Env
+    } else {
+        Authority::Server(me)
+    };
+    Ok((a, master))
+}
+
+/// Looks at this server's own changes since the rules last did, queueing what they ask for.
+async fn scan(state: &AppState) -> Result<(), crate::problem::Problem> {
+    let Some(ctx) = state.env.clone() else {
+        return Ok(());
+    };
+    loop {
+        let (cursor, batch) = state
+            .read(|r| {
+                let c = r.rules_cursor()?;
+                Ok((c, r.own_changes_after(c, SCAN_BATCH)?))
+            })
+            .await?;
+        let me = state.writer.server().clone();
+        let own: Vec<&Change> = batch.iter().filter(|c| c.origin == me).collect();
+        let Some(upto) = own.last().map(|c| c.seq) else {
+            return Ok(());
+        };
+        debug_assert!(upto > cursor, "the rules never look back");
+        let (authority, master) = here(state).await?;
+        let now = (state.clock)();
+        let mut ops = vec![];
+        for c in own {
+            let rec = &c.record;
+            // Only what this server still writes: a record it has just given away is its new
+            // owner's to act on.
+            if rec.meta().owner != authority && rec.meta().owner != Authority::Server(me.clone()) {
+                continue;
+            }
+            if let Record::Tombstone(t) = rec {
+                ops.extend(copies_to_take_back(state, &ctx.env, t, &me).await?);
+                continue;
+            }
+            let event = if rec.meta().version == 1 {
+                Event::Created
+            } else {
+                Event::Updated
+            };
+            let json = serde_json::to_value(rec)
+                .map_err(|e| crate::problem::Problem::unavailable(e.to_string()))?;
+            for p in rules::plan(&ctx.env, &me, rec.kind(), event, &json, now) {
+                if let Some(op) = operation(&ctx.env, &me, &master, &p, rec, &json, now) {
+                    ops.push(op);
+                }
+            }
+            if event == Event::Updated {
+                ops.extend(linked_updates(state, &ctx.env, &me, rec, &json, now).await?);
+            }
+        }
+        state
+            .writer
+            .local(LocalWrite::RulesScanned { upto, ops })
+            .await?;
+    }
+}
+
+/// Later updates of linked copies: a `data_only` copy rule whose copy went out before sends the
+/// record again as its `updates` policy says (coalesced; hourly and daily wait for their hour).
+async fn linked_updates(
+    state: &AppState,
+    env: &innsync_environment::Environment,
+    me: &ServerCode,
+    rec: &Record,
+    json: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<NewPending>, crate::problem::Problem> {
+    let mut out = vec![];
+    for rule in env.rules.iter().filter(|r| {
+        r.kind == rec.kind()
+            && r.mode == Mode::DataOnly
+            && r.operation == Operation::Transfer
+            && matches!(
+                r.updates,
+                rules::UpdatePolicy::Immediately
+                    | rules::UpdatePolicy::Hourly
+                    | rules::UpdatePolicy::Daily
+            )
+    }) {
+        let Some(target) = copy_target(&rule.target) else {
+            continue;
+        };
+        let (name, id, t) = (rule.name.clone(), rec.meta().id.to_string(), target.clone());
+        if !state
+            .read(move |r| r.rule_op_exists(&name, &id, &t))
+            .await?
+        {
+            continue;
+        }
+        let not_before = match rule.updates {
+            rules::UpdatePolicy::Hourly => Some(next_boundary(now, 3_600)),
+            rules::UpdatePolicy::Daily => Some(next_boundary(now, 86_400)),
+            _ => None,
+        };
+        if let Some(mut op) = copy_op(env, me, rule, rec, json, now, target) {
+            op.not_before = not_before.map(innsync_store::time_text);
+            out.push(op);
+        }
+    }
+    Ok(out)
+}
+
+fn next_boundary(now: chrono::DateTime<chrono::Utc>, every: i64) -> chrono::DateTime<chrono::Utc> {
+    let t = now.timestamp();
+    chrono::DateTime::from_timestamp(t - t.rem_euclid(every) + every, 0).unwrap_or(now)
+}
+
+/// A partner target of a rule, as a queue target.
+fn copy_target(t: &rules::Target) -> Option<String> {
+    match t {
+        rules::Target::Partner(p) => Some(format!("partner:{p}")),
+        rules::Target::Server(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// A deleted master copy takes its linked copies with it: every partner that was sent one by a
+/// `data_only` rule is asked to delete it.
+async fn copies_to_take_back(
+    state: &AppState,
+    env: &innsync_environment::Environment,
+    t: &innsync_core::Tombstone,
+    me: &ServerCode,
+) -> Result<Vec<NewPending>, crate::problem::Problem> {
+    let mut out = vec![];
+    for rule in env
+        .rules
+        .iter()
+        .filter(|r| r.kind == t.deleted_kind && r.mode == Mode::DataOnly)
+    {
+        let Some(rules::Target::Partner(p)) = Some(&rule.target) else {
+            continue;
+        };
+        let target = format!("partner:{p}");
+        let (name, id, tg) = (rule.name.clone(), t.meta.id.to_string(), target.clone());
+        if !state
+            .read(move |r| r.rule_op_exists(&name, &id, &tg))
+            .await?
+        {
+            continue;
+        }
+        let d = DeleteCopyOp {
+            kind: rule.target_kind(),
+            from_environment: Some(env.name.clone()),
+            from_id: t.meta.id.clone(),
+        };
+        out.push(NewPending {
+            target,
+            op: "delete_copy".into(),
+            command: serde_json::to_string(&d).unwrap_or_default(),
+            actor: format!("rule:{}", rule.name),
+            summary: format!(
+                "delete the copy of {} {} at partner {p}",
+                t.deleted_kind.as_str(),
+                t.meta.id
+            ),
+            pool: rule.pool.clone(),
+            record_id: Some(t.meta.id.to_string()),
+            rule: Some(rule.name.clone()),
+            not_before: None,
+            coalesce: true,
+        });
+        let _ = me;
+    }
+    Ok(out)
+}
+
+fn on_duplicate(d: DuplicatePolicy) -> OnDuplicate {
+    match d {
+        DuplicatePolicy::Error => OnDuplicate::Error,
+        DuplicatePolicy::NewId => OnDuplicate::NewId,
+        DuplicatePolicy::Overwrite => OnDuplicate::Overwrite,
+    }
+}
+
+/// A copy of `rec` as `rule` maps it, for `target` (a server here or `partner:NAME`).
+fn copy_op(
+    env: &innsync_environment::Environment,
+    me: &ServerCode,
+    rule: &Rule,
+    rec: &Record,
+    json: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+    target: String,
+) -> Option<NewPending> {
+    let fields = match &rule.mapping {
+        Some(m) => match m.apply(json, now.date_naive()) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(rule = %rule.name, record = %rec.meta().id, error = %e, "mapping failed; record not copied");
+                return None;
+            }
+        },
+        None => {
+            let mut f = json.as_object().cloned().unwrap_or_default();
+            for k in ["kind", "id", "owner", "version", "provenance"] {
+                f.remove(k);
+            }
+            f
+        }
+    };
+    let partner = target.strip_prefix("partner:").map(str::to_string);
+    let copy = CopyRequest {
+        kind: rule.target_kind(),
+        fields,
+        provenance: Provenance {
+            from_environment: partner.as_ref().map(|_| env.name.clone()),
+            from_server: me.clone(),
+            from_owner: rec.meta().owner.clone(),
+            from_id: rec.meta().id.clone(),
+            copy: if rule.mode == Mode::DataOnly {
+                CopyKind::Linked
+            } else {
+                CopyKind::Independent
+            },
+            history: vec![format!(
+                "{}: rule {} ({}{})",
+                now.format("%Y-%m-%d %H:%M"),
+                rule.name,
+                rule.mode.as_str(),
+                if rule.mapping.is_some() {
+                    ", mapped"
+                } else {
+                    ""
+                }
+            )],
+        },
+        on_duplicate: on_duplicate(rule.duplicates),
+        match_fields: rule.match_fields.clone(),
+    };
+    Some(NewPending {
+        summary: format!(
+            "copy {} {} to {target} ({})",
+            rec.kind().as_str(),
+            rec.meta().id,
+            rule.mode.as_str()
+        ),
+        target,
+        op: "copy".into(),
+        command: serde_json::to_string(&CopyOp { copy }).ok()?,
+        actor: format!("rule:{}", rule.name),
+        pool: rule.pool.clone(),
+        record_id: Some(rec.meta().id.to_string()),
+        rule: Some(rule.name.clone()),
+        not_before: None,
+        coalesce: true,
+    })
+}
+
+/// The queue operation for one planned rule operation on `rec`, or none when it does not apply.
+fn operation(
+    env: &innsync_environment::Environment,
+    me: &ServerCode,
+    master: &ServerCode,
+    p: &PlannedOp,
+    rec: &Record,
+    json: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<NewPending> {
+    let rule = env.rule(&p.rule)?;
+    let id = rec.meta().id.to_string();
+    let base = |target: String, op: &str, command: String, summary: String| NewPending {
+        target,
+        op: op.to_string(),
+        command,
+        actor: format!("rule:{}", rule.name),
+        summary,
+        pool: p.pool.clone(),
+        record_id: Some(id.clone()),
+        rule: Some(rule.name.clone()),
+        not_before: p.not_before.map(innsync_store::time_text),
+        coalesce: true,
+    };
+    let transfer = |to: Authority, server: &ServerCode| {
+        let t = TransferOp {
+            kind: rec.kind(),
+            key: rec.key(),
+            to: to.clone(),
+            reason: format!("rule {}", rule.name),
+        };
+        let summary = format!("give {} {} to {to}", rec.kind().as_str(), id);
+        serde_json::to_string(&t)
+            .ok()
+            .map(|c| base(server.to_string(), "transfer", c, summary))
+    };
+    match (p.operation, p.mode, &p.target) {
+        (Operation::Transfer, Mode::DataAndOwnership, Resolved::Server(s)) => {
+            let to = if s == master {
+                Authority::Env
+            } else {
+                Authority::Server(s.clone())
+            };
+            transfer(to, s)
+        }
+        (Operation::Return, _, _) => {
+            let from = rec.meta().provenance.as_ref()?.from_owner.clone();
+            let server = match &from {
+                Authority::Env => master.clone(),
+                Authority::Server(s) => s.clone(),
+            };
+            (server != *me).then(|| transfer(from, &server)).flatten()
+        }
+        (Operation::Delete, _, Resolved::Partner(name)) => {
+            let d = DeleteCopyOp {
+                kind: rule.target_kind(),
+                from_environment: Some(env.name.clone()),
+                from_id: rec.meta().id.clone(),
+            };
+            let summary = format!("delete the copy of {id} at partner {name}");
+            serde_json::to_string(&d)
+                .ok()
+                .map(|c| base(format!("partner:{name}"), "delete_copy", c, summary))
+        }
+        (Operation::Delete, _, Resolved::Server(_)) => {
+            // Deleting the master copy here deletes it everywhere: one operation, run here.
+            let d = DeleteOp {
+                kind: rec.kind(),
+                key: rec.key(),
+                reason: format!("rule {}", rule.name),
+            };
+            let summary = format!("delete {} {id}", rec.kind().as_str());
+            serde_json::to_string(&d)
+                .ok()
+                .map(|c| base(me.to_string(), "delete", c, summary))
+        }
+        (Operation::Transfer | Operation::Update, Mode::DataOnly | Mode::IndependentCopy, t) => {
+            let target = match t {
+                Resolved::Partner(name) => format!("partner:{name}"),
+                Resolved::Server(s) => s.to_string(),
+            };
+            let mut op = copy_op(env, me, rule, rec, json, now, target)?;
+            op.not_before = p.not_before.map(innsync_store::time_text);
+            Some(op)
+        }
+        _ => None,
+    }
+}
+
+/// Scheduled rules over the records this server owns: each record acted on once per rule and
+/// target (a record given away is no longer here to act on).
+async fn sweep_scheduled(state: &AppState) -> Result<(), crate::problem::Problem> {
+    let Some(ctx) = state.env.clone() else {
+        return Ok(());
+    };
+    let me = state.writer.server().clone();
+    let (authority, master) = here(state).await?;
+    let now = (state.clock)();
+    for rule in ctx
+        .env
+        .rules
+        .iter()
+        .filter(|r| r.on == rules::Trigger::Schedule)
+    {
+        let kind = rule.kind;
+        let records = state
+            .read(move |r| r.records_of_kind(kind.as_str(), SWEEP_LIMIT))
+            .await?;
+        let mut ops = vec![];
+        for rec in records {
+            if rec.meta().owner != authority && rec.meta().owner != Authority::Server(me.clone()) {
+                continue;
+            }
+            let json = serde_json::to_value(&rec)
+                .map_err(|e| crate::problem::Problem::unavailable(e.to_string()))?;
+            for p in rules::plan(&ctx.env, &me, kind, Event::Scheduled, &json, now)
+                .into_iter()
+                .filter(|p| p.rule == rule.name)
+            {
+                let Some(op) = operation(&ctx.env, &me, &master, &p, &rec, &json, now) else {
+                    continue;
+                };
+                let (n, id, t) = (
+                    rule.name.clone(),
+                    rec.meta().id.to_string(),
+                    op.target.clone(),
+                );
+                if state.read(move |r| r.rule_op_exists(&n, &id, &t)).await? {
+                    continue;
+                }
+                ops.push(op);
+            }
+        }
+        for op in ops {
+            state.writer.local(LocalWrite::EnqueuePending(op)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// How this server serves one peer's pulls: everything, or — for a peer that receives only
 /// its own properties (partial replication) — only the changes meant for it, saying how far it
-/// looked so the peer moves past the rest.
+/// looked so the peer moves past the rest. A server that itself receives only part re-serves
+/// only its own changes (its copy of the others' logs has holes).
 #[derive(Clone)]
 pub struct Serving {
-    partial: bool,
+    partial: Option<(std::sync::Arc<crate::replication::EnvContext>, ServerCode)>,
     only_origin: Option<String>,
 }
 
 impl Serving {
     /// How to serve `peer`.
-    pub fn for_peer(state: &AppState, peer: &innsync_core::ServerCode) -> Self {
-        // PLACEHOLDER until the rules engine lands: everyone receives everything.
-        let _ = (state, peer);
+    pub fn for_peer(state: &AppState, peer: &ServerCode) -> Self {
+        let Some(ctx) = &state.env else {
+            return Self {
+                partial: None,
+                only_origin: None,
+            };
+        };
+        let partial = ctx
+            .env
+            .server(peer)
+            .is_some_and(|s| s.receive == Receive::Own)
+            .then(|| (ctx.clone(), peer.clone()));
+        let only_origin = (ctx.me.receive == Receive::Own).then(|| ctx.me.code.to_string());
         Self {
-            partial: false,
-            only_origin: None,
+            partial,
+            only_origin,
         }
     }
 
     /// Whether the peer receives part of the data.
     pub fn partial(&self) -> bool {
-        self.partial
+        self.partial.is_some() || self.only_origin.is_some()
     }
 
     /// The changes beyond `cursor` for this peer, and how far each origin was looked at.
@@ -43,16 +498,62 @@ impl Serving {
     )]
     pub fn changes_after(
         &self,
-        r: &innsync_store::ReadPool,
-        cursor: &std::collections::BTreeMap<String, u64>,
+        r: &ReadPool,
+        cursor: &BTreeMap<String, u64>,
         limit: usize,
-    ) -> Result<
-        (
-            Vec<innsync_store::Change>,
-            std::collections::BTreeMap<String, u64>,
-        ),
-        innsync_store::StoreError,
-    > {
-        r.changes_after_filtered(cursor, limit, self.only_origin.as_deref(), &|_, _| Ok(true))
+    ) -> Result<(Vec<Change>, BTreeMap<String, u64>), StoreError> {
+        let Some((ctx, peer)) = &self.partial else {
+            return r.changes_after_filtered(
+                cursor,
+                limit,
+                self.only_origin.as_deref(),
+                &|_, _| Ok(true),
+            );
+        };
+        let entry = ctx.env.server(peer);
+        let own: Vec<String> = entry.map(|e| e.properties.clone()).unwrap_or_default();
+        let keep = |c: &rusqlite::Connection, ch: &Change| -> Result<bool, StoreError> {
+            let json = serde_json::to_value(&ch.record)?;
+            let referenced = match &ch.record {
+                Record::Guest(g) => guest_booked_at(c, g.meta.id.as_str(), &own)?,
+                Record::Note(n) => booking_at(c, n.booking.as_str(), &own)?,
+                _ => false,
+            };
+            Ok(rules::receives(
+                &ctx.env,
+                peer,
+                ch.record.kind(),
+                &json,
+                referenced,
+            ))
+        };
+        r.changes_after_filtered(cursor, limit, self.only_origin.as_deref(), &keep)
     }
+}
+
+fn guest_booked_at(
+    c: &rusqlite::Connection,
+    guest: &str,
+    props: &[String],
+) -> Result<bool, StoreError> {
+    let mut st = c.prepare_cached("SELECT property FROM bookings WHERE guest_id = ?1")?;
+    let rows = st.query_map([guest], |r| r.get::<_, String>(0))?;
+    for p in rows {
+        if props.contains(&p?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn booking_at(
+    c: &rusqlite::Connection,
+    booking: &str,
+    props: &[String],
+) -> Result<bool, StoreError> {
+    let p: Option<String> = rusqlite::OptionalExtension::optional(
+        c.prepare_cached("SELECT property FROM bookings WHERE id = ?1")?
+            .query_row([booking], |r| r.get(0)),
+    )?;
+    Ok(p.is_some_and(|p| props.contains(&p)))
 }

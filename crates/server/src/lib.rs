@@ -176,6 +176,10 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             state.clone(),
             stop.clone(),
         ))))
+        .chain(std::iter::once(tokio::spawn(distribution::run(
+            state.clone(),
+            stop.clone(),
+        ))))
         .chain(std::iter::once(tokio::spawn(allotment_rules::run(
             state.clone(),
             stop.clone(),

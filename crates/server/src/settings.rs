@@ -60,6 +60,8 @@ pub struct Settings {
     pub clock_offset: chrono::TimeDelta,
     /// How often the environment's standing allotment rules run here.
     pub allotment_rule_interval: Duration,
+    /// How often `on = "schedule"` distribution rules look at the records this server owns.
+    pub rule_sweep_interval: Duration,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             pending_max_attempts: 20,
             clock_offset: chrono::TimeDelta::zero(),
             allotment_rule_interval: Duration::from_secs(30),
+            rule_sweep_interval: Duration::from_secs(3_600),
         }
     }
 }
@@ -156,6 +159,7 @@ impl Settings {
             "pending_retry_min" => self.pending_retry_min = duration(value)?,
             "pending_retry_max" => self.pending_retry_max = duration(value)?,
             "allotment_rule_interval" => self.allotment_rule_interval = duration(value)?,
+            "rule_sweep_interval" => self.rule_sweep_interval = duration(value)?,
             "pending_max_attempts" => {
                 self.pending_max_attempts = value
                     .parse()

@@ -64,6 +64,9 @@ pub struct BookingView {
     pub created_at: DateTime<Utc>,
     /// When last changed.
     pub updated_at: DateTime<Utc>,
+    /// Where it came from, when it changed owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<innsync_core::Provenance>,
 }
 
 impl BookingView {
@@ -96,6 +99,7 @@ impl BookingView {
             created_on: b.created_on.to_string(),
             created_at: b.created_at,
             updated_at: b.updated_at,
+            provenance: b.meta.provenance.as_deref().cloned(),
         }
     }
 }

@@ -544,6 +544,18 @@ impl ReadPool {
         self.changes_after(&cursor, limit)
     }
 
+    /// Records of `kind` in key order, at most `limit`: what a scheduled rule looks at.
+    pub fn records_of_kind(&self, kind: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.with(|c| {
+            bodies(
+                c,
+                "SELECT body FROM record_bodies WHERE kind = ?1 ORDER BY key LIMIT ?2",
+                params![kind, limit as i64],
+                Some,
+            )
+        })
+    }
+
     /// How far the distribution rules have looked into this server's own changes.
     pub fn rules_cursor(&self) -> Result<u64, StoreError> {
         self.with(|c| {

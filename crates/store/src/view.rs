@@ -223,30 +223,30 @@ pub fn holder_facts(
             out[i].in_service = u32::try_from((capacity - rooms).max(0)).unwrap_or(0);
         }
     }
-    let mut sold = conn.prepare_cached(
-        "SELECT night, holder, units FROM sold
-         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+    // Everyone's sales and this holder's grants in one statement: one less to step through on
+    // the booking path.
+    let mut rows_st = conn.prepare_cached(
+        "SELECT night, holder, units, 0 FROM sold
+         WHERE property = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4
+         UNION ALL
+         SELECT night, holder, units, 1 FROM allotments
+         WHERE property = ?1 AND room_type = ?2 AND holder = ?5 AND night >= ?3 AND night < ?4",
     )?;
-    let mut rows = sold.query(params![property, room_type, from, to])?;
+    let mut rows = rows_st.query(params![property, room_type, from, to, holder_text])?;
     while let Some(row) = rows.next()? {
         let night = parse_night(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
-        let units = u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX);
-        if let Some(i) = nights.index_of(night) {
-            out[i].sold = out[i].sold.saturating_add(units);
-            if row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == holder_text {
-                out[i].held_sold = units;
-            }
+        let Some(i) = nights.index_of(night) else {
+            continue;
+        };
+        let units: i64 = row.get(2)?;
+        if row.get::<_, i64>(3)? == 1 {
+            out[i].net_granted = units;
+            continue;
         }
-    }
-    let mut granted = conn.prepare_cached(
-        "SELECT night, units FROM allotments
-         WHERE property = ?1 AND room_type = ?2 AND holder = ?3 AND night >= ?4 AND night < ?5",
-    )?;
-    let mut rows = granted.query(params![property, room_type, holder_text, from, to])?;
-    while let Some(row) = rows.next()? {
-        let night = parse_night(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
-        if let Some(i) = nights.index_of(night) {
-            out[i].net_granted = row.get(1)?;
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
+        out[i].sold = out[i].sold.saturating_add(units);
+        if row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == holder_text {
+            out[i].held_sold = units;
         }
     }
     Ok(out)

@@ -165,6 +165,8 @@ pub enum LocalWrite {
     EnqueuePending(crate::pending::NewPending),
     /// Records what happened to a pending operation.
     PendingState(crate::pending::PendingUpdate),
+    /// Records what happened to several, in one transaction.
+    PendingStates(Vec<crate::pending::PendingUpdate>),
     /// The distribution rules have looked at this server's own changes up to `upto` and queued
     /// `ops` for them: both in one transaction, so no change is acted on twice or never.
     RulesScanned {
@@ -211,6 +213,12 @@ fn run_local(
             return Ok(Some(id));
         }
         LocalWrite::PendingState(u) => crate::pending::update(tx, u, &time_text(now))?,
+        LocalWrite::PendingStates(us) => {
+            let at = time_text(now);
+            for u in us {
+                crate::pending::update(tx, u, &at)?;
+            }
+        }
         LocalWrite::RulesScanned { upto, ops } => {
             let at = time_text(now);
             for op in ops {

@@ -52,20 +52,7 @@ pub(super) struct DraftRule {
 /// Reads one entry, checking each value against its own rule.
 pub(super) fn read(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftRule {
     super::parse::check_keys(t, RULE_KEYS, RULES, p);
-    let name = super::parse::required_str(t, "name", RULES, pos, p).filter(|n| {
-        let ok = super::validate::group_name(&n.value);
-        if let Err(rule) = ok {
-            p.add(
-                n.pos,
-                Problem::BadText {
-                    key: "name",
-                    rule,
-                    got: n.value.clone(),
-                },
-            );
-        }
-        ok.is_ok()
-    });
+    let name = super::parse::required_name(t, "name", RULES, pos, p);
     let property = super::parse::required_str(t, "property", RULES, pos, p).filter(|v| {
         let ok = super::parse::is_property_code(&v.value);
         if !ok {

@@ -2,8 +2,10 @@
 //!
 //! Servers compare fingerprints before syncing and refuse a peer whose file means something else;
 //! hashing a canonical form instead of the file's bytes means whitespace, comments, key order and
-//! entry order do not count. The secret is left out: it is checked by authentication, and a hash
-//! of it sent in the clear would invite offline guessing.
+//! entry order do not count. The secret and the partners' tokens are left out: they are checked
+//! by authentication, and a hash of them sent in the clear would invite offline guessing.
+//! Expressions are in their canonical text ([`crate::rules::Expr`]'s `Display`), so their
+//! spacing and quotes do not count either.
 
 use super::Environment;
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Version of the canonical form; bumped when its meaning changes, so old and new servers differ.
-pub const CANONICAL_FORMAT: u32 = 2;
+pub const CANONICAL_FORMAT: u32 = 3;
 /// Most differences listed; beyond that the files are simply different.
 pub const MAX_DIFFERENCES: usize = 32;
 
@@ -29,6 +31,132 @@ pub struct CanonicalServer {
     pub properties: Vec<String>,
     /// Group, if any.
     pub group: Option<String>,
+    /// `all` or `own`.
+    #[serde(default = "receive_all")]
+    pub receive: String,
+}
+
+fn receive_all() -> String {
+    crate::rules::Receive::All.as_str().to_string()
+}
+
+/// A distribution rule in canonical form: every value as text (absent optional values empty),
+/// lists sorted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalRule {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Trigger.
+    pub on: String,
+    /// Condition's canonical text, or empty.
+    pub when: String,
+    /// Operation.
+    pub operation: String,
+    /// Target as written in the file.
+    pub target: String,
+    /// Mode.
+    pub mode: String,
+    /// Update policy.
+    pub updates: String,
+    /// Pool.
+    pub pool: String,
+    /// Duplicate policy.
+    pub duplicates: String,
+    /// Match fields, sorted.
+    pub match_fields: Vec<String>,
+    /// The mapping, if any.
+    pub map: Option<CanonicalMap>,
+}
+
+/// A mapping in canonical form, every list sorted by field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalMap {
+    /// Target kind.
+    pub to_kind: String,
+    /// (source, target) pairs.
+    pub rename: Vec<(String, String)>,
+    /// Dropped fields.
+    pub drop: Vec<String>,
+    /// (field, constant as JSON text).
+    pub set: Vec<(String, String)>,
+    /// (field, expression's canonical text).
+    pub compute: Vec<(String, String)>,
+}
+
+impl CanonicalRule {
+    fn of(r: &crate::rules::Rule) -> Self {
+        Self {
+            name: r.name.clone(),
+            kind: r.kind.as_str().to_string(),
+            on: r.on.as_str().to_string(),
+            when: r
+                .condition
+                .as_ref()
+                .map_or(String::new(), |c| c.to_string()),
+            operation: r.operation.as_str().to_string(),
+            target: r.target.to_string(),
+            mode: r.mode.as_str().to_string(),
+            updates: r.updates.as_str().to_string(),
+            pool: r.pool.clone(),
+            duplicates: r.duplicates.as_str().to_string(),
+            match_fields: r.match_fields.clone(),
+            map: r.mapping.as_ref().map(|m| CanonicalMap {
+                to_kind: m.to_kind.as_str().to_string(),
+                rename: m
+                    .rename
+                    .iter()
+                    .map(|(a, b)| (a.clone(), b.clone()))
+                    .collect(),
+                drop: m.drop.iter().cloned().collect(),
+                set: m
+                    .set
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                compute: m
+                    .compute
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.to_string()))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Every value by key, in the canonical text's order: what is hashed, and what
+    /// [`Difference::DistributionRuleDiffers`] names.
+    pub fn parts(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::json;
+        vec![
+            ("name", json!(self.name)),
+            ("kind", json!(self.kind)),
+            ("on", json!(self.on)),
+            ("when", json!(self.when)),
+            ("operation", json!(self.operation)),
+            ("target", json!(self.target)),
+            ("mode", json!(self.mode)),
+            ("updates", json!(self.updates)),
+            ("pool", json!(self.pool)),
+            ("duplicates", json!(self.duplicates)),
+            ("match", json!(self.match_fields)),
+            (
+                "map",
+                self.map.as_ref().map_or(json!(null), |m| {
+                    json!([m.to_kind, m.rename, m.drop, m.set, m.compute])
+                }),
+            ),
+        ]
+    }
+}
+
+/// A partner in canonical form (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalPartner {
+    /// Name.
+    pub name: String,
+    /// Normalised URL.
+    pub url: String,
 }
 
 /// A timetable entry in canonical form.
@@ -64,6 +192,12 @@ pub struct CanonicalEnvironment {
     pub timetable: Vec<CanonicalSlot>,
     /// Allotment rules sorted by name (room types sorted within each).
     pub allotment_rules: Vec<innsync_core::allotment::AllotmentRule>,
+    /// Distribution rules sorted by name.
+    #[serde(default)]
+    pub rules: Vec<CanonicalRule>,
+    /// Partners sorted by name.
+    #[serde(default)]
+    pub partners: Vec<CanonicalPartner>,
 }
 
 impl CanonicalEnvironment {
@@ -78,6 +212,7 @@ impl CanonicalEnvironment {
                 url: s.url.as_str().to_string(),
                 properties: s.properties.clone(),
                 group: s.group.clone(),
+                receive: s.receive.as_str().to_string(),
             })
             .collect();
         servers.sort_by(|a, b| a.code.cmp(&b.code));
@@ -93,8 +228,21 @@ impl CanonicalEnvironment {
         timetable.sort();
         let mut allotment_rules = env.allotment_rules.clone();
         allotment_rules.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut rules: Vec<CanonicalRule> = env.rules.iter().map(CanonicalRule::of).collect();
+        rules.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut partners: Vec<CanonicalPartner> = env
+            .partners
+            .iter()
+            .map(|p| CanonicalPartner {
+                name: p.name.clone(),
+                url: p.url.as_str().to_string(),
+            })
+            .collect();
+        partners.sort_by(|a, b| a.name.cmp(&b.name));
         Self {
             allotment_rules,
+            rules,
+            partners,
             format: CANONICAL_FORMAT,
             name: env.name.clone(),
             initial_master: env.initial_master.to_string(),
@@ -116,7 +264,8 @@ impl CanonicalEnvironment {
                     s.role,
                     s.url,
                     s.properties,
-                    s.group.clone().unwrap_or_default()
+                    s.group.clone().unwrap_or_default(),
+                    s.receive
                 ])
             })
             .collect();
@@ -140,6 +289,16 @@ impl CanonicalEnvironment {
                 ])
             })
             .collect();
+        let distribution: Vec<Value> = self
+            .rules
+            .iter()
+            .map(|r| Value::Array(r.parts().into_iter().map(|(_, v)| v).collect()))
+            .collect();
+        let partners: Vec<Value> = self
+            .partners
+            .iter()
+            .map(|p| json!([p.name, p.url]))
+            .collect();
         json!([
             "innsync-environment",
             self.format,
@@ -147,7 +306,9 @@ impl CanonicalEnvironment {
             self.initial_master,
             servers,
             slots,
-            rules
+            rules,
+            distribution,
+            partners
         ])
         .to_string()
     }
@@ -224,6 +385,13 @@ impl CanonicalEnvironment {
                     t.group.clone().unwrap_or_default(),
                 ));
             }
+            if h.receive != t.receive {
+                push(server_field(
+                    "receive",
+                    h.receive.clone(),
+                    t.receive.clone(),
+                ));
+            }
         }
         for code in there_servers.keys() {
             if !here_servers.contains_key(code) {
@@ -250,6 +418,46 @@ impl CanonicalEnvironment {
         for t in &there.allotment_rules {
             if !self.allotment_rules.iter().any(|r| r.name == t.name) {
                 push(Difference::RuleOnlyThere(t.name.clone()));
+            }
+        }
+        for r in &self.rules {
+            match there.rules.iter().find(|t| t.name == r.name) {
+                None => push(Difference::DistributionRuleOnlyHere(r.name.clone())),
+                Some(t) if t != r => {
+                    let fields = r
+                        .parts()
+                        .into_iter()
+                        .zip(t.parts())
+                        .filter(|(a, b)| a.1 != b.1)
+                        .map(|(a, _)| a.0)
+                        .collect();
+                    push(Difference::DistributionRuleDiffers {
+                        name: r.name.clone(),
+                        fields,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for t in &there.rules {
+            if !self.rules.iter().any(|r| r.name == t.name) {
+                push(Difference::DistributionRuleOnlyThere(t.name.clone()));
+            }
+        }
+        for h in &self.partners {
+            match there.partners.iter().find(|t| t.name == h.name) {
+                None => push(Difference::PartnerOnlyHere(h.name.clone())),
+                Some(t) if t.url != h.url => push(Difference::PartnerDiffers {
+                    name: h.name.clone(),
+                    here: h.url.clone(),
+                    there: t.url.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        for t in &there.partners {
+            if !self.partners.iter().any(|h| h.name == t.name) {
+                push(Difference::PartnerOnlyThere(t.name.clone()));
             }
         }
         out
@@ -302,6 +510,36 @@ pub enum Difference {
     /// An allotment rule that says something else there.
     #[error("allotment rule {0:?} differs between here and there")]
     RuleDiffers(String),
+    /// A distribution rule only here.
+    #[error("distribution rule {0:?} is here but not there")]
+    DistributionRuleOnlyHere(String),
+    /// A distribution rule only on the peer.
+    #[error("distribution rule {0:?} is there but not here")]
+    DistributionRuleOnlyThere(String),
+    /// A distribution rule that says something else there.
+    #[error("distribution rule {name:?} differs between here and there ({})", .fields.join(", "))]
+    DistributionRuleDiffers {
+        /// The rule.
+        name: String,
+        /// The keys that differ.
+        fields: Vec<&'static str>,
+    },
+    /// A partner only here.
+    #[error("partner {0:?} is here but not there")]
+    PartnerOnlyHere(String),
+    /// A partner only on the peer.
+    #[error("partner {0:?} is there but not here")]
+    PartnerOnlyThere(String),
+    /// A partner at another URL there.
+    #[error("partner {name:?}: url is {here:?} here but {there:?} there")]
+    PartnerDiffers {
+        /// The partner.
+        name: String,
+        /// URL here.
+        here: String,
+        /// URL there.
+        there: String,
+    },
 }
 
 /// The sha256 of an environment's canonical form, shown and sent as 64 hex digits.

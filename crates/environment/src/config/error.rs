@@ -241,6 +241,9 @@ pub enum Problem {
         /// The horizon.
         days_ahead: u32,
     },
+    /// A distribution rule, a partner or a server's `receive` that breaks its rule.
+    #[error(transparent)]
+    Rule(#[from] super::rule_problem::RuleProblem),
     /// More entries than [`crate::limits`] allows.
     #[error("too many {what}: at most {max}")]
     TooMany {

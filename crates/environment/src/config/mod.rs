@@ -1,5 +1,6 @@
 //! `environment.toml`: the one file, identical on every server, that lists the servers of an
-//! environment, the properties each property server owns, the initial master and the timetable.
+//! environment, the properties each property server owns, the initial master, the timetable,
+//! the standing allotment rules, the distribution rules and the partner environments.
 //!
 //! [`Environment::parse`] refuses a bad file with every problem's line and column.
 //! [`Environment::fingerprint`] is a hash of the file's meaning (not its bytes), which servers
@@ -10,16 +11,23 @@ mod allotment_rules;
 mod canonical;
 mod error;
 mod parse;
+mod partners;
+mod rule_map;
+mod rule_problem;
+mod rules;
+mod toml_string;
 mod validate;
 
 pub use allotment_rules::DEFAULT_DAYS_AHEAD;
 pub use canonical::{
-    CanonicalEnvironment, CanonicalServer, CanonicalSlot, Difference, Fingerprint,
-    CANONICAL_FORMAT, MAX_DIFFERENCES,
+    CanonicalEnvironment, CanonicalMap, CanonicalPartner, CanonicalRule, CanonicalServer,
+    CanonicalSlot, Difference, Fingerprint, CANONICAL_FORMAT, MAX_DIFFERENCES,
 };
 pub use error::{ConfigError, LoadError, Located, Position, Problem};
+pub use rule_problem::RuleProblem;
 
 use crate::limits::MAX_FILE_BYTES;
+use crate::rules::{Partner, Receive, Rule};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use innsync_core::ServerCode;
@@ -92,6 +100,9 @@ pub struct ServerEntry {
     pub properties: Vec<String>,
     /// A named group for distribution rules ("to all offices").
     pub group: Option<String>,
+    /// Which records it takes by replication: everything, or (a property server) its own
+    /// properties' records and the shared reference data ([`crate::rules::receives`]).
+    pub receive: Receive,
 }
 
 /// One `[[timetable]]` entry: at this local time, this server becomes master.
@@ -149,6 +160,10 @@ pub struct Environment {
     pub timetable: Vec<TimetableEntry>,
     /// Standing allotment rules, in file order.
     pub allotment_rules: Vec<innsync_core::allotment::AllotmentRule>,
+    /// Distribution rules, in file order (the order [`crate::rules::plan`] plans in).
+    pub rules: Vec<Rule>,
+    /// Partner environments rules may copy records to, in file order.
+    pub partners: Vec<Partner>,
 }
 
 impl Environment {
@@ -196,6 +211,16 @@ impl Environment {
         self.canonical().differences(&other.canonical())
     }
 
+    /// The partner named `name`, if declared.
+    pub fn partner(&self, name: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.name == name)
+    }
+
+    /// The distribution rule named `name`, if declared.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
     /// The property server that owns `property`, if any; otherwise the property is env-owned.
     pub fn property_owner(&self, property: &str) -> Option<&ServerCode> {
         self.servers
@@ -233,14 +258,17 @@ impl Environment {
                 url,
                 properties: Vec::new(),
                 group: None,
+                receive: Receive::All,
             }],
             timetable: Vec::new(),
             allotment_rules: Vec::new(),
+            rules: Vec::new(),
+            partners: Vec::new(),
         }
     }
 
     /// The meaning of the file in a canonical form: what the fingerprint hashes and what peers
-    /// exchange to explain a mismatch. It leaves out the secret.
+    /// exchange to explain a mismatch. It leaves out the secret and the partners' tokens.
     pub fn canonical(&self) -> CanonicalEnvironment {
         CanonicalEnvironment::of(self)
     }
@@ -252,5 +280,7 @@ impl Environment {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod rule_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use super::error::{ConfigError, Located, Position, Problem};
 use super::validate;
 use super::{Environment, ServerRole};
 use crate::limits::{MAX_FILE_BYTES, MAX_PROBLEMS, MAX_PROPERTIES_PER_SERVER};
+use crate::rules::Receive;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use innsync_core::limits::MAX_CODE_LEN;
@@ -20,8 +21,10 @@ const TOP_KEYS: &[&str] = &[
     "servers",
     "timetable",
     "allotment_rules",
+    "partners",
+    "rules",
 ];
-const SERVER_KEYS: &[&str] = &["code", "role", "url", "properties", "group"];
+const SERVER_KEYS: &[&str] = &["code", "role", "url", "properties", "group", "receive"];
 const SLOT_KEYS: &[&str] = &["at", "tz", "master"];
 const TOP: &str = "the top level";
 const SERVERS: &str = "[[servers]]";
@@ -43,6 +46,8 @@ pub(super) struct DraftServer {
     pub url: Option<At<Url>>,
     pub properties: Option<At<Vec<At<String>>>>,
     pub group: Option<String>,
+    /// `None` when absent (receive all) or bad (already reported).
+    pub receive: Option<At<Receive>>,
 }
 
 /// A `[[timetable]]` entry as read.
@@ -63,12 +68,16 @@ pub(super) struct Draft {
     pub servers: Vec<DraftServer>,
     pub timetable: Vec<DraftSlot>,
     pub allotment_rules: Vec<super::allotment_rules::DraftRule>,
+    pub partners: Vec<super::partners::DraftPartner>,
+    pub rules: Vec<super::rules::DraftRule>,
 }
 
 /// Collects problems with their positions in the source.
 pub(super) struct Problems<'s> {
     src: &'s str,
     list: Vec<Located>,
+    /// Every problem recorded, also those beyond the list's limit.
+    total: usize,
 }
 
 impl<'s> Problems<'s> {
@@ -76,6 +85,7 @@ impl<'s> Problems<'s> {
         Self {
             src,
             list: Vec::new(),
+            total: 0,
         }
     }
 
@@ -86,12 +96,34 @@ impl<'s> Problems<'s> {
         })
     }
 
+    /// The position of byte `offset` of a string value's decoded text `decoded`, the value
+    /// being written at `span`: an expression's problem is shown where it is inside the string.
+    /// When the string cannot be followed character by character, its start.
+    pub fn pos_in_str(&self, span: Option<Range<usize>>, decoded: &str, offset: usize) -> Position {
+        let Some(span) = span else {
+            return self.pos(None);
+        };
+        let inner = self
+            .src
+            .get(span.clone())
+            .and_then(|raw| super::toml_string::raw_offset(raw, decoded, offset))
+            .unwrap_or(0);
+        Position::of_offset(self.src, span.start + inner)
+    }
+
     /// Records a problem at a position.
     pub fn add(&mut self, pos: Position, problem: Problem) {
+        self.total += 1;
         // Bounded: past the limit, later problems are mostly consequences of earlier ones.
         if self.list.len() < MAX_PROBLEMS {
             self.list.push(Located { at: pos, problem });
         }
+    }
+
+    /// How many problems were recorded so far: a reader compares counts to know whether the
+    /// values it just read had any.
+    pub fn count(&self) -> usize {
+        self.total
     }
 
     /// The environment when no problem was found, else every problem in file order.
@@ -148,7 +180,7 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
     let root_pos = Position { line: 1, column: 1 };
     check_keys(root, TOP_KEYS, TOP, p);
     let mut draft = Draft {
-        name: text(root, "name", TOP, root_pos, p),
+        name: required_name(root, "name", TOP, root_pos, p).map(|n| n.value),
         secret: required_str(root, "secret", TOP, root_pos, p),
         initial_master: required_str(root, "initial_master", TOP, root_pos, p)
             .and_then(|s| server_code(s, p)),
@@ -164,6 +196,12 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
         draft
             .allotment_rules
             .push(super::allotment_rules::read(table, pos, p));
+    }
+    for (table, pos) in entries(root, "partners", p) {
+        draft.partners.push(super::partners::read(table, pos, p));
+    }
+    for (table, pos) in entries(root, "rules", p) {
+        draft.rules.push(super::rules::read(table, pos, p));
     }
     draft
 }
@@ -227,21 +265,11 @@ fn read_server(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftS
     });
     let url = required_str(t, "url", SERVERS, pos, p).and_then(|s| server_url(s, p));
     let properties = properties(t, p);
-    let group = optional_str(t, "group", p).and_then(|g| {
-        validate::group_name(&g.value)
-            .map_err(|rule| {
-                p.add(
-                    g.pos,
-                    Problem::BadText {
-                        key: "group",
-                        rule,
-                        got: g.value.clone(),
-                    },
-                )
-            })
-            .ok()
-            .map(|()| g.value)
-    });
+    let group = optional_str(t, "group", p)
+        .filter(|g| is_name(g, "group", p))
+        .map(|g| g.value);
+    let receive = optional_str(t, "receive", p)
+        .and_then(|s| super::rules::choice::<Receive>(s, "receive", p));
     DraftServer {
         pos,
         code,
@@ -249,6 +277,7 @@ fn read_server(t: &dyn TableLike, pos: Position, p: &mut Problems<'_>) -> DraftS
         url,
         properties,
         group,
+        receive,
     }
 }
 
@@ -310,7 +339,11 @@ pub(super) fn check_keys(
     }
 }
 
-fn optional_str(t: &dyn TableLike, key: &'static str, p: &mut Problems<'_>) -> Option<At<String>> {
+pub(super) fn optional_str(
+    t: &dyn TableLike,
+    key: &'static str,
+    p: &mut Problems<'_>,
+) -> Option<At<String>> {
     let item = t.get(key)?;
     let pos = p.pos(item.span());
     match item.as_str() {
@@ -339,31 +372,36 @@ pub(super) fn required_str(
     optional_str(t, key, p)
 }
 
-fn text(
+/// Whether `n` follows the rule for names (groups, rules, partners, pools); reports it when not.
+pub(super) fn is_name(n: &At<String>, key: &'static str, p: &mut Problems<'_>) -> bool {
+    match validate::group_name(&n.value) {
+        Ok(()) => true,
+        Err(rule) => {
+            p.add(
+                n.pos,
+                Problem::BadText {
+                    key,
+                    rule,
+                    got: n.value.clone(),
+                },
+            );
+            false
+        }
+    }
+}
+
+/// A required name (see [`is_name`]).
+pub(super) fn required_name(
     t: &dyn TableLike,
     key: &'static str,
     section: &'static str,
     table_pos: Position,
     p: &mut Problems<'_>,
-) -> Option<String> {
-    let s = required_str(t, key, section, table_pos, p)?;
-    match validate::group_name(&s.value) {
-        Ok(()) => Some(s.value),
-        Err(rule) => {
-            p.add(
-                s.pos,
-                Problem::BadText {
-                    key,
-                    rule,
-                    got: s.value,
-                },
-            );
-            None
-        }
-    }
+) -> Option<At<String>> {
+    required_str(t, key, section, table_pos, p).filter(|n| is_name(n, key, p))
 }
 
-fn wrong_type(key: &str, expected: &'static str, item: &Item) -> Problem {
+pub(super) fn wrong_type(key: &str, expected: &'static str, item: &Item) -> Problem {
     Problem::WrongType {
         key: key.to_string(),
         expected,
@@ -384,7 +422,7 @@ fn server_code(s: At<String>, p: &mut Problems<'_>) -> Option<At<ServerCode>> {
     }
 }
 
-fn server_url(s: At<String>, p: &mut Problems<'_>) -> Option<At<Url>> {
+pub(super) fn server_url(s: At<String>, p: &mut Problems<'_>) -> Option<At<Url>> {
     let bad = |reason: &str| Problem::BadUrl {
         url: s.value.clone(),
         reason: reason.to_string(),

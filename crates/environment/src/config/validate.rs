@@ -1,14 +1,17 @@
 //! The rules that relate entries to each other: unique codes and URLs, one owner per property,
-//! masters that exist and may be master, one timetable entry per local minute.
+//! masters that exist and may be master, one timetable entry per local minute, `receive = "own"`
+//! only on property servers; then the allotment rules, partners and distribution rules.
 
 use super::error::{Position, Problem};
 use super::parse::{Draft, Problems};
+use super::rule_problem::RuleProblem;
 use super::{Environment, Secret, ServerEntry, ServerRole, TimetableEntry};
 use crate::limits::{
     MAX_NAME_CHARS, MAX_SECRET_CHARS, MAX_SERVERS, MAX_TIMETABLE_ENTRIES, MIN_SECRET_CHARS,
 };
+use crate::rules::Receive;
 use innsync_core::ServerCode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The rule for environment and group names: 1–64 letters, digits, `-`, `_` or `.`.
 pub(super) fn group_name(v: &str) -> Result<(), &'static str> {
@@ -101,6 +104,18 @@ pub(super) fn check(d: Draft, p: &mut Problems<'_>) -> Option<Environment> {
                 }
             }
         }
+        if let (Some(receive), Some(role)) = (&s.receive, s.role) {
+            if receive.value == Receive::Own && role != ServerRole::Property {
+                p.add(
+                    receive.pos,
+                    RuleProblem::ReceiveOwnOnNonProperty {
+                        server: code_text.clone(),
+                        role: role.as_str(),
+                    }
+                    .into(),
+                );
+            }
+        }
         if let (Some(props), Some(role)) = (&s.properties, s.role) {
             if role != ServerRole::Property {
                 p.add(
@@ -180,6 +195,21 @@ pub(super) fn check(d: Draft, p: &mut Problems<'_>) -> Option<Environment> {
     }
 
     super::allotment_rules::check(&d.allotment_rules, &roles, &owners, codes_complete, p);
+    super::partners::check(&d.partners, &d.servers, p);
+    let partner_names: BTreeSet<String> = d
+        .partners
+        .iter()
+        .filter_map(|x| x.name.as_ref().map(|n| n.value.clone()))
+        .collect();
+    let partners_complete = d.partners.iter().all(|x| x.name.is_some());
+    super::rules::check(
+        &d.rules,
+        &d.servers,
+        &partner_names,
+        codes_complete && d.servers.iter().all(|s| s.role.is_some()),
+        partners_complete,
+        p,
+    );
 
     build(d)
 }
@@ -221,6 +251,7 @@ fn build(d: Draft) -> Option<Environment> {
             url: s.url?.value,
             properties,
             group: s.group,
+            receive: s.receive.map_or(Receive::All, |r| r.value),
         });
     }
     let mut timetable = Vec::with_capacity(d.timetable.len());
@@ -235,8 +266,18 @@ fn build(d: Draft) -> Option<Environment> {
     for r in d.allotment_rules {
         allotment_rules.push(super::allotment_rules::build(r)?);
     }
+    let mut partners = Vec::with_capacity(d.partners.len());
+    for x in d.partners {
+        partners.push(super::partners::build(x)?);
+    }
+    let mut rules = Vec::with_capacity(d.rules.len());
+    for r in d.rules {
+        rules.push(super::rules::build(r)?);
+    }
     Some(Environment {
         allotment_rules,
+        partners,
+        rules,
         name: d.name?,
         secret: Secret(d.secret?.value),
         initial_master: d.initial_master?.value,

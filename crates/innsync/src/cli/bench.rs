@@ -34,8 +34,9 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What to measure: `bookings` (one server), `replication` (two servers), or `all` (one
-    /// table over every area, each in a reduced mode).
+    /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
+    /// pending-operation queue towards a partner), or `all` (one table over every area, each
+    /// in a reduced mode).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
@@ -112,8 +113,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what.as_str() {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
+        "queue" => return super::bench_queue::run(&a).await,
         "all" => return super::bench_all::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings, replication or all"),
+        other => bail!("unknown benchmark {other:?}: bookings, replication, queue or all"),
     }
     let f = measure_bookings(&a).await?;
     f.print(&a);

@@ -3,6 +3,7 @@
 pub mod allotment;
 pub mod bench;
 pub mod bench_all;
+pub mod bench_queue;
 pub mod bench_replication;
 pub mod chaos;
 pub mod check;

@@ -131,18 +131,36 @@ fn update(id: i64, state: &str) -> PendingUpdate {
 /// Carries operation `id` as far as it goes now; returns it as it stands afterwards, and the
 /// refusal when the other side refused (a forwarded write answers its user with it).
 pub async fn attempt(state: &AppState, id: i64) -> Result<(PendingOp, Option<Problem>), Problem> {
+    let op = load(state, id).await?;
+    if op.state == "pending" && op.attempts == 0 {
+        // Marked before the first attempt: after a crash an operator sees it was under way.
+        let mut u = update(id, "in_progress");
+        u.attempted = false;
+        state.writer.local(LocalWrite::PendingState(u)).await?;
+    }
+    let (outcome, refusal) = advance(state, op).await?;
+    if let Some(w) = outcome {
+        state.writer.local(LocalWrite::PendingState(w)).await?;
+    }
+    Ok((load(state, id).await?, refusal))
+}
+
+/// Takes operation `op` as far as it goes now. Intermediate steps are written as they happen
+/// (a step that writes here commits with its next phase); the final state is returned for the
+/// caller to write — at once for one operation, or with the rest of a worker's round.
+async fn advance(
+    state: &AppState,
+    mut op: PendingOp,
+) -> Result<(Option<PendingUpdate>, Option<Problem>), Problem> {
+    let id = op.id;
     let mut refusal = None;
     // A multi-step operation takes its steps one after another while they succeed.
-    for _ in 0..4 {
-        let op = load(state, id).await?;
-        if !op.is_open() {
-            return Ok((op, refusal));
+    for round in 0..4 {
+        if round > 0 {
+            op = load(state, id).await?;
         }
-        if op.state == "pending" && op.attempts == 0 {
-            // Marked before the first attempt: after a crash an operator sees it was under way.
-            let mut u = update(id, "in_progress");
-            u.attempted = false;
-            state.writer.local(LocalWrite::PendingState(u)).await?;
+        if !op.is_open() {
+            return Ok((None, refusal));
         }
         let step = match op.op.as_str() {
             "relay" => relay_step(state, &op, &mut refusal).await,
@@ -205,10 +223,9 @@ pub async fn attempt(state: &AppState, id: i64) -> Result<(PendingOp, Option<Pro
                 }
             }
         };
-        state.writer.local(LocalWrite::PendingState(w)).await?;
-        break;
+        return Ok((Some(w), refusal));
     }
-    Ok((load(state, id).await?, refusal))
+    Ok((None, refusal))
 }
 
 async fn relay_step(state: &AppState, op: &PendingOp, refusal: &mut Option<Problem>) -> Step {
@@ -463,7 +480,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// One round of a pool: its due operations in order.
+/// One round of a pool: its due operations in order. They are marked `in_progress` together
+/// before the first is tried, and their outcomes written together at the end: a crash in between
+/// runs them again, which their idempotency keys make harmless.
 async fn work_pool(state: &AppState, pool: &str) {
     let now = innsync_store::time_text((state.clock)());
     let p = pool.to_string();
@@ -473,16 +492,50 @@ async fn work_pool(state: &AppState, pool: &str) {
     else {
         return;
     };
+    let starting: Vec<PendingUpdate> = due
+        .iter()
+        .filter(|o| o.state == "pending" && o.attempts == 0)
+        .map(|o| PendingUpdate {
+            attempted: false,
+            ..update(o.id, "in_progress")
+        })
+        .collect();
+    if !starting.is_empty()
+        && state
+            .writer
+            .local(LocalWrite::PendingStates(starting))
+            .await
+            .is_err()
+    {
+        return;
+    }
     let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut outcomes = vec![];
     for op in due {
         if blocked.contains(&op.target) {
             continue;
         }
-        match attempt(state, op.id).await {
-            Ok((after, _)) if !after.is_open() => {}
-            Ok(_) | Err(_) => {
-                blocked.insert(op.target.clone());
+        let target = op.target.clone();
+        match advance(state, op).await {
+            Ok((Some(w), _)) => {
+                if w.state != "done" && w.state != "failed" {
+                    blocked.insert(target);
+                }
+                outcomes.push(w);
             }
+            Ok((None, _)) => {}
+            Err(_) => {
+                blocked.insert(target);
+            }
+        }
+    }
+    if !outcomes.is_empty() {
+        if let Err(e) = state
+            .writer
+            .local(LocalWrite::PendingStates(outcomes))
+            .await
+        {
+            tracing::warn!(pool, error = %e, "could not record a round of the queue; it runs again");
         }
     }
 }
