@@ -95,9 +95,22 @@ CREATE TABLE tokens (
     WITHOUT ROWID;
 "#;
 
+/// The local commit order of the change log (issue 7, backups): a trigger numbers every row
+/// of `changes` as it is inserted, with the time of the batch that wrote it (`meta.batch_at`,
+/// set by the writer at the start of each transaction). The change-log archive and
+/// point-in-time restore read it; nothing else does.
+const V_CHANGE_ORDER: &str = r#"
+CREATE TABLE change_order (
+    n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, committed_at TEXT NOT NULL);
+CREATE TRIGGER changes_commit_order AFTER INSERT ON changes BEGIN
+    INSERT INTO change_order (origin, seq, committed_at) VALUES (NEW.origin, NEW.seq,
+        COALESCE((SELECT value FROM meta WHERE key = 'batch_at'), NEW.at));
+END;
+"#;
+
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V_CHANGE_ORDER];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
