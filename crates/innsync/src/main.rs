@@ -32,6 +32,14 @@ enum Cmd {
     Master(cli::master::MasterCmd),
     /// Master, epoch, each server's reachability and lag.
     Status(cli::master::Target),
+    /// An HA cluster's membership: status, add, remove, replace a node.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCmd),
+    /// Online backups: create, verify.
+    #[command(subcommand)]
+    Backup(cli::backup::BackupCmd),
+    /// Restore a backup into an empty data directory, optionally up to a point in time.
+    Restore(cli::backup::RestoreArgs),
     /// Pull everything from a peer now and print what moved.
     Transfer {
         /// The peer.
@@ -63,6 +71,9 @@ fn main() -> std::process::ExitCode {
             Cmd::Pms(c) => cli::pms::run(c).await,
             Cmd::Master(c) => cli::master::run(c).await,
             Cmd::Status(t) => cli::master::status(t).await,
+            Cmd::Cluster(c) => cli::cluster::run(c).await,
+            Cmd::Backup(c) => cli::backup::run(c),
+            Cmd::Restore(a) => cli::backup::restore(a),
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });

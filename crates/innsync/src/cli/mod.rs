@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod backup;
 pub mod bench;
 pub mod bench_replication;
 pub mod check;
+pub mod cluster;
 pub mod demo;
 pub mod master;
 pub mod pms;

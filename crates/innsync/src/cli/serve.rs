@@ -34,6 +34,8 @@ pub struct ServeArgs {
     /// Override a named timeout or limit (`handover_timeout=10s`, `pull_batch=500`); repeatable.
     #[arg(long = "setting", value_parser = parse_setting)]
     pub settings: Vec<(String, String)>,
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
 }
 
 fn parse_setting(s: &str) -> Result<(String, String), String> {
@@ -108,6 +110,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         listen,
         server,
         admin_token: a.admin_token,
+        cluster: a.cluster.config(
+            environment.as_ref().map(|e| e.env.secret.expose().to_string()),
+            &settings,
+        )?,
         settings,
         environment,
     };
@@ -129,7 +135,20 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         let _ = out.flush();
     }
-    wait_for_stop().await;
+    let mut node_stopped = match &running.cluster {
+        Some(node) => node.stopped(),
+        None => tokio::sync::watch::channel(None).1,
+    };
+    tokio::select! {
+        _ = wait_for_stop() => {}
+        // A cluster node whose storage failed stops rather than diverge; whoever supervises
+        // it restarts it, and it resumes from its last applied entry.
+        why = async { node_stopped.wait_for(|s| s.is_some()).await.ok().and_then(|s| s.clone()) } => {
+            let why = why.unwrap_or_default();
+            running.stop();
+            anyhow::bail!("the cluster node stopped: {why}");
+        }
+    }
     running.stop();
     running.task.await.context("server task")??;
     Ok(())

@@ -21,6 +21,10 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 }
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(node) = &state.cluster {
+        let (code, body) = crate::cluster_http::readiness(node);
+        return (code, Json(body)).into_response();
+    }
     let probe = state.read(|r| r.master()).await;
     match probe {
         Ok((master, epoch)) => {
