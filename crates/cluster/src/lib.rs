@@ -70,6 +70,8 @@ pub struct ClusterSettings {
     /// Largest Raft RPC body accepted.
     pub max_rpc_bytes: usize,
     /// A leader that has not heard from a quorum for this long reports itself not ready.
+    /// Shorter than `election_min`, so an old leader cut off from the others has stopped
+    /// reporting ready before a new one can be elected: never two ready leaders.
     pub ready_quorum_age: Duration,
 }
 
@@ -86,7 +88,7 @@ impl Default for ClusterSettings {
             in_flight: 32,
             max_batch: 2_048,
             max_rpc_bytes: 64 * 1024 * 1024,
-            ready_quorum_age: Duration::from_millis(1_000),
+            ready_quorum_age: Duration::from_millis(400),
         }
     }
 }
@@ -180,6 +182,13 @@ impl ClusterNode {
                 "--cluster-peers names no URL for this node ({})",
                 config.node
             )));
+        }
+        if s.ready_quorum_age >= s.election_min || s.election_min <= s.heartbeat {
+            return Err(ClusterError::Config(
+                "cluster_ready_quorum_age must be shorter than cluster_election_min, and the \
+                 heartbeat shorter than both"
+                    .into(),
+            ));
         }
         if config.secret.len() < 16 {
             return Err(ClusterError::Config(

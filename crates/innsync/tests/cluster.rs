@@ -1,0 +1,538 @@
+//! An HA cluster of three real `innsync serve` processes (one server, WB) replicating through
+//! Raft, with a fault proxy on every directed link between the nodes: kill -9 of the leader
+//! during a write load, a partition that isolates the leader, a follower and then two nodes
+//! killed, and a node that lost its data directory. Every acknowledged booking is present on
+//! every node afterwards, the stores are identical and every invariant holds.
+//!
+//! The tests take turns (one cluster at a time), so elections are not starved of CPU.
+
+mod common;
+
+use common::{booking, free_port, seed, until, Api, TOKEN};
+use innsync_faultproxy::{Proxy, ProxyHandle};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "a cluster secret for the tests";
+
+/// One cluster at a time.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Node {
+    id: u64,
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
+            .args(&self.args)
+            .env("INNSYNC_ADMIN_TOKEN", TOKEN)
+            .env("RUST_LOG", "error,openraft=off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn innsync serve");
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("listening "), "node {} did not start: {line:?}", self.id);
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        self.child = Some(child);
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn wipe(&mut self) {
+        self.kill9();
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        std::fs::create_dir_all(&self.dir).unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    /// (from, to) → the proxy `from` reaches `to` through.
+    links: BTreeMap<(u64, u64), ProxyHandle>,
+    http: reqwest::Client,
+    _temp: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(settings: &[&str]) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut links = BTreeMap::new();
+        for from in 1..=3u64 {
+            for to in 1..=3u64 {
+                if from != to {
+                    let p = Proxy::start(
+                        "127.0.0.1:0",
+                        format!("127.0.0.1:{}", ports[to as usize - 1]).parse().unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                    links.insert((from, to), p);
+                }
+            }
+        }
+        let mut nodes = Vec::new();
+        for id in 1..=3u64 {
+            let dir = temp.path().join(format!("node{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let peers: Vec<String> = (1..=3u64)
+                .map(|to| {
+                    let port = if to == id {
+                        ports[id as usize - 1]
+                    } else {
+                        links[&(id, to)].addr().port()
+                    };
+                    format!("{to}=http://127.0.0.1:{port}")
+                })
+                .collect();
+            let mut args: Vec<String> = [
+                "serve",
+                "--server",
+                "WB",
+                "--listen",
+                &format!("127.0.0.1:{}", ports[id as usize - 1]),
+                "--data-dir",
+                &dir.display().to_string(),
+                "--cluster-node",
+                &id.to_string(),
+                "--cluster-peers",
+                &peers.join(","),
+                "--cluster-secret",
+                SECRET,
+                "--setting",
+                "cluster_write_timeout=3s",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            for s in settings {
+                args.push("--setting".into());
+                args.push(s.to_string());
+            }
+            if id == 1 {
+                args.push("--cluster-bootstrap".into());
+            }
+            nodes.push(Node {
+                id,
+                port: ports[id as usize - 1],
+                dir,
+                args,
+                child: None,
+            });
+        }
+        for n in &mut nodes {
+            n.spawn();
+        }
+        let c = Self {
+            nodes,
+            links,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            _temp: temp,
+        };
+        c.leader(&[1, 2, 3]).await;
+        // The leader sets up the admin; its token then works on every node.
+        for n in &c.nodes {
+            let api = c.api(n.id);
+            until("the admin token on every node", || {
+                let api = api.clone();
+                async move {
+                    let r = api.http.get(format!("{}/api/v1/me", api.base)).bearer_auth(TOKEN).send().await.ok()?;
+                    (r.status() == 200).then_some(())
+                }
+            })
+            .await;
+        }
+        c
+    }
+
+    fn node(&mut self, id: u64) -> &mut Node {
+        &mut self.nodes[id as usize - 1]
+    }
+
+    fn api(&self, id: u64) -> Api {
+        Api::new(&self.nodes[id as usize - 1].base(), TOKEN)
+    }
+
+    async fn get(&self, id: u64, path: &str) -> Option<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.nodes[id as usize - 1].base()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?;
+        let s = r.status().as_u16();
+        Some((s, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    async fn status(&self, id: u64) -> Option<Value> {
+        self.get(id, "/api/v1/cluster").await.map(|(_, v)| v)
+    }
+
+    /// The node among `among` whose `/readyz` says it takes writes (waits for one).
+    async fn leader(&self, among: &[u64]) -> u64 {
+        until("a writable leader", || async {
+            for id in among {
+                if let Some((200, _)) = self.get(*id, "/readyz").await {
+                    return Some(*id);
+                }
+            }
+            None
+        })
+        .await
+    }
+
+    /// Waits until `ids` all hold the same digest, and returns it.
+    async fn converged(&self, ids: &[u64]) -> String {
+        until("identical stores on the nodes", || async {
+            let mut digests = BTreeSet::new();
+            for id in ids {
+                let (s, v) = self.get(*id, "/api/v1/digest").await?;
+                if s != 200 {
+                    return None;
+                }
+                digests.insert(v["digest"].as_str()?.to_string());
+            }
+            (digests.len() == 1).then(|| digests.into_iter().next().unwrap())
+        })
+        .await
+    }
+
+    fn cut_node(&self, id: u64) {
+        for ((from, to), p) in &self.links {
+            if *from == id || *to == id {
+                p.cut();
+            }
+        }
+    }
+
+    fn heal_all(&self) {
+        for p in self.links.values() {
+            p.heal();
+        }
+    }
+}
+
+/// An acknowledged booking: its reference, the node that answered, and when.
+#[derive(Clone, Debug)]
+struct Ack {
+    reference: String,
+    node: u64,
+    at: Instant,
+}
+
+/// Writers that book until told to stop, each through a node chosen by `pick`, moving on to
+/// the next node when one fails; every 201 is recorded.
+fn write_load(
+    c: &Cluster,
+    writers: u64,
+    pick: impl Fn(u64, u64) -> u64 + Send + Sync + 'static,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (Arc<Mutex<Vec<Ack>>>, Vec<tokio::task::JoinHandle<()>>) {
+    let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
+    let bases: Vec<String> = c.nodes.iter().map(Node::base).collect();
+    let pick = Arc::new(pick);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    let tasks = (0..writers)
+        .map(|w| {
+            let (acks, bases, pick, stop, http) =
+                (acks.clone(), bases.clone(), pick.clone(), stop.clone(), http.clone());
+            tokio::spawn(async move {
+                let mut attempt = 0u64;
+                for i in 0u64.. {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    let node = pick(w, attempt);
+                    let mut b = booking(1 + (i * 7 + w * 13) % 300, 1);
+                    b["guest"] = json!({"name": format!("Writer {w} #{i}")});
+                    let sent = http
+                        .post(format!("{}/api/v1/bookings", bases[node as usize - 1]))
+                        .bearer_auth(TOKEN)
+                        .json(&b)
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == 201 => {
+                            if let Ok(v) = r.json::<Value>().await {
+                                acks.lock().unwrap().push(Ack {
+                                    reference: v["reference"].as_str().unwrap().to_string(),
+                                    node,
+                                    at: Instant::now(),
+                                });
+                            }
+                        }
+                        Ok(r) if r.status() == 409 => {}
+                        _ => {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    (acks, tasks)
+}
+
+async fn acked_at_least(acks: &Arc<Mutex<Vec<Ack>>>, n: usize) {
+    until(&format!("{n} acknowledged bookings"), || async {
+        (acks.lock().unwrap().len() >= n).then_some(())
+    })
+    .await
+}
+
+/// Every acknowledged booking is on every node, and the invariants hold in each store.
+async fn all_present(c: &Cluster, acks: &[Ack]) {
+    for n in &c.nodes {
+        for a in acks {
+            let (s, v) = c
+                .get(n.id, &format!("/api/v1/bookings/{}", a.reference))
+                .await
+                .expect("node answers");
+            assert_eq!(s, 200, "acknowledged booking {} (from node {}) missing on node {}: {v}", a.reference, a.node, n.id);
+        }
+        check(&n.dir);
+    }
+}
+
+fn check(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args(["check", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "innsync check failed on {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn stop_load(stop: &std::sync::atomic::AtomicBool, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_killed_under_load_loses_no_acknowledged_booking() {
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start(&[]).await;
+    let first = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(first), 50).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Writers spread over every node (followers relay to the leader) and move on when one fails.
+    let (acks, tasks) = write_load(&c, 8, |w, attempt| 1 + (w + attempt) % 3, stop.clone());
+    acked_at_least(&acks, 150).await;
+    let killed_at = Instant::now();
+    c.node(first).kill9();
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != first).collect();
+    let second = c.leader(&others).await;
+    assert_ne!(second, first);
+    let before = acks.lock().unwrap().len();
+    acked_at_least(&acks, before + 150).await;
+    let resumed = acks
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.at > killed_at)
+        .map(|a| a.at)
+        .min()
+        .unwrap();
+    eprintln!(
+        "first write acknowledged {:?} after the leader was killed",
+        resumed - killed_at
+    );
+    stop_load(&stop, tasks).await;
+    c.node(first).spawn();
+    c.converged(&[1, 2, 3]).await;
+    let acks = acks.lock().unwrap().clone();
+    all_present(&c, &acks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected() {
+    let _turn = TURN.lock().await;
+    let c = Cluster::start(&[]).await;
+    let old = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(old), 50).await;
+    let old_term = c.status(old).await.unwrap()["term"].as_u64().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Half the writers stick to the old leader, directly (clients are not partitioned from it).
+    let (acks, tasks) = write_load(
+        &c,
+        8,
+        move |w, attempt| if w % 2 == 0 { old } else { 1 + (w + attempt) % 3 },
+        stop.clone(),
+    );
+    acked_at_least(&acks, 100).await;
+    c.cut_node(old);
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
+    // Observed after the fact: the election itself happened before this moment.
+    let elected = until("a new leader on the majority side", || async {
+        for id in &others {
+            let s = c.status(*id).await?;
+            if s["role"] == "leader" && s["term"].as_u64()? > old_term && s["writable"] == true {
+                return Some(Instant::now());
+            }
+        }
+        None
+    })
+    .await;
+    // Never two writable leaders, while the partition lasts.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut after = 0;
+    while Instant::now() < deadline {
+        let mut writable = 0;
+        for id in 1..=3 {
+            if let Some((200, _)) = c.get(id, "/readyz").await {
+                writable += 1;
+            }
+        }
+        assert!(writable <= 1, "two nodes report they take writes");
+        after = acks.lock().unwrap().iter().filter(|a| a.node != old && a.at > elected).count();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(after > 0, "the majority side took no writes");
+    stop_load(&stop, tasks).await;
+    let acks = acks.lock().unwrap().clone();
+    let late: Vec<&Ack> = acks.iter().filter(|a| a.node == old && a.at > elected).collect();
+    assert!(late.is_empty(), "the isolated old leader acknowledged writes after the new leader was elected: {late:?}");
+    c.heal_all();
+    c.converged(&[1, 2, 3]).await;
+    all_present(&c, &acks).await;
+    // The old leader stepped down: exactly one leader.
+    let mut leaders = 0;
+    for id in 1..=3 {
+        if c.status(id).await.unwrap()["role"] == "leader" {
+            leaders += 1;
+        }
+    }
+    assert_eq!(leaders, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_survive_a_follower_and_are_refused_clearly_without_a_quorum() {
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start(&[]).await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 20).await;
+    let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
+    // One follower dies: the other two are a quorum.
+    c.node(followers[0]).kill9();
+    let api = c.api(leader);
+    let a = api.post("/api/v1/bookings", booking(3, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let kept = a.body["reference"].as_str().unwrap().to_string();
+    // Through the surviving follower too.
+    let a = c.api(followers[1]).post("/api/v1/bookings", booking(4, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    // A second node dies: no quorum, so no write is acknowledged, and the answer says why.
+    c.node(followers[1]).kill9();
+    let a = api.post("/api/v1/bookings", booking(5, 2)).await;
+    let detail = a.problem(503, "unavailable");
+    assert!(detail.contains("quorum") || detail.contains("leader"), "{detail}");
+    assert!(
+        c.get(leader, "/readyz").await.unwrap().0 == 503,
+        "a leader without a quorum must not report ready"
+    );
+    // Both come back: writes resume, and everything converges.
+    c.node(followers[0]).spawn();
+    c.node(followers[1]).spawn();
+    let now = c.leader(&[1, 2, 3]).await;
+    until("writes accepted again", || async {
+        let r = c.api(now).send(reqwest::Method::POST, "/api/v1/bookings", Some(booking(6, 1)), &[]).await;
+        (r.status == 201).then_some(())
+    })
+    .await;
+    c.converged(&[1, 2, 3]).await;
+    for id in 1..=3 {
+        assert_eq!(c.get(id, &format!("/api/v1/bookings/{kept}")).await.unwrap().0, 200);
+        check(&c.nodes[id as usize - 1].dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
+    let _turn = TURN.lock().await;
+    // Compact the log often, so the wiped node cannot be caught up from the log alone.
+    let mut c = Cluster::start(&["cluster_snapshot_logs=20", "cluster_keep_logs=2"]).await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 30).await;
+    let api = c.api(leader);
+    let mut refs = Vec::new();
+    for i in 0..60u64 {
+        let a = api.post("/api/v1/bookings", booking(1 + i % 200, 1)).await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        refs.push(a.body["reference"].as_str().unwrap().to_string());
+    }
+    let snap = until("a snapshot on the leader", || async {
+        c.status(leader).await?["snapshot"].as_u64()
+    })
+    .await;
+    assert!(snap > 0);
+    // Node 1 is the one started with --cluster-bootstrap: wiped, it must not found a second
+    // cluster; any wiped node must come back with everything.
+    let wiped = 1;
+    c.node(wiped).wipe();
+    // More writes while it is gone.
+    let survivors: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != wiped).collect();
+    let leader = c.leader(&survivors).await;
+    let a = c.api(leader).post("/api/v1/bookings", booking(250, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    refs.push(a.body["reference"].as_str().unwrap().to_string());
+    c.node(wiped).spawn();
+    let digest = c.converged(&[1, 2, 3]).await;
+    assert!(!digest.is_empty());
+    let s = c.status(wiped).await.unwrap();
+    assert_eq!(s["voters"].as_object().unwrap().len(), 3, "{s}");
+    assert!(s["snapshot"].as_u64().is_some(), "the wiped node was caught up by a snapshot: {s}");
+    for r in &refs {
+        assert_eq!(c.get(wiped, &format!("/api/v1/bookings/{r}")).await.unwrap().0, 200);
+    }
+    check(&c.nodes[wiped as usize - 1].dir);
+    // And it takes part again: the cluster survives losing another node.
+    let other = survivors[0];
+    c.node(other).kill9();
+    let remaining: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != other).collect();
+    let leader = c.leader(&remaining).await;
+    let a = c.api(leader).post("/api/v1/bookings", booking(260, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+}
