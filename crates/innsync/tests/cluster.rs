@@ -404,6 +404,11 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
     );
     acked_at_least(&acks, 100).await;
     c.cut_node(old);
+    let cut = Instant::now();
+    assert!(
+        acks.lock().unwrap().iter().any(|a| a.node == old),
+        "the old leader took writes before the partition"
+    );
     let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
     // Observed after the fact: the election itself happened before this moment.
     let elected = until("a new leader on the majority side", || async {
@@ -435,6 +440,9 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
     let acks = acks.lock().unwrap().clone();
     let late: Vec<&Ack> = acks.iter().filter(|a| a.node == old && a.at > elected).collect();
     assert!(late.is_empty(), "the isolated old leader acknowledged writes after the new leader was elected: {late:?}");
+    // Only writes in flight at the cut can have been acknowledged after it (committed before).
+    let stragglers = acks.iter().filter(|a| a.node == old && a.at > cut + Duration::from_millis(500)).count();
+    assert_eq!(stragglers, 0, "the isolated leader acknowledged writes it could not have committed");
     c.heal_all();
     c.converged(&[1, 2, 3]).await;
     all_present(&c, &acks).await;

@@ -135,16 +135,23 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         let _ = out.flush();
     }
-    let mut node_stopped = match &running.cluster {
-        Some(node) => node.stopped(),
-        None => tokio::sync::watch::channel(None).1,
+    let node_stopped = running.cluster.as_ref().map(|n| n.stopped());
+    let node_failed = async move {
+        match node_stopped {
+            Some(mut rx) => rx
+                .wait_for(|s| s.is_some())
+                .await
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_else(|| "the Raft core stopped".into()),
+            None => std::future::pending().await,
+        }
     };
     tokio::select! {
         _ = wait_for_stop() => {}
         // A cluster node whose storage failed stops rather than diverge; whoever supervises
         // it restarts it, and it resumes from its last applied entry.
-        why = async { node_stopped.wait_for(|s| s.is_some()).await.ok().and_then(|s| s.clone()) } => {
-            let why = why.unwrap_or_default();
+        why = node_failed => {
             running.stop();
             anyhow::bail!("the cluster node stopped: {why}");
         }
