@@ -34,12 +34,16 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What to measure: `bookings` (one server) or `replication` (two servers).
+    /// What to measure: `bookings` (one server), `replication` (two servers) or `cluster`
+    /// (a three-node HA cluster: failover, throughput against one node, backup and restore).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
     #[arg(long, default_value_t = 100_000)]
     pub offline_changes: u64,
+    /// Leader kills measured (cluster bench).
+    #[arg(long, default_value_t = 5)]
+    pub failovers: usize,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.
@@ -111,7 +115,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.what.as_str() {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings or replication"),
+        "cluster" => return super::bench_cluster::run(&a).await,
+        other => bail!("unknown benchmark {other:?}: bookings, replication or cluster"),
     }
     let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

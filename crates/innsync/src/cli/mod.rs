@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod bench;
+pub mod bench_cluster;
 pub mod bench_replication;
 pub mod check;
 pub mod cluster;
