@@ -544,3 +544,105 @@ async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
     let a = c.api(leader).post("/api/v1/bookings", booking(260, 2)).await;
     assert_eq!(a.status, 201, "{:?}", a.body);
 }
+
+fn cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_is_replaced_by_command() {
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start(&[]).await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 10).await;
+    let a = c.api(leader).post("/api/v1/bookings", booking(9, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let kept = a.body["reference"].as_str().unwrap().to_string();
+    let old = [1, 2, 3].into_iter().find(|i| *i != leader).unwrap();
+    // A fourth machine, started empty with the cluster's peers and itself.
+    let temp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let peers: Vec<String> = (1..=3u64)
+        .map(|id| format!("{id}={}", c.nodes[id as usize - 1].base()))
+        .chain(std::iter::once(format!("4=http://127.0.0.1:{port}")))
+        .collect();
+    let mut new = Node {
+        id: 4,
+        port,
+        dir: temp.path().to_path_buf(),
+        args: [
+            "serve", "--server", "WB", "--listen", &format!("127.0.0.1:{port}"), "--data-dir",
+            &temp.path().display().to_string(), "--cluster-node", "4", "--cluster-peers",
+            &peers.join(","), "--cluster-secret", SECRET,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        child: None,
+    };
+    new.spawn();
+    // Asked of any node (a follower relays it to the leader).
+    let via = c.nodes[old as usize - 1].base();
+    let (ok, out) = cli(&[
+        "cluster", "replace", "--old", &old.to_string(), "--node", "4", "--node-url",
+        &new.base(), "--url", &via, "--token", TOKEN,
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("voter 4") && !out.contains(&format!("voter {old}:")), "{out}");
+    let (ok, out) = cli(&["cluster", "status", "--url", &new.base(), "--token", TOKEN]);
+    assert!(ok && out.contains("voter 4"), "{out}");
+    // Bad input: a clear refusal.
+    let (ok, out) = cli(&["cluster", "remove", "--node", "9", "--url", &new.base(), "--token", TOKEN]);
+    assert!(!ok && out.contains("not a voter"), "{out}");
+    // The old node can go; the new one holds everything and votes.
+    c.node(old).kill9();
+    let members: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
+    let digest = c.converged(&members).await;
+    until("the new node caught up", || async {
+        let r = c
+            .http
+            .get(format!("{}/api/v1/digest", new.base()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = r.json().await.ok()?;
+        (v["digest"] == digest.as_str()).then_some(())
+    })
+    .await;
+    let r = c
+        .http
+        .get(format!("{}/api/v1/bookings/{kept}", new.base()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Losing one more of the three voters still leaves a quorum (the new node counts).
+    let other = members.iter().copied().find(|i| *i != leader).unwrap_or(members[0]);
+    let survivor = members.iter().copied().find(|i| *i != other).unwrap();
+    c.node(other).kill9();
+    until("a write with the new node in the quorum", || async {
+        let r = c
+            .http
+            .post(format!("{}/api/v1/bookings", c.nodes[survivor as usize - 1].base()))
+            .bearer_auth(TOKEN)
+            .json(&booking(20, 1))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 201).then_some(())
+    })
+    .await;
+}
