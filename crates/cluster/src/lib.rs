@@ -121,6 +121,7 @@ pub struct ClusterNode {
     pub(crate) settings: ClusterSettings,
     leader: watch::Receiver<bool>,
     fatal: watch::Receiver<Option<String>>,
+    store_has_data: bool,
 }
 
 /// A node's view of its cluster, for `/readyz`, `innsync cluster status` and operators.
@@ -265,7 +266,13 @@ impl ClusterNode {
                 }
             }
         });
+        let store_has_data = innsync_store::ReadPool::new(sm_db_path(data_dir))
+            .with(|c| {
+                Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| r.get::<_, bool>(0))?)
+            })
+            .unwrap_or(false);
         let node = Arc::new(Self {
+            store_has_data,
             id: config.node,
             raft,
             peers: config.peers.clone(),
@@ -305,12 +312,34 @@ impl ClusterNode {
                 }
             }
         }
-        let members: BTreeMap<NodeId, BasicNode> = self
+        let all: BTreeMap<NodeId, BasicNode> = self
             .peers
             .iter()
             .map(|(id, url)| (*id, BasicNode::new(url.trim_end_matches('/'))))
             .collect();
-        match self.raft.initialize(members).await {
+        // A store that already holds data (restored from a backup) is not what the log from
+        // its first entry would build: start alone, compact the log into a snapshot, then add
+        // the others, so each of them is given that snapshot rather than the bare log.
+        let seeded = self.store_has_data;
+        let members = if seeded {
+            all.iter()
+                .filter(|(id, _)| **id == self.id)
+                .map(|(id, n)| (*id, n.clone()))
+                .collect()
+        } else {
+            all.clone()
+        };
+        if seeded {
+            tracing::warn!("bootstrapping from a store that holds data: starting alone, then adding the peers through a snapshot");
+        }
+        let init = self.raft.initialize(members).await;
+        if seeded && init.is_ok() {
+            let (raft, me) = (self.raft.clone(), self.id);
+            let others: Vec<(NodeId, String)> =
+                all.into_iter().filter(|(id, _)| *id != me).map(|(id, n)| (id, n.addr)).collect();
+            tokio::spawn(seed_members(raft, others));
+        }
+        match init {
             Ok(()) => {
                 tracing::info!(voters = ?self.peers.keys().collect::<Vec<_>>(), "cluster initialised");
                 Ok(())
@@ -457,6 +486,55 @@ impl ClusterNode {
         }
         self.add(id, url).await?;
         self.remove(old).await
+    }
+}
+
+/// After a bootstrap from a store with data: snapshot and compact the log, then add every peer
+/// (learner, caught up by the snapshot, then voter), retrying a peer that is not up yet.
+async fn seed_members(raft: Raft, others: Vec<(NodeId, String)>) {
+    let wait = |what: &'static str| {
+        let raft = raft.clone();
+        async move {
+            let _ = raft
+                .wait(None)
+                .metrics(
+                    |m| match what {
+                        "leader" => m.state == ServerState::Leader,
+                        _ => m.snapshot.is_some() && m.snapshot.map(|s| s.index) >= m.last_applied.map(|a| a.index),
+                    },
+                    what,
+                )
+                .await;
+        }
+    };
+    wait("leader").await;
+    if raft.trigger().snapshot().await.is_err() {
+        return;
+    }
+    wait("snapshot").await;
+    let upto = raft.metrics().borrow().snapshot.map(|s| s.index).unwrap_or(0);
+    let _ = raft.trigger().purge_log(upto).await;
+    for (id, url) in others {
+        loop {
+            let added = tokio::time::timeout(
+                Duration::from_secs(30),
+                raft.add_learner(id, BasicNode::new(url.trim_end_matches('/')), true),
+            )
+            .await;
+            match added {
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => tracing::warn!(node = id, error = %e, "adding a peer failed; retrying"),
+                Err(_) => tracing::warn!(node = id, "a peer did not catch up in 30 s; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        match raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+        {
+            Ok(_) => tracing::info!(node = id, "peer added as a voter"),
+            Err(e) => tracing::error!(node = id, error = %e, "could not make the peer a voter"),
+        }
     }
 }
 

@@ -148,7 +148,7 @@ async fn finish(state: &AppState) {
                 return;
             }
             Err(e) => {
-                tracing::error!(error = %e, "could not end the recovery; retrying");
+                tracing::warn!(error = %e, "could not end the recovery yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
