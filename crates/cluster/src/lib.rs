@@ -85,7 +85,7 @@ impl Default for ClusterSettings {
             keep_logs: 1_000,
             connect_timeout: Duration::from_millis(500),
             write_timeout: Duration::from_secs(5),
-            in_flight: 32,
+            in_flight: 4,
             max_batch: 2_048,
             max_rpc_bytes: 64 * 1024 * 1024,
             ready_quorum_age: Duration::from_millis(400),
