@@ -11,6 +11,11 @@
 //! - Snapshots are consistent copies of the database file; a node that lags behind the
 //!   compacted log, or lost its data directory, is brought back by one.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "openraft's StorageError, the error its storage traits require, is large"
+)]
+
 pub mod auth;
 pub mod log_store;
 pub mod network;
@@ -220,9 +225,11 @@ impl ClusterNode {
         // The server code is in the token, so two clusters sharing a secret cannot mix.
         let server = innsync_store::ReadPool::new(sm_db_path(data_dir))
             .with(|c| {
-                Ok(c.query_row("SELECT value FROM meta WHERE key = 'server'", [], |r| {
-                    r.get::<_, String>(0)
-                })?)
+                Ok(
+                    c.query_row("SELECT value FROM meta WHERE key = 'server'", [], |r| {
+                        r.get::<_, String>(0)
+                    })?,
+                )
             })
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let token = auth::cluster_token(&config.secret, &server);
@@ -268,7 +275,11 @@ impl ClusterNode {
         });
         let store_has_data = innsync_store::ReadPool::new(sm_db_path(data_dir))
             .with(|c| {
-                Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| r.get::<_, bool>(0))?)
+                Ok(
+                    c.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| {
+                        r.get::<_, bool>(0)
+                    })?,
+                )
             })
             .unwrap_or(false);
         let node = Arc::new(Self {
@@ -335,8 +346,11 @@ impl ClusterNode {
         let init = self.raft.initialize(members).await;
         if seeded && init.is_ok() {
             let (raft, me) = (self.raft.clone(), self.id);
-            let others: Vec<(NodeId, String)> =
-                all.into_iter().filter(|(id, _)| *id != me).map(|(id, n)| (id, n.addr)).collect();
+            let others: Vec<(NodeId, String)> = all
+                .into_iter()
+                .filter(|(id, _)| *id != me)
+                .map(|(id, n)| (id, n.addr))
+                .collect();
             tokio::spawn(seed_members(raft, others));
         }
         match init {
@@ -436,7 +450,9 @@ impl ClusterNode {
     pub async fn add(&self, id: NodeId, url: &str) -> Result<ClusterStatus, ClusterError> {
         let url = url.trim_end_matches('/');
         if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(ClusterError::Config(format!("{url:?} is not an http(s) URL")));
+            return Err(ClusterError::Config(format!(
+                "{url:?} is not an http(s) URL"
+            )));
         }
         self.raft
             .add_learner(id, BasicNode::new(url), true)
@@ -463,7 +479,9 @@ impl ClusterNode {
             return Err(ClusterError::Config(format!("node {id} is not a voter")));
         }
         if voters.len() <= 1 {
-            return Err(ClusterError::Config("the last voter cannot be removed".into()));
+            return Err(ClusterError::Config(
+                "the last voter cannot be removed".into(),
+            ));
         }
         self.raft
             .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
@@ -500,7 +518,10 @@ async fn seed_members(raft: Raft, others: Vec<(NodeId, String)>) {
                 .metrics(
                     |m| match what {
                         "leader" => m.state == ServerState::Leader,
-                        _ => m.snapshot.is_some() && m.snapshot.map(|s| s.index) >= m.last_applied.map(|a| a.index),
+                        _ => {
+                            m.snapshot.is_some()
+                                && m.snapshot.map(|s| s.index) >= m.last_applied.map(|a| a.index)
+                        }
                     },
                     what,
                 )
@@ -512,7 +533,12 @@ async fn seed_members(raft: Raft, others: Vec<(NodeId, String)>) {
         return;
     }
     wait("snapshot").await;
-    let upto = raft.metrics().borrow().snapshot.map(|s| s.index).unwrap_or(0);
+    let upto = raft
+        .metrics()
+        .borrow()
+        .snapshot
+        .map(|s| s.index)
+        .unwrap_or(0);
     let _ = raft.trigger().purge_log(upto).await;
     for (id, url) in others {
         loop {
@@ -523,7 +549,9 @@ async fn seed_members(raft: Raft, others: Vec<(NodeId, String)>) {
             .await;
             match added {
                 Ok(Ok(_)) => break,
-                Ok(Err(e)) => tracing::warn!(node = id, error = %e, "adding a peer failed; retrying"),
+                Ok(Err(e)) => {
+                    tracing::warn!(node = id, error = %e, "adding a peer failed; retrying")
+                }
                 Err(_) => tracing::warn!(node = id, "a peer did not catch up in 30 s; retrying"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

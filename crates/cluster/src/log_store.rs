@@ -44,7 +44,10 @@ impl LogStore {
 
     /// Whether this node has ever held any Raft state (a vote or a log entry).
     pub fn is_empty(&self) -> Result<bool, rusqlite::Error> {
-        let c = self.conn.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        let c = self
+            .conn
+            .lock()
+            .map_err(|_| rusqlite::Error::InvalidQuery)?;
         let n: i64 = c.query_row(
             "SELECT (SELECT COUNT(*) FROM log) + (SELECT COUNT(*) FROM state)",
             [],
@@ -59,7 +62,9 @@ impl LogStore {
     ) -> Result<T, StorageError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut c = conn.lock().map_err(|_| write_err("log store lock poisoned"))?;
+            let mut c = conn
+                .lock()
+                .map_err(|_| write_err("log store lock poisoned"))?;
             f(&mut c)
         })
         .await
@@ -71,7 +76,9 @@ impl LogStore {
         key: &str,
     ) -> Result<Option<T>, StorageError> {
         let v: Option<String> = c
-            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(read_err)?;
         v.map(|v| serde_json::from_str(&v).map_err(read_err))
@@ -160,11 +167,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         let vote = *vote;
-        self.blocking(move |c| {
-            Self::put_state(c, "vote", &vote)
-                .map_err(|e| fail::write_vote(e))
-        })
-        .await
+        self.blocking(move |c| Self::put_state(c, "vote", &vote).map_err(fail::write_vote))
+            .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
@@ -257,7 +261,7 @@ mod tests {
         {
             let mut s = LogStore::open(&path).unwrap();
             assert!(s.is_empty().unwrap());
-            let mut c = s.clone();
+            let c = s.clone();
             c.blocking(|c| {
                 let tx = c.transaction().map_err(write_err)?;
                 for e in [entry(1, 1), entry(1, 2), entry(2, 3)] {

@@ -104,9 +104,12 @@ impl Peer {
         if !resp.status().is_success() {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
-            return Err(RPCError::Network(NetworkError::new(&std::io::Error::other(
-                format!("{what} to node {}: HTTP {status}: {text}", self.target),
-            ))));
+            return Err(RPCError::Network(NetworkError::new(
+                &std::io::Error::other(format!(
+                    "{what} to node {}: HTTP {status}: {text}",
+                    self.target
+                )),
+            )));
         }
         let res: Result<Resp, RaftError<NodeId, E>> = resp
             .json()

@@ -92,7 +92,9 @@ pub async fn run(
         if let Job::Pause(wait) = first.job {
             let _ = first
                 .reply
-                .send(Ok(WriteOutcome::Done(innsync_core::Outcome::Expired { ids: vec![] })));
+                .send(Ok(WriteOutcome::Done(innsync_core::Outcome::Expired {
+                    ids: vec![],
+                })));
             let _ = tokio::task::spawn_blocking(move || wait.recv()).await;
             continue;
         }
@@ -124,10 +126,7 @@ pub async fn run(
                 let _ = r.send(Err(StoreError::Unavailable(why.clone())));
             }
         };
-        let batch = Batch {
-            now: clock(),
-            jobs,
-        };
+        let batch = Batch { now: clock(), jobs };
         let text = match serde_json::to_string(&batch) {
             Ok(t) => t,
             Err(e) => {

@@ -28,7 +28,7 @@ pub fn router(node: Arc<ClusterNode>) -> Router {
         .with_state(node)
 }
 
-fn authorised(node: &ClusterNode, headers: &HeaderMap) -> Result<(), Response> {
+fn authorised(node: &ClusterNode, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -36,11 +36,13 @@ fn authorised(node: &ClusterNode, headers: &HeaderMap) -> Result<(), Response> {
     if same(given, &node.token) {
         Ok(())
     } else {
-        Err((
-            StatusCode::UNAUTHORIZED,
-            "not a node of this cluster (wrong or missing cluster token)",
-        )
-            .into_response())
+        Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                "not a node of this cluster (wrong or missing cluster token)",
+            )
+                .into_response(),
+        ))
     }
 }
 
@@ -50,7 +52,7 @@ async fn append(
     Json(req): Json<AppendEntriesRequest<TypeConfig>>,
 ) -> Response {
     if let Err(r) = authorised(&node, &headers) {
-        return r;
+        return *r;
     }
     Json(node.raft.append_entries(req).await).into_response()
 }
@@ -61,14 +63,14 @@ async fn vote(
     Json(req): Json<VoteRequest<u64>>,
 ) -> Response {
     if let Err(r) = authorised(&node, &headers) {
-        return r;
+        return *r;
     }
     Json(node.raft.vote(req).await).into_response()
 }
 
 async fn state(State(node): State<Arc<ClusterNode>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorised(&node, &headers) {
-        return r;
+        return *r;
     }
     let initialized = node.raft.is_initialized().await.unwrap_or(false);
     Json(serde_json::json!({ "node": node.id, "initialized": initialized })).into_response()
@@ -80,7 +82,7 @@ async fn snapshot(
     body: Body,
 ) -> Response {
     if let Err(r) = authorised(&node, &headers) {
-        return r;
+        return *r;
     }
     let bad = |why: String| (StatusCode::BAD_REQUEST, why).into_response();
     let target = match node.raft.begin_receiving_snapshot().await {

@@ -83,7 +83,11 @@ impl StateMachine {
         self.dir.join("snapshots").join("current.json")
     }
 
-    fn save_current(&self, meta: &SnapshotMeta<u64, openraft::BasicNode>, file: &Path) -> Result<(), StorageError> {
+    fn save_current(
+        &self,
+        meta: &SnapshotMeta<u64, openraft::BasicNode>,
+        file: &Path,
+    ) -> Result<(), StorageError> {
         let cur = CurrentSnapshot {
             meta: meta.clone(),
             file: file.display().to_string(),
@@ -114,9 +118,11 @@ fn copy_db(db: &Path, to: &Path) -> Result<AppliedMark, String> {
         b.step(-1).map_err(|e| e.to_string())?;
     }
     let mark: Option<String> = dst
-        .query_row("SELECT value FROM meta WHERE key = 'raft_applied'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'raft_applied'",
+            [],
+            |r| r.get(0),
+        )
         .map(Some)
         .or_else(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -146,7 +152,12 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .map_err(snap_err)?
             .map_err(snap_err)?;
         let id = match &mark.log_id {
-            Some(l) => format!("{}-{}-{:08x}", l.leader_id.term, l.index, rand::random::<u32>()),
+            Some(l) => format!(
+                "{}-{}-{:08x}",
+                l.leader_id.term,
+                l.index,
+                rand::random::<u32>()
+            ),
             None => format!("0-0-{:08x}", rand::random::<u32>()),
         };
         let file = self.dir.join("snapshots").join(format!("snap-{id}.db"));

@@ -113,7 +113,9 @@ async fn digest(api: &Api) -> String {
 async fn book(api: &Api, n: u64, from: u64) -> Vec<String> {
     let mut refs = Vec::new();
     for i in 0..n {
-        let a = api.post("/api/v1/bookings", booking(from + i % 200, 1)).await;
+        let a = api
+            .post("/api/v1/bookings", booking(from + i % 200, 1))
+            .await;
         assert_eq!(a.status, 201, "{:?}", a.body);
         refs.push(a.body["reference"].as_str().unwrap().to_string());
     }
@@ -179,7 +181,10 @@ async fn a_corrupted_backup_is_refused_by_verify_and_restore() {
     let target = temp.path().join("restored");
     let (ok, out) = innsync(&["restore", "--from", &p(&b), "--data-dir", &p(&target)]);
     assert!(!ok && out.contains("corrupted"), "{out}");
-    assert!(!target.join("innsync.db").exists(), "a refused restore writes nothing");
+    assert!(
+        !target.join("innsync.db").exists(),
+        "a refused restore writes nothing"
+    );
     // No manifest: said so.
     std::fs::remove_file(b.join("manifest.json")).unwrap();
     let (ok, out) = innsync(&["backup", "verify", &p(&b)]);
@@ -199,12 +204,20 @@ async fn archived_everything(data: &Path, archive: &Path) {
             )
             .ok()?;
             let n: i64 = c
-                .query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| r.get(0))
+                .query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| {
+                    r.get(0)
+                })
                 .ok()?;
             let last = std::fs::read_dir(&archive)
                 .ok()?
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter_map(|n| n.strip_suffix(".jsonl")?.rsplit('-').next()?.parse::<i64>().ok())
+                .filter_map(|n| {
+                    n.strip_suffix(".jsonl")?
+                        .rsplit('-')
+                        .next()?
+                        .parse::<i64>()
+                        .ok()
+                })
                 .max()
                 .unwrap_or(0);
             (last >= n).then_some(())
@@ -243,7 +256,10 @@ async fn point_in_time_restore_lands_exactly_at_the_chosen_time() {
     .await;
     book(&api, 15, 50).await;
     let cancel = api
-        .post(&format!("/api/v1/bookings/{}/cancel", book(&api, 1, 80).await[0]), serde_json::json!({"reason": "x"}))
+        .post(
+            &format!("/api/v1/bookings/{}/cancel", book(&api, 1, 80).await[0]),
+            serde_json::json!({"reason": "x"}),
+        )
         .await;
     assert_eq!(cancel.status, 200, "{:?}", cancel.body);
     let at_end = digest(&api).await;
@@ -252,7 +268,15 @@ async fn point_in_time_restore_lands_exactly_at_the_chosen_time() {
     // To T: exactly the state at T.
     let r1 = temp.path().join("r1");
     let (ok, out) = innsync(&[
-        "restore", "--from", &p(&b), "--data-dir", &p(&r1), "--until", &t_text, "--archive", &p(&archive),
+        "restore",
+        "--from",
+        &p(&b),
+        "--data-dir",
+        &p(&r1),
+        "--until",
+        &t_text,
+        "--archive",
+        &p(&archive),
     ]);
     assert!(ok, "{out}");
     let s1 = Server::start(&r1, &[]);
@@ -261,10 +285,22 @@ async fn point_in_time_restore_lands_exactly_at_the_chosen_time() {
     assert!(ok, "{out}");
     // Without a time: everything archived.
     let r2 = temp.path().join("r2");
-    let (ok, out) = innsync(&["restore", "--from", &p(&b), "--data-dir", &p(&r2), "--archive", &p(&archive)]);
+    let (ok, out) = innsync(&[
+        "restore",
+        "--from",
+        &p(&b),
+        "--data-dir",
+        &p(&r2),
+        "--archive",
+        &p(&archive),
+    ]);
     assert!(ok, "{out}");
     let s2 = Server::start(&r2, &[]);
-    assert_eq!(digest(&s2.api()).await, at_end, "restored to the end of the archive");
+    assert_eq!(
+        digest(&s2.api()).await,
+        at_end,
+        "restored to the end of the archive"
+    );
     // The restored server goes on where the log ended: its next booking is new.
     let api2 = s2.api();
     until("writes accepted on the restored server", || async {
@@ -275,12 +311,28 @@ async fn point_in_time_restore_lands_exactly_at_the_chosen_time() {
     let r3 = temp.path().join("r3");
     let early = before_backup.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (ok, out) = innsync(&[
-        "restore", "--from", &p(&b), "--data-dir", &p(&r3), "--until", &early, "--archive", &p(&archive),
+        "restore",
+        "--from",
+        &p(&b),
+        "--data-dir",
+        &p(&r3),
+        "--until",
+        &early,
+        "--archive",
+        &p(&archive),
     ]);
     assert!(!ok && out.contains("older backup"), "{out}");
     assert!(!r3.join("innsync.db").exists());
     // A bad time: a clear message.
-    let (ok, out) = innsync(&["restore", "--from", &p(&b), "--data-dir", &p(&r3), "--until", "yesterday"]);
+    let (ok, out) = innsync(&[
+        "restore",
+        "--from",
+        &p(&b),
+        "--data-dir",
+        &p(&r3),
+        "--until",
+        "yesterday",
+    ]);
     assert!(!ok && out.contains("RFC 3339"), "{out}");
 }
 
@@ -290,9 +342,12 @@ async fn a_restored_server_recovers_its_own_later_changes_before_taking_writes()
     let (wb_port, rs_port) = (free_port(), free_port());
     let env = environment_file(temp.path(), &[("WB", wb_port), ("RS", rs_port)]);
     // WB reaches RS through a proxy that the test can cut.
-    let to_rs = Proxy::start("127.0.0.1:0", format!("127.0.0.1:{rs_port}").parse().unwrap())
-        .await
-        .unwrap();
+    let to_rs = Proxy::start(
+        "127.0.0.1:0",
+        format!("127.0.0.1:{rs_port}").parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let env_args = |code: &str, extra: &[String]| -> Vec<String> {
         let mut a = vec![
             "--environment".to_string(),
@@ -305,10 +360,14 @@ async fn a_restored_server_recovers_its_own_later_changes_before_taking_writes()
     };
     let wb_dir = temp.path().join("wb");
     let rs_dir = temp.path().join("rs");
-    let mut wb = Server::start_on(&wb_dir, wb_port, &env_args("WB", &[
-        "--peer-url".into(),
-        format!("RS=http://{}", to_rs.addr()),
-    ]));
+    let mut wb = Server::start_on(
+        &wb_dir,
+        wb_port,
+        &env_args(
+            "WB",
+            &["--peer-url".into(), format!("RS=http://{}", to_rs.addr())],
+        ),
+    );
     let rs = Server::start_on(&rs_dir, rs_port, &env_args("RS", &[]));
     let (wapi, rapi) = (wb.api(), rs.api());
     until("the admin on RS", || async {
@@ -318,7 +377,14 @@ async fn a_restored_server_recovers_its_own_later_changes_before_taking_writes()
     seed(&wapi, 20).await;
     book(&wapi, 10, 1).await;
     let b = temp.path().join("backup");
-    let (ok, out) = innsync(&["backup", "create", "--data-dir", &p(&wb_dir), "--to", &p(&b)]);
+    let (ok, out) = innsync(&[
+        "backup",
+        "create",
+        "--data-dir",
+        &p(&wb_dir),
+        "--to",
+        &p(&b),
+    ]);
     assert!(ok, "{out}");
     // Written after the backup, and pulled by RS.
     let later = book(&wapi, 10, 50).await;

@@ -48,7 +48,11 @@ impl Node {
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening "), "node {} did not start: {line:?}", self.id);
+        assert!(
+            line.starts_with("listening "),
+            "node {} did not start: {line:?}",
+            self.id
+        );
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         self.child = Some(child);
     }
@@ -96,7 +100,9 @@ impl Cluster {
                 if from != to {
                     let p = Proxy::start(
                         "127.0.0.1:0",
-                        format!("127.0.0.1:{}", ports[to as usize - 1]).parse().unwrap(),
+                        format!("127.0.0.1:{}", ports[to as usize - 1])
+                            .parse()
+                            .unwrap(),
                     )
                     .await
                     .unwrap();
@@ -182,7 +188,13 @@ impl Cluster {
             until("the admin token on every node", || {
                 let api = api.clone();
                 async move {
-                    let r = api.http.get(format!("{}/api/v1/me", api.base)).bearer_auth(TOKEN).send().await.ok()?;
+                    let r = api
+                        .http
+                        .get(format!("{}/api/v1/me", api.base))
+                        .bearer_auth(TOKEN)
+                        .send()
+                        .await
+                        .ok()?;
                     (r.status() == 200).then_some(())
                 }
             })
@@ -284,8 +296,13 @@ fn write_load(
         .unwrap();
     let tasks = (0..writers)
         .map(|w| {
-            let (acks, bases, pick, stop, http) =
-                (acks.clone(), bases.clone(), pick.clone(), stop.clone(), http.clone());
+            let (acks, bases, pick, stop, http) = (
+                acks.clone(),
+                bases.clone(),
+                pick.clone(),
+                stop.clone(),
+                http.clone(),
+            );
             tokio::spawn(async move {
                 let mut attempt = 0u64;
                 for i in 0u64.. {
@@ -339,7 +356,11 @@ async fn all_present(c: &Cluster, acks: &[Ack]) {
                 .get(n.id, &format!("/api/v1/bookings/{}", a.reference))
                 .await
                 .expect("node answers");
-            assert_eq!(s, 200, "acknowledged booking {} (from node {}) missing on node {}: {v}", a.reference, a.node, n.id);
+            assert_eq!(
+                s, 200,
+                "acknowledged booking {} (from node {}) missing on node {}: {v}",
+                a.reference, a.node, n.id
+            );
         }
         check(&n.dir);
     }
@@ -414,7 +435,13 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
     let (acks, tasks) = write_load(
         &c,
         8,
-        move |w, attempt| if w % 2 == 0 { old } else { 1 + (w + attempt) % 3 },
+        move |w, attempt| {
+            if w % 2 == 0 {
+                old
+            } else {
+                1 + (w + attempt) % 3
+            }
+        },
         stop.clone(),
     );
     acked_at_least(&acks, 100).await;
@@ -447,17 +474,34 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
             }
         }
         assert!(writable <= 1, "two nodes report they take writes");
-        after = acks.lock().unwrap().iter().filter(|a| a.node != old && a.at > elected).count();
+        after = acks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.node != old && a.at > elected)
+            .count();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(after > 0, "the majority side took no writes");
     stop_load(&stop, tasks).await;
     let acks = acks.lock().unwrap().clone();
-    let late: Vec<&Ack> = acks.iter().filter(|a| a.node == old && a.at > elected).collect();
-    assert!(late.is_empty(), "the isolated old leader acknowledged writes after the new leader was elected: {late:?}");
+    let late: Vec<&Ack> = acks
+        .iter()
+        .filter(|a| a.node == old && a.at > elected)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the isolated old leader acknowledged writes after the new leader was elected: {late:?}"
+    );
     // Only writes in flight at the cut can have been acknowledged after it (committed before).
-    let stragglers = acks.iter().filter(|a| a.node == old && a.at > cut + Duration::from_millis(500)).count();
-    assert_eq!(stragglers, 0, "the isolated leader acknowledged writes it could not have committed");
+    let stragglers = acks
+        .iter()
+        .filter(|a| a.node == old && a.at > cut + Duration::from_millis(500))
+        .count();
+    assert_eq!(
+        stragglers, 0,
+        "the isolated leader acknowledged writes it could not have committed"
+    );
     c.heal_all();
     c.converged(&[1, 2, 3]).await;
     all_present(&c, &acks).await;
@@ -485,13 +529,19 @@ async fn writes_survive_a_follower_and_are_refused_clearly_without_a_quorum() {
     assert_eq!(a.status, 201, "{:?}", a.body);
     let kept = a.body["reference"].as_str().unwrap().to_string();
     // Through the surviving follower too.
-    let a = c.api(followers[1]).post("/api/v1/bookings", booking(4, 2)).await;
+    let a = c
+        .api(followers[1])
+        .post("/api/v1/bookings", booking(4, 2))
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     // A second node dies: no quorum, so no write is acknowledged, and the answer says why.
     c.node(followers[1]).kill9();
     let a = api.post("/api/v1/bookings", booking(5, 2)).await;
     let detail = a.problem(503, "unavailable");
-    assert!(detail.contains("quorum") || detail.contains("leader"), "{detail}");
+    assert!(
+        detail.contains("quorum") || detail.contains("leader"),
+        "{detail}"
+    );
     assert!(
         c.get(leader, "/readyz").await.unwrap().0 == 503,
         "a leader without a quorum must not report ready"
@@ -501,13 +551,27 @@ async fn writes_survive_a_follower_and_are_refused_clearly_without_a_quorum() {
     c.node(followers[1]).spawn();
     let now = c.leader(&[1, 2, 3]).await;
     until("writes accepted again", || async {
-        let r = c.api(now).send(reqwest::Method::POST, "/api/v1/bookings", Some(booking(6, 1)), &[]).await;
+        let r = c
+            .api(now)
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/bookings",
+                Some(booking(6, 1)),
+                &[],
+            )
+            .await;
         (r.status == 201).then_some(())
     })
     .await;
     c.converged(&[1, 2, 3]).await;
     for id in 1..=3 {
-        assert_eq!(c.get(id, &format!("/api/v1/bookings/{kept}")).await.unwrap().0, 200);
+        assert_eq!(
+            c.get(id, &format!("/api/v1/bookings/{kept}"))
+                .await
+                .unwrap()
+                .0,
+            200
+        );
         check(&c.nodes[id as usize - 1].dir);
     }
 }
@@ -538,7 +602,10 @@ async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
     // More writes while it is gone.
     let survivors: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != wiped).collect();
     let leader = c.leader(&survivors).await;
-    let a = c.api(leader).post("/api/v1/bookings", booking(250, 2)).await;
+    let a = c
+        .api(leader)
+        .post("/api/v1/bookings", booking(250, 2))
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     refs.push(a.body["reference"].as_str().unwrap().to_string());
     c.node(wiped).spawn();
@@ -546,9 +613,18 @@ async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
     assert!(!digest.is_empty());
     let s = c.status(wiped).await.unwrap();
     assert_eq!(s["voters"].as_object().unwrap().len(), 3, "{s}");
-    assert!(s["snapshot"].as_u64().is_some(), "the wiped node was caught up by a snapshot: {s}");
+    assert!(
+        s["snapshot"].as_u64().is_some(),
+        "the wiped node was caught up by a snapshot: {s}"
+    );
     for r in &refs {
-        assert_eq!(c.get(wiped, &format!("/api/v1/bookings/{r}")).await.unwrap().0, 200);
+        assert_eq!(
+            c.get(wiped, &format!("/api/v1/bookings/{r}"))
+                .await
+                .unwrap()
+                .0,
+            200
+        );
     }
     check(&c.nodes[wiped as usize - 1].dir);
     // And it takes part again: the cluster survives losing another node.
@@ -556,7 +632,10 @@ async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
     c.node(other).kill9();
     let remaining: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != other).collect();
     let leader = c.leader(&remaining).await;
-    let a = c.api(leader).post("/api/v1/bookings", booking(260, 2)).await;
+    let a = c
+        .api(leader)
+        .post("/api/v1/bookings", booking(260, 2))
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
 }
 
@@ -597,9 +676,19 @@ async fn a_node_is_replaced_by_command() {
         port,
         dir: temp.path().to_path_buf(),
         args: [
-            "serve", "--server", "WB", "--listen", &format!("127.0.0.1:{port}"), "--data-dir",
-            &temp.path().display().to_string(), "--cluster-node", "4", "--cluster-peers",
-            &peers.join(","), "--cluster-secret", SECRET,
+            "serve",
+            "--server",
+            "WB",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            &temp.path().display().to_string(),
+            "--cluster-node",
+            "4",
+            "--cluster-peers",
+            &peers.join(","),
+            "--cluster-secret",
+            SECRET,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -610,15 +699,37 @@ async fn a_node_is_replaced_by_command() {
     // Asked of any node (a follower relays it to the leader).
     let via = c.nodes[old as usize - 1].base();
     let (ok, out) = cli(&[
-        "cluster", "replace", "--old", &old.to_string(), "--node", "4", "--node-url",
-        &new.base(), "--url", &via, "--token", TOKEN,
+        "cluster",
+        "replace",
+        "--old",
+        &old.to_string(),
+        "--node",
+        "4",
+        "--node-url",
+        &new.base(),
+        "--url",
+        &via,
+        "--token",
+        TOKEN,
     ]);
     assert!(ok, "{out}");
-    assert!(out.contains("voter 4") && !out.contains(&format!("voter {old}:")), "{out}");
+    assert!(
+        out.contains("voter 4") && !out.contains(&format!("voter {old}:")),
+        "{out}"
+    );
     let (ok, out) = cli(&["cluster", "status", "--url", &new.base(), "--token", TOKEN]);
     assert!(ok && out.contains("voter 4"), "{out}");
     // Bad input: a clear refusal.
-    let (ok, out) = cli(&["cluster", "remove", "--node", "9", "--url", &new.base(), "--token", TOKEN]);
+    let (ok, out) = cli(&[
+        "cluster",
+        "remove",
+        "--node",
+        "9",
+        "--url",
+        &new.base(),
+        "--token",
+        TOKEN,
+    ]);
     assert!(!ok && out.contains("not a voter"), "{out}");
     // The old node can go; the new one holds everything and votes.
     c.node(old).kill9();
@@ -645,13 +756,20 @@ async fn a_node_is_replaced_by_command() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // Losing one more of the three voters still leaves a quorum (the new node counts).
-    let other = members.iter().copied().find(|i| *i != leader).unwrap_or(members[0]);
+    let other = members
+        .iter()
+        .copied()
+        .find(|i| *i != leader)
+        .unwrap_or(members[0]);
     let survivor = members.iter().copied().find(|i| *i != other).unwrap();
     c.node(other).kill9();
     until("a write with the new node in the quorum", || async {
         let r = c
             .http
-            .post(format!("{}/api/v1/bookings", c.nodes[survivor as usize - 1].base()))
+            .post(format!(
+                "{}/api/v1/bookings",
+                c.nodes[survivor as usize - 1].base()
+            ))
             .bearer_auth(TOKEN)
             .json(&booking(20, 1))
             .send()
@@ -672,13 +790,20 @@ async fn a_cluster_is_rebuilt_from_a_backup() {
         let leader = c.leader(&[1, 2, 3]).await;
         seed(&c.api(leader), 10).await;
         for i in 0..10 {
-            let a = c.api(leader).post("/api/v1/bookings", booking(1 + i, 2)).await;
+            let a = c
+                .api(leader)
+                .post("/api/v1/bookings", booking(1 + i, 2))
+                .await;
             assert_eq!(a.status, 201, "{:?}", a.body);
         }
         let digest = c.converged(&[1, 2, 3]).await;
         // Online, from any node's data directory (here a node that may be a follower).
         let (ok, out) = cli(&[
-            "backup", "create", "--data-dir", &c.nodes[1].dir.display().to_string(), "--to",
+            "backup",
+            "create",
+            "--data-dir",
+            &c.nodes[1].dir.display().to_string(),
+            "--to",
             &backup.display().to_string(),
         ]);
         assert!(ok, "{out}");
@@ -690,7 +815,15 @@ async fn a_cluster_is_rebuilt_from_a_backup() {
     assert_eq!(c.converged(&[1, 2, 3]).await, at_backup);
     let leader = c.leader(&[1, 2, 3]).await;
     until("writes accepted by the rebuilt cluster", || async {
-        let r = c.api(leader).send(reqwest::Method::POST, "/api/v1/bookings", Some(booking(40, 1)), &[]).await;
+        let r = c
+            .api(leader)
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/bookings",
+                Some(booking(40, 1)),
+                &[],
+            )
+            .await;
         (r.status == 201).then_some(())
     })
     .await;

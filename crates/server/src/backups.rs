@@ -11,7 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Starts the jobs the settings ask for; each stops when `stop` turns true.
-pub fn spawn(state: &AppState, data_dir: &Path, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub fn spawn(
+    state: &AppState,
+    data_dir: &Path,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     let mut jobs = Vec::new();
     let db = data_dir.join(innsync_store::DB_FILE);
     if let Some(dir) = state.settings.archive_dir.clone() {
@@ -25,10 +29,16 @@ pub fn spawn(state: &AppState, data_dir: &Path, stop: watch::Receiver<bool>) -> 
                     _ = stop.changed() => return,
                 }
                 let (pool, dir) = (state.reads.clone(), dir.clone());
-                match tokio::task::spawn_blocking(move || innsync_store::backup::archive(&pool, &dir)).await {
+                match tokio::task::spawn_blocking(move || {
+                    innsync_store::backup::archive(&pool, &dir)
+                })
+                .await
+                {
                     Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::debug!(changes = n, "changes archived"),
-                    Ok(Err(e)) => tracing::error!(error = %e, "archiving the change log failed; will retry"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "archiving the change log failed; will retry")
+                    }
                     Err(e) => tracing::error!(error = %e, "archiver task failed"),
                 }
             }
@@ -46,7 +56,11 @@ pub fn spawn(state: &AppState, data_dir: &Path, stop: watch::Receiver<bool>) -> 
                     _ = stop.changed() => return,
                 }
                 let (db, root, keep) = (db.clone(), root.clone(), state.settings.backup_keep);
-                match tokio::task::spawn_blocking(move || innsync_store::backup::scheduled(&db, &root, keep)).await {
+                match tokio::task::spawn_blocking(move || {
+                    innsync_store::backup::scheduled(&db, &root, keep)
+                })
+                .await
+                {
                     Ok(Ok(dir)) => tracing::info!(dir = %dir.display(), "scheduled backup taken"),
                     Ok(Err(e)) => tracing::error!(error = %e, "scheduled backup failed"),
                     Err(e) => tracing::error!(error = %e, "backup task failed"),
@@ -133,10 +147,22 @@ async fn recover_from(
     if held <= mine {
         return Ok(true);
     }
-    let own: Vec<_> = answer.changes.into_iter().filter(|c| c.origin == me).collect();
+    let own: Vec<_> = answer
+        .changes
+        .into_iter()
+        .filter(|c| c.origin == me)
+        .collect();
     let n = own.len();
-    state.writer.recover_own(own).await.map_err(|e| e.to_string())?;
-    tracing::info!(recovered = n, upto = held, "recovered own changes from a peer");
+    state
+        .writer
+        .recover_own(own)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        recovered = n,
+        upto = held,
+        "recovered own changes from a peer"
+    );
     Ok(false)
 }
 

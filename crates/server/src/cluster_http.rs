@@ -237,7 +237,9 @@ async fn add(
     crate::extract::ApiJson(req): crate::extract::ApiJson<MemberRequest>,
 ) -> ApiResult<Json<ClusterStatus>> {
     caller.require(Permission::Admin)?;
-    let url = req.url.ok_or_else(|| Problem::invalid("url: the new node's URL is required"))?;
+    let url = req
+        .url
+        .ok_or_else(|| Problem::invalid("url: the new node's URL is required"))?;
     let node = node_of(&state)?;
     node.add(req.node, &url)
         .await
@@ -264,8 +266,12 @@ async fn replace(
     crate::extract::ApiJson(req): crate::extract::ApiJson<MemberRequest>,
 ) -> ApiResult<Json<ClusterStatus>> {
     caller.require(Permission::Admin)?;
-    let url = req.url.ok_or_else(|| Problem::invalid("url: the new node's URL is required"))?;
-    let old = req.old.ok_or_else(|| Problem::invalid("old: the node replaced is required"))?;
+    let url = req
+        .url
+        .ok_or_else(|| Problem::invalid("url: the new node's URL is required"))?;
+    let old = req
+        .old
+        .ok_or_else(|| Problem::invalid("old: the node replaced is required"))?;
     let node = node_of(&state)?;
     node.replace(old, req.node, &url)
         .await
@@ -326,7 +332,10 @@ pub async fn lead(
             r = leadership.wait_for(|l| *l) => if r.is_err() { return },
             _ = stop.wait_for(|s| *s) => return,
         }
-        tracing::info!(node = node.id, "this node leads: starting the server's own jobs");
+        tracing::info!(
+            node = node.id,
+            "this node leads: starting the server's own jobs"
+        );
         let (jobs_stop_tx, jobs_stop) = watch::channel(false);
         // A handover left frozen by a leader that died is over: env writes resume.
         if let Err(e) = state.writer.freeze(false).await {
@@ -344,7 +353,10 @@ pub async fn lead(
             _ = leadership.wait_for(|l| !*l) => {}
             _ = stop.wait_for(|s| *s) => {}
         }
-        tracing::info!(node = node.id, "this node no longer leads: stopping the server's own jobs");
+        tracing::info!(
+            node = node.id,
+            "this node no longer leads: stopping the server's own jobs"
+        );
         let _ = jobs_stop_tx.send(true);
         setup.abort();
         for j in jobs {

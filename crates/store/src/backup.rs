@@ -182,10 +182,9 @@ fn describe(file: &Path, dir: &Path) -> Result<Manifest, BackupError> {
         }
     }
     cursors.insert(server.clone(), last_seq);
-    let order_upto: i64 =
-        c.query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| {
-            r.get(0)
-        })?;
+    let order_upto: i64 = c.query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| {
+        r.get(0)
+    })?;
     let last_batch_at = meta(&c, "batch_at")?;
     drop(c);
     Ok(Manifest {
@@ -367,7 +366,9 @@ fn read_segment(path: &Path) -> Result<Vec<ArchivedChange>, BackupError> {
     let end: SegmentEnd = serde_json::from_slice(tail)
         .map_err(|_| damaged("the segment has no closing checksum line (truncated?)".into()))?;
     if hex::encode(Sha256::digest(body)) != end.sha256 {
-        return Err(damaged("checksum mismatch: the segment is corrupted".into()));
+        return Err(damaged(
+            "checksum mismatch: the segment is corrupted".into(),
+        ));
     }
     let mut out = Vec::with_capacity(end.count);
     for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -534,7 +535,12 @@ fn replay_one(
         detail: &c.detail,
     };
     if a.quarantined {
-        crate::apply::log_change(tx, &c.record, &stamp, &serde_json::to_string(&c.record).map_err(StoreError::from)?)?;
+        crate::apply::log_change(
+            tx,
+            &c.record,
+            &stamp,
+            &serde_json::to_string(&c.record).map_err(StoreError::from)?,
+        )?;
     } else {
         apply_record(tx, &c.record, &stamp, Novelty::Unknown)?;
     }

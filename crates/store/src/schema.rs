@@ -130,7 +130,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// bump, so a crash leaves the file at a step boundary.
 fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION || version < 0 {
+    if !(0..=SCHEMA_VERSION).contains(&version) {
         return Err(StoreError::Setup(format!(
             "{} has schema version {version}; this innsync understands up to {SCHEMA_VERSION}",
             path.display()

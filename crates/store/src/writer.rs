@@ -474,12 +474,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("innsync-writer".into())
             .spawn(move || run_replica(state, rrx))?;
-        Ok((
-            writer.clone(),
-            ReadPool::new(path),
-            Replica { tx: rtx },
-            rx,
-        ))
+        Ok((writer.clone(), ReadPool::new(path), Replica { tx: rtx }, rx))
     }
 
     fn handle(state: &State, tx: mpsc::Sender<Request>) -> Writer {
@@ -833,7 +828,8 @@ impl Replica {
     /// Replaces the whole store with the database file at `path` (a snapshot), then reloads
     /// the writer's counters and master from it.
     pub async fn install(&self, path: std::path::PathBuf) -> Result<(), StoreError> {
-        self.call(|reply| ReplicaCall::Install { path, reply }).await
+        self.call(|reply| ReplicaCall::Install { path, reply })
+            .await
     }
 
     /// The mark of the last entry applied, if any.

@@ -75,7 +75,10 @@ async fn replicas_applying_the_same_entries_are_identical_and_skip_what_they_app
         Err(StoreError::Refused(_))
     ));
     assert_eq!(ra.digest().unwrap(), rb.digest().unwrap());
-    assert_eq!(a.applied_mark().await.unwrap().as_deref(), Some("{\"entry\":9}"));
+    assert_eq!(
+        a.applied_mark().await.unwrap().as_deref(),
+        Some("{\"entry\":9}")
+    );
     // The last entry again, as after a crash before openraft learned it was applied: skipped.
     let before = rb.digest().unwrap();
     let again = b
@@ -85,7 +88,10 @@ async fn replicas_applying_the_same_entries_are_identical_and_skip_what_they_app
         )
         .await
         .unwrap();
-    assert!(matches!(again[0], Err(StoreError::Unavailable(_))), "{again:?}");
+    assert!(
+        matches!(again[0], Err(StoreError::Unavailable(_))),
+        "{again:?}"
+    );
     assert_eq!(rb.digest().unwrap(), before);
     // A snapshot of A installed on a fresh store C: identical, and C goes on with A's counters.
     let snap = tempfile::tempdir().unwrap();
@@ -99,11 +105,20 @@ async fn replicas_applying_the_same_entries_are_identical_and_skip_what_they_app
         Writer::open_replicated(dc.path(), wb(), clock(), WriterSettings::default()).unwrap();
     c.install(file).await.unwrap();
     assert_eq!(rc.digest().unwrap(), ra.digest().unwrap());
-    assert_eq!(c.applied_mark().await.unwrap(), a.applied_mark().await.unwrap());
+    assert_eq!(
+        c.applied_mark().await.unwrap(),
+        a.applied_mark().await.unwrap()
+    );
     // The freeze travelled in the snapshot: both refuse env writes alike…
     let next = batch(vec![property("ZZZ")]);
-    let x = a.apply(travelled(&next), "{\"entry\":10}".into()).await.unwrap();
-    let y = c.apply(travelled(&next), "{\"entry\":10}".into()).await.unwrap();
+    let x = a
+        .apply(travelled(&next), "{\"entry\":10}".into())
+        .await
+        .unwrap();
+    let y = c
+        .apply(travelled(&next), "{\"entry\":10}".into())
+        .await
+        .unwrap();
     for r in [&x[0], &y[0]] {
         match r {
             Err(StoreError::Refused(e)) => assert_eq!(e.code().as_str(), "handover_in_progress"),
@@ -112,8 +127,14 @@ async fn replicas_applying_the_same_entries_are_identical_and_skip_what_they_app
     }
     // …and after the thaw both write the same record with the same id.
     let next = batch(vec![Job::Freeze(false), property("ZZZ")]);
-    let x = a.apply(travelled(&next), "{\"entry\":11}".into()).await.unwrap();
-    let y = c.apply(travelled(&next), "{\"entry\":11}".into()).await.unwrap();
+    let x = a
+        .apply(travelled(&next), "{\"entry\":11}".into())
+        .await
+        .unwrap();
+    let y = c
+        .apply(travelled(&next), "{\"entry\":11}".into())
+        .await
+        .unwrap();
     match (&x[1], &y[1]) {
         (Ok(WriteOutcome::Done(x)), Ok(WriteOutcome::Done(y))) => assert_eq!(x, y),
         other => panic!("{other:?}"),

@@ -76,7 +76,9 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
         .map(|t| {
             chrono::DateTime::parse_from_rfc3339(t)
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| anyhow::anyhow!("--until {t:?} is not an RFC 3339 time (2026-12-01T10:15:00Z)"))
+                .map_err(|_| {
+                    anyhow::anyhow!("--until {t:?} is not an RFC 3339 time (2026-12-01T10:15:00Z)")
+                })
         })
         .transpose()?;
     let r = innsync_store::backup::restore(&a.from, &a.data_dir, until, a.archive.as_deref())?;

@@ -138,7 +138,10 @@ async fn load(api: &Api, clients: usize, seconds: u64, offset: u64) -> (f64, Dur
             let mut i = offset + c;
             while Instant::now() < until {
                 let t = Instant::now();
-                if let Ok((s, _)) = api.call(Method::POST, "/api/v1/bookings", Some(&booking(i))).await {
+                if let Ok((s, _)) = api
+                    .call(Method::POST, "/api/v1/bookings", Some(&booking(i)))
+                    .await
+                {
                     if s == StatusCode::CREATED {
                         lat.push(t.elapsed());
                     }
@@ -174,8 +177,15 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(3))
         .build()?;
     // A single server, for comparison.
-    let single = spawn_server_with(&dir.join("single"), &token, &["--listen", "127.0.0.1:0", "--server", "WB"])?;
-    let sapi = Api::new(&format!("http://{}", single.base.trim_start_matches("http://")), &token)?;
+    let single = spawn_server_with(
+        &dir.join("single"),
+        &token,
+        &["--listen", "127.0.0.1:0", "--server", "WB"],
+    )?;
+    let sapi = Api::new(
+        &format!("http://{}", single.base.trim_start_matches("http://")),
+        &token,
+    )?;
     seed(&sapi).await.context("seeding the single server")?;
     let (s_rate, s_p50, s_p99) = load(&sapi, a.clients, a.seconds, 0).await;
     println!(

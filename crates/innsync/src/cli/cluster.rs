@@ -156,8 +156,17 @@ pub async fn run(cmd: ClusterCmd) -> anyhow::Result<()> {
     if !status.is_success() {
         bail!("{status}: {}", v["detail"].as_str().unwrap_or("no detail"));
     }
-    println!("node {} is {} (term {})", v["node"], v["role"].as_str().unwrap_or("?"), v["term"]);
-    println!("leader: {} {}", v["leader"], v["leader_url"].as_str().unwrap_or(""));
+    println!(
+        "node {} is {} (term {})",
+        v["node"],
+        v["role"].as_str().unwrap_or("?"),
+        v["term"]
+    );
+    println!(
+        "leader: {} {}",
+        v["leader"],
+        v["leader_url"].as_str().unwrap_or("")
+    );
     println!(
         "log: last {} applied {} snapshot {}",
         v["last_log_index"], v["last_applied"], v["snapshot"]

@@ -111,7 +111,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         server,
         admin_token: a.admin_token,
         cluster: a.cluster.config(
-            environment.as_ref().map(|e| e.env.secret.expose().to_string()),
+            environment
+                .as_ref()
+                .map(|e| e.env.secret.expose().to_string()),
             &settings,
         )?,
         settings,
