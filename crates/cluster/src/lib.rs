@@ -510,29 +510,22 @@ impl ClusterNode {
 /// After a bootstrap from a store with data: snapshot and compact the log, then add every peer
 /// (learner, caught up by the snapshot, then voter), retrying a peer that is not up yet.
 async fn seed_members(raft: Raft, others: Vec<(NodeId, String)>) {
-    let wait = |what: &'static str| {
-        let raft = raft.clone();
-        async move {
-            let _ = raft
-                .wait(None)
-                .metrics(
-                    |m| match what {
-                        "leader" => m.state == ServerState::Leader,
-                        _ => {
-                            m.snapshot.is_some()
-                                && m.snapshot.map(|s| s.index) >= m.last_applied.map(|a| a.index)
-                        }
-                    },
-                    what,
-                )
-                .await;
-        }
-    };
-    wait("leader").await;
+    let _ = raft
+        .wait(None)
+        .metrics(|m| m.state == ServerState::Leader, "leader")
+        .await;
+    // Everything applied so far goes into the snapshot; the log before it is then dropped.
+    let applied = raft.metrics().borrow().last_applied.map(|a| a.index);
     if raft.trigger().snapshot().await.is_err() {
         return;
     }
-    wait("snapshot").await;
+    let _ = raft
+        .wait(None)
+        .metrics(
+            |m| m.snapshot.is_some() && m.snapshot.map(|s| s.index) >= applied,
+            "snapshot",
+        )
+        .await;
     let upto = raft
         .metrics()
         .borrow()

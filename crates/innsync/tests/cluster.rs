@@ -432,6 +432,9 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
     let old_term = c.status(old).await.unwrap()["term"].as_u64().unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Half the writers stick to the old leader, directly (clients are not partitioned from it).
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
+    let majority = others.clone();
+    // The other half writes to the majority side only, so it is never stuck on the old leader.
     let (acks, tasks) = write_load(
         &c,
         8,
@@ -439,7 +442,7 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
             if w % 2 == 0 {
                 old
             } else {
-                1 + (w + attempt) % 3
+                majority[((w + attempt) % 2) as usize]
             }
         },
         stop.clone(),
@@ -451,7 +454,6 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
         acks.lock().unwrap().iter().any(|a| a.node == old),
         "the old leader took writes before the partition"
     );
-    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
     // Observed after the fact: the election itself happened before this moment.
     let elected = until("a new leader on the majority side", || async {
         for id in &others {
@@ -463,10 +465,13 @@ async fn a_partitioned_leader_acknowledges_nothing_after_a_new_leader_is_elected
         None
     })
     .await;
-    // Never two writable leaders, while the partition lasts.
-    let deadline = Instant::now() + Duration::from_secs(3);
+    // Never two writable leaders while the partition lasts (watched for at least 2 s), and
+    // the majority side takes writes.
+    let watch_from = Instant::now();
+    let deadline = watch_from + Duration::from_secs(20);
     let mut after = 0;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && (after == 0 || watch_from.elapsed() < Duration::from_secs(2))
+    {
         let mut writable = 0;
         for id in 1..=3 {
             if let Some((200, _)) = c.get(id, "/readyz").await {

@@ -618,7 +618,14 @@ pub(crate) fn replay_own(
 /// at most `keep` remain (scheduled backups). Returns the new directory.
 pub fn scheduled(db: &Path, root: &Path, keep: usize) -> Result<PathBuf, BackupError> {
     let name = format!("backup-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
-    let dir = root.join(name);
+    // Two in the same millisecond (a short interval in a test): a suffix keeps them apart and
+    // in order.
+    let mut dir = root.join(&name);
+    let mut n = 1;
+    while dir.exists() {
+        dir = root.join(format!("{name}-{n:03}"));
+        n += 1;
+    }
     create(db, &dir)?;
     let mut all: Vec<PathBuf> = std::fs::read_dir(root)?
         .filter_map(|e| e.ok())
@@ -648,6 +655,28 @@ mod tests {
         assert_eq!(segment_range(&n), Some((1, 10_000)));
         assert!(segment_name(9, 9) < segment_name(10, 12));
         assert_eq!(segment_range("manifest.json"), None);
+    }
+
+    #[test]
+    fn scheduled_backups_keep_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("innsync.db");
+        {
+            let c = crate::schema::open_writer(&db).unwrap();
+            c.execute("INSERT INTO meta (key, value) VALUES ('server', 'WB')", [])
+                .unwrap();
+        }
+        let root = dir.path().join("backups");
+        let made: Vec<PathBuf> = (0..4).map(|_| scheduled(&db, &root, 2).unwrap()).collect();
+        let mut left: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        left.sort();
+        assert_eq!(left, made[2..].to_vec(), "the two newest are kept");
+        for d in &left {
+            assert_eq!(verify(d).unwrap().server, "WB");
+        }
     }
 
     #[test]

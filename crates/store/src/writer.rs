@@ -1280,3 +1280,28 @@ fn quarantine(
 ) -> Result<(), StoreError> {
     crate::fence::record_conflict(tx, &c.origin, c.seq, &c.record, reason, &time_text(now))
 }
+
+#[cfg(test)]
+mod fatal_tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_that_may_not_repeat_elsewhere_stop_a_cluster_node() {
+        let sqlite = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code,
+                    extended_code: 0,
+                },
+                None,
+            ))
+        };
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::SystemIoFailure)));
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::DiskFull)));
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::DatabaseCorrupt)));
+        assert!(is_fatal(&StoreError::Setup("no space".into())));
+        // The batch's own content fails the same way on every node.
+        assert!(!is_fatal(&sqlite(rusqlite::ErrorCode::ConstraintViolation)));
+        assert!(!is_fatal(&StoreError::Corrupt("bad body".into())));
+    }
+}
