@@ -1,8 +1,10 @@
 //! An HA cluster of three real `innsync serve` processes (one server, WB) replicating through
 //! Raft, with a fault proxy on every directed link between the nodes: kill -9 of the leader
 //! during a write load, a partition that isolates the leader, a follower and then two nodes
-//! killed, and a node that lost its data directory. Every acknowledged booking is present on
-//! every node afterwards, the stores are identical and every invariant holds.
+//! killed, a node that lost its data directory, a node replaced by command, a cluster rebuilt
+//! from a backup, the cluster as one server of an environment, and consistent reads on a lagging
+//! follower. Every acknowledged booking is present on every node afterwards, the stores are
+//! identical and every invariant holds.
 //!
 //! The tests take turns (one cluster at a time), so elections are not starved of CPU.
 
@@ -81,19 +83,25 @@ struct Cluster {
     nodes: Vec<Node>,
     /// (from, to) → the proxy `from` reaches `to` through.
     links: BTreeMap<(u64, u64), ProxyHandle>,
+    /// The environment file, when the cluster is a server of one.
+    env_file: Option<PathBuf>,
     http: reqwest::Client,
     _temp: tempfile::TempDir,
 }
 
 impl Cluster {
     async fn start(settings: &[&str]) -> Self {
-        Self::start_with(settings, None).await
+        Self::start_with(settings, None, None).await
     }
 
     /// With `backup`, node 1's data directory is restored from it first (runbook step 4).
-    async fn start_with(settings: &[&str], backup: Option<&Path>) -> Self {
+    /// With `rs`, the cluster is server WB of an environment with an office RS on that port
+    /// (RS reaches WB at node 1); the file is `env_file`.
+    async fn start_with(settings: &[&str], backup: Option<&Path>, rs: Option<u16>) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let env =
+            rs.map(|rs| common::environment_file(temp.path(), &[("WB", ports[0]), ("RS", rs)]));
         let mut links = BTreeMap::new();
         for from in 1..=3u64 {
             for to in 1..=3u64 {
@@ -148,6 +156,10 @@ impl Cluster {
                 args.push("--setting".into());
                 args.push(s.to_string());
             }
+            if let Some(e) = &env {
+                args.push("--environment".into());
+                args.push(e.display().to_string());
+            }
             if id == 1 {
                 args.push("--cluster-bootstrap".into());
             }
@@ -175,6 +187,7 @@ impl Cluster {
         let c = Self {
             nodes,
             links,
+            env_file: env,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -816,7 +829,7 @@ async fn a_cluster_is_rebuilt_from_a_backup() {
         // The whole cluster is lost here.
     };
     // Node 1 restored, nodes 2 and 3 empty: they are given the restored store by snapshot.
-    let c = Cluster::start_with(&[], Some(&backup)).await;
+    let c = Cluster::start_with(&[], Some(&backup), None).await;
     assert_eq!(c.converged(&[1, 2, 3]).await, at_backup);
     let leader = c.leader(&[1, 2, 3]).await;
     until("writes accepted by the rebuilt cluster", || async {
@@ -838,4 +851,108 @@ async fn a_cluster_is_rebuilt_from_a_backup() {
         let s = c.status(n.id).await.unwrap();
         assert_eq!(s["voters"].as_object().unwrap().len(), 3, "{s}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cluster_is_one_server_to_its_environment() {
+    let _turn = TURN.lock().await;
+    let rs_port = free_port();
+    let mut c = Cluster::start_with(&[], None, Some(rs_port)).await;
+    let env = c.env_file.clone().unwrap();
+    let rs = common::TestServer::start_in(&env, "RS", &format!("127.0.0.1:{rs_port}"), &[]);
+    let rs_api = rs.api();
+    until("the admin on RS", || async {
+        (rs_api.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 10).await;
+    // Written on the cluster (any node), pulled by RS from node 1.
+    let a = c.api(1).post("/api/v1/bookings", booking(3, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let from_cluster = a.body["reference"].as_str().unwrap().to_string();
+    until("RS has the cluster's booking", || async {
+        (rs_api
+            .get(&format!("/api/v1/bookings/{from_cluster}"))
+            .await
+            .status
+            == 200)
+            .then_some(())
+    })
+    .await;
+    // Written on RS, pulled by the cluster's leader, applied on every node.
+    let a = rs_api.post("/api/v1/bookings", booking(5, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let from_rs = a.body["reference"].as_str().unwrap().to_string();
+    for id in 1..=3 {
+        until("every node has RS's booking", || async {
+            let (s, _) = c.get(id, &format!("/api/v1/bookings/{from_rs}")).await?;
+            (s == 200).then_some(())
+        })
+        .await;
+    }
+    // The leader dies: the new leader takes over the pulls from RS.
+    c.node(leader).kill9();
+    let rest: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
+    let new = c.leader(&rest).await;
+    let a = rs_api.post("/api/v1/bookings", booking(7, 2)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let after = a.body["reference"].as_str().unwrap().to_string();
+    until("the new leader pulled RS's booking", || async {
+        let (s, _) = c.get(new, &format!("/api/v1/bookings/{after}")).await?;
+        (s == 200).then_some(())
+    })
+    .await;
+    c.node(leader).spawn();
+    let digest = c.converged(&[1, 2, 3]).await;
+    until("RS and the cluster identical", || async {
+        let d = rs_api.get("/api/v1/digest").await;
+        (d.body["digest"] == digest.as_str()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consistent_read_sees_every_acknowledged_write_even_on_a_lagging_follower() {
+    let _turn = TURN.lock().await;
+    let c = Cluster::start(&[]).await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 1).await;
+    let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
+    let (lagging, other) = (followers[0], followers[1]);
+    // Everything the leader sends to one follower arrives late; the other makes the quorum.
+    c.links[&(leader, lagging)].set_delay(Duration::from_millis(800));
+    let path = format!(
+        "/api/v1/availability?property=KRL&from={}&to={}",
+        common::day(10),
+        common::day(11)
+    );
+    let booked = |v: &Value| -> u64 {
+        v["room_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["code"] == "DLX")
+            .unwrap()["nights"][0]["booked"]
+            .as_u64()
+            .unwrap()
+    };
+    let a = c.api(other).post("/api/v1/bookings", booking(10, 1)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    // Right after the acknowledgement: the lagging follower's own copy has not got it yet…
+    let (s, local) = c.get(lagging, &path).await.unwrap();
+    assert_eq!(s, 200, "{local}");
+    assert_eq!(
+        booked(&local),
+        0,
+        "the follower was expected to lag: {local}"
+    );
+    // …but a consistent read through it does.
+    let (s, v) = c
+        .get(lagging, &format!("{path}&consistent=true"))
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(booked(&v), 1, "{v}");
+    c.links[&(leader, lagging)].set_delay(Duration::ZERO);
 }
