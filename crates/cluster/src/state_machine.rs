@@ -160,6 +160,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             ),
             None => format!("0-0-{:08x}", rand::random::<u32>()),
         };
+        // The store durable at least up to the copy before openraft may purge the log behind it
+        // (the store itself is not fsynced per entry on a cluster node).
+        self.replica.sync().await.map_err(snap_err)?;
         let file = self.dir.join("snapshots").join(format!("snap-{id}.db"));
         std::fs::rename(&tmp, &file).map_err(snap_err)?;
         let meta = SnapshotMeta {

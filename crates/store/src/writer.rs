@@ -466,6 +466,12 @@ impl Writer {
         settings: WriterSettings,
     ) -> Result<(Writer, ReadPool, Replica, mpsc::Receiver<Request>), StoreError> {
         let (mut state, path) = open_state(data_dir, &server, clock, &settings)?;
+        // A cluster node's durability is the Raft log (fsynced by a quorum before anything is
+        // acknowledged); the store only has to be replayable from it. WAL with NORMAL may lose,
+        // on a power cut (not on kill -9), what followed the last sync, so the store is synced
+        // after every snapshot is built or installed (`Replica::sync`), before openraft may
+        // purge the log behind it: the log a node keeps always covers what it could lose.
+        state.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // The freeze is replicated state in a cluster: it survives a restart of a node.
         state.frozen = get_meta(&state.conn, "frozen")?.as_deref() == Some("1");
         let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
@@ -791,6 +797,9 @@ enum ReplicaCall {
     Mark {
         reply: oneshot::Sender<Result<Option<String>, StoreError>>,
     },
+    Sync {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// The state-machine side of a cluster node's store: applies committed batches on the writer
@@ -836,6 +845,12 @@ impl Replica {
     pub async fn applied_mark(&self) -> Result<Option<String>, StoreError> {
         self.call(|reply| ReplicaCall::Mark { reply }).await
     }
+
+    /// Makes everything applied so far durable: done after a snapshot is built, so the Raft
+    /// log purged behind it is never needed to rebuild the store after a power cut.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.call(|reply| ReplicaCall::Sync { reply }).await
+    }
 }
 
 fn run_replica(mut st: State, mut rx: mpsc::Receiver<ReplicaCall>) {
@@ -852,9 +867,23 @@ fn run_replica(mut st: State, mut rx: mpsc::Receiver<ReplicaCall>) {
             ReplicaCall::Mark { reply } => {
                 let _ = reply.send(get_meta(&st.conn, APPLIED_KEY));
             }
+            ReplicaCall::Sync { reply } => {
+                let _ = reply.send(sync_store(&st.conn));
+            }
         }
     }
     tracing::info!("writer stopped: every handle dropped");
+}
+
+/// One committed transaction with `synchronous=FULL`: the WAL is fsynced, and with it every
+/// transaction before. The write changes nothing (same value), so every node stays identical.
+fn sync_store(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let res = conn.execute_batch(
+        "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'server'; COMMIT;",
+    );
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(res?)
 }
 
 fn install_snapshot(st: &mut State, path: &Path) -> Result<(), StoreError> {
@@ -867,7 +896,8 @@ fn install_snapshot(st: &mut State, path: &Path) -> Result<(), StoreError> {
     st.frozen = get_meta(&st.conn, "frozen")?.as_deref() == Some("1");
     st.cache.borrow_mut().clear();
     st.changed.send_modify(|n| *n += 1);
-    Ok(())
+    // openraft purges the log behind an installed snapshot: it must be durable first.
+    sync_store(&st.conn)
 }
 
 /// Runs a batch in one transaction. Refusals are answers, not failures; an `Err` means a

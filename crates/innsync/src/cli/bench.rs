@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// Leader kills measured (cluster bench).
     #[arg(long, default_value_t = 5)]
     pub failovers: usize,
+    /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster bench).
+    #[arg(long = "node-setting")]
+    pub node_settings: Vec<String>,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.

@@ -40,7 +40,7 @@ impl Node {
     }
 }
 
-fn cluster_nodes(dir: &Path) -> anyhow::Result<Vec<Node>> {
+fn cluster_nodes(dir: &Path, settings: &[String]) -> anyhow::Result<Vec<Node>> {
     let ports = [free_port()?, free_port()?, free_port()?];
     let peers = ports
         .iter()
@@ -64,6 +64,10 @@ fn cluster_nodes(dir: &Path) -> anyhow::Result<Vec<Node>> {
             ];
             if id == 1 {
                 args.push("--cluster-bootstrap".into());
+            }
+            for s in settings {
+                args.push("--setting".into());
+                args.push(s.clone());
             }
             Node {
                 dir: dir.join(format!("node{id}")),
@@ -196,7 +200,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     );
     let single_db = single.dir.join(innsync_store::DB_FILE);
     // The cluster.
-    let mut nodes = cluster_nodes(&dir.join("cluster"))?;
+    let mut nodes = cluster_nodes(&dir.join("cluster"), &a.node_settings)?;
     for n in &mut nodes {
         n.spawn(&token)?;
     }
