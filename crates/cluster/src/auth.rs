@@ -6,14 +6,22 @@ use sha2::{Digest, Sha256};
 /// Header carrying the cluster token on every Raft RPC.
 pub const TOKEN_HEADER: &str = "x-innsync-cluster-token";
 
-/// The token every node of `server`'s cluster presents.
-pub fn cluster_token(secret: &str, server: &str) -> String {
+/// A token for `purpose` derived from a secret and a server code: `sha256(purpose, 0, secret,
+/// 0, code)` in hex. Servers of an environment (purpose `innsync-peer`) and the nodes of a
+/// cluster (`innsync-cluster`) prove themselves with one.
+pub fn derived_token(purpose: &str, secret: &str, code: &str) -> String {
     let mut h = Sha256::new();
-    h.update(b"innsync-cluster\0");
+    h.update(purpose.as_bytes());
+    h.update([0]);
     h.update(secret.as_bytes());
     h.update([0]);
-    h.update(server.as_bytes());
+    h.update(code.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// The token every node of `server`'s cluster presents.
+pub fn cluster_token(secret: &str, server: &str) -> String {
+    derived_token("innsync-cluster", secret, server)
 }
 
 /// Compares two tokens in constant time.

@@ -21,26 +21,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, extra: &[String]) -> Self {
-        let port = free_port();
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--data-dir".into(),
-            dir.display().to_string(),
-        ];
-        args.extend(extra.iter().cloned());
+        let mut extra = extra.to_vec();
         if !extra.iter().any(|a| a == "--server") {
-            args.extend(["--server".into(), "WB".into()]);
+            extra.extend(["--server".into(), "WB".into()]);
         }
-        let mut s = Self {
-            port,
-            dir: dir.to_path_buf(),
-            args,
-            child: None,
-        };
-        s.spawn();
-        s
+        Self::start_on(dir, free_port(), &extra)
     }
 
     fn spawn(&mut self) {

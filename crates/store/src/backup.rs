@@ -525,15 +525,7 @@ fn replay_one(
          ON CONFLICT (key) DO UPDATE SET value = ?1",
         [&a.committed_at],
     )?;
-    let stamp = ChangeStamp {
-        origin: &c.origin,
-        seq: c.seq,
-        epoch: c.epoch,
-        at: &c.at,
-        actor: &c.actor,
-        action: &c.action,
-        detail: &c.detail,
-    };
+    let stamp = stamp_of(c);
     if a.quarantined {
         crate::apply::log_change(
             tx,
@@ -564,6 +556,19 @@ fn replay_one(
         )?;
     }
     Ok(())
+}
+
+/// The stamp a change is logged with, as it was written at its origin.
+fn stamp_of(c: &Change) -> ChangeStamp<'_> {
+    ChangeStamp {
+        origin: &c.origin,
+        seq: c.seq,
+        epoch: c.epoch,
+        at: &c.at,
+        actor: &c.actor,
+        action: &c.action,
+        detail: &c.detail,
+    }
 }
 
 /// Keeps `last_id` at or beyond the number of a record this server created.
@@ -597,15 +602,7 @@ pub(crate) fn replay_own(
             report.held += 1;
             continue;
         }
-        let stamp = ChangeStamp {
-            origin: &c.origin,
-            seq: c.seq,
-            epoch: c.epoch,
-            at: &c.at,
-            actor: &c.actor,
-            action: &c.action,
-            detail: &c.detail,
-        };
+        let stamp = stamp_of(c);
         apply_record(tx, &c.record, &stamp, Novelty::Unknown)?;
         *last_seq = c.seq;
         bump_id(me, &c.record, last_id);
