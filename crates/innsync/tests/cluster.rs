@@ -539,6 +539,20 @@ async fn writes_survive_a_follower_and_are_refused_clearly_without_a_quorum() {
     let mut c = Cluster::start(&[]).await;
     let leader = c.leader(&[1, 2, 3]).await;
     seed(&c.api(leader), 20).await;
+    // Operators see the node's role in /metrics.
+    let m = c
+        .http
+        .get(format!("{}/metrics", c.nodes[leader as usize - 1].base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("innsync_cluster_leader 1") && m.contains("innsync_cluster_voters 3"),
+        "{m}"
+    );
     let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
     // One follower dies: the other two are a quorum.
     c.node(followers[0]).kill9();

@@ -297,6 +297,52 @@ pub fn readiness(node: &ClusterNode) -> (StatusCode, serde_json::Value) {
     )
 }
 
+/// Appends the node's cluster gauges to a Prometheus exposition (before its end marker).
+pub fn metrics(node: &ClusterNode, mut body: String) -> String {
+    let s = node.status();
+    let mut extra = String::new();
+    for (metric, help, v) in [
+        (
+            "innsync_cluster_leader",
+            "Whether this node is the cluster's leader",
+            u64::from(s.role == "leader"),
+        ),
+        (
+            "innsync_cluster_writable",
+            "Whether this node takes writes now (leader with a fresh quorum)",
+            u64::from(s.writable),
+        ),
+        ("innsync_cluster_term", "The current Raft term", s.term),
+        (
+            "innsync_cluster_last_log_index",
+            "The last Raft log index on this node",
+            s.last_log_index.unwrap_or(0),
+        ),
+        (
+            "innsync_cluster_last_applied",
+            "The last Raft log index applied to the store",
+            s.last_applied.unwrap_or(0),
+        ),
+        (
+            "innsync_cluster_snapshot_index",
+            "The last log index covered by a snapshot",
+            s.snapshot.unwrap_or(0),
+        ),
+        (
+            "innsync_cluster_voters",
+            "Voting members of the cluster",
+            s.voters.len() as u64,
+        ),
+    ] {
+        extra.push_str(&format!(
+            "# HELP {metric} {help}.\n# TYPE {metric} gauge\n{metric} {v}\n"
+        ));
+    }
+    let end = body.rfind("# EOF").unwrap_or(body.len());
+    body.insert_str(end, &extra);
+    body
+}
+
 /// The admin token a node registers when it leads: given, saved earlier, or new (saved in
 /// the data directory and returned so it is printed once).
 pub fn admin_token(

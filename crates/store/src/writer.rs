@@ -918,8 +918,11 @@ fn run_batch(
         let tx = st
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // The batch's time, for the local commit order of the change log (backup.rs).
-        set_meta(&tx, "batch_at", &time_text(now))?;
+        // The batch's time, for the local commit order of the change log (backup.rs). An empty
+        // batch (a cluster's blank or membership entry) has no time of its own.
+        if !batch.is_empty() {
+            set_meta(&tx, "batch_at", &time_text(now))?;
+        }
         let mut results = Vec::with_capacity(n);
         let mut wrote_remote = false;
         for job in batch {

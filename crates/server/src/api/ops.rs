@@ -84,6 +84,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         let end = body.rfind("# EOF").unwrap_or(body.len());
         body.insert_str(end, &extra);
     }
+    // The cluster node's view (issue 7), appended before the exposition's end marker.
+    if let Some(node) = &state.cluster {
+        body = crate::cluster_http::metrics(node, body);
+    }
     // PMS link counters, per link (appended before the exposition's end marker).
     let links = state.pms.statuses();
     if !links.is_empty() {
