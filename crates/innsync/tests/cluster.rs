@@ -970,3 +970,83 @@ async fn a_consistent_read_sees_every_acknowledged_write_even_on_a_lagging_follo
     assert_eq!(booked(&v), 1, "{v}");
     c.links[&(leader, lagging)].set_delay(Duration::ZERO);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_and_idempotent_retries_work_through_any_node_and_across_a_failover() {
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start(&[]).await;
+    let leader = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(leader), 10).await;
+    let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
+    // A user created through one follower logs in through the other (both writes relayed);
+    // the session token then works on every node.
+    let a = c
+        .api(followers[0])
+        .post(
+            "/api/v1/users",
+            json!({"username": "desk", "password": "desk-password-1", "roles": ["reservations"]}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let login = c
+        .api(followers[1])
+        .anonymous()
+        .post(
+            "/api/v1/login",
+            json!({"username": "desk", "password": "desk-password-1"}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let token = login.body["token"].as_str().unwrap().to_string();
+    for id in 1..=3 {
+        let api = c.api(id).with_token(&token);
+        until("the session token on every node", || async {
+            (api.get("/api/v1/me").await.status == 200).then_some(())
+        })
+        .await;
+    }
+    // A booking acknowledged by the leader; the client is not sure it got through (its answer
+    // lost, say) and retries with the same Idempotency-Key on another node after the leader
+    // died: the same booking, booked once.
+    let key = [("Idempotency-Key", "retry-across-failover-1")];
+    let first = c
+        .api(leader)
+        .with_token(&token)
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/bookings",
+            Some(booking(30, 2)),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    c.node(leader).kill9();
+    let new = c.leader(&followers).await;
+    let retry = c
+        .api(new)
+        .with_token(&token)
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/bookings",
+            Some(booking(30, 2)),
+            &key,
+        )
+        .await;
+    assert!(retry.status.is_success(), "{:?}", retry.body);
+    assert_eq!(retry.body["reference"], first.body["reference"]);
+    let listed = c
+        .api(new)
+        .get(&format!(
+            "/api/v1/bookings?property=KRL&from={}&to={}",
+            common::day(30),
+            common::day(32)
+        ))
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(
+        listed.body["bookings"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        listed.body
+    );
+}
