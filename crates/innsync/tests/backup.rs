@@ -436,3 +436,46 @@ impl Server {
         s
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_are_taken_and_only_the_newest_kept() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let root = temp.path().join("backups");
+    let s = Server::start(
+        &data,
+        &[
+            "--setting".into(),
+            format!("backup_dir={}", root.display()),
+            "--setting".into(),
+            "backup_interval=200ms".into(),
+            "--setting".into(),
+            "backup_keep=2".into(),
+        ],
+    );
+    seed(&s.api(), 3).await;
+    let backups = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    // Several rounds go by: never more than two are left, and the newest is good.
+    let first = until("a first scheduled backup", || async {
+        backups().first().cloned()
+    })
+    .await;
+    until("the first one removed by retention", || async {
+        (!first.exists() && backups().len() == 2).then_some(())
+    })
+    .await;
+    // The newest complete one (the manifest is written last).
+    let newest = backups()
+        .into_iter()
+        .rev()
+        .find(|d| d.join("manifest.json").exists())
+        .unwrap();
+    let (ok, out) = innsync(&["backup", "verify", &p(&newest)]);
+    assert!(ok, "{out}");
+}
