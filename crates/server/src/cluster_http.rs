@@ -387,6 +387,11 @@ pub async fn lead(
         if let Err(e) = state.writer.freeze(false).await {
             tracing::warn!(error = %e, "could not thaw env writes on becoming leader");
         }
+        if state.settings.archive_dir.is_some() {
+            if let Err(e) = state.writer.track_commit_order().await {
+                tracing::warn!(error = %e, "could not turn on the commit order for the archive");
+            }
+        }
         let setup = tokio::spawn(set_up_admin(
             state.clone(),
             data_dir.clone(),

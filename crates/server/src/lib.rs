@@ -182,6 +182,10 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
     // The jobs that write run where writes are taken: here, or on the cluster's leader only.
     let jobs = match &cluster {
         None => {
+            if state.settings.archive_dir.is_some() {
+                // Changes are numbered in commit order before the first write is taken.
+                state.writer.track_commit_order().await?;
+            }
             start_pms_links(&state).await;
             spawn_jobs(&state, stop.clone())
         }

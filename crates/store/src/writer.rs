@@ -204,6 +204,9 @@ pub enum LocalWrite {
     },
     /// A restored server has recovered its own later changes: it takes commands again.
     Recovered,
+    /// Number every change in local commit order from now on (`change_order`), for the
+    /// change-log archive and point-in-time restore.
+    TrackCommitOrder,
 }
 
 fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -279,6 +282,10 @@ fn run_local(tx: &Transaction<'_>, w: &LocalWrite, now: DateTime<Utc>) -> Result
                 params![name, upto],
             )?;
         }
+        LocalWrite::TrackCommitOrder => {
+            tx.execute_batch(crate::schema::COMMIT_ORDER_TRIGGER)?;
+            set_meta(tx, "commit_order", "1")?;
+        }
         LocalWrite::Recovered => {
             tx.execute(
                 "DELETE FROM meta WHERE key = ?1",
@@ -334,6 +341,9 @@ struct State {
     /// Whether the last failed batch failed for a reason that may differ between two runs
     /// (I/O, a full disk, corruption) rather than for its content.
     failed_fatally: bool,
+    /// Changes are numbered in local commit order (`meta.commit_order`): each batch records
+    /// its time in `meta.batch_at`.
+    commit_order: bool,
 }
 
 struct Ids<'a> {
@@ -416,6 +426,7 @@ fn open_state(
         frozen: false,
         master_moved: false,
         failed_fatally: false,
+        commit_order: false,
     };
     reload_counters(&mut state)?;
     state.changed.send_replace(state.counters.last_seq);
@@ -434,6 +445,7 @@ fn reload_counters(st: &mut State) -> Result<(), StoreError> {
         .transpose()?
         .unwrap_or_else(|| st.server.clone());
     st.epoch = meta_u64(&st.conn, "epoch")?;
+    st.commit_order = get_meta(&st.conn, "commit_order")?.is_some();
     Ok(())
 }
 
@@ -507,6 +519,14 @@ impl Writer {
     /// counters past them (they are its own log: nothing else may take them back).
     pub async fn recover_own(&self, changes: Vec<Change>) -> Result<(), StoreError> {
         self.send(Job::RecoverOwn(changes)).await.map(|_| ())
+    }
+
+    /// Numbers every change in local commit order from now on (idempotent): a server with a
+    /// change-log archive turns it on before it takes writes.
+    pub async fn track_commit_order(&self) -> Result<(), StoreError> {
+        self.send(Job::Local(LocalWrite::TrackCommitOrder))
+            .await
+            .map(|_| ())
     }
 
     /// Ends the recovery after a restore: commands are taken again.
@@ -920,7 +940,7 @@ fn run_batch(
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // The batch's time, for the local commit order of the change log (backup.rs). An empty
         // batch (a cluster's blank or membership entry) has no time of its own.
-        if !batch.is_empty() {
+        if st.commit_order && !batch.is_empty() {
             set_meta(&tx, "batch_at", &time_text(now))?;
         }
         let mut results = Vec::with_capacity(n);
@@ -970,6 +990,9 @@ fn run_batch(
                 }
                 Job::Local(w) => {
                     run_local(&tx, w, now)?;
+                    if matches!(w, LocalWrite::TrackCommitOrder) {
+                        st.commit_order = true;
+                    }
                     if matches!(w, LocalWrite::EnqueuePending { .. }) {
                         Ok(WriteOutcome::Enqueued(tx.last_insert_rowid()))
                     } else {
@@ -1055,6 +1078,7 @@ fn run_batch(
         }
         Err(e) => {
             st.failed_fatally = is_fatal(&e);
+            st.commit_order = get_meta(&st.conn, "commit_order").ok().flatten().is_some();
             // Nothing of the batch is on disk: forget the ids and seqs it used, anything
             // cached from inside the failed transaction, and any master it moved.
             st.counters = before;
