@@ -365,6 +365,19 @@ impl ClusterNode {
         }
     }
 
+    /// Whether a request carries this cluster's node token (a call from another node).
+    pub fn from_a_node(&self, headers: &axum::http::HeaderMap) -> bool {
+        headers
+            .get(auth::TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| auth::same(t, &self.token))
+    }
+
+    /// The token this node presents to the others (for calls besides Raft's own).
+    pub fn node_token(&self) -> &str {
+        &self.token
+    }
+
     /// Whether this node is the leader now.
     pub fn is_leader(&self) -> bool {
         *self.leader.borrow()

@@ -1050,3 +1050,54 @@ async fn logins_and_idempotent_retries_work_through_any_node_and_across_a_failov
         listed.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_master_hands_over_to_an_office_that_pulls_from_a_follower() {
+    let _turn = TURN.lock().await;
+    let rs_port = free_port();
+    let c = Cluster::start_with(&["handover_timeout=20s"], None, Some(rs_port)).await;
+    let env = c.env_file.clone().unwrap();
+    let leader = c.leader(&[1, 2, 3]).await;
+    let follower = [1, 2, 3].into_iter().find(|i| *i != leader).unwrap();
+    // RS reaches WB (the cluster) at a follower only: the leader never sees its pulls itself.
+    let rs = common::TestServer::start_in(
+        &env,
+        "RS",
+        &format!("127.0.0.1:{rs_port}"),
+        &[("WB".into(), c.nodes[follower as usize - 1].base())],
+    );
+    let rs_api = rs.api();
+    until("the admin on RS", || async {
+        (rs_api.get("/api/v1/me").await.status == 200).then_some(())
+    })
+    .await;
+    seed(&c.api(leader), 3).await;
+    // Asked of any node; run by the leader, which waits until RS holds everything.
+    let a = c
+        .api(follower)
+        .post("/api/v1/environment/handover", json!({"to": "RS"}))
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["master"]["server"], "RS", "{:?}", a.body);
+    until("RS knows it is master", || async {
+        let e = rs_api.get("/api/v1/environment").await;
+        (e.body["master"]["server"] == "RS").then_some(())
+    })
+    .await;
+    // And the cluster, on every node, refuses env writes now, naming RS.
+    for id in 1..=3 {
+        until("the cluster follows the new master", || async {
+            let a = c
+                .api(id)
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/properties",
+                    Some(json!({"code": "NEW", "name": "New", "timezone": "UTC"})),
+                    &[],
+                )
+                .await;
+            (a.status == 409 && a.body["code"] == "not_master").then_some(())
+        })
+        .await;
+    }
+}

@@ -197,7 +197,83 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cluster/add", post(add))
         .route("/api/v1/cluster/remove", post(remove))
         .route("/api/v1/cluster/replace", post(replace))
+        .route("/cluster/peer-pulls/{code}", get(peer_pulls))
         .with_state(state)
+}
+
+/// What one node saw of a peer server's pulls: its cursor and how long ago it pulled.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PeerPulls {
+    /// The peer's cursor at its last pull from this node.
+    pub cursor: std::collections::BTreeMap<String, u64>,
+    /// Milliseconds since that pull, if it pulled from this node at all.
+    pub ms_since: Option<u64>,
+}
+
+/// `GET /cluster/peer-pulls/{code}`, for the other nodes (cluster token): a peer server may pull
+/// from any node, and the leader's handover waits on what all of them saw.
+async fn peer_pulls(
+    State(state): State<AppState>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let (Some(node), Some(ctx)) = (&state.cluster, &state.env) else {
+        return Problem::not_found("no cluster environment here").into_response();
+    };
+    if !node.from_a_node(&headers) {
+        return Problem::unauthorized("not a node of this cluster").into_response();
+    }
+    let Ok(code) = innsync_core::ServerCode::parse(&code) else {
+        return Problem::invalid("not a server code").into_response();
+    };
+    let p = ctx.peer_snapshot(&code);
+    Json(PeerPulls {
+        cursor: p.cursor,
+        ms_since: p.last_pull.map(|t| t.elapsed().as_millis() as u64),
+    })
+    .into_response()
+}
+
+/// A peer server's pulls as the whole cluster saw them: on a single node, this node's view; on
+/// a cluster node, its own merged with every other node's (the furthest cursor, per origin, and
+/// the latest pull), so a handover sees a target that pulls from a follower.
+pub async fn peer_seen(
+    state: &AppState,
+    ctx: &crate::replication::EnvContext,
+    code: &innsync_core::ServerCode,
+) -> crate::replication::PeerStatus {
+    let mut seen = ctx.peer_snapshot(code);
+    let Some(node) = &state.cluster else {
+        return seen;
+    };
+    for (id, url) in &node.peers {
+        if *id == node.id {
+            continue;
+        }
+        let answer = client()
+            .get(format!("{url}/cluster/peer-pulls/{code}"))
+            .header(innsync_cluster::auth::TOKEN_HEADER, node.node_token())
+            .timeout(std::time::Duration::from_secs(1))
+            .send()
+            .await;
+        let Ok(Ok(theirs)) = answer.map(|r| r.error_for_status()) else {
+            continue;
+        };
+        let Ok(theirs) = theirs.json::<PeerPulls>().await else {
+            continue;
+        };
+        for (origin, seq) in theirs.cursor {
+            let mine = seen.cursor.entry(origin).or_insert(0);
+            *mine = (*mine).max(seq);
+        }
+        if let Some(ms) = theirs.ms_since {
+            let at = std::time::Instant::now().checked_sub(std::time::Duration::from_millis(ms));
+            if at.is_some() && (seen.last_pull.is_none() || at > seen.last_pull) {
+                seen.last_pull = at;
+            }
+        }
+    }
+    seen
 }
 
 fn node_of(state: &AppState) -> ApiResult<Arc<ClusterNode>> {
