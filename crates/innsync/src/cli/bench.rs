@@ -34,13 +34,20 @@ pub struct BenchArgs {
     /// Seed of the random workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What to measure: `bookings` (one server), `replication` (two servers) or `queue` (the
-    /// pending-operation queue towards a partner).
+    /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
+    /// pending-operation queue towards a partner) or `cluster` (a three-node HA cluster:
+    /// failover, throughput against one node, backup and restore).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
     #[arg(long, default_value_t = 100_000)]
     pub offline_changes: u64,
+    /// Leader kills measured (cluster bench).
+    #[arg(long, default_value_t = 5)]
+    pub failovers: usize,
+    /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster bench).
+    #[arg(long = "node-setting")]
+    pub node_settings: Vec<String>,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.
@@ -113,7 +120,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
         "queue" => return super::bench_queue::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings, replication or queue"),
+        "cluster" => return super::bench_cluster::run(&a).await,
+        other => bail!("unknown benchmark {other:?}: bookings, replication, queue or cluster"),
     }
     let dir = std::env::temp_dir().join(format!("innsync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
