@@ -40,6 +40,14 @@ enum Cmd {
     Pending(cli::pending::PendingCmd),
     /// Master, epoch, each server's reachability and lag.
     Status(cli::master::Target),
+    /// An HA cluster's membership: status, add, remove, replace a node.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCmd),
+    /// Online backups: create, verify.
+    #[command(subcommand)]
+    Backup(cli::backup::BackupCmd),
+    /// Restore a backup into an empty data directory, optionally up to a point in time.
+    Restore(cli::backup::RestoreArgs),
     /// Pull everything from a peer now and print what moved.
     Transfer {
         /// The peer.
@@ -74,6 +82,9 @@ fn main() -> std::process::ExitCode {
             Cmd::Status(t) => cli::master::status(t).await,
             Cmd::Allotment(c) => cli::allotment::run(c).await,
             Cmd::Pending(c) => cli::pending::run(c).await,
+            Cmd::Cluster(c) => cli::cluster::run(c).await,
+            Cmd::Backup(c) => cli::backup::run(c),
+            Cmd::Restore(a) => cli::backup::restore(a),
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });

@@ -7,6 +7,8 @@
 pub mod allotment_rules;
 pub mod api;
 pub mod auth;
+pub mod backups;
+pub mod cluster_http;
 pub mod distribution;
 pub mod extract;
 pub mod metrics;
@@ -45,6 +47,9 @@ pub enum ServeError {
     /// The first admin could not be set up.
     #[error("setting up the admin: {0}")]
     Bootstrap(String),
+    /// The cluster node could not start.
+    #[error("the cluster node: {0}")]
+    Cluster(String),
 }
 
 /// What a server needs to start.
@@ -62,6 +67,8 @@ pub struct ServerConfig {
     pub settings: Settings,
     /// The environment file and this server's place in it; `None` for a one-server environment.
     pub environment: Option<Arc<replication::EnvContext>>,
+    /// This node's place in an HA cluster (DESIGN.md §7); `None` for a single node.
+    pub cluster: Option<innsync_cluster::ClusterConfig>,
 }
 
 /// A started server: its address and a way to stop it.
@@ -72,6 +79,8 @@ pub struct Running {
     pub admin_token: Option<String>,
     /// Resolves when the server stops.
     pub task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    /// The cluster node, when this server runs as one.
+    pub cluster: Option<Arc<innsync_cluster::ClusterNode>>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -84,56 +93,82 @@ impl Running {
 
 /// Opens the store, bootstraps the admin, binds, and serves until stopped.
 pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeError> {
-    let (writer, reads) = Writer::open(
-        &config.data_dir,
-        config.server.clone(),
-        clock.clone(),
-        WriterSettings {
-            queue_limit: config.settings.write_queue_limit,
-            max_batch: config.settings.write_batch_limit,
-            initial_master: config
-                .environment
-                .as_ref()
-                .map(|e| e.env.initial_master.clone()),
-            property_owners: config
-                .environment
-                .as_ref()
-                .map(|e| {
-                    e.env
-                        .servers
-                        .iter()
-                        .flat_map(|s| s.properties.iter().map(|p| (p.clone(), s.code.clone())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            holders: config
-                .environment
-                .as_ref()
-                .map(|e| {
-                    e.env
-                        .servers
-                        .iter()
-                        .filter(|s| s.role.may_hold_allotments())
-                        .map(|s| s.code.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            archives: config
-                .environment
-                .as_ref()
-                .map(|e| {
-                    e.env
-                        .servers
-                        .iter()
-                        .filter(|s| !s.role.may_hold_allotments())
-                        .map(|s| s.code.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-        },
-    )?;
+    let writer_settings = WriterSettings {
+        queue_limit: config.settings.write_queue_limit,
+        max_batch: config.settings.write_batch_limit,
+        initial_master: config
+            .environment
+            .as_ref()
+            .map(|e| e.env.initial_master.clone()),
+        property_owners: config
+            .environment
+            .as_ref()
+            .map(|e| {
+                e.env
+                    .servers
+                    .iter()
+                    .flat_map(|s| s.properties.iter().map(|p| (p.clone(), s.code.clone())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        holders: config
+            .environment
+            .as_ref()
+            .map(|e| {
+                e.env
+                    .servers
+                    .iter()
+                    .filter(|s| s.role.may_hold_allotments())
+                    .map(|s| s.code.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        archives: config
+            .environment
+            .as_ref()
+            .map(|e| {
+                e.env
+                    .servers
+                    .iter()
+                    .filter(|s| !s.role.may_hold_allotments())
+                    .map(|s| s.code.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let (writer, reads, cluster) = match &config.cluster {
+        None => {
+            let (w, r) = Writer::open(
+                &config.data_dir,
+                config.server.clone(),
+                clock.clone(),
+                writer_settings,
+            )?;
+            (w, r, None)
+        }
+        Some(c) => {
+            let (w, r, replica, requests) = Writer::open_replicated(
+                &config.data_dir,
+                config.server.clone(),
+                clock.clone(),
+                writer_settings,
+            )?;
+            let node = innsync_cluster::ClusterNode::start(
+                c.clone(),
+                &config.data_dir,
+                config.data_dir.join(innsync_store::DB_FILE),
+                replica,
+                requests,
+                clock.clone(),
+            )
+            .await
+            .map_err(|e| ServeError::Cluster(e.to_string()))?;
+            (w, r, Some(node))
+        }
+    };
     let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
     state.env = config.environment.clone();
+    state.cluster = cluster.clone();
     if let Some(env) = &state.env {
         problem::set_server_urls(
             env.env
@@ -148,8 +183,17 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
                 .collect(),
         );
     }
-    let admin_token =
-        auth::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone()).await?;
+    let (admin_token, cluster_admin) = match &cluster {
+        None => (
+            auth::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone()).await?,
+            String::new(),
+        ),
+        // In a cluster the admin is set up by whichever node leads (see `cluster_http`).
+        Some(_) => {
+            let (t, new) = cluster_http::admin_token(&config.data_dir, config.admin_token.clone())?;
+            (new.then(|| t.clone()), t)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -160,14 +204,79 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         addr: config.listen.clone(),
         source,
     })?;
-    start_pms_links(&state).await;
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(sweeper::run(state.clone(), stop.clone()));
-    let pullers: Vec<_> = state
-        .env
-        .iter()
-        .flat_map(|e| e.peer_urls.keys().cloned().collect::<Vec<_>>())
-        .map(|peer| tokio::spawn(replication::puller::run(state.clone(), peer, stop.clone())))
+    // The jobs that write run where writes are taken: here, or on the cluster's leader only.
+    let jobs = match &cluster {
+        None => {
+            if state.settings.archive_dir.is_some() {
+                // Changes are numbered in commit order before the first write is taken.
+                state.writer.track_commit_order().await?;
+            }
+            start_pms_links(&state).await;
+            spawn_jobs(&state, stop.clone())
+        }
+        Some(node) => vec![tokio::spawn(cluster_http::lead(
+            state.clone(),
+            node.clone(),
+            config.data_dir.clone(),
+            cluster_admin,
+            stop.clone(),
+        ))],
+    };
+    let housekeeping = backups::spawn(&state, &config.data_dir, stop.clone());
+    let app = api::router(state.clone());
+    let app = match &cluster {
+        None => app,
+        Some(node) => app
+            .merge(cluster_http::router(state.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                cluster_http::forward,
+            ))
+            .merge(innsync_cluster::routes::router(node.clone())),
+    };
+    let pms = state.pms.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        for j in jobs.into_iter().chain(housekeeping) {
+            j.abort();
+        }
+        pms.stop_all();
+        served.map_err(|source| ServeError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+    });
+    tracing::info!(%addr, server = %config.server, "innsync serving");
+    Ok(Running {
+        addr,
+        admin_token,
+        task,
+        cluster,
+        shutdown,
+    })
+}
+
+/// Spawns the server's own jobs that write: the hold sweeper, a puller per peer, the timetable
+/// and the pending-operation worker. They stop when `stop` turns true.
+pub(crate) fn spawn_jobs(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    std::iter::once(tokio::spawn(sweeper::run(state.clone(), stop.clone())))
+        .chain(
+            state
+                .env
+                .iter()
+                .flat_map(|e| e.peer_urls.keys().cloned().collect::<Vec<_>>())
+                .map(|peer| {
+                    tokio::spawn(replication::puller::run(state.clone(), peer, stop.clone()))
+                }),
+        )
         .chain(std::iter::once(tokio::spawn(replication::timetable::run(
             state.clone(),
             stop.clone(),
@@ -184,36 +293,11 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             state.clone(),
             stop.clone(),
         ))))
-        .collect();
-    let app = api::router(state.clone());
-    let pms = state.pms.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-        sweeper.abort();
-        for p in pullers {
-            p.abort();
-        }
-        pms.stop_all();
-        served.map_err(|source| ServeError::Listen {
-            addr: addr.to_string(),
-            source,
-        })
-    });
-    tracing::info!(%addr, server = %config.server, "innsync serving");
-    Ok(Running {
-        addr,
-        admin_token,
-        task,
-        shutdown,
-    })
+        .collect()
 }
 
 /// Starts every PMS link stored with this server.
-async fn start_pms_links(state: &AppState) {
+pub(crate) async fn start_pms_links(state: &AppState) {
     let rows = match state.read(|r| r.pms_links()).await {
         Ok(rows) => rows,
         Err(p) => {

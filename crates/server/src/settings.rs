@@ -62,6 +62,21 @@ pub struct Settings {
     pub allotment_rule_interval: Duration,
     /// How often `on = "schedule"` distribution rules look at the records this server owns.
     pub rule_sweep_interval: Duration,
+    // --- HA cluster and backups (issue 7) ---
+    /// Cluster: heartbeat, election timeouts, log compaction, write and readiness limits.
+    pub cluster: innsync_cluster::ClusterSettings,
+    /// Where committed changes are archived in segments for point-in-time restore (none: off).
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// How often new changes are archived.
+    pub archive_interval: Duration,
+    /// Where scheduled backups go (none: off).
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// Time between two scheduled backups.
+    pub backup_interval: Duration,
+    /// Scheduled backups kept; older ones are removed.
+    pub backup_keep: usize,
+    /// After a restore: how often the peers are asked for this server's own later changes.
+    pub restore_recovery_retry: Duration,
 }
 
 impl Default for Settings {
@@ -95,6 +110,13 @@ impl Default for Settings {
             clock_offset: chrono::TimeDelta::zero(),
             allotment_rule_interval: Duration::from_secs(30),
             rule_sweep_interval: Duration::from_secs(3_600),
+            cluster: innsync_cluster::ClusterSettings::default(),
+            archive_dir: None,
+            archive_interval: Duration::from_secs(1),
+            backup_dir: None,
+            backup_interval: Duration::from_secs(6 * 3600),
+            backup_keep: 7,
+            restore_recovery_retry: Duration::from_secs(1),
         }
     }
 }
@@ -166,10 +188,35 @@ impl Settings {
                     .map_err(|_| format!("{value:?} is not a count"))?
             }
             "clock_offset" => self.clock_offset = signed_duration(value)?,
+            "cluster_heartbeat" => self.cluster.heartbeat = duration(value)?,
+            "cluster_election_min" => self.cluster.election_min = duration(value)?,
+            "cluster_election_max" => self.cluster.election_max = duration(value)?,
+            "cluster_snapshot_logs" => {
+                self.cluster.snapshot_logs = count(value)?.max(1) as u64;
+            }
+            "cluster_keep_logs" => self.cluster.keep_logs = count(value)? as u64,
+            "cluster_connect_timeout" => self.cluster.connect_timeout = duration(value)?,
+            "cluster_write_timeout" => self.cluster.write_timeout = duration(value)?,
+            "cluster_in_flight" => self.cluster.in_flight = count(value)?.max(1),
+            "cluster_max_rpc_bytes" => self.cluster.max_rpc_bytes = count(value)?,
+            "cluster_ready_quorum_age" => self.cluster.ready_quorum_age = duration(value)?,
+            "archive_dir" => self.archive_dir = Some(value.into()),
+            "archive_interval" => self.archive_interval = duration(value)?,
+            "backup_dir" => self.backup_dir = Some(value.into()),
+            "backup_interval" => self.backup_interval = duration(value)?,
+            "backup_keep" => self.backup_keep = count(value)?.max(1),
+            "restore_recovery_retry" => self.restore_recovery_retry = duration(value)?,
             other => return Err(format!("no setting named {other:?}")),
         }
         if self.max_body_bytes == 0 || self.max_list_limit == 0 || self.pull_batch == 0 {
             return Err(format!("{name} must be more than zero"));
+        }
+        if self.cluster.election_min <= self.cluster.heartbeat
+            || self.cluster.election_max <= self.cluster.election_min
+        {
+            return Err(format!(
+                "{name}: cluster_heartbeat < cluster_election_min < cluster_election_max must hold"
+            ));
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub pms: Arc<crate::pms::PmsLinks>,
     /// The environment this server belongs to; `None` when it runs alone.
     pub env: Option<Arc<crate::replication::EnvContext>>,
+    /// This node of an HA cluster; `None` for a single node.
+    pub cluster: Option<Arc<innsync_cluster::ClusterNode>>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             auth: Arc::new(AuthCache::default()),
             pms: Arc::new(crate::pms::PmsLinks::default()),
             env: None,
+            cluster: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! a [`ReadPool`] of read-only connections that see the last committed state.
 
 pub mod apply;
+pub mod backup;
 pub mod change;
 pub mod error;
 pub mod fence;
@@ -26,7 +27,8 @@ pub use read::{
     RoomTypeNights,
 };
 pub use writer::{
-    Clock, LocalWrite, PauseGuard, Skipped, WriteOutcome, Writer, WriterSettings, WriterStats,
+    Batch, Clock, Job, LocalWrite, PauseGuard, Replica, Request, Skipped, WriteOutcome, Writer,
+    WriterSettings, WriterStats,
 };
 
 pub use view::time_text;

@@ -90,7 +90,7 @@ impl PendingOp {
 }
 
 /// An operation to queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPending {
     /// Who must carry it out.
     pub target: String,
@@ -165,7 +165,7 @@ pub(crate) fn enqueue(conn: &Connection, op: &NewPending, now: &str) -> Result<i
 }
 
 /// What happened to an operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingUpdate {
     /// Its id.
     pub id: i64,

@@ -128,9 +128,28 @@ CREATE INDEX pending_by_pool ON pending_ops (pool, state, id);
 CREATE INDEX pending_by_record ON pending_ops (record_id, id) WHERE record_id IS NOT NULL;
 "#;
 
+/// Version 4: the local commit order of the change log (issue 7, backups): once a server has a
+/// change-log archive, [`COMMIT_ORDER_TRIGGER`] numbers every row of `changes` here as it is
+/// inserted, with the time of the batch that wrote it. The archive and point-in-time restore
+/// read it; nothing else does, and a server without an archive pays nothing for it.
+const V_CHANGE_ORDER: &str = r#"
+CREATE TABLE change_order (
+    n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, committed_at TEXT NOT NULL);
+"#;
+
+/// Created by the writer when commit order tracking is turned on (`meta.commit_order`), not by
+/// a migration: `meta.batch_at` is the time of the batch, set by the writer at the start of
+/// each transaction (the leader's time in a cluster).
+pub const COMMIT_ORDER_TRIGGER: &str = r#"
+CREATE TRIGGER IF NOT EXISTS changes_commit_order AFTER INSERT ON changes BEGIN
+    INSERT INTO change_order (origin, seq, committed_at) VALUES (NEW.origin, NEW.seq,
+        COALESCE((SELECT value FROM meta WHERE key = 'batch_at'), NEW.at));
+END;
+"#;
+
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

@@ -103,28 +103,47 @@ impl WriteOutcome {
     }
 }
 
-enum Job {
+/// One request to the writer. Everything but a pause is plain data, so that an HA cluster can
+/// carry a batch of them in its Raft log (`innsync-cluster`) and apply it on every node.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Job {
+    /// A domain command.
     Command {
+        /// The command.
         cmd: Box<Command>,
+        /// Who asked.
         actor: String,
+        /// Its idempotency key, if any.
         idempotency_key: Option<String>,
     },
+    /// A write to this server's own tables.
     Local(LocalWrite),
+    /// Changes pulled from another server (and, from a partial-replication pull, how far the
+    /// server looked for each origin).
     Replicate(Vec<Change>, Option<Skipped>),
+    /// Freeze or thaw env writes (handover).
     Freeze(bool),
-    Pause(std::sync::mpsc::Receiver<()>),
+    /// This server's own changes recovered from a peer after a restore (see `backup.rs`).
+    RecoverOwn(Vec<Change>),
     /// A pending operation's own command, committed with the operation's next state.
     PendingCommand {
+        /// The operation.
         id: i64,
+        /// Its command.
         cmd: Box<Command>,
+        /// Who it runs as.
         actor: String,
+        /// The operation's state once the command ran.
         done: crate::pending::PendingUpdate,
     },
+    /// Holds the writer until the sender is dropped; never travels.
+    #[serde(skip)]
+    Pause(std::sync::mpsc::Receiver<()>),
 }
 
 /// For a partial-replication pull: the cursor the batch was asked from and, per origin, the
 /// last change the server looked at; changes it left out were not for this server.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Skipped {
     /// The cursor sent with the pull.
     pub from: std::collections::BTreeMap<String, u64>,
@@ -132,13 +151,24 @@ pub struct Skipped {
     pub scanned: std::collections::BTreeMap<String, u64>,
 }
 
+/// A batch as plain data: the jobs and the one "now" they are decided at. In an HA cluster the
+/// leader stamps `now`, so every node applies the batch identically.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Batch {
+    /// The batch's time.
+    pub now: DateTime<Utc>,
+    /// Its jobs, in order.
+    pub jobs: Vec<Job>,
+}
+
 /// Holds the writer still until dropped (see [`Writer::pause`]).
 pub struct PauseGuard {
     _release: std::sync::mpsc::Sender<()>,
 }
 
-/// Writes to this server's own tables, which are not records and never replicate.
-#[derive(Clone, Debug)]
+/// Writes to this server's own tables, which are not records and never replicate to other
+/// servers (within an HA cluster they travel in the Raft log like everything else).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum LocalWrite {
     /// An API token's hash for a user.
     Token {
@@ -189,6 +219,11 @@ pub enum LocalWrite {
         /// Outbox id.
         upto: i64,
     },
+    /// A restored server has recovered its own later changes: it takes commands again.
+    Recovered,
+    /// Number every change in local commit order from now on (`change_order`), for the
+    /// change-log archive and point-in-time restore.
+    TrackCommitOrder,
 }
 
 /// Runs a local write; the id of the operation it queued, for `EnqueuePending`.
@@ -251,13 +286,27 @@ fn run_local(
                 params![name, upto],
             )?;
         }
+        LocalWrite::TrackCommitOrder => {
+            tx.execute_batch(crate::schema::COMMIT_ORDER_TRIGGER)?;
+            set_meta(tx, "commit_order", "1")?;
+        }
+        LocalWrite::Recovered => {
+            tx.execute(
+                "DELETE FROM meta WHERE key = ?1",
+                [crate::backup::RESTORED_KEY],
+            )?;
+        }
     }
     Ok(None)
 }
 
-struct Request {
-    job: Job,
-    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+/// A job and where its answer goes.
+#[derive(Debug)]
+pub struct Request {
+    /// The job.
+    pub job: Job,
+    /// Its answer.
+    pub reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
 }
 
 /// A handle to the writer thread; cheap to clone.
@@ -267,6 +316,9 @@ pub struct Writer {
     stats: Arc<WriterStats>,
     server: ServerCode,
     changed: tokio::sync::watch::Receiver<u64>,
+    /// Set after a restore until this server's own later changes are recovered from its peers:
+    /// commands are refused meanwhile, so no sequence number is used twice.
+    recovering: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,6 +344,12 @@ struct State {
     frozen: bool,
     /// A master token was written or applied in the current batch.
     master_moved: bool,
+    /// Whether the last failed batch failed for a reason that may differ between two runs
+    /// (I/O, a full disk, corruption) rather than for its content.
+    failed_fatally: bool,
+    /// Changes are numbered in local commit order (`meta.commit_order`): each batch records
+    /// its time in `meta.batch_at`.
+    commit_order: bool,
 }
 
 struct Ids<'a> {
@@ -329,6 +387,76 @@ fn meta_u64(conn: &Connection, key: &str) -> Result<u64, StoreError> {
     }
 }
 
+/// Most calls waiting for the writer thread of a cluster node (each a whole batch).
+const REPLICA_QUEUE: usize = 64;
+
+fn open_state(
+    data_dir: &Path,
+    server: &ServerCode,
+    clock: Clock,
+    settings: &WriterSettings,
+) -> Result<(State, std::path::PathBuf), StoreError> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join(crate::DB_FILE);
+    let conn = open_writer(&path)?;
+    match get_meta(&conn, "server")? {
+        Some(s) if s != server.as_str() => {
+            return Err(StoreError::Setup(format!(
+                "{} holds the data of server {s}, not {server}",
+                data_dir.display()
+            )))
+        }
+        Some(_) => {}
+        None => {
+            let master = settings.initial_master.as_ref().unwrap_or(server);
+            set_meta(&conn, "server", server.as_str())?;
+            set_meta(&conn, "master", master.as_str())?;
+            set_meta(&conn, "epoch", "1")?;
+        }
+    }
+    let (changed_tx, _) = tokio::sync::watch::channel(0);
+    let mut state = State {
+        conn,
+        server: server.clone(),
+        master: server.clone(),
+        epoch: 0,
+        counters: Counters {
+            last_id: 0,
+            last_seq: 0,
+        },
+        clock,
+        stats: Arc::new(WriterStats::default()),
+        cache: RefCell::new(ReferenceCache::default()),
+        changed: changed_tx,
+        property_owners: settings.property_owners.clone(),
+        holders: settings.holders.clone(),
+        archives: settings.archives.clone(),
+        frozen: false,
+        master_moved: false,
+        failed_fatally: false,
+        commit_order: false,
+    };
+    reload_counters(&mut state)?;
+    state.changed.send_replace(state.counters.last_seq);
+    Ok((state, path))
+}
+
+/// Reads the counters, master and epoch from the meta table (at open, and after a snapshot
+/// replaced the whole store).
+fn reload_counters(st: &mut State) -> Result<(), StoreError> {
+    st.counters = Counters {
+        last_id: meta_u64(&st.conn, "last_id")?,
+        last_seq: meta_u64(&st.conn, "last_seq")?,
+    };
+    st.master = get_meta(&st.conn, "master")?
+        .map(|m| ServerCode::parse(&m).map_err(StoreError::Corrupt))
+        .transpose()?
+        .unwrap_or_else(|| st.server.clone());
+    st.epoch = meta_u64(&st.conn, "epoch")?;
+    st.commit_order = get_meta(&st.conn, "commit_order")?.is_some();
+    Ok(())
+}
+
 impl Writer {
     /// Opens (or creates) the store in `data_dir` for `server`, starts the writer thread and
     /// returns its handle and a read pool.
@@ -338,66 +466,82 @@ impl Writer {
         clock: Clock,
         settings: WriterSettings,
     ) -> Result<(Writer, ReadPool), StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join(crate::DB_FILE);
-        let conn = open_writer(&path)?;
-        match get_meta(&conn, "server")? {
-            Some(s) if s != server.as_str() => {
-                return Err(StoreError::Setup(format!(
-                    "{} holds the data of server {s}, not {server}",
-                    data_dir.display()
-                )))
-            }
-            Some(_) => {}
-            None => {
-                let master = settings.initial_master.as_ref().unwrap_or(&server);
-                set_meta(&conn, "server", server.as_str())?;
-                set_meta(&conn, "master", master.as_str())?;
-                set_meta(&conn, "epoch", "1")?;
-            }
-        }
-        let master = get_meta(&conn, "master")?
-            .map(|m| ServerCode::parse(&m).map_err(StoreError::Corrupt))
-            .transpose()?
-            .unwrap_or_else(|| server.clone());
-        let counters = Counters {
-            last_id: meta_u64(&conn, "last_id")?,
-            last_seq: meta_u64(&conn, "last_seq")?,
-        };
-        let epoch = meta_u64(&conn, "epoch")?;
-        let stats = Arc::new(WriterStats::default());
+        let (state, path) = open_state(data_dir, &server, clock, &settings)?;
         let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
-        let (changed_tx, changed) = tokio::sync::watch::channel(counters.last_seq);
-        let state = State {
-            conn,
-            server: server.clone(),
-            master,
-            epoch,
-            counters,
-            clock,
-            stats: stats.clone(),
-            cache: RefCell::new(ReferenceCache::default()),
-            changed: changed_tx,
-            property_owners: settings.property_owners.clone(),
-            holders: settings.holders.clone(),
-            archives: settings.archives.clone(),
-            frozen: false,
-            master_moved: false,
-        };
+        let writer = Writer::handle(&state, tx);
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
             .name("innsync-writer".into())
             .spawn(move || run(state, rx, max_batch))?;
-        let pool = ReadPool::new(path);
-        Ok((
-            Writer {
-                tx,
-                stats,
-                server,
-                changed,
-            },
-            pool,
-        ))
+        Ok((writer, ReadPool::new(path)))
+    }
+
+    /// Opens the store as the state machine of an HA cluster node. The returned [`Writer`]
+    /// does not write: its requests arrive at the returned receiver, for the cluster to batch
+    /// and propose; the [`Replica`] applies committed batches on the writer thread.
+    pub fn open_replicated(
+        data_dir: &Path,
+        server: ServerCode,
+        clock: Clock,
+        settings: WriterSettings,
+    ) -> Result<(Writer, ReadPool, Replica, mpsc::Receiver<Request>), StoreError> {
+        let (mut state, path) = open_state(data_dir, &server, clock, &settings)?;
+        // A cluster node's durability is the Raft log (fsynced by a quorum before anything is
+        // acknowledged); the store only has to be replayable from it. WAL with NORMAL may lose,
+        // on a power cut (not on kill -9), what followed the last sync, so the store is synced
+        // after every snapshot is built or installed (`Replica::sync`), before openraft may
+        // purge the log behind it: the log a node keeps always covers what it could lose.
+        state.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // The freeze is replicated state in a cluster: it survives a restart of a node.
+        state.frozen = get_meta(&state.conn, "frozen")?.as_deref() == Some("1");
+        let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
+        let writer = Writer::handle(&state, tx);
+        let (rtx, rrx) = mpsc::channel(REPLICA_QUEUE);
+        std::thread::Builder::new()
+            .name("innsync-writer".into())
+            .spawn(move || run_replica(state, rrx))?;
+        Ok((writer.clone(), ReadPool::new(path), Replica { tx: rtx }, rx))
+    }
+
+    fn handle(state: &State, tx: mpsc::Sender<Request>) -> Writer {
+        let recovering = get_meta(&state.conn, crate::backup::RESTORED_KEY)
+            .ok()
+            .flatten()
+            .is_some();
+        Writer {
+            tx,
+            stats: state.stats.clone(),
+            server: state.server.clone(),
+            changed: state.changed.subscribe(),
+            recovering: Arc::new(std::sync::atomic::AtomicBool::new(recovering)),
+        }
+    }
+
+    /// Whether this server was restored from a backup and has not yet recovered its own later
+    /// changes from its peers (commands are refused until it has).
+    pub fn is_recovering(&self) -> bool {
+        self.recovering.load(Ordering::SeqCst)
+    }
+
+    /// Applies this server's own changes recovered from a peer after a restore, advancing its
+    /// counters past them (they are its own log: nothing else may take them back).
+    pub async fn recover_own(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.send(Job::RecoverOwn(changes)).await.map(|_| ())
+    }
+
+    /// Numbers every change in local commit order from now on (idempotent): a server with a
+    /// change-log archive turns it on before it takes writes.
+    pub async fn track_commit_order(&self) -> Result<(), StoreError> {
+        self.send(Job::Local(LocalWrite::TrackCommitOrder))
+            .await
+            .map(|_| ())
+    }
+
+    /// Ends the recovery after a restore: commands are taken again.
+    pub async fn finish_recovery(&self) -> Result<(), StoreError> {
+        self.send(Job::Local(LocalWrite::Recovered)).await?;
+        self.recovering.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     /// The server this store belongs to.
@@ -484,6 +628,13 @@ impl Writer {
         actor: &str,
         idempotency_key: Option<String>,
     ) -> Result<WriteOutcome, StoreError> {
+        if self.is_recovering() {
+            return Err(StoreError::Unavailable(
+                "this server was restored from a backup and is recovering its own later \
+                 changes from its peers; it takes writes again once it has them"
+                    .into(),
+            ));
+        }
         self.send(Job::Command {
             cmd: Box::new(cmd),
             actor: actor.to_string(),
@@ -543,7 +694,8 @@ impl Writer {
 }
 
 fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
-    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut replies = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         if let Job::Pause(wait) = first.job {
             let _ = first
@@ -553,45 +705,255 @@ fn run(mut st: State, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
             let _ = wait.recv();
             continue;
         }
-        batch.push(first);
-        while batch.len() < max_batch {
+        jobs.push(first.job);
+        replies.push(first.reply);
+        while jobs.len() < max_batch {
             match rx.try_recv() {
-                Ok(r) => batch.push(r),
+                Ok(r) => {
+                    jobs.push(r.job);
+                    replies.push(r.reply);
+                }
                 Err(_) => break,
             }
         }
-        let results = match run_batch(&mut st, &batch) {
-            Ok(results) => results,
-            // A statement failed mid-batch: nothing of it is on disk. Run each request in a
-            // transaction of its own, so one bad request cannot fail the others.
-            Err(_) if batch.len() > 1 => batch
-                .iter()
-                .map(|r| match run_batch(&mut st, std::slice::from_ref(r)) {
-                    Ok(mut one) => one
-                        .pop()
-                        .unwrap_or_else(|| Err(StoreError::Unavailable("no answer".into()))),
-                    Err(e) => Err(e),
-                })
-                .collect(),
-            Err(e) => vec![Err(e)],
-        };
-        debug_assert_eq!(results.len(), batch.len());
-        for (req, res) in batch.drain(..).zip(results) {
+        let now = (st.clock)();
+        let results = execute(&mut st, now, &jobs, None).unwrap_or_else(|e| {
+            let msg = e.to_string();
+            jobs.iter()
+                .map(|_| Err(StoreError::Unavailable(msg.clone())))
+                .collect()
+        });
+        debug_assert_eq!(results.len(), jobs.len());
+        jobs.clear();
+        for (reply, res) in replies.drain(..).zip(results) {
             // The caller may have gone away; the write stands either way.
-            let _ = req.reply.send(res);
+            let _ = reply.send(res);
         }
     }
     tracing::info!("writer stopped: every handle dropped");
+}
+
+/// Where a cluster node records, in the batch's own transaction, which Raft log entry the
+/// store has applied (an opaque mark written by `innsync-cluster`).
+const APPLIED_KEY: &str = "raft_applied";
+/// With [`APPLIED_KEY`]: the last job applied of an entry that had to be run one job per
+/// transaction, so a crash in between resumes after it, never applying a job twice.
+const APPLIED_PART_KEY: &str = "raft_applied_part";
+
+/// Runs jobs as one batch; when a statement fails mid-batch (nothing of it is on disk), runs
+/// each job in a transaction of its own so one bad job cannot fail the others. With a mark
+/// (a cluster node), every transaction also records how far the entry got, and jobs already
+/// applied before a crash are skipped. `Err` only when the failure may not be reproducible
+/// (I/O, a full disk, corruption): a cluster node must stop rather than diverge.
+fn execute(
+    st: &mut State,
+    now: DateTime<Utc>,
+    jobs: &[Job],
+    mark: Option<&str>,
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    let mut skip = 0;
+    if let Some(m) = mark {
+        if get_meta(&st.conn, APPLIED_KEY)?.as_deref() == Some(m) {
+            match get_meta(&st.conn, APPLIED_PART_KEY)? {
+                None => skip = jobs.len(),
+                Some(p) => {
+                    skip = p
+                        .parse::<usize>()
+                        .map_err(|_| StoreError::Corrupt(format!("meta {APPLIED_PART_KEY}")))?
+                        + 1
+                }
+            }
+        }
+    }
+    let already = || Err(StoreError::Unavailable("applied before a restart".into()));
+    if skip == 0 {
+        match run_batch(st, now, jobs, mark.map(|m| (m, None))) {
+            Ok(results) => return Ok(results),
+            Err(e) if st.failed_fatally && mark.is_some() => return Err(e),
+            Err(e) if jobs.len() == 1 => return Ok(vec![Err(e)]),
+            Err(_) => {}
+        }
+    }
+    let mut out: Vec<_> = (0..skip.min(jobs.len())).map(|_| already()).collect();
+    for (i, job) in jobs.iter().enumerate().skip(skip) {
+        let last = i + 1 == jobs.len();
+        let m = mark.map(|m| (m, if last { None } else { Some(i) }));
+        match run_batch(st, now, std::slice::from_ref(job), m) {
+            Ok(mut one) => out.push(
+                one.pop()
+                    .unwrap_or_else(|| Err(StoreError::Unavailable("no answer".into()))),
+            ),
+            Err(e) if st.failed_fatally && mark.is_some() => return Err(e),
+            Err(e) => {
+                if let Some((m, part)) = m {
+                    // The failed job must still count as done, or a restart would retry it.
+                    let tx = st.conn.transaction()?;
+                    set_meta(&tx, APPLIED_KEY, m)?;
+                    match part {
+                        Some(p) => set_meta(&tx, APPLIED_PART_KEY, &p.to_string())?,
+                        None => {
+                            tx.execute("DELETE FROM meta WHERE key = ?1", [APPLIED_PART_KEY])?;
+                        }
+                    }
+                    tx.commit()?;
+                }
+                out.push(Err(e))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a failure may not happen again on another run of the same batch (so a cluster node
+/// cannot assume its peers failed the same way).
+fn is_fatal(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+            f.code,
+            C::SystemIoFailure
+                | C::DiskFull
+                | C::DatabaseCorrupt
+                | C::NotADatabase
+                | C::CannotOpen
+                | C::OutOfMemory
+                | C::ReadOnly
+                | C::PermissionDenied
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::FileLockingProtocolFailed
+        ),
+        StoreError::Setup(_) => true,
+        _ => false,
+    }
+}
+
+/// Calls into the writer thread of a cluster node.
+enum ReplicaCall {
+    Apply {
+        batch: Batch,
+        mark: String,
+        reply: oneshot::Sender<Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>>,
+    },
+    Install {
+        path: std::path::PathBuf,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Mark {
+        reply: oneshot::Sender<Result<Option<String>, StoreError>>,
+    },
+    Sync {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The state-machine side of a cluster node's store: applies committed batches on the writer
+/// thread, replaces the store with a snapshot, and says which entry it applied last.
+#[derive(Clone)]
+pub struct Replica {
+    tx: mpsc::Sender<ReplicaCall>,
+}
+
+impl Replica {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> ReplicaCall,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    /// Applies a committed batch and records `mark` in the same transaction. The answers are
+    /// the jobs' answers; an `Err` is a failure that may differ on another node: stop.
+    pub async fn apply(
+        &self,
+        batch: Batch,
+        mark: String,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.call(|reply| ReplicaCall::Apply { batch, mark, reply })
+            .await
+    }
+
+    /// Replaces the whole store with the database file at `path` (a snapshot), then reloads
+    /// the writer's counters and master from it.
+    pub async fn install(&self, path: std::path::PathBuf) -> Result<(), StoreError> {
+        self.call(|reply| ReplicaCall::Install { path, reply })
+            .await
+    }
+
+    /// The mark of the last entry applied, if any.
+    pub async fn applied_mark(&self) -> Result<Option<String>, StoreError> {
+        self.call(|reply| ReplicaCall::Mark { reply }).await
+    }
+
+    /// Makes everything applied so far durable: done after a snapshot is built, so the Raft
+    /// log purged behind it is never needed to rebuild the store after a power cut.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.call(|reply| ReplicaCall::Sync { reply }).await
+    }
+}
+
+fn run_replica(mut st: State, mut rx: mpsc::Receiver<ReplicaCall>) {
+    while let Some(call) = rx.blocking_recv() {
+        match call {
+            ReplicaCall::Apply { batch, mark, reply } => {
+                let res = execute(&mut st, batch.now, &batch.jobs, Some(&mark));
+                let _ = reply.send(res);
+            }
+            ReplicaCall::Install { path, reply } => {
+                let res = install_snapshot(&mut st, &path);
+                let _ = reply.send(res);
+            }
+            ReplicaCall::Mark { reply } => {
+                let _ = reply.send(get_meta(&st.conn, APPLIED_KEY));
+            }
+            ReplicaCall::Sync { reply } => {
+                let _ = reply.send(sync_store(&st.conn));
+            }
+        }
+    }
+    tracing::info!("writer stopped: every handle dropped");
+}
+
+/// One committed transaction with `synchronous=FULL`: the WAL is fsynced, and with it every
+/// transaction before. The write changes nothing (same value), so every node stays identical.
+fn sync_store(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let res = conn.execute_batch(
+        "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'server'; COMMIT;",
+    );
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(res?)
+}
+
+fn install_snapshot(st: &mut State, path: &Path) -> Result<(), StoreError> {
+    st.conn.restore(
+        rusqlite::MAIN_DB,
+        path,
+        None::<fn(rusqlite::backup::Progress)>,
+    )?;
+    reload_counters(st)?;
+    st.frozen = get_meta(&st.conn, "frozen")?.as_deref() == Some("1");
+    st.cache.borrow_mut().clear();
+    st.changed.send_modify(|n| *n += 1);
+    // openraft purges the log behind an installed snapshot: it must be durable first.
+    sync_store(&st.conn)
 }
 
 /// Runs a batch in one transaction. Refusals are answers, not failures; an `Err` means a
 /// statement or the commit failed and nothing of the batch is on disk.
 fn run_batch(
     st: &mut State,
-    batch: &[Request],
+    now: DateTime<Utc>,
+    batch: &[Job],
+    mark: Option<(&str, Option<usize>)>,
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let before = st.counters;
-    let now = (st.clock)();
     let n = batch.len();
     #[allow(
         clippy::type_complexity,
@@ -601,10 +963,15 @@ fn run_batch(
         let tx = st
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // The batch's time, for the local commit order of the change log (backup.rs). An empty
+        // batch (a cluster's blank or membership entry) has no time of its own.
+        if st.commit_order && !batch.is_empty() {
+            set_meta(&tx, "batch_at", &time_text(now))?;
+        }
         let mut results = Vec::with_capacity(n);
         let mut wrote_remote = false;
-        for req in batch {
-            let res = match &req.job {
+        for job in batch {
+            let res = match job {
                 Job::Command {
                     cmd,
                     actor,
@@ -648,13 +1015,24 @@ fn run_batch(
                     }
                     res
                 }
-                Job::Local(w) => match run_local(&tx, w, now) {
-                    Ok(Some(id)) => Ok(WriteOutcome::Enqueued(id)),
-                    Ok(None) => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),
-                    // A refused write (too large) is an answer; a statement failure aborts.
-                    Err(StoreError::Refused(e)) => Err(StoreError::Refused(e)),
-                    Err(e) => return Err(e),
-                },
+                Job::Local(w) => {
+                    let queued = match run_local(&tx, w, now) {
+                        Ok(q) => q,
+                        // A refused write (too large) is an answer; a statement failure aborts.
+                        Err(StoreError::Refused(e)) => {
+                            results.push(Err(StoreError::Refused(e)));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if matches!(w, LocalWrite::TrackCommitOrder) {
+                        st.commit_order = true;
+                    }
+                    match queued {
+                        Some(id) => Ok(WriteOutcome::Enqueued(id)),
+                        None => Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] })),
+                    }
+                }
                 Job::PendingCommand {
                     id,
                     cmd,
@@ -719,6 +1097,19 @@ fn run_batch(
                     }
                     Ok(WriteOutcome::Replicated(report))
                 }
+                Job::RecoverOwn(changes) => {
+                    let report = crate::backup::replay_own(
+                        &tx,
+                        &st.server,
+                        changes,
+                        &mut st.counters.last_id,
+                        &mut st.counters.last_seq,
+                    )?;
+                    st.cache.borrow_mut().clear();
+                    st.master_moved = true;
+                    wrote_remote = true;
+                    Ok(WriteOutcome::Replicated(report))
+                }
             };
             if matches!(res, Err(StoreError::Refused(_))) {
                 st.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -728,6 +1119,17 @@ fn run_batch(
         if st.counters != before {
             set_meta(&tx, "last_id", &st.counters.last_id.to_string())?;
             set_meta(&tx, "last_seq", &st.counters.last_seq.to_string())?;
+        }
+        if let Some((m, part)) = mark {
+            // A cluster node: which entry this transaction applied, and the replicated freeze.
+            set_meta(&tx, APPLIED_KEY, m)?;
+            match part {
+                Some(p) => set_meta(&tx, APPLIED_PART_KEY, &p.to_string())?,
+                None => {
+                    tx.execute("DELETE FROM meta WHERE key = ?1", [APPLIED_PART_KEY])?;
+                }
+            }
+            set_meta(&tx, "frozen", if st.frozen { "1" } else { "0" })?;
         }
         tx.commit()?;
         Ok((results, wrote_remote))
@@ -749,9 +1151,12 @@ fn run_batch(
             st.stats
                 .changes
                 .fetch_add(st.counters.last_seq - before.last_seq, Ordering::Relaxed);
+            st.failed_fatally = false;
             Ok(results)
         }
         Err(e) => {
+            st.failed_fatally = is_fatal(&e);
+            st.commit_order = get_meta(&st.conn, "commit_order").ok().flatten().is_some();
             // Nothing of the batch is on disk: forget the ids and seqs it used, anything
             // cached from inside the failed transaction, and any master it moved.
             st.counters = before;
@@ -828,10 +1233,10 @@ fn run_command(
         master: Some(env.master),
         actor,
         property_owners: env.property_owners,
-        epoch: env.epoch,
-        frozen: env.frozen,
         holders: env.holders,
         archives: env.archives,
+        epoch: env.epoch,
+        frozen: env.frozen,
     };
     let decided = {
         let mut ids = Ids {
@@ -1039,4 +1444,29 @@ fn quarantine(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     crate::fence::record_conflict(tx, &c.origin, c.seq, &c.record, reason, &time_text(now))
+}
+
+#[cfg(test)]
+mod fatal_tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_that_may_not_repeat_elsewhere_stop_a_cluster_node() {
+        let sqlite = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code,
+                    extended_code: 0,
+                },
+                None,
+            ))
+        };
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::SystemIoFailure)));
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::DiskFull)));
+        assert!(is_fatal(&sqlite(rusqlite::ErrorCode::DatabaseCorrupt)));
+        assert!(is_fatal(&StoreError::Setup("no space".into())));
+        // The batch's own content fails the same way on every node.
+        assert!(!is_fatal(&sqlite(rusqlite::ErrorCode::ConstraintViolation)));
+        assert!(!is_fatal(&StoreError::Corrupt("bad body".into())));
+    }
 }

@@ -35,13 +35,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
-    /// pending-operation queue towards a partner), or `all` (one table over every area, each
-    /// in a reduced mode).
+    /// pending-operation queue towards a partner), `cluster` (a three-node HA cluster:
+    /// failover, throughput against one node, backup and restore), or `all` (one table over
+    /// every area, each in a reduced mode).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
     #[arg(long, default_value_t = 100_000)]
     pub offline_changes: u64,
+    /// Leader kills measured (cluster bench).
+    #[arg(long, default_value_t = 5)]
+    pub failovers: usize,
+    /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster bench).
+    #[arg(long = "node-setting")]
+    pub node_settings: Vec<String>,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.
@@ -114,8 +121,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
         "queue" => return super::bench_queue::run(&a).await,
+        "cluster" => return super::bench_cluster::run(&a).await,
         "all" => return super::bench_all::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings, replication, queue or all"),
+        other => bail!("unknown benchmark {other:?}: bookings, replication, queue, cluster or all"),
     }
     let f = measure_bookings(&a).await?;
     f.print(&a);

@@ -1,10 +1,11 @@
 //! `innsync bench all`: one table for the whole system, each area measured by its own
 //! benchmark in a reduced mode so that the table takes a few minutes: bookings and
 //! availability on one server, replication (catch-up, visibility, handover) between two, and
-//! a General Reset of 10,000 rooms over the PMS link. Rows for clusters print "not measured
-//! yet" until `innsync bench cluster` (issue 7) exists: a real figure or none, never a guess.
+//! a General Reset of 10,000 rooms over the PMS link, and a three-node cluster (throughput
+//! through the leader, failover after kill -9 of the leader) — every figure measured now.
 
 use super::bench::{measure_bookings, ms, BenchArgs};
+use super::bench_cluster::measure_cluster;
 use super::bench_replication::measure_replication;
 use anyhow::bail;
 use std::time::Duration;
@@ -18,13 +19,15 @@ pub const RESET_ROOMS: u32 = 10_000;
 /// Nodes of the gateway it runs against.
 pub const RESET_NODES: usize = 4;
 
-/// The note for a row no benchmark measures yet.
-const CLUSTER_PENDING: &str = "not measured yet (issue 7: `innsync bench cluster`)";
+/// Seconds of load on the cluster in the reduced mode.
+pub const CLUSTER_SECONDS: u64 = 5;
+/// Failovers timed in the reduced mode.
+pub const FAILOVERS: usize = 3;
 
 pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     eprintln!(
-        "1/3 bookings on one server: {} clients, {BOOKING_SECONDS} s",
+        "1/4 bookings on one server: {} clients, {BOOKING_SECONDS} s",
         a.clients
     );
     let bookings = measure_bookings(&BenchArgs {
@@ -33,14 +36,14 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         ..a.clone()
     })
     .await?;
-    eprintln!("2/3 replication between two servers: {OFFLINE_CHANGES} changes offline");
+    eprintln!("2/4 replication between two servers: {OFFLINE_CHANGES} changes offline");
     let repl = measure_replication(&BenchArgs {
         offline_changes: OFFLINE_CHANGES.min(a.offline_changes),
         what: "replication".into(),
         ..a.clone()
     })
     .await?;
-    eprintln!("3/3 General Reset of {RESET_ROOMS} rooms on {RESET_NODES} nodes over loopback");
+    eprintln!("3/4 General Reset of {RESET_ROOMS} rooms on {RESET_NODES} nodes over loopback");
     let settings = innsync_pms::Settings {
         keepalive_interval_ms: None,
         ..innsync_pms::Settings::default()
@@ -50,6 +53,14 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             .await
             .map_err(anyhow::Error::msg)?;
     link.gateway.shutdown().await;
+    eprintln!("4/4 a three-node cluster: {CLUSTER_SECONDS} s of load, {FAILOVERS} failovers");
+    let cluster = measure_cluster(&BenchArgs {
+        seconds: CLUSTER_SECONDS.min(a.seconds),
+        failovers: FAILOVERS.min(a.failovers.max(1)),
+        what: "cluster".into(),
+        ..a.clone()
+    })
+    .await?;
     let per_s = |d: Duration, n: usize| n as f64 / d.as_secs_f64();
     let rows: Vec<(String, String)> = vec![
         (
@@ -60,7 +71,15 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             "booking latency p50 / p99, one server".into(),
             format!("{} / {}", ms(bookings.latency.0), ms(bookings.latency.1)),
         ),
-        ("bookings/s and p99 on a cluster".into(), CLUSTER_PENDING.into()),
+        (
+            format!("bookings/s and p50 / p99 on a three-node cluster (leader), {} clients", a.clients),
+            format!(
+                "{:.0}, {} / {}",
+                cluster.leader.0,
+                ms(cluster.leader.1),
+                ms(cluster.leader.2)
+            ),
+        ),
         (
             format!(
                 "availability, {} room types x 365 nights: store p50 / p99, HTTP p50 / p99",
@@ -93,7 +112,15 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             "handover when caught up: until granted / until the new master writes".into(),
             format!("{} / {}", ms(repl.handover.0), ms(repl.handover.1)),
         ),
-        ("failover time (cluster leader lost)".into(), CLUSTER_PENDING.into()),
+        (
+            "failover: kill -9 of the leader → first acknowledged write, min / median / max".into(),
+            match cluster.failover {
+                Some((n, min, med, max)) => {
+                    format!("{} / {} / {} ({n} runs)", ms(min), ms(med), ms(max))
+                }
+                None => "no failover run".into(),
+            },
+        ),
         (
             format!(
                 "General Reset of {} rooms on {RESET_NODES} nodes: END acknowledged / all committed",

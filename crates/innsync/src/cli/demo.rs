@@ -147,6 +147,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             admin_token: Some(token.clone()),
             settings: settings.clone(),
             environment: Some(Arc::new(env)),
+            cluster: None,
         };
         let r = innsync_server::start(config, Arc::new(Utc::now))
             .await

@@ -1,12 +1,15 @@
 //! One module per subcommand.
 
 pub mod allotment;
+pub mod backup;
 pub mod bench;
 pub mod bench_all;
+pub mod bench_cluster;
 pub mod bench_queue;
 pub mod bench_replication;
 pub mod chaos;
 pub mod check;
+pub mod cluster;
 pub mod demo;
 pub mod demo_drill;
 pub mod master;

@@ -34,6 +34,8 @@ pub struct ServeArgs {
     /// Override a named timeout or limit (`handover_timeout=10s`, `pull_batch=500`); repeatable.
     #[arg(long = "setting", value_parser = parse_setting)]
     pub settings: Vec<(String, String)>,
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
 }
 
 fn parse_setting(s: &str) -> Result<(String, String), String> {
@@ -111,6 +113,12 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         listen,
         server,
         admin_token: a.admin_token,
+        cluster: a.cluster.config(
+            environment
+                .as_ref()
+                .map(|e| e.env.secret.expose().to_string()),
+            &settings,
+        )?,
         settings,
         environment,
     };
@@ -132,7 +140,27 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         let _ = out.flush();
     }
-    wait_for_stop().await;
+    let node_stopped = running.cluster.as_ref().map(|n| n.stopped());
+    let node_failed = async move {
+        match node_stopped {
+            Some(mut rx) => rx
+                .wait_for(|s| s.is_some())
+                .await
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_else(|| "the Raft core stopped".into()),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = wait_for_stop() => {}
+        // A cluster node whose storage failed stops rather than diverge; whoever supervises
+        // it restarts it, and it resumes from its last applied entry.
+        why = node_failed => {
+            running.stop();
+            anyhow::bail!("the cluster node stopped: {why}");
+        }
+    }
     running.stop();
     running.task.await.context("server task")??;
     Ok(())

@@ -21,6 +21,10 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 }
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(node) = &state.cluster {
+        let (code, body) = crate::cluster_http::readiness(node);
+        return (code, Json(body)).into_response();
+    }
     let probe = state.read(|r| r.master()).await;
     match probe {
         Ok((master, epoch)) => {
@@ -122,6 +126,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         }
         let end = body.rfind("# EOF").unwrap_or(body.len());
         body.insert_str(end, &extra);
+    }
+    // The cluster node's view (issue 7), appended before the exposition's end marker.
+    if let Some(node) = &state.cluster {
+        body = crate::cluster_http::metrics(node, body);
     }
     // PMS link counters, per link (appended before the exposition's end marker).
     let links = state.pms.statuses();

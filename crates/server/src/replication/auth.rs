@@ -1,8 +1,6 @@
 //! How servers of one environment prove who they are: a token derived from the shared secret
 //! and the caller's code, sent with the environment's fingerprint. The secret never travels.
 
-use sha2::{Digest, Sha256};
-
 /// Header naming the calling server.
 pub const SERVER_HEADER: &str = "x-innsync-server";
 /// Header carrying the caller's environment fingerprint.
@@ -10,22 +8,11 @@ pub const FINGERPRINT_HEADER: &str = "x-innsync-fingerprint";
 
 /// The bearer token server `code` presents to its peers.
 pub fn peer_token(secret: &str, code: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"innsync-peer\0");
-    h.update(secret.as_bytes());
-    h.update([0]);
-    h.update(code.as_bytes());
-    hex::encode(h.finalize())
+    innsync_cluster::auth::derived_token("innsync-peer", secret, code)
 }
 
 /// Compares two tokens in constant time.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+pub use innsync_cluster::auth::same;
 
 #[cfg(test)]
 mod tests {

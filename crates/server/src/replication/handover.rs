@@ -163,7 +163,8 @@ pub async fn run(
         if events.is_empty() {
             // Wait for the target's progress, its silence, or time.
             tokio::time::sleep(PROGRESS_POLL).await;
-            let peer = ctx.peer_snapshot(&to);
+            // On a cluster, what every node saw: the target may pull from any of them.
+            let peer = crate::cluster_http::peer_seen(state, &ctx, &to).await;
             let theirs = cursor_map(&peer.cursor);
             // Silence counts from the later of its last pull and the start of this handover,
             // so a target that has not pulled yet gets the whole grace period.
