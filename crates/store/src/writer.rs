@@ -1383,6 +1383,12 @@ fn run_replicate(
             );
             quarantine(tx, c, &reason, now)?;
             crate::apply::log_change(tx, &c.record, &stamp, &serde_json::to_string(&c.record)?)?;
+            // A fenced master's grant is still a claim to its epoch: noted, so the claim that
+            // ranks first (the takeover's) holds here as everywhere, and the grantee's env
+            // writes of that epoch are fenced too.
+            if let innsync_core::Record::MasterToken(t) = &c.record {
+                crate::fence::saw_token(tx, t, &time_text(now))?;
+            }
             report.conflicts += 1;
             cursors.insert(c.origin.clone(), c.seq);
             continue;
