@@ -105,29 +105,13 @@ async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
     text.push_str(RULE);
     std::fs::write(&env, text).unwrap();
     let links = proxy_mesh(&codes, &real).await;
-    let servers: Vec<TestServer> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let peers: Vec<(String, String)> = codes
-                .iter()
-                .filter(|p| *p != c)
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
-                    )
-                })
-                .collect();
-            TestServer::start_in_with(
-                &env,
-                c,
-                &format!("127.0.0.1:{}", real[i]),
-                &peers,
-                &["--setting", "allotment_rule_interval=100ms"],
-            )
-        })
-        .collect();
+    let servers = start_behind_with(
+        &env,
+        &codes,
+        &real,
+        &links,
+        &["--setting", "allotment_rule_interval=100ms"],
+    );
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;

@@ -61,7 +61,11 @@ pub fn apply_record(
         Novelty::Created => None,
         Novelty::Unknown => load_record(conn, kind, &key)?,
     };
+    if let Record::MasterToken(t) = rec {
+        crate::fence::saw_token(conn, t, stamp.at)?;
+    }
     let newer = match &old {
+        Some(o) if o.meta().version == rec.meta().version => outranks(conn, rec, o, stamp)?,
         Some(o) => o.meta().version < rec.meta().version,
         // Not here: never created, or deleted — a version older than its deletion stays out.
         None => match novelty {
@@ -79,6 +83,27 @@ pub fn apply_record(
     } else {
         Applied::Stale
     })
+}
+
+/// Between two states at one version: the one written at the higher epoch (the other was
+/// written under a master later fenced); for the master token, the epoch's rightful claim.
+fn outranks(
+    conn: &Connection,
+    rec: &Record,
+    stored: &Record,
+    stamp: &ChangeStamp<'_>,
+) -> Result<bool, StoreError> {
+    if let (Record::MasterToken(new), Record::MasterToken(old)) = (rec, stored) {
+        return Ok(crate::fence::claim_rank(new) > crate::fence::claim_rank(old));
+    }
+    let stored_epoch: Option<i64> = conn
+        .prepare_cached(
+            "SELECT c.epoch FROM records r JOIN changes c ON c.origin = r.origin AND c.seq = r.seq
+             WHERE r.kind = ?1 AND r.key = ?2",
+        )?
+        .query_row(params![rec.kind().as_str(), rec.key()], |r| r.get(0))
+        .optional()?;
+    Ok(stored_epoch.is_some_and(|e| stamp.epoch as i64 > e))
 }
 
 /// The version at which the record was deleted, if it was.

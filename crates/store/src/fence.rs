@@ -53,15 +53,68 @@ pub fn record_conflict(
     Ok(())
 }
 
+/// How a claim to an epoch ranks against another claim to the same epoch: a forced takeover
+/// before a grant, then the higher server code. Every server ranks the same way, so they all
+/// agree on one master per epoch whatever order the claims arrive in.
+pub fn claim_rank(t: &innsync_core::record::MasterToken) -> (bool, String) {
+    (t.fence.is_some(), t.server.to_string())
+}
+
+/// Notes a claim to an epoch (every master token applied or arriving late). When two servers
+/// claim one epoch, the claims that rank below the first are not legitimate: their servers'
+/// env writes of that epoch are fenced from their first change (seq 0), here and wherever the
+/// claims arrive.
+pub fn saw_token(
+    conn: &Connection,
+    t: &innsync_core::record::MasterToken,
+    at: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO epochs (epoch, server, takeover) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        t.epoch as i64,
+        t.server.as_str(),
+        i64::from(t.fence.is_some())
+    ])?;
+    let claims: Vec<(String, bool)> = conn
+        .prepare_cached("SELECT server, takeover FROM epochs WHERE epoch = ?1")?
+        .query_map([t.epoch as i64], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
+        })?
+        .collect::<Result<_, _>>()?;
+    let Some(first) = claims
+        .iter()
+        .max_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)))
+        .map(|c| c.0.clone())
+    else {
+        return Ok(());
+    };
+    for (server, _) in claims.iter().filter(|c| c.0 != first) {
+        let loser = ServerCode::parse(server).map_err(StoreError::Corrupt)?;
+        let f = innsync_core::record::Fence {
+            server: loser,
+            epoch: t.epoch,
+            seq: 0,
+        };
+        learn(conn, &f, at)?;
+    }
+    Ok(())
+}
+
 /// Learns a fence: stores it, and quarantines every env change of the old master beyond it
-/// that is already here, putting each affected record back to its last legitimate state.
+/// that is already here, putting each affected record back to its last legitimate state. Of two
+/// fences on one server and epoch the stricter (lower seq) holds.
 pub fn learn(
     conn: &Connection,
     f: &innsync_core::record::Fence,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR IGNORE INTO fences (server, epoch, seq) VALUES (?1, ?2, ?3)")?
-        .execute(params![f.server.as_str(), f.epoch as i64, f.seq as i64])?;
+    conn.prepare_cached(
+        "INSERT INTO fences (server, epoch, seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (server, epoch) DO UPDATE SET seq = MIN(seq, excluded.seq)",
+    )?
+    .execute(params![f.server.as_str(), f.epoch as i64, f.seq as i64])?;
     let fenced: Vec<(u64, String)> = conn
         .prepare_cached(
             "SELECT seq, body FROM changes WHERE origin = ?1 AND epoch = ?2 AND seq > ?3
@@ -72,10 +125,17 @@ pub fn learn(
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
         )?
         .collect::<Result<_, _>>()?;
-    let reason = format!(
-        "written by {} at epoch {} after a forced takeover fenced it at its change {}",
-        f.server, f.epoch, f.seq
-    );
+    let reason = if f.seq == 0 {
+        format!(
+            "written by {} as master of epoch {}, which {} did not win: another server's claim to that epoch ranks first",
+            f.server, f.epoch, f.server
+        )
+    } else {
+        format!(
+            "written by {} at epoch {} after a forced takeover fenced it at its change {}",
+            f.server, f.epoch, f.seq
+        )
+    };
     let mut touched: Vec<(String, String)> = Vec::new();
     for (seq, body) in &fenced {
         let rec: Record = serde_json::from_str(body)?;
@@ -123,8 +183,11 @@ fn revert(
     let record_id = current.meta().id.to_string();
     let legit: Option<(String, i64, String)> = conn
         .prepare_cached(
-            "SELECT origin, seq, body FROM changes WHERE record_id = ?1 AND kind = ?2
-             AND NOT (origin = ?3 AND epoch = ?4 AND seq > ?5) ORDER BY version DESC LIMIT 1",
+            "SELECT origin, seq, body FROM changes c WHERE record_id = ?1 AND kind = ?2
+             AND NOT (origin = ?3 AND epoch = ?4 AND seq > ?5)
+             AND NOT (authority = 'env' AND EXISTS (SELECT 1 FROM fences f
+                 WHERE f.server = c.origin AND f.epoch = c.epoch AND c.seq > f.seq))
+             ORDER BY version DESC, epoch DESC LIMIT 1",
         )?
         .query_row(
             params![

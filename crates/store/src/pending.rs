@@ -262,22 +262,30 @@ impl ReadPool {
 
     /// The pool's operations due at `now`, oldest first, leaving out any whose record has an
     /// older operation still unfinished (in any pool): one record's operations run in order.
+    /// A retry due after `latest` (the longest a retry ever waits) counts as due too: the clock
+    /// was stepped back since it was scheduled, and it must not wait for the step. (Hourly and
+    /// daily updates are `pending` with a later time of their own, and wait for it.)
     pub fn due_pending(
         &self,
         pool: &str,
         now: &str,
+        latest: &str,
         limit: usize,
     ) -> Result<Vec<PendingOp>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM pending_ops p WHERE pool = ?1
-                 AND state IN ('pending', 'retry', 'in_progress') AND next_at <= ?2
+                 AND state IN ('pending', 'retry', 'in_progress')
+                 AND (next_at <= ?2 OR (state = 'retry' AND next_at > ?4))
                  AND NOT EXISTS (SELECT 1 FROM pending_ops o WHERE p.record_id IS NOT NULL
                      AND o.record_id = p.record_id AND o.id < p.id
                      AND o.state IN ('pending', 'retry', 'in_progress'))
                  ORDER BY id LIMIT ?3"
             ))?;
-            let rows = st.query_map(params![pool, now, limit as i64], PendingOp::from_row)?;
+            let rows = st.query_map(
+                params![pool, now, limit as i64, latest],
+                PendingOp::from_row,
+            )?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

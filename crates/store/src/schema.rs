@@ -137,6 +137,16 @@ CREATE TABLE change_order (
     n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, committed_at TEXT NOT NULL);
 "#;
 
+/// Version 5: every master token ever seen, by epoch. Two servers can claim one epoch (a
+/// forced takeover racing a handover): the claim that ranks first — a takeover before a grant,
+/// then the higher server code — is the epoch's master everywhere, whatever the order the
+/// claims arrive in, and the other claimants' env writes of that epoch are fenced.
+const V5: &str = r#"
+CREATE TABLE epochs (
+    epoch INTEGER NOT NULL, server TEXT NOT NULL, takeover INTEGER NOT NULL,
+    PRIMARY KEY (epoch, server, takeover)) WITHOUT ROWID;
+"#;
+
 /// Created by the writer when commit order tracking is turned on (`meta.commit_order`), not by
 /// a migration: `meta.batch_at` is the time of the batch, set by the writer at the start of
 /// each transaction (the leader's time in a cluster).
@@ -149,7 +159,7 @@ END;
 
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

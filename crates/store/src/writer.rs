@@ -1084,13 +1084,23 @@ fn run_batch(
                     Ok(WriteOutcome::Done(Outcome::Expired { ids: vec![] }))
                 }
                 Job::Replicate(changes, skipped) => {
-                    if changes
+                    let token = changes
                         .iter()
-                        .any(|c| matches!(c.record, innsync_core::Record::MasterToken(_)))
-                    {
-                        st.master_moved = true;
-                    }
+                        .any(|c| matches!(c.record, innsync_core::Record::MasterToken(_)));
                     let report = run_replicate(&tx, &st.server, changes, skipped.as_ref(), now)?;
+                    if token {
+                        // A replicated token moves the master at once, like a local grant: the
+                        // next command of this very batch is decided under it.
+                        st.master_moved = true;
+                        let (master, epoch) = master_in(&tx)?;
+                        if let Some(m) = master {
+                            st.master = m;
+                        }
+                        st.epoch = epoch;
+                        if st.master != st.server {
+                            st.frozen = false;
+                        }
+                    }
                     if report.applied > 0 {
                         st.cache.borrow_mut().clear();
                         wrote_remote = true;
@@ -1273,7 +1283,16 @@ fn run_command(
             Novelty::Unknown
         };
         let applied = apply_record(tx, rec, &stamp, novelty)?;
-        assert_eq!(applied, Applied::Written, "a decided write is always newer");
+        if applied != Applied::Written {
+            // The decision read a state older than the one it writes over: a bug, but one
+            // command's, not the writer's — the batch fails and is re-run one request at a time.
+            return Err(StoreError::Corrupt(format!(
+                "{} {} was decided at version {} but a newer one is stored",
+                rec.kind().as_str(),
+                rec.key(),
+                rec.meta().version
+            )));
+        }
         if ReferenceCache::caches(rec.kind().as_str()) {
             cache.borrow_mut().forget(rec.kind().as_str(), &rec.key());
         }
@@ -1364,6 +1383,12 @@ fn run_replicate(
             );
             quarantine(tx, c, &reason, now)?;
             crate::apply::log_change(tx, &c.record, &stamp, &serde_json::to_string(&c.record)?)?;
+            // A fenced master's grant is still a claim to its epoch: noted, so the claim that
+            // ranks first (the takeover's) holds here as everywhere, and the grantee's env
+            // writes of that epoch are fenced too.
+            if let innsync_core::Record::MasterToken(t) = &c.record {
+                crate::fence::saw_token(tx, t, &time_text(now))?;
+            }
             report.conflicts += 1;
             cursors.insert(c.origin.clone(), c.seq);
             continue;
@@ -1423,6 +1448,14 @@ fn run_replicate(
 }
 
 /// Reads the master and epoch back from the meta table after a commit.
+/// The master and epoch as the transaction `conn` is in sees them.
+fn master_in(conn: &Connection) -> Result<(Option<ServerCode>, u64), StoreError> {
+    let master = get_meta(conn, "master")?
+        .map(|m| ServerCode::parse(&m).map_err(StoreError::Corrupt))
+        .transpose()?;
+    Ok((master, meta_u64(conn, "epoch")?))
+}
+
 fn reload_master(st: &mut State) -> Result<(), StoreError> {
     if let Some(m) = get_meta(&st.conn, "master")? {
         st.master = ServerCode::parse(&m).map_err(StoreError::Corrupt)?;

@@ -73,6 +73,37 @@ pub fn spawn_server(dir: &Path, token: &str) -> anyhow::Result<ServerProcess> {
 }
 
 /// Starts `innsync serve` with these arguments (besides the data directory).
+/// A free port on 127.0.0.1 (for the benches' environment files).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `innsync serve` for server `code` of environment `env` on `port`, its data under `dir/code`,
+/// with `extra` arguments.
+pub fn start_in_environment(
+    dir: &Path,
+    env: &Path,
+    code: &str,
+    port: u16,
+    token: &str,
+    extra: &[&str],
+) -> anyhow::Result<ServerProcess> {
+    let listen = format!("127.0.0.1:{port}");
+    let envs = env.display().to_string();
+    let mut args = vec![
+        "--environment",
+        &envs,
+        "--server",
+        code,
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    spawn_server_with(&dir.join(code), token, &args)
+}
+
 pub fn spawn_server_with(dir: &Path, token: &str, args: &[&str]) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("finding the innsync executable")?;
     let mut child = Command::new(exe)

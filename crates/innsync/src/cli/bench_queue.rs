@@ -3,7 +3,7 @@
 //! SF, that partner. Measures how many operations a second the queue carries when it has a
 //! backlog, and the age of its oldest open item under a steady load.
 
-use super::bench::{spawn_server_with, BenchArgs, ServerProcess};
+use super::bench::{free_port, start_in_environment, BenchArgs, ServerProcess};
 use crate::client::{random_token, Api};
 use anyhow::{bail, Context};
 use futures::future::join_all;
@@ -21,11 +21,17 @@ const STEADY_FOR: Duration = Duration::from_secs(10);
 /// How long any phase may take before the bench gives up.
 const PHASE_LIMIT: Duration = Duration::from_secs(300);
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+/// Queue settings quick enough that the bench measures the queue, not its idle waits.
+const FAST_QUEUE: [&str; 8] = [
+    "--setting",
+    "pending_poll=20ms",
+    "--setting",
+    "pending_retry_min=20ms",
+    "--setting",
+    "pending_retry_max=100ms",
+    "--setting",
+    "pending_max_attempts=100000",
+];
 
 fn start(
     dir: &Path,
@@ -34,28 +40,7 @@ fn start(
     port: u16,
     token: &str,
 ) -> anyhow::Result<ServerProcess> {
-    let listen = format!("127.0.0.1:{port}");
-    let envs = env.display().to_string();
-    spawn_server_with(
-        &dir.join(code),
-        token,
-        &[
-            "--environment",
-            &envs,
-            "--server",
-            code,
-            "--listen",
-            &listen,
-            "--setting",
-            "pending_poll=20ms",
-            "--setting",
-            "pending_retry_min=20ms",
-            "--setting",
-            "pending_retry_max=100ms",
-            "--setting",
-            "pending_max_attempts=100000",
-        ],
-    )
+    start_in_environment(dir, env, code, port, token, &FAST_QUEUE)
 }
 
 /// Open operations and the queue time of the oldest, in milliseconds.

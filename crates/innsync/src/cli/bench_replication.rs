@@ -2,7 +2,7 @@
 //! Measures how fast a change becomes visible on the other server, how fast an office catches
 //! up after a long time offline, and how long a handover takes when caught up.
 
-use super::bench::{spawn_server_with, BenchArgs, ServerProcess};
+use super::bench::{free_port, start_in_environment, BenchArgs, ServerProcess};
 use crate::client::{random_token, Api};
 use anyhow::{bail, Context};
 use chrono::{Days, Utc};
@@ -11,12 +11,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
@@ -29,20 +23,7 @@ fn start(
     port: u16,
     token: &str,
 ) -> anyhow::Result<ServerProcess> {
-    let listen = format!("127.0.0.1:{port}");
-    let envs = env.display().to_string();
-    spawn_server_with(
-        &dir.join(code),
-        token,
-        &[
-            "--environment",
-            &envs,
-            "--server",
-            code,
-            "--listen",
-            &listen,
-        ],
-    )
+    start_in_environment(dir, env, code, port, token, &[])
 }
 
 async fn wait_until(

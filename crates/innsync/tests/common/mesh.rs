@@ -35,6 +35,17 @@ pub fn start_behind(
     real: &[u16],
     links: &std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
 ) -> Vec<TestServer> {
+    start_behind_with(env, codes, real, links, &[])
+}
+
+/// Like [`start_behind`], with more arguments for every server (`--setting NAME=VALUE`).
+pub fn start_behind_with(
+    env: &std::path::Path,
+    codes: &[&str],
+    real: &[u16],
+    links: &std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
+    extra: &[&str],
+) -> Vec<TestServer> {
     codes
         .iter()
         .enumerate()
@@ -49,7 +60,7 @@ pub fn start_behind(
                     )
                 })
                 .collect();
-            TestServer::start_in(env, c, &format!("127.0.0.1:{}", real[i]), &peers)
+            TestServer::start_in_with(env, c, &format!("127.0.0.1:{}", real[i]), &peers, extra)
         })
         .collect()
 }

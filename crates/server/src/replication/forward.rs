@@ -290,8 +290,8 @@ pub struct ListQuery {
 pub async fn steer_op(state: &AppState, id: i64, action: &str) -> Result<PendingOp, Problem> {
     let op = super::queue::load(state, id).await?;
     let next = match (action, op.state.as_str()) {
-        ("retry", "failed" | "retry" | "pending") => "pending",
-        ("cancel", "pending" | "retry" | "failed") => "canceled",
+        ("retry", "failed" | "retry" | "pending" | "in_progress") => "pending",
+        ("cancel", "pending" | "retry" | "failed" | "in_progress") => "canceled",
         ("retry" | "cancel", s) => {
             return Err(Problem::new(
                 StatusCode::CONFLICT,

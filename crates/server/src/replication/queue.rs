@@ -484,10 +484,15 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 /// before the first is tried, and their outcomes written together at the end: a crash in between
 /// runs them again, which their idempotency keys make harmless.
 async fn work_pool(state: &AppState, pool: &str) {
-    let now = innsync_store::time_text((state.clock)());
+    let at = (state.clock)();
+    let now = innsync_store::time_text(at);
+    let latest = innsync_store::time_text(
+        at + chrono::TimeDelta::from_std(state.settings.pending_retry_max).unwrap_or_default()
+            + chrono::TimeDelta::seconds(1),
+    );
     let p = pool.to_string();
     let Ok(due) = state
-        .read(move |r| r.due_pending(&p, &now, POOL_BATCH))
+        .read(move |r| r.due_pending(&p, &now, &latest, POOL_BATCH))
         .await
     else {
         return;

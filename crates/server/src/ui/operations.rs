@@ -41,21 +41,22 @@ pub fn pending_section(user: &UiUser, ops: &[PendingOp]) -> Markup {
     html! {
         section.card data-testid="pending-ops" {
             h2 { "Pending operations" }
-            p.muted { "Changes forwarded to the server that owns the record, delivered when it is reachable." }
+            p.muted { "Work for another server or a partner environment — changes forwarded to a record's owner, and what the distribution rules move and copy — carried out when the other side is reachable; each pool in order." }
             @if ops.is_empty() {
-                p.muted { "Nothing forwarded yet." }
+                p.muted { "Nothing queued yet." }
             } @else {
                 div.scroll { table.list {
-                    thead { tr { th { "#" } th { "To" } th { "What" } th { "State" } th { "Attempts" } th { "Last error" } th {} } }
+                    thead { tr { th { "#" } th { "To" } th { "Pool" } th { "What" } th { "State" } th { "Attempts" } th { "Last error" } th {} } }
                     tbody { @for op in ops {
                         tr data-pending=(op.id) {
                             td { (op.id) }
                             td { strong { (op.target) } }
-                            td { (op.summary) }
+                            td { (op.pool) }
+                            td { (op.summary) @if let Some(r) = &op.rule { br; span.muted { "rule " (r) } } }
                             td { span class={ "badge " (match op.state.as_str() { "done" => "ok", "failed" => "down", "canceled" => "idle", _ => "st-provisional" }) } { (op.state) } }
                             td { (op.attempts) }
                             td { @if let Some(e) = &op.last_error { span.muted { (e) } } }
-                            td { @if user.may(Permission::Admin) && matches!(op.state.as_str(), "pending" | "retry" | "failed") {
+                            td { @if user.may(Permission::Admin) && matches!(op.state.as_str(), "pending" | "retry" | "failed" | "in_progress") {
                                 div.row {
                                     form method="post" action={ "/ui/pending/" (op.id) "/retry" } { (layout::csrf(user)) button.secondary type="submit" data-action="retry" { "Retry now" } }
                                     form method="post" action={ "/ui/pending/" (op.id) "/cancel" } data-confirm="Cancel this operation? The change will not reach its owner." {
