@@ -22,7 +22,6 @@ fn clock() -> innsync_store::Clock {
 /// replicated — and the writer's "a decided write is always newer" assertion kills the writer
 /// thread: the server answers 503 to every write and stops replicating until restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding 4, chaos seed 2002 (--servers WB,RS,RA,PA --steps 1000 --clients 6 --faults all): a command decided in the same group commit as a replicated master token sees the epoch from before the batch (writer.rs reloads the master only after the commit), so a takeover writes a token version that is already stored and the writer thread panics"]
 async fn a_takeover_in_one_batch_with_a_replicated_token_keeps_the_writer_alive() {
     let (dw, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (wb, wb_reads) =
@@ -104,7 +103,6 @@ async fn a_takeover_in_one_batch_with_a_replicated_token_keeps_the_writer_alive(
 /// learned: it is applied on WB, while every other server quarantines it at the door — the
 /// servers never converge, and a write WB acknowledged counts nowhere else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding 4, chaos seeds 2004 and 2005 (--servers WB,RS,RA,PA --steps 1000 --clients 6 --faults all): a command decided in the same group commit as a replicated master token sees the master from before the batch, so a fenced old master accepts env writes after learning its fence"]
 async fn an_env_write_in_one_batch_with_a_replicated_takeover_is_refused() {
     let (dw, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (wb, wb_reads) =

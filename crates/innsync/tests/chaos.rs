@@ -18,17 +18,14 @@ fn config(seed: u64, knobs: innsync_chaos::Knobs) -> RunConfig {
     }
 }
 
-/// The CI pass: a few hundred operations from four clients per seed, under every fault kind
-/// but forced takeovers, whose races (findings 3–6, the ignored tests below) can still leave
-/// servers apart; the long mode and the simulation cover takeovers.
+/// The CI pass: a few hundred operations from four clients per seed, under every fault kind,
+/// forced takeovers included (their races were findings 3–6, below).
 fn ci_knobs() -> innsync_chaos::Knobs {
-    let mut faults = innsync_chaos::FaultMix::all();
-    faults.takeover = false;
     innsync_chaos::Knobs {
         steps: 600,
         clients: 4,
         think_ms: 50,
-        faults,
+        faults: innsync_chaos::FaultMix::all(),
         ..innsync_chaos::run::short_knobs()
     }
 }
@@ -59,7 +56,6 @@ async fn a_short_chaos_pass_keeps_every_guarantee() {
 /// and the fence's revert does not bring back the legitimate write that arrived as stale.
 /// Timing-dependent (real processes): a replay may need a few runs to show it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finding 6, chaos seed 60 (--steps 1000 --clients 5 --think-ms 50 --faults all): writes of one record at one version under different epochs are ordered by arrival, not epoch, and a fence's revert leaves the fenced one standing; servers disagree on the booking for good"]
 async fn chaos_seed_60_with_takeovers_converges() {
     let knobs = innsync_chaos::Knobs {
         steps: 1000,
@@ -117,7 +113,6 @@ async fn proxy_to(port: u16) -> innsync_faultproxy::ProxyHandle {
 /// 2"; WB keeps its own and drops the takeover's as stale, fence and all, so WB keeps the
 /// write that RS quarantined, and the two never converge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finding 3, chaos seed 100 (--servers WB,RS,RA,PA --steps 1000 --clients 6): a handover and a forced takeover that race to one epoch write two master tokens of the same version; the old master keeps its own and never learns the takeover's fence (store apply.rs applies a token and its fence only when it is newer than the stored one), so the two keep different token records and it keeps env writes everyone else quarantined: they never converge"]
 async fn a_handover_racing_a_forced_takeover_still_converges() {
     let dir = tempfile::tempdir().unwrap();
     let (wb_port, rs_port) = (free_port(), free_port());
@@ -183,7 +178,6 @@ async fn a_handover_racing_a_forced_takeover_still_converges() {
 /// restarts with its clock 30 s behind (a clock stepped back); PA is reachable again — and
 /// the operation waits a minute for its next attempt instead of at most `pending_retry_max`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finding 2, chaos seed 20 (--steps 1000 --clients 5 --think-ms 50, skews then up to 120 s): pending_ops.next_at is compared with the server's clock, so a clock stepped back by S stalls every queued retry by S (store due_pending / server replication/forward.rs); a next attempt more than pending_retry_max ahead should count as due"]
 async fn a_clock_stepped_back_does_not_stall_pending_operations() {
     use innsync_chaos::process::ServerProcess;
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +322,6 @@ fn bad_chaos_options_are_refused_with_the_reason() {
 /// epoch. After heal at most one of them may count; the other's must be quarantined, and every
 /// server must agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finding 5, chaos seed 2002 (--servers WB,RS,RA,PA --steps 1000 --clients 6 --faults all): a forced takeover takes 'the epoch above any it has seen', which a handover elsewhere may have given already; the store keeps no disputed epochs (innsync-environment's TokenHistory does, unused), so both masters' env writes of that epoch count"]
 async fn a_takeover_colliding_with_a_handover_leaves_one_master_per_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let codes = ["WB", "RS", "RA"];
