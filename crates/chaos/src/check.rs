@@ -15,8 +15,9 @@
 //!   bookings, however it was retried, relayed or duplicated;
 //! - `acknowledged_env_writes`: every env write acknowledged (a room added) is a record or a
 //!   quarantined conflict on every server, never lost;
-//! - `one_master_per_epoch`: no two servers' tokens claim one epoch, and the env writes that
-//!   count (not fenced, not quarantined) of each epoch come from that epoch's master only;
+//! - `one_master_per_epoch`: the env writes that count (not fenced, not quarantined) of each
+//!   epoch come from one of its claimants only — two claims of one epoch are settled by the
+//!   store (the first-ranked claim is the master everywhere), so they are counted, not failed;
 //! - `epochs_grow`: the tokens each server wrote have growing epochs.
 //!
 //! - `acknowledged_grants`: every allotment grant acknowledged is a record (or a conflict) on
@@ -68,6 +69,8 @@ pub struct Checked {
     pub pending_operations: usize,
     /// Epochs seen.
     pub epochs: usize,
+    /// Epochs claimed by two servers and settled.
+    pub disputed_epochs: usize,
     /// Conflicts on the first server.
     pub conflicts: usize,
     /// Allotment grants acknowledged (and found on every server, or quarantined).
@@ -583,14 +586,10 @@ pub fn check(
         }
     }
     v.checked.epochs = claims.len();
-    for (epoch, servers) in &claims {
-        if servers.len() > 1 {
-            fail(
-                "one_master_per_epoch",
-                format!("epoch {epoch} is claimed by {servers:?}"),
-            );
-        }
-    }
+    // Two claims of one epoch (a takeover racing a handover) are allowed since disputed epochs
+    // are settled (the claim that ranks first is the master everywhere, the others' env writes
+    // fenced): what must hold is that only one claimant's env writes count, checked below.
+    v.checked.disputed_epochs = claims.values().filter(|s| s.len() > 1).count();
     for (f, s) in finals.iter().zip(states) {
         let quarantined: BTreeSet<(&str, u64)> =
             s.conflicts.iter().map(|c| (c.0.as_str(), c.1)).collect();

@@ -121,8 +121,8 @@ impl Report {
         ));
         let c = &self.verdict.checked;
         s.push_str(&format!(
-            "  checked: {} acknowledged bookings ({} writes fenced), {} env writes ({} fenced), {} pending operations, {} epochs, {} conflicts, {} nights oversold by several authorities together, {} grants\n",
-            c.acknowledged_bookings, c.fenced_booking_writes, c.acknowledged_env_writes, c.fenced_env_writes, c.pending_operations, c.epochs, c.conflicts, c.cross_authority_oversold_nights, c.acknowledged_grants
+            "  checked: {} acknowledged bookings ({} writes fenced), {} env writes ({} fenced), {} pending operations, {} epochs ({} disputed), {} conflicts, {} nights oversold by several authorities together, {} grants\n",
+            c.acknowledged_bookings, c.fenced_booking_writes, c.acknowledged_env_writes, c.fenced_env_writes, c.pending_operations, c.epochs, c.disputed_epochs, c.conflicts, c.cross_authority_oversold_nights, c.acknowledged_grants
         ));
         for v in &self.verdict.violations {
             s.push_str(&format!("  VIOLATION {}: {}\n", v.check, v.detail));
