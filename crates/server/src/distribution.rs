@@ -97,7 +97,7 @@ async fn scan(state: &AppState) -> Result<(), crate::problem::Problem> {
                 continue;
             }
             if let Record::Tombstone(t) = rec {
-                ops.extend(copies_to_take_back(state, &ctx.env, t, &me).await?);
+                ops.extend(copies_to_take_back(state, &ctx.env, t).await?);
                 continue;
             }
             let event = if rec.meta().version == 1 {
@@ -188,7 +188,6 @@ async fn copies_to_take_back(
     state: &AppState,
     env: &innsync_environment::Environment,
     t: &innsync_core::Tombstone,
-    me: &ServerCode,
 ) -> Result<Vec<NewPending>, crate::problem::Problem> {
     let mut out = vec![];
     for rule in env
@@ -196,7 +195,7 @@ async fn copies_to_take_back(
         .iter()
         .filter(|r| r.kind == t.deleted_kind && r.mode == Mode::DataOnly)
     {
-        let Some(rules::Target::Partner(p)) = Some(&rule.target) else {
+        let rules::Target::Partner(p) = &rule.target else {
             continue;
         };
         let target = format!("partner:{p}");
@@ -228,7 +227,6 @@ async fn copies_to_take_back(
             not_before: None,
             coalesce: true,
         });
-        let _ = me;
     }
     Ok(out)
 }
