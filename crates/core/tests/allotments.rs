@@ -5,12 +5,14 @@
 //! inventory change ever creates or deepens a shortfall — a sale or a grant never takes more
 //! than its holder has.
 
+mod common;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::allotment::AllotmentRule;
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
 use innsync_core::{
-    decide, Authority, Command, Ctx, DomainError, GuestInput, InitialStatus, RecordId, ServerCode,
+    Authority, Command, Ctx, DomainError, GuestInput, InitialStatus, RecordId, ServerCode,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -167,30 +169,14 @@ impl World {
             holders: &holders,
             archives: &[],
         };
-        let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
-        match decide(cmd, &self.state, &mut self.ids[at], &ctx) {
-            Ok(d) => {
-                if let innsync_core::Outcome::Written {
-                    record: innsync_core::Record::Booking(b),
-                    ..
-                } = &d.outcome
-                {
-                    if !self.bookings.contains(&b.meta.id) {
-                        self.bookings.push(b.meta.id.clone());
-                    }
-                }
-                self.state.apply(&d);
-                Ok(())
-            }
-            Err(e) => {
-                assert_eq!(
-                    before,
-                    format!("{:?}", self.state.records().collect::<Vec<_>>()),
-                    "a refusal writes nothing"
-                );
-                Err(e)
-            }
-        }
+        common::run(
+            &mut self.state,
+            &mut self.ids[at],
+            &ctx,
+            cmd,
+            &mut self.bookings,
+        )
+        .map(|_| ())
     }
 
     fn rule() -> AllotmentRule {

@@ -2,6 +2,8 @@
 //! (no oversold night, no room held twice, derived counters equal to the records), and every
 //! refusal wrote nothing.
 
+mod common;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
@@ -125,29 +127,14 @@ impl World {
             holders: &[],
             archives: &[],
         };
-        let before = format!("{:?}", self.state.records().collect::<Vec<_>>());
-        match decide(cmd, &self.state, &mut self.ids, &ctx) {
-            Ok(d) => {
-                if let innsync_core::Outcome::Written {
-                    record: innsync_core::Record::Booking(b),
-                    ..
-                } = &d.outcome
-                {
-                    if !self.bookings.contains(&b.meta.id) {
-                        self.bookings.push(b.meta.id.clone());
-                    }
-                }
-                self.state.apply(&d);
-                Ok(())
-            }
-            Err(e) => {
-                assert_eq!(
-                    before,
-                    format!("{:?}", self.state.records().collect::<Vec<_>>())
-                );
-                Err(e)
-            }
-        }
+        common::run(
+            &mut self.state,
+            &mut self.ids,
+            &ctx,
+            cmd,
+            &mut self.bookings,
+        )
+        .map(|_| ())
     }
 }
 
