@@ -220,6 +220,23 @@ impl Cluster {
         &mut self.nodes[id as usize - 1]
     }
 
+    /// Waits until node `id` acknowledges a one-night booking arriving on day `arrival`.
+    async fn until_booked(&self, id: u64, arrival: u64, what: &str) {
+        until(what, || async {
+            let r = self
+                .api(id)
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/bookings",
+                    Some(booking(arrival, 1)),
+                    &[],
+                )
+                .await;
+            (r.status == 201).then_some(())
+        })
+        .await;
+    }
+
     fn api(&self, id: u64) -> Api {
         Api::new(&self.nodes[id as usize - 1].base(), TOKEN)
     }
@@ -582,19 +599,7 @@ async fn writes_survive_a_follower_and_are_refused_clearly_without_a_quorum() {
     c.node(followers[0]).spawn();
     c.node(followers[1]).spawn();
     let now = c.leader(&[1, 2, 3]).await;
-    until("writes accepted again", || async {
-        let r = c
-            .api(now)
-            .send(
-                reqwest::Method::POST,
-                "/api/v1/bookings",
-                Some(booking(6, 1)),
-                &[],
-            )
-            .await;
-        (r.status == 201).then_some(())
-    })
-    .await;
+    c.until_booked(now, 6, "writes accepted again").await;
     c.converged(&[1, 2, 3]).await;
     for id in 1..=3 {
         assert_eq!(
@@ -846,19 +851,8 @@ async fn a_cluster_is_rebuilt_from_a_backup() {
     let c = Cluster::start_with(&[], Some(&backup), None).await;
     assert_eq!(c.converged(&[1, 2, 3]).await, at_backup);
     let leader = c.leader(&[1, 2, 3]).await;
-    until("writes accepted by the rebuilt cluster", || async {
-        let r = c
-            .api(leader)
-            .send(
-                reqwest::Method::POST,
-                "/api/v1/bookings",
-                Some(booking(40, 1)),
-                &[],
-            )
-            .await;
-        (r.status == 201).then_some(())
-    })
-    .await;
+    c.until_booked(leader, 40, "writes accepted by the rebuilt cluster")
+        .await;
     c.converged(&[1, 2, 3]).await;
     for n in &c.nodes {
         check(&n.dir);
