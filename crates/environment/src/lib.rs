@@ -23,7 +23,5 @@ pub use config::{
     ConfigError, Environment, Fingerprint, LoadError, ServerEntry, ServerRole, TimetableEntry,
 };
 pub use cursor::{BatchPlan, ChangeDecision, CursorMap, GarbledBatch, HoldBuffer, Sequenced};
-pub use master::{
-    Epoch, HandoverCommand, HandoverEngine, HandoverEvent, MasterToken, Timetable, TokenHistory,
-};
+pub use master::{Epoch, HandoverCommand, HandoverEngine, HandoverEvent, MasterToken, Timetable};
 pub use url::Url;

@@ -1,5 +1,5 @@
 //! Explicit limits on everything that grows from input (the environment file and its distribution
-//! rules, token history, replication batches), so no peer or file can make a server use unbounded memory.
+//! rules, replication batches), so no peer or file can make a server use unbounded memory.
 //!
 //! They are constants because every server of an environment must agree on them.
 
@@ -19,8 +19,6 @@ pub const MIN_SECRET_CHARS: usize = 16;
 pub const MAX_SECRET_CHARS: usize = 1024;
 /// Longest environment name and group name.
 pub const MAX_NAME_CHARS: usize = 64;
-/// Most master epochs remembered for fencing; older epochs count as unknown (quarantined).
-pub const MAX_TOKEN_HISTORY: usize = 4096;
 /// Most distinct origins a cursor map tracks: every server of the largest environment.
 pub const MAX_ORIGINS: usize = MAX_SERVERS;
 /// Most changes in one replication batch.

@@ -49,6 +49,24 @@ async fn a_short_chaos_pass_keeps_every_guarantee() {
     }
 }
 
+/// Issue 13's shape, which CI did not run before: four servers (two offices that may both take
+/// over), env rooms fought over, every fault with forced takeovers. About one seed in four
+/// ended with a server holding another fence for the same (server, epoch) than the others;
+/// the one fencing rule (`innsync_core::fencing`) settles it the same way everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_servers_two_offices_contended_with_takeovers_converge() {
+    let knobs = innsync_chaos::Knobs {
+        steps: 500,
+        clients: 6,
+        think_ms: 50,
+        servers: ["WB", "RS", "RA", "PA"].map(String::from).to_vec(),
+        contended_env: true,
+        faults: innsync_chaos::FaultMix::all(),
+        ..innsync_chaos::run::short_knobs()
+    };
+    must_pass(config(13, knobs)).await;
+}
+
 /// Finding 6: replays chaos seed 60 on three servers with every fault (forced takeovers
 /// included). A booking written at version 2 three times — by WB at epoch 11 and by RS at
 /// epoch 12, both later fenced, and by WB at epoch 13, legitimately — ends as RS's fenced

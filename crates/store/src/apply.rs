@@ -94,7 +94,7 @@ fn outranks(
     stamp: &ChangeStamp<'_>,
 ) -> Result<bool, StoreError> {
     if let (Record::MasterToken(new), Record::MasterToken(old)) = (rec, stored) {
-        return Ok(crate::fence::claim_rank(new) > crate::fence::claim_rank(old));
+        return Ok(innsync_core::fencing::token_outranks(new, old));
     }
     let stored_epoch: Option<i64> = conn
         .prepare_cached(
@@ -294,9 +294,8 @@ pub(crate) fn write_state(
                  ON CONFLICT (key) DO UPDATE SET value = ?1",
             )?
             .execute([t.epoch.to_string()])?;
-            if let Some(f) = &t.fence {
-                crate::fence::learn(conn, f, stamp.at)?;
-            }
+            // Its fence was enforced when the claim was noted (`fence::saw_token`, called for
+            // every token wherever it arrives), not only when the token is the newest.
         }
         _ => {}
     }

@@ -7,6 +7,7 @@
 use crate::apply::{write_state, ChangeStamp, Novelty};
 use crate::error::StoreError;
 use crate::view::load_record;
+use innsync_core::fencing::{Claim, Claims, FenceAt};
 use innsync_core::{Record, ServerCode};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -53,63 +54,90 @@ pub fn record_conflict(
     Ok(())
 }
 
-/// How a claim to an epoch ranks against another claim to the same epoch: a forced takeover
-/// before a grant, then the higher server code. Every server ranks the same way, so they all
-/// agree on one master per epoch whatever order the claims arrive in.
-pub fn claim_rank(t: &innsync_core::record::MasterToken) -> (bool, String) {
-    (t.fence.is_some(), t.server.to_string())
-}
-
-/// Notes a claim to an epoch (every master token applied or arriving late). When two servers
-/// claim one epoch, the claims that rank below the first are not legitimate: their servers'
-/// env writes of that epoch are fenced from their first change (seq 0), here and wherever the
-/// claims arrive.
+/// Notes a claim to an epoch — every master token this server sees: applied, arriving after a
+/// newer one, or quarantined at the door — and enforces every fence the claim makes tighter
+/// under the one fencing rule ([`innsync_core::fencing`]). Because the rule is a function of
+/// the set of claims alone, and a claim is noted wherever its token turns up, every server ends
+/// with the same fences whatever order the tokens arrive in.
 pub fn saw_token(
     conn: &Connection,
     t: &innsync_core::record::MasterToken,
     at: &str,
 ) -> Result<(), StoreError> {
+    let claim = Claim::from(t);
+    let mut claims = Claims::from_claims(load_claims(conn)?);
+    let tightened = claims.learn(claim.clone());
+    let (fs, fe, fq) = claim.fence.as_ref().map_or((String::new(), 0, 0), |f| {
+        (f.server.to_string(), f.epoch as i64, f.seq as i64)
+    });
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO epochs (epoch, server, takeover) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO claims (epoch, server, takeover, fence_server, fence_epoch, fence_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        t.epoch as i64,
-        t.server.as_str(),
-        i64::from(t.fence.is_some())
+        claim.epoch as i64,
+        claim.server.as_str(),
+        i64::from(claim.takeover),
+        fs,
+        fe,
+        fq
     ])?;
-    let claims: Vec<(String, bool)> = conn
-        .prepare_cached("SELECT server, takeover FROM epochs WHERE epoch = ?1")?
-        .query_map([t.epoch as i64], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
-        })?
-        .collect::<Result<_, _>>()?;
-    let Some(first) = claims
-        .iter()
-        .max_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)))
-        .map(|c| c.0.clone())
-    else {
-        return Ok(());
-    };
-    for (server, _) in claims.iter().filter(|c| c.0 != first) {
-        let loser = ServerCode::parse(server).map_err(StoreError::Corrupt)?;
-        let f = innsync_core::record::Fence {
-            server: loser,
-            epoch: t.epoch,
-            seq: 0,
-        };
-        learn(conn, &f, at)?;
+    for f in tightened {
+        learn(
+            conn,
+            &innsync_core::record::Fence {
+                server: f.server,
+                epoch: f.epoch,
+                seq: f.seq,
+            },
+            at,
+        )?;
     }
     Ok(())
 }
 
-/// Learns a fence: stores it, and quarantines every env change of the old master beyond it
-/// that is already here, putting each affected record back to its last legitimate state. Of two
-/// fences on one server and epoch the stricter (lower seq) holds.
-pub fn learn(
-    conn: &Connection,
-    f: &innsync_core::record::Fence,
-    at: &str,
-) -> Result<(), StoreError> {
+/// Every claim this server has noted.
+pub fn load_claims(conn: &Connection) -> Result<Vec<Claim>, StoreError> {
+    let rows: Vec<(i64, String, i64, String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT epoch, server, takeover, fence_server, fence_epoch, fence_seq FROM claims",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(epoch, server, takeover, fs, fe, fq)| {
+            let fence = if fs.is_empty() {
+                None
+            } else {
+                Some(FenceAt {
+                    server: ServerCode::parse(&fs).map_err(StoreError::Corrupt)?,
+                    epoch: fe as u64,
+                    seq: fq as u64,
+                })
+            };
+            Ok(Claim {
+                epoch: epoch as u64,
+                server: ServerCode::parse(&server).map_err(StoreError::Corrupt)?,
+                takeover: takeover != 0,
+                fence,
+            })
+        })
+        .collect()
+}
+
+/// Enforces a fence the rule made tighter: stores it, and quarantines every env change of the
+/// old master beyond it that is already here, putting each affected record back to its last
+/// legitimate state. Of two fences on one server and epoch the stricter (lower seq) holds.
+fn learn(conn: &Connection, f: &innsync_core::record::Fence, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO fences (server, epoch, seq) VALUES (?1, ?2, ?3)
          ON CONFLICT (server, epoch) DO UPDATE SET seq = MIN(seq, excluded.seq)",
@@ -136,10 +164,12 @@ pub fn learn(
             f.server, f.epoch, f.seq
         )
     };
+    let fenced: Vec<(u64, Record)> = fenced
+        .into_iter()
+        .map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?)))
+        .collect::<Result<_, StoreError>>()?;
     let mut touched: Vec<(String, String)> = Vec::new();
-    for (seq, body) in &fenced {
-        let rec: Record = serde_json::from_str(body)?;
-        record_conflict(conn, &f.server, *seq, &rec, &reason, at)?;
+    for (_, rec) in &fenced {
         let k = (rec.kind().as_str().to_string(), rec.key());
         if !touched.contains(&k) {
             touched.push(k);
@@ -147,6 +177,11 @@ pub fn learn(
     }
     for (kind, key) in touched {
         revert(conn, &kind, &key, f, at)?;
+    }
+    // Recorded after the reverts, so "ours" is what this server holds now (or nothing), never
+    // the quarantined version itself.
+    for (seq, rec) in &fenced {
+        record_conflict(conn, &f.server, *seq, rec, &reason, at)?;
     }
     Ok(())
 }

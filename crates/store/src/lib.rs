@@ -23,8 +23,8 @@ pub use error::StoreError;
 pub use holdings::{HolderNight, Holdings, NightHoldings, RoomTypeHoldings};
 pub use pending::{NewPending, PendingOp, PendingUpdate, QueueSummary};
 pub use read::{
-    AuditRow, Availability, BookingFilter, NightAvailability, OutboxEvent, PmsLinkRow, ReadPool,
-    RoomTypeNights,
+    AuditRow, Availability, BookingFilter, ConflictFilter, NightAvailability, OutboxEvent,
+    PmsLinkRow, ReadPool, RoomTypeNights,
 };
 pub use writer::{
     Batch, Clock, Job, LocalWrite, PauseGuard, Replica, Request, Skipped, WriteOutcome, Writer,

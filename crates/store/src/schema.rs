@@ -159,7 +159,25 @@ END;
 
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5];
+/// Every claim to be master (a master token as written, with the fence a takeover carries), so
+/// the one fencing rule can be run over all of them whatever order they arrived in; filled from
+/// the tokens already in the change log. Replaces `epochs`, which kept no fences.
+const V_CLAIMS: &str = r#"
+CREATE TABLE claims (
+    epoch INTEGER NOT NULL, server TEXT NOT NULL, takeover INTEGER NOT NULL,
+    fence_server TEXT NOT NULL, fence_epoch INTEGER NOT NULL, fence_seq INTEGER NOT NULL,
+    PRIMARY KEY (epoch, server, takeover, fence_server, fence_epoch, fence_seq)) WITHOUT ROWID;
+INSERT OR IGNORE INTO claims
+    SELECT json_extract(body, '$.epoch'), json_extract(body, '$.server'),
+        COALESCE(json_type(body, '$.fence') = 'object', 0),
+        COALESCE(json_extract(body, '$.fence.server'), ''),
+        COALESCE(json_extract(body, '$.fence.epoch'), 0),
+        COALESCE(json_extract(body, '$.fence.seq'), 0)
+    FROM changes WHERE kind = 'master_token';
+DROP TABLE epochs;
+"#;
+
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5, V_CLAIMS];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

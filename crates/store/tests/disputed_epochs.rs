@@ -120,7 +120,7 @@ async fn scenario(order: &[usize]) {
             r.property("PB").unwrap().is_none(),
             "the losing claimant's env write is not applied on server {i}"
         );
-        let conflicts = r.conflicts(10).unwrap();
+        let conflicts = r.conflicts(10, &Default::default()).unwrap();
         assert!(
             conflicts
                 .iter()

@@ -115,7 +115,7 @@ async fn a_fenced_grant_is_quarantined_and_taken_back() {
     // The grant reaches RS: quarantined, not applied.
     pull((&rs, &rs_reads), &wb_reads).await;
     assert_eq!(rs_holds(&rs_reads), 0);
-    let conflicts = rs_reads.conflicts(10).unwrap();
+    let conflicts = rs_reads.conflicts(10, &Default::default()).unwrap();
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(conflicts[0]["kind"], "allotment_grant");
     // WB learns the fence and takes its grant back.
@@ -125,7 +125,10 @@ async fn a_fenced_grant_is_quarantined_and_taken_back() {
         0,
         "the fenced grant is undone on the old master"
     );
-    assert_eq!(wb_reads.conflicts(10).unwrap().len(), 1);
+    assert_eq!(
+        wb_reads.conflicts(10, &Default::default()).unwrap().len(),
+        1
+    );
     for r in [&wb_reads, &rs_reads] {
         r.check_invariants().unwrap();
     }

@@ -613,7 +613,7 @@ async fn a_change_that_breaks_an_invariant_here_is_quarantined_not_stalled() {
         "replication goes on"
     );
     assert_eq!(rs_reads.open_conflicts().unwrap(), 2);
-    let c = rs_reads.conflicts(10).unwrap();
+    let c = rs_reads.conflicts(10, &Default::default()).unwrap();
     assert!(
         c.iter()
             .any(|c| c["reason"].as_str().unwrap().contains("UNIQUE")),

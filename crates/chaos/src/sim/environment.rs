@@ -3,27 +3,30 @@
 //! incoming batch with [`plan_batch`] and a [`HoldBuffer`], runs the [`HandoverEngine`] the way
 //! the server's driver does (freeze, wait for the target's pulls to cover, grant, thaw; abort
 //! on silence or timeout), asks the [`Timetable`] with its own skewed clock, takes over by
-//! [`force_takeover`], and learns tokens into a [`TokenHistory`]. Servers pull each other over
+//! [`force_takeover`], and learns every claim to be master into the one fencing rule of
+//! production, [`Claims`] (`innsync_core::fencing`, which the store runs too). Servers pull each other over
 //! a [`SimNet`] that loses, duplicates, delays and reorders, with partitions and crashes.
 //!
 //! Checked in every schedule: a change is applied once, in its origin's order, never beyond a
 //! gap; a server's known epoch only grows; after heal every server holds the same log and
 //! token; without takeovers every env write is legitimate (one master per epoch, nothing
-//! written after the grant); with takeovers, the env writes that count of each epoch come from
-//! that epoch's master only, and every server judges them alike.
+//! written after the grant); with takeovers, every server holds the same claims, fences and
+//! master, the env writes that count of each epoch come from that epoch's master only, and
+//! every server judges them alike.
 
 use super::net::{NetFaults, SimNet};
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Utc};
-use innsync_core::{Authority, ServerCode};
+use innsync_core::fencing::{Claim, Claims};
+use innsync_core::ServerCode;
 use innsync_environment::config::TimetableEntry;
 use innsync_environment::cursor::Batch;
 use innsync_environment::master::{
-    force_takeover, ChangeStamp, ConflictReason, HandoverCommand, HandoverEvent, HandoverSettings,
-    HandoverState, TakeoverRequest, TimetableDecision, TimetableSettings, Verdict,
+    force_takeover, HandoverCommand, HandoverEvent, HandoverSettings, HandoverState,
+    TakeoverRequest, TimetableDecision, TimetableSettings,
 };
 use innsync_environment::{
     cursor::plan_batch, ChangeDecision, CursorMap, Epoch, Fingerprint, HandoverEngine, HoldBuffer,
-    MasterToken, Sequenced, Timetable, TokenHistory,
+    MasterToken, Sequenced, Timetable,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,9 +55,8 @@ pub struct SimChange {
     pub epoch: u64,
     /// An env-owned write (else the writer's own record).
     pub env: bool,
-    /// A master token written (grant or takeover), and the epoch it closes with the seq after
-    /// which that epoch's master's env writes are not legitimate.
-    pub token: Option<(MasterToken, Epoch, u64)>,
+    /// A claim to be master written (a grant, or a takeover with its fence).
+    pub token: Option<Claim>,
 }
 
 impl Sequenced for SimChange {
@@ -90,7 +92,7 @@ struct Node {
     applied: BTreeSet<(ServerCode, u64)>,
     cursors: CursorMap,
     holds: HoldBuffer<SimChange>,
-    history: TokenHistory,
+    claims: Claims,
     engine: HandoverEngine,
     frozen: bool,
     timer: Option<DateTime<Utc>>,
@@ -121,7 +123,7 @@ pub struct Outcome {
     pub held: u64,
     /// Duplicates skipped.
     pub duplicates: u64,
-    /// Epochs claimed twice (concurrent takeovers), found disputed by the history.
+    /// Epochs claimed by more than one server (concurrent takeovers), settled by the rule.
     pub disputed: u64,
     /// Env writes judged not legitimate at the end (fenced, disputed).
     pub quarantined: u64,
@@ -143,6 +145,28 @@ type R<T> = Result<T, String>;
 fn code(s: &str) -> ServerCode {
     // The simulation's codes are constants; a bad one is a bug in this file.
     ServerCode::parse(s).unwrap_or_else(|e| unreachable!("{s}: {e}"))
+}
+
+/// A handover grant's claim (no fence: the old master stops writing env records itself).
+fn grant_claim(t: &MasterToken) -> Claim {
+    Claim {
+        epoch: t.epoch.0,
+        server: t.server.clone(),
+        takeover: false,
+        fence: None,
+    }
+}
+
+/// The master a node obeys: the highest epoch it knows and that epoch's first-ranked claim.
+fn current(n: &Node) -> MasterToken {
+    match n.claims.current() {
+        Some((epoch, server)) => MasterToken {
+            server: server.clone(),
+            epoch: Epoch(epoch),
+        },
+        // Every node starts with the initial claim and claims are never forgotten.
+        None => unreachable!("{} has no master claim", n.code),
+    }
 }
 
 struct World {
@@ -185,7 +209,7 @@ impl World {
                 applied: BTreeSet::new(),
                 cursors: CursorMap::new(),
                 holds: HoldBuffer::with_capacity(rng.gen_range(0..64)),
-                history: TokenHistory::new(first.clone()),
+                claims: Claims::from_claims([grant_claim(&first)]),
                 engine: HandoverEngine::new(
                     c.clone(),
                     first.clone(),
@@ -274,13 +298,10 @@ impl World {
             .map_err(|e| e.to_string())?;
         let token = c.token.clone();
         node.log.push(c);
-        if let Some((t, closes, last)) = token {
-            let before = node.history.current().epoch;
-            if node.history.record(t).is_err() {
-                self.out.disputed += 1;
-            }
-            node.history.close(closes, last);
-            let after = node.history.current().clone();
+        if let Some(claim) = token {
+            let before = current(node).epoch;
+            node.claims.learn(claim);
+            let after = current(node);
             if after.epoch < before {
                 return Err(format!(
                     "{}'s epoch went from {before} back to {}",
@@ -302,13 +323,13 @@ impl World {
     }
 
     /// Node `i` writes a change of its own.
-    fn write(&mut self, i: usize, env: bool, token: Option<(MasterToken, Epoch, u64)>) -> R<()> {
+    fn write(&mut self, i: usize, env: bool, token: Option<Claim>) -> R<()> {
         let node = &self.nodes[i];
         let seq = node.cursors.get(&node.code) + 1;
         let c = SimChange {
             origin: node.code.clone(),
             seq,
-            epoch: node.history.current().epoch.0,
+            epoch: current(node).epoch.0,
             env,
             token,
         };
@@ -318,7 +339,7 @@ impl World {
 
     fn may_write_env(&self, i: usize) -> bool {
         let n = &self.nodes[i];
-        !n.frozen && n.history.may_write_env(&n.code)
+        !n.frozen && n.claims.may_write_env(&n.code)
     }
 
     fn perform(&mut self, i: usize, cmds: Vec<HandoverCommand>) -> R<()> {
@@ -337,14 +358,11 @@ impl World {
                 }
                 HandoverCommand::PushChangesTo(_) => {} // the target pulls
                 HandoverCommand::WriteGrant { to, epoch } => {
-                    let n = &self.nodes[i];
-                    let old = n.history.current().epoch;
-                    let seq = n.cursors.get(&n.code) + 1;
                     let token = MasterToken {
                         server: to.clone(),
                         epoch,
                     };
-                    self.write(i, false, Some((token, old, seq)))?;
+                    self.write(i, false, Some(grant_claim(&token)))?;
                     self.out.grants += 1;
                     let more = self.nodes[i]
                         .engine
@@ -377,7 +395,7 @@ impl World {
 
     fn takeover(&mut self, i: usize) -> R<()> {
         let n = &self.nodes[i];
-        let current = n.history.current().clone();
+        let current = current(n);
         let req = TakeoverRequest {
             reason: "simulated storm".into(),
             actor: "ops".into(),
@@ -393,7 +411,7 @@ impl World {
             req,
         ) {
             self.out.takeovers += 1;
-            self.write(i, false, Some((t.token, t.fence.epoch, t.fence.last_seq)))?;
+            self.write(i, false, Some(t.fence.claim(&t.token)))?;
         }
         Ok(())
     }
@@ -401,7 +419,7 @@ impl World {
     fn crash(&mut self, i: usize) {
         self.out.crashes += 1;
         let n = &mut self.nodes[i];
-        let token = n.history.current().clone();
+        let token = current(n);
         let eligible = self
             .nodes
             .iter()
@@ -635,32 +653,24 @@ impl World {
                 ));
             }
         }
-        // Every server names the same master, unless that epoch was claimed twice (concurrent
-        // takeovers): then every server must know it is disputed, so none writes env records
-        // until an operator takes over again at a higher epoch.
-        let top = first.history.current().clone();
-        if self.nodes.iter().any(|n| n.history.current() != &top) {
-            for n in &self.nodes {
-                let e = n.history.current().clone();
-                let probe = ChangeStamp {
-                    origin: e.server.clone(),
-                    seq: 1,
-                    authority: Authority::Env,
-                    epoch: e.epoch,
-                };
-                let disputed = matches!(
-                    n.history.judge(&probe),
-                    Verdict::Conflict(ConflictReason::DisputedEpoch { .. })
-                );
-                if e.epoch != top.epoch || !disputed || n.history.may_write_env(&n.code) {
-                    return Err(format!(
-                        "after heal {} names {e} as master and {} names {top}, and the epoch is not seen as disputed everywhere",
-                        n.code, first.code
-                    ));
-                }
+        // Every server has seen the same claims, so the one rule gives them the same fences and
+        // the same master of every epoch (a claim ranks first; there is no undecided epoch).
+        for n in &self.nodes[1..] {
+            if n.claims != first.claims {
+                return Err(format!(
+                    "after heal {} and {} hold different claims or fences: {:?} vs {:?}",
+                    n.code,
+                    first.code,
+                    n.claims.fences(),
+                    first.claims.fences()
+                ));
             }
-            self.out.disputed += 1;
         }
+        let mut by_epoch: BTreeMap<u64, BTreeSet<&ServerCode>> = BTreeMap::new();
+        for c in first.claims.claims() {
+            by_epoch.entry(c.epoch).or_default().insert(&c.server);
+        }
+        self.out.disputed = by_epoch.values().filter(|s| s.len() > 1).count() as u64;
         let mut verdicts: Option<Vec<bool>> = None;
         for n in &self.nodes {
             // Judge in a canonical order so that servers can be compared.
@@ -669,13 +679,7 @@ impl World {
             let mut legit_by_epoch: BTreeMap<u64, BTreeSet<ServerCode>> = BTreeMap::new();
             let mut mine = Vec::new();
             for c in log.iter().filter(|c| c.env) {
-                let stamp = ChangeStamp {
-                    origin: c.origin.clone(),
-                    seq: c.seq,
-                    authority: Authority::Env,
-                    epoch: Epoch(c.epoch),
-                };
-                let legit = n.history.judge(&stamp) == Verdict::Legitimate;
+                let legit = n.claims.env_write_counts(&c.origin, c.epoch, c.seq);
                 if legit {
                     legit_by_epoch
                         .entry(c.epoch)
@@ -683,8 +687,12 @@ impl World {
                         .insert(c.origin.clone());
                 } else if !self.mode.takeovers {
                     return Err(format!(
-                        "{}#{} (env, epoch {}) is not legitimate on {} in a run without takeovers: {:?}",
-                        c.origin, c.seq, c.epoch, n.code, n.history.judge(&stamp)
+                        "{}#{} (env, epoch {}) is fenced on {} in a run without takeovers: {:?}",
+                        c.origin,
+                        c.seq,
+                        c.epoch,
+                        n.code,
+                        n.claims.fences()
                     ));
                 }
                 mine.push(legit);
@@ -696,7 +704,7 @@ impl World {
                         n.code
                     ));
                 }
-                let master = n.history.master_at(Epoch(*epoch));
+                let master = n.claims.master_at(*epoch);
                 if let Some(o) = origins.iter().next() {
                     if master != Some(o) {
                         return Err(format!(
@@ -724,18 +732,15 @@ impl World {
         if !self.mode.takeovers {
             let mut claims: BTreeMap<u64, BTreeSet<ServerCode>> = BTreeMap::new();
             for c in &self.nodes[0].log {
-                if let Some((t, _, _)) = &c.token {
-                    claims
-                        .entry(t.epoch.0)
-                        .or_default()
-                        .insert(t.server.clone());
+                if let Some(t) = &c.token {
+                    claims.entry(t.epoch).or_default().insert(t.server.clone());
                 }
             }
             if let Some((e, s)) = claims.iter().find(|(_, s)| s.len() > 1) {
                 return Err(format!("epoch {e} was given to {s:?}"));
             }
         }
-        self.out.epoch = self.nodes[0].history.current().epoch.0;
+        self.out.epoch = current(&self.nodes[0]).epoch.0;
         Ok(())
     }
 }
@@ -764,7 +769,7 @@ pub fn run_schedule(seed: u64, mode: Mode) -> Result<Outcome, Broken> {
                         "{} cursors {:?} token {} frozen {} state {:?}",
                         n.code,
                         n.cursors,
-                        n.history.current(),
+                        current(n),
                         n.frozen,
                         n.engine.state()
                     )

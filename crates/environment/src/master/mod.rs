@@ -1,7 +1,7 @@
 //! The master token: who may write env-owned records, and how that right moves.
 //!
-//! - [`TokenHistory`] remembers which server was master at which epoch and judges every incoming
-//!   change: legitimate, a conflict to quarantine, or to hold until its epoch is known (DESIGN §4, §6);
+//! - which env writes count after takeovers is not decided here but by the one fencing rule,
+//!   `innsync_core::fencing`, which the store and the simulation both run;
 //! - [`HandoverEngine`] is the handover state machine the current master runs for a target;
 //! - [`force_takeover`] and [`Fence`] are the audited takeover when the master is gone, and the
 //!   fencing of what the old master wrote after the new one last heard from it;
@@ -10,7 +10,6 @@
 //! Everything is sans-I/O: time arrives as arguments and decisions leave as commands.
 
 mod handover;
-mod history;
 mod signals;
 mod takeover;
 mod timetable;
@@ -21,11 +20,9 @@ mod handover_tests;
 pub use handover::{
     HandoverEngine, HandoverSettings, HandoverState, DEFAULT_HANDOVER_TIMEOUT_SECS,
 };
-pub use history::{ChangeStamp, ConflictReason, Learned, TokenConflict, TokenHistory, Verdict};
 pub use signals::{AbortReason, Alert, HandoverCommand, HandoverEvent, HandoverRefusal};
 pub use takeover::{
-    force_takeover, returning_master_conflicts, Fence, Takeover, TakeoverAudit, TakeoverRefusal,
-    TakeoverRequest,
+    force_takeover, Fence, Takeover, TakeoverAudit, TakeoverRefusal, TakeoverRequest,
 };
 pub use timetable::{
     Slot, Timetable, TimetableDecision, TimetableSettings, DEFAULT_MAX_LATENESS_SECS,

@@ -2,11 +2,11 @@
 //! new master T, which takes an epoch above any it has seen and fences the old master M at the
 //! last change T had from it. When M returns, its env writes after that point become conflicts.
 
-use super::history::{ChangeStamp, ConflictReason};
 use super::{Epoch, MasterToken};
 use crate::limits::MAX_NAME_CHARS;
 use chrono::{DateTime, Utc};
-use innsync_core::{Authority, ServerCode};
+use innsync_core::fencing::{Claim, FenceAt};
+use innsync_core::ServerCode;
 use serde::{Deserialize, Serialize};
 
 /// Longest takeover reason kept in the audit log.
@@ -36,18 +36,19 @@ pub struct Fence {
 }
 
 impl Fence {
-    /// Why `c` is fenced, or `None` when the fence does not concern it (another origin, a
-    /// server-owned record, a change the new master had, or one written at the new epoch or later).
-    pub fn judge(&self, c: &ChangeStamp) -> Option<ConflictReason> {
-        let fenced = c.origin == self.server
-            && c.authority == Authority::Env
-            && c.epoch <= self.epoch
-            && c.seq > self.last_seq;
-        fenced.then(|| ConflictReason::AfterEpochEnded {
-            origin: c.origin.clone(),
-            epoch: c.epoch,
-            last_seq: self.last_seq,
-        })
+    /// The takeover's claim, as the one fencing rule ([`innsync_core::fencing`]) takes it: the
+    /// simulation and the store judge env writes by the same function.
+    pub fn claim(&self, token: &MasterToken) -> Claim {
+        Claim {
+            epoch: token.epoch.0,
+            server: token.server.clone(),
+            takeover: true,
+            fence: Some(FenceAt {
+                server: self.server.clone(),
+                epoch: self.epoch.0,
+                seq: self.last_seq,
+            }),
+        }
     }
 }
 
@@ -68,7 +69,7 @@ pub struct TakeoverAudit {
     pub fence: Fence,
 }
 
-/// What a takeover writes: the new token, the fence (for [`super::TokenHistory::close`]) and
+/// What a takeover writes: the new token, the fence (see [`Fence::claim`]) and
 /// the audit record, all in one transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Takeover {
@@ -161,25 +162,11 @@ pub fn force_takeover(
     })
 }
 
-/// When the old master returns: which of its changes after the fence become conflicts (in the
-/// order given) rather than being applied. Run by every server receiving them, and by the old
-/// master itself over its own log when it learns the higher epoch.
-pub fn returning_master_conflicts<'a>(
-    fence: &Fence,
-    changes: impl IntoIterator<Item = &'a ChangeStamp>,
-) -> Vec<(&'a ChangeStamp, ConflictReason)> {
-    changes
-        .into_iter()
-        .filter_map(|c| fence.judge(c).map(|r| (c, r)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::master::TokenHistory;
-    use crate::master::Verdict;
     use chrono::TimeZone;
+    use innsync_core::fencing::Claims;
 
     fn code(s: &str) -> ServerCode {
         ServerCode::parse(s).unwrap()
@@ -263,36 +250,22 @@ mod tests {
     }
 
     #[test]
-    fn the_returning_master_s_env_writes_after_the_fence_become_conflicts() {
+    fn the_returning_master_s_env_writes_after_the_fence_do_not_count() {
         let t = force_takeover(&code("RS"), true, &wb_at(4), Epoch(4), 100, request("x")).unwrap();
-        let stamp = |origin: &str, seq, authority: Authority, epoch| ChangeStamp {
-            origin: code(origin),
-            seq,
-            authority,
-            epoch: Epoch(epoch),
-        };
-        let wb_log = [
-            stamp("WB", 99, Authority::Env, 4),                 // RS had it
-            stamp("WB", 100, Authority::Env, 4),                // RS had it
-            stamp("WB", 101, Authority::Env, 4),                // written blind: conflict
-            stamp("WB", 102, Authority::Server(code("WB")), 4), // WB's own record: fine
-            stamp("WB", 103, Authority::Env, 4),                // conflict
-            stamp("WB", 104, Authority::Env, 5), // past the fence's epoch: the history judges it
-        ];
-        let fenced: Vec<u64> = returning_master_conflicts(&t.fence, &wb_log)
+        let mut claims = Claims::new();
+        claims.learn(Claim {
+            epoch: 4,
+            server: code("WB"),
+            takeover: false,
+            fence: None,
+        });
+        claims.learn(t.fence.claim(&t.token));
+        let counts: Vec<bool> = [99, 100, 101, 103]
             .iter()
-            .map(|(c, _)| c.seq)
+            .map(|s| claims.env_write_counts(&code("WB"), 4, *s))
             .collect();
-        assert_eq!(fenced, vec![101, 103]);
-
-        // The same through the token history every server keeps.
-        let mut h = TokenHistory::new(wb_at(4));
-        h.record(t.token.clone()).unwrap();
-        h.close(t.fence.epoch, t.fence.last_seq);
-        let verdicts: Vec<bool> = wb_log[..5]
-            .iter()
-            .map(|c| h.judge(c) == Verdict::Legitimate)
-            .collect();
-        assert_eq!(verdicts, vec![true, true, false, true, false]);
+        assert_eq!(counts, vec![true, true, false, false]);
+        assert!(claims.may_write_env(&code("RS")));
+        assert!(!claims.may_write_env(&code("WB")));
     }
 }

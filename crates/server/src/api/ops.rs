@@ -51,10 +51,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(state.writer.stats());
     // Queue and conflict gauges, read now (appended before the exposition's end marker).
     let today = (state.clock)().date_naive();
-    if let Ok((conflicts, queue, short)) = state
+    let me = state.writer.server().to_string();
+    if let Ok(((conflicts, own_conflicts), queue, short)) = state
         .read(move |r| {
             Ok((
-                r.open_conflicts()?,
+                (r.open_conflicts()?, r.own_open_conflicts(&me)?),
                 r.pending_summary()?,
                 r.shortfall_count(today)?,
             ))
@@ -73,6 +74,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 "innsync_conflicts_open",
                 "Replicated changes quarantined as conflicts, not yet settled",
                 conflicts as i64,
+            ),
+            (
+                "innsync_conflicts_own_writes_open",
+                "Changes this server wrote and acknowledged that a fence quarantined, not yet settled",
+                own_conflicts as i64,
             ),
             (
                 "innsync_pending_depth",
@@ -266,6 +272,12 @@ pub(crate) async fn transfer(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConflictsQuery {
     limit: Option<usize>,
+    /// Only the changes written by this server (`?origin=WB`).
+    origin: Option<String>,
+    /// Only the changes written by this user: what an agent checks after a takeover.
+    user: Option<String>,
+    /// `open`, `applied` or `discarded`.
+    status: Option<String>,
 }
 
 pub(crate) async fn conflicts(
@@ -274,7 +286,20 @@ pub(crate) async fn conflicts(
     ApiQuery(q): ApiQuery<ConflictsQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = list_limit(&state, q.limit)?;
-    let rows = state.read(move |r| r.conflicts(limit)).await?;
+    if let Some(st) = &q.status {
+        if !["open", "applied", "discarded"].contains(&st.as_str()) {
+            return Err(crate::problem::Problem::invalid(
+                "status: one of open, applied, discarded",
+            ));
+        }
+    }
+    let filter = innsync_store::ConflictFilter {
+        origin: q.origin,
+        actor: q.user,
+        status: q.status,
+        id: None,
+    };
+    let rows = state.read(move |r| r.conflicts(limit, &filter)).await?;
     Ok(Json(json!({ "conflicts": rows })))
 }
 

@@ -13,7 +13,13 @@ pub async fn settle(
     actor: &str,
 ) -> Result<&'static str, Problem> {
     let conflict = state
-        .read(move |r| Ok(r.conflicts(100_000)?.into_iter().find(|c| c["id"] == id)))
+        .read(move |r| {
+            let one = innsync_store::ConflictFilter {
+                id: Some(id),
+                ..Default::default()
+            };
+            Ok(r.conflicts(1, &one)?.into_iter().next())
+        })
         .await?
         .ok_or_else(|| Problem::not_found(format!("conflict {id} not found")))?;
     if conflict["status"] != "open" {

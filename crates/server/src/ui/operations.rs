@@ -30,7 +30,12 @@ impl Queues {
     /// Reads both lists.
     pub async fn read(state: &AppState) -> UiResult<Self> {
         let (pending, conflicts) = state
-            .read(|r| Ok((r.pending(None, None, SHOWN)?, r.conflicts(SHOWN)?)))
+            .read(|r| {
+                Ok((
+                    r.pending(None, None, SHOWN)?,
+                    r.conflicts(SHOWN, &Default::default())?,
+                ))
+            })
             .await?;
         Ok(Self { pending, conflicts })
     }
