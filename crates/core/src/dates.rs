@@ -5,6 +5,47 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+/// The first night innsync stores. Every date a record carries lies in
+/// [`FIRST_NIGHT`, `LAST_MORNING`]: four-digit years, so the stored `YYYY-MM-DD` text always
+/// reads back, and nothing a client or a peer sends can make a night the store cannot keep
+/// (issue 16: a stay ending in year 10000 oversold and poisoned backups).
+pub const FIRST_NIGHT: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => unreachable!(),
+};
+
+/// The last morning innsync stores (a departure or a range's end).
+pub const LAST_MORNING: NaiveDate = match NaiveDate::from_ymd_opt(2199, 12, 31) {
+    Some(d) => d,
+    None => unreachable!(),
+};
+
+/// Refuses a date outside what the store keeps, naming the field.
+pub fn storable(field: &str, d: NaiveDate) -> Result<(), String> {
+    if d < FIRST_NIGHT || d > LAST_MORNING {
+        return Err(format!(
+            "{field} {d} is outside the dates innsync keeps ({FIRST_NIGHT} to {LAST_MORNING})"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a range that starts more than `days` after `today`: the selling horizon, so that no
+/// stay, grant, rate or out-of-order period is written for a night nobody will sell.
+pub fn within_horizon(
+    field: &str,
+    from: NaiveDate,
+    today: NaiveDate,
+    days: u64,
+) -> Result<(), String> {
+    match today.checked_add_days(chrono::Days::new(days)) {
+        Some(last) if from > last => Err(format!(
+            "{field} {from} is more than {days} days ahead of {today}; the horizon ends {last}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A half-open range of nights `[from, to)`, always with `from < to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Nights {
@@ -17,6 +58,8 @@ pub struct Nights {
 impl Nights {
     /// Builds a range, refusing empty or reversed ones and those longer than `max` nights.
     pub fn new(from: NaiveDate, to: NaiveDate, max: i64) -> Result<Self, String> {
+        storable("from", from)?;
+        storable("to", to)?;
         let n = (to - from).num_days();
         if n <= 0 {
             return Err(format!("{to} must be after {from}"));
@@ -31,6 +74,8 @@ impl Nights {
 
     /// Builds a stay range, with the stay-specific wording and limit.
     pub fn stay(arrival: NaiveDate, departure: NaiveDate) -> Result<Self, String> {
+        storable("arrival", arrival)?;
+        storable("departure", departure)?;
         let n = (departure - arrival).num_days();
         if n <= 0 {
             return Err(format!(
@@ -119,6 +164,36 @@ mod tests {
         assert!(Nights::stay(d("2026-12-30"), d("2026-12-01")).is_err());
         assert!(Nights::stay(d("2026-01-01"), d("2027-01-01")).is_ok());
         assert!(Nights::stay(d("2026-01-01"), d("2027-01-02")).is_err());
+    }
+
+    #[test]
+    fn dates_beyond_what_the_store_keeps_are_refused() {
+        let far = NaiveDate::from_ymd_opt(10000, 1, 2).unwrap();
+        assert!(Nights::stay(d("9999-12-31"), far).is_err());
+        assert!(Nights::stay(d("2199-12-30"), d("2199-12-31")).is_ok());
+        assert!(Nights::stay(d("2199-12-31"), d("2200-01-01")).is_err());
+        assert!(Nights::new(d("0000-01-01"), d("0000-01-02"), 10).is_err());
+        assert!(Nights::new(d("1999-12-31"), d("2000-01-02"), 10).is_err());
+        assert!(within_horizon("arrival", d("2031-12-01"), d("2026-12-04"), 1830).is_ok());
+        assert!(within_horizon("arrival", d("2031-12-10"), d("2026-12-04"), 1830).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever two dates chrono can hold, a range built from them either is refused or
+        /// lies wholly within what the store keeps, and its text reads back.
+        #[test]
+        fn every_range_that_is_built_is_storable(a in -400_000i32..3_000_000, len in 1i64..400) {
+            let Some(from) = NaiveDate::from_num_days_from_ce_opt(a) else { return Ok(()); };
+            let Some(to) = from.checked_add_days(chrono::Days::new(len as u64)) else { return Ok(()); };
+            for r in [Nights::stay(from, to), Nights::new(from, to, 731)].into_iter().flatten() {
+                for night in [r.from, r.to] {
+                    proptest::prop_assert!(night >= FIRST_NIGHT && night <= LAST_MORNING);
+                    let text = night.format("%Y-%m-%d").to_string();
+                    proptest::prop_assert_eq!(text.len(), 10);
+                    proptest::prop_assert_eq!(text.parse::<NaiveDate>().ok(), Some(night));
+                }
+            }
+        }
     }
 
     #[test]

@@ -93,9 +93,30 @@ impl Claim {
 }
 
 /// Whether master token `new` takes the place of `old` at the same epoch: the rank of
-/// [`Claim::rank`], so the token record every server keeps is the epoch's master's.
+/// [`Claim::rank`], so the token record every server keeps is the epoch's master's; between
+/// two tokens of one claim (the same server granted the same epoch twice, by two servers that
+/// each believed they were master), the rest of the token decides, so the order is total and
+/// every server keeps the same token whatever order they arrived in.
 pub fn token_outranks(new: &MasterToken, old: &MasterToken) -> bool {
-    Claim::from(new).rank() > Claim::from(old).rank()
+    token_key(new) > token_key(old)
+}
+
+type TokenKey<'a> = (
+    (bool, &'a ServerCode),
+    &'a ServerCode,
+    Option<(&'a ServerCode, u64, u64)>,
+    &'a str,
+    &'a str,
+);
+
+fn token_key(t: &MasterToken) -> TokenKey<'_> {
+    (
+        (t.fence.is_some(), &t.server),
+        &t.granted_by,
+        t.fence.as_ref().map(|f| (&f.server, f.epoch, f.seq)),
+        t.reason.as_str(),
+        t.meta.id.as_str(),
+    )
 }
 
 /// The effective fence of every `(server, epoch)` that has one, from a set of claims: the pure

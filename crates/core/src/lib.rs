@@ -20,6 +20,7 @@ pub mod model;
 pub mod pms;
 pub mod rates;
 pub mod record;
+pub mod record_dates;
 pub mod stock;
 pub mod view;
 

@@ -27,3 +27,7 @@ pub const MAX_AMOUNT: i64 = 1_000_000_000;
 pub const MAX_USER_LIST: usize = 16;
 /// Latest a provisional hold may run, counted from now.
 pub const MAX_HOLD_DAYS: i64 = 60;
+
+/// How far ahead of today a stay, a grant, a rate or an out-of-order period may start: five
+/// years, beyond any lodge's selling horizon (issue 16: one date horizon).
+pub const HORIZON_DAYS_AHEAD: u64 = 1_830;

@@ -40,6 +40,9 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "2020-01-01", "departure": "2020-01-03", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "in the past"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "status": "provisional", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "needs hold_until"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "status": "maybe", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "status: unknown variant"),
+        // Issue 16: a stay ending in year 10000 oversold and poisoned backups; one horizon now.
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "9999-12-31", "departure": "+10000-01-02", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "outside the dates innsync keeps"),
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(2000), "departure": day(2001), "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "days ahead"),
         (Some(("text/plain", b"hello".to_vec())), 400, "invalid_input", "Content-Type: application/json"),
         (Some(("application/json", vec![b' '; 100 * 1024])), 413, "payload_too_large", "larger"),
     ];
@@ -119,6 +122,16 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
     )
     .await
     .problem(400, "invalid_input");
+    for (from, to) in [("0000-01-01", "0000-01-03"), ("9999-01-01", "9999-01-03")] {
+        let p = api
+            .put(
+                "/api/v1/properties/KRL/rates/DLX",
+                json!({"from": from, "to": to, "amount": 5, "currency": "ZAR"}),
+            )
+            .await
+            .problem(400, "invalid_input");
+        assert!(p.contains("outside the dates innsync keeps"), "{p}");
+    }
     assert_eq!(
         audit_len(&api).await,
         before,

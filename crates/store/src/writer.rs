@@ -1363,6 +1363,13 @@ fn run_replicate(
             cursors.insert(c.origin.clone(), c.seq);
             continue;
         }
+        // The one date horizon: a night this store could not keep is never applied.
+        if let Err(why) = innsync_core::record_dates::check_storable(&c.record) {
+            quarantine(tx, c, &format!("cannot be applied here: {why}"), now)?;
+            report.conflicts += 1;
+            cursors.insert(c.origin.clone(), c.seq);
+            continue;
+        }
         let stamp = ChangeStamp {
             origin: &c.origin,
             seq: c.seq,
@@ -1373,8 +1380,11 @@ fn run_replicate(
             detail: &c.detail,
         };
         // An env write of a fenced old master: kept as a conflict, never applied; but logged,
-        // so the log re-served to others has no holes.
+        // so the log re-served to others has no holes. A master token is the exception: it is
+        // a claim, and the token record is the first-ranked claim of the highest epoch on
+        // every server, fenced writer or not, so it is always applied (and noted as a claim).
         if c.authority == innsync_core::Authority::Env
+            && !matches!(c.record, innsync_core::Record::MasterToken(_))
             && crate::fence::is_fenced(tx, &c.origin, c.epoch, c.seq)?
         {
             let reason = format!(
@@ -1383,12 +1393,6 @@ fn run_replicate(
             );
             quarantine(tx, c, &reason, now)?;
             crate::apply::log_change(tx, &c.record, &stamp, &serde_json::to_string(&c.record)?)?;
-            // A fenced master's grant is still a claim to its epoch: noted, so the claim that
-            // ranks first (the takeover's) holds here as everywhere, and the grantee's env
-            // writes of that epoch are fenced too.
-            if let innsync_core::Record::MasterToken(t) = &c.record {
-                crate::fence::saw_token(tx, t, &time_text(now))?;
-            }
             report.conflicts += 1;
             cursors.insert(c.origin.clone(), c.seq);
             continue;

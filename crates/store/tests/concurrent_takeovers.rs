@@ -197,3 +197,62 @@ fn permutations(v: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
         v.swap(k, i);
     }
 }
+
+/// Chaos finding 7 (seeds 13003 and 13008 of the long run, four servers, contended env,
+/// takeovers): a server whose claim to an epoch lost takes over the next epoch. Its takeover is
+/// stamped with the epoch it lost, so every other server's door quarantined the token as a
+/// fenced env write: they kept the old master, the taker kept writing env records as master,
+/// and each side held what the other had quarantined. A master token is a claim, not a write
+/// to judge: it is always applied, the first-ranked claim of the highest epoch is the token on
+/// every server, and the taker's writes at its new epoch count everywhere.
+#[tokio::test]
+async fn a_takeover_by_a_server_that_lost_the_epoch_before_moves_the_master_everywhere() {
+    let codes: Vec<ServerCode> = ["RS", "WB", "RA", "PA"].iter().map(|c| code(c)).collect();
+    let dirs: Vec<_> = (0..4)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let n: Vec<Node> = codes
+        .iter()
+        .zip(&dirs)
+        .map(|(c, d)| open(d.path(), c, &codes))
+        .collect();
+    submit(&n[0], property("P1")).await;
+    for i in 1..4 {
+        pull(&n[i], &n[0].1).await;
+    }
+    // RS hands over to WB at epoch 2; RA, not hearing of it, takes over at epoch 2 too.
+    submit(
+        &n[0],
+        Command::GrantMaster {
+            to: code("WB"),
+            epoch: 2,
+            reason: "handover".into(),
+        },
+    )
+    .await;
+    pull(&n[1], &n[0].1).await;
+    take_over(&n[2], "RS", "RS unreachable (seen from RA)").await;
+    // WB learns that RA's takeover outranks its grant, then takes epoch 3 from RA: a token
+    // stamped with epoch 2, which WB lost.
+    pull(&n[1], &n[2].1).await;
+    assert_eq!(n[1].1.master().expect("master").0.as_str(), "RA");
+    take_over(&n[1], "RA", "RA unreachable (seen from WB)").await;
+    submit(&n[1], property("P3")).await;
+    for _ in 0..3 {
+        for to in 0..4 {
+            for from in 0..4 {
+                if from != to {
+                    pull(&n[to], &n[from].1).await;
+                }
+            }
+        }
+    }
+    let digest = n[0].1.digest().expect("digest");
+    for (i, (_, r)) in n.iter().enumerate() {
+        r.check_invariants().expect("invariants");
+        assert_eq!(r.digest().expect("digest"), digest, "{} differs", codes[i]);
+        let (master, epoch) = r.master().expect("master");
+        assert_eq!((master.as_str(), epoch), ("WB", 3), "on {}", codes[i]);
+        assert!(r.property("P3").expect("read").is_some(), "on {}", codes[i]);
+    }
+}

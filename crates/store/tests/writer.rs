@@ -476,6 +476,29 @@ async fn replicated_changes_apply_once_in_order_whatever_the_delivery() {
         .await
         .unwrap();
     assert_eq!((own.applied, own.duplicates), (0, 1));
+    // One date horizon (issue 16): a change carrying a night this store could not keep — a
+    // corrupted or hostile peer's — is quarantined, never applied, and replication goes on.
+    let mut far = all[all.len() - 1].clone();
+    far.seq = all.len() as u64 + 1;
+    match &mut far.record {
+        innsync_core::Record::Booking(b) => {
+            b.departure = NaiveDate::from_ymd_opt(10000, 1, 2).unwrap();
+            b.meta.version += 1;
+        }
+        other => panic!("the last change is the cancelled booking, not {other:?}"),
+    }
+    let r = rs.replicate(vec![far]).await.unwrap();
+    assert_eq!((r.applied, r.conflicts), (0, 1));
+    rs_reads.check_invariants().unwrap();
+    assert_eq!(rs_reads.digest().unwrap(), wb_reads.digest().unwrap());
+    let c = rs_reads.conflicts(1, &Default::default()).unwrap();
+    assert!(
+        c[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outside the dates innsync keeps"),
+        "{c:?}"
+    );
 }
 
 /// After a grant, this server writes nothing env-owned: not even a command in the same group

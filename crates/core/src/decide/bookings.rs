@@ -261,6 +261,13 @@ fn create(
             n.arrival, n.property
         )));
     }
+    crate::dates::within_horizon(
+        "arrival",
+        n.arrival,
+        today,
+        crate::limits::HORIZON_DAYS_AHEAD,
+    )
+    .map_err(DomainError::InvalidInput)?;
     let status = match (n.status, n.hold_until) {
         (InitialStatus::Confirmed, None) => BookingStatus::Confirmed,
         (InitialStatus::Confirmed, Some(_)) => {

@@ -101,15 +101,26 @@ pub fn conflicts_section(user: &UiUser, conflicts: &[serde_json::Value]) -> Mark
                 p.muted { "No conflicts." }
             } @else {
                 div.scroll { table.list {
-                    thead { tr { th { "#" } th { "From" } th { "Record" } th { "Theirs" } th { "Ours" } th { "Why" } th { "Status" } th {} } }
+                    thead { tr { th { "#" } th { "Written by" } th { "Record" } th { "Theirs" } th { "Ours (now here)" } th { "Why" } th { "Status" } th {} } }
                     tbody { @for c in conflicts {
                         @let id = c["id"].as_i64().unwrap_or(0);
                         tr data-conflict=(id) {
                             td { (id) }
-                            td { (c["origin"].as_str().unwrap_or("?")) " #" (c["seq"]) }
-                            td.mono { (c["record_id"].as_str().unwrap_or("?")) }
+                            td {
+                                (c["written_by"]["user"].as_str().unwrap_or("?")) " on "
+                                (c["origin"].as_str().unwrap_or("?"))
+                                @if let Some(at) = c["written_by"]["at"].as_str() { br; span.muted { (at) } }
+                            }
+                            td {
+                                @if let Some(link) = c["link"].as_str() {
+                                    a href=(link) { (c["record"].as_str().unwrap_or("?")) }
+                                } @else {
+                                    (c["record"].as_str().unwrap_or("?"))
+                                }
+                                br; span.muted.mono { (c["record_id"].as_str().unwrap_or("?")) " · change " (c["seq"]) }
+                            }
                             td { (summary(&c["theirs"])) }
-                            td { (summary(&c["ours"])) }
+                            td { @if c["ours"].is_null() { span.muted { "nothing: the record does not exist here" } } @else { (summary(&c["ours"])) } }
                             td { span.muted { (c["reason"].as_str().unwrap_or("")) } }
                             td { (c["status"].as_str().unwrap_or("")) }
                             td { @if user.may(Permission::Admin) && c["status"] == "open" {
