@@ -43,6 +43,10 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
         // Issue 16: a stay ending in year 10000 oversold and poisoned backups; one horizon now.
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "9999-12-31", "departure": "+10000-01-02", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "outside the dates innsync keeps"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(2000), "departure": day(2001), "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "days ahead"),
+        // Issue 16: one JSON document, in UTF-8, and nothing after it.
+        (json_body(&format!("{} xx", json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "guest": {"name": "A"}}))), 400, "invalid_input", "data after the document"),
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "guest": {"name": "A"}}).to_string().repeat(2)), 400, "invalid_input", "data after the document"),
+        (Some(("application/json; charset=latin1", json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "guest": {"name": "A"}}).to_string().into_bytes())), 400, "invalid_input", "charset=latin1"),
         (Some(("text/plain", b"hello".to_vec())), 400, "invalid_input", "Content-Type: application/json"),
         (Some(("application/json", vec![b' '; 100 * 1024])), 413, "payload_too_large", "larger"),
     ];

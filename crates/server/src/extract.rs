@@ -32,6 +32,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the request body must be JSON with Content-Type: application/json",
             ));
         }
+        // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset is refused, never
+        // read as if it were UTF-8.
+        if let Some(cs) = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(declared_charset)
+        {
+            if !cs.eq_ignore_ascii_case("utf-8") && !cs.eq_ignore_ascii_case("utf8") {
+                return Err(Problem::invalid(format!(
+                    "charset={cs}: JSON bodies are UTF-8; send charset=utf-8 or none"
+                )));
+            }
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Problem::new(
@@ -55,7 +69,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let syntax = matches!(
@@ -68,7 +82,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             Problem::invalid(format!("{path}: {inner}"))
         }
     })?;
+    // One document and nothing after it: `{...} xx` or the same object twice is refused.
+    de.end()
+        .map_err(|e| Problem::invalid(format!("malformed JSON: data after the document: {e}")))?;
     Ok(value)
+}
+
+/// The `charset` parameter of a Content-Type, if one is declared.
+fn declared_charset(ct: &str) -> Option<&str> {
+    ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
 }
 
 /// Query parameters, parsed strictly.

@@ -173,7 +173,12 @@ impl Metrics {
 /// Middleware that counts and times every request by its route template.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // A label per method the server knows; anything else is folded into one, so invented
+    // methods cannot grow /metrics without bound (issue 16).
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
