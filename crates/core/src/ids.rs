@@ -285,7 +285,15 @@ mod tests {
         let n = ReservationNumber::new(&code("PA"), 42).unwrap();
         assert_eq!(n.seq(), 42);
         assert_eq!(ReservationNumber::parse(&n.to_string()), Ok(n));
-        for bad in ["", "12a", "12345678901", "6760000000", "-1", "0", "10000000"] {
+        for bad in [
+            "",
+            "12a",
+            "12345678901",
+            "6760000000",
+            "-1",
+            "0",
+            "10000000",
+        ] {
             assert!(ReservationNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -232,7 +232,10 @@ mod tests {
 
     #[test]
     fn decoding_reads_each_encoding() {
-        assert_eq!(TextEncoding::Cp850.decode(b"Zo\x89 M\x81ller"), "Zoë Müller");
+        assert_eq!(
+            TextEncoding::Cp850.decode(b"Zo\x89 M\x81ller"),
+            "Zoë Müller"
+        );
         assert_eq!(TextEncoding::Iso8859_1.decode(b"Zo\xeb"), "Zoë");
         assert_eq!(TextEncoding::Ascii.decode(b"Zo\xeb"), "Zo?");
         assert_eq!(TextEncoding::Utf8.decode("Zoë".as_bytes()), "Zoë");

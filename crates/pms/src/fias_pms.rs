@@ -27,7 +27,8 @@ pub const MAX_RESERVATION: u64 = 9_999_999_999;
 pub const POSTING_DENIED: &str = "NP";
 
 /// The clear text (`CT`) sent with a denied posting, for the other side's operator.
-pub const POSTING_DENIED_TEXT: &str = "posting not accepted by the PMS; recorded for the front desk";
+pub const POSTING_DENIED_TEXT: &str =
+    "posting not accepted by the PMS; recorded for the front desk";
 
 /// A guest as FIAS guest records carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -537,8 +538,7 @@ impl FiasPmsLink {
             answer: POSTING_DENIED,
             record,
         };
-        self.out
-            .push(Command::Deliver(FiasEvent::Posting(posting)));
+        self.out.push(Command::Deliver(FiasEvent::Posting(posting)));
     }
 
     fn on_link_record(&mut self, record: &Record) {

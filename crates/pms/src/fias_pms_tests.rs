@@ -338,8 +338,12 @@ fn a_skipped_record_while_down_is_reported_at_once_and_not_buffered() {
         ..Settings::default()
     })
     .unwrap();
-    link.submit(0, MessageId(1), &FiasMessage::CheckIn(named("A very long name indeed")))
-        .unwrap();
+    link.submit(
+        0,
+        MessageId(1),
+        &FiasMessage::CheckIn(named("A very long name indeed")),
+    )
+    .unwrap();
     assert!(matches!(
         link.take_commands().as_slice(),
         [Command::Deliver(FiasEvent::Skipped { .. })]
@@ -471,7 +475,12 @@ fn every_posting_is_answered_not_posted_and_handed_on() {
         panic!("{cmds:?}")
     };
     assert_eq!(
-        (p.room.clone(), p.reservation, p.amount, p.sequence.as_deref()),
+        (
+            p.room.clone(),
+            p.reservation,
+            p.amount,
+            p.sequence.as_deref()
+        ),
         (Some(room("103")), Some(4711), Some(1250), Some("77"))
     );
     assert_eq!(
@@ -482,7 +491,9 @@ fn every_posting_is_answered_not_posted_and_handed_on() {
     link.handle_bytes(3, &bytes(&["PS|"]));
     assert_eq!(
         link.take_commands()[0],
-        frame(&format!("PA|ASNP|CT{POSTING_DENIED_TEXT}|DA270301|TI140000|"))
+        frame(&format!(
+            "PA|ASNP|CT{POSTING_DENIED_TEXT}|DA270301|TI140000|"
+        ))
     );
     assert_still_flowing(&mut link, 1);
 }
@@ -521,7 +532,10 @@ fn records_describe_themselves_in_words() {
         name: Some("Ada Lovelace".into()),
         share: None,
     });
-    assert_eq!(gi.to_string(), "GI room 101, reservation 5730000012, Ada Lovelace");
+    assert_eq!(
+        gi.to_string(),
+        "GI room 101, reservation 5730000012, Ada Lovelace"
+    );
     let gc = FiasMessage::Change {
         guest: guest(),
         old_room: Some(room("101")),

@@ -40,7 +40,8 @@ pub use command::Command;
 pub use directory::{NodeId, PlanError, RoomPlan, RoomRecord};
 pub use encoding::TextEncoding;
 pub use fias_pms::{
-    FiasEvent, FiasGuest, FiasMessage, FiasPmsLink, Posting, ResyncRoom, SkipReason, MAX_RESERVATION,
+    FiasEvent, FiasGuest, FiasMessage, FiasPmsLink, Posting, ResyncRoom, SkipReason,
+    MAX_RESERVATION,
 };
 pub use hotel_log::{AbandonReason, HotelEvent, HotelLog, LogEntry};
 pub use link::SendFailure;

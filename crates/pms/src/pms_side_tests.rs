@@ -82,10 +82,7 @@ fn assert_still_flowing(pms: &mut PmsLink, now: Millis) {
     pms.start_general_reset(now + 3, vec![]).unwrap();
     assert_eq!(
         pms.take_commands()[..2],
-        [
-            ev(PmsEvent::ResetStarted { rooms: 0 }),
-            send(&[ENQ])
-        ]
+        [ev(PmsEvent::ResetStarted { rooms: 0 }), send(&[ENQ])]
     );
 }
 

@@ -75,7 +75,10 @@ mod tests {
             "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
                 actor, action, detail, body)
              VALUES ('WB', 1, 1, 'server:WB', 'booking', 'WB-000009', 1, 't', 'a', 'x', '', ?1)",
-            [format!(r#"{{"kind":"booking","reservation_number":{}}}"#, first + 49)],
+            [format!(
+                r#"{{"kind":"booking","reservation_number":{}}}"#,
+                first + 49
+            )],
         )
         .unwrap();
         // Another server's number in the log does not matter.

@@ -163,7 +163,11 @@ impl Driver {
                 Err(why) => {
                     let what = format!(
                         "{} room {}",
-                        if event.occupied { "check-in" } else { "check-out" },
+                        if event.occupied {
+                            "check-in"
+                        } else {
+                            "check-out"
+                        },
                         event.room
                     );
                     self.skipped(what, &why, Some(event.booking.clone())).await;
@@ -179,7 +183,10 @@ impl Driver {
     }
 
     /// Every room of the property with its guest, and the outbox position the state includes.
-    #[allow(clippy::type_complexity, reason = "rooms with their guest's name and number")]
+    #[allow(
+        clippy::type_complexity,
+        reason = "rooms with their guest's name and number"
+    )]
     async fn snapshot(&self) -> Option<(Vec<(Extension, Option<(String, Option<u64>)>)>, i64)> {
         let property = self.settings.property.clone();
         let got = self
@@ -368,8 +375,7 @@ impl Driver {
             Incoming::Failed(id, why) => {
                 let what = self.delivery.in_flight().map(ToString::to_string);
                 if self.delivery.failed(id) {
-                    self.retry_after =
-                        Some(Instant::now() + self.state.settings.pms_retry_delay);
+                    self.retry_after = Some(Instant::now() + self.state.settings.pms_retry_delay);
                     self.status(|s| s.failed += 1);
                     self.note(format!(
                         "{} failed ({why}); will retry",
@@ -441,8 +447,6 @@ impl Driver {
             }
         }
     }
-
-
 }
 
 /// Runs one link until told to stop.

@@ -98,7 +98,10 @@ impl PostingRecord {
 
     /// The posting recorded in a note's text, if the note is one (for a later folio).
     pub fn from_note(text: &str) -> Option<Self> {
-        let line = text.lines().rev().find_map(|l| l.strip_prefix(NOTE_MARKER))?;
+        let line = text
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(NOTE_MARKER))?;
         serde_json::from_str(line).ok()
     }
 }
@@ -128,6 +131,9 @@ mod tests {
              PS room 101, reservation 5730000012, P# 77, amount 1250, type M."
         ));
         assert_eq!(PostingRecord::from_note(&text), Some(rec));
-        assert_eq!(PostingRecord::from_note("a note about a late arrival"), None);
+        assert_eq!(
+            PostingRecord::from_note("a note about a late arrival"),
+            None
+        );
     }
 }
