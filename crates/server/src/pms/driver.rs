@@ -112,11 +112,14 @@ impl Driver {
         });
         self.note(line);
         if let Some(b) = booking {
-            let text = format!(
-                "PMS link {} could not send {what}: {why}. The record was skipped; \
-                 update the system by hand.",
+            // A note holds at most MAX_NAME_LEN characters: the guest's name comes last.
+            let text: String = format!(
+                "PMS link {} skipped a record ({why}); update the system by hand: {what}",
                 self.name
-            );
+            )
+            .chars()
+            .take(innsync_core::limits::MAX_NAME_LEN)
+            .collect();
             self.booking_note(&b, text).await;
         }
     }
@@ -247,7 +250,8 @@ impl Driver {
 
     /// A posting from the system: answered already by the link; recorded for the front desk.
     async fn posting(&mut self, p: innsync_pms::Posting) {
-        let mut rec = PostingRecord::new(&self.name, Utc::now().to_rfc3339(), &p);
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut rec = PostingRecord::new(now, &p);
         let (property, room, number) = (
             self.settings.property.clone(),
             rec.room.clone().map(|ext| self.settings.room_of(&ext)),
