@@ -22,6 +22,10 @@ const EVENT_QUEUE: usize = 256;
 /// Longest guest name sent to the system.
 const NAME_LEN: usize = 20;
 
+/// One room of a General Reset snapshot: its extension and, when occupied, the guest's name
+/// and reservation number.
+pub type SnapshotRoom = (Extension, Option<(String, Option<u64>)>);
+
 /// One message to the system, in its dialect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {
@@ -171,7 +175,7 @@ impl Requests {
 
     /// Starts a General Reset (Mitel) or resync (FIAS) with every room.
     /// Each room comes with its guest's name and reservation number when occupied.
-    pub fn reset(&self, rooms: Vec<(Extension, Option<(String, Option<u64>)>)>) -> bool {
+    pub fn reset(&self, rooms: Vec<SnapshotRoom>) -> bool {
         match self {
             Self::Mitel(tx) => {
                 let rooms = rooms

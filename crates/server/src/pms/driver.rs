@@ -5,7 +5,7 @@
 //! new event (at most the one unacknowledged message is resent after a restart).
 
 use super::delivery::{Current, Delivery, Settled};
-use super::dialect::{self, Incoming, Outgoing, Requests};
+use super::dialect::{self, Incoming, Outgoing, Requests, SnapshotRoom};
 use super::link::LinkSettings;
 use super::postings::PostingRecord;
 use super::registry::{Control, LinkStatus};
@@ -186,11 +186,7 @@ impl Driver {
     }
 
     /// Every room of the property with its guest, and the outbox position the state includes.
-    #[allow(
-        clippy::type_complexity,
-        reason = "rooms with their guest's name and number"
-    )]
-    async fn snapshot(&self) -> Option<(Vec<(Extension, Option<(String, Option<u64>)>)>, i64)> {
+    async fn snapshot(&self) -> Option<(Vec<SnapshotRoom>, i64)> {
         let property = self.settings.property.clone();
         let got = self
             .state
