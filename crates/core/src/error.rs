@@ -128,6 +128,10 @@ pub enum DomainError {
     /// The store failed while reading state.
     #[error("storage: {0}")]
     Storage(#[from] ViewError),
+    /// No reservation number could be handed out (the server's range is used up, or its
+    /// counter failed); the booking is refused.
+    #[error(transparent)]
+    ReservationNumber(#[from] crate::ids::ReservationNumberError),
 }
 
 impl DomainError {
@@ -144,7 +148,7 @@ impl DomainError {
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::RoomUnavailable(_) => ErrorCode::RoomUnavailable,
             Self::HandoverInProgress => ErrorCode::HandoverInProgress,
-            Self::Storage(_) => ErrorCode::Storage,
+            Self::Storage(_) | Self::ReservationNumber(_) => ErrorCode::Storage,
         }
     }
 }

@@ -129,10 +129,93 @@ impl fmt::Display for Authority {
     }
 }
 
+/// How many reservation numbers each server code owns: ten million, so that every code's
+/// range is disjoint and the largest number still fits FIAS's 10-digit `G#`.
+pub const RESERVATIONS_PER_SERVER: u64 = 10_000_000;
+
+/// A booking's numeric reservation number, as PMS interfaces (FIAS `G#`) store it: at most 10
+/// digits, unique across the environment although servers create bookings offline. The
+/// server code picks a range — index = (first letter − A)·26 + (second − A), number =
+/// index·10⁷ + sequence, sequence from 1 — so no two servers can ever hand out one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReservationNumber(u64);
+
+/// Why no reservation number could be handed out; the booking is refused, nothing written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReservationNumberError {
+    /// The server used every number of its range.
+    #[error("server {server} has used all {} reservation numbers of its range", RESERVATIONS_PER_SERVER - 1)]
+    Exhausted {
+        /// The server.
+        server: ServerCode,
+    },
+    /// The store could not read or advance the counter.
+    #[error("the reservation number counter failed: {0}")]
+    Counter(String),
+}
+
+impl ReservationNumber {
+    /// Largest number any server can hand out (`ZZ`'s last): 10 digits.
+    pub const MAX: u64 = 675 * RESERVATIONS_PER_SERVER + RESERVATIONS_PER_SERVER - 1;
+
+    /// The `seq`th number of `server` (from 1); refused past the server's range.
+    pub fn new(server: &ServerCode, seq: u64) -> Result<Self, ReservationNumberError> {
+        if seq == 0 || seq >= RESERVATIONS_PER_SERVER {
+            return Err(ReservationNumberError::Exhausted {
+                server: server.clone(),
+            });
+        }
+        Ok(Self(Self::base(server) + seq))
+    }
+
+    /// The first and last number of `server`'s range.
+    pub fn range(server: &ServerCode) -> (u64, u64) {
+        let base = Self::base(server);
+        (base + 1, base + RESERVATIONS_PER_SERVER - 1)
+    }
+
+    /// The sequence of this number within its server's range.
+    pub fn seq(self) -> u64 {
+        self.0 % RESERVATIONS_PER_SERVER
+    }
+
+    /// Reads a number typed by a person or sent by an interface: 1 to 10 digits, in range.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let n = (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+            .filter(|n| *n <= Self::MAX && n % RESERVATIONS_PER_SERVER != 0);
+        n.map(Self)
+            .ok_or_else(|| format!("not a reservation number (1 to 10 digits): {s:?}"))
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    fn base(server: &ServerCode) -> u64 {
+        let b = server.as_str().as_bytes();
+        let letter = |i: usize| u64::from(b.get(i).map_or(0, |c| c.saturating_sub(b'A')));
+        (letter(0) * 26 + letter(1)) * RESERVATIONS_PER_SERVER
+    }
+}
+
+impl fmt::Display for ReservationNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// Hands out fresh record ids; injected so the core never owns a counter.
 pub trait IdSource {
     /// The next unused id of this server.
     fn next_id(&mut self) -> RecordId;
+
+    /// The next unused reservation number of this server, for a new booking; refused with
+    /// [`ReservationNumberError::Exhausted`] past the server's range.
+    fn next_reservation_number(&mut self) -> Result<ReservationNumber, ReservationNumberError>;
 }
 
 /// A plain counter, for tests and the in-memory model.
@@ -148,6 +231,12 @@ impl IdSource for CounterIds {
     fn next_id(&mut self) -> RecordId {
         self.last += 1;
         RecordId::new(&self.server, self.last)
+    }
+
+    /// Numbers a booking after the record id it was just given (the counter's value), so
+    /// numbers are unique per server without a second counter and record ids stay as before.
+    fn next_reservation_number(&mut self) -> Result<ReservationNumber, ReservationNumberError> {
+        ReservationNumber::new(&self.server, self.last.max(1))
     }
 }
 
@@ -171,6 +260,79 @@ mod tests {
         assert!(RecordId::parse("WB-000001").is_ok());
         for bad in ["WB000001", "wb-1", "WB-", "WB-12a", "W-1"] {
             assert!(RecordId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reservation_numbers_have_disjoint_ranges_of_at_most_ten_digits() {
+        let code = |s: &str| ServerCode::parse(s).unwrap();
+        assert_eq!(ReservationNumber::new(&code("AA"), 1).unwrap().get(), 1);
+        assert_eq!(
+            ReservationNumber::new(&code("WB"), 12).unwrap().get(),
+            (22 * 26 + 1) * RESERVATIONS_PER_SERVER + 12
+        );
+        let (_, zz_last) = ReservationNumber::range(&code("ZZ"));
+        assert_eq!(zz_last, ReservationNumber::MAX);
+        assert_eq!(zz_last, 6_759_999_999);
+        assert!(zz_last.to_string().len() <= 10);
+        // Neighbouring codes never overlap.
+        let (_, ab_last) = ReservationNumber::range(&code("AB"));
+        let (ac_first, _) = ReservationNumber::range(&code("AC"));
+        assert!(ab_last < ac_first);
+        let (_, az_last) = ReservationNumber::range(&code("AZ"));
+        let (ba_first, _) = ReservationNumber::range(&code("BA"));
+        assert!(az_last < ba_first);
+        let n = ReservationNumber::new(&code("PA"), 42).unwrap();
+        assert_eq!(n.seq(), 42);
+        assert_eq!(ReservationNumber::parse(&n.to_string()), Ok(n));
+        for bad in [
+            "",
+            "12a",
+            "12345678901",
+            "6760000000",
+            "-1",
+            "0",
+            "10000000",
+        ] {
+            assert!(ReservationNumber::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_reservation_number_past_the_range() {
+        let zz = ServerCode::parse("ZZ").unwrap();
+        let last = ReservationNumber::new(&zz, RESERVATIONS_PER_SERVER - 1).unwrap();
+        assert_eq!(last.get(), ReservationNumber::MAX);
+        assert_eq!(
+            ReservationNumber::new(&zz, RESERVATIONS_PER_SERVER),
+            Err(ReservationNumberError::Exhausted { server: zz.clone() })
+        );
+        let mut ids = CounterIds {
+            server: zz.clone(),
+            last: RESERVATIONS_PER_SERVER - 2,
+        };
+        ids.next_id();
+        assert_eq!(ids.next_reservation_number(), Ok(last));
+        ids.next_id();
+        assert_eq!(
+            ids.next_reservation_number(),
+            Err(ReservationNumberError::Exhausted { server: zz })
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_reservation_number_fits_ten_digits(a in b'A'..=b'Z', b in b'A'..=b'Z', seq in 0u64..=2 * RESERVATIONS_PER_SERVER) {
+            let code = ServerCode::parse(std::str::from_utf8(&[a, b]).unwrap()).unwrap();
+            match ReservationNumber::new(&code, seq) {
+                Ok(n) => {
+                    proptest::prop_assert!(n.get() <= 9_999_999_999);
+                    proptest::prop_assert!(n.to_string().len() <= 10);
+                    let (first, last) = ReservationNumber::range(&code);
+                    proptest::prop_assert!(first <= n.get() && n.get() <= last);
+                }
+                Err(e) => proptest::prop_assert_eq!(e, ReservationNumberError::Exhausted { server: code }),
+            }
         }
     }
 

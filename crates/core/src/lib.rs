@@ -27,7 +27,9 @@ pub mod view;
 pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
-pub use ids::{Authority, IdSource, RecordId, ServerCode};
+pub use ids::{
+    Authority, IdSource, RecordId, ReservationNumber, ReservationNumberError, ServerCode,
+};
 pub use record::{
     AllotmentGrant, Booking, BookingStatus, CopyKind, Guest, Meta, Money, OutOfOrder, Property,
     Provenance, RatePeriod, RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, Tombstone,

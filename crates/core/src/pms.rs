@@ -90,6 +90,7 @@ mod tests {
             units: 1,
             guest_id: RecordId::new(&wb, 2),
             guest_name: "Ann".into(),
+            reservation_number: None,
             status,
             hold_until: None,
             holder: Authority::Env,

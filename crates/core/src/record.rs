@@ -302,6 +302,10 @@ pub struct Booking {
     pub guest_id: RecordId,
     /// Guest name, copied for lists and PMS messages.
     pub guest_name: String,
+    /// Numeric reservation number (FIAS `G#`), unique across the environment; absent on
+    /// bookings stored before numbers existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_number: Option<crate::ids::ReservationNumber>,
     /// Where the booking stands.
     pub status: BookingStatus,
     /// For provisional bookings: when the hold lapses.

@@ -221,6 +221,7 @@ mod tests {
             units,
             guest_id: RecordId::new(&wb, 2),
             guest_name: "A".into(),
+            reservation_number: None,
             status,
             hold_until: None,
             holder: Authority::Env,

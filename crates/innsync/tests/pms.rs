@@ -1,9 +1,12 @@
 //! The PMS link end to end over real TCP: `innsync serve` (the PMS side) and the gateway (the
 //! system side, `innsync-pms`'s own simulator). A General Reset over 2,000 rooms leaves the
 //! gateway identical to innsync; check-in and check-out reach it; maid status comes back into
-//! the room records; resets run on demand; a link cut leads to a fresh, complete cycle.
+//! the room records; resets run on demand; a link cut leads to a fresh, complete cycle. FIAS
+//! links are tested against an independent FIAS interface (`fias_peer`): numeric `G#`, names
+//! per encoding, local `DA`/`TI`, skipped records, postings, and `LE` then reconnect.
 
 mod common;
+mod fias_peer;
 
 use common::*;
 use futures::future::join_all;
@@ -221,115 +224,363 @@ async fn general_reset_check_in_out_and_maid_status_over_tcp() {
     );
 }
 
-/// A scripted FIAS interface (the other side of a FIAS link) over TCP.
-struct FiasPeer {
-    stream: tokio::net::TcpStream,
-    pending: Vec<u8>,
+/// Property LDG in time zone `tz` with rooms 101.. of type DLX.
+async fn seed_lodge(api: &Api, tz: &str, rooms: usize) {
+    api.ok(
+        "/api/v1/properties",
+        json!({"code": "LDG", "name": "Lodge", "timezone": tz, "currency": "EUR"}),
+    )
+    .await;
+    api.ok(
+        "/api/v1/properties/LDG/room-types",
+        json!({"code": "DLX", "name": "Deluxe", "max_occupancy": 2}),
+    )
+    .await;
+    for i in 0..rooms {
+        api.ok(
+            "/api/v1/properties/LDG/rooms",
+            json!({"number": format!("{}", 101 + i), "room_type": "DLX"}),
+        )
+        .await;
+    }
 }
 
-impl FiasPeer {
-    async fn send(&mut self, text: &str) {
-        use tokio::io::AsyncWriteExt;
-        let mut frame = vec![0x02];
-        frame.extend_from_slice(text.as_bytes());
-        frame.push(0x03);
-        self.stream.write_all(&frame).await.unwrap();
-    }
+/// Books `name` at LDG from today (at the property) and checks them in to `room`; returns the
+/// reference and the reservation number.
+async fn check_in(api: &Api, tz: chrono_tz::Tz, name: &str, room: &str) -> (String, u64) {
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let b = api
+        .ok(
+            "/api/v1/bookings",
+            json!({"property": "LDG", "room_type": "DLX", "arrival": today.to_string(),
+                   "departure": (today + chrono::Days::new(2)).to_string(), "units": 1,
+                   "guest": {"name": name}}),
+        )
+        .await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    let n = b["reservation_number"]
+        .as_u64()
+        .expect("a reservation number");
+    api.ok(
+        &format!("/api/v1/bookings/{r}/check-in"),
+        json!({"room": room}),
+    )
+    .await;
+    (r, n)
+}
 
-    async fn recv(&mut self) -> String {
-        use tokio::io::AsyncReadExt;
-        loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == 0x03) {
-                let frame: Vec<u8> = self.pending.drain(..=end).collect();
-                let start = frame.iter().position(|&b| b == 0x02).unwrap();
-                return String::from_utf8(frame[start + 1..frame.len() - 1].to_vec()).unwrap();
-            }
-            let mut buf = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut buf))
-                .await
-                .expect("no record")
-                .unwrap();
-            assert!(n > 0, "innsync closed the FIAS link");
-            self.pending.extend_from_slice(&buf[..n]);
-        }
+async fn fias_link(api: &Api, name: &str, extra: serde_json::Value) -> String {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut settings =
+        json!({"property": "LDG", "dialect": "fias", "role": "listen", "address": address});
+    if let (Some(s), Some(e)) = (settings.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
     }
+    let put = api
+        .put(&format!("/api/v1/pms/links/{name}"), settings)
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    address
+}
+
+const LINK_RECORDS: [&str; 4] = [
+    "LR|RIGI|FLRNG#GNSF|",
+    "LR|RIGO|FLRNG#SF|",
+    "LR|RIGC|FLRNG#GNRO|",
+    "LR|RIPA|FLASRNP#CTDATI|",
+];
+
+/// `DA`/`TI` of a record as a local date and time.
+fn stamp_of(rec: &fias_peer::Rec) -> chrono::NaiveDateTime {
+    let da = rec.text("DA").unwrap_or_default();
+    let ti = rec.text("TI").unwrap_or_default();
+    chrono::NaiveDateTime::parse_from_str(&format!("{da}{ti}"), "%y%m%d%H%M%S")
+        .unwrap_or_else(|e| panic!("DA/TI of {}: {e}", rec.show()))
+}
+
+/// The record's DA/TI is the property's local time now (not UTC).
+fn assert_local_time(rec: &fias_peer::Rec, tz: chrono_tz::Tz) {
+    let local = chrono::Utc::now().with_timezone(&tz).naive_local();
+    let skew = (local - stamp_of(rec)).num_seconds().abs();
+    assert!(
+        skew < 300,
+        "{} is not the local time {local} at the property ({skew} s off)",
+        rec.show()
+    );
+}
+
+async fn link_status(api: &Api, name: &str) -> serde_json::Value {
+    let links = api.get("/api/v1/pms").await.body;
+    links["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no link {name}: {links}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fias_link_start_check_in_resync_and_room_status() {
+async fn fias_numeric_reservation_numbers_local_time_and_names_per_encoding() {
     let s = TestServer::start();
     let api = s.api();
-    seed(&api, 3).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    api.put(
-        "/api/v1/pms/links/fias",
-        json!({"property": "KRL", "dialect": "fias", "role": "connect", "address": address}),
-    )
-    .await
-    .problem(400, "invalid_input");
-    let put = api
-        .put(
-            "/api/v1/pms/links/fias",
-            json!({"property": "KRL", "dialect": "fias", "role": "listen", "address": address}),
-        )
-        .await;
-    assert_eq!(put.status, 200, "{:?}", put.body);
-    let stream = until("innsync to listen for FIAS", || async {
-        tokio::net::TcpStream::connect(&address).await.ok()
+    // Kathmandu is UTC+05:45: local DA/TI cannot pass for UTC.
+    let tz: chrono_tz::Tz = "Asia/Kathmandu".parse().unwrap();
+    seed_lodge(&api, "Asia/Kathmandu", 4).await;
+    let encodings = ["ascii", "cp850", "iso-8859-1", "utf-8"];
+    let mut peers = Vec::new();
+    for enc in encodings {
+        let name = format!("fias-{}", enc.replace('-', ""));
+        let address = fias_link(&api, &name, json!({"encoding": enc})).await;
+        let mut peer = fias_peer::FiasPeer::connect(&address).await;
+        let (ls, la) = peer.start_link(&LINK_RECORDS).await;
+        assert_local_time(&ls, tz);
+        assert_local_time(&la, tz);
+        peers.push((enc, peer));
+    }
+    let guests = [
+        ("101", "Zoë Müller"),
+        ("102", "Иван Петров"),
+        ("103", "王小明"),
+        ("104", "Ada 🎉"),
+    ];
+    let mut numbers = BTreeMap::new();
+    for (room, name) in guests {
+        let (_, n) = check_in(&api, tz, name, room).await;
+        numbers.insert(room, n);
+    }
+    // Every number is distinct, numeric and at most 10 digits.
+    assert_eq!(
+        numbers
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        4
+    );
+    assert!(numbers.values().all(|n| n.to_string().len() <= 10));
+    let expected: [(&str, [&[u8]; 4]); 4] = [
+        ("ascii", [b"Zoe Mueller", b"Ivan Petrov", b"???", b"Ada ?"]),
+        // CP850: e-diaeresis is 0x89, u-diaeresis 0x81 (IBM code page 850 chart).
+        (
+            "cp850",
+            [b"Zo\x89 M\x81ller", b"Ivan Petrov", b"???", b"Ada ?"],
+        ),
+        // ISO-8859-1: e-diaeresis is 0xEB, u-diaeresis 0xFC.
+        (
+            "iso-8859-1",
+            [b"Zo\xeb M\xfcller", b"Ivan Petrov", b"???", b"Ada ?"],
+        ),
+        (
+            "utf-8",
+            [
+                "Zoë Müller".as_bytes(),
+                "Иван Петров".as_bytes(),
+                "王小明".as_bytes(),
+                "Ada 🎉".as_bytes(),
+            ],
+        ),
+    ];
+    for ((enc, peer), (want_enc, names)) in peers.iter_mut().zip(expected) {
+        assert_eq!(*enc, want_enc);
+        for _ in 0..4 {
+            let gi = peer.until("GI").await;
+            assert!(
+                gi.text("G#")
+                    .is_some_and(|g| g.bytes().all(|b| b.is_ascii_digit())),
+                "{}",
+                gi.show()
+            );
+        }
+        assert!(peer.rejected.is_empty(), "{enc}: {:?}", peer.rejected);
+        for ((room, _), want) in guests.iter().zip(names) {
+            let row = peer
+                .guests
+                .get(*room)
+                .unwrap_or_else(|| panic!("{enc}: room {room}"));
+            assert_eq!(row.reservation, numbers[room], "{enc} room {room}");
+            assert_eq!(
+                row.name,
+                want.to_vec(),
+                "{enc} room {room}: {}",
+                String::from_utf8_lossy(&row.name)
+            );
+        }
+    }
+    // The resync carries the same numbers, with the swap flag, between DS and DE in local time.
+    let (_, peer) = &mut peers[0];
+    let before = peer.guests.clone();
+    let (ds, body, de) = peer.resync().await;
+    assert_local_time(&ds, tz);
+    assert_local_time(&de, tz);
+    assert!(body.iter().all(|r| r.has("SF")), "{body:?}");
+    let gis: BTreeMap<String, String> = body
+        .iter()
+        .filter(|r| r.kind == "GI")
+        .map(|r| (r.text("RN").unwrap(), r.text("G#").unwrap()))
+        .collect();
+    assert_eq!(
+        gis,
+        numbers
+            .iter()
+            .map(|(r, n)| (r.to_string(), n.to_string()))
+            .collect()
+    );
+    assert_eq!(
+        peer.guests, before,
+        "the resync leaves the vendor's table as it was"
+    );
+    assert!(peer.rejected.is_empty());
+    // The number finds the booking, as a filter and in the guest search.
+    let n = numbers["101"];
+    for q in [format!("reservation_number={n}"), format!("guest={n}")] {
+        let found = api.get(&format!("/api/v1/bookings?{q}")).await.body;
+        let found = found["bookings"].as_array().unwrap().clone();
+        assert_eq!(found.len(), 1, "{q}: {found:?}");
+        assert_eq!(found[0]["reservation_number"], n);
+        assert_eq!(found[0]["guest"]["name"], "Zoë Müller");
+    }
+    api.get("/api/v1/bookings?reservation_number=WB-1")
+        .await
+        .problem(400, "invalid_input");
+    // The link's status speaks in words.
+    let status = link_status(&api, "fias-ascii").await.to_string();
+    assert!(
+        status.contains(&format!("sent GI room 101, reservation {n}, Zoë Müller")),
+        "{status}"
+    );
+    assert!(
+        !status.contains("FiasGuest") && !status.contains("Some("),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fias_skips_what_cannot_be_sent_answers_postings_and_survives_le() {
+    let s = TestServer::start();
+    let api = s.api();
+    let tz: chrono_tz::Tz = "Europe/Zurich".parse().unwrap();
+    seed_lodge(&api, "Europe/Zurich", 4).await;
+    // This vendor accepts records of at most 48 bytes.
+    let address = fias_link(&api, "fias", json!({"max_record_len": 48})).await;
+    let mut peer = fias_peer::FiasPeer::connect(&address).await;
+    peer.start_link(&LINK_RECORDS).await;
+    // A record that cannot be sent is skipped and shown; the next check-in still goes through.
+    let long = "Maximilian Alexander von Habsburg-Lothringen";
+    let (r1, n1) = check_in(&api, tz, long, "101").await;
+    let (r2, n2) = check_in(&api, tz, "Ada Lovelace", "102").await;
+    let gi = peer.until("GI").await;
+    assert_eq!(gi.text("RN").as_deref(), Some("102"), "{}", gi.show());
+    assert_eq!(gi.text("G#"), Some(n2.to_string()));
+    let status = link_status(&api, "fias").await;
+    assert_eq!(status["skipped"], 1, "{status}");
+    let skipped = status["last_skipped"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        skipped.starts_with(&format!(
+            "GI room 101, reservation {n1}, {long} not sent: the record is"
+        )),
+        "{skipped}"
+    );
+    until("the skipped record in the booking's history", || async {
+        let n = api
+            .get(&format!("/api/v1/bookings/{r1}/notes"))
+            .await
+            .body
+            .to_string();
+        n.contains("update the system by hand: GI room 101")
+            .then_some(())
     })
     .await;
-    let mut peer = FiasPeer {
-        stream,
-        pending: vec![],
-    };
-    assert!(peer.recv().await.starts_with("LS|"));
-    peer.send("LD|V#1.0|IFPB|DA261123|TI120000|").await;
-    peer.send("LR|RIGI|FLRNG#GN|").await;
-    peer.send("LR|RIGO|FLRN|").await;
-    peer.send("LA|").await;
-    assert!(peer.recv().await.starts_with("LA|"));
-    let b = api.ok("/api/v1/bookings", booking(0, 2)).await;
-    let r = b["reference"].as_str().unwrap().to_string();
-    api.ok(
-        &format!("/api/v1/bookings/{r}/check-in"),
-        json!({"room": "102"}),
-    )
-    .await;
-    assert_eq!(peer.recv().await, format!("GI|RN102|G#{r}|GNAnn Smith|"));
-    peer.send("DR|").await;
-    assert_eq!(peer.recv().await, "DS|");
-    let mut body = vec![];
-    loop {
-        let rec = peer.recv().await;
-        if rec == "DE|" {
-            break;
-        }
-        body.push(rec);
-    }
-    body.sort();
-    // Resync records carry the swap flag SF; every room is sent, the occupied one with its guest.
+    // A resync still goes through; the unsendable room is left out and shown.
+    let (_, body, _) = peer.resync().await;
+    let rooms: Vec<(String, String)> = body
+        .iter()
+        .map(|r| (r.kind.clone(), r.text("RN").unwrap_or_default()))
+        .collect();
     assert_eq!(
-        body,
+        rooms,
         vec![
-            format!("GI|RN102|G#{r}|GNAnn Smith|SF|"),
-            "GO|RN101|SF|".into(),
-            "GO|RN103|SF|".into(),
-            "GO|RN201|SF|".into()
+            ("GI".to_string(), "102".to_string()),
+            ("GO".into(), "103".into()),
+            ("GO".into(), "104".into()),
         ]
     );
-    peer.send("RE|RN103|RS5|").await;
-    until("RE applied to room 103", || async {
-        let rooms = api.get("/api/v1/properties/KRL/rooms").await.body;
+    let status = until("the resync to be counted", || async {
+        let st = link_status(&api, "fias").await;
+        (st["resets"] == 1).then_some(st)
+    })
+    .await;
+    assert_eq!(status["skipped"], 2, "{status}");
+    let metrics = api
+        .anonymous()
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("innsync_pms_skipped{link=\"fias\"} 2"),
+        "{metrics}"
+    );
+    // Every posting is answered "not posted" and recorded for the front desk.
+    let pa = peer.post("102", Some(n2), 1250, 77).await;
+    assert_eq!(pa.text("AS").as_deref(), Some("NP"), "{}", pa.show());
+    assert_eq!(pa.text("RN").as_deref(), Some("102"));
+    assert_eq!(pa.text("P#").as_deref(), Some("77"));
+    let pa = peer.post("104", None, 300, 78).await;
+    assert_eq!(pa.text("AS").as_deref(), Some("NP"), "{}", pa.show());
+    let status = until("both postings recorded", || async {
+        let st = link_status(&api, "fias").await;
+        (st["postings"] == 2).then_some(st)
+    })
+    .await;
+    assert_eq!(
+        status["last_postings"][0]["booking"],
+        r2.as_str(),
+        "{status}"
+    );
+    assert_eq!(status["last_postings"][0]["amount_minor"], 1250);
+    let notes = until("the posting in the booking's history", || async {
+        let n = api
+            .get(&format!("/api/v1/bookings/{r2}/notes"))
+            .await
+            .body
+            .to_string();
+        n.contains("Posting not charged (answered NP)").then_some(n)
+    })
+    .await;
+    assert!(notes.contains("P# 77, amount 1250"), "{notes}");
+    // The vendor ends the link; what happens meanwhile is sent once it is back.
+    peer.end_link().await;
+    assert!(
+        peer.closed_by_pms().await,
+        "innsync closes the link after LE"
+    );
+    until("the link to be down", || async {
+        (link_status(&api, "fias").await["state"] == "down").then_some(())
+    })
+    .await;
+    let (_, n3) = check_in(&api, tz, "Bo Chen", "103").await;
+    let mut peer = fias_peer::FiasPeer::connect(&address).await;
+    peer.start_link(&LINK_RECORDS).await;
+    let gi = peer.until("GI").await;
+    assert_eq!(gi.text("RN").as_deref(), Some("103"), "{}", gi.show());
+    assert_eq!(gi.text("G#"), Some(n3.to_string()));
+    assert_eq!(peer.guests["103"].name, b"Bo Chen".to_vec());
+    // Room status from the vendor still lands in the room records.
+    peer.send("RE|RN104|RS5|").await;
+    until("RE applied to room 104", || async {
+        let rooms = api.get("/api/v1/properties/LDG/rooms").await.body;
         rooms["rooms"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["number"] == "103" && r["housekeeping"] == "inspected")
+            .find(|r| r["number"] == "104" && r["housekeeping"] == "inspected")
             .cloned()
     })
     .await;

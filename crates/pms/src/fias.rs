@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+use crate::encoding::TextEncoding;
+
 /// Most fields accepted in one record, so a hostile peer cannot make us allocate without bound.
 pub const MAX_FIELDS: usize = 64;
 
@@ -43,8 +45,8 @@ impl std::fmt::Display for Id {
 /// Why a FIAS text is not a record.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FiasError {
-    /// Not printable ASCII (FIAS over TCP carries ASCII between STX and ETX).
-    #[error("record contains a byte that is not printable ASCII")]
+    /// A control byte inside a record (text is 8-bit, but never control characters).
+    #[error("record contains a control byte")]
     NotPrintable,
     /// The record id is missing or malformed.
     #[error("bad record id")]
@@ -58,7 +60,7 @@ pub enum FiasError {
     /// More than [`MAX_FIELDS`] fields.
     #[error("more than {MAX_FIELDS} fields")]
     TooManyFields,
-    /// A value contains `|` or a non-printable character and cannot be printed.
+    /// A value contains `|`, which would end the field early.
     #[error("field {0} has a value that cannot be sent")]
     BadValue(Id),
 }
@@ -101,12 +103,18 @@ impl Record {
         self.fields.iter().any(|(f, _)| *f == id)
     }
 
-    /// Parses `XX|F1data|F2data|`. `XX` alone and `XX|` are records without fields.
+    /// Parses `XX|F1data|F2data|` from printable ASCII (the default encoding).
     pub fn parse(text: &[u8]) -> Result<Record, FiasError> {
-        if !text.iter().all(|b| (0x20..0x7f).contains(b)) {
+        Record::decode(text, TextEncoding::Ascii)
+    }
+
+    /// Parses a record received in the link's `encoding`: ids are ASCII, values 8-bit text.
+    pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Record, FiasError> {
+        if text.iter().any(|b| *b < 0x20 || *b == 0x7f) {
             return Err(FiasError::NotPrintable);
         }
-        let text = std::str::from_utf8(text).map_err(|_| FiasError::NotPrintable)?;
+        let text = encoding.decode(text);
+        let text = text.as_str();
         let kind = Id::parse(text.as_bytes().get(..2).ok_or(FiasError::BadRecordId)?)
             .ok_or(FiasError::BadRecordId)?;
         let rest = &text[2..];
@@ -137,23 +145,37 @@ impl Record {
         Ok(record)
     }
 
-    /// Prints the record; fails only on a value that cannot travel (contains `|`).
+    /// Prints the record in printable ASCII (transliterating); fails only on a value with `|`.
     pub fn print(&self) -> Result<Vec<u8>, FiasError> {
+        self.encode(TextEncoding::Ascii)
+    }
+
+    /// The record's bytes in the link's `encoding`. Characters never make it fail (they are
+    /// converted); only a value containing `|` does, so callers clean free text first.
+    pub fn encode(&self, encoding: TextEncoding) -> Result<Vec<u8>, FiasError> {
         let mut out = Vec::with_capacity(3 + self.fields.len() * 8);
         out.extend_from_slice(&self.kind.0);
         out.push(b'|');
         for (id, value) in &self.fields {
-            if !value
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'|')
-            {
+            if value.contains('|') {
                 return Err(FiasError::BadValue(*id));
             }
             out.extend_from_slice(&id.0);
-            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(&encoding.encode(value));
             out.push(b'|');
         }
         Ok(out)
+    }
+}
+
+impl std::fmt::Display for Record {
+    /// The record as text (`GI|RN101|…|`), for logs and operators.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}|", self.kind)?;
+        for (id, value) in &self.fields {
+            write!(f, "{id}{value}|")?;
+        }
+        Ok(())
     }
 }
 
@@ -191,6 +213,10 @@ pub mod ids {
     pub const DS: Id = Id::new(b"DS");
     /// Database resync end.
     pub const DE: Id = Id::new(b"DE");
+    /// Posting simple (a charge from the other side: minibar, phone call).
+    pub const PS: Id = Id::new(b"PS");
+    /// Posting answer.
+    pub const PA: Id = Id::new(b"PA");
 
     /// Date, YYMMDD.
     pub const DA: Id = Id::new(b"DA");
@@ -218,6 +244,22 @@ pub mod ids {
     pub const V_NUM: Id = Id::new(b"V#");
     /// Interface family (LD).
     pub const IF: Id = Id::new(b"IF");
+    /// Posting sequence number (PS, PA).
+    pub const P_NUM: Id = Id::new(b"P#");
+    /// Posting type (PS).
+    pub const PT: Id = Id::new(b"PT");
+    /// Total amount in minor units (PS).
+    pub const TA: Id = Id::new(b"TA");
+    /// Answer status (PA).
+    pub const AS: Id = Id::new(b"AS");
+    /// Clear text (PA): why, for the other side's operator.
+    pub const CT: Id = Id::new(b"CT");
+    /// Sales outlet (PS).
+    pub const SO: Id = Id::new(b"SO");
+    /// Dialled digits (PS for a phone call).
+    pub const DD: Id = Id::new(b"DD");
+    /// Call duration (PS for a phone call).
+    pub const DU: Id = Id::new(b"DU");
 }
 
 /// A date and time as FIAS carries them (`DA` YYMMDD, `TI` HHMMSS); the caller supplies it so
@@ -260,6 +302,19 @@ impl Stamp {
             hour: (of_day / 3_600) as u8,
             minute: (of_day / 60 % 60) as u8,
             second: (of_day % 60) as u8,
+        }
+    }
+
+    /// The stamp of a local civil date and time (the property's, for FIAS).
+    pub fn from_local(t: chrono::NaiveDateTime) -> Stamp {
+        use chrono::{Datelike, Timelike};
+        Stamp {
+            year: t.year().rem_euclid(100) as u8,
+            month: t.month() as u8,
+            day: t.day() as u8,
+            hour: t.hour() as u8,
+            minute: t.minute() as u8,
+            second: t.second().min(59) as u8,
         }
     }
 
@@ -337,6 +392,20 @@ mod tests {
     fn values_with_a_bar_are_refused_at_print() {
         let r = Record::new(GI).with(GN, "A|B");
         assert_eq!(r.print(), Err(FiasError::BadValue(GN)));
+    }
+
+    #[test]
+    fn records_carry_8_bit_text_in_the_links_encoding() {
+        let r = Record::new(GI).with(GN, "Zoë Müller");
+        assert_eq!(r.print().unwrap(), b"GI|GNZoe Mueller|".to_vec());
+        let cp850 = r.encode(TextEncoding::Cp850).unwrap();
+        assert_eq!(cp850, b"GI|GNZo\x89 M\x81ller|".to_vec());
+        assert_eq!(Record::decode(&cp850, TextEncoding::Cp850), Ok(r.clone()));
+        assert_eq!(r.to_string(), "GI|GNZoë Müller|");
+        assert_eq!(
+            Record::decode(b"GI|GN\x01|", TextEncoding::Cp850),
+            Err(FiasError::NotPrintable)
+        );
     }
 
     fn arb_id() -> impl Strategy<Value = Id> {

@@ -3,6 +3,10 @@
 //! describes itself (`LD`), lists the records and fields it wants (`LR`) and sends `LA`; the PMS
 //! answers `LA` and the link is alive. Records submitted before that are buffered (bounded). A
 //! `DR` from the other side asks for a resync: `DS`, a `GI`/`GO` with `SF` for every room, `DE`.
+//! Every posting (`PS`) is answered at once (`PA`). Text travels in the link's
+//! [`TextEncoding`](crate::encoding::TextEncoding), converted and never refused; a record that
+//! still cannot be sent (too long, a reservation number over 10 digits) is skipped and reported
+//! ([`FiasEvent::Skipped`]), and the engine goes on with the next one: no record can stall it.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -15,14 +19,25 @@ use crate::pms_side::MessageId;
 use crate::room::Extension;
 use crate::settings::{Millis, Settings, SettingsError};
 
+/// Largest reservation number `G#` can carry: vendors keep it in a 10-digit integer column.
+pub const MAX_RESERVATION: u64 = 9_999_999_999;
+
+/// The answer status innsync gives every posting (`PA|AS..|`) while it keeps no folios: FIAS
+/// `NP`, "posting denied". The posting is recorded for the operator instead.
+pub const POSTING_DENIED: &str = "NP";
+
+/// The clear text (`CT`) sent with a denied posting, for the other side's operator.
+pub const POSTING_DENIED_TEXT: &str =
+    "posting not accepted by the PMS; recorded for the front desk";
+
 /// A guest as FIAS guest records carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FiasGuest {
     /// Room (`RN`).
     pub room: Extension,
-    /// Reservation number (`G#`).
-    pub reservation: Option<String>,
-    /// Guest name (`GN`).
+    /// Reservation number (`G#`): numeric, at most [`MAX_RESERVATION`].
+    pub reservation: Option<u64>,
+    /// Guest name (`GN`), in Unicode; the link's encoding converts it.
     pub name: Option<String>,
     /// Share flag (`GS`): another guest shares the room.
     pub share: Option<bool>,
@@ -58,6 +73,41 @@ pub enum FiasMessage {
     },
 }
 
+fn describe_guest(f: &mut std::fmt::Formatter<'_>, kind: &str, g: &FiasGuest) -> std::fmt::Result {
+    write!(f, "{kind} room {}", g.room)?;
+    if let Some(r) = g.reservation {
+        write!(f, ", reservation {r}")?;
+    }
+    if let Some(n) = &g.name {
+        write!(f, ", {n}")?;
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for FiasMessage {
+    /// The record in words for operators: `GI room 101, reservation 5730000012, Ada Lovelace`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let onoff = |on: &bool| if *on { "on" } else { "off" };
+        match self {
+            FiasMessage::CheckIn(g) => describe_guest(f, "GI", g),
+            FiasMessage::CheckOut(g) => describe_guest(f, "GO", g),
+            FiasMessage::Change { guest, old_room } => {
+                describe_guest(f, "GC", guest)?;
+                match old_room {
+                    Some(o) => write!(f, " (moved from room {o})"),
+                    None => Ok(()),
+                }
+            }
+            FiasMessage::MessageLight { room, on } => {
+                write!(f, "ML room {room} {}", onoff(on))
+            }
+            FiasMessage::DoNotDisturb { room, on } => {
+                write!(f, "DN room {room} {}", onoff(on))
+            }
+        }
+    }
+}
+
 /// One room in a resync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResyncRoom {
@@ -65,6 +115,77 @@ pub enum ResyncRoom {
     Occupied(FiasGuest),
     /// Nobody is in the room: `GO` with `SF`.
     Vacant(Extension),
+}
+
+impl std::fmt::Display for ResyncRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResyncRoom::Occupied(g) => describe_guest(f, "GI", g),
+            ResyncRoom::Vacant(room) => write!(f, "GO room {room}"),
+        }
+    }
+}
+
+/// Why a record cannot be sent at all; it is skipped and the link goes on with the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SkipReason {
+    /// The record, in the link's encoding, is longer than the other side accepts.
+    #[error("the record is {len} bytes, more than the {max} the link accepts")]
+    TooLong {
+        /// Encoded length.
+        len: usize,
+        /// The limit (`fias_max_record_len`).
+        max: usize,
+    },
+    /// The reservation number does not fit FIAS's 10 digits.
+    #[error("reservation number {0} has more than 10 digits")]
+    Reservation(u64),
+    /// A value cannot travel (it contains the field separator).
+    #[error(transparent)]
+    Record(#[from] FiasError),
+}
+
+/// A posting (`PS`) from the other side: a charge for a room (minibar, phone call). innsync
+/// answers it at once (`PA`) and hands it to the application to record for a folio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    /// Room (`RN`), when valid.
+    pub room: Option<Extension>,
+    /// Reservation (`G#`), when numeric.
+    pub reservation: Option<u64>,
+    /// The other side's posting sequence number (`P#`), echoed in the answer.
+    pub sequence: Option<String>,
+    /// Posting type (`PT`).
+    pub kind: Option<String>,
+    /// Total amount in minor units (`TA`), when numeric.
+    pub amount: Option<i64>,
+    /// The answer status sent (`AS`).
+    pub answer: &'static str,
+    /// The whole record, for a later folio or an operator.
+    pub record: Record,
+}
+
+impl std::fmt::Display for Posting {
+    /// The posting in words: `PS room 101, P# 77, amount 1250, type M (answered NP)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PS")?;
+        if let Some(r) = &self.room {
+            write!(f, " room {r}")?;
+        }
+        if let Some(r) = self.reservation {
+            write!(f, ", reservation {r}")?;
+        }
+        if let Some(p) = &self.sequence {
+            write!(f, ", P# {p}")?;
+        }
+        if let Some(a) = self.amount {
+            write!(f, ", amount {a}")?;
+        }
+        if let Some(k) = &self.kind {
+            write!(f, ", type {k}")?;
+        }
+        write!(f, " (answered {})", self.answer)
+    }
 }
 
 /// What the FIAS engine tells the application.
@@ -80,12 +201,23 @@ pub enum FiasEvent {
     Delivered(MessageId),
     /// The other side did not ask for this record type in `LR`; nothing was sent.
     NotWanted(MessageId),
+    /// The record cannot be sent at all and was skipped; the next one goes on.
+    Skipped {
+        /// The record concerned.
+        id: MessageId,
+        /// The record in words.
+        what: String,
+        /// Why.
+        reason: SkipReason,
+    },
     /// The other side asked for a resync (`DR`): call `start_resync` with every room.
     ResyncWanted,
     /// A resync was written (`DS` … `DE`).
     ResyncSent {
         /// Rooms sent.
         rooms: usize,
+        /// Rooms whose record could not be sent, in words with the reason.
+        skipped: Vec<String>,
     },
     /// Room status from the other side (`RE` with `RS` 1–6).
     RoomStatus {
@@ -94,21 +226,20 @@ pub enum FiasEvent {
         /// `RS` value.
         status: u8,
     },
+    /// A posting from the other side; it has been answered already.
+    Posting(Posting),
     /// Another data record from the other side (unknown to innsync but delivered for logs).
     Received(Record),
     /// A record could not be parsed or used; FIAS over TCP has no NAK, so it is only reported.
     Refused(String),
 }
 
-/// Why a record could not be taken.
+/// Why a record could not be taken now (it may be offered again later).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FiasSubmitError {
     /// The link is not alive and the buffer is full.
     #[error("FIAS buffer is full ({0} records)")]
     BufferFull(usize),
-    /// A value cannot be sent (contains `|`).
-    #[error(transparent)]
-    Record(#[from] FiasError),
 }
 
 /// Why a resync could not be started.
@@ -125,9 +256,6 @@ pub enum ResyncError {
         /// Limit.
         max: usize,
     },
-    /// A value cannot be sent.
-    #[error(transparent)]
-    Record(#[from] FiasError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +275,7 @@ pub struct FiasPmsLink {
     stamp: Stamp,
     wanted: BTreeMap<Id, Vec<Id>>,
     peer: Option<(String, String)>,
-    buffer: VecDeque<(MessageId, Record)>,
+    buffer: VecDeque<(MessageId, Record, String)>,
     out: Vec<Command<FiasEvent>>,
 }
 
@@ -194,7 +322,8 @@ impl FiasPmsLink {
         self.buffer.len()
     }
 
-    /// Tells the engine the wall-clock date and time for `DA`/`TI` (the core reads no clock).
+    /// Tells the engine the property's local date and time for `DA`/`TI` (the core reads no
+    /// clock; FIAS wants the hotel's local time, not UTC).
     pub fn set_stamp(&mut self, stamp: Stamp) {
         self.stamp = stamp;
     }
@@ -221,29 +350,40 @@ impl FiasPmsLink {
         self.finish();
     }
 
-    /// Sends a record now if the link is alive, else buffers it (bounded).
+    /// Sends a record now if the link is alive, else buffers it (bounded). A record that can
+    /// never be sent (too long, impossible field) is not an error of the call: it is reported
+    /// with [`FiasEvent::Skipped`] and the engine is ready for the next record at once.
     pub fn submit(
         &mut self,
         _now: Millis,
         id: MessageId,
         message: &FiasMessage,
     ) -> Result<(), FiasSubmitError> {
-        let record = to_record(message);
-        record.print()?;
+        let what = message.to_string();
+        let record = match self.sendable(to_record(message)) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.out
+                    .push(Command::Deliver(FiasEvent::Skipped { id, what, reason }));
+                self.finish();
+                return Ok(());
+            }
+        };
         if self.state == State::Alive {
-            self.send_data(id, &record);
+            self.send_data(id, &record, what);
         } else if self.buffer.len() >= self.settings.fias_buffer_capacity {
             return Err(FiasSubmitError::BufferFull(
                 self.settings.fias_buffer_capacity,
             ));
         } else {
-            self.buffer.push_back((id, record));
+            self.buffer.push_back((id, record, what));
         }
         self.finish();
         Ok(())
     }
 
-    /// Answers `DR`: `DS`, a `GI`/`GO` with `SF` for every room, `DE`.
+    /// Answers `DR`: `DS`, a `GI`/`GO` with `SF` for every room, `DE`. A room whose record
+    /// cannot be sent is left out and named in [`FiasEvent::ResyncSent`]; the rest go on.
     pub fn start_resync(&mut self, _now: Millis, rooms: &[ResyncRoom]) -> Result<(), ResyncError> {
         if self.state != State::Alive {
             return Err(ResyncError::NotAlive);
@@ -254,25 +394,27 @@ impl FiasPmsLink {
                 max: self.settings.max_rooms,
             });
         }
-        let mut records = Vec::with_capacity(rooms.len());
+        self.send_link(DS);
+        let mut skipped = Vec::new();
         for room in rooms {
             let record = match room {
                 ResyncRoom::Occupied(guest) => guest_record(GI, guest),
                 ResyncRoom::Vacant(room) => Record::new(GO).with(RN, room.as_str()),
             }
             .with(SF, "");
-            record.print()?;
-            records.push(record);
-        }
-        self.send_link(DS);
-        for record in &records {
-            if let Some(filtered) = self.filter(record) {
-                self.send_record(&filtered);
+            match self.sendable(record) {
+                Ok(record) => {
+                    if let Some(filtered) = self.filter(&record) {
+                        self.send_record(&filtered);
+                    }
+                }
+                Err(reason) => skipped.push(format!("{room}: {reason}")),
             }
         }
         self.send_link(DE);
         self.out.push(Command::Deliver(FiasEvent::ResyncSent {
-            rooms: rooms.len(),
+            rooms: rooms.len() - skipped.len(),
+            skipped,
         }));
         self.finish();
         Ok(())
@@ -293,8 +435,28 @@ impl FiasPmsLink {
         self.finish();
     }
 
+    /// Checks that a record can travel in the link's encoding and size; its text stays Unicode
+    /// until it is encoded at send time.
+    fn sendable(&self, record: Record) -> Result<Record, SkipReason> {
+        if let Some(r) = record.get(GN_RES) {
+            if let Ok(n) = r.parse::<u64>() {
+                if n > MAX_RESERVATION {
+                    return Err(SkipReason::Reservation(n));
+                }
+            }
+        }
+        let len = record.encode(self.settings.encoding)?.len();
+        if len > self.settings.fias_max_record_len {
+            return Err(SkipReason::TooLong {
+                len,
+                max: self.settings.fias_max_record_len,
+            });
+        }
+        Ok(record)
+    }
+
     fn on_text(&mut self, text: &[u8]) {
-        let record = match Record::parse(text) {
+        let record = match Record::decode(text, self.settings.encoding) {
             Ok(r) => r,
             Err(e) => {
                 self.out
@@ -315,8 +477,8 @@ impl FiasPmsLink {
                     self.send_link(LA);
                     self.state = State::Alive;
                     self.out.push(Command::Deliver(FiasEvent::LinkAlive));
-                    while let Some((id, record)) = self.buffer.pop_front() {
-                        self.send_data(id, &record);
+                    while let Some((id, record, what)) = self.buffer.pop_front() {
+                        self.send_data(id, &record, what);
                     }
                 }
             }
@@ -328,6 +490,7 @@ impl FiasPmsLink {
             // Before the link is alive, data records are ignored.
             _ if self.state != State::Alive => {}
             k if k == DR => self.out.push(Command::Deliver(FiasEvent::ResyncWanted)),
+            k if k == PS => self.on_posting(record),
             k if k == RE => {
                 let room = record.get(RN).and_then(|r| Extension::new(r).ok());
                 let status = record.get(RS).and_then(|s| s.parse::<u8>().ok());
@@ -342,6 +505,40 @@ impl FiasPmsLink {
             }
             _ => self.out.push(Command::Deliver(FiasEvent::Received(record))),
         }
+    }
+
+    /// Every posting gets an answer at once — `PA` with [`POSTING_DENIED`], echoing `RN`, `P#`
+    /// and `G#` — whatever it contains, and is handed to the application to record.
+    fn on_posting(&mut self, record: Record) {
+        let mut answer = Record::new(PA).with(AS, POSTING_DENIED);
+        for id in [RN, P_NUM, GN_RES] {
+            if let Some(v) = record.get(id) {
+                // Echoed values came in through the decoder, so they hold no `|`.
+                answer = answer.with(id, v);
+            }
+        }
+        answer = answer
+            .with(CT, POSTING_DENIED_TEXT)
+            .with(DA, self.stamp.date())
+            .with(TI, self.stamp.time());
+        // Only the record types the other side listed are filtered; an answer to its own
+        // request is sent even when it forgot to list PA.
+        let answer = if self.wanted.contains_key(&PA) {
+            self.filter(&answer).unwrap_or(answer)
+        } else {
+            answer
+        };
+        self.send_record(&answer);
+        let posting = Posting {
+            room: record.get(RN).and_then(|r| Extension::new(r).ok()),
+            reservation: record.get(GN_RES).and_then(|r| r.parse().ok()),
+            sequence: record.get(P_NUM).map(str::to_owned),
+            kind: record.get(PT).map(str::to_owned),
+            amount: record.get(TA).and_then(|a| a.parse().ok()),
+            answer: POSTING_DENIED,
+            record,
+        };
+        self.out.push(Command::Deliver(FiasEvent::Posting(posting)));
     }
 
     fn on_link_record(&mut self, record: &Record) {
@@ -387,19 +584,27 @@ impl FiasPmsLink {
         })
     }
 
-    fn send_data(&mut self, id: MessageId, record: &Record) {
+    fn send_data(&mut self, id: MessageId, record: &Record, what: String) {
         match self.filter(record) {
-            Some(filtered) => {
-                self.send_record(&filtered);
-                self.out.push(Command::Deliver(FiasEvent::Delivered(id)));
-            }
+            Some(filtered) => match filtered.encode(self.settings.encoding) {
+                Ok(text) => {
+                    self.out.push(Command::Send(encode_text(&text)));
+                    self.out.push(Command::Deliver(FiasEvent::Delivered(id)));
+                }
+                // Checked at submit; kept so that no path can leave a record unanswered.
+                Err(e) => self.out.push(Command::Deliver(FiasEvent::Skipped {
+                    id,
+                    what,
+                    reason: e.into(),
+                })),
+            },
             None => self.out.push(Command::Deliver(FiasEvent::NotWanted(id))),
         }
     }
 
     fn send_link(&mut self, kind: Id) {
         let mut record = Record::new(kind);
-        if kind == LS || kind == LA {
+        if kind == LS || kind == LA || kind == DS || kind == DE {
             record = record
                 .with(DA, self.stamp.date())
                 .with(TI, self.stamp.time());
@@ -408,7 +613,7 @@ impl FiasPmsLink {
     }
 
     fn send_record(&mut self, record: &Record) {
-        match record.print() {
+        match record.encode(self.settings.encoding) {
             Ok(text) => self.out.push(Command::Send(encode_text(&text))),
             Err(e) => {
                 debug_assert!(false, "records are checked before sending: {e}");
@@ -447,16 +652,22 @@ impl Id {
 
 fn guest_record(kind: Id, guest: &FiasGuest) -> Record {
     let mut record = Record::new(kind).with(RN, guest.room.as_str());
-    if let Some(r) = &guest.reservation {
-        record = record.with(GN_RES, r.clone());
+    if let Some(r) = guest.reservation {
+        record = record.with(GN_RES, r.to_string());
     }
     if let Some(n) = &guest.name {
-        record = record.with(GN, n.clone());
+        record = record.with(GN, clean_text(n));
     }
     if let Some(share) = guest.share {
         record = record.with(GS, if share { "Y" } else { "N" });
     }
     record
+}
+
+/// Free text as a field value: the separator `|` becomes `/` and the ends are trimmed, so a
+/// name never makes a record unsendable (its characters are the encoding's business).
+fn clean_text(text: &str) -> String {
+    text.trim().replace('|', "/")
 }
 
 fn to_record(message: &FiasMessage) -> Record {

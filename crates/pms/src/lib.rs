@@ -23,6 +23,7 @@
 
 pub mod command;
 pub mod directory;
+pub mod encoding;
 pub mod fias;
 pub mod fias_pms;
 pub mod frame;
@@ -37,7 +38,11 @@ pub mod system_side;
 
 pub use command::Command;
 pub use directory::{NodeId, PlanError, RoomPlan, RoomRecord};
-pub use fias_pms::{FiasEvent, FiasGuest, FiasMessage, FiasPmsLink, ResyncRoom};
+pub use encoding::TextEncoding;
+pub use fias_pms::{
+    FiasEvent, FiasGuest, FiasMessage, FiasPmsLink, Posting, ResyncRoom, SkipReason,
+    MAX_RESERVATION,
+};
 pub use hotel_log::{AbandonReason, HotelEvent, HotelLog, LogEntry};
 pub use link::SendFailure;
 pub use mitel::{Justify, Message, ParseError, PrintError};

@@ -61,6 +61,85 @@ fn normal_check_in_exchange() {
     assert!(pms.ready_for_message());
 }
 
+/// After any refusal the engine must still send the next message and run a General Reset.
+fn assert_still_flowing(pms: &mut PmsLink, now: Millis) {
+    pms.submit(now, MessageId(90), &Message::CheckIn(ext("1234")))
+        .unwrap();
+    assert_eq!(
+        pms.take_commands(),
+        vec![send(&[ENQ]), Command::SetTimer(now + 3_000)]
+    );
+    pms.handle_bytes(now + 1, &[ACK]);
+    assert_eq!(
+        pms.take_commands(),
+        vec![text("CHK1  1234"), Command::SetTimer(now + 3_001)]
+    );
+    pms.handle_bytes(now + 2, &[ACK]);
+    assert_eq!(
+        pms.take_commands(),
+        vec![ev(PmsEvent::Delivered(MessageId(90))), Command::ClearTimer]
+    );
+    pms.start_general_reset(now + 3, vec![]).unwrap();
+    assert_eq!(
+        pms.take_commands()[..2],
+        [ev(PmsEvent::ResetStarted { rooms: 0 }), send(&[ENQ])]
+    );
+}
+
+#[test]
+fn an_extension_wider_than_the_field_is_refused_and_the_link_goes_on() {
+    let mut pms = up(settings());
+    assert_eq!(
+        pms.submit(10, MessageId(1), &Message::CheckIn(ext("123456"))),
+        Err(SubmitError::Print(PrintError::ExtensionTooWide {
+            extension: "123456".into(),
+            width: 5
+        }))
+    );
+    assert_eq!(pms.take_commands(), vec![]);
+    assert!(pms.ready_for_message());
+    assert_still_flowing(&mut pms, 20);
+}
+
+#[test]
+fn a_system_message_from_the_application_is_refused_and_the_link_goes_on() {
+    let mut pms = up(settings());
+    assert_eq!(
+        pms.submit(10, MessageId(1), &Message::RequestInit),
+        Err(SubmitError::WrongDirection)
+    );
+    assert_eq!(pms.take_commands(), vec![]);
+    assert_still_flowing(&mut pms, 20);
+}
+
+#[test]
+fn a_name_outside_the_charset_or_too_long_is_converted_and_sent() {
+    let mut pms = up(settings());
+    let name = GuestName::lossy("Zoë Müller-Lüdenscheidt 王", 20);
+    pms.submit(
+        10,
+        MessageId(1),
+        &Message::Name {
+            extension: ext("1234"),
+            name,
+        },
+    )
+    .unwrap();
+    pms.handle_bytes(11, &[ACK]);
+    assert_eq!(
+        pms.take_commands(),
+        vec![
+            send(&[ENQ]),
+            Command::SetTimer(3_010),
+            text("NAM  1234 Zoe Mueller-Luedensc"),
+            Command::SetTimer(3_011)
+        ]
+    );
+    pms.handle_bytes(12, &[ACK]);
+    pms.take_commands();
+    assert_still_flowing(&mut pms, 20);
+}
+
 #[test]
 fn nak_then_resend_then_give_up() {
     let mut pms = up(settings());

@@ -66,20 +66,12 @@ impl fmt::Display for Extension {
 pub struct GuestName(String);
 
 impl GuestName {
-    /// Makes any name sendable: characters outside printable ASCII become `?`, blanks at the ends
-    /// are trimmed, and the result is cut to `max_len` characters. Names come from people, so the
-    /// link adapts them instead of refusing a check-in.
+    /// Makes any name sendable: it is transliterated to printable ASCII (`Müller` → `Mueller`,
+    /// see [`crate::encoding`]), blanks at the ends are trimmed, and the result is cut to
+    /// `max_len` characters (the phone's field width). Names come from people, so the link
+    /// adapts them instead of refusing a check-in.
     pub fn lossy(s: &str, max_len: usize) -> Self {
-        let cleaned: String = s
-            .chars()
-            .map(|c| {
-                if c.is_ascii() && !c.is_ascii_control() {
-                    c
-                } else {
-                    '?'
-                }
-            })
-            .collect();
+        let cleaned = crate::encoding::transliterate(s);
         let cut: String = cleaned.trim().chars().take(max_len).collect();
         GuestName(cut.trim_end().to_owned())
     }
@@ -159,7 +151,12 @@ mod tests {
 
     #[test]
     fn names_are_made_printable_and_short() {
-        assert_eq!(GuestName::lossy("  Müller ", 20).as_str(), "M?ller");
+        assert_eq!(GuestName::lossy("  Müller ", 20).as_str(), "Mueller");
+        assert_eq!(GuestName::lossy("Zoë 王🎉", 20).as_str(), "Zoe ??");
+        assert_eq!(
+            GuestName::lossy("Maximilian von Habsburg-Lothringen", 20).as_str(),
+            "Maximilian von Habsb"
+        );
         assert_eq!(GuestName::lossy("Abcdef ghij", 7).as_str(), "Abcdef");
     }
 }

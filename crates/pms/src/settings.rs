@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use crate::encoding::TextEncoding;
+
 /// Milliseconds on the caller's clock. The cores never read the OS clock: the caller passes `now`
 /// (milliseconds since an epoch of its choosing), which keeps the state machines deterministic.
 pub type Millis = u64;
@@ -61,6 +63,12 @@ pub struct Settings {
     pub fias_buffer_capacity: usize,
     /// FIAS: most `LR` link records (record types the other side asks for) remembered.
     pub fias_max_link_records: usize,
+    /// FIAS: longest record (between `STX` and `ETX`, in the link's encoding) the other side
+    /// accepts; a longer one is skipped and reported rather than cut mid-field.
+    pub fias_max_record_len: usize,
+    /// How text (guest names) becomes bytes on the wire: ASCII with transliteration by
+    /// default, what FIAS vendors and PBXs expect.
+    pub encoding: TextEncoding,
 }
 
 impl Default for Settings {
@@ -86,6 +94,8 @@ impl Default for Settings {
             cycle_message_retries: 3,
             fias_buffer_capacity: 1_024,
             fias_max_link_records: 64,
+            fias_max_record_len: 256,
+            encoding: TextEncoding::Ascii,
         }
     }
 }
@@ -102,6 +112,9 @@ pub enum SettingsError {
     /// The text limit cannot hold the longest message we print.
     #[error("max_text_len must be between 32 and 65536, got {0}")]
     TextLen(usize),
+    /// The FIAS record limit cannot hold a link record.
+    #[error("fias_max_record_len must be between 32 and 65536, got {0}")]
+    RecordLen(usize),
 }
 
 impl Settings {
@@ -112,6 +125,9 @@ impl Settings {
         }
         if !(32..=65_536).contains(&self.max_text_len) {
             return Err(SettingsError::TextLen(self.max_text_len));
+        }
+        if !(32..=65_536).contains(&self.fias_max_record_len) {
+            return Err(SettingsError::RecordLen(self.fias_max_record_len));
         }
         let positive: [(&'static str, u64); 9] = [
             ("fias_buffer_capacity", self.fias_buffer_capacity as u64),

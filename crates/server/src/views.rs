@@ -24,6 +24,8 @@ pub struct GuestView {
 pub struct BookingView {
     /// The booking reference (`WB-000123`).
     pub reference: String,
+    /// The numeric reservation number (FIAS `G#`); absent on bookings older than numbers.
+    pub reservation_number: Option<u64>,
     /// Status.
     pub status: &'static str,
     /// Authority that may change it.
@@ -74,6 +76,7 @@ impl BookingView {
     pub fn new(b: &Booking, guest: Option<&Guest>) -> Self {
         Self {
             reference: b.meta.id.to_string(),
+            reservation_number: b.reservation_number.map(|n| n.get()),
             status: b.status.as_str(),
             owner: b.meta.owner.to_string(),
             version: b.meta.version,

@@ -14,6 +14,7 @@ pub mod fence;
 pub mod holdings;
 pub mod pending;
 pub mod read;
+mod reservation;
 pub mod schema;
 pub mod view;
 pub mod writer;

@@ -32,8 +32,11 @@ pub struct BookingFilter {
     pub to: Option<NaiveDate>,
     /// Only this status.
     pub status: Option<BookingStatus>,
-    /// Only guests whose name contains this text (case-insensitive).
+    /// Only guests whose name contains this text (case-insensitive), or — when the text is a
+    /// number — the booking with that reservation number.
     pub guest: Option<String>,
+    /// Only the booking with this reservation number (FIAS `G#`).
+    pub reservation_number: Option<u64>,
     /// Only references after this one (paging).
     pub after: Option<String>,
     /// Most rows.
@@ -306,13 +309,25 @@ impl ReadPool {
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
+        // A number typed into the guest search is also a reservation number.
+        let number_in_search = f
+            .guest
+            .as_deref()
+            .map(str::trim)
+            .and_then(|g| innsync_core::ReservationNumber::parse(g).ok())
+            .map(|n| n.get() as i64);
         self.with(|c| {
             bodies(
                 c,
                 "SELECT r.body FROM bookings b JOIN record_bodies r ON r.kind = 'booking' AND r.key = b.id
                  WHERE (?1 IS NULL OR b.property = ?1) AND (?2 IS NULL OR b.departure > ?2)
                    AND (?3 IS NULL OR b.arrival < ?3) AND (?4 IS NULL OR b.status = ?4)
-                   AND (?5 IS NULL OR b.guest_name LIKE ?5 ESCAPE '\\') AND b.id > ?6
+                   AND (?5 IS NULL OR b.guest_name LIKE ?5 ESCAPE '\\'
+                        OR b.id IN (SELECT c.record_id FROM changes c WHERE c.kind = 'booking'
+                            AND json_extract(c.body, '$.reservation_number') = ?8))
+                   AND (?9 IS NULL OR b.id IN (SELECT c.record_id FROM changes c
+                        WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation_number') = ?9))
+                   AND b.id > ?6
                  ORDER BY b.id LIMIT ?7",
                 params![
                     f.property,
@@ -321,7 +336,9 @@ impl ReadPool {
                     f.status.map(|s| s.as_str()),
                     guest,
                     f.after.clone().unwrap_or_default(),
-                    f.limit as i64
+                    f.limit as i64,
+                    number_in_search,
+                    f.reservation_number.map(|n| n as i64)
                 ],
                 |r| match r {
                     Record::Booking(b) => Some(b),

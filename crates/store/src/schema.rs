@@ -147,6 +147,14 @@ CREATE TABLE epochs (
     PRIMARY KEY (epoch, server, takeover)) WITHOUT ROWID;
 "#;
 
+/// Version 6: bookings are found by their numeric reservation number (FIAS `G#`, searched by
+/// the front desk). A booking's number never changes, so any logged version of it names the
+/// booking; the index also gives each server the highest number of its own range at once.
+const V_RESERVATION_NUMBER: &str = r#"
+CREATE INDEX changes_by_reservation_number ON changes (json_extract(body, '$.reservation_number'))
+    WHERE kind = 'booking';
+"#;
+
 /// Created by the writer when commit order tracking is turned on (`meta.commit_order`), not by
 /// a migration: `meta.batch_at` is the time of the batch, set by the writer at the start of
 /// each transaction (the leader's time in a cluster).
@@ -177,7 +185,15 @@ INSERT OR IGNORE INTO claims
 DROP TABLE epochs;
 "#;
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5, V_CLAIMS];
+pub const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V_CHANGE_ORDER,
+    V5,
+    V_CLAIMS,
+    V_RESERVATION_NUMBER,
+];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

@@ -355,12 +355,20 @@ struct State {
 struct Ids<'a> {
     server: &'a ServerCode,
     last: &'a mut u64,
+    /// The batch's transaction: the reservation counter lives in `meta` (reservation.rs).
+    conn: &'a Connection,
 }
 
 impl IdSource for Ids<'_> {
     fn next_id(&mut self) -> RecordId {
         *self.last += 1;
         RecordId::new(self.server, *self.last)
+    }
+
+    fn next_reservation_number(
+        &mut self,
+    ) -> Result<innsync_core::ReservationNumber, innsync_core::ReservationNumberError> {
+        crate::reservation::next(self.conn, self.server)
     }
 }
 
@@ -1252,6 +1260,7 @@ fn run_command(
         let mut ids = Ids {
             server: env.server,
             last: &mut counters.last_id,
+            conn: tx,
         };
         decide(cmd, &SqlView::cached(tx, cache), &mut ids, &ctx)
     };

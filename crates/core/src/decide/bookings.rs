@@ -317,8 +317,10 @@ fn create(
             currency: plan.currency.clone(),
         })
     });
+    let meta = fresh(ids, holder.clone());
+    let reservation_number = Some(ids.next_reservation_number()?);
     let b = Booking {
-        meta: fresh(ids, holder.clone()),
+        meta,
         property: n.property.to_string(),
         room_type: n.room_type.to_string(),
         arrival: n.arrival,
@@ -326,6 +328,7 @@ fn create(
         units: n.units,
         guest_id: guest.meta.id.clone(),
         guest_name: guest.name.clone(),
+        reservation_number,
         status,
         hold_until: n.hold_until,
         holder,

@@ -343,6 +343,7 @@ mod tests {
                 units: 1,
                 guest_id: RecordId::parse("WB-000002").unwrap(),
                 guest_name: "Ann".into(),
+                reservation_number: None,
                 status: BookingStatus::Confirmed,
                 hold_until: Some(t),
                 holder: Authority::Env,

@@ -3,7 +3,6 @@
 //! events with the application through bounded channels.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -35,8 +34,8 @@ pub struct FiasLinkConfig {
     pub listen: FiasListen,
     /// Protocol settings (FIAS buffer, limits).
     pub settings: Settings,
-    /// Offset of the property's local time from UTC, for `DA`/`TI`.
-    pub utc_offset_minutes: i32,
+    /// The property's time zone: FIAS `DA`/`TI` are the hotel's local date and time.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// What the application asks of the FIAS link.
@@ -74,12 +73,9 @@ pub enum FiasLinkEvent {
     },
 }
 
-fn stamp(offset_minutes: i32) -> Stamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Stamp::from_unix(secs + i64::from(offset_minutes) * 60)
+/// The property's local date and time now (the adapter may read the clock; the engine may not).
+fn stamp(tz: chrono_tz::Tz) -> Stamp {
+    Stamp::from_local(chrono::Utc::now().with_timezone(&tz).naive_local())
 }
 
 /// Runs the FIAS server until `requests` is closed or `events` has no receiver.
@@ -89,7 +85,7 @@ pub async fn run_fias_pms_link(
     events: mpsc::Sender<FiasLinkEvent>,
 ) -> Result<(), PmsLinkError> {
     let clock = Clock::new();
-    let offset = config.utc_offset_minutes;
+    let offset = config.timezone;
     let mut engine = FiasPmsLink::new(config.settings)?;
     let listener = match config.listen {
         FiasListen::Addr(a) => TcpListener::bind(a).await?,

@@ -80,10 +80,19 @@ pub enum PmsLinkEvent {
     Listening(SocketAddr),
     /// Connected to this peer.
     Connected(SocketAddr),
-    /// A request could not be taken (e.g. a second message before the first was settled).
+    /// A request could not be taken now (e.g. a second message before the first was settled);
+    /// it may be offered again.
     Refused {
         /// The message concerned, if any.
         id: Option<MessageId>,
+        /// Why.
+        reason: String,
+    },
+    /// The message can never be sent (its extension does not fit the width, or it is not a
+    /// message the PMS sends): skip it and go on with the next one.
+    Skipped {
+        /// The message concerned.
+        id: MessageId,
         /// Why.
         reason: String,
     },
@@ -249,6 +258,12 @@ async fn apply_request(
                 id,
                 SendFailure::LinkDown,
             ))),
+            Err(e @ (SubmitError::Print(_) | SubmitError::WrongDirection)) => {
+                Some(PmsLinkEvent::Skipped {
+                    id,
+                    reason: e.to_string(),
+                })
+            }
             Err(e) => Some(PmsLinkEvent::Refused {
                 id: Some(id),
                 reason: e.to_string(),

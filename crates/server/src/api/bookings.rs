@@ -218,6 +218,7 @@ pub(crate) struct ListQuery {
     to: Option<NaiveDate>,
     status: Option<String>,
     guest: Option<String>,
+    reservation_number: Option<String>,
     after: Option<String>,
     limit: Option<usize>,
 }
@@ -241,8 +242,17 @@ pub(crate) async fn list(
             return Err(Problem::invalid(format!("to {t} must be after from {f}")));
         }
     }
+    let reservation_number = match q.reservation_number.as_deref() {
+        None | Some("") => None,
+        Some(n) => Some(
+            innsync_core::ReservationNumber::parse(n)
+                .map_err(|e| Problem::invalid(format!("reservation_number: {e}")))?
+                .get(),
+        ),
+    };
     let filter = BookingFilter {
         property: q.property.filter(|p| !p.is_empty()),
+        reservation_number,
         from: q.from,
         to: q.to,
         status,

@@ -156,6 +156,14 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 "PMS messages received from the system",
             ),
             ("innsync_pms_resets", "General Resets completed"),
+            (
+                "innsync_pms_skipped",
+                "PMS records that could never be sent and were skipped",
+            ),
+            (
+                "innsync_pms_postings",
+                "Postings received from the system (answered not posted)",
+            ),
             ("innsync_pms_link_up", "Whether the PMS link is up"),
         ] {
             extra.push_str(&format!("# HELP {metric} {help}.\n# TYPE {metric} gauge\n"));
@@ -165,6 +173,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                     "innsync_pms_failed" => l.failed,
                     "innsync_pms_received" => l.received,
                     "innsync_pms_resets" => l.resets,
+                    "innsync_pms_skipped" => l.skipped,
+                    "innsync_pms_postings" => l.postings,
                     _ => u64::from(l.state == "up" || l.state == "resetting"),
                 };
                 extra.push_str(&format!("{metric}{{link=\"{}\"}} {v}\n", l.name));

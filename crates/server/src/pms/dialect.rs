@@ -8,8 +8,8 @@ use innsync_pms::net::{
     LinkRole, PmsLinkConfig, PmsLinkEvent, PmsRequest,
 };
 use innsync_pms::{
-    Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId, PmsEvent,
-    ResyncRoom, RoomOccupancy,
+    Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId, PmsEvent, Posting,
+    ResetReason, ResyncRoom, RoomOccupancy,
 };
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
@@ -22,13 +22,56 @@ const EVENT_QUEUE: usize = 256;
 /// Longest guest name sent to the system.
 const NAME_LEN: usize = 20;
 
+/// One room of a General Reset snapshot: its extension and, when occupied, the guest's name
+/// and reservation number.
+pub type SnapshotRoom = (Extension, Option<(String, Option<u64>)>);
+
 /// One message to the system, in its dialect.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {
     /// Mitel-style.
     Mitel(Message),
     /// FIAS.
     Fias(FiasMessage),
+}
+
+impl std::fmt::Display for Outgoing {
+    /// The message in words for operators (`GI room 101, reservation 5730000012, Ada Lovelace`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outgoing::Fias(m) => write!(f, "{m}"),
+            Outgoing::Mitel(m) => f.write_str(&mitel_words(m)),
+        }
+    }
+}
+
+/// A Mitel-style message in words (`CHK1 room 101`, `NAM room 101 Ada Lovelace`).
+fn mitel_words(m: &Message) -> String {
+    match m {
+        Message::CheckIn(e) => format!("CHK1 room {e}"),
+        Message::CheckOut(e) => format!("CHK0 room {e}"),
+        Message::Name { extension, name } => format!("NAM room {extension} {name}"),
+        Message::MessageWaiting { on, extension } => {
+            format!("MW room {extension} {}", if *on { "on" } else { "off" })
+        }
+        Message::MaidStatus { status, extension } => {
+            format!("STS room {extension} status {}", status.code())
+        }
+        Message::GeneralReset => "GRS".into(),
+        Message::End => "END".into(),
+        Message::Cancel => "CNL".into(),
+        Message::RequestInit => "RTI".into(),
+        Message::AreYouThere => "AYT".into(),
+    }
+}
+
+fn reason_words(r: ResetReason) -> &'static str {
+    match r {
+        ResetReason::LinkStart => "link start",
+        ResetReason::Interrupted => "the last one was Interrupted",
+        ResetReason::RequestedBySystem => "RTI from the system",
+        ResetReason::Requested => "asked for while the link was down",
+    }
 }
 
 /// What the driver hears from the link, in either dialect.
@@ -40,8 +83,12 @@ pub enum Incoming {
     Down(String),
     /// The system has the message.
     Delivered(MessageId),
-    /// The message was given up for now.
+    /// The message was given up for now (sent again later).
     Failed(MessageId, String),
+    /// The message can never be sent: skipped, the link goes on (why).
+    Skipped(MessageId, String),
+    /// A posting from the system, already answered.
+    Posting(Posting),
     /// Housekeeping or message-waiting for a room.
     Report {
         /// The room's extension.
@@ -57,8 +104,10 @@ pub enum Incoming {
     ResetStarted,
     /// The system holds the whole snapshot.
     ResetCompleted,
-    /// The reset ended without completing (why).
+    /// The reset ended without completing, or was refused (why).
     ResetEnded(String),
+    /// A resync was written but left these rooms out (in words, with the reason).
+    ResetSkipped(Vec<String>),
     /// Worth showing to an operator.
     Note(String),
 }
@@ -78,7 +127,7 @@ impl Requests {
         ext: Extension,
         occupied: bool,
         name: Option<&str>,
-        booking: &str,
+        reservation: Option<u64>,
     ) -> Vec<Outgoing> {
         match self {
             Self::Mitel(_) => {
@@ -98,7 +147,7 @@ impl Requests {
             Self::Fias(_) => {
                 let guest = FiasGuest {
                     room: ext,
-                    reservation: Some(booking.to_string()),
+                    reservation,
                     name: name.map(str::to_string),
                     share: None,
                 };
@@ -125,8 +174,8 @@ impl Requests {
     }
 
     /// Starts a General Reset (Mitel) or resync (FIAS) with every room.
-    /// Each room comes with its guest's name and booking when occupied.
-    pub fn reset(&self, rooms: Vec<(Extension, Option<(String, String)>)>) -> bool {
+    /// Each room comes with its guest's name and reservation number when occupied.
+    pub fn reset(&self, rooms: Vec<SnapshotRoom>) -> bool {
         match self {
             Self::Mitel(tx) => {
                 let rooms = rooms
@@ -143,9 +192,9 @@ impl Requests {
                 let rooms = rooms
                     .into_iter()
                     .map(|(room, guest)| match guest {
-                        Some((name, booking)) => ResyncRoom::Occupied(FiasGuest {
+                        Some((name, reservation)) => ResyncRoom::Occupied(FiasGuest {
                             room,
-                            reservation: Some(booking),
+                            reservation,
                             name: Some(name),
                             share: None,
                         }),
@@ -164,7 +213,7 @@ fn from_mitel(e: PmsLinkEvent) -> Incoming {
             PmsEvent::LinkUp => Incoming::Up,
             PmsEvent::LinkDown => Incoming::Down("transport".into()),
             PmsEvent::Delivered(id) => Incoming::Delivered(id),
-            PmsEvent::Failed(id, why) => Incoming::Failed(id, format!("{why:?}")),
+            PmsEvent::Failed(id, why) => Incoming::Failed(id, why.to_string()),
             PmsEvent::Received(Message::MaidStatus { status, extension }) => {
                 match housekeeping_of_code(status.code()) {
                     Some(h) => Incoming::Report {
@@ -183,21 +232,34 @@ fn from_mitel(e: PmsLinkEvent) -> Incoming {
                 housekeeping: None,
                 message_waiting: Some(on),
             },
-            PmsEvent::Received(other) => {
-                Incoming::Note(format!("unexpected from the system: {other:?}"))
-            }
-            PmsEvent::ResetWanted(reason) => Incoming::ResetWanted(format!("{reason:?}")),
+            PmsEvent::Received(other) => Incoming::Note(format!(
+                "unexpected from the system: {}",
+                mitel_words(&other)
+            )),
+            PmsEvent::ResetWanted(reason) => Incoming::ResetWanted(reason_words(reason).into()),
             PmsEvent::ResetStarted { .. } => Incoming::ResetStarted,
             PmsEvent::ResetCompleted { .. } => Incoming::ResetCompleted,
-            PmsEvent::ResetFailed(why) => Incoming::ResetEnded(format!("failed: {why:?}")),
+            PmsEvent::ResetFailed(why) => Incoming::ResetEnded(format!("failed: {why}")),
             PmsEvent::ResetInterrupted => Incoming::ResetEnded("Interrupted by a link drop".into()),
             PmsEvent::ResetCancelled => Incoming::ResetEnded("cancelled".into()),
             PmsEvent::Refused(text) => Incoming::Note(format!("the system refused: {text}")),
-            other => Incoming::Note(format!("{other:?}")),
+            PmsEvent::CancelFailed(why) => {
+                Incoming::Note(format!("cancelling the General Reset failed: {why}"))
+            }
+            PmsEvent::KeepAliveFailed => {
+                Incoming::Note("the system stopped answering keep-alives".into())
+            }
         },
-        PmsLinkEvent::Refused { reason, .. } => {
-            Incoming::Note(format!("request refused: {reason}"))
+        // Taken again later (e.g. busy): the message stays first in line.
+        PmsLinkEvent::Refused {
+            id: Some(id),
+            reason,
+        } => Incoming::Failed(id, reason),
+        // Only a General Reset request is refused without a message id.
+        PmsLinkEvent::Refused { id: None, reason } => {
+            Incoming::ResetEnded(format!("refused: {reason}"))
         }
+        PmsLinkEvent::Skipped { id, reason } => Incoming::Skipped(id, reason),
         PmsLinkEvent::Connected(peer) => Incoming::Note(format!("connected to {peer}")),
         PmsLinkEvent::Listening(addr) => Incoming::Note(format!("listening on {addr}")),
     }
@@ -220,7 +282,12 @@ fn from_fias(e: FiasLinkEvent) -> Incoming {
             FiasEvent::LinkDown => Incoming::Down("transport".into()),
             FiasEvent::LinkEnded => Incoming::Down("LE from the system".into()),
             FiasEvent::Delivered(id) | FiasEvent::NotWanted(id) => Incoming::Delivered(id),
+            FiasEvent::Skipped { id, reason, .. } => Incoming::Skipped(id, reason.to_string()),
+            FiasEvent::Posting(p) => Incoming::Posting(p),
             FiasEvent::ResyncWanted => Incoming::ResetWanted("DR from the system".into()),
+            FiasEvent::ResyncSent { skipped, .. } if !skipped.is_empty() => {
+                Incoming::ResetSkipped(skipped)
+            }
             FiasEvent::ResyncSent { .. } => Incoming::ResetCompleted,
             FiasEvent::RoomStatus { room, status } => match fias_housekeeping(status) {
                 Some(h) => Incoming::Report {
@@ -230,11 +297,17 @@ fn from_fias(e: FiasLinkEvent) -> Incoming {
                 },
                 None => Incoming::Note(format!("RE for {room} with RS {status}; ignored")),
             },
-            FiasEvent::Received(rec) => Incoming::Note(format!("record from the system: {rec:?}")),
+            FiasEvent::Received(rec) => Incoming::Note(format!("record from the system: {rec}")),
             FiasEvent::Refused(why) => Incoming::Note(format!("record refused: {why}")),
         },
-        FiasLinkEvent::Refused { reason, .. } => {
-            Incoming::Note(format!("request refused: {reason}"))
+        // The buffer is full while the link is down: sent again later, in order.
+        FiasLinkEvent::Refused {
+            id: Some(id),
+            reason,
+        } => Incoming::Failed(id, reason),
+        // Only a resync request is refused without a record id.
+        FiasLinkEvent::Refused { id: None, reason } => {
+            Incoming::ResetEnded(format!("refused: {reason}"))
         }
         FiasLinkEvent::Connected(peer) => Incoming::Note(format!("connected to {peer}")),
         FiasLinkEvent::Listening(addr) => Incoming::Note(format!("listening on {addr}")),
@@ -245,6 +318,7 @@ fn from_fias(e: FiasLinkEvent) -> Incoming {
 pub fn start(
     settings: &LinkSettings,
     addr: SocketAddr,
+    timezone: chrono_tz::Tz,
 ) -> (Requests, mpsc::Receiver<Incoming>, JoinHandle<()>) {
     let (out_tx, out_rx) = mpsc::channel(EVENT_QUEUE);
     let handle = match settings.dialect {
@@ -264,8 +338,12 @@ pub fn start(
         Dialect::Fias => {
             let config = FiasLinkConfig {
                 listen: FiasListen::Addr(addr),
-                settings: innsync_pms::Settings::default(),
-                utc_offset_minutes: 0,
+                settings: innsync_pms::Settings {
+                    encoding: settings.encoding.text_encoding(),
+                    fias_max_record_len: settings.max_record_len,
+                    ..innsync_pms::Settings::default()
+                },
+                timezone,
             };
             let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
             let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);

@@ -4,15 +4,16 @@
 //! carries the outbox position it includes, so nothing is skipped and nothing is sent twice as a
 //! new event (at most the one unacknowledged message is resent after a restart).
 
-use super::dialect::{self, Incoming, Outgoing, Requests};
+use super::delivery::{Current, Delivery, Settled};
+use super::dialect::{self, Incoming, Outgoing, Requests, SnapshotRoom};
 use super::link::LinkSettings;
+use super::postings::PostingRecord;
 use super::registry::{Control, LinkStatus};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use innsync_core::Command;
+use innsync_core::{Command, Record};
 use innsync_pms::{Extension, MessageId};
 use innsync_store::{LocalWrite, OutboxEvent};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
@@ -24,18 +25,13 @@ struct Driver {
     status: Arc<Mutex<LinkStatus>>,
     requests: Requests,
     delivered: i64,
-    up: bool,
-    /// The outbox position a running General Reset's snapshot includes.
-    resetting: Option<i64>,
-    /// Messages of the outbox event being delivered, with its id.
-    pending: VecDeque<(MessageId, Outgoing)>,
-    pending_event: Option<i64>,
-    in_flight: Option<MessageId>,
+    /// Where the link stands in the outbox (sans-I/O, delivery.rs).
+    delivery: Delivery,
     retry_after: Option<Instant>,
     next_id: u64,
     next_scheduled_reset: Option<DateTime<Utc>>,
-    /// The property's time zone, for scheduled resets.
-    tz_name: String,
+    /// The property's time zone, for scheduled resets and FIAS `DA`/`TI`.
+    tz: chrono_tz::Tz,
 }
 
 impl Driver {
@@ -59,22 +55,19 @@ impl Driver {
         MessageId(self.next_id)
     }
 
-    /// The messages of one outbox event, in the link's dialect.
-    fn messages_of(&mut self, e: &OutboxEvent) -> Option<Vec<(MessageId, Outgoing)>> {
-        let ext = match Extension::new(self.settings.extension_of(&e.room)) {
-            Ok(x) => x,
-            Err(err) => {
-                self.note(format!(
-                    "room {} has no valid extension ({err}); event {} skipped",
-                    e.room, e.id
-                ));
-                return None;
-            }
-        };
-        let msgs = self
-            .requests
-            .messages_for(ext, e.occupied, e.guest_name.as_deref(), &e.booking);
-        Some(msgs.into_iter().map(|m| (self.message_id(), m)).collect())
+    /// The messages of one outbox event, in the link's dialect; `Err` says why the event can
+    /// never be sent.
+    fn messages_of(
+        &mut self,
+        e: &OutboxEvent,
+        reservation: Option<u64>,
+    ) -> Result<Vec<(MessageId, Outgoing)>, String> {
+        let ext = Extension::new(self.settings.extension_of(&e.room))
+            .map_err(|err| format!("room {} has no valid extension ({err})", e.room))?;
+        let msgs =
+            self.requests
+                .messages_for(ext, e.occupied, e.guest_name.as_deref(), reservation);
+        Ok(msgs.into_iter().map(|m| (self.message_id(), m)).collect())
     }
 
     async fn advance(&mut self, upto: i64) {
@@ -93,51 +86,125 @@ impl Driver {
         }
     }
 
+    /// Writes a line to a booking's history (a note owned by this server), naming the link.
+    async fn booking_note(&self, booking: &str, text: String) -> bool {
+        let Ok(id) = innsync_core::RecordId::parse(booking) else {
+            return false;
+        };
+        let cmd = Command::AddNote { booking: id, text };
+        let actor = format!("pms:{}", self.name);
+        match self.state.writer.submit(cmd, &actor, None).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(link = %self.name, error = %e, "could not write to booking {booking}");
+                false
+            }
+        }
+    }
+
+    /// A record that can never be sent: counted, shown in the link's status and written to the
+    /// booking's history; the link goes on with the next one.
+    async fn skipped(&mut self, what: String, why: &str, booking: Option<String>) {
+        let line = format!("{what} not sent: {why}; skipped");
+        self.status(|s| {
+            s.skipped += 1;
+            s.skip(line.clone());
+        });
+        self.note(line);
+        if let Some(b) = booking {
+            // A note holds at most MAX_NAME_LEN characters: the guest's name comes last.
+            let text: String = format!(
+                "PMS link {} skipped a record ({why}); update the system by hand: {what}",
+                self.name
+            )
+            .chars()
+            .take(innsync_core::limits::MAX_NAME_LEN)
+            .collect();
+            self.booking_note(&b, text).await;
+        }
+    }
+
     /// Sends the next outbox message if the link is idle.
     async fn pump(&mut self) {
-        if !self.up || self.resetting.is_some() || self.in_flight.is_some() {
+        if !self.delivery.idle() {
             return;
         }
         if self.retry_after.is_some_and(|t| Instant::now() < t) {
             return;
         }
-        while self.pending.is_empty() {
+        while self.delivery.needs_event() {
             let (property, after) = (self.settings.property.clone(), self.delivered);
-            let next = match self
+            let next = self
                 .state
-                .read(move |r| r.pms_outbox(&property, after, 1))
-                .await
-            {
-                Ok(mut v) => v.pop(),
+                .read(move |r| {
+                    let Some(event) = r.pms_outbox(&property, after, 1)?.pop() else {
+                        return Ok(None);
+                    };
+                    let number = match r.record("booking", &event.booking)? {
+                        Some(Record::Booking(b)) => b.reservation_number.map(|n| n.get()),
+                        _ => None,
+                    };
+                    Ok(Some((event, number)))
+                })
+                .await;
+            let (event, number) = match next {
+                Ok(Some(x)) => x,
+                Ok(None) => return,
                 Err(p) => {
                     tracing::warn!(link = %self.name, error = %p.detail, "outbox read failed");
                     return;
                 }
             };
-            let Some(event) = next else { return };
-            match self.messages_of(&event) {
-                Some(msgs) => {
-                    self.pending.extend(msgs);
-                    self.pending_event = Some(event.id);
+            match self.messages_of(&event, number) {
+                Ok(msgs) => self.delivery.load(
+                    Current {
+                        event: event.id,
+                        booking: event.booking.clone(),
+                    },
+                    msgs,
+                ),
+                Err(why) => {
+                    let what = format!(
+                        "{} room {}",
+                        if event.occupied {
+                            "check-in"
+                        } else {
+                            "check-out"
+                        },
+                        event.room
+                    );
+                    self.skipped(what, &why, Some(event.booking.clone())).await;
+                    self.advance(event.id).await;
                 }
-                None => self.advance(event.id).await,
             }
         }
-        if let Some((id, msg)) = self.pending.front().cloned() {
+        if let Some((id, msg)) = self.delivery.next() {
             if self.requests.send(id, msg) {
-                self.in_flight = Some(id);
+                self.delivery.sent(id);
             }
         }
     }
 
     /// Every room of the property with its guest, and the outbox position the state includes.
-    async fn snapshot(&self) -> Option<(Vec<(Extension, Option<(String, String)>)>, i64)> {
+    async fn snapshot(&self) -> Option<(Vec<SnapshotRoom>, i64)> {
         let property = self.settings.property.clone();
         let got = self
             .state
-            .read(move |r| Ok((r.rooms(&property)?, r.in_house(&property)?)))
+            .read(move |r| {
+                let rooms = r.rooms(&property)?;
+                let (in_house, upto) = r.in_house(&property)?;
+                let mut guests = Vec::with_capacity(in_house.len());
+                for (room, name, booking) in in_house {
+                    let number = match r.record("booking", &booking)? {
+                        Some(Record::Booking(b)) => b.reservation_number.map(|n| n.get()),
+                        _ => None,
+                    };
+                    guests.push((room, name, number));
+                }
+                Ok((rooms, guests, upto))
+            })
             .await;
-        let (rooms, (in_house, upto)) = match got {
+        let (rooms, in_house, upto) = match got {
             Ok(x) => x,
             Err(p) => {
                 self.note(format!("snapshot failed: {}", p.detail));
@@ -147,12 +214,16 @@ impl Driver {
         let mut out = Vec::with_capacity(rooms.len());
         for room in rooms {
             let Ok(extension) = Extension::new(self.settings.extension_of(&room.number)) else {
+                self.note(format!(
+                    "room {} has no valid extension; left out of the General Reset",
+                    room.number
+                ));
                 continue;
             };
             let guest = in_house
                 .iter()
                 .find(|(r, _, _)| *r == room.number)
-                .map(|(_, g, b)| (g.clone(), b.clone()));
+                .map(|(_, g, n)| (g.clone(), *n));
             out.push((extension, guest));
         }
         Some((out, upto))
@@ -164,9 +235,69 @@ impl Driver {
         };
         let n = rooms.len();
         if self.requests.reset(rooms) {
-            self.resetting = Some(upto);
+            self.delivery.reset_requested(upto);
             self.note(format!("General Reset requested ({why}): {n} rooms"));
+        } else {
+            self.note(format!(
+                "General Reset ({why}) not started: the link task is busy; ask again"
+            ));
         }
+    }
+
+    /// A posting from the system: answered already by the link; recorded for the front desk.
+    async fn posting(&mut self, p: innsync_pms::Posting) {
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut rec = PostingRecord::new(now, &p);
+        let (property, room, number) = (
+            self.settings.property.clone(),
+            rec.room.clone().map(|ext| self.settings.room_of(&ext)),
+            rec.reservation_number,
+        );
+        let booking = self
+            .state
+            .read(move |r| {
+                if let Some(n) = number {
+                    let filter = innsync_store::BookingFilter {
+                        property: Some(property.clone()),
+                        reservation_number: Some(n),
+                        limit: 1,
+                        ..Default::default()
+                    };
+                    if let Some(b) = r.bookings(&filter)?.pop() {
+                        return Ok(Some(b.meta.id.to_string()));
+                    }
+                }
+                let Some(room) = room else { return Ok(None) };
+                let (in_house, _) = r.in_house(&property)?;
+                Ok(in_house
+                    .into_iter()
+                    .find(|(r, _, _)| *r == room)
+                    .map(|(_, _, b)| b))
+            })
+            .await
+            .ok()
+            .flatten();
+        rec.booking = booking.clone();
+        let stored = match &booking {
+            Some(b) => self.booking_note(b, rec.note_text()).await,
+            None => false,
+        };
+        let line = format!(
+            "{} answered {} (not posted: no folios yet); {}",
+            rec.words(),
+            rec.answer,
+            match (&booking, stored) {
+                (Some(b), true) => format!("recorded on booking {b}"),
+                (Some(b), false) => format!("could not be recorded on booking {b}"),
+                (None, _) => "no guest in house matches it".to_string(),
+            }
+        );
+        tracing::warn!(link = %self.name, posting = %rec.record, "{line}");
+        self.status(|s| {
+            s.postings += 1;
+            s.posting(rec);
+        });
+        self.note(line);
     }
 
     async fn apply_report(
@@ -200,34 +331,59 @@ impl Driver {
     async fn on_event(&mut self, e: Incoming) {
         match e {
             Incoming::Up => {
-                self.up = true;
+                self.delivery.link_up();
                 self.set_state("up");
                 self.note("link up".into());
             }
             Incoming::Down(why) => {
-                self.up = false;
-                self.in_flight = None;
-                self.resetting = None;
+                self.delivery.link_down();
                 self.set_state("down");
                 self.note(format!("link down ({why})"));
             }
-            Incoming::Delivered(id) if Some(id) == self.in_flight => {
-                self.in_flight = None;
-                self.retry_after = None;
-                self.pending.pop_front();
-                self.status(|s| s.delivered += 1);
-                if self.pending.is_empty() {
-                    if let Some(ev) = self.pending_event.take() {
-                        self.advance(ev).await;
+            Incoming::Delivered(id) => {
+                let what = self.delivery.in_flight().map(ToString::to_string);
+                match self.delivery.done(id) {
+                    Settled::Stale => {}
+                    settled => {
+                        self.retry_after = None;
+                        self.status(|s| s.delivered += 1);
+                        if let Some(w) = what {
+                            self.note(format!("sent {w}"));
+                        }
+                        if let Settled::Advance(ev) = settled {
+                            self.advance(ev).await;
+                        }
                     }
                 }
             }
-            Incoming::Failed(id, why) if Some(id) == self.in_flight => {
-                self.in_flight = None;
-                self.retry_after = Some(Instant::now() + self.state.settings.pms_retry_delay);
-                self.status(|s| s.failed += 1);
-                self.note(format!("message failed ({why}); will retry"));
+            Incoming::Skipped(id, why) => {
+                let what = self
+                    .delivery
+                    .in_flight()
+                    .map_or_else(|| format!("message {}", id.0), ToString::to_string);
+                let booking = self.delivery.current().map(|c| c.booking.clone());
+                match self.delivery.done(id) {
+                    Settled::Stale => {}
+                    settled => {
+                        self.skipped(what, &why, booking).await;
+                        if let Settled::Advance(ev) = settled {
+                            self.advance(ev).await;
+                        }
+                    }
+                }
             }
+            Incoming::Failed(id, why) => {
+                let what = self.delivery.in_flight().map(ToString::to_string);
+                if self.delivery.failed(id) {
+                    self.retry_after = Some(Instant::now() + self.state.settings.pms_retry_delay);
+                    self.status(|s| s.failed += 1);
+                    self.note(format!(
+                        "{} failed ({why}); will retry",
+                        what.unwrap_or_else(|| "message".into())
+                    ));
+                }
+            }
+            Incoming::Posting(p) => self.posting(p).await,
             Incoming::Report {
                 extension,
                 housekeeping,
@@ -238,31 +394,37 @@ impl Driver {
             }
             Incoming::ResetWanted(reason) => self.general_reset(&reason).await,
             Incoming::ResetStarted => self.set_state("resetting"),
-            Incoming::ResetCompleted => {
-                let upto = self.resetting.take().unwrap_or(self.delivered);
-                // The snapshot includes every event up to `upto`: drop what it covered.
-                if self.pending_event.is_some_and(|e| e <= upto) {
-                    self.pending.clear();
-                    self.pending_event = None;
-                    self.in_flight = None;
+            Incoming::ResetCompleted => self.reset_completed().await,
+            Incoming::ResetSkipped(rooms) => {
+                for r in &rooms {
+                    let line = format!("{r}; left out of the resync");
+                    self.status(|s| {
+                        s.skipped += 1;
+                        s.skip(line.clone());
+                    });
+                    self.note(line);
                 }
-                self.advance(upto).await;
-                let now = Utc::now().to_rfc3339();
-                self.status(|s| {
-                    s.resets += 1;
-                    s.last_reset_at = Some(now);
-                    s.state = "up".into();
-                });
-                self.note("General Reset completed".into());
+                self.reset_completed().await;
             }
             Incoming::ResetEnded(why) => {
-                self.resetting = None;
-                self.set_state(if self.up { "up" } else { "down" });
+                self.delivery.reset_ended();
+                self.set_state(if self.delivery.is_up() { "up" } else { "down" });
                 self.note(format!("General Reset ended without completing: {why}"));
             }
             Incoming::Note(line) => self.note(line),
-            Incoming::Delivered(_) | Incoming::Failed(..) => {}
         }
+    }
+
+    async fn reset_completed(&mut self) {
+        let upto = self.delivery.reset_completed(self.delivered);
+        self.advance(upto).await;
+        let now = Utc::now().to_rfc3339();
+        self.status(|s| {
+            s.resets += 1;
+            s.last_reset_at = Some(now);
+            s.state = "up".into();
+        });
+        self.note("General Reset completed".into());
     }
 
     fn schedule_next(&mut self) {
@@ -273,7 +435,7 @@ impl Driver {
         let Ok(time) = chrono::NaiveTime::parse_from_str(at, "%H:%M") else {
             return;
         };
-        let tz = self.property_tz();
+        let tz = self.tz;
         let now = Utc::now().with_timezone(&tz);
         for days in 0..3 {
             let date = now.date_naive() + chrono::Days::new(days);
@@ -284,10 +446,6 @@ impl Driver {
                 }
             }
         }
-    }
-
-    fn property_tz(&self) -> chrono_tz::Tz {
-        self.tz_name.parse().unwrap_or(chrono_tz::UTC)
     }
 }
 
@@ -304,15 +462,15 @@ pub(super) async fn drive(
     let Ok(addr) = settings.address.parse() else {
         return;
     };
-    let (requests, mut events, link) = dialect::start(&settings, addr);
     let property = settings.property.clone();
-    let tz_name = state
+    let tz: chrono_tz::Tz = state
         .read(move |r| r.property(&property))
         .await
         .ok()
         .flatten()
-        .map(|p| p.timezone)
-        .unwrap_or_else(|| "UTC".into());
+        .and_then(|p| p.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let (requests, mut events, link) = dialect::start(&settings, addr, tz);
     let mut d = Driver {
         state: state.clone(),
         name,
@@ -320,15 +478,11 @@ pub(super) async fn drive(
         status,
         requests,
         delivered,
-        up: false,
-        resetting: None,
-        pending: VecDeque::new(),
-        pending_event: None,
-        in_flight: None,
+        delivery: Delivery::default(),
         retry_after: None,
         next_id: 0,
         next_scheduled_reset: None,
-        tz_name,
+        tz,
     };
     d.set_state("down");
     d.schedule_next();

@@ -28,6 +28,40 @@ pub enum Role {
     Listen,
 }
 
+/// How guest names travel on the link (see `innsync_pms::encoding` for the transliteration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// Printable ASCII with transliteration (`Zoë Müller` → `Zoe Mueller`): what FIAS vendors
+    /// and PBXs expect, so the default.
+    #[default]
+    #[serde(rename = "ascii")]
+    Ascii,
+    /// IBM code page 850.
+    #[serde(rename = "cp850")]
+    Cp850,
+    /// ISO-8859-1 (Latin-1).
+    #[serde(rename = "iso-8859-1")]
+    Iso8859_1,
+    /// UTF-8.
+    #[serde(rename = "utf-8")]
+    Utf8,
+}
+
+impl Encoding {
+    /// The link library's encoding.
+    pub fn text_encoding(self) -> innsync_pms::TextEncoding {
+        match self {
+            Encoding::Ascii => innsync_pms::TextEncoding::Ascii,
+            Encoding::Cp850 => innsync_pms::TextEncoding::Cp850,
+            Encoding::Iso8859_1 => innsync_pms::TextEncoding::Iso8859_1,
+            Encoding::Utf8 => innsync_pms::TextEncoding::Utf8,
+        }
+    }
+}
+
+/// The longest FIAS record accepted by default (between `STX` and `ETX`).
+pub const DEFAULT_MAX_RECORD_LEN: usize = 256;
+
 /// One link's settings (`PUT /api/v1/pms/links/{name}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +83,16 @@ pub struct LinkSettings {
     /// Room number → extension, where they differ (default: the room number).
     #[serde(default)]
     pub extensions: BTreeMap<String, String>,
+    /// How names travel (FIAS; the Mitel dialect always transliterates to ASCII).
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// FIAS: the longest record the other side accepts; a longer one is skipped and reported.
+    #[serde(default = "default_max_record_len")]
+    pub max_record_len: usize,
+}
+
+fn default_max_record_len() -> usize {
+    DEFAULT_MAX_RECORD_LEN
 }
 
 fn yes() -> bool {
@@ -80,6 +124,12 @@ impl LinkSettings {
         if let Some(t) = &self.reset_at {
             chrono::NaiveTime::parse_from_str(t, "%H:%M")
                 .map_err(|_| format!("reset_at must be HH:MM; got {t:?}"))?;
+        }
+        if !(32..=65_536).contains(&self.max_record_len) {
+            return Err(format!(
+                "max_record_len must be 32 to 65536 bytes; got {}",
+                self.max_record_len
+            ));
         }
         if self.extensions.len() > MAX_EXTENSION_MAPPINGS {
             return Err(format!(

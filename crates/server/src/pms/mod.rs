@@ -3,10 +3,12 @@
 //! Reset requests with a snapshot of who is in which room, and applying maid status and
 //! message-waiting reports to the room records.
 
+mod delivery;
 mod dialect;
 mod driver;
 mod link;
+pub mod postings;
 mod registry;
 
-pub use link::{Dialect, LinkSettings, Role};
+pub use link::{Dialect, Encoding, LinkSettings, Role};
 pub use registry::{LinkStatus, PmsLinks};

@@ -2,6 +2,7 @@
 
 use super::driver;
 use super::link::LinkSettings;
+use super::postings::PostingRecord;
 use crate::state::AppState;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -36,6 +37,14 @@ pub struct LinkStatus {
     pub last_reset_at: Option<String>,
     /// The latest events, newest last.
     pub last_messages: VecDeque<String>,
+    /// Records that could never be sent and were skipped (each also in the booking's history).
+    pub skipped: u64,
+    /// The latest skipped records in words, with why, newest last.
+    pub last_skipped: VecDeque<String>,
+    /// Postings received from the system (answered "not posted" until folios exist).
+    pub postings: u64,
+    /// The latest postings, newest last, for the front desk to charge by hand.
+    pub last_postings: VecDeque<PostingRecord>,
 }
 
 impl LinkStatus {
@@ -45,6 +54,22 @@ impl LinkStatus {
             self.last_messages.pop_front();
         }
         self.last_messages.push_back(line);
+    }
+
+    /// Keeps a skipped record for operators, bounded.
+    pub fn skip(&mut self, line: String) {
+        if self.last_skipped.len() >= LAST_MESSAGES {
+            self.last_skipped.pop_front();
+        }
+        self.last_skipped.push_back(line);
+    }
+
+    /// Keeps a posting for operators, bounded.
+    pub fn posting(&mut self, p: PostingRecord) {
+        if self.last_postings.len() >= LAST_MESSAGES {
+            self.last_postings.pop_front();
+        }
+        self.last_postings.push_back(p);
     }
 }
 

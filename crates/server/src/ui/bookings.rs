@@ -63,6 +63,7 @@ fn filter_of(q: &ListQuery) -> Result<BookingFilter, String> {
         guest: nonempty(&q.guest),
         after: nonempty(&q.after),
         limit: PAGE_SIZE,
+        ..BookingFilter::default()
     })
 }
 
@@ -291,6 +292,7 @@ fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: Option<Marku
                         }
                         @if let Some(r) = &b.cancel_reason { dt { "Cancelled because" } dd { (r) } }
                         @if let Some(n) = &b.notes { dt { "Notes" } dd { (n) } }
+                        @if let Some(n) = b.reservation_number { dt { "Reservation number" } dd data-testid="reservation-number" { (n) } }
                         dt { "Owner" } dd { (b.meta.owner) " · version " (b.meta.version) }
                         dt { "Created" } dd { (format::instant(b.created_at)) " on " (b.created_on) }
                     }

@@ -173,6 +173,18 @@ fn link_card(user: &UiUser, l: &LinkStatus) -> Markup {
                 div.stat { span.muted { "Received" } b { (l.received) } }
                 div.stat { span.muted { "General Resets" } b { (l.resets) } span.muted { @if let Some(t) = &l.last_reset_at { "last " (super::format::audit_time(t)) } @else { "none yet" } } }
                 div.stat { span.muted { "Outbox position" } b { (l.outbox_delivered) } }
+                div.stat { span.muted { "Skipped" } b data-testid="pms-skipped" { (l.skipped) } }
+                div.stat { span.muted { "Postings (not charged)" } b data-testid="pms-postings" { (l.postings) } }
+            }
+            @if !l.last_skipped.is_empty() {
+                h3 { "Skipped records" }
+                ul.messages { @for m in l.last_skipped.iter().rev() { li { (m) } } }
+            }
+            @if !l.last_postings.is_empty() {
+                h3 { "Postings to charge by hand" }
+                ul.messages { @for p in l.last_postings.iter().rev() {
+                    li { (super::format::audit_time(&p.received_at)) " · " (p.words()) @if let Some(b) = &p.booking { " · booking " a href={ "/ui/bookings/" (b) } { (b) } } }
+                } }
             }
             h3 { "Last messages" }
             @if l.last_messages.is_empty() {

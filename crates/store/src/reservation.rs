@@ -1,0 +1,126 @@
+//! This server's reservation numbers (FIAS `G#`): the next one of its range, from the
+//! `last_reservation` counter in `meta`, kept in the batch's transaction so a number is never
+//! handed out twice. After a restore the counter may lag bookings this server already
+//! numbered (they come back through replication or a backup replay), so the highest number of
+//! its own range found in the change log — an indexed lookup ([`crate::schema`]'s
+//! `V_RESERVATION_NUMBER`) — also bounds the next one.
+
+use innsync_core::{ReservationNumber, ReservationNumberError, ServerCode};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The `meta` key of the last sequence handed out.
+pub(crate) const LAST_RESERVATION_KEY: &str = "last_reservation";
+
+fn failed(e: impl std::fmt::Display) -> ReservationNumberError {
+    ReservationNumberError::Counter(e.to_string())
+}
+
+/// Hands out the next reservation number of `server` and advances the counter.
+pub(crate) fn next(
+    conn: &Connection,
+    server: &ServerCode,
+) -> Result<ReservationNumber, ReservationNumberError> {
+    let counter: u64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [LAST_RESERVATION_KEY],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(failed)?
+        .map(|v| v.parse().map_err(failed))
+        .transpose()?
+        .unwrap_or(0);
+    let (first, last) = ReservationNumber::range(server);
+    let highest: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(json_extract(body, '$.reservation_number')) FROM changes
+             WHERE kind = 'booking' AND json_extract(body, '$.reservation_number') BETWEEN ?1 AND ?2",
+            params![first as i64, last as i64],
+            |r| r.get(0),
+        )
+        .map_err(failed)?;
+    let seen = highest
+        .and_then(|h| u64::try_from(h).ok())
+        .map_or(0, |h| h + 1 - first);
+    let seq = counter.max(seen) + 1;
+    let number = ReservationNumber::new(server, seq)?;
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+    )
+    .and_then(|mut st| st.execute(params![LAST_RESERVATION_KEY, seq.to_string()]))
+    .map_err(failed)?;
+    Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::schema::open_writer(&dir.path().join("db.sqlite")).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn numbers_follow_the_counter_and_skip_past_numbers_already_logged() {
+        let (_dir, conn) = store();
+        let wb = ServerCode::parse("WB").unwrap();
+        let (first, _) = ReservationNumber::range(&wb);
+        assert_eq!(next(&conn, &wb).unwrap().get(), first);
+        assert_eq!(next(&conn, &wb).unwrap().get(), first + 1);
+        // A restored store: the log holds a higher number of this server than the counter.
+        conn.execute(
+            "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
+                actor, action, detail, body)
+             VALUES ('WB', 1, 1, 'server:WB', 'booking', 'WB-000009', 1, 't', 'a', 'x', '', ?1)",
+            [format!(
+                r#"{{"kind":"booking","reservation_number":{}}}"#,
+                first + 49
+            )],
+        )
+        .unwrap();
+        // Another server's number in the log does not matter.
+        conn.execute(
+            "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
+                actor, action, detail, body)
+             VALUES ('PA', 1, 1, 'server:PA', 'booking', 'PA-000001', 1, 't', 'a', 'x', '', ?1)",
+            [format!(
+                r#"{{"kind":"booking","reservation_number":{}}}"#,
+                ReservationNumber::range(&ServerCode::parse("PA").unwrap()).0 + 900
+            )],
+        )
+        .unwrap();
+        assert_eq!(next(&conn, &wb).unwrap().get(), first + 50);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT MAX(json_extract(body, '$.reservation_number')) FROM changes
+                 WHERE kind = 'booking' AND json_extract(body, '$.reservation_number') BETWEEN 1 AND 2",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("changes_by_reservation_number"), "{plan}");
+    }
+
+    #[test]
+    fn the_range_runs_out_with_a_typed_error() {
+        let (_dir, conn) = store();
+        let wb = ServerCode::parse("WB").unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![
+                LAST_RESERVATION_KEY,
+                (innsync_core::ids::RESERVATIONS_PER_SERVER - 2).to_string()
+            ],
+        )
+        .unwrap();
+        let (_, last) = ReservationNumber::range(&wb);
+        assert_eq!(next(&conn, &wb).unwrap().get(), last);
+        assert_eq!(
+            next(&conn, &wb),
+            Err(ReservationNumberError::Exhausted { server: wb })
+        );
+    }
+}
