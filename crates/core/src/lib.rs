@@ -16,6 +16,7 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod pms;
+pub mod pricing;
 pub mod rates;
 pub mod record;
 pub mod stock;

@@ -102,6 +102,7 @@ mod tests {
                 })
                 .collect(),
             price: None,
+            pricing: None,
             notes: None,
             cancel_reason: None,
             created_on: wb,

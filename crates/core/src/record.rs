@@ -312,6 +312,10 @@ pub struct Booking {
     pub stays: Vec<Stay>,
     /// Total price when every night has a rate.
     pub price: Option<Money>,
+    /// The rate plan, occupancy and nightly amounts it was sold at (absent when booked
+    /// without a plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<crate::pricing::BookedPrice>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.
@@ -505,6 +509,8 @@ pub enum RecordKind {
     AllotmentGrant,
     /// [`Tombstone`].
     Tombstone,
+    /// [`crate::pricing::PricingPlan`] (a rate plan).
+    PricingPlan,
 }
 
 impl RecordKind {
@@ -522,11 +528,12 @@ impl RecordKind {
             Self::Note => "note",
             Self::AllotmentGrant => "allotment_grant",
             Self::Tombstone => "tombstone",
+            Self::PricingPlan => "pricing_plan",
         }
     }
 
     /// Every kind, for parsing names.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         Self::Property,
         Self::RoomType,
         Self::Room,
@@ -538,6 +545,7 @@ impl RecordKind {
         Self::Note,
         Self::AllotmentGrant,
         Self::Tombstone,
+        Self::PricingPlan,
     ];
 
     /// Parses the name used in storage and files.
@@ -572,6 +580,8 @@ pub enum Record {
     AllotmentGrant(AllotmentGrant),
     /// A deleted record.
     Tombstone(Tombstone),
+    /// A rate plan.
+    PricingPlan(crate::pricing::PricingPlan),
 }
 
 impl Record {
@@ -589,6 +599,7 @@ impl Record {
             Self::Note(r) => &r.meta,
             Self::AllotmentGrant(r) => &r.meta,
             Self::Tombstone(r) => &r.meta,
+            Self::PricingPlan(r) => &r.meta,
         }
     }
 
@@ -606,6 +617,7 @@ impl Record {
             Self::Note(_) => RecordKind::Note,
             Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
             Self::Tombstone(_) => RecordKind::Tombstone,
+            Self::PricingPlan(_) => RecordKind::PricingPlan,
         }
     }
 
@@ -623,6 +635,7 @@ impl Record {
             Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
             Self::AllotmentGrant(r) => r.meta.id.to_string(),
             Self::Tombstone(r) => Self::tombstone_key(r.deleted_kind, &r.deleted_key),
+            Self::PricingPlan(r) => r.key(),
         }
     }
 
@@ -645,6 +658,7 @@ impl Record {
             Self::Note(r) => &mut r.meta,
             Self::AllotmentGrant(r) => &mut r.meta,
             Self::Tombstone(r) => &mut r.meta,
+            Self::PricingPlan(r) => &mut r.meta,
         }
     }
 }

@@ -141,6 +141,7 @@ async fn run() {
                         status: InitialStatus::Confirmed,
                         hold_until: None,
                         notes: None,
+                        pricing: None,
                     };
                     if w.submit(cmd, "bench", None).await.is_ok() {
                         n += 1;

@@ -170,6 +170,7 @@ pub(crate) async fn create(
         status: n.status,
         hold_until: n.hold_until,
         notes: n.notes,
+        pricing: None,
     };
     let out = match forward::submit(&state, cmd, &caller, key, fwd).await? {
         Submitted::Done(o) => o,

@@ -308,6 +308,7 @@ fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command
         status,
         hold_until,
         notes: opt(&f.notes),
+        pricing: None,
     })
 }
 
