@@ -5,6 +5,7 @@
 
 pub mod plan;
 pub mod price;
+pub mod quote;
 pub mod restrict;
 pub mod rounding;
 pub mod terms;
@@ -17,6 +18,7 @@ pub use plan::{
     RoundingMode, Season,
 };
 pub use price::{Evaluation, NightPrice, Party, PlanPricer, Refusal, RoomPricer, Source, StayPrice};
+pub use quote::{quote, HeldBy, QuoteFacts, QuoteLine, QuoteRefusal, StayStock};
 pub use restrict::{Check, RestrictionKind};
 pub use terms::{CancellationPolicy, Deposit, Due, Penalty};
 
