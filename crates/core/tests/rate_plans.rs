@@ -119,7 +119,14 @@ impl World {
         Ok(out)
     }
 
-    fn put(&mut self, at: usize, property: &str, code: &str, spec: PlanSpec, if_match: Option<u64>) -> Result<Outcome, DomainError> {
+    fn put(
+        &mut self,
+        at: usize,
+        property: &str,
+        code: &str,
+        spec: PlanSpec,
+        if_match: Option<u64>,
+    ) -> Result<Outcome, DomainError> {
         self.run(
             at,
             &Command::PutRatePlan {
@@ -131,9 +138,17 @@ impl World {
         )
     }
 
-    fn book(&mut self, at: usize, property: &str, arrival: u64, nights: u64, plan: Option<&str>, party: Party, units: u32) -> Result<innsync_core::Booking, DomainError> {
+    fn book(
+        &mut self,
+        at: usize,
+        arrival: u64,
+        nights: u64,
+        plan: Option<&str>,
+        party: Party,
+        units: u32,
+    ) -> Result<innsync_core::Booking, DomainError> {
         let cmd = Command::CreateBooking {
-            property: property.into(),
+            property: "KRL".into(),
             room_type: "FAM".into(),
             arrival: self.day(arrival),
             departure: self.day(arrival + nights),
@@ -233,6 +248,9 @@ fn derived(from: &str) -> PlanSpec {
     }
 }
 
+/// A change that spoils one field of a plan.
+type Spoil = Box<dyn Fn(&mut PlanSpec)>;
+
 fn invalid(r: Result<Outcome, DomainError>) -> String {
     match r {
         Err(DomainError::InvalidInput(m)) => m,
@@ -271,7 +289,10 @@ fn if_match_is_honoured() {
     w.put(PA, "KRL", "BAR", base(&w), None).unwrap();
     assert!(matches!(
         w.put(PA, "KRL", "BAR", base(&w), Some(7)),
-        Err(DomainError::VersionConflict { expected: 7, actual: 1 })
+        Err(DomainError::VersionConflict {
+            expected: 7,
+            actual: 1
+        })
     ));
     assert!(matches!(
         w.put(PA, "KRL", "NEW", base(&w), Some(1)),
@@ -287,25 +308,63 @@ fn if_match_is_honoured() {
 fn every_bad_field_is_named_and_nothing_is_written() {
     let mut w = World::new();
     let d = w.day(0);
-    let cases: Vec<(&str, Box<dyn Fn(&mut PlanSpec)>)> = vec![
+    let cases: Vec<(&str, Spoil)> = vec![
         ("name", Box::new(|s| s.name = " ".into())),
         ("currency", Box::new(|s| s.currency = Some("EUR".into()))),
-        ("occupancy[0].room_type", Box::new(|s| s.occupancy[0].room_type = "NOPE".into())),
-        ("occupancy[0].adults_included", Box::new(|s| s.occupancy[0].adults_included = 9)),
-        ("occupancy[0].children[1].up_to_age", Box::new(|s| s.occupancy[0].children[1].up_to_age = 1)),
-        ("occupancy[0].extra_adult", Box::new(|s| s.occupancy[0].extra_adult = -1)),
-        ("seasons[0].prices[0].amount", Box::new(|s| s.seasons[0].prices[0].amount = None)),
+        (
+            "occupancy[0].room_type",
+            Box::new(|s| s.occupancy[0].room_type = "NOPE".into()),
+        ),
+        (
+            "occupancy[0].adults_included",
+            Box::new(|s| s.occupancy[0].adults_included = 9),
+        ),
+        (
+            "occupancy[0].children[1].up_to_age",
+            Box::new(|s| s.occupancy[0].children[1].up_to_age = 1),
+        ),
+        (
+            "occupancy[0].extra_adult",
+            Box::new(|s| s.occupancy[0].extra_adult = -1),
+        ),
+        (
+            "seasons[0].prices[0].amount",
+            Box::new(|s| s.seasons[0].prices[0].amount = None),
+        ),
         ("seasons[0].to", Box::new(move |s| s.seasons[0].to = d)),
-        ("seasons", Box::new(|s| {
-            let mut again = s.seasons[0].clone();
-            again.name = "Again".into();
-            s.seasons.push(again);
-        })),
-        ("restrictions[0].max_stay_arrival", Box::new(|s| s.restrictions[0].max_stay_arrival = Some(2))),
-        ("restrictions[0].min_stay_arrival", Box::new(|s| s.restrictions[0].min_stay_arrival = Some(0))),
-        ("restrictions[0]", Box::new(|s| s.restrictions[0].min_stay_arrival = None)),
-        ("restrictions[0].room_types", Box::new(|s| s.restrictions[0].room_types = vec!["X".into()])),
-        ("deposit.percent", Box::new(|s| s.deposit = Deposit::Percent { percent: 0, due: Due::DaysAfterBooking(0) })),
+        (
+            "seasons",
+            Box::new(|s| {
+                let mut again = s.seasons[0].clone();
+                again.name = "Again".into();
+                s.seasons.push(again);
+            }),
+        ),
+        (
+            "restrictions[0].max_stay_arrival",
+            Box::new(|s| s.restrictions[0].max_stay_arrival = Some(2)),
+        ),
+        (
+            "restrictions[0].min_stay_arrival",
+            Box::new(|s| s.restrictions[0].min_stay_arrival = Some(0)),
+        ),
+        (
+            "restrictions[0]",
+            Box::new(|s| s.restrictions[0].min_stay_arrival = None),
+        ),
+        (
+            "restrictions[0].room_types",
+            Box::new(|s| s.restrictions[0].room_types = vec!["X".into()]),
+        ),
+        (
+            "deposit.percent",
+            Box::new(|s| {
+                s.deposit = Deposit::Percent {
+                    percent: 0,
+                    due: Due::DaysAfterBooking(0),
+                }
+            }),
+        ),
     ];
     for (field, spoil) in cases {
         let mut s = base(&w);
@@ -342,7 +401,7 @@ fn a_booking_on_a_derived_plan_stores_its_price() {
         adults: 2,
         children: vec![7],
     };
-    let b = w.book(PA, "KRL", 3, 2, Some("NRF"), party.clone(), 1).unwrap();
+    let b = w.book(PA, 3, 2, Some("NRF"), party.clone(), 1).unwrap();
     let p = b.pricing.clone().unwrap();
     assert_eq!(p.rate_plan.as_deref(), Some("NRF"));
     assert_eq!(p.nightly, vec![202_500, 202_500]);
@@ -369,7 +428,7 @@ fn a_restriction_refuses_the_booking_and_nothing_is_written() {
     w.put(PA, "KRL", "NRF", derived("BAR"), None).unwrap();
     let party = Party::adults(2);
     // The parent's min stay 3 on arrival in the festive season binds the derived plan too.
-    match w.book(PA, "KRL", 21, 2, Some("NRF"), party.clone(), 1) {
+    match w.book(PA, 21, 2, Some("NRF"), party.clone(), 1) {
         Err(DomainError::Restricted {
             plan, restriction, ..
         }) => {
@@ -378,7 +437,7 @@ fn a_restriction_refuses_the_booking_and_nothing_is_written() {
         }
         other => panic!("{other:?}"),
     }
-    let b = w.book(PA, "KRL", 21, 3, Some("NRF"), party, 1).unwrap();
+    let b = w.book(PA, 21, 3, Some("NRF"), party, 1).unwrap();
     // Festive price 3 200.00 − 10 % = 2 880.00.
     assert_eq!(b.pricing.unwrap().nightly, vec![288_000; 3]);
 }
@@ -391,24 +450,26 @@ fn occupancy_and_unknown_plans_are_refused_as_input() {
         adults: 3,
         children: vec![5, 6],
     };
-    let e = w.book(PA, "KRL", 3, 2, Some("BAR"), too_many, 1).unwrap_err();
+    let e = w.book(PA, 3, 2, Some("BAR"), too_many, 1).unwrap_err();
     assert!(e.to_string().contains("max occupancy 4"), "{e}");
     let adults = Party {
         adults: 3,
         children: vec![15],
     };
-    let e = w.book(PA, "KRL", 3, 2, Some("BAR"), adults, 1).unwrap_err();
+    let e = w.book(PA, 3, 2, Some("BAR"), adults, 1).unwrap_err();
     assert!(e.to_string().contains("at most 3 adults"), "{e}");
-    let e = w.book(PA, "KRL", 3, 2, Some("NOPE"), Party::adults(1), 1).unwrap_err();
+    let e = w
+        .book(PA, 3, 2, Some("NOPE"), Party::adults(1), 1)
+        .unwrap_err();
     assert!(e.to_string().starts_with("rate_plan"), "{e}");
-    let e = w.book(PA, "KRL", 3, 2, None, Party::adults(0), 1).unwrap_err();
+    let e = w.book(PA, 3, 2, None, Party::adults(0), 1).unwrap_err();
     assert!(e.to_string().starts_with("adults"), "{e}");
 }
 
 #[test]
 fn without_a_plan_the_nightly_rates_price_the_booking_as_before() {
     let mut w = World::new();
-    let b = w.book(PA, "KRL", 3, 2, None, Party::adults(2), 2).unwrap();
+    let b = w.book(PA, 3, 2, None, Party::adults(2), 2).unwrap();
     assert_eq!(b.price.as_ref().unwrap().amount, 800_000);
     let p = b.pricing.unwrap();
     assert_eq!(p.rate_plan, None);

@@ -83,11 +83,15 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
     assert!(r.status.is_success(), "{:?}", r.body);
 
     // Plans: BAR (created: 201, version 1), then NRF derived from it.
-    let a = api.put("/api/v1/properties/KRL/rate-plans/BAR", bar()).await;
+    let a = api
+        .put("/api/v1/properties/KRL/rate-plans/BAR", bar())
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     assert_eq!(a.body["version"], 1);
     assert_eq!(a.body["currency"], "ZAR");
-    let a = api.put("/api/v1/properties/KRL/rate-plans/NRF", nrf()).await;
+    let a = api
+        .put("/api/v1/properties/KRL/rate-plans/NRF", nrf())
+        .await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     let list = api.get("/api/v1/properties/KRL/rate-plans").await.body;
     let codes: Vec<&str> = list["rate_plans"]
@@ -139,7 +143,11 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
     );
     assert_eq!(l["restrictions"][0]["refuses"], true);
     assert_eq!(l["bookable"], false);
-    assert!(q["lines"].as_array().unwrap().iter().all(|l| l["rate_plan"] == "NRF"));
+    assert!(q["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["rate_plan"] == "NRF"));
     // Three nights pass, at the season's price: (3 200.00 + 250.00) − 10 % = 3 105.00.
     let q = api
         .get(&format!(
@@ -161,7 +169,10 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
         ))
         .await
         .body;
-    assert_eq!(line(&q, "FAM", "BAR")["refused"]["code"], "closed_to_arrival");
+    assert_eq!(
+        line(&q, "FAM", "BAR")["refused"]["code"],
+        "closed_to_arrival"
+    );
 
     // Book on NRF: the price is decided once and stored on the booking.
     let mut body = json!({"property": "KRL", "room_type": "FAM", "arrival": day(3), "departure": day(5),
@@ -170,7 +181,10 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
     let b = api.post("/api/v1/bookings", body.clone()).await;
     assert_eq!(b.status, 201, "{:?}", b.body);
     let reference = b.body["reference"].as_str().unwrap().to_string();
-    assert_eq!(b.body["price"], json!({"amount": 405000, "currency": "ZAR"}));
+    assert_eq!(
+        b.body["price"],
+        json!({"amount": 405000, "currency": "ZAR"})
+    );
     assert_eq!(b.body["rate_plan"], "NRF");
     assert_eq!(b.body["adults"], 2);
     assert_eq!(b.body["children"], json!([7]));
@@ -195,10 +209,9 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
 
     // Bad plans are refused naming the field; nothing is written.
     let mut overlapping = bar();
-    overlapping["seasons"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "Again", "from": day(30), "to": day(40), "prices": [family_price(Some(1))]}));
+    overlapping["seasons"].as_array_mut().unwrap().push(
+        json!({"name": "Again", "from": day(30), "to": day(40), "prices": [family_price(Some(1))]}),
+    );
     let d = api
         .put("/api/v1/properties/KRL/rate-plans/BAR", overlapping)
         .await

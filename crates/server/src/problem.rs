@@ -170,9 +170,7 @@ impl From<DomainError> for Problem {
             DomainError::VersionConflict { actual, .. } => p.with("version", actual),
             DomainError::Restricted {
                 plan, restriction, ..
-            } => p
-                .with("rate_plan", plan)
-                .with("restriction", restriction),
+            } => p.with("rate_plan", plan).with("restriction", restriction),
             _ => p,
         }
     }

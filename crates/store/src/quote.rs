@@ -58,11 +58,7 @@ fn plans(c: &Connection, property: &str) -> Result<Vec<PricingPlan>, StoreError>
     })
 }
 
-fn facts(
-    c: &Connection,
-    property: &str,
-    nights: Nights,
-) -> Result<Option<QuoteFacts>, StoreError> {
+fn facts(c: &Connection, property: &str, nights: Nights) -> Result<Option<QuoteFacts>, StoreError> {
     let Some(Record::Property(prop)) = load_record(c, "property", property)? else {
         return Ok(None);
     };

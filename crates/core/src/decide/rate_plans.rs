@@ -175,7 +175,10 @@ fn check_basis(
     if !(1..=MAX_ROUNDING_STEP).contains(&rounding.step) {
         return Err(bad(
             "basis.rounding.step",
-            format!("must be 1 to {MAX_ROUNDING_STEP} minor units; got {}", rounding.step),
+            format!(
+                "must be 1 to {MAX_ROUNDING_STEP} minor units; got {}",
+                rounding.step
+            ),
         ));
     }
     if !spec.occupancy.is_empty() {
@@ -206,22 +209,35 @@ fn check_prices(
     let mut seen = HashSet::new();
     for (i, p) in prices.iter().enumerate() {
         let f = format!("{field}[{i}]");
-        let rt = room_type_of(view, property, &p.room_type)
-            .map_err(|_| bad(&format!("{f}.room_type"), format!("no room type {:?}", p.room_type)))?;
+        let rt = room_type_of(view, property, &p.room_type).map_err(|_| {
+            bad(
+                &format!("{f}.room_type"),
+                format!("no room type {:?}", p.room_type),
+            )
+        })?;
         if !seen.insert(p.room_type.as_str()) {
-            return Err(bad(&format!("{f}.room_type"), format!("{} is listed twice", p.room_type)));
+            return Err(bad(
+                &format!("{f}.room_type"),
+                format!("{} is listed twice", p.room_type),
+            ));
         }
         match p.amount {
             Some(a) => amount(&format!("{f}.amount"), a)?,
             None if amount_required => {
-                return Err(bad(&format!("{f}.amount"), "a season's price needs an amount"))
+                return Err(bad(
+                    &format!("{f}.amount"),
+                    "a season's price needs an amount",
+                ))
             }
             None => {}
         }
         if p.adults_included == 0 || p.adults_included > rt.max_occupancy {
             return Err(bad(
                 &format!("{f}.adults_included"),
-                format!("must be 1 to {} (the room type's max occupancy); got {}", rt.max_occupancy, p.adults_included),
+                format!(
+                    "must be 1 to {} (the room type's max occupancy); got {}",
+                    rt.max_occupancy, p.adults_included
+                ),
             ));
         }
         amount(&format!("{f}.extra_adult"), p.extra_adult)?;
@@ -229,12 +245,18 @@ fn check_prices(
             if m < p.adults_included || m > rt.max_occupancy {
                 return Err(bad(
                     &format!("{f}.max_adults"),
-                    format!("must be {} to {}; got {m}", p.adults_included, rt.max_occupancy),
+                    format!(
+                        "must be {} to {}; got {m}",
+                        p.adults_included, rt.max_occupancy
+                    ),
                 ));
             }
         }
         if p.children.len() > MAX_CHILD_BANDS {
-            return Err(bad(&format!("{f}.children"), format!("at most {MAX_CHILD_BANDS} age bands")));
+            return Err(bad(
+                &format!("{f}.children"),
+                format!("at most {MAX_CHILD_BANDS} age bands"),
+            ));
         }
         let mut last: Option<u8> = None;
         for (j, b) in p.children.iter().enumerate() {
@@ -267,7 +289,10 @@ fn check_seasons(view: &dyn StateView, property: &str, spec: &PlanSpec) -> Resul
     if let Some(w) = sorted.windows(2).find(|w| w[0].to > w[1].from) {
         return Err(bad(
             "seasons",
-            format!("{:?} and {:?} overlap; seasons may not overlap", w[0].name, w[1].name),
+            format!(
+                "{:?} and {:?} overlap; seasons may not overlap",
+                w[0].name, w[1].name
+            ),
         ));
     }
     Ok(())
@@ -286,7 +311,10 @@ fn check_restrictions(
         let f = format!("restrictions[{i}]");
         Nights::new(r.from, r.to, MAX_RANGE_NIGHTS).map_err(|e| bad(&format!("{f}.to"), e))?;
         if r.room_types.len() > MAX_PLAN_PRICES {
-            return Err(bad(&format!("{f}.room_types"), format!("at most {MAX_PLAN_PRICES}")));
+            return Err(bad(
+                &format!("{f}.room_types"),
+                format!("at most {MAX_PLAN_PRICES}"),
+            ));
         }
         for rt in &r.room_types {
             room_type_of(view, property, rt)
@@ -300,7 +328,10 @@ fn check_restrictions(
         ] {
             if let Some(n) = v {
                 if n == 0 || n > max {
-                    return Err(bad(&format!("{f}.{name}"), format!("must be 1 to {max} nights; got {n}")));
+                    return Err(bad(
+                        &format!("{f}.{name}"),
+                        format!("must be 1 to {max} nights; got {n}"),
+                    ));
                 }
             }
         }

@@ -17,7 +17,9 @@ pub use plan::{
     Adjustment, ChildBand, OccupancyPrice, PlanBasis, PlanSpec, PricingPlan, Restriction, Rounding,
     RoundingMode, Season,
 };
-pub use price::{Evaluation, NightPrice, Party, PlanPricer, Refusal, RoomPricer, Source, StayPrice};
+pub use price::{
+    Evaluation, NightPrice, Party, PlanPricer, Refusal, RoomPricer, Source, StayPrice,
+};
 pub use quote::{quote, HeldBy, QuoteFacts, QuoteLine, QuoteRefusal, StayStock};
 pub use restrict::{Check, RestrictionKind};
 pub use terms::{CancellationPolicy, Deposit, Due, Penalty};

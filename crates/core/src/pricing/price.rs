@@ -183,11 +183,15 @@ impl<'a> PlanPricer<'a> {
                 adjust,
                 rounding,
             } => {
-                let parent = parent.filter(|p| &p.code == from).ok_or_else(|| {
-                    Refusal::Unpriceable {
-                        reason: format!("{} derives from plan {from}, which is missing", plan.code),
-                    }
-                })?;
+                let parent =
+                    parent
+                        .filter(|p| &p.code == from)
+                        .ok_or_else(|| Refusal::Unpriceable {
+                            reason: format!(
+                                "{} derives from plan {from}, which is missing",
+                                plan.code
+                            ),
+                        })?;
                 if parent.parent().is_some() {
                     return Err(Refusal::Unpriceable {
                         reason: format!(
@@ -264,12 +268,27 @@ pub struct RoomPricer<'a> {
 }
 
 /// The period of a sorted, non-overlapping list covering `night`.
-fn covering<T>(list: &[T], night: NaiveDate, range: impl Fn(&T) -> (NaiveDate, NaiveDate)) -> Option<&T> {
+fn covering<T>(
+    list: &[T],
+    night: NaiveDate,
+    range: impl Fn(&T) -> (NaiveDate, NaiveDate),
+) -> Option<&T> {
     let i = list.partition_point(|x| range(x).1 <= night);
     list.get(i).filter(|x| range(x).0 <= night)
 }
 
-impl RoomPricer<'_> {
+/// Each night's price of one room, and their sum.
+pub type Amounts = (Vec<i64>, i64);
+
+/// [`Source`] without owning the season's name.
+#[derive(Clone, Copy)]
+enum SourceRef<'a> {
+    Season(&'a str),
+    Plan,
+    NightlyRate,
+}
+
+impl<'a> RoomPricer<'a> {
     /// Evaluates a stay of one room for `party` over `nights`: restrictions first (all of
     /// them, for the answer), then occupancy, then each night's price.
     pub fn evaluate(&self, nights: Nights, party: &Party) -> Evaluation {
@@ -287,27 +306,18 @@ impl RoomPricer<'_> {
 
     /// The price of one room for `party` over `nights`, restrictions aside.
     pub fn price(&self, nights: Nights, party: &Party) -> Result<StayPrice, Refusal> {
-        let guests = party.guests();
-        if guests > self.room_type.max_occupancy {
-            return Err(Refusal::MaxOccupancy {
-                max: self.room_type.max_occupancy,
-                asked: guests,
-            });
-        }
         let mut out = Vec::with_capacity(nights.len());
-        let mut total: i64 = 0;
-        for date in nights.iter() {
-            let (mut amount, source) = self.base_night(date, party)?;
-            if let Some((adjust, rounding)) = self.plan.derivation {
-                amount = derive(amount, adjust, rounding);
-            }
-            total = total.saturating_add(amount);
+        let total = self.fold(nights, party, |date, amount, source| {
             out.push(NightPrice {
                 date,
                 amount,
-                source,
-            });
-        }
+                source: match source {
+                    SourceRef::Season(name) => Source::Season(name.to_string()),
+                    SourceRef::Plan => Source::Plan,
+                    SourceRef::NightlyRate => Source::NightlyRate,
+                },
+            })
+        })?;
         Ok(StayPrice {
             plan: self.plan.plan.code.clone(),
             currency: self.plan.plan.currency().to_string(),
@@ -317,11 +327,63 @@ impl RoomPricer<'_> {
         })
     }
 
+    /// Like [`RoomPricer::evaluate`], with the nightly amounts only (no per-night source):
+    /// what a quote over many room types and plans needs, without an allocation per night.
+    pub fn evaluate_amounts(
+        &self,
+        nights: Nights,
+        party: &Party,
+    ) -> (Vec<Check>, Result<Amounts, Refusal>) {
+        let checks = checks(
+            self.plan.restrictions.iter().copied(),
+            &self.room_type.code,
+            nights,
+        );
+        if let Some(c) = checks.iter().find(|c| c.refuses) {
+            let r = Refusal::Restricted { check: c.clone() };
+            return (checks, Err(r));
+        }
+        let mut amounts = Vec::with_capacity(nights.len());
+        let total = self.fold(nights, party, |_, a, _| amounts.push(a));
+        (checks, total.map(|t| (amounts, t)))
+    }
+
+    /// The rule the plan prices by, in words.
+    pub fn rule(&self) -> &str {
+        &self.plan.rule
+    }
+
+    /// Calls `each` with every night's price and its source; answers the total.
+    fn fold(
+        &self,
+        nights: Nights,
+        party: &Party,
+        mut each: impl FnMut(NaiveDate, i64, SourceRef<'_>),
+    ) -> Result<i64, Refusal> {
+        let guests = party.guests();
+        if guests > self.room_type.max_occupancy {
+            return Err(Refusal::MaxOccupancy {
+                max: self.room_type.max_occupancy,
+                asked: guests,
+            });
+        }
+        let mut total: i64 = 0;
+        for date in nights.iter() {
+            let (mut amount, source) = self.base_night(date, party)?;
+            if let Some((adjust, rounding)) = self.plan.derivation {
+                amount = derive(amount, adjust, rounding);
+            }
+            total = total.saturating_add(amount);
+            each(date, amount, source);
+        }
+        Ok(total)
+    }
+
     /// The base plan's price of the room on `date` for `party`.
-    fn base_night(&self, date: NaiveDate, party: &Party) -> Result<(i64, Source), Refusal> {
+    fn base_night(&self, date: NaiveDate, party: &Party) -> Result<(i64, SourceRef<'a>), Refusal> {
         let (occ, source) = match covering(&self.seasons, date, |s| (s.0, s.1)) {
-            Some(&(_, _, name, p)) => (Some(p), Source::Season(name.to_string())),
-            None => (self.default, Source::Plan),
+            Some(&(_, _, name, p)) => (Some(p), SourceRef::Season(name)),
+            None => (self.default, SourceRef::Plan),
         };
         let room = match occ.and_then(|o| o.amount) {
             Some(a) => (a, source),
@@ -330,7 +392,7 @@ impl RoomPricer<'_> {
                     .rates
                     .and_then(|r| covering(r, date, |p| (p.from, p.to)))
                     .ok_or(Refusal::NoRate { date })?;
-                (rate.amount, Source::NightlyRate)
+                (rate.amount, SourceRef::NightlyRate)
             }
         };
         let Some(occ) = occ else {

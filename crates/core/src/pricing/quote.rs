@@ -185,13 +185,14 @@ pub fn quote(
             match pricer {
                 Err(r) => l.refused = Some(r.into()),
                 Ok(pricer) => {
-                    let e = pricer.room(rt, rate).evaluate(nights, party);
-                    l.restrictions = e.checks;
-                    match e.price {
-                        Ok(p) => {
-                            l.total = Some(p.total);
-                            l.nightly = p.nights.into_iter().map(|n| n.amount).collect();
-                            l.rule = Some(p.rule);
+                    let room = pricer.room(rt, rate);
+                    let (checks, price) = room.evaluate_amounts(nights, party);
+                    l.restrictions = checks;
+                    match price {
+                        Ok((nightly, total)) => {
+                            l.total = Some(total);
+                            l.nightly = nightly;
+                            l.rule = Some(room.rule().to_string());
                         }
                         Err(r) => l.refused = Some((&r).into()),
                     }

@@ -126,7 +126,7 @@ pub fn checks<'a>(
             }
         }
     }
-    out.sort_by(|a, b| (a.date, a.kind, a.nights).cmp(&(b.date, b.kind, b.nights)));
+    out.sort_by_key(|c| (c.date, c.kind, c.nights));
     out.dedup();
     out
 }

@@ -39,25 +39,72 @@ mod tests {
     #[test]
     fn ten_percent_off_rounded_to_whole_units() {
         // 1 234.56 − 10 % = 1 111.104 → 1 111.00
-        assert_eq!(derive(123_456, Adjustment::PercentBp(-1000), r(100, RoundingMode::Nearest)), 111_100);
-        assert_eq!(derive(123_456, Adjustment::PercentBp(-1000), r(100, RoundingMode::Up)), 111_200);
-        assert_eq!(derive(123_456, Adjustment::PercentBp(-1000), r(1, RoundingMode::Nearest)), 111_110);
+        assert_eq!(
+            derive(
+                123_456,
+                Adjustment::PercentBp(-1000),
+                r(100, RoundingMode::Nearest)
+            ),
+            111_100
+        );
+        assert_eq!(
+            derive(
+                123_456,
+                Adjustment::PercentBp(-1000),
+                r(100, RoundingMode::Up)
+            ),
+            111_200
+        );
+        assert_eq!(
+            derive(
+                123_456,
+                Adjustment::PercentBp(-1000),
+                r(1, RoundingMode::Nearest)
+            ),
+            111_110
+        );
     }
 
     #[test]
     fn zero_or_five_endings() {
         // 1 997.00 → nearest multiple of 5.00 is 1 995.00; up is 2 000.00.
-        assert_eq!(derive(199_700, Adjustment::Amount(0), r(500, RoundingMode::Nearest)), 199_500);
-        assert_eq!(derive(199_700, Adjustment::Amount(0), r(500, RoundingMode::Up)), 200_000);
+        assert_eq!(
+            derive(
+                199_700,
+                Adjustment::Amount(0),
+                r(500, RoundingMode::Nearest)
+            ),
+            199_500
+        );
+        assert_eq!(
+            derive(199_700, Adjustment::Amount(0), r(500, RoundingMode::Up)),
+            200_000
+        );
         // A tie rounds up: 1 997.50 → 2 000.00.
-        assert_eq!(derive(199_750, Adjustment::Amount(0), r(500, RoundingMode::Nearest)), 200_000);
+        assert_eq!(
+            derive(
+                199_750,
+                Adjustment::Amount(0),
+                r(500, RoundingMode::Nearest)
+            ),
+            200_000
+        );
     }
 
     #[test]
     fn amounts_on_and_off_never_go_negative() {
-        assert_eq!(derive(10_000, Adjustment::Amount(2_500), Rounding::default()), 12_500);
-        assert_eq!(derive(10_000, Adjustment::Amount(-20_000), Rounding::default()), 0);
-        assert_eq!(derive(10_000, Adjustment::PercentBp(-20_000), Rounding::default()), 0);
+        assert_eq!(
+            derive(10_000, Adjustment::Amount(2_500), Rounding::default()),
+            12_500
+        );
+        assert_eq!(
+            derive(10_000, Adjustment::Amount(-20_000), Rounding::default()),
+            0
+        );
+        assert_eq!(
+            derive(10_000, Adjustment::PercentBp(-20_000), Rounding::default()),
+            0
+        );
     }
 
     proptest! {

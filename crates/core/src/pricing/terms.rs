@@ -81,9 +81,9 @@ impl Deposit {
     /// Why the rule is not valid, if it is not.
     pub fn problem(self) -> Option<String> {
         match self {
-            Self::Percent { percent, .. } if !(1..=100).contains(&percent) => Some(format!(
-                "deposit.percent must be 1 to 100; got {percent}"
-            )),
+            Self::Percent { percent, .. } if !(1..=100).contains(&percent) => {
+                Some(format!("deposit.percent must be 1 to 100; got {percent}"))
+            }
             Self::Fixed { amount, .. } if !(1..=crate::limits::MAX_AMOUNT).contains(&amount) => {
                 Some(format!(
                     "deposit.amount must be 1 to {} minor units; got {amount}",
@@ -91,9 +91,9 @@ impl Deposit {
                 ))
             }
             _ => self.due().and_then(|d| match d {
-                Due::DaysAfterBooking(n) | Due::DaysBeforeArrival(n) if n > 730 => Some(format!(
-                    "deposit.due must be at most 730 days; got {n}"
-                )),
+                Due::DaysAfterBooking(n) | Due::DaysBeforeArrival(n) if n > 730 => {
+                    Some(format!("deposit.due must be at most 730 days; got {n}"))
+                }
                 _ => None,
             }),
         }
@@ -196,9 +196,19 @@ mod tests {
     fn deposit_amounts_never_exceed_the_total() {
         let due = Due::DaysAfterBooking(0);
         assert_eq!(Deposit::None.amount(10_000, 5_000), 0);
-        assert_eq!(Deposit::Percent { percent: 30, due }.amount(10_001, 5_000), 3_000);
+        assert_eq!(
+            Deposit::Percent { percent: 30, due }.amount(10_001, 5_000),
+            3_000
+        );
         assert_eq!(Deposit::FirstNight { due }.amount(10_000, 5_000), 5_000);
-        assert_eq!(Deposit::Fixed { amount: 20_000, due }.amount(10_000, 5_000), 10_000);
+        assert_eq!(
+            Deposit::Fixed {
+                amount: 20_000,
+                due
+            }
+            .amount(10_000, 5_000),
+            10_000
+        );
     }
 
     #[test]
@@ -219,7 +229,10 @@ mod tests {
         };
         let a = d("2027-01-10");
         assert_eq!(p.penalty_on(d("2027-01-03"), a), Penalty::None);
-        assert_eq!(p.penalty_on(d("2027-01-04"), a), Penalty::Percent { percent: 50 });
+        assert_eq!(
+            p.penalty_on(d("2027-01-04"), a),
+            Penalty::Percent { percent: 50 }
+        );
         assert_eq!(p.late.amount(10_000, 4_000), 5_000);
         assert!(p.problem().is_none());
         let bad = CancellationPolicy {

@@ -122,7 +122,12 @@ fn party(adults: u32, children: &[u8]) -> Party {
     }
 }
 
-fn price_of(p: &PricingPlan, parent: Option<&PricingPlan>, nights: Nights, who: &Party) -> Result<StayPrice, Refusal> {
+fn price_of(
+    p: &PricingPlan,
+    parent: Option<&PricingPlan>,
+    nights: Nights,
+    who: &Party,
+) -> Result<StayPrice, Refusal> {
     let rt = room_type("FAM", 5);
     let r = rates(200_000);
     let pricer = PlanPricer::new(p, parent)?;
@@ -151,7 +156,11 @@ fn extra_adults_and_children_pay_their_band() {
 fn too_many_adults_or_guests_are_refused() {
     assert!(matches!(
         price_of(&bar(), None, stay(1, 2), &party(3, &[15])),
-        Err(Refusal::MaxAdults { max: 3, asked: 4, .. })
+        Err(Refusal::MaxAdults {
+            max: 3,
+            asked: 4,
+            ..
+        })
     ));
     assert!(matches!(
         price_of(&bar(), None, stay(1, 2), &party(2, &[1, 2, 3, 4])),
@@ -173,10 +182,16 @@ fn a_night_without_a_price_is_refused_by_name() {
     let rt = room_type("FAM", 5);
     let p = bar();
     let pricer = PlanPricer::new(&p, None).unwrap();
-    let got = pricer.room(&rt, None).evaluate(stay(19, 21), &party(2, &[]));
+    let got = pricer
+        .room(&rt, None)
+        .evaluate(stay(19, 21), &party(2, &[]));
     assert_eq!(got.price, Err(Refusal::NoRate { date: day(19) }));
     // Inside the season the plan has its own price.
-    assert!(pricer.room(&rt, None).evaluate(stay(20, 22), &party(2, &[])).price.is_ok());
+    assert!(pricer
+        .room(&rt, None)
+        .evaluate(stay(20, 22), &party(2, &[]))
+        .price
+        .is_ok());
 }
 
 #[test]
@@ -185,7 +200,11 @@ fn a_room_type_without_occupancy_prices_sells_at_the_room_price_to_anyone_it_sle
     let p = bar();
     let pricer = PlanPricer::new(&p, None).unwrap();
     let r = rates(100_000);
-    let got = pricer.room(&rt, Some(&r)).evaluate(stay(1, 2), &party(1, &[9])).price.unwrap();
+    let got = pricer
+        .room(&rt, Some(&r))
+        .evaluate(stay(1, 2), &party(1, &[9]))
+        .price
+        .unwrap();
     assert_eq!(got.total, 100_000);
 }
 
@@ -209,7 +228,10 @@ fn a_derived_plan_adjusts_and_rounds_each_night() {
 #[test]
 fn a_derived_plan_needs_its_base_parent() {
     let p = nrf(Adjustment::Amount(-100), Rounding::default());
-    assert!(matches!(PlanPricer::new(&p, None), Err(Refusal::Unpriceable { .. })));
+    assert!(matches!(
+        PlanPricer::new(&p, None),
+        Err(Refusal::Unpriceable { .. })
+    ));
     let other = nrf(Adjustment::Amount(-100), Rounding::default());
     let mut grand = other.clone();
     grand.code = "AGT".into();
@@ -220,7 +242,10 @@ fn a_derived_plan_needs_its_base_parent() {
     };
     let mut parent = other;
     parent.code = "NRF".into();
-    assert!(matches!(PlanPricer::new(&grand, Some(&parent)), Err(Refusal::Unpriceable { .. })));
+    assert!(matches!(
+        PlanPricer::new(&grand, Some(&parent)),
+        Err(Refusal::Unpriceable { .. })
+    ));
 }
 
 fn restricted(r: Restriction) -> PricingPlan {
@@ -250,7 +275,11 @@ fn min_stay_on_arrival_counts_only_arrivals_on_its_nights() {
         Some("min stay 3 on arrival 2027-01-04")
     );
     assert_eq!(refusal(&p, stay(3, 6)), None);
-    assert_eq!(refusal(&p, stay(2, 4)), None, "arriving the day before is not concerned");
+    assert_eq!(
+        refusal(&p, stay(2, 4)),
+        None,
+        "arriving the day before is not concerned"
+    );
 }
 
 #[test]
@@ -263,7 +292,11 @@ fn min_stay_through_counts_any_stay_touching_its_nights() {
     });
     assert!(refusal(&p, stay(8, 11)).is_some());
     assert_eq!(refusal(&p, stay(8, 12)), None);
-    assert_eq!(refusal(&p, stay(8, 10)), None, "departing on its first night is not through it");
+    assert_eq!(
+        refusal(&p, stay(8, 10)),
+        None,
+        "departing on its first night is not through it"
+    );
 }
 
 #[test]
@@ -274,8 +307,15 @@ fn closed_to_arrival_departure_and_stop_sell() {
         closed_to_arrival: true,
         ..Restriction::default()
     });
-    assert_eq!(refusal(&cta, stay(5, 7)).as_deref(), Some("closed to arrival on 2027-01-06"));
-    assert_eq!(refusal(&cta, stay(4, 7)), None, "staying through is allowed");
+    assert_eq!(
+        refusal(&cta, stay(5, 7)).as_deref(),
+        Some("closed to arrival on 2027-01-06")
+    );
+    assert_eq!(
+        refusal(&cta, stay(4, 7)),
+        None,
+        "staying through is allowed"
+    );
     let ctd = restricted(Restriction {
         from: day(5),
         to: day(6),
@@ -341,7 +381,9 @@ fn met_restrictions_are_reported_as_applying() {
     let rt = room_type("FAM", 5);
     let r = rates(1);
     let pricer = PlanPricer::new(&p, None).unwrap();
-    let e = pricer.room(&rt, Some(&r)).evaluate(stay(1, 4), &party(1, &[]));
+    let e = pricer
+        .room(&rt, Some(&r))
+        .evaluate(stay(1, 4), &party(1, &[]));
     assert!(e.price.is_ok());
     assert_eq!(e.checks.len(), 1);
     assert!(!e.checks[0].refuses);
@@ -437,5 +479,83 @@ proptest! {
             (Err(e1), Err(e2)) => prop_assert_eq!(e1, e2),
             (x, y) => prop_assert!(false, "parent {:?} but derived {:?}", x, y),
         }
+    }
+}
+
+fn facts(plans: Vec<PricingPlan>, sellable: u32) -> QuoteFacts {
+    let mut stock = std::collections::HashMap::new();
+    stock.insert(
+        "FAM".to_string(),
+        StayStock {
+            sellable_here: sellable,
+            free_at_property: 3,
+            held_by: vec![HeldBy {
+                holder: Authority::Env,
+                free: 3 - sellable,
+            }],
+        },
+    );
+    QuoteFacts {
+        room_types: vec![room_type("FAM", 5), room_type("DLX", 2)],
+        rates: vec![rates(200_000)],
+        plans,
+        stock,
+    }
+}
+
+#[test]
+fn a_quote_lists_every_room_type_on_every_plan() {
+    let base = bar();
+    let derived = nrf(Adjustment::PercentBp(-1000), Rounding::default());
+    let f = facts(vec![derived, base], 1);
+    let q = quote(&f, stay(1, 3), &party(2, &[7]), 1, None);
+    let keys: Vec<(&str, Option<&str>)> = q
+        .iter()
+        .map(|l| (l.room_type.as_str(), l.rate_plan.as_deref()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("FAM", Some("BAR")),
+            ("FAM", Some("NRF")),
+            ("DLX", Some("BAR")),
+            ("DLX", Some("NRF"))
+        ]
+    );
+    assert_eq!(q[0].nightly, vec![215_000, 215_000]);
+    assert_eq!(q[1].total, Some(387_000));
+    assert!(q[1].bookable);
+    assert_eq!(q[1].held_by[0].free, 2);
+    // DLX sleeps two: three guests are refused; it has no nightly rate either.
+    assert_eq!(q[2].refused.as_ref().unwrap().code, "max_occupancy");
+    assert!(!q[2].bookable);
+    // Two rooms wanted, one sellable here: priced but not bookable here.
+    let q = quote(&f, stay(1, 3), &party(2, &[]), 2, Some("NRF"));
+    assert_eq!(q.len(), 2);
+    assert!(q[0].total.is_some() && !q[0].bookable);
+}
+
+#[test]
+fn a_property_without_plans_is_quoted_on_its_nightly_rates() {
+    let f = facts(vec![], 3);
+    let q = quote(&f, stay(1, 3), &party(1, &[]), 1, None);
+    assert_eq!(q[0].rate_plan, None);
+    assert_eq!(q[0].total, Some(400_000));
+    assert_eq!(q[0].currency.as_deref(), Some("ZAR"));
+    assert_eq!(q[1].refused.as_ref().unwrap().code, "no_rate");
+}
+
+proptest! {
+    /// A quote line agrees with pricing the stay directly, and is bookable exactly when it is
+    /// priced, not refused and enough units are sellable here.
+    #[test]
+    fn quote_lines_agree_with_pricing(a in 0u32..40, len in 1u32..20, adults in 1u32..4, sellable in 0u32..4, units in 1u32..3) {
+        let mut base = bar();
+        base.spec.restrictions = vec![Restriction { from: day(10), to: day(12), min_stay_arrival: Some(3), ..Restriction::default() }];
+        let f = facts(vec![base.clone()], sellable.min(3));
+        let q = quote(&f, stay(a, a + len), &party(adults, &[]), units, Some("BAR"));
+        let direct = price_of(&base, None, stay(a, a + len), &party(adults, &[]));
+        prop_assert_eq!(q[0].total, direct.as_ref().ok().map(|p| p.total));
+        prop_assert_eq!(q[0].bookable, direct.is_ok() && sellable.min(3) >= units);
     }
 }

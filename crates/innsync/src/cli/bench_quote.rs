@@ -92,8 +92,11 @@ async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Resu
             r?;
         }
     }
-    api.put_ok("/api/v1/properties/BNC/rate-plans/BAR", base_plan(types, today))
-        .await?;
+    api.put_ok(
+        "/api/v1/properties/BNC/rate-plans/BAR",
+        base_plan(types, today),
+    )
+    .await?;
     api.put_ok("/api/v1/properties/BNC/rate-plans/NRF", json!({"name": "Non-refundable",
         "basis": {"kind": "derived", "from": "BAR", "adjust": {"percent_bp": -1000}, "rounding": {"step": 100, "mode": "nearest"}},
         "refundable": false})).await?;

@@ -7,7 +7,11 @@ use crate::client::Api;
 use serde_json::json;
 
 /// Creates the sample plans; `day(n)` is the date n days from today.
-pub async fn seed(web: &Api, property_server: &Api, day: impl Fn(u64) -> String) -> anyhow::Result<()> {
+pub async fn seed(
+    web: &Api,
+    property_server: &Api,
+    day: impl Fn(u64) -> String,
+) -> anyhow::Result<()> {
     let family = |amount: Option<i64>| {
         let mut v = json!({"room_type": "FAM", "adults_included": 2, "extra_adult": 55_000,
             "children": [{"up_to_age": 2, "amount": 0}, {"up_to_age": 12, "amount": 35_000}],

@@ -14,9 +14,9 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
+use innsync_core::command::PricingRequest;
 use innsync_core::dates::Nights;
 use innsync_core::limits::MAX_RANGE_NIGHTS;
-use innsync_core::command::PricingRequest;
 use innsync_core::pricing::{quote, Party, PricingPlan};
 use innsync_core::{Command, GuestInput, InitialStatus, Money, Outcome, Record, RoomType};
 use innsync_store::RoomTypeNights;
@@ -148,7 +148,10 @@ fn pricing_of(f: &NewForm, property: &str) -> Result<Option<PricingRequest>, Str
 fn form_page(
     state: &AppState,
     user: &UiUser,
-    (choices, plans): (&[(String, String, Vec<RoomType>)], &[(String, Vec<PricingPlan>)]),
+    (choices, plans): (
+        &[(String, String, Vec<RoomType>)],
+        &[(String, Vec<PricingPlan>)],
+    ),
     f: &NewForm,
     problem: Option<&Problem>,
     live: Markup,
