@@ -274,6 +274,35 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
     .await
     .problem(404, "not_found");
 
+    // The booking form's live fragment shows the quoted price (and a refusal) before booking.
+    let form = |arrival: u64, departure: u64| {
+        format!(
+            "{}/ui/bookings/new/availability?stock=KRL/FAM&arrival={}&departure={}&units=1&rate_plan=KRL/NRF&adults=2&children=7",
+            s.base,
+            day(arrival),
+            day(departure)
+        )
+    };
+    let fragment = |url: String| {
+        let http = api.http.clone();
+        async move {
+            http.get(url)
+                .header("cookie", format!("innsync_session={}", common::TOKEN))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = fragment(form(40, 42)).await;
+    assert!(html.contains("data-testid=\"live-price\""), "{html}");
+    assert!(html.contains("data-total=\"405000\""), "{html}");
+    let html = fragment(form(21, 23)).await;
+    assert!(html.contains("Not sold on this plan"), "{html}");
+    assert!(html.contains("min stay 3 on arrival"), "{html}");
+
     // The stored booking keeps its price whatever the plans say now.
     let got = api.get(&format!("/api/v1/bookings/{reference}")).await.body;
     assert_eq!(got["price"]["amount"], 405000);

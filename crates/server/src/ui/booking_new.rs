@@ -110,6 +110,11 @@ async fn stock_choices(state: &AppState) -> UiResult<Vec<(String, String, Vec<Ro
         .await?)
 }
 
+/// Each property's code, name and room types.
+type StockChoices = [(String, String, Vec<RoomType>)];
+/// Each property's code and rate plans.
+type PlanChoices = [(String, Vec<PricingPlan>)];
+
 /// Every property's rate plans, for the plan select.
 async fn plan_choices(state: &AppState) -> UiResult<Vec<(String, Vec<PricingPlan>)>> {
     Ok(state
@@ -148,10 +153,7 @@ fn pricing_of(f: &NewForm, property: &str) -> Result<Option<PricingRequest>, Str
 fn form_page(
     state: &AppState,
     user: &UiUser,
-    (choices, plans): (
-        &[(String, String, Vec<RoomType>)],
-        &[(String, Vec<PricingPlan>)],
-    ),
+    (choices, plans): (&StockChoices, &PlanChoices),
     f: &NewForm,
     problem: Option<&Problem>,
     live: Markup,
