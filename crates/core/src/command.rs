@@ -27,6 +27,16 @@ pub enum GuestInput {
     },
 }
 
+/// How a new booking is to be priced: on a rate plan, for a party per room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricingRequest {
+    /// The plan's code; `None`: the room type's nightly rates (the occupancy is still
+    /// checked and stored).
+    pub rate_plan: Option<String>,
+    /// Who stays in each room.
+    pub party: crate::pricing::Party,
+}
+
 /// The status a booking is created in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +159,17 @@ pub enum Command {
         /// ISO 4217 code.
         currency: String,
     },
+    /// Create or replace a rate plan of a property.
+    PutRatePlan {
+        /// Property code.
+        property: String,
+        /// Plan code.
+        code: String,
+        /// What the operator sets.
+        spec: Box<crate::pricing::PlanSpec>,
+        /// Expected version when replacing.
+        if_match: Option<u64>,
+    },
     /// Add a guest record.
     CreateGuest {
         /// Full name.
@@ -178,6 +199,9 @@ pub enum Command {
         hold_until: Option<DateTime<Utc>>,
         /// Free text.
         notes: Option<String>,
+        /// Rate plan and occupancy to price it with; without, the nightly rates as before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pricing: Option<PricingRequest>,
     },
     /// Confirm a provisional booking.
     ConfirmBooking {
@@ -358,6 +382,7 @@ impl Command {
             Self::ClearOutOfOrder { .. } => "room.back_in_service",
             Self::SetRoomStatus { .. } => "room.status",
             Self::SetRate { .. } => "rate.set",
+            Self::PutRatePlan { .. } => "rate_plan.put",
             Self::CreateGuest { .. } => "guest.create",
             Self::CreateBooking { .. } => "booking.create",
             Self::ConfirmBooking { .. } => "booking.confirm",

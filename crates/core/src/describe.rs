@@ -28,6 +28,13 @@ pub fn describe(rec: &Record) -> String {
             p.currency,
             p.periods.len()
         ),
+        Record::PricingPlan(p) => format!(
+            "rate plan {} ({}) at {}, {} seasons",
+            p.spec.name,
+            p.code,
+            p.property,
+            p.spec.seasons.len()
+        ),
         Record::Guest(g) => {
             let contact = [g.email.as_deref(), g.phone.as_deref()]
                 .into_iter()

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     HandoverInProgress,
     /// The store failed; nothing was written.
     Storage,
+    /// A rate plan's restriction refuses the stay (min stay, closed to arrival, stop-sell…).
+    Restricted,
 }
 
 impl ErrorCode {
@@ -46,6 +48,7 @@ impl ErrorCode {
             Self::RoomUnavailable => "room_unavailable",
             Self::HandoverInProgress => "handover_in_progress",
             Self::Storage => "unavailable",
+            Self::Restricted => "restricted",
         }
     }
 }
@@ -125,6 +128,16 @@ pub enum DomainError {
     /// Env writes are frozen while the master hands over.
     #[error("the master is handing over to another server; retry shortly")]
     HandoverInProgress,
+    /// A rate plan's restriction refuses the stay.
+    #[error("rate plan {plan} refuses the stay: {detail}")]
+    Restricted {
+        /// The plan's code.
+        plan: String,
+        /// The restriction's code (`min_stay_arrival`, `closed_to_arrival`…).
+        restriction: String,
+        /// The restriction in words.
+        detail: String,
+    },
     /// The store failed while reading state.
     #[error("storage: {0}")]
     Storage(#[from] ViewError),
@@ -149,6 +162,7 @@ impl DomainError {
             Self::RoomUnavailable(_) => ErrorCode::RoomUnavailable,
             Self::HandoverInProgress => ErrorCode::HandoverInProgress,
             Self::Storage(_) | Self::ReservationNumber(_) => ErrorCode::Storage,
+            Self::Restricted { .. } => ErrorCode::Restricted,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod pms;
+pub mod pricing;
 pub mod rates;
 pub mod record;
 pub mod record_dates;

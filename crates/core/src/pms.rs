@@ -103,6 +103,7 @@ mod tests {
                 })
                 .collect(),
             price: None,
+            pricing: None,
             notes: None,
             cancel_reason: None,
             created_on: wb,

@@ -316,6 +316,10 @@ pub struct Booking {
     pub stays: Vec<Stay>,
     /// Total price when every night has a rate.
     pub price: Option<Money>,
+    /// The rate plan, occupancy and nightly amounts it was sold at (absent when booked
+    /// without a plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<crate::pricing::BookedPrice>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.
@@ -509,6 +513,8 @@ pub enum RecordKind {
     AllotmentGrant,
     /// [`Tombstone`].
     Tombstone,
+    /// [`crate::pricing::PricingPlan`] (a rate plan).
+    PricingPlan,
 }
 
 impl RecordKind {
@@ -526,11 +532,12 @@ impl RecordKind {
             Self::Note => "note",
             Self::AllotmentGrant => "allotment_grant",
             Self::Tombstone => "tombstone",
+            Self::PricingPlan => "pricing_plan",
         }
     }
 
     /// Every kind, for parsing names.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         Self::Property,
         Self::RoomType,
         Self::Room,
@@ -542,6 +549,7 @@ impl RecordKind {
         Self::Note,
         Self::AllotmentGrant,
         Self::Tombstone,
+        Self::PricingPlan,
     ];
 
     /// Parses the name used in storage and files.
@@ -576,6 +584,8 @@ pub enum Record {
     AllotmentGrant(AllotmentGrant),
     /// A deleted record.
     Tombstone(Tombstone),
+    /// A rate plan.
+    PricingPlan(crate::pricing::PricingPlan),
 }
 
 impl Record {
@@ -593,6 +603,7 @@ impl Record {
             Self::Note(r) => &r.meta,
             Self::AllotmentGrant(r) => &r.meta,
             Self::Tombstone(r) => &r.meta,
+            Self::PricingPlan(r) => &r.meta,
         }
     }
 
@@ -610,6 +621,7 @@ impl Record {
             Self::Note(_) => RecordKind::Note,
             Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
             Self::Tombstone(_) => RecordKind::Tombstone,
+            Self::PricingPlan(_) => RecordKind::PricingPlan,
         }
     }
 
@@ -627,6 +639,7 @@ impl Record {
             Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
             Self::AllotmentGrant(r) => r.meta.id.to_string(),
             Self::Tombstone(r) => Self::tombstone_key(r.deleted_kind, &r.deleted_key),
+            Self::PricingPlan(r) => r.key(),
         }
     }
 
@@ -649,6 +662,7 @@ impl Record {
             Self::Note(r) => &mut r.meta,
             Self::AllotmentGrant(r) => &mut r.meta,
             Self::Tombstone(r) => &mut r.meta,
+            Self::PricingPlan(r) => &mut r.meta,
         }
     }
 }

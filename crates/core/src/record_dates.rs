@@ -29,6 +29,16 @@ pub fn check_storable(rec: &Record) -> Result<(), String> {
                 storable("rate to", period.to)?;
             }
         }
+        Record::PricingPlan(p) => {
+            for season in &p.spec.seasons {
+                storable("season from", season.from)?;
+                storable("season to", season.to)?;
+            }
+            for r in &p.spec.restrictions {
+                storable("restriction from", r.from)?;
+                storable("restriction to", r.to)?;
+            }
+        }
         Record::AllotmentGrant(g) => {
             storable("grant from", g.from)?;
             storable("grant to", g.to)?;

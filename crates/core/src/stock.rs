@@ -227,6 +227,7 @@ mod tests {
             holder: Authority::Env,
             stays: vec![],
             price: None,
+            pricing: None,
             notes: None,
             cancel_reason: None,
             created_on: wb,

@@ -87,4 +87,21 @@ pub trait StateView {
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.
     fn lapsed_holds(&self, now: DateTime<Utc>, limit: usize) -> ViewResult<Vec<RecordId>>;
+
+    /// A rate plan by property and code: one lookup by key (a booking never scans plans).
+    fn pricing_plan(
+        &self,
+        property: &str,
+        code: &str,
+    ) -> ViewResult<Option<crate::pricing::PricingPlan>> {
+        let key = format!("{property}/{code}");
+        match self.record(crate::record::RecordKind::PricingPlan, &key)? {
+            Some(crate::record::Record::PricingPlan(p)) => Ok(Some(p)),
+            Some(other) => Err(ViewError(format!(
+                "record {key} is a {:?}, expected a rate plan",
+                other.kind()
+            ))),
+            None => Ok(None),
+        }
+    }
 }

@@ -217,6 +217,7 @@ impl World {
                     status: InitialStatus::Confirmed,
                     hold_until: None,
                     notes: None,
+                    pricing: None,
                 };
                 let _ = self.run(usize::from(at), &cmd);
                 false
@@ -362,6 +363,7 @@ fn book(w: &World, at_day: u8, units: u32) -> Command {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     }
 }
 

@@ -136,6 +136,7 @@ impl World {
             status: InitialStatus::Confirmed,
             hold_until: None,
             notes: None,
+            pricing: None,
         };
         match self.run(at, &cmd).unwrap() {
             Outcome::Written {
@@ -204,6 +205,7 @@ fn a_booking_transferred_to_its_lodge_takes_its_units_along() {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     };
     assert!(matches!(
         w.run(WB, &more).unwrap_err(),

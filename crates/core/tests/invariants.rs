@@ -164,6 +164,7 @@ fn command(w: &World, s: &Step) -> Option<Command> {
             },
             hold_until: provisional.then(|| w.now + Duration::hours(12)),
             notes: None,
+            pricing: None,
         },
         Step::Act {
             which,
@@ -265,6 +266,7 @@ fn the_last_room_is_sold_once() {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     };
     assert!(w.run(&book(&w)).is_ok());
     assert!(w.run(&book(&w)).is_ok());
@@ -290,6 +292,7 @@ fn a_lapsed_hold_is_released_and_cannot_be_confirmed() {
         status: InitialStatus::Provisional,
         hold_until: Some(w.now + Duration::hours(1)),
         notes: None,
+        pricing: None,
     };
     w.run(&cmd).unwrap();
     let id = w.bookings[0].clone();
@@ -325,6 +328,7 @@ fn cmd_with_hold(w: &World) -> Command {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     }
 }
 
@@ -432,6 +436,7 @@ fn a_restored_booking_is_checked_like_any_booking() {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     };
     w.run(&book(&w, "First")).unwrap();
     let first = innsync_core::StateView::booking(&w.state, &w.bookings[0])

@@ -168,6 +168,9 @@ impl From<DomainError> for Problem {
                 .with("sold", held_sold)
                 .with("requested", requested),
             DomainError::VersionConflict { actual, .. } => p.with("version", actual),
+            DomainError::Restricted {
+                plan, restriction, ..
+            } => p.with("rate_plan", plan).with("restriction", restriction),
             _ => p,
         }
     }

@@ -54,6 +54,18 @@ pub struct BookingView {
     pub stays: Vec<Stay>,
     /// Total price, when every night has a rate.
     pub price: Option<Money>,
+    /// The rate plan it was sold on, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_plan: Option<String>,
+    /// Adults per room, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adults: Option<u32>,
+    /// Children's ages per room, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<u8>>,
+    /// How it was priced: plan, nightly amounts, total, currency and rule (decided once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<innsync_core::pricing::BookedPrice>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.
@@ -96,6 +108,10 @@ impl BookingView {
             room: b.stays.last().map(|s| s.room.clone()),
             stays: b.stays.clone(),
             price: b.price.clone(),
+            rate_plan: b.pricing.as_ref().and_then(|p| p.rate_plan.clone()),
+            adults: b.pricing.as_ref().map(|p| p.adults),
+            children: b.pricing.as_ref().map(|p| p.children.clone()),
+            pricing: b.pricing.clone(),
             notes: b.notes.clone(),
             cancel_reason: b.cancel_reason.clone(),
             holder: b.holder.to_string(),

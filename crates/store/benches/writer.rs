@@ -5,8 +5,18 @@
 //! read real grants: the bench server is then the property server PA owning the property, and
 //! it has given a quarter of every night's rooms to `env` before the load (its own share is
 //! what it sells from).
+//!
+//! `BENCH_PRICED=1` books every booking on a derived rate plan (a base plan with occupancy
+//! prices for every room type, a season and restrictions, and a 10 % derived plan), for 2
+//! adults and a child: the cost of pricing at booking time (two plan lookups by key and a
+//! night-by-night price) against the unpriced path.
 
 use chrono::{Days, Utc};
+use innsync_core::command::PricingRequest;
+use innsync_core::pricing::{
+    Adjustment, ChildBand, OccupancyPrice, Party, PlanBasis, PlanSpec, Restriction, Rounding,
+    Season,
+};
 use innsync_core::{Command, GuestInput, InitialStatus, ServerCode};
 use innsync_store::{Writer, WriterSettings};
 use std::sync::atomic::Ordering;
@@ -93,6 +103,10 @@ async fn run() {
             });
         }
     }
+    let priced = std::env::var("BENCH_PRICED").as_deref() == Ok("1");
+    if priced {
+        setup.extend(rate_plans(today));
+    }
     for c in setup {
         w.submit(c, "bench", None).await.expect("setup");
     }
@@ -141,6 +155,13 @@ async fn run() {
                         status: InitialStatus::Confirmed,
                         hold_until: None,
                         notes: None,
+                        pricing: priced.then(|| PricingRequest {
+                            rate_plan: Some("NRF".into()),
+                            party: Party {
+                                adults: 1,
+                                children: vec![7],
+                            },
+                        }),
                     };
                     if w.submit(cmd, "bench", None).await.is_ok() {
                         n += 1;
@@ -171,4 +192,67 @@ async fn run() {
         s.commands.load(Ordering::Relaxed) as f64 / batches.max(1) as f64,
         s.max_batch.load(Ordering::Relaxed)
     );
+}
+
+/// A base plan BAR (occupancy prices for the 50 room types, a season, restrictions) and NRF,
+/// 10 % off it.
+fn rate_plans(today: chrono::NaiveDate) -> Vec<Command> {
+    let price = |t: usize, amount: Option<i64>| OccupancyPrice {
+        room_type: format!("T{t:02}"),
+        amount,
+        adults_included: 2,
+        extra_adult: 3_000,
+        children: vec![ChildBand {
+            up_to_age: 12,
+            amount: 1_500,
+        }],
+        max_adults: None,
+    };
+    let spec = |basis, occupancy, seasons, restrictions| PlanSpec {
+        name: "Bench".into(),
+        currency: None,
+        basis,
+        occupancy,
+        seasons,
+        restrictions,
+        reprice_on_edit: false,
+        refundable: true,
+        deposit: Default::default(),
+        cancellation: Default::default(),
+    };
+    let bar = spec(
+        PlanBasis::Base,
+        (0..50).map(|t| price(t, None)).collect(),
+        vec![Season {
+            name: "High".into(),
+            from: today + Days::new(100),
+            to: today + Days::new(200),
+            prices: (0..50).map(|t| price(t, Some(14_000))).collect(),
+        }],
+        vec![Restriction {
+            from: today + Days::new(300),
+            to: today + Days::new(310),
+            max_stay_through: Some(14),
+            ..Restriction::default()
+        }],
+    );
+    let nrf = spec(
+        PlanBasis::Derived {
+            from: "BAR".into(),
+            adjust: Adjustment::PercentBp(-1_000),
+            rounding: Rounding::default(),
+        },
+        vec![],
+        vec![],
+        vec![],
+    );
+    [("BAR", bar), ("NRF", nrf)]
+        .into_iter()
+        .map(|(code, spec)| Command::PutRatePlan {
+            property: "BNC".into(),
+            code: code.into(),
+            spec: Box::new(spec),
+            if_match: None,
+        })
+        .collect()
 }

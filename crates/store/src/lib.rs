@@ -13,6 +13,7 @@ pub mod error;
 pub mod fence;
 pub mod holdings;
 pub mod pending;
+pub mod quote;
 pub mod read;
 mod reservation;
 pub mod schema;

@@ -127,7 +127,7 @@ pub struct PmsLinkRow {
     pub delivered: i64,
 }
 
-fn bodies<T>(
+pub(crate) fn bodies<T>(
     conn: &Connection,
     sql: &str,
     p: impl rusqlite::Params,
@@ -161,10 +161,10 @@ pub(crate) fn here(c: &Connection) -> Result<innsync_core::Authority, StoreError
     })
 }
 
-const BY_PREFIX: &str =
+pub(crate) const BY_PREFIX: &str =
     "SELECT body FROM record_bodies WHERE kind = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
 
-fn prefix(property: &str) -> (String, String) {
+pub(crate) fn prefix(property: &str) -> (String, String) {
     (format!("{property}/"), format!("{property}0"))
 }
 

@@ -66,7 +66,10 @@ pub struct ReferenceCache {
 impl ReferenceCache {
     /// Whether records of `kind` are cached.
     pub fn caches(kind: &str) -> bool {
-        matches!(kind, "property" | "room_type" | "rate_plan")
+        matches!(
+            kind,
+            "property" | "room_type" | "rate_plan" | "pricing_plan"
+        )
     }
 
     /// Forgets one record (it was just written).

@@ -232,6 +232,7 @@ impl Sim {
                     status: InitialStatus::Confirmed,
                     hold_until: None,
                     notes: None,
+                    pricing: None,
                 };
                 if let Ok(WriteOutcome::Done(Outcome::Written {
                     record: Record::Booking(b),

@@ -96,6 +96,7 @@ async fn an_older_version_arriving_after_the_deletion_stays_out() {
                 status: InitialStatus::Confirmed,
                 hold_until: None,
                 notes: None,
+                pricing: None,
             },
             "t",
             None,

@@ -71,6 +71,7 @@ fn book(arrival: &str, departure: &str, units: u32) -> Command {
         status: InitialStatus::Confirmed,
         hold_until: None,
         notes: None,
+        pricing: None,
     }
 }
 
@@ -240,6 +241,7 @@ async fn lapsed_holds_are_released_by_expire_holds() {
                 status: InitialStatus::Provisional,
                 hold_until: Some(hold),
                 notes: None,
+                pricing: None,
             },
             "ann",
             None,
@@ -306,6 +308,7 @@ fn random_command(
             status: InitialStatus::Confirmed,
             hold_until: None,
             notes: None,
+            pricing: None,
         };
     }
     let id = ids[(b as usize) % ids.len()].clone();

@@ -4,7 +4,7 @@ use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_of, room_type_of};
 use super::{bumped, fresh, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
 use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
-use crate::command::{Command, GuestInput, InitialStatus};
+use crate::command::{Command, GuestInput, InitialStatus, PricingRequest};
 use crate::dates::{local_date, parse_tz, Nights};
 use crate::error::DomainError;
 use crate::ids::{IdSource, RecordId};
@@ -42,6 +42,7 @@ pub(super) fn decide(
             status,
             hold_until,
             notes,
+            pricing,
         } => create(
             view,
             ids,
@@ -56,6 +57,7 @@ pub(super) fn decide(
                 status: *status,
                 hold_until: *hold_until,
                 notes: notes.as_deref(),
+                pricing: pricing.as_ref(),
             },
         ),
         Command::ConfirmBooking { id, if_match } => {
@@ -236,6 +238,7 @@ struct NewBooking<'a> {
     status: InitialStatus,
     hold_until: Option<chrono::DateTime<chrono::Utc>>,
     notes: Option<&'a str>,
+    pricing: Option<&'a PricingRequest>,
 }
 
 fn create(
@@ -245,7 +248,7 @@ fn create(
     n: NewBooking<'_>,
 ) -> Result<Decision, DomainError> {
     let prop = property_of(view, n.property)?;
-    room_type_of(view, n.property, n.room_type)?;
+    let rt = room_type_of(view, n.property, n.room_type)?;
     let nights = Nights::stay(n.arrival, n.departure).map_err(DomainError::InvalidInput)?;
     if n.units == 0 || n.units > MAX_UNITS {
         return Err(DomainError::InvalidInput(format!(
@@ -295,6 +298,13 @@ fn create(
         }
     };
     validate::notes("notes", n.notes)?;
+    // Priced once, here, and stored: a plan's restrictions refuse before anything is taken.
+    let booked_price = match n.pricing {
+        Some(req) => Some(super::booking_price::price(
+            view, &prop, &rt, nights, n.units, req,
+        )?),
+        None => None,
+    };
     let mut writes = vec![];
     let guest = match n.guest {
         GuestInput::Existing(id) => view
@@ -311,12 +321,19 @@ fn create(
     let holder = ctx.write_authority();
     let have = held(view, &prop, n.room_type, &holder, nights)?;
     ensure_sellable(&have, &prop, n.room_type, &holder, n.units)?;
-    let price = view.rate_plan(n.property, n.room_type)?.and_then(|plan| {
-        rates::total(&plan, nights, n.units).map(|amount| Money {
-            amount,
-            currency: plan.currency.clone(),
-        })
-    });
+    let price = match &booked_price {
+        Some(p) if !p.nightly.is_empty() => Some(Money {
+            amount: p.total,
+            currency: p.currency.clone(),
+        }),
+        Some(_) => None,
+        None => view.rate_plan(n.property, n.room_type)?.and_then(|plan| {
+            rates::total(&plan, nights, n.units).map(|amount| Money {
+                amount,
+                currency: plan.currency.clone(),
+            })
+        }),
+    };
     let meta = fresh(ids, holder.clone());
     let reservation_number = Some(ids.next_reservation_number()?);
     let b = Booking {
@@ -334,6 +351,7 @@ fn create(
         holder,
         stays: vec![],
         price,
+        pricing: booked_price,
         notes: n.notes.map(str::to_string),
         cancel_reason: None,
         created_on: ctx.server.clone(),

@@ -5,10 +5,12 @@
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
 mod allotments;
+mod booking_price;
 mod bookings;
 mod distribution;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
+mod rate_plans;
 mod reference;
 mod validate;
 
@@ -361,6 +363,9 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::Note(_) => None,
         Record::AllotmentGrant(x) => view.allotment_grant(&x.meta.id)?.map(|c| c.meta.version),
         Record::Tombstone(_) => None,
+        Record::PricingPlan(x) => view
+            .pricing_plan(&x.property, &x.code)?
+            .map(|c| c.meta.version),
     }
     .unwrap_or(0))
 }
@@ -404,6 +409,12 @@ pub fn decide(
         | Command::SetRoomStatus { .. }
         | Command::SetRate { .. }
         | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
+        Command::PutRatePlan {
+            property,
+            code,
+            spec,
+            if_match,
+        } => rate_plans::put(view, ids, ctx, property, code, spec, *if_match)?,
         Command::GrantMaster { to, epoch, reason } => grant(view, ids, ctx, to, *epoch, reason)?,
         Command::TakeOver {
             reason,

@@ -53,6 +53,7 @@ pub fn receives(
         RecordKind::RoomType
         | RecordKind::Room
         | RecordKind::RatePlan
+        | RecordKind::PricingPlan
         | RecordKind::Booking
         | RecordKind::AllotmentGrant => record
             .get("property")

@@ -238,8 +238,8 @@ pub fn own_fields(kind: RecordKind) -> &'static [Field] {
         RecordKind::MasterToken => MASTER_TOKEN,
         RecordKind::Note => NOTE,
         RecordKind::AllotmentGrant => ALLOTMENT_GRANT,
-        // Deletions are not a kind rules act on.
-        RecordKind::Tombstone => &[],
+        // Deletions and rate plans are not kinds rules act on.
+        RecordKind::Tombstone | RecordKind::PricingPlan => &[],
     }
 }
 
@@ -352,6 +352,7 @@ mod tests {
                     amount: 1,
                     currency: "ZAR".into(),
                 }),
+                pricing: None,
                 notes: Some("n".into()),
                 cancel_reason: Some("r".into()),
                 created_on: wb.clone(),

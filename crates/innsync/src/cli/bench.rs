@@ -35,7 +35,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
-    /// pending-operation queue towards a partner), `cluster` (a three-node HA cluster:
+    /// pending-operation queue towards a partner), `quote` (rate plans and the quote of a
+    /// large property), `cluster` (a three-node HA cluster:
     /// failover, throughput against one node, backup and restore), or `all` (one table over
     /// every area, each in a reduced mode).
     #[arg(default_value = "bookings")]
@@ -152,9 +153,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "bookings" => {}
         "replication" => return super::bench_replication::run(&a).await,
         "queue" => return super::bench_queue::run(&a).await,
+        "quote" => return super::bench_quote::run(&a).await,
         "cluster" => return super::bench_cluster::run(&a).await,
         "all" => return super::bench_all::run(&a).await,
-        other => bail!("unknown benchmark {other:?}: bookings, replication, queue, cluster or all"),
+        other => bail!(
+            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster or all"
+        ),
     }
     let f = measure_bookings(&a).await?;
     f.print(&a);

@@ -290,6 +290,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
             .await?;
         }
     }
+    super::demo_rates::seed(web, property_server, day).await?;
     let guests = [
         "Thandi Nkosi",
         "Pieter van Wyk",

@@ -75,6 +75,27 @@ pub(crate) struct NewBooking {
     status: InitialStatus,
     hold_until: Option<DateTime<Utc>>,
     notes: Option<String>,
+    /// Rate plan code; the booking is priced on it and the price stored.
+    rate_plan: Option<String>,
+    /// Adults per room (1 when only a plan or children are given).
+    adults: Option<u32>,
+    /// Children's ages per room.
+    children: Option<Vec<u8>>,
+}
+
+/// The pricing a booking body asks for: none when it names no plan and no occupancy (the
+/// nightly rates, as before plans existed).
+fn pricing_of(n: &NewBooking) -> Option<innsync_core::command::PricingRequest> {
+    if n.rate_plan.is_none() && n.adults.is_none() && n.children.is_none() {
+        return None;
+    }
+    Some(innsync_core::command::PricingRequest {
+        rate_plan: n.rate_plan.clone(),
+        party: innsync_core::pricing::Party {
+            adults: n.adults.unwrap_or(1),
+            children: n.children.clone().unwrap_or_default(),
+        },
+    })
 }
 
 fn one() -> u32 {
@@ -146,6 +167,7 @@ pub(crate) async fn create(
     ApiJson(n): ApiJson<NewBooking>,
 ) -> ApiResult<Response> {
     caller.require(Permission::Book)?;
+    let pricing = pricing_of(&n);
     let guest = match (n.guest, n.guest_id) {
         (Some(g), None) => GuestInput::New {
             name: g.name,
@@ -170,6 +192,7 @@ pub(crate) async fn create(
         status: n.status,
         hold_until: n.hold_until,
         notes: n.notes,
+        pricing,
     };
     let out = match forward::submit(&state, cmd, &caller, key, fwd).await? {
         Submitted::Done(o) => o,

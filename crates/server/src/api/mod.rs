@@ -7,7 +7,10 @@ mod copies;
 mod ops;
 
 pub(crate) use ops::age_seconds;
+pub(crate) use quote::ages as quote_ages;
 mod pms;
+mod quote;
+mod rate_plans;
 mod reference;
 mod users;
 
@@ -57,6 +60,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/properties/{code}/occupancy", get(availability::occupancy))
         .route("/availability", get(availability::availability))
+        .route("/quote", get(quote::get))
+        .route("/properties/{code}/rate-plans", get(rate_plans::list))
+        .route(
+            "/properties/{code}/rate-plans/{plan}",
+            get(rate_plans::get).put(rate_plans::put),
+        )
         .route("/allotments", get(allotments::list))
         .route("/allotments/shortfalls", get(allotments::shortfalls))
         .route("/allotments/grant", post(allotments::grant))

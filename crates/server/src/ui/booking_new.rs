@@ -14,9 +14,11 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
+use innsync_core::command::PricingRequest;
 use innsync_core::dates::Nights;
 use innsync_core::limits::MAX_RANGE_NIGHTS;
-use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RoomType};
+use innsync_core::pricing::{quote, Party, PricingPlan};
+use innsync_core::{Command, GuestInput, InitialStatus, Money, Outcome, Record, RoomType};
 use innsync_store::RoomTypeNights;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -54,6 +56,14 @@ pub struct NewForm {
     notes: String,
     #[serde(default)]
     idem: String,
+    /// `PROPERTY/PLAN`, or empty for the nightly rates.
+    #[serde(default)]
+    rate_plan: String,
+    #[serde(default)]
+    adults: String,
+    /// Children's ages, `7, 11`.
+    #[serde(default)]
+    children: String,
 }
 
 /// What the live availability needs, parsed.
@@ -100,10 +110,50 @@ async fn stock_choices(state: &AppState) -> UiResult<Vec<(String, String, Vec<Ro
         .await?)
 }
 
+/// Each property's code, name and room types.
+type StockChoices = [(String, String, Vec<RoomType>)];
+/// Each property's code and rate plans.
+type PlanChoices = [(String, Vec<PricingPlan>)];
+
+/// Every property's rate plans, for the plan select.
+async fn plan_choices(state: &AppState) -> UiResult<Vec<(String, Vec<PricingPlan>)>> {
+    Ok(state
+        .read(|r| {
+            r.properties()?
+                .into_iter()
+                .map(|p| Ok((p.code.clone(), r.pricing_plans(&p.code)?)))
+                .collect()
+        })
+        .await?)
+}
+
+/// The pricing the form asks for: none when it names no plan and no occupancy.
+fn pricing_of(f: &NewForm, property: &str) -> Result<Option<PricingRequest>, String> {
+    let plan = match f.rate_plan.split_once('/') {
+        None if f.rate_plan.trim().is_empty() => None,
+        Some((p, c)) if p == property && !c.is_empty() => Some(c.to_string()),
+        _ => return Err(format!("rate plan: choose one of {property}'s plans")),
+    };
+    if plan.is_none() && f.adults.trim().is_empty() && f.children.trim().is_empty() {
+        return Ok(None);
+    }
+    let adults = match f.adults.trim() {
+        "" => 1,
+        a => a
+            .parse()
+            .map_err(|_| format!("adults: {a:?} is not a whole number"))?,
+    };
+    let children = crate::api::quote_ages(&f.children).map_err(|p| p.detail)?;
+    Ok(Some(PricingRequest {
+        rate_plan: plan,
+        party: Party { adults, children },
+    }))
+}
+
 fn form_page(
     state: &AppState,
     user: &UiUser,
-    choices: &[(String, String, Vec<RoomType>)],
+    (choices, plans): (&StockChoices, &PlanChoices),
     f: &NewForm,
     problem: Option<&Problem>,
     live: Markup,
@@ -145,6 +195,23 @@ fn form_page(
                     label { "Arrival" input type="date" name="arrival" required value=(f.arrival); }
                     label { "Departure" input type="date" name="departure" required value=(f.departure); }
                     label { "Rooms" input type="number" name="units" min="1" max="100" value=(units); }
+                    label.wide { "Rate plan"
+                        select name="rate_plan" data-testid="rate-plan" {
+                            option value="" { "Nightly rates" }
+                            @for (code, list) in plans {
+                                @if !list.is_empty() {
+                                    optgroup label=(code) {
+                                        @for p in list {
+                                            @let v = format!("{code}/{}", p.code);
+                                            option value=(v) selected[v == f.rate_plan] { (code) " · " (p.spec.name) " (" (p.code) ")" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    label { "Adults per room" input type="number" name="adults" min="1" max="20" placeholder="1" value=(f.adults); }
+                    label { "Children's ages" input name="children" placeholder="7, 11" maxlength="80" value=(f.children); }
                     label { "Status"
                         select name="status" {
                             option value="confirmed" selected[!provisional] { "Confirmed" }
@@ -164,7 +231,7 @@ fn form_page(
                 div.live #live data-testid="live"
                     hx-get="/ui/bookings/new/availability"
                     hx-trigger="change from:#booking-form"
-                    hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units']"
+                    hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units'],[name='rate_plan'],[name='adults'],[name='children']"
                     hx-sync="this:replace" {
                     (live)
                 }
@@ -182,12 +249,20 @@ pub async fn form(
 ) -> UiResult<Markup> {
     user.require(Permission::Book)?;
     let choices = stock_choices(&state).await?;
+    let plans = plan_choices(&state).await?;
     let prefill = NewForm {
         idem: String::new(),
         ..q
     };
     let live = live(&state, &prefill).await?;
-    Ok(form_page(&state, &user, &choices, &prefill, None, live))
+    Ok(form_page(
+        &state,
+        &user,
+        (&choices, &plans),
+        &prefill,
+        None,
+        live,
+    ))
 }
 
 fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
@@ -251,9 +326,55 @@ async fn live(state: &AppState, q: &NewForm) -> UiResult<Markup> {
             Ok(a.room_types.into_iter().find(|rt| rt.code == t))
         })
         .await?;
+    let price = quoted_price(state, q, &w).await?;
     Ok(match found {
-        Some(rt) => live_table(&w, &rt),
+        Some(rt) => html! { (live_table(&w, &rt)) (price) },
         None => html! { p.muted data-testid="live-summary" { "That room type does not exist." } },
+    })
+}
+
+/// The price the booking would be sold at, as the quote gives it (or why it cannot be).
+async fn quoted_price(state: &AppState, q: &NewForm, w: &Wanted) -> UiResult<Markup> {
+    let pricing = match pricing_of(q, &w.property) {
+        Ok(p) => p,
+        Err(why) => return Ok(html! { p.muted data-testid="live-price" { (capital(&why)) "." } }),
+    };
+    let plan = pricing.as_ref().and_then(|p| p.rate_plan.clone());
+    let party = pricing.map(|p| p.party).unwrap_or(Party {
+        adults: 1,
+        children: vec![],
+    });
+    let (p, nights) = (w.property.clone(), w.nights);
+    let Some(mut facts) = state.read(move |r| r.quote_facts(&p, nights)).await? else {
+        return Ok(html! {});
+    };
+    facts.room_types.retain(|t| t.code == w.room_type);
+    if plan.is_none() {
+        facts.plans.clear();
+    }
+    let line = quote(&facts, nights, &party, w.units, plan.as_deref())
+        .into_iter()
+        .next();
+    Ok(match line {
+        None => html! { p.muted data-testid="live-price" { "No such rate plan." } },
+        Some(l) => match (&l.refused, l.total) {
+            (Some(r), _) => html! {
+                div.notice.bad data-testid="live-price" data-ok="false" {
+                    strong { "Not sold on this plan" } ": " (r.detail) "."
+                }
+            },
+            (None, Some(total)) => {
+                let cur = l.currency.clone().unwrap_or_default();
+                html! {
+                    div.notice.good data-testid="live-price" data-ok="true" data-total=(total * i64::from(w.units)) {
+                        "Price: " strong { (format::money(&Money { amount: total * i64::from(w.units), currency: cur.clone() })) }
+                        " for " (w.units) " room(s), " (l.nightly.len()) " night(s)"
+                        @if let Some(rule) = &l.rule { " · " (rule) }
+                    }
+                }
+            }
+            (None, None) => html! {},
+        },
     })
 }
 
@@ -266,6 +387,7 @@ fn capital(s: &str) -> String {
 
 fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command, Problem> {
     let w = wanted(f).map_err(Problem::invalid)?;
+    let pricing = pricing_of(f, &w.property).map_err(Problem::invalid)?;
     let status = match f.status.as_str() {
         "" | "confirmed" => InitialStatus::Confirmed,
         "provisional" => InitialStatus::Provisional,
@@ -308,6 +430,7 @@ fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command
         status,
         hold_until,
         notes: opt(&f.notes),
+        pricing,
     })
 }
 
@@ -343,6 +466,7 @@ pub async fn create(
         },
         Err(p) => {
             let choices = stock_choices(&state).await?;
+            let plans = plan_choices(&state).await?;
             // A refused form gets a fresh key: the next attempt is a new request.
             let again = NewForm {
                 idem: String::new(),
@@ -351,7 +475,7 @@ pub async fn create(
             let live = live(&state, &again).await?;
             Ok((
                 p.status,
-                form_page(&state, &user, &choices, &again, Some(&p), live),
+                form_page(&state, &user, (&choices, &plans), &again, Some(&p), live),
             )
                 .into_response())
         }
