@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod blocked;
 pub mod change;
 pub mod error;
 pub mod fence;

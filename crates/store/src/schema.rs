@@ -185,6 +185,12 @@ INSERT OR IGNORE INTO claims
 DROP TABLE epochs;
 "#;
 
+/// A replicated change blocked by an invariant here is kept whole with its conflict, so it can
+/// be retried once the blocker has gone (`blocked.rs`).
+const V_BLOCKED_CHANGES: &str = r#"
+ALTER TABLE conflicts ADD COLUMN change TEXT;
+"#;
+
 pub const MIGRATIONS: &[&str] = &[
     V1,
     V2,
@@ -193,6 +199,7 @@ pub const MIGRATIONS: &[&str] = &[
     V5,
     V_CLAIMS,
     V_RESERVATION_NUMBER,
+    V_BLOCKED_CHANGES,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.

@@ -1419,13 +1419,18 @@ fn run_replicate(
             }
             Err(StoreError::Sqlite(e)) => {
                 tx.execute_batch("ROLLBACK TO replicated; RELEASE replicated")?;
-                quarantine(tx, c, &format!("cannot be applied here: {e}"), now)?;
+                crate::blocked::quarantine(tx, c, &e.to_string(), &time_text(now))?;
                 tracing::warn!(origin = %c.origin, seq = c.seq, error = %e, "replicated change quarantined as a conflict");
                 report.conflicts += 1;
             }
             Err(other) => return Err(other),
         }
         cursors.insert(c.origin.clone(), c.seq);
+    }
+    // A change blocked earlier (a room taken by a stay that has gone since) is applied once it
+    // no longer breaks anything, so arrival order does not decide what a server ends with.
+    if report.applied > 0 {
+        report.applied += crate::blocked::retry(tx)?;
     }
     // What the serving server left out was not for this server: move past it, unless a gap
     // means something before it is still missing.
