@@ -225,6 +225,8 @@ pub struct CounterIds {
     pub server: ServerCode,
     /// The last number handed out.
     pub last: u64,
+    /// The last reservation sequence handed out (a counter of its own, as in the store).
+    pub last_reservation: u64,
 }
 
 impl IdSource for CounterIds {
@@ -233,10 +235,10 @@ impl IdSource for CounterIds {
         RecordId::new(&self.server, self.last)
     }
 
-    /// Numbers a booking after the record id it was just given (the counter's value), so
-    /// numbers are unique per server without a second counter and record ids stay as before.
     fn next_reservation_number(&mut self) -> Result<ReservationNumber, ReservationNumberError> {
-        ReservationNumber::new(&self.server, self.last.max(1))
+        let number = ReservationNumber::new(&self.server, self.last_reservation + 1)?;
+        self.last_reservation += 1;
+        Ok(number)
     }
 }
 
@@ -309,11 +311,10 @@ mod tests {
         );
         let mut ids = CounterIds {
             server: zz.clone(),
-            last: RESERVATIONS_PER_SERVER - 2,
+            last: 0,
+            last_reservation: RESERVATIONS_PER_SERVER - 2,
         };
-        ids.next_id();
         assert_eq!(ids.next_reservation_number(), Ok(last));
-        ids.next_id();
         assert_eq!(
             ids.next_reservation_number(),
             Err(ReservationNumberError::Exhausted { server: zz })

@@ -72,6 +72,7 @@ impl World {
             ids: CounterIds {
                 server: server.clone(),
                 last: 0,
+                last_reservation: 0,
             },
             server,
             now: "2026-11-23T08:00:00Z".parse().unwrap(),

@@ -357,7 +357,7 @@ proptest! {
             let (w, reads) = Writer::open(dir.path(), wb(), clock, WriterSettings::default()).unwrap();
             let server = wb();
             let mut model = MemState::default();
-            let mut ids = CounterIds { server: server.clone(), last: 0 };
+            let mut ids = CounterIds { server: server.clone(), last: 0, last_reservation: 0 };
             let mut bookings = vec![];
             let mut cmds = setup();
             cmds.extend(std::iter::repeat_n(Command::ExpireHolds, 0));
@@ -382,6 +382,7 @@ proptest! {
                         assert_eq!(a.to_string(), b.to_string());
                         // A refused command may have taken ids in the model; the store reuses them.
                         ids.last = reads.with(|c| Ok(c.query_row("SELECT value FROM meta WHERE key='last_id'", [], |r| r.get::<_, String>(0)).unwrap_or_default())).unwrap().parse().unwrap_or(0);
+                        ids.last_reservation = reads.with(|c| Ok(c.query_row("SELECT value FROM meta WHERE key='last_reservation'", [], |r| r.get::<_, String>(0)).unwrap_or_default())).unwrap().parse().unwrap_or(0);
                     }
                     (a, b) => panic!("model {a:?} store {b:?}"),
                 }
