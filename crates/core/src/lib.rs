@@ -13,6 +13,7 @@ pub mod dates;
 pub mod decide;
 pub mod error;
 pub mod ids;
+pub mod ledger;
 pub mod limits;
 pub mod model;
 pub mod pms;

@@ -505,6 +505,14 @@ pub enum RecordKind {
     AllotmentGrant,
     /// [`Tombstone`].
     Tombstone,
+    /// [`crate::ledger::FolioEntry`].
+    FolioEntry,
+    /// [`crate::ledger::ChargeCatalog`].
+    ChargeCatalog,
+    /// [`crate::ledger::Invoice`].
+    Invoice,
+    /// [`crate::ledger::BusinessDay`].
+    BusinessDay,
 }
 
 impl RecordKind {
@@ -522,11 +530,15 @@ impl RecordKind {
             Self::Note => "note",
             Self::AllotmentGrant => "allotment_grant",
             Self::Tombstone => "tombstone",
+            Self::FolioEntry => "folio_entry",
+            Self::ChargeCatalog => "charge_catalog",
+            Self::Invoice => "invoice",
+            Self::BusinessDay => "business_day",
         }
     }
 
     /// Every kind, for parsing names.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 15] = [
         Self::Property,
         Self::RoomType,
         Self::Room,
@@ -538,6 +550,10 @@ impl RecordKind {
         Self::Note,
         Self::AllotmentGrant,
         Self::Tombstone,
+        Self::FolioEntry,
+        Self::ChargeCatalog,
+        Self::Invoice,
+        Self::BusinessDay,
     ];
 
     /// Parses the name used in storage and files.
@@ -572,6 +588,14 @@ pub enum Record {
     AllotmentGrant(AllotmentGrant),
     /// A deleted record.
     Tombstone(Tombstone),
+    /// A line of a booking's ledger.
+    FolioEntry(crate::ledger::FolioEntry),
+    /// A property's items and taxes.
+    ChargeCatalog(crate::ledger::ChargeCatalog),
+    /// An issued invoice or credit note.
+    Invoice(crate::ledger::Invoice),
+    /// A property's open business date on one server.
+    BusinessDay(crate::ledger::BusinessDay),
 }
 
 impl Record {
@@ -589,6 +613,10 @@ impl Record {
             Self::Note(r) => &r.meta,
             Self::AllotmentGrant(r) => &r.meta,
             Self::Tombstone(r) => &r.meta,
+            Self::FolioEntry(r) => &r.meta,
+            Self::ChargeCatalog(r) => &r.meta,
+            Self::Invoice(r) => &r.meta,
+            Self::BusinessDay(r) => &r.meta,
         }
     }
 
@@ -606,6 +634,10 @@ impl Record {
             Self::Note(_) => RecordKind::Note,
             Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
             Self::Tombstone(_) => RecordKind::Tombstone,
+            Self::FolioEntry(_) => RecordKind::FolioEntry,
+            Self::ChargeCatalog(_) => RecordKind::ChargeCatalog,
+            Self::Invoice(_) => RecordKind::Invoice,
+            Self::BusinessDay(_) => RecordKind::BusinessDay,
         }
     }
 
@@ -623,6 +655,10 @@ impl Record {
             Self::Note(r) => format!("{}/{}", r.booking, r.meta.id),
             Self::AllotmentGrant(r) => r.meta.id.to_string(),
             Self::Tombstone(r) => Self::tombstone_key(r.deleted_kind, &r.deleted_key),
+            Self::FolioEntry(r) => format!("{}/{}", r.booking, r.meta.id),
+            Self::ChargeCatalog(r) => r.property.clone(),
+            Self::Invoice(r) => r.number.clone(),
+            Self::BusinessDay(r) => format!("{}/{}", r.property, r.server),
         }
     }
 
@@ -645,6 +681,10 @@ impl Record {
             Self::Note(r) => &mut r.meta,
             Self::AllotmentGrant(r) => &mut r.meta,
             Self::Tombstone(r) => &mut r.meta,
+            Self::FolioEntry(r) => &mut r.meta,
+            Self::ChargeCatalog(r) => &mut r.meta,
+            Self::Invoice(r) => &mut r.meta,
+            Self::BusinessDay(r) => &mut r.meta,
         }
     }
 }

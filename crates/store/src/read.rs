@@ -883,6 +883,6 @@ impl ReadPool {
         if stored != expected {
             return Err("stored allotment counters differ from the grants".into());
         }
-        Ok(())
+        self.check_ledger()
     }
 }

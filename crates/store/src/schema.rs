@@ -147,6 +147,26 @@ CREATE TABLE epochs (
     PRIMARY KEY (epoch, server, takeover)) WITHOUT ROWID;
 "#;
 
+/// Version 6: the ledger (issue 18). Folio entries and invoices are records; these tables are
+/// their indexes, kept by [`crate::apply`] when a record first arrives (they are written once):
+/// `ledger_entries` for the reports (by property and business date), `invoices` for the
+/// lookups by booking and the per-server, per-year series. Departures are indexed for the
+/// night audit and the departures report.
+const V_LEDGER: &str = r#"
+CREATE INDEX bookings_by_departure ON bookings (property, departure);
+CREATE TABLE ledger_entries (
+    id TEXT PRIMARY KEY, booking TEXT NOT NULL, property TEXT NOT NULL, folio TEXT NOT NULL,
+    kind TEXT NOT NULL, item TEXT, business_date TEXT NOT NULL, amount INTEGER NOT NULL,
+    tax INTEGER NOT NULL, owner TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX ledger_by_date ON ledger_entries (property, business_date);
+CREATE INDEX ledger_by_booking ON ledger_entries (booking);
+CREATE TABLE invoices (
+    number TEXT PRIMARY KEY, booking TEXT NOT NULL, series TEXT NOT NULL, year INTEGER NOT NULL,
+    seq INTEGER NOT NULL, total INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX invoices_by_booking ON invoices (booking);
+CREATE INDEX invoices_by_series ON invoices (series, year, seq);
+"#;
+
 /// Created by the writer when commit order tracking is turned on (`meta.commit_order`), not by
 /// a migration: `meta.batch_at` is the time of the batch, set by the writer at the start of
 /// each transaction (the leader's time in a cluster).
@@ -159,7 +179,7 @@ END;
 
 /// Every schema step in order; `PRAGMA user_version` counts how many a file has had. A step is
 /// never edited once released: a change is a new step appended here.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CHANGE_ORDER, V5, V_LEDGER];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {

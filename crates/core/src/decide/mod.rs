@@ -7,6 +7,7 @@
 mod allotments;
 mod bookings;
 mod distribution;
+mod folio;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod reference;
@@ -324,6 +325,16 @@ fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decis
                 "a deletion is not restored by hand; delete the record again".into(),
             ))
         }
+        // Ledger entries and invoices are written once: one that is here is never restored
+        // over, and one that is not is restored as it was.
+        Record::FolioEntry(_) | Record::Invoice(_) if current_version > 0 => {
+            return Err(DomainError::AlreadyExists(format!(
+                "{} {} (written once, never changed)",
+                record.kind().as_str(),
+                record.key()
+            )))
+        }
+        other @ (Record::FolioEntry(_) | Record::Invoice(_)) => set_version(other, 1),
         Record::AllotmentGrant(g) => {
             if current_version > 0 {
                 return Err(DomainError::AlreadyExists(format!(
@@ -361,6 +372,15 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::Note(_) => None,
         Record::AllotmentGrant(x) => view.allotment_grant(&x.meta.id)?.map(|c| c.meta.version),
         Record::Tombstone(_) => None,
+        Record::FolioEntry(x) => view
+            .record(crate::record::RecordKind::FolioEntry, &r.key())?
+            .map(|_| x.meta.version),
+        Record::Invoice(x) => view
+            .record(crate::record::RecordKind::Invoice, &x.number)?
+            .map(|_| x.meta.version),
+        Record::ChargeCatalog(_) | Record::BusinessDay(_) => {
+            view.record(r.kind(), &r.key())?.map(|c| c.meta().version)
+        }
     }
     .unwrap_or(0))
 }
@@ -443,6 +463,14 @@ pub fn decide(
         | Command::AssignRoom { .. }
         | Command::MoveRoom { .. }
         | Command::ExpireHolds => bookings::decide(cmd, view, ids, ctx)?,
+        Command::PostCharge(_)
+        | Command::TakePayment(_)
+        | Command::CorrectEntry { .. }
+        | Command::TransferBetweenFolios { .. }
+        | Command::SetChargeCatalog { .. }
+        | Command::IssueInvoice { .. }
+        | Command::IssueCreditNote { .. }
+        | Command::RunNightAudit { .. } => folio::decide(cmd, view, ids, ctx)?,
     };
     debug_assert!(
         decision.writes.iter().all(|r| r.meta().version >= 1),

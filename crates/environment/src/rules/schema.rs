@@ -238,8 +238,12 @@ pub fn own_fields(kind: RecordKind) -> &'static [Field] {
         RecordKind::MasterToken => MASTER_TOKEN,
         RecordKind::Note => NOTE,
         RecordKind::AllotmentGrant => ALLOTMENT_GRANT,
-        // Deletions are not a kind rules act on.
-        RecordKind::Tombstone => &[],
+        // Deletions are not a kind rules act on, nor is the ledger (it replicates whole).
+        RecordKind::Tombstone
+        | RecordKind::FolioEntry
+        | RecordKind::ChargeCatalog
+        | RecordKind::Invoice
+        | RecordKind::BusinessDay => &[],
     }
 }
 
