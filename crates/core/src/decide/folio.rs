@@ -12,6 +12,7 @@ use crate::dates::{local_date, parse_tz};
 use crate::error::DomainError;
 use crate::ids::{Authority, IdSource, RecordId};
 use crate::ledger::audit::{plan, room_price, AuditAction};
+use crate::ledger::balance::settles;
 use crate::ledger::decide_input::{ChargeInput, PaymentInput};
 use crate::ledger::invoice::{credit_lines, invoiceable, line_of, totals};
 use crate::ledger::pan::looks_like_pan;
@@ -661,8 +662,13 @@ fn issue(
     };
     let (date, _) = business_date(view, ctx, &p)?;
     let (seq, number) = next_number(view, ctx, date.year())?;
-    let lines: Vec<_> = open.iter().map(|e| line_of(e)).collect();
-    let (total, tax_total) = totals(&lines);
+    let kinds: BTreeMap<&RecordId, EntryKind> =
+        entries.iter().map(|e| (&e.meta.id, e.kind)).collect();
+    let lines: Vec<_> = open
+        .iter()
+        .map(|e| line_of(e, settles(e, &kinds)))
+        .collect();
+    let (total, tax_total, paid) = totals(&lines);
     let inv = Invoice {
         meta: fresh(ids, Authority::Server(ctx.server.clone())),
         number: number.clone(),
@@ -678,6 +684,7 @@ fn issue(
         currency,
         lines,
         total,
+        paid,
         tax_total,
         reason: None,
         business_date: date,
@@ -730,7 +737,7 @@ fn credit(
     let (date, _) = business_date(view, ctx, &p)?;
     let (seq, new_number) = next_number(view, ctx, date.year())?;
     let lines = credit_lines(&orig);
-    let (total, tax_total) = totals(&lines);
+    let (total, tax_total, paid) = totals(&lines);
     let cn = Invoice {
         meta: fresh(ids, Authority::Server(ctx.server.clone())),
         number: new_number.clone(),
@@ -746,6 +753,7 @@ fn credit(
         currency: orig.currency.clone(),
         lines,
         total,
+        paid,
         tax_total,
         reason: Some(reason.trim().to_string()),
         business_date: date,

@@ -26,8 +26,9 @@ pub fn balance<'a>(entries: impl IntoIterator<Item = &'a FolioEntry>) -> i64 {
     entries.into_iter().map(|e| e.amount).sum()
 }
 
-/// Whether an entry moves money (payment, deposit, refund, or the correction of one).
-fn settles(e: &FolioEntry, kinds: &BTreeMap<&RecordId, EntryKind>) -> bool {
+/// Whether an entry moves money (payment, deposit, refund, or the correction of one), given
+/// the kinds of the booking's entries.
+pub fn settles(e: &FolioEntry, kinds: &BTreeMap<&RecordId, EntryKind>) -> bool {
     match e.kind {
         EntryKind::Correction => e
             .corrects

@@ -27,27 +27,34 @@ pub fn invoiceable<'a>(
         .collect()
 }
 
-/// An invoice line copying an entry.
-pub fn line_of(e: &FolioEntry) -> InvoiceLine {
+/// An invoice line copying an entry; `settles` says whether it moves money (see
+/// [`super::balance::settles`]).
+pub fn line_of(e: &FolioEntry, settles: bool) -> InvoiceLine {
     InvoiceLine {
         entry: e.meta.id.clone(),
         date: e.business_date,
         kind: e.kind,
+        settles,
         description: e.description.clone(),
         amount: e.amount,
         taxes: e.taxes.clone(),
     }
 }
 
-/// The totals of some lines: (total, tax total).
-pub fn totals(lines: &[InvoiceLine]) -> (i64, i64) {
-    let total = lines.iter().map(|l| l.amount).sum();
+/// The totals of some lines: (billed, tax, paid).
+pub fn totals(lines: &[InvoiceLine]) -> (i64, i64, i64) {
+    let total = lines.iter().filter(|l| !l.settles).map(|l| l.amount).sum();
+    let paid = -lines
+        .iter()
+        .filter(|l| l.settles)
+        .map(|l| l.amount)
+        .sum::<i64>();
     let tax = lines
         .iter()
         .flat_map(|l| l.taxes.iter())
         .map(|t| t.amount)
         .sum();
-    (total, tax)
+    (total, tax, paid)
 }
 
 /// The lines of a credit note: every line of the invoice, negated.

@@ -282,6 +282,10 @@ pub struct InvoiceLine {
     pub date: NaiveDate,
     /// Its kind.
     pub kind: EntryKind,
+    /// Whether it moves money (a payment, deposit, refund or the correction of one): such
+    /// lines are what was paid, the others what is billed.
+    #[serde(default)]
+    pub settles: bool,
     /// Its text.
     pub description: String,
     /// Its amount, taxes included (negated on a credit note).
@@ -323,8 +327,11 @@ pub struct Invoice {
     pub currency: String,
     /// The entries billed.
     pub lines: Vec<InvoiceLine>,
-    /// Sum of the lines' amounts.
+    /// What is billed: the sum of the lines that do not settle.
     pub total: i64,
+    /// What was paid: minus the sum of the lines that settle.
+    #[serde(default)]
+    pub paid: i64,
     /// Sum of the lines' taxes.
     pub tax_total: i64,
     /// Why (a credit note's reason).
@@ -344,10 +351,21 @@ impl Invoice {
         format!("{series}-{year}-{seq:06}")
     }
 
-    /// What is wrong with the invoice's own arithmetic, if anything: its total and tax total
-    /// must be the sums of its lines.
+    /// What is still owed on it: what is billed less what was paid.
+    pub fn balance_due(&self) -> i64 {
+        self.total - self.paid
+    }
+
+    /// What is wrong with the invoice's own arithmetic, if anything: its total, payments and
+    /// tax total must be the sums of its lines.
     pub fn arithmetic_error(&self) -> Option<String> {
-        let total: i64 = self.lines.iter().map(|l| l.amount).sum();
+        let (total, _, paid) = invoice::totals(&self.lines);
+        if paid != self.paid {
+            return Some(format!(
+                "invoice {} says paid {} but its payment lines add up to {paid}",
+                self.number, self.paid
+            ));
+        }
         let tax: i64 = self
             .lines
             .iter()
