@@ -398,6 +398,15 @@ fn invoices_are_numbered_without_gaps_per_server_and_a_credit_note_reopens_the_e
         panic!()
     };
     assert_eq!(i1.number, "WB-2027-000001");
+    // Records travel as JSON: an invoice and its entries come back as they went.
+    let rec = Record::Invoice(i1.clone());
+    let back: Record = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+    assert_eq!(back, rec);
+    for e in w.entries(&b) {
+        let rec = Record::FolioEntry(e);
+        let back: Record = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+        assert_eq!(back, rec);
+    }
     assert_eq!(i1.total, 20_000);
     // Nothing left to bill; a billed entry is not corrected without a credit note.
     assert!(w.wb_run(&issue).is_err());

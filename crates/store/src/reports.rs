@@ -350,6 +350,21 @@ impl ReadPool {
             )?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
+        // Rooms sold: every room night of a booking that stays or stayed (checked-out stays
+        // included: the sold counters forget them, the report must not).
+        let stays = self.with(|c| {
+            bookings_where(
+                c,
+                "b.property = ?1 AND b.departure > ?2 AND b.arrival < ?3
+                 AND b.status IN ('provisional', 'confirmed', 'checked_in', 'checked_out')",
+                params![property, night_text(nights.from), night_text(nights.to)],
+            )
+        })?;
+        let mut sold: BTreeMap<&str, i64> = BTreeMap::new();
+        for (b, _) in &stays {
+            let n = b.nights().iter().filter(|d| nights.contains(*d)).count() as i64;
+            *sold.entry(b.room_type.as_str()).or_default() += n * i64::from(b.units);
+        }
         let figures = |code: &str, available: i64, sold: i64, rev: i64| {
             let ratio = |a: i64, b: i64| if b > 0 { json!(a / b) } else { json!(null) };
             vec![
@@ -370,7 +385,7 @@ impl ReadPool {
         let (mut ta, mut ts, mut tr) = (0i64, 0i64, 0i64);
         for rt in &avail.room_types {
             let a: i64 = rt.nights.iter().map(|n| i64::from(n.total)).sum();
-            let s: i64 = rt.nights.iter().map(|n| i64::from(n.booked)).sum();
+            let s: i64 = sold.get(rt.code.as_str()).copied().unwrap_or(0);
             let r = revenue.get(&rt.code).copied().unwrap_or(0);
             ta += a;
             ts += s;

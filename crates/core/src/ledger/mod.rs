@@ -153,7 +153,8 @@ pub struct FolioEntry {
     pub property: String,
     /// The folio of the booking (`guest`, `company`, `agent`…).
     pub folio: String,
-    /// What it is.
+    /// What it is (`entry_kind` in JSON: `kind` names the record's kind).
+    #[serde(rename = "entry_kind")]
     pub kind: EntryKind,
     /// Effect on the folio's balance in minor units, taxes included: positive for what the
     /// guest owes (charges, taxes, refunds), negative for money received (payments, deposits).
@@ -310,7 +311,8 @@ pub struct Invoice {
     pub year: i32,
     /// The place in the series (1, 2, …, no gaps).
     pub seq: u32,
-    /// Invoice or credit note.
+    /// Invoice or credit note (`invoice_kind` in JSON: `kind` names the record's kind).
+    #[serde(rename = "invoice_kind")]
     pub kind: InvoiceKind,
     /// For a credit note: the invoice it cancels.
     #[serde(default, skip_serializing_if = "Option::is_none")]

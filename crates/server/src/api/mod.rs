@@ -9,6 +9,7 @@ mod invoice_html;
 mod reports;
 
 pub(crate) use folio::audit_summary;
+pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
 mod ops;
 
 pub(crate) use ops::age_seconds;
