@@ -99,10 +99,10 @@ impl Report {
     }
 }
 
-fn table(
-    columns: &[&str],
-    rows: Vec<Vec<Value>>,
-) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
+/// A report's columns and rows.
+type Table = (Vec<String>, Vec<serde_json::Map<String, Value>>);
+
+fn table(columns: &[&str], rows: Vec<Vec<Value>>) -> Table {
     let cols: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
     let rows = rows
         .into_iter()
@@ -330,11 +330,7 @@ impl ReadPool {
     /// Occupancy per room type over the range, and the property's total: room nights
     /// available and sold, occupancy, room revenue net of tax posted for those nights, ADR
     /// (revenue per room sold) and RevPAR (revenue per room available), in minor units.
-    fn occupancy(
-        &self,
-        property: &str,
-        nights: Nights,
-    ) -> Result<(Vec<String>, Vec<serde_json::Map<String, Value>>), StoreError> {
+    fn occupancy(&self, property: &str, nights: Nights) -> Result<Table, StoreError> {
         let avail = self.availability(property, nights)?;
         let revenue: BTreeMap<String, i64> = self.with(|c| {
             let mut st = c.prepare_cached(
@@ -409,12 +405,7 @@ impl ReadPool {
 
     /// Revenue by item and kind of entry posted on the business dates of the range: net, tax
     /// and gross, and the settlements (deposits, payments, refunds) by kind.
-    fn revenue(
-        &self,
-        property: &str,
-        from: &str,
-        to: &str,
-    ) -> Result<(Vec<String>, Vec<serde_json::Map<String, Value>>), StoreError> {
+    fn revenue(&self, property: &str, from: &str, to: &str) -> Result<Table, StoreError> {
         let rows = self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT kind, COALESCE(item, ''), COUNT(*), SUM(amount - tax), SUM(tax), SUM(amount)

@@ -343,7 +343,6 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
         if let Some(r) = b["reference"].as_str() {
             money.push(super::demo_money::DemoBooking {
                 owner: api,
-                property: prop.to_string(),
                 reference: r.to_string(),
                 price: b["price"]["amount"].as_i64(),
                 in_house,

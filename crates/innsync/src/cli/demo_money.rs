@@ -6,12 +6,10 @@
 use crate::client::Api;
 use serde_json::json;
 
-/// A demo booking: who serves its property, its reference, its price, whether it is in house.
+/// A demo booking: the server that owns it, its reference, its price, whether it is in house.
 pub struct DemoBooking<'a> {
     /// The server that owns it.
     pub owner: &'a Api,
-    /// Its property.
-    pub property: String,
     /// Its reference.
     pub reference: String,
     /// Its price in minor units, if priced.
