@@ -266,7 +266,102 @@ async fn a_stay_from_deposit_to_credit_note_over_http() {
         .await;
     assert_eq!(arrivals.body["rows"][0]["reference"], r.as_str());
     assert_eq!(arrivals.body["rows"][0]["balance"], 0);
+    // The UI: the folio page, a payment taken through its form (CSRF checked), the invoice.
+    api.ok(
+        "/api/v1/users",
+        json!({"username": "desk", "password": "desk-password-1", "roles": ["front_desk"]}),
+    )
+    .await;
+    let (http, cookie) = ui_login(&api.base, "desk", "desk-password-1").await;
+    let page = ui_get(
+        &http,
+        &cookie,
+        &format!("{}/ui/bookings/{r}/folio", api.base),
+    )
+    .await;
+    assert!(page.contains("Balance 0.00 ZAR"), "{page}");
+    assert!(page.contains(&number), "{page}");
+    let csrf = page
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    let posted = http
+        .post(format!("{}/ui/folio/{r}/payment", api.base))
+        .header(reqwest::header::COOKIE, &cookie)
+        .header("origin", &api.base)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "refund"),
+            ("method", "cash"),
+            ("amount", "500"),
+            ("reference", ""),
+            ("folio", "guest"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    assert_eq!(folio(&api, &r).await["balance"], 500);
+    let refused = http
+        .post(format!("{}/ui/folio/{r}/payment", api.base))
+        .header(reqwest::header::COOKIE, &cookie)
+        .header("origin", &api.base)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("kind", "payment"),
+            ("method", "card"),
+            ("amount", "500"),
+            ("reference", "5500 0000 0000 0004"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("card number"));
+    assert_eq!(folio(&api, &r).await["balance"], 500);
+    let printable = ui_get(
+        &http,
+        &cookie,
+        &format!("{}/ui/invoices/{number}", api.base),
+    )
+    .await;
+    assert!(printable.contains("Credit note") || printable.contains("Invoice"));
     s.check_invariants();
+}
+
+async fn ui_login(base: &str, name: &str, password: &str) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{base}/ui/login"))
+        .form(&[("username", name), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303, "UI login");
+    let cookie = login
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    (http, cookie)
+}
+
+async fn ui_get(http: &reqwest::Client, cookie: &str, url: &str) -> String {
+    let page = http
+        .get(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "{url}");
+    page.text().await.unwrap()
 }
 
 #[tokio::test]
