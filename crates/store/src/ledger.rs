@@ -125,7 +125,7 @@ pub fn bookings_staying(
     decoded(
         conn,
         "SELECT r.body FROM bookings b JOIN record_bodies r ON r.kind = 'booking' AND r.key = b.id
-         WHERE b.property = ?1 AND b.departure > ?2 AND b.arrival <= ?2 ORDER BY b.id LIMIT ?3",
+         WHERE b.property = ?1 AND b.departure > ?2 AND +b.arrival <= ?2 ORDER BY b.id LIMIT ?3",
         params![property, night_text(night), limit as i64],
         |r| match r {
             Record::Booking(b) => Some(b),
@@ -216,5 +216,82 @@ impl ReadPool {
             Ok(())
         })
         .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
+    use innsync_core::ledger::{EntryKind, EntrySource};
+    use innsync_core::{Authority, Meta};
+
+    fn entry(amount: i64) -> FolioEntry {
+        let wb = ServerCode::parse("WB").unwrap();
+        FolioEntry {
+            meta: Meta::new(RecordId::new(&wb, 7), Authority::Server(wb), 1),
+            booking: RecordId::parse("PA-000001").unwrap(),
+            property: "KRL".into(),
+            folio: "guest".into(),
+            kind: EntryKind::Payment,
+            amount,
+            currency: "ZAR".into(),
+            item: None,
+            quantity: 1,
+            taxes: vec![],
+            description: "Payment (cash)".into(),
+            method: None,
+            reference: None,
+            business_date: "2027-01-04".parse().unwrap(),
+            night: None,
+            source: EntrySource::Manual,
+            corrects: None,
+            counter_folio: None,
+            author: "test".into(),
+            at: "2027-01-04T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_entry_is_stored_once_and_a_second_state_of_it_never_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::schema::open_writer(&dir.path().join("t.db")).unwrap();
+        let stamp = |origin: &ServerCode, seq| ChangeStamp {
+            origin,
+            seq,
+            epoch: 1,
+            at: "2027-01-04T10:00:00Z",
+            actor: "test",
+            action: "folio.payment",
+            detail: "",
+        };
+        let wb = ServerCode::parse("WB").unwrap();
+        let rs = ServerCode::parse("RS").unwrap();
+        let first = Record::FolioEntry(entry(-5_000));
+        assert_eq!(
+            apply_record(&conn, &first, &stamp(&wb, 1), Novelty::Unknown).unwrap(),
+            Applied::Written
+        );
+        // The same entry again (a re-served copy) and a forged second state: neither changes it.
+        let forged = Record::FolioEntry(FolioEntry {
+            meta: Meta {
+                version: 2,
+                ..entry(0).meta
+            },
+            ..entry(-1)
+        });
+        for (rec, seq) in [(&first, 1), (&forged, 2)] {
+            assert_eq!(
+                apply_record(&conn, rec, &stamp(&rs, seq), Novelty::Unknown).unwrap(),
+                Applied::Stale
+            );
+        }
+        let stored = folio_entries(&conn, &RecordId::parse("PA-000001").unwrap()).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].amount, -5_000);
+        let indexed: i64 = conn
+            .query_row("SELECT SUM(amount) FROM ledger_entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexed, -5_000);
     }
 }

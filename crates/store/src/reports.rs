@@ -5,7 +5,8 @@
 //! from each server), because an office may be behind a lodge.
 //!
 //! Every query is bounded by the property and a date range on an index: bookings by arrival or
-//! departure, ledger entries by business date.
+//! departure (`+b.arrival` keeps SQLite on the departure index, which does not grow with
+//! history), ledger entries by business date.
 
 use crate::error::StoreError;
 use crate::read::ReadPool;
@@ -211,7 +212,7 @@ impl ReadPool {
                     ),
                     _ => bookings_where(
                         c,
-                        "b.property = ?1 AND b.departure > ?2 AND b.arrival < ?3 AND b.status = 'checked_in'",
+                        "b.property = ?1 AND b.departure > ?2 AND +b.arrival < ?3 AND b.status = 'checked_in'",
                         params![property, from, to],
                     ),
                 })?;
@@ -286,7 +287,7 @@ impl ReadPool {
                 let list = self.with(|c| {
                     bookings_where(
                         c,
-                        "b.property = ?1 AND b.departure > ?2 AND b.arrival < ?3 AND b.status != 'cancelled'",
+                        "b.property = ?1 AND b.departure > ?2 AND +b.arrival < ?3 AND b.status != 'cancelled'",
                         params![property, from, to],
                     )
                 })?;
@@ -351,7 +352,7 @@ impl ReadPool {
         let stays = self.with(|c| {
             bookings_where(
                 c,
-                "b.property = ?1 AND b.departure > ?2 AND b.arrival < ?3
+                "b.property = ?1 AND b.departure > ?2 AND +b.arrival < ?3
                  AND b.status IN ('provisional', 'confirmed', 'checked_in', 'checked_out')",
                 params![property, night_text(nights.from), night_text(nights.to)],
             )
