@@ -256,15 +256,17 @@ mod tests {
     fn an_entry_is_stored_once_and_a_second_state_of_it_never_applied() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::schema::open_writer(&dir.path().join("t.db")).unwrap();
-        let stamp = |origin: &ServerCode, seq| ChangeStamp {
-            origin,
-            seq,
-            epoch: 1,
-            at: "2027-01-04T10:00:00Z",
-            actor: "test",
-            action: "folio.payment",
-            detail: "",
-        };
+        fn stamp(origin: &ServerCode, seq: u64) -> ChangeStamp<'_> {
+            ChangeStamp {
+                origin,
+                seq,
+                epoch: 1,
+                at: "2027-01-04T10:00:00Z",
+                actor: "test",
+                action: "folio.payment",
+                detail: "",
+            }
+        }
         let wb = ServerCode::parse("WB").unwrap();
         let rs = ServerCode::parse("RS").unwrap();
         let first = Record::FolioEntry(entry(-5_000));
