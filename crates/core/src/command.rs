@@ -369,6 +369,65 @@ pub enum Command {
         /// Servers the user may log in on; empty for all.
         servers: Vec<ServerCode>,
     },
+    /// Post a charge to a booking's folio, owned by this server whoever owns the booking.
+    PostCharge(Box<crate::ledger::decide_input::ChargeInput>),
+    /// Record money received or given back on a booking's folio (deposit, payment, refund).
+    TakePayment(Box<crate::ledger::decide_input::PaymentInput>),
+    /// Net out an earlier entry with its exact opposite.
+    CorrectEntry {
+        /// The booking.
+        booking: RecordId,
+        /// The entry to net out.
+        entry: RecordId,
+        /// Why, for the folio and the audit log.
+        reason: String,
+    },
+    /// Move an amount from one folio of a booking to another (two entries netting zero).
+    TransferBetweenFolios {
+        /// The booking.
+        booking: RecordId,
+        /// The folio it leaves.
+        from: String,
+        /// The folio it goes to.
+        to: String,
+        /// Minor units moved (positive).
+        amount: i64,
+    },
+    /// Replace a property's charge catalogue (items and tax codes).
+    SetChargeCatalog {
+        /// Property code.
+        property: String,
+        /// Tax codes.
+        taxes: Vec<crate::ledger::TaxCode>,
+        /// Items.
+        items: Vec<crate::ledger::ChargeItem>,
+    },
+    /// Issue an invoice for a folio's entries not yet billed, in this server's series.
+    IssueInvoice {
+        /// The booking.
+        booking: RecordId,
+        /// The folio; the guest folio when absent.
+        folio: Option<String>,
+        /// Who is billed; the guest's name when absent.
+        bill_to: Option<String>,
+    },
+    /// Cancel an issued invoice with a credit note in this server's series.
+    IssueCreditNote {
+        /// The invoice's number.
+        number: String,
+        /// Why.
+        reason: String,
+    },
+    /// Close a business date of a property for the bookings this server writes: post the
+    /// room nights, mark the no-shows, roll the date. Idempotent per business date.
+    RunNightAudit {
+        /// Property code.
+        property: String,
+        /// The date to close; this server's open business date when absent.
+        business_date: Option<NaiveDate>,
+        /// Whether confirmed arrivals of the date that never came become no-shows.
+        mark_no_shows: bool,
+    },
 }
 
 impl Command {
@@ -404,6 +463,14 @@ impl Command {
             Self::ImportCopy { .. } => "record.import_copy",
             Self::DeleteRecord { .. } => "record.delete",
             Self::DeleteCopy { .. } => "record.delete_copy",
+            Self::PostCharge(_) => "folio.charge",
+            Self::TakePayment(_) => "folio.payment",
+            Self::CorrectEntry { .. } => "folio.correction",
+            Self::TransferBetweenFolios { .. } => "folio.transfer",
+            Self::SetChargeCatalog { .. } => "catalog.set",
+            Self::IssueInvoice { .. } => "invoice.issue",
+            Self::IssueCreditNote { .. } => "invoice.credit_note",
+            Self::RunNightAudit { .. } => "night_audit.run",
         }
     }
 }

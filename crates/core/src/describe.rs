@@ -35,6 +35,27 @@ pub fn describe(rec: &Record) -> String {
             p.property,
             p.spec.seasons.len()
         ),
+        Record::FolioEntry(e) => format!(
+            "{} of {} {} on booking {}'s {} folio: {}",
+            e.kind.as_str(),
+            e.amount,
+            e.currency,
+            e.booking,
+            e.folio,
+            e.description
+        ),
+        Record::ChargeCatalog(c) => format!(
+            "charge catalogue of {}, {} items",
+            c.property,
+            c.items.len()
+        ),
+        Record::Invoice(i) => format!(
+            "invoice {} for booking {} to {}",
+            i.number, i.booking, i.bill_to
+        ),
+        Record::BusinessDay(d) => {
+            format!("business date {} of {} on {}", d.date, d.property, d.server)
+        }
         Record::Guest(g) => {
             let contact = [g.email.as_deref(), g.phone.as_deref()]
                 .into_iter()

@@ -15,6 +15,7 @@ pub mod describe;
 pub mod error;
 pub mod fencing;
 pub mod ids;
+pub mod ledger;
 pub mod limits;
 pub mod model;
 pub mod pms;

@@ -312,12 +312,33 @@ impl MemState {
         if occupied != self.room_nights {
             return Err("derived room nights differ from the bookings".into());
         }
+        self.check_ledger()?;
         for ((p, t, night), units) in &sold {
             let in_service = self.in_service(p, t, *night);
             if *units > in_service {
                 return Err(format!(
                     "{p}/{t} on {night}: {units} units sold, {in_service} rooms in service"
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The ledger's invariants over every booking's entries and invoices.
+    fn check_ledger(&self) -> Result<(), String> {
+        let mut entries: BTreeMap<&RecordId, Vec<crate::ledger::FolioEntry>> = BTreeMap::new();
+        for r in self.records.values() {
+            if let Record::FolioEntry(e) = r {
+                entries.entry(&e.booking).or_default().push(e.clone());
+            }
+        }
+        for list in entries.values() {
+            crate::ledger::check::check_entries(list)?;
+        }
+        for r in self.records.values() {
+            if let Record::Invoice(i) = r {
+                let list = entries.get(&i.booking).map_or(&[][..], |v| v.as_slice());
+                crate::ledger::check::check_invoice(i, list)?;
             }
         }
         Ok(())
@@ -392,6 +413,57 @@ impl StateView for MemState {
                 _ => None,
             },
         ))
+    }
+
+    fn folio_entries(&self, booking: &RecordId) -> ViewResult<Vec<crate::ledger::FolioEntry>> {
+        let prefix = format!("{booking}/");
+        Ok(self
+            .records
+            .range((RecordKind::FolioEntry, prefix.clone())..)
+            .take_while(|((k, key), _)| *k == RecordKind::FolioEntry && key.starts_with(&prefix))
+            .filter_map(|(_, r)| match r {
+                Record::FolioEntry(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn invoices_of(&self, booking: &RecordId) -> ViewResult<Vec<crate::ledger::Invoice>> {
+        Ok(self
+            .records
+            .range((RecordKind::Invoice, String::new())..)
+            .take_while(|((k, _), _)| *k == RecordKind::Invoice)
+            .filter_map(|(_, r)| match r {
+                Record::Invoice(i) if &i.booking == booking => Some(i.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn last_invoice_seq(&self, series: &crate::ids::ServerCode, year: i32) -> ViewResult<u32> {
+        Ok(self
+            .records
+            .values()
+            .filter_map(|r| match r {
+                Record::Invoice(i) if &i.series == series && i.year == year => Some(i.seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0))
+    }
+
+    fn bookings_staying(
+        &self,
+        property: &str,
+        night: NaiveDate,
+        limit: usize,
+    ) -> ViewResult<Vec<Booking>> {
+        Ok(self
+            .bookings()
+            .filter(|b| b.property == property && b.arrival <= night && night < b.departure)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn user(&self, username: &str) -> ViewResult<Option<User>> {

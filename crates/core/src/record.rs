@@ -515,6 +515,14 @@ pub enum RecordKind {
     Tombstone,
     /// [`crate::pricing::PricingPlan`] (a rate plan).
     PricingPlan,
+    /// [`crate::ledger::FolioEntry`].
+    FolioEntry,
+    /// [`crate::ledger::ChargeCatalog`].
+    ChargeCatalog,
+    /// [`crate::ledger::Invoice`].
+    Invoice,
+    /// [`crate::ledger::BusinessDay`].
+    BusinessDay,
 }
 
 impl RecordKind {
@@ -533,11 +541,15 @@ impl RecordKind {
             Self::AllotmentGrant => "allotment_grant",
             Self::Tombstone => "tombstone",
             Self::PricingPlan => "pricing_plan",
+            Self::FolioEntry => "folio_entry",
+            Self::ChargeCatalog => "charge_catalog",
+            Self::Invoice => "invoice",
+            Self::BusinessDay => "business_day",
         }
     }
 
     /// Every kind, for parsing names.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 16] = [
         Self::Property,
         Self::RoomType,
         Self::Room,
@@ -550,6 +562,10 @@ impl RecordKind {
         Self::AllotmentGrant,
         Self::Tombstone,
         Self::PricingPlan,
+        Self::FolioEntry,
+        Self::ChargeCatalog,
+        Self::Invoice,
+        Self::BusinessDay,
     ];
 
     /// Parses the name used in storage and files.
@@ -586,6 +602,14 @@ pub enum Record {
     Tombstone(Tombstone),
     /// A rate plan.
     PricingPlan(crate::pricing::PricingPlan),
+    /// A line of a booking's ledger.
+    FolioEntry(crate::ledger::FolioEntry),
+    /// A property's items and taxes.
+    ChargeCatalog(crate::ledger::ChargeCatalog),
+    /// An issued invoice or credit note.
+    Invoice(crate::ledger::Invoice),
+    /// A property's open business date on one server.
+    BusinessDay(crate::ledger::BusinessDay),
 }
 
 impl Record {
@@ -604,6 +628,10 @@ impl Record {
             Self::AllotmentGrant(r) => &r.meta,
             Self::Tombstone(r) => &r.meta,
             Self::PricingPlan(r) => &r.meta,
+            Self::FolioEntry(r) => &r.meta,
+            Self::ChargeCatalog(r) => &r.meta,
+            Self::Invoice(r) => &r.meta,
+            Self::BusinessDay(r) => &r.meta,
         }
     }
 
@@ -622,6 +650,10 @@ impl Record {
             Self::AllotmentGrant(_) => RecordKind::AllotmentGrant,
             Self::Tombstone(_) => RecordKind::Tombstone,
             Self::PricingPlan(_) => RecordKind::PricingPlan,
+            Self::FolioEntry(_) => RecordKind::FolioEntry,
+            Self::ChargeCatalog(_) => RecordKind::ChargeCatalog,
+            Self::Invoice(_) => RecordKind::Invoice,
+            Self::BusinessDay(_) => RecordKind::BusinessDay,
         }
     }
 
@@ -640,6 +672,10 @@ impl Record {
             Self::AllotmentGrant(r) => r.meta.id.to_string(),
             Self::Tombstone(r) => Self::tombstone_key(r.deleted_kind, &r.deleted_key),
             Self::PricingPlan(r) => r.key(),
+            Self::FolioEntry(r) => format!("{}/{}", r.booking, r.meta.id),
+            Self::ChargeCatalog(r) => r.property.clone(),
+            Self::Invoice(r) => r.number.clone(),
+            Self::BusinessDay(r) => format!("{}/{}", r.property, r.server),
         }
     }
 
@@ -663,6 +699,10 @@ impl Record {
             Self::AllotmentGrant(r) => &mut r.meta,
             Self::Tombstone(r) => &mut r.meta,
             Self::PricingPlan(r) => &mut r.meta,
+            Self::FolioEntry(r) => &mut r.meta,
+            Self::ChargeCatalog(r) => &mut r.meta,
+            Self::Invoice(r) => &mut r.meta,
+            Self::BusinessDay(r) => &mut r.meta,
         }
     }
 }

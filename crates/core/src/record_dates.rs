@@ -39,6 +39,18 @@ pub fn check_storable(rec: &Record) -> Result<(), String> {
                 storable("restriction to", r.to)?;
             }
         }
+        Record::FolioEntry(e) => {
+            storable("business date", e.business_date)?;
+            if let Some(n) = e.night {
+                storable("night", n)?;
+            }
+        }
+        Record::BusinessDay(d) => {
+            storable("business date", d.date)?;
+            if let Some(n) = d.last_audited {
+                storable("last audited", n)?;
+            }
+        }
         Record::AllotmentGrant(g) => {
             storable("grant from", g.from)?;
             storable("grant to", g.to)?;
@@ -49,7 +61,9 @@ pub fn check_storable(rec: &Record) -> Result<(), String> {
         | Record::User(_)
         | Record::MasterToken(_)
         | Record::Note(_)
-        | Record::Tombstone(_) => {}
+        | Record::Tombstone(_)
+        | Record::ChargeCatalog(_)
+        | Record::Invoice(_) => {}
     }
     Ok(())
 }

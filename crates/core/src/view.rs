@@ -33,6 +33,19 @@ pub trait StateView {
     fn guest(&self, id: &RecordId) -> ViewResult<Option<Guest>>;
     /// A booking by id.
     fn booking(&self, id: &RecordId) -> ViewResult<Option<Booking>>;
+    /// Every folio entry of a booking, oldest first (by id within each server).
+    fn folio_entries(&self, booking: &RecordId) -> ViewResult<Vec<crate::ledger::FolioEntry>>;
+    /// Every invoice and credit note of a booking.
+    fn invoices_of(&self, booking: &RecordId) -> ViewResult<Vec<crate::ledger::Invoice>>;
+    /// The highest place taken in `series`'s invoice numbers of `year` (0: none yet).
+    fn last_invoice_seq(&self, series: &crate::ids::ServerCode, year: i32) -> ViewResult<u32>;
+    /// The bookings of a property whose stay covers `night` (any status), at most `limit`.
+    fn bookings_staying(
+        &self,
+        property: &str,
+        night: chrono::NaiveDate,
+        limit: usize,
+    ) -> ViewResult<Vec<Booking>>;
     /// A user by name.
     fn user(&self, username: &str) -> ViewResult<Option<User>>;
     /// The master token record, once a grant has been written.

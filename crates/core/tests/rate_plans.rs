@@ -43,6 +43,7 @@ impl World {
                 .map(|s| CounterIds {
                     server: s.clone(),
                     last: 0,
+                    last_reservation: 0,
                 })
                 .collect(),
             owners: vec![("KRL".into(), servers[PA].clone())],

@@ -12,6 +12,7 @@ pub mod cluster_http;
 pub mod distribution;
 pub mod extract;
 pub mod metrics;
+pub mod night_audit;
 pub mod pms;
 pub mod problem;
 pub mod replication;
@@ -290,6 +291,10 @@ pub(crate) fn spawn_jobs(
             stop.clone(),
         ))))
         .chain(std::iter::once(tokio::spawn(allotment_rules::run(
+            state.clone(),
+            stop.clone(),
+        ))))
+        .chain(std::iter::once(tokio::spawn(night_audit::run(
             state.clone(),
             stop.clone(),
         ))))

@@ -77,6 +77,17 @@ pub struct Settings {
     pub backup_keep: usize,
     /// After a restore: how often the peers are asked for this server's own later changes.
     pub restore_recovery_retry: Duration,
+    // --- Money (issue 18) ---
+    /// Local time at each property after which the night audit closes the previous business
+    /// date (for the bookings this server writes).
+    pub night_audit_time: chrono::NaiveTime,
+    /// How often the night audit job looks whether a property's audit is due.
+    pub night_audit_check: Duration,
+    /// Whether the night audit marks confirmed arrivals that never came as no-shows.
+    pub night_audit_no_shows: bool,
+    /// Share of a stay's price due as a deposit, in basis points (3 000 = 30%): the deposits
+    /// report's rule until rate plans carry their own deposit rules.
+    pub deposit_bp: u32,
 }
 
 impl Default for Settings {
@@ -117,6 +128,10 @@ impl Default for Settings {
             backup_interval: Duration::from_secs(6 * 3600),
             backup_keep: 7,
             restore_recovery_retry: Duration::from_secs(1),
+            night_audit_time: chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap_or_default(),
+            night_audit_check: Duration::from_secs(60),
+            night_audit_no_shows: true,
+            deposit_bp: 3_000,
         }
     }
 }
@@ -206,6 +221,23 @@ impl Settings {
             "backup_interval" => self.backup_interval = duration(value)?,
             "backup_keep" => self.backup_keep = count(value)?.max(1),
             "restore_recovery_retry" => self.restore_recovery_retry = duration(value)?,
+            "night_audit_time" => {
+                self.night_audit_time = chrono::NaiveTime::parse_from_str(value, "%H:%M")
+                    .map_err(|_| format!("{value:?} is not a time of day (HH:MM)"))?
+            }
+            "night_audit_check" => self.night_audit_check = duration(value)?,
+            "night_audit_no_shows" => {
+                self.night_audit_no_shows = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
+            }
+            "deposit_bp" => {
+                self.deposit_bp = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|v| *v <= 10_000)
+                    .ok_or_else(|| format!("{value:?} is not basis points from 0 to 10000"))?
+            }
             other => return Err(format!("no setting named {other:?}")),
         }
         if self.max_body_bytes == 0 || self.max_list_limit == 0 || self.pull_batch == 0 {

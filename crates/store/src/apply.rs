@@ -65,6 +65,8 @@ pub fn apply_record(
         crate::fence::saw_token(conn, t, stamp.at)?;
     }
     let newer = match &old {
+        // Ledger entries and invoices are written once: what is here stays.
+        Some(_) if matches!(rec, Record::FolioEntry(_) | Record::Invoice(_)) => false,
         Some(o) if o.meta().version == rec.meta().version => outranks(conn, rec, o, stamp)?,
         Some(o) => o.meta().version < rec.meta().version,
         // Not here: never created, or deleted — a version older than its deletion stays out.
@@ -282,6 +284,8 @@ pub(crate) fn write_state(
                 add_granted(conn, &d, d.delta)?;
             }
         }
+        Record::FolioEntry(e) => crate::ledger::index_entry(conn, e)?,
+        Record::Invoice(i) => crate::ledger::index_invoice(conn, i)?,
         Record::MasterToken(t) => {
             // The token moves the master this server obeys; a newer epoch always wins.
             conn.prepare_cached(

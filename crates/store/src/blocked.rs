@@ -19,15 +19,21 @@ pub const MAX_RETRIED_PER_BATCH: usize = 64;
 pub const BLOCKED: &str = "cannot be applied here";
 
 /// Keeps a blocked change as a conflict, with the whole change so it can be retried.
-pub fn quarantine(
-    conn: &Connection,
-    c: &Change,
-    why: &str,
-    at: &str,
-) -> Result<(), StoreError> {
-    crate::fence::record_conflict(conn, &c.origin, c.seq, &c.record, &format!("{BLOCKED}: {why}"), at)?;
+pub fn quarantine(conn: &Connection, c: &Change, why: &str, at: &str) -> Result<(), StoreError> {
+    crate::fence::record_conflict(
+        conn,
+        &c.origin,
+        c.seq,
+        &c.record,
+        &format!("{BLOCKED}: {why}"),
+        at,
+    )?;
     conn.prepare_cached("UPDATE conflicts SET change = ?3 WHERE origin = ?1 AND seq = ?2")?
-        .execute(params![c.origin.as_str(), c.seq as i64, serde_json::to_string(c)?])?;
+        .execute(params![
+            c.origin.as_str(),
+            c.seq as i64,
+            serde_json::to_string(c)?
+        ])?;
     Ok(())
 }
 
@@ -39,7 +45,9 @@ pub fn retry(conn: &Connection) -> Result<u64, StoreError> {
             "SELECT id, change FROM conflicts WHERE status = 'open' AND change IS NOT NULL
              ORDER BY id LIMIT ?1",
         )?
-        .query_map([MAX_RETRIED_PER_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([MAX_RETRIED_PER_BATCH as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut applied = 0;
     for (id, body) in open {

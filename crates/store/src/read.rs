@@ -962,7 +962,7 @@ impl ReadPool {
         if stored != expected {
             return Err("stored allotment counters differ from the grants".into());
         }
-        Ok(())
+        self.check_ledger()
     }
 }
 

@@ -147,12 +147,32 @@ CREATE TABLE epochs (
     PRIMARY KEY (epoch, server, takeover)) WITHOUT ROWID;
 "#;
 
-/// Version 6: bookings are found by their numeric reservation number (FIAS `G#`, searched by
+/// Bookings are found by their numeric reservation number (FIAS `G#`, searched by
 /// the front desk). A booking's number never changes, so any logged version of it names the
 /// booking; the index also gives each server the highest number of its own range at once.
 const V_RESERVATION_NUMBER: &str = r#"
 CREATE INDEX changes_by_reservation_number ON changes (json_extract(body, '$.reservation_number'))
     WHERE kind = 'booking';
+"#;
+
+/// The ledger (issue 18). Folio entries and invoices are records; these tables are
+/// their indexes, kept by [`crate::apply`] when a record first arrives (they are written once):
+/// `ledger_entries` for the reports (by property and business date), `invoices` for the
+/// lookups by booking and the per-server, per-year series. Departures are indexed for the
+/// night audit and the departures report.
+const V_LEDGER: &str = r#"
+CREATE INDEX bookings_by_departure ON bookings (property, departure);
+CREATE TABLE ledger_entries (
+    id TEXT PRIMARY KEY, booking TEXT NOT NULL, property TEXT NOT NULL, folio TEXT NOT NULL,
+    kind TEXT NOT NULL, item TEXT, business_date TEXT NOT NULL, amount INTEGER NOT NULL,
+    tax INTEGER NOT NULL, owner TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX ledger_by_date ON ledger_entries (property, business_date);
+CREATE INDEX ledger_by_booking ON ledger_entries (booking);
+CREATE TABLE invoices (
+    number TEXT PRIMARY KEY, booking TEXT NOT NULL, series TEXT NOT NULL, year INTEGER NOT NULL,
+    seq INTEGER NOT NULL, total INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX invoices_by_booking ON invoices (booking);
+CREATE INDEX invoices_by_series ON invoices (series, year, seq);
 "#;
 
 /// Created by the writer when commit order tracking is turned on (`meta.commit_order`), not by
@@ -200,6 +220,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_CLAIMS,
     V_RESERVATION_NUMBER,
     V_BLOCKED_CHANGES,
+    V_LEDGER,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.

@@ -285,6 +285,30 @@ impl StateView for SqlView<'_> {
         typed!(self, "booking", id.as_str(), Booking)
     }
 
+    fn folio_entries(
+        &self,
+        booking: &RecordId,
+    ) -> ViewResult<Vec<innsync_core::ledger::FolioEntry>> {
+        crate::ledger::folio_entries(self.conn, booking).map_err(view_err)
+    }
+
+    fn invoices_of(&self, booking: &RecordId) -> ViewResult<Vec<innsync_core::ledger::Invoice>> {
+        crate::ledger::invoices_of(self.conn, booking).map_err(view_err)
+    }
+
+    fn last_invoice_seq(&self, series: &innsync_core::ServerCode, year: i32) -> ViewResult<u32> {
+        crate::ledger::last_invoice_seq(self.conn, series, year).map_err(view_err)
+    }
+
+    fn bookings_staying(
+        &self,
+        property: &str,
+        night: NaiveDate,
+        limit: usize,
+    ) -> ViewResult<Vec<Booking>> {
+        crate::ledger::bookings_staying(self.conn, property, night, limit).map_err(view_err)
+    }
+
     fn user(&self, username: &str) -> ViewResult<Option<User>> {
         typed!(self, "user", username, User)
     }

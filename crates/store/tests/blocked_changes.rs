@@ -151,11 +151,10 @@ async fn a_check_in_blocked_by_a_stay_that_moved_on_is_applied_once_it_has() {
         .expect("rs");
     book_and_check_in(&rs, "Yolanda", "101").await;
     // The lodge hears RS's own changes before WB's move: Y's check-in finds X in 101.
-    let first = pa
-        .0
-        .replicate(missing(&pa, &rs.1, |c| c.origin == code("RS")))
-        .await
-        .expect("pa");
+    let first =
+        pa.0.replicate(missing(&pa, &rs.1, |c| c.origin == code("RS")))
+            .await
+            .expect("pa");
     assert_eq!(first.conflicts, 1, "blocked by X: {first:?}");
     // Then the move: the blocked check-in is tried again and applied.
     pa.0.replicate(missing(&pa, &rs.1, |_| true))

@@ -8,6 +8,7 @@ mod allotments;
 mod booking_price;
 mod bookings;
 mod distribution;
+mod folio;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod rate_plans;
@@ -326,6 +327,16 @@ fn restore(view: &dyn StateView, ctx: &Ctx<'_>, record: &Record) -> Result<Decis
                 "a deletion is not restored by hand; delete the record again".into(),
             ))
         }
+        // Ledger entries and invoices are written once: one that is here is never restored
+        // over, and one that is not is restored as it was.
+        Record::FolioEntry(_) | Record::Invoice(_) if current_version > 0 => {
+            return Err(DomainError::AlreadyExists(format!(
+                "{} {} (written once, never changed)",
+                record.kind().as_str(),
+                record.key()
+            )))
+        }
+        other @ (Record::FolioEntry(_) | Record::Invoice(_)) => set_version(other, 1),
         Record::AllotmentGrant(g) => {
             if current_version > 0 {
                 return Err(DomainError::AlreadyExists(format!(
@@ -366,6 +377,15 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::PricingPlan(x) => view
             .pricing_plan(&x.property, &x.code)?
             .map(|c| c.meta.version),
+        Record::FolioEntry(x) => view
+            .record(crate::record::RecordKind::FolioEntry, &r.key())?
+            .map(|_| x.meta.version),
+        Record::Invoice(x) => view
+            .record(crate::record::RecordKind::Invoice, &x.number)?
+            .map(|_| x.meta.version),
+        Record::ChargeCatalog(_) | Record::BusinessDay(_) => {
+            view.record(r.kind(), &r.key())?.map(|c| c.meta().version)
+        }
     }
     .unwrap_or(0))
 }
@@ -454,6 +474,14 @@ pub fn decide(
         | Command::AssignRoom { .. }
         | Command::MoveRoom { .. }
         | Command::ExpireHolds => bookings::decide(cmd, view, ids, ctx)?,
+        Command::PostCharge(_)
+        | Command::TakePayment(_)
+        | Command::CorrectEntry { .. }
+        | Command::TransferBetweenFolios { .. }
+        | Command::SetChargeCatalog { .. }
+        | Command::IssueInvoice { .. }
+        | Command::IssueCreditNote { .. }
+        | Command::RunNightAudit { .. } => folio::decide(cmd, view, ids, ctx)?,
     };
     debug_assert!(
         decision.writes.iter().all(|r| r.meta().version >= 1),

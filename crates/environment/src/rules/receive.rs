@@ -55,7 +55,12 @@ pub fn receives(
         | RecordKind::RatePlan
         | RecordKind::PricingPlan
         | RecordKind::Booking
-        | RecordKind::AllotmentGrant => record
+        | RecordKind::AllotmentGrant
+        // The ledger goes with its property, like the bookings it belongs to.
+        | RecordKind::FolioEntry
+        | RecordKind::ChargeCatalog
+        | RecordKind::Invoice
+        | RecordKind::BusinessDay => record
             .get("property")
             .and_then(|p| p.as_str())
             .is_some_and(|p| entry.properties.iter().any(|own| own == p)),

@@ -238,8 +238,14 @@ pub fn own_fields(kind: RecordKind) -> &'static [Field] {
         RecordKind::MasterToken => MASTER_TOKEN,
         RecordKind::Note => NOTE,
         RecordKind::AllotmentGrant => ALLOTMENT_GRANT,
-        // Deletions and rate plans are not kinds rules act on.
-        RecordKind::Tombstone | RecordKind::PricingPlan => &[],
+        // Deletions and rate plans are not kinds rules act on, nor is the ledger (it
+        // replicates whole).
+        RecordKind::Tombstone
+        | RecordKind::PricingPlan
+        | RecordKind::FolioEntry
+        | RecordKind::ChargeCatalog
+        | RecordKind::Invoice
+        | RecordKind::BusinessDay => &[],
     }
 }
 

@@ -301,6 +301,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
         "Liam Walsh",
         "Naledi Dlamini",
     ];
+    let mut money = vec![];
     for (i, g) in guests.iter().enumerate() {
         let i = i as u64;
         let (prop, ty) = if i % 3 == 2 {
@@ -312,6 +313,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
             "units": 1, "guest": {"name": g, "email": format!("guest{i}@example.com")}, "status": "confirmed"});
         let api = if prop == "KRL" { property_server } else { web };
         let b = api.post_ok("/api/v1/bookings", body).await?;
+        let mut in_house = false;
         // Today's arrivals check in to the first free room of their type.
         if i.is_multiple_of(4) {
             if let Some(r) = b["reference"].as_str() {
@@ -333,12 +335,22 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
                         )
                         .await?;
                     if s.is_success() {
+                        in_house = true;
                         break;
                     }
                 }
             }
         }
+        if let Some(r) = b["reference"].as_str() {
+            money.push(super::demo_money::DemoBooking {
+                owner: api,
+                reference: r.to_string(),
+                price: b["price"]["amount"].as_i64(),
+                in_house,
+            });
+        }
     }
+    super::demo_money::seed(web, property_server, &money).await?;
     let hold = (Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
     property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "FAM", "arrival": day(10), "departure": day(14), "units": 2,
         "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;

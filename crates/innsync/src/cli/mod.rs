@@ -13,6 +13,7 @@ pub mod check;
 pub mod cluster;
 pub mod demo;
 pub mod demo_drill;
+pub mod demo_money;
 pub mod demo_rates;
 pub mod master;
 pub mod pending;

@@ -4,6 +4,12 @@ mod allotments;
 mod availability;
 mod bookings;
 mod copies;
+mod folio;
+mod invoice_html;
+mod reports;
+
+pub(crate) use folio::audit_summary;
+pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
 mod ops;
 
 pub(crate) use ops::age_seconds;
@@ -79,6 +85,29 @@ pub fn router(state: AppState) -> Router {
             "/bookings/{reference}/notes",
             get(bookings::notes).post(bookings::add_note),
         )
+        .route("/bookings/{reference}/folio", get(folio::get_folio))
+        .route("/bookings/{reference}/charges", post(folio::post_charge))
+        .route("/bookings/{reference}/payments", post(folio::post_payment))
+        .route(
+            "/bookings/{reference}/corrections",
+            post(folio::post_correction),
+        )
+        .route(
+            "/bookings/{reference}/transfers",
+            post(folio::post_transfer),
+        )
+        .route("/bookings/{reference}/invoices", post(folio::post_invoice))
+        .route("/invoices/{number}", get(folio::get_invoice))
+        .route(
+            "/invoices/{number}/credit-note",
+            post(folio::post_credit_note),
+        )
+        .route(
+            "/properties/{code}/catalog",
+            get(folio::get_catalog).put(folio::put_catalog),
+        )
+        .route("/night-audit", post(folio::run_night_audit))
+        .route("/reports/{name}", get(reports::report))
         .route("/bookings/{reference}/{action}", post(bookings::act))
         .route("/pms", get(pms::list))
         .route("/pms/links/{name}", put(pms::put_link))

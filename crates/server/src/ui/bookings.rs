@@ -261,6 +261,7 @@ fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: Option<Marku
             span data-testid="status" { (layout::status_badge(b.status)) }
             span.spacer {}
             a.button href={ "/ui/grid?" (query(&[("property", &b.property), ("from", &b.arrival.to_string())])) } { "On the tape chart" }
+            a.button href={ "/ui/bookings/" (b.meta.id) "/folio" } data-testid="folio-link" { "Folio" }
         }
         @if let Some(n) = notice { (n) }
         div.cols {

@@ -14,6 +14,7 @@ mod booking_new;
 mod bookings;
 mod dashboard;
 mod error;
+mod folio;
 mod format;
 mod grid;
 mod layout;
@@ -57,6 +58,9 @@ pub fn router() -> Router<AppState> {
             get(booking_new::availability),
         )
         .route("/ui/bookings/{reference}", get(bookings::detail))
+        .route("/ui/bookings/{reference}/folio", get(folio::show))
+        .route("/ui/folio/{reference}/{action}", post(folio::act))
+        .route("/ui/invoices/{number}", get(folio::invoice))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
         .route("/ui/environment", get(dashboard::page))
         .route("/ui/environment/handover", post(dashboard::handover))
