@@ -2,6 +2,13 @@
 //! system side, `innsync-pms`'s own simulator). A General Reset over 2,000 rooms leaves the
 //! gateway identical to innsync; check-in and check-out reach it; maid status comes back into
 //! the room records; resets run on demand; a link cut leads to a fresh, complete cycle.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

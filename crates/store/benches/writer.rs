@@ -5,6 +5,13 @@
 //! read real grants: the bench server is then the property server PA owning the property, and
 //! it has given a quarter of every night's rooms to `env` before the load (its own share is
 //! what it sells from).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{Days, Utc};
 use innsync_core::{Command, GuestInput, InitialStatus, ServerCode};

@@ -5,7 +5,7 @@ use super::job::WriteOutcome;
 use super::state::{Counters, Ids};
 use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
 use crate::error::StoreError;
-use crate::view::{time_text, ReferenceCache, SqlView};
+use crate::sql_view::{time_text, ReferenceCache, SqlView};
 use innsync_core::decide::{decide, Ctx};
 use innsync_core::Command;
 use rusqlite::{params, OptionalExtension, Transaction};

@@ -4,7 +4,7 @@
 use super::job::LocalWrite;
 use super::state::set_meta;
 use crate::error::StoreError;
-use crate::view::time_text;
+use crate::sql_view::time_text;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Transaction};
 

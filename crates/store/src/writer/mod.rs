@@ -1,7 +1,7 @@
 //! The single writer: one thread owns the write connection and group-commits.
 //!
 //! Requests queue in a bounded channel. The thread takes everything queued (up to
-//! `max_batch`), opens one transaction, runs each command in its own savepoint — decide with
+//! `max_batch`), opens one transaction, runs each command — decide with
 //! the domain core, apply the records, append the change log, the audit log and the
 //! idempotency key — then commits once. With `synchronous=FULL` that commit is one fsync for
 //! the whole batch, and only after it do the callers get their answers. Deciding only reads,
@@ -24,6 +24,8 @@ mod replica;
 mod replicate;
 mod state;
 
+/// Where a cluster node records which Raft entry the store applied (read by `backup`).
+pub(crate) use batch::APPLIED_KEY;
 pub use handle::Writer;
 pub use job::{Batch, Job, LocalWrite, PauseGuard, Request, Skipped, WriteOutcome};
 pub use replica::Replica;

@@ -5,7 +5,7 @@ use super::job::Skipped;
 use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
 use crate::change::{Change, ReplicationReport};
 use crate::error::StoreError;
-use crate::view::time_text;
+use crate::sql_view::time_text;
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -14,6 +14,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 /// read and advanced here, in the same transaction as the changes, so a change is applied
 /// exactly once and never before the changes of its origin that precede it; a change beyond a
 /// gap is not applied (it is pulled again once the gap is filled).
+#[allow(
+    clippy::too_many_lines,
+    reason = "kept as one unit while another branch changes its 'fenced at the door' block (issue 14); split once that lands"
+)]
 pub(super) fn run_replicate(
     tx: &Transaction<'_>,
     me: &ServerCode,

@@ -4,7 +4,7 @@
 use super::{Clock, WriterSettings, WriterStats};
 use crate::error::StoreError;
 use crate::schema::open_writer;
-use crate::view::ReferenceCache;
+use crate::sql_view::ReferenceCache;
 use chrono::{DateTime, Utc};
 use innsync_core::decide::Ctx;
 use innsync_core::{IdSource, RecordId, ServerCode};
