@@ -336,8 +336,42 @@ pub fn check(
     stock: StockRule,
 ) -> Verdict {
     let mut v = Verdict::default();
-    // no_night_oversold, from the records themselves (innsync check says the same, first
-    // violation only).
+    let found = no_night_oversold(&mut v, finals, states, stock);
+    converged(&mut v, finals);
+    invariants(&mut v, finals, &found);
+    pending_drained(&mut v, finals, states);
+    let done = completions(events);
+    let conflict_records: BTreeSet<&str> = states
+        .iter()
+        .flat_map(|s| s.conflicts.iter().map(|c| c.2.as_str()))
+        .collect();
+    let (acked, refs_by_key) = acknowledged(&mut v, &done, states);
+    booked_once(&mut v, &refs_by_key, finals, states);
+    acknowledged_bookings(&mut v, &acked, &conflict_records, finals, states);
+    acknowledged_env_writes(&mut v, &done, finals, states);
+    acknowledged_grants(&mut v, &done, &conflict_records, finals, states);
+    masters_and_epochs(&mut v, finals, states, initial_master);
+    v.checked.conflicts = states.first().map_or(0, |s| s.conflicts.len());
+    v
+}
+
+/// A booking's last acknowledged state and the op that acknowledged it, by reference.
+type Acked = BTreeMap<String, (BookingStatus, u64)>;
+
+impl Verdict {
+    fn fail(&mut self, check: &'static str, detail: String) {
+        self.violations.push(Violation { check, detail });
+    }
+}
+
+/// `no_night_oversold`, from the records themselves (innsync check says the same, first
+/// violation only); per server, whether it has any oversold night.
+fn no_night_oversold(
+    v: &mut Verdict,
+    finals: &[Final],
+    states: &[DbState],
+    stock: StockRule,
+) -> Vec<bool> {
     let mut found = vec![false; finals.len()];
     for (i, (f, s)) in finals.iter().zip(states).enumerate() {
         let over = oversold(s);
@@ -365,57 +399,63 @@ pub fn check(
         let _ = real;
         found[i] = !over.is_empty();
     }
-    let mut fail = |check: &'static str, detail: String| {
-        v.violations.push(Violation { check, detail });
-    };
-    // converged
+    found
+}
+
+/// `converged`: every server holds the same data after heal.
+fn converged(v: &mut Verdict, finals: &[Final]) {
     let digests: BTreeSet<&str> = finals.iter().map(|f| f.digest.as_str()).collect();
     if digests.len() != 1 || digests.contains("") {
         let list: Vec<String> = finals
             .iter()
             .map(|f| format!("{}={}", f.code, f.digest.get(..12).unwrap_or(&f.digest)))
             .collect();
-        fail(
+        v.fail(
             "converged",
             format!("digests differ after heal: {}", list.join(" ")),
         );
     }
-    // invariants
+}
+
+/// `invariants`: `innsync check` passes everywhere (a stock message is judged by
+/// [`no_night_oversold`]).
+fn invariants(v: &mut Verdict, finals: &[Final], found: &[bool]) {
     for (i, f) in finals.iter().enumerate() {
         if let Err(e) = &f.invariants {
             // The stock rule is the last one innsync check tests: a stock message means every
             // other invariant held, and the night is judged above.
             let stock_only = e.contains("units sold") && e.contains("rooms in service");
             if !stock_only || !found[i] {
-                fail("invariants", format!("innsync check on {}: {e}", f.code));
+                v.fail("invariants", format!("innsync check on {}: {e}", f.code));
             }
         }
     }
-    // pending_drained
+}
+
+/// `pending_drained`: no pending operation is left unfinished.
+fn pending_drained(v: &mut Verdict, finals: &[Final], states: &[DbState]) {
     for (f, s) in finals.iter().zip(states) {
         for (id, state, _) in &s.pending {
             if !matches!(state.as_str(), "done" | "failed" | "canceled") {
-                fail(
+                v.fail(
                     "pending_drained",
                     format!("pending operation {id} on {} is still {state}", f.code),
                 );
             }
         }
     }
-    let done = completions(events);
-    let invoked: BTreeMap<u64, &Event> = events
-        .iter()
-        .filter(|e| e.outcome == Outcome::Invoke)
-        .map(|e| (e.op, e))
-        .collect();
-    let conflict_records: BTreeSet<&str> = states
-        .iter()
-        .flat_map(|s| s.conflicts.iter().map(|c| c.2.as_str()))
-        .collect();
-    // What each booking was last acknowledged as, from the history.
+}
+
+/// What each booking was last acknowledged as (from the history, and from pending operations
+/// that completed), and the bookings each idempotency key was answered with.
+fn acknowledged(
+    v: &mut Verdict,
+    done: &BTreeMap<u64, &Event>,
+    states: &[DbState],
+) -> (Acked, BTreeMap<String, BTreeSet<String>>) {
     let mut acked: BTreeMap<String, (BookingStatus, u64)> = BTreeMap::new();
     let mut refs_by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (op, e) in &done {
+    for (op, e) in done {
         let Outcome::Ok { status } = e.outcome else {
             continue;
         };
@@ -463,10 +503,19 @@ pub fn check(
             }
         }
     }
-    // booked_once
-    for (key, refs) in &refs_by_key {
+    (acked, refs_by_key)
+}
+
+/// `booked_once`: one idempotency key, one booking request, one booking.
+fn booked_once(
+    v: &mut Verdict,
+    refs_by_key: &BTreeMap<String, BTreeSet<String>>,
+    finals: &[Final],
+    states: &[DbState],
+) {
+    for (key, refs) in refs_by_key {
         if refs.len() > 1 {
-            fail(
+            v.fail(
                 "booked_once",
                 format!("idempotency key {key} was answered with several bookings: {refs:?}"),
             );
@@ -482,7 +531,7 @@ pub fn check(
         }
         for (guest, refs) in by_guest {
             if refs.len() > 1 && guest.starts_with("client-") {
-                fail(
+                v.fail(
                     "booked_once",
                     format!(
                         "one booking request ({guest}) made {} bookings on {}: {refs:?}",
@@ -493,20 +542,30 @@ pub fn check(
             }
         }
     }
-    // acknowledged_bookings
-    for (r, (st, op)) in &acked {
+}
+
+/// `acknowledged_bookings`: every acknowledged booking is found, in a state reachable from the
+/// acknowledged one (unless a fence reverted it).
+fn acknowledged_bookings(
+    v: &mut Verdict,
+    acked: &Acked,
+    conflict_records: &BTreeSet<&str>,
+    finals: &[Final],
+    states: &[DbState],
+) {
+    for (r, (st, op)) in acked {
         let fenced = conflict_records.contains(r.as_str());
         for (f, s) in finals.iter().zip(states) {
             match s.bookings.get(r) {
                 None if fenced => {}
-                None => fail(
+                None => v.fail(
                     "acknowledged_bookings",
                     format!(
                         "{r} (acknowledged {st:?} by op {op}) is missing on {}",
                         f.code
                     ),
                 ),
-                Some(b) if !reachable(*st, b.status) && !fenced => fail(
+                Some(b) if !reachable(*st, b.status) && !fenced => v.fail(
                     "acknowledged_bookings",
                     format!(
                         "{r} was acknowledged {st:?} (op {op}) but is {:?} on {}",
@@ -522,7 +581,15 @@ pub fn check(
             v.checked.acknowledged_bookings += 1;
         }
     }
-    // acknowledged_env_writes
+}
+
+/// `acknowledged_env_writes`: every acknowledged env write is a record or a conflict.
+fn acknowledged_env_writes(
+    v: &mut Verdict,
+    done: &BTreeMap<u64, &Event>,
+    finals: &[Final],
+    states: &[DbState],
+) {
     for e in done.values() {
         if e.kind != "add_room" || !matches!(e.outcome, Outcome::Ok { .. }) {
             continue;
@@ -539,7 +606,7 @@ pub fn check(
                 .any(|c| c.3 == "room" && c.4["number"] == n);
             fenced_somewhere |= in_conflicts;
             if !s.rooms.contains(n) && !in_conflicts {
-                fail(
+                v.fail(
                     "acknowledged_env_writes",
                     format!(
                         "room {n} (op {}, on {}) is neither a record nor a conflict on {}",
@@ -552,8 +619,16 @@ pub fn check(
             v.checked.fenced_env_writes += 1;
         }
     }
-    let _ = invoked;
-    // acknowledged_grants
+}
+
+/// `acknowledged_grants`: every acknowledged grant is a record or a conflict.
+fn acknowledged_grants(
+    v: &mut Verdict,
+    done: &BTreeMap<u64, &Event>,
+    conflict_records: &BTreeSet<&str>,
+    finals: &[Final],
+    states: &[DbState],
+) {
     for e in done.values() {
         if e.kind != "grant" || !matches!(e.outcome, Outcome::Ok { .. }) {
             continue;
@@ -564,7 +639,7 @@ pub fn check(
         v.checked.acknowledged_grants += 1;
         for (f, s) in finals.iter().zip(states) {
             if !s.grants.contains(id) && !conflict_records.contains(id) {
-                fail(
+                v.fail(
                     "acknowledged_grants",
                     format!(
                         "grant {id} (op {}, on {}) is neither a record nor a conflict on {}",
@@ -574,7 +649,10 @@ pub fn check(
             }
         }
     }
-    // one_master_per_epoch, epochs_grow
+}
+
+/// `one_master_per_epoch` and `epochs_grow`.
+fn masters_and_epochs(v: &mut Verdict, finals: &[Final], states: &[DbState], initial_master: &str) {
     let mut claims: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
     claims
         .entry(1)
@@ -608,7 +686,7 @@ pub fn check(
         for (epoch, origins) in writers {
             let master = claims.get(&epoch);
             if origins.len() > 1 {
-                fail(
+                v.fail(
                     "one_master_per_epoch",
                     format!(
                         "on {}: env writes of epoch {epoch} from {origins:?} count as legitimate",
@@ -617,7 +695,7 @@ pub fn check(
                 );
             } else if let Some(o) = origins.iter().next() {
                 if master.is_some_and(|m| !m.contains(*o)) {
-                    fail(
+                    v.fail(
                         "one_master_per_epoch",
                         format!("on {}: {o} wrote env records at epoch {epoch}, whose master was {master:?}", f.code),
                     );
@@ -628,7 +706,7 @@ pub fn check(
         for (origin, seq, _, epoch) in &s.tokens {
             if let Some(prev) = last.insert(origin.as_str(), *epoch) {
                 if *epoch <= prev {
-                    fail(
+                    v.fail(
                         "epochs_grow",
                         format!("on {}: {origin} wrote a token at epoch {epoch} (seq {seq}) after one at epoch {prev}", f.code),
                     );
@@ -636,8 +714,6 @@ pub fn check(
             }
         }
     }
-    v.checked.conflicts = states.first().map_or(0, |s| s.conflicts.len());
-    v
 }
 
 #[cfg(test)]

@@ -359,7 +359,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("environment.toml");
         std::fs::write(&p, &text).unwrap();
-        let env = innsync_environment::Environment::load(&p).unwrap();
+        let env =
+            innsync_environment::Environment::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(env.servers.len(), 4);
         assert_eq!(text.matches("properties = ").count(), 1);
         assert!(!env.timetable.is_empty());

@@ -18,12 +18,11 @@
 //!
 //! A failing seed prints the command that replays it (`innsync chaos --seed N …`).
 
-#![warn(missing_docs)]
-
 pub mod check;
 pub mod client;
 pub mod deployment;
 pub mod history;
+pub mod launch;
 pub mod mangle;
 pub mod mesh;
 pub mod nemesis;

@@ -2,9 +2,8 @@
 //! data directory, killed with SIGKILL (kill -9) and restarted on the same port and directory,
 //! paused with SIGSTOP and resumed with SIGCONT.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 /// How a server stands, as the harness left it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,49 +107,32 @@ impl ServerProcess {
     }
 
     fn spawn(&mut self) -> Result<(), ProcessError> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("serve")
-            .args(&self.args)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .arg("--setting")
-            .arg(format!("clock_offset={}ms", self.skew_ms))
-            .env("INNSYNC_ADMIN_TOKEN", &self.token)
-            .env(
-                "RUST_LOG",
-                std::env::var("INNSYNC_CHAOS_LOG").unwrap_or_else(|_| "error".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
-            binary: self.binary.display().to_string(),
-            source,
-        })?;
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(ProcessError::NoAddress {
-                code: self.code.clone(),
-                line: "no stdout".into(),
-            });
-        };
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        if !line.starts_with("listening ") {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(ProcessError::NoAddress {
+        let mut args = self.args.clone();
+        args.extend([
+            "--listen".to_string(),
+            format!("127.0.0.1:{}", self.port),
+            "--data-dir".to_string(),
+            self.dir.display().to_string(),
+            "--setting".to_string(),
+            format!("clock_offset={}ms", self.skew_ms),
+        ]);
+        let log = std::env::var("INNSYNC_CHAOS_LOG").unwrap_or_else(|_| "error".into());
+        let launched = crate::launch::serve(crate::launch::Serve {
+            binary: &self.binary,
+            args: &args,
+            token: &self.token,
+            log: &log,
+        })
+        .map_err(|e| match e {
+            crate::launch::LaunchError::Spawn { binary, source } => {
+                ProcessError::Spawn { binary, source }
+            }
+            crate::launch::LaunchError::NoAddress { line } => ProcessError::NoAddress {
                 code: self.code.clone(),
                 line,
-            });
-        }
-        // Keep draining: a closed pipe must not be what stops the server.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        self.child = Some(child);
+            },
+        })?;
+        self.child = Some(launched.child);
         self.liveness = Liveness::Running;
         Ok(())
     }

@@ -122,6 +122,10 @@ fn forward_query(forward: bool) -> &'static str {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one short arm per client operation of the workload"
+)]
 async fn perform(shared: &Shared, st: &mut ClientState, op: &PlannedOp) {
     let kind = op.action.kind();
     match &op.action {

@@ -1,5 +1,12 @@
 //! Regression tests, at the level of one store, for what the chaos harness found where a
 //! deterministic reproduction needs the writer's batches (docs/testing.md, finding 4).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, Utc};
 use innsync_core::{Command, ServerCode};

@@ -1,5 +1,12 @@
 //! Thousands of seeded schedules of the simulated environment and PMS link, each checking the
 //! protocol invariants. A failure names its seed; replay it with `run_schedule(seed, mode)`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use innsync_chaos::sim::environment::{run_schedule, Mode, Outcome};
 

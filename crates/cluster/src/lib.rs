@@ -174,6 +174,10 @@ impl ClusterNode {
     /// Starts the node: opens its Raft log in `data_dir/cluster`, the state machine over
     /// `replica` (the store at `db`), the proposer reading `requests`, and bootstraps the
     /// cluster when asked to and nobody else has.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the node's start-up in order (log, state machine, network, bootstrap decision); one place to read it"
+    )]
     pub async fn start(
         config: ClusterConfig,
         data_dir: &Path,

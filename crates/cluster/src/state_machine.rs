@@ -111,29 +111,8 @@ impl StateMachine {
 /// Copies the database at `db` to `to` consistently (one backup step under one read
 /// transaction) and returns the mark the copy holds.
 fn copy_db(db: &Path, to: &Path) -> Result<AppliedMark, String> {
-    let src = innsync_store::schema::open_reader(db).map_err(|e| e.to_string())?;
-    let mut dst = rusqlite::Connection::open(to).map_err(|e| e.to_string())?;
-    {
-        let b = rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| e.to_string())?;
-        b.step(-1).map_err(|e| e.to_string())?;
-    }
-    let mark: Option<String> = dst
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'raft_applied'",
-            [],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e.to_string()),
-        })?;
-    dst.pragma_update(None, "journal_mode", "DELETE")
-        .map_err(|e| e.to_string())?;
-    drop(dst);
-    if let Ok(f) = std::fs::File::open(to) {
-        f.sync_all().map_err(|e| e.to_string())?;
-    }
+    innsync_store::backup::copy_consistent(db, to).map_err(|e| e.to_string())?;
+    let mark = innsync_store::backup::applied_mark(to).map_err(|e| e.to_string())?;
     match mark {
         Some(m) => serde_json::from_str(&m).map_err(|e| e.to_string()),
         None => Ok(AppliedMark::default()),
@@ -209,8 +188,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     (Some(batch), mine)
                 }
             };
+            // A blank or membership entry is an empty batch: it decides nothing, so its time is
+            // never read (and the machine's clock is not asked).
             let batch = batch.unwrap_or_else(|| Batch {
-                now: chrono::Utc::now(),
+                now: chrono::DateTime::UNIX_EPOCH,
                 jobs: vec![],
             });
             let mark = serde_json::to_string(&AppliedMark {

@@ -1,7 +1,7 @@
 //! The domain's refusals: each names what was wrong precisely enough to act on.
 
 use crate::ids::{Authority, ServerCode};
-use crate::view::ViewError;
+use crate::state_view::ViewError;
 use chrono::NaiveDate;
 
 /// The machine-readable code of a refusal, as in the API's problem documents.

@@ -23,8 +23,8 @@ pub mod pricing;
 pub mod rates;
 pub mod record;
 pub mod record_dates;
+pub mod state_view;
 pub mod stock;
-pub mod view;
 
 pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
@@ -37,4 +37,8 @@ pub use record::{
     Provenance, RatePeriod, RatePlan, Record, RecordKind, Role, Room, RoomType, Stay, Tombstone,
     User,
 };
-pub use view::{StateView, ViewError};
+/// The old path of [`state_view`], kept so that branches in flight still compile; remove after
+/// they are merged.
+#[doc(hidden)]
+pub use state_view as view;
+pub use state_view::{StateView, ViewError};

@@ -8,8 +8,8 @@ use crate::ids::{Authority, RecordId};
 use crate::record::{
     AllotmentGrant, Booking, Guest, Property, RatePlan, Record, RecordKind, Room, RoomType, User,
 };
+use crate::state_view::{StateView, ViewResult};
 use crate::stock::{room_nights, service_deltas, sold_deltas, NightStock, Occupancy, ServiceDelta};
-use crate::view::{StateView, ViewResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 

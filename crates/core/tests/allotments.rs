@@ -4,6 +4,13 @@
 //! allotments of a night add up to its rooms, no night is oversold), and nothing but an
 //! inventory change ever creates or deepens a shortfall — a sale or a grant never takes more
 //! than its holder has.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

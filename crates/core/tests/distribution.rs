@@ -1,6 +1,13 @@
 //! Records on the move, decided by the core over the model: ownership transfers (a booking takes
 //! its units along), the archive that never edits, copies from another environment with their
 //! duplicate policies, and deletions that leave a tombstone. The invariants hold after each.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;

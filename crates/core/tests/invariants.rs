@@ -1,6 +1,13 @@
 //! Random command sequences against the in-memory model: after every step the invariants hold
 //! (no oversold night, no room held twice, derived counters equal to the records), and every
 //! refusal wrote nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

@@ -11,8 +11,6 @@
 //!
 //! The server drives these with its own clock, store and network; this crate only decides.
 
-#![warn(missing_docs)]
-
 pub mod config;
 pub mod cursor;
 pub mod limits;

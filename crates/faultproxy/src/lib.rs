@@ -14,8 +14,6 @@
 //! Everything is bounded: a fixed buffer per direction, a cap on concurrent connections, and a
 //! named timeout for reaching the upstream.
 
-#![warn(missing_docs)]
-
 mod faults;
 mod pump;
 

@@ -4,6 +4,13 @@
 //! holds; a request for more waits as a pending operation until PA is reachable; after the heal
 //! every server agrees and no night is sold beyond its rooms. Bad grants are refused with a
 //! clear problem and change nothing; a room out of order reports the shortfall it makes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 
@@ -94,24 +101,14 @@ async fn ui_page(base: &str, (name, password): (&str, &str), path: &str) -> Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
-    let dir = tempfile::tempdir().unwrap();
-    let codes = ["WB", "RS", "PA"];
-    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
-    let env = environment_file(
-        dir.path(),
-        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
-    );
-    let mut text = std::fs::read_to_string(&env).unwrap();
-    text.push_str(RULE);
-    std::fs::write(&env, text).unwrap();
-    let links = proxy_mesh(&codes, &real).await;
-    let servers = start_behind_with(
-        &env,
-        &codes,
-        &real,
-        &links,
-        &["--setting", "allotment_rule_interval=100ms"],
-    );
+    let ThreeServers {
+        dir: _dir,
+        env: _,
+        codes: _,
+        real: _,
+        links,
+        servers,
+    } = three_servers(RULE, &["--setting", "allotment_rule_interval=100ms"]).await;
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;

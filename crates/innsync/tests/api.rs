@@ -1,6 +1,13 @@
 //! The HTTP contract of API.md against a real server process: bad input is refused with a
 //! precise problem and writes nothing; the booking state machine over HTTP; idempotency; auth
 //! and roles; holds expiring by themselves; the OpenAPI document covers every route.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

@@ -3,14 +3,20 @@
 //! verify and restore; a point-in-time restore lands exactly on the state at the chosen time
 //! and a time before the backup is refused; a restored server recovers its own later changes
 //! from its peer before it takes writes, so no sequence number is used twice.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 
 use common::{booking, environment_file, free_port, seed, until, Api, TOKEN};
 use innsync_faultproxy::Proxy;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 struct Server {
     port: u16,
@@ -29,19 +35,7 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
-            .args(&self.args)
-            .env("INNSYNC_ADMIN_TOKEN", TOKEN)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening "), "did not start: {line:?}");
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let (child, _) = common::launch(&self.args, "error");
         self.child = Some(child);
     }
 
@@ -419,7 +413,6 @@ async fn a_restored_server_recovers_its_own_later_changes_before_taking_writes()
 impl Server {
     fn start_on(dir: &Path, port: u16, extra: &[String]) -> Self {
         let mut args: Vec<String> = vec![
-            "serve".into(),
             "--listen".into(),
             format!("127.0.0.1:{port}"),
             "--data-dir".into(),

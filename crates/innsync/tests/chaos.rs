@@ -4,6 +4,13 @@
 //! mode is `innsync chaos --minutes M`; docs/testing.md says what was run and found.
 //!
 //! Below: the regression tests of what the harness found, each with its seed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use innsync_chaos::{run, RunConfig};
 use std::path::PathBuf;

@@ -7,6 +7,13 @@
 //! identical and every invariant holds.
 //!
 //! The tests take turns (one cluster at a time), so elections are not starved of CPU.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 
@@ -14,9 +21,8 @@ use common::{booking, free_port, seed, until, Api, TOKEN};
 use innsync_faultproxy::{Proxy, ProxyHandle};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,23 +45,7 @@ impl Node {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
-            .args(&self.args)
-            .env("INNSYNC_ADMIN_TOKEN", TOKEN)
-            .env("RUST_LOG", "error,openraft=off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn innsync serve");
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(
-            line.starts_with("listening "),
-            "node {} did not start: {line:?}",
-            self.id
-        );
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let (child, _) = common::launch(&self.args, "error,openraft=off");
         self.child = Some(child);
     }
 
@@ -133,7 +123,6 @@ impl Cluster {
                 })
                 .collect();
             let mut args: Vec<String> = [
-                "serve",
                 "--server",
                 "WB",
                 "--listen",
@@ -713,7 +702,6 @@ async fn a_node_is_replaced_by_command() {
         port,
         dir: temp.path().to_path_buf(),
         args: [
-            "serve",
             "--server",
             "WB",
             "--listen",

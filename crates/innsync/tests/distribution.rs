@@ -5,6 +5,13 @@
 //! partner with a field mapping as independent copies; a copy the partner refuses fails, an
 //! operator fixes the cause and retries it, and it completes; PA never receives River Camp's
 //! records; killing WB mid-queue loses and repeats nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

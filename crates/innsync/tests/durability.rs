@@ -1,5 +1,12 @@
 //! kill -9 in the middle of a write load: after a restart every acknowledged booking is there,
 //! unchanged, and the invariants hold.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

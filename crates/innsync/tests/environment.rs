@@ -2,6 +2,13 @@
 //! PA property server owning KRL): changes travel between them, writes are accepted only where
 //! their authority is, peers with a different file or secret are refused, and after a partition
 //! heals every server holds the same database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 
@@ -210,7 +217,7 @@ async fn peers_with_another_file_or_secret_are_refused() {
     let good =
         innsync_server::replication::auth::peer_token("a long shared secret for tests", "RS");
     let wrong = innsync_server::replication::auth::peer_token("another secret entirely", "RS");
-    let ours = innsync_environment::Environment::load(&env)
+    let ours = innsync_environment::Environment::parse(&std::fs::read_to_string(&env).unwrap())
         .unwrap()
         .fingerprint()
         .to_string();
@@ -243,16 +250,15 @@ async fn peers_with_another_file_or_secret_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() {
-    let dir = tempfile::tempdir().unwrap();
-    let codes = ["WB", "RS", "PA"];
-    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
-    let env = environment_file(
-        dir.path(),
-        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
-    );
     // One proxy per directed link, so any link can be cut on its own.
-    let links = proxy_mesh(&codes, &real).await;
-    let servers = start_behind(&env, &codes, &real, &links);
+    let ThreeServers {
+        dir: _dir,
+        env: _,
+        codes: _,
+        real: _,
+        links,
+        servers,
+    } = three_servers("", &[]).await;
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;
@@ -699,15 +705,15 @@ async fn writes_forwarded_to_their_owner_now_or_when_it_is_reachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_forced_takeover_fences_the_old_master_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let codes = ["WB", "RS", "PA"];
-    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
-    let env = environment_file(
-        dir.path(),
-        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
-    );
-    let links = proxy_mesh(&codes, &real).await;
-    let servers = start_behind(&env, &codes, &real, &links);
+    // One proxy per directed link, so any link can be cut on its own.
+    let ThreeServers {
+        dir: _dir,
+        env: _,
+        codes: _,
+        real: _,
+        links,
+        servers,
+    } = three_servers("", &[]).await;
     let (wb, rs, pa) = (servers[0].api(), servers[1].api(), servers[2].api());
     for api in [&wb, &rs, &pa] {
         admin_known(api).await;
@@ -965,15 +971,15 @@ async fn a_handover_to_a_target_that_cannot_catch_up_aborts_and_the_master_stays
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_delays_and_dropped_connections_still_converge() {
-    let dir = tempfile::tempdir().unwrap();
-    let codes = ["WB", "RS", "PA"];
-    let real: Vec<u16> = codes.iter().map(|_| free_port()).collect();
-    let env = environment_file(
-        dir.path(),
-        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
-    );
-    let links = proxy_mesh(&codes, &real).await;
-    let mut servers = start_behind(&env, &codes, &real, &links);
+    // One proxy per directed link, so any link can be cut on its own.
+    let ThreeServers {
+        dir: _dir,
+        env: _,
+        codes: _,
+        real: _,
+        links,
+        mut servers,
+    } = three_servers("", &[]).await;
     for s in &servers {
         admin_known(&s.api()).await;
     }

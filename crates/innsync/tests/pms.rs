@@ -4,6 +4,14 @@
 //! the room records; resets run on demand; a link cut leads to a fresh, complete cycle. FIAS
 //! links are tested against an independent FIAS interface (`fias_peer`): numeric `G#`, names
 //! per encoding, local `DA`/`TI`, skipped records, postings, and `LE` then reconnect.
+//! the room records; resets run on demand; a link cut leads to a fresh, complete cycle.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 mod fias_peer;

@@ -15,6 +15,13 @@
 //!
 //! Without chromium or chromedriver the browser test tries `scripts/install-browser` and fails
 //! with a clear message if that does not help, unless `INNSYNC_SKIP_BROWSER=1` is set.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 mod ui;

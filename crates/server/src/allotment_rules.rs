@@ -22,7 +22,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         for rule in &rules {
             let cmd = Command::RunAllotmentRule { rule: rule.clone() };
-            match state.writer.submit(cmd, "system", None).await {
+            match crate::write::submit(&state, cmd, "system", None).await {
                 Ok(out) => {
                     if let Outcome::Granted { ids } = out.outcome() {
                         if !ids.is_empty() {

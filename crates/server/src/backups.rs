@@ -56,8 +56,9 @@ pub fn spawn(
                     _ = stop.changed() => return,
                 }
                 let (db, root, keep) = (db.clone(), root.clone(), state.settings.backup_keep);
+                let now = (state.clock)();
                 match tokio::task::spawn_blocking(move || {
-                    innsync_store::backup::scheduled(&db, &root, keep)
+                    innsync_store::backup::scheduled(&db, &root, keep, now)
                 })
                 .await
                 {
@@ -153,9 +154,7 @@ async fn recover_from(
         .filter(|c| c.origin == me)
         .collect();
     let n = own.len();
-    state
-        .writer
-        .recover_own(own)
+    crate::write::recover_own(state, own)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(
@@ -168,7 +167,7 @@ async fn recover_from(
 
 async fn finish(state: &AppState) {
     loop {
-        match state.writer.finish_recovery().await {
+        match crate::write::finish_recovery(state).await {
             Ok(()) => {
                 tracing::info!("recovery after restore complete: taking writes again");
                 return;

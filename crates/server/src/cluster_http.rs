@@ -1,6 +1,6 @@
 //! The HTTP side of an HA cluster node (DESIGN.md §7).
 //!
-//! - [`forward`]: a follower relays every write (any method but GET/HEAD/OPTIONS) and every
+//! - [`relay_to_leader`]: a follower relays every write (any method but GET/HEAD/OPTIONS) and every
 //!   `?consistent=true` read to the leader and answers with the leader's answer, so any node
 //!   answers any request; the leader serves a consistent read after openraft's linearizable
 //!   read (every write acknowledged before it is visible).
@@ -84,7 +84,11 @@ fn consistent_query(query: Option<&str>) -> (bool, Option<String>) {
 }
 
 /// The middleware: serve here, or relay to the leader.
-pub async fn forward(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn relay_to_leader(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(node) = state.cluster.clone() else {
         return next.run(req).await;
     };
@@ -460,11 +464,11 @@ pub async fn lead(
         );
         let (jobs_stop_tx, jobs_stop) = watch::channel(false);
         // A handover left frozen by a leader that died is over: env writes resume.
-        if let Err(e) = state.writer.freeze(false).await {
+        if let Err(e) = crate::write::freeze(&state, false).await {
             tracing::warn!(error = %e, "could not thaw env writes on becoming leader");
         }
         if state.settings.archive_dir.is_some() {
-            if let Err(e) = state.writer.track_commit_order().await {
+            if let Err(e) = crate::write::track_commit_order(&state).await {
                 tracing::warn!(error = %e, "could not turn on the commit order for the archive");
             }
         }
@@ -504,7 +508,7 @@ async fn set_up_admin(
     stop: watch::Receiver<bool>,
 ) {
     loop {
-        match crate::auth::bootstrap_admin(&state, &data_dir, Some(token.clone())).await {
+        match crate::bootstrap::bootstrap_admin(&state, &data_dir, Some(token.clone())).await {
             Ok(_) => return,
             Err(e) => tracing::warn!(error = %e, "admin set-up failed; retrying"),
         }

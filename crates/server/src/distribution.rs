@@ -2,33 +2,22 @@
 //! environment.toml look at every change this server writes, and on a schedule at the records
 //! it owns, and queue the operations they ask for — in the same transaction that records how far
 //! they have looked, so no change is acted on twice or never. The queue's worker
-//! (`replication/queue.rs`) carries them out. Also here: how this server serves a peer that
-//! receives only its own properties (partial replication).
+//! (`replication/queue.rs`) carries them out. How this server serves a peer that receives only
+//! its own properties (partial replication) is `replication/serving.rs`.
 
 use crate::replication::queue::{CopyOp, DeleteCopyOp, DeleteOp, TransferOp};
 use crate::state::AppState;
 use innsync_core::{Authority, CopyKind, CopyRequest, OnDuplicate, Provenance, Record, ServerCode};
-use innsync_environment::rules::Receive;
 use innsync_environment::rules::{
     self, DuplicatePolicy, Event, Mode, Operation, PlannedOp, Resolved, Rule,
 };
-use innsync_store::{Change, LocalWrite, NewPending, ReadPool, StoreError};
-use std::collections::BTreeMap;
+use innsync_store::{Change, LocalWrite, NewPending};
 use tokio::sync::watch;
 
 /// Most own changes one scan looks at before it records how far it got.
 pub const SCAN_BATCH: usize = 500;
 /// Most records of one kind a scheduled sweep looks at per rule and round.
 pub const SWEEP_LIMIT: usize = 10_000;
-
-/// A partner environment's URL and the token it gave us.
-pub fn partner(state: &AppState, name: &str) -> Option<(String, String)> {
-    let env = &state.env.as_ref()?.env;
-    env.partners
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| (p.url.to_string(), p.token.expose().to_string()))
-}
 
 /// Runs the rules until stopped: after every commit over this server's new changes, and every
 /// `rule_sweep_interval` over the records it owns for `on = "schedule"` rules.
@@ -116,10 +105,7 @@ async fn scan(state: &AppState) -> Result<(), crate::problem::Problem> {
                 ops.extend(linked_updates(state, &ctx.env, &me, rec, &json, now).await?);
             }
         }
-        state
-            .writer
-            .local(LocalWrite::RulesScanned { upto, ops })
-            .await?;
+        crate::write::local(state, LocalWrite::RulesScanned { upto, ops }).await?;
     }
 }
 
@@ -447,111 +433,8 @@ async fn sweep_scheduled(state: &AppState) -> Result<(), crate::problem::Problem
             }
         }
         for op in ops {
-            state.writer.local(LocalWrite::EnqueuePending(op)).await?;
+            crate::write::local(state, LocalWrite::EnqueuePending(op)).await?;
         }
     }
     Ok(())
-}
-
-/// How this server serves one peer's pulls: everything, or — for a peer that receives only
-/// its own properties (partial replication) — only the changes meant for it, saying how far it
-/// looked so the peer moves past the rest. A server that itself receives only part re-serves
-/// only its own changes (its copy of the others' logs has holes).
-#[derive(Clone)]
-pub struct Serving {
-    partial: Option<(std::sync::Arc<crate::replication::EnvContext>, ServerCode)>,
-    only_origin: Option<String>,
-}
-
-impl Serving {
-    /// How to serve `peer`.
-    pub fn for_peer(state: &AppState, peer: &ServerCode) -> Self {
-        let Some(ctx) = &state.env else {
-            return Self {
-                partial: None,
-                only_origin: None,
-            };
-        };
-        let partial = ctx
-            .env
-            .server(peer)
-            .is_some_and(|s| s.receive == Receive::Own)
-            .then(|| (ctx.clone(), peer.clone()));
-        let only_origin = (ctx.me.receive == Receive::Own).then(|| ctx.me.code.to_string());
-        Self {
-            partial,
-            only_origin,
-        }
-    }
-
-    /// Whether the peer receives part of the data.
-    pub fn partial(&self) -> bool {
-        self.partial.is_some() || self.only_origin.is_some()
-    }
-
-    /// The changes beyond `cursor` for this peer, and how far each origin was looked at.
-    #[allow(
-        clippy::type_complexity,
-        reason = "the changes and how far each origin was looked at"
-    )]
-    pub fn changes_after(
-        &self,
-        r: &ReadPool,
-        cursor: &BTreeMap<String, u64>,
-        limit: usize,
-    ) -> Result<(Vec<Change>, BTreeMap<String, u64>), StoreError> {
-        let Some((ctx, peer)) = &self.partial else {
-            return r.changes_after_filtered(
-                cursor,
-                limit,
-                self.only_origin.as_deref(),
-                &|_, _| Ok(true),
-            );
-        };
-        let entry = ctx.env.server(peer);
-        let own: Vec<String> = entry.map(|e| e.properties.clone()).unwrap_or_default();
-        let keep = |c: &rusqlite::Connection, ch: &Change| -> Result<bool, StoreError> {
-            let json = serde_json::to_value(&ch.record)?;
-            let referenced = match &ch.record {
-                Record::Guest(g) => guest_booked_at(c, g.meta.id.as_str(), &own)?,
-                Record::Note(n) => booking_at(c, n.booking.as_str(), &own)?,
-                _ => false,
-            };
-            Ok(rules::receives(
-                &ctx.env,
-                peer,
-                ch.record.kind(),
-                &json,
-                referenced,
-            ))
-        };
-        r.changes_after_filtered(cursor, limit, self.only_origin.as_deref(), &keep)
-    }
-}
-
-fn guest_booked_at(
-    c: &rusqlite::Connection,
-    guest: &str,
-    props: &[String],
-) -> Result<bool, StoreError> {
-    let mut st = c.prepare_cached("SELECT property FROM bookings WHERE guest_id = ?1")?;
-    let rows = st.query_map([guest], |r| r.get::<_, String>(0))?;
-    for p in rows {
-        if props.contains(&p?) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn booking_at(
-    c: &rusqlite::Connection,
-    booking: &str,
-    props: &[String],
-) -> Result<bool, StoreError> {
-    let p: Option<String> = rusqlite::OptionalExtension::optional(
-        c.prepare_cached("SELECT property FROM bookings WHERE id = ?1")?
-            .query_row([booking], |r| r.get(0)),
-    )?;
-    Ok(p.is_some_and(|p| props.contains(&p)))
 }

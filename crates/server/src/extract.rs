@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -183,5 +185,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Forward {
             }
         }
         Ok(Self(false))
+    }
+}
+
+/// Deserializes a `YYYY-MM-DD` date with a message a person can act on.
+pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let s = String::deserialize(d)?;
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)")))
+}
+
+/// Like [`date`], for optional fields.
+pub fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))
+            }),
+    }
+}
+
+/// The `limit` of a list request, checked against the settings.
+pub fn list_limit(state: &crate::state::AppState, limit: Option<usize>) -> Result<usize, Problem> {
+    let max = state.settings.max_list_limit;
+    match limit {
+        None => Ok(state.settings.default_list_limit),
+        Some(0) => Err(Problem::invalid("limit must be at least 1")),
+        Some(n) if n > max => Err(Problem::invalid(format!(
+            "limit must be at most {max}; got {n}"
+        ))),
+        Some(n) => Ok(n),
     }
 }

@@ -1,5 +1,7 @@
 //! innsync's HTTP server: the JSON API of API.md, bearer-token auth with roles, problem+json
-//! errors, Prometheus metrics, and the server's own background jobs (hold expiry).
+//! errors, Prometheus metrics, and the server's own background jobs (hold sweeper, pullers,
+//! pending-operation queue, distribution and allotment rules, handover timetable, backups, PMS
+//! links).
 //!
 //! Handlers are thin: they parse and authorise, turn the request into a domain `Command`, hand
 //! it to the store's writer, and render the outcome. Every rule lives in `innsync-core`.
@@ -8,9 +10,11 @@ pub mod allotment_rules;
 pub mod api;
 pub mod auth;
 pub mod backups;
+pub mod bootstrap;
 pub mod cluster_http;
 pub mod distribution;
 pub mod extract;
+pub mod json_views;
 pub mod metrics;
 pub mod night_audit;
 pub mod pms;
@@ -20,7 +24,7 @@ pub mod settings;
 pub mod state;
 pub mod sweeper;
 pub mod ui;
-pub mod views;
+pub mod write;
 
 pub use settings::Settings;
 pub use state::AppState;
@@ -94,7 +98,86 @@ impl Running {
 
 /// Opens the store, bootstraps the admin, binds, and serves until stopped.
 pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeError> {
-    let writer_settings = WriterSettings {
+    let (writer, reads, cluster) = open_store(&config, &clock).await?;
+    let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
+    state.env = config.environment.clone();
+    state.cluster = cluster.clone();
+    if let Some(env) = &state.env {
+        set_server_urls(env);
+    }
+    let (admin_token, cluster_admin) = match &cluster {
+        None => (
+            bootstrap::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone())
+                .await?,
+            String::new(),
+        ),
+        // In a cluster the admin is set up by whichever node leads (see `cluster_http`).
+        Some(_) => {
+            let (t, new) = cluster_http::admin_token(&config.data_dir, config.admin_token.clone())?;
+            (new.then(|| t.clone()), t)
+        }
+    };
+    let (listener, addr) = bind(&config.listen).await?;
+    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    // The jobs that write run where writes are taken: here, or on the cluster's leader only.
+    let jobs = match &cluster {
+        None => {
+            if state.settings.archive_dir.is_some() {
+                // Changes are numbered in commit order before the first write is taken.
+                crate::write::track_commit_order(&state).await?;
+            }
+            start_pms_links(&state).await;
+            spawn_jobs(&state, stop.clone())
+        }
+        Some(node) => vec![tokio::spawn(cluster_http::lead(
+            state.clone(),
+            node.clone(),
+            config.data_dir.clone(),
+            cluster_admin,
+            stop.clone(),
+        ))],
+    };
+    let housekeeping = backups::spawn(&state, &config.data_dir, stop.clone());
+    let app = api::router(state.clone());
+    let app = match &cluster {
+        None => app,
+        Some(node) => app
+            .merge(cluster_http::router(state.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                cluster_http::relay_to_leader,
+            ))
+            .merge(innsync_cluster::routes::router(node.clone())),
+    };
+    let pms = state.pms.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        for j in jobs.into_iter().chain(housekeeping) {
+            j.abort();
+        }
+        pms.stop_all();
+        served.map_err(|source| ServeError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+    });
+    tracing::info!(%addr, server = %config.server, "innsync serving");
+    Ok(Running {
+        addr,
+        admin_token,
+        task,
+        cluster,
+        shutdown,
+    })
+}
+
+/// The writer's limits and the environment's owners, holders and archives.
+fn writer_settings(config: &ServerConfig) -> WriterSettings {
+    WriterSettings {
         queue_limit: config.settings.write_queue_limit,
         max_batch: config.settings.write_batch_limit,
         initial_master: config
@@ -136,8 +219,23 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
                     .collect()
             })
             .unwrap_or_default(),
-    };
-    let (writer, reads, cluster) = match &config.cluster {
+    }
+}
+
+/// The writer (and read pool) of a single node, or of a cluster node with its Raft node.
+async fn open_store(
+    config: &ServerConfig,
+    clock: &Clock,
+) -> Result<
+    (
+        Writer,
+        innsync_store::ReadPool,
+        Option<Arc<innsync_cluster::ClusterNode>>,
+    ),
+    ServeError,
+> {
+    let writer_settings = writer_settings(config);
+    Ok(match &config.cluster {
         None => {
             let (w, r) = Writer::open(
                 &config.data_dir,
@@ -166,100 +264,38 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             .map_err(|e| ServeError::Cluster(e.to_string()))?;
             (w, r, Some(node))
         }
-    };
-    let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
-    state.env = config.environment.clone();
-    state.cluster = cluster.clone();
-    if let Some(env) = &state.env {
-        problem::set_server_urls(
-            env.env
-                .servers
-                .iter()
-                .map(|s| {
-                    (
-                        s.code.to_string(),
-                        s.url.as_str().trim_end_matches('/').to_string(),
-                    )
-                })
-                .collect(),
-        );
-    }
-    let (admin_token, cluster_admin) = match &cluster {
-        None => (
-            auth::bootstrap_admin(&state, &config.data_dir, config.admin_token.clone()).await?,
-            String::new(),
-        ),
-        // In a cluster the admin is set up by whichever node leads (see `cluster_http`).
-        Some(_) => {
-            let (t, new) = cluster_http::admin_token(&config.data_dir, config.admin_token.clone())?;
-            (new.then(|| t.clone()), t)
-        }
-    };
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    })
+}
+
+/// Problems name the servers of the environment by URL.
+fn set_server_urls(env: &replication::EnvContext) {
+    problem::set_server_urls(
+        env.env
+            .servers
+            .iter()
+            .map(|s| {
+                (
+                    s.code.to_string(),
+                    s.url.as_str().trim_end_matches('/').to_string(),
+                )
+            })
+            .collect(),
+    );
+}
+
+/// Binds the listen address.
+async fn bind(listen: &str) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Listen {
-            addr: config.listen.clone(),
+            addr: listen.to_string(),
             source,
         })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: config.listen.clone(),
+        addr: listen.to_string(),
         source,
     })?;
-    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-    // The jobs that write run where writes are taken: here, or on the cluster's leader only.
-    let jobs = match &cluster {
-        None => {
-            if state.settings.archive_dir.is_some() {
-                // Changes are numbered in commit order before the first write is taken.
-                state.writer.track_commit_order().await?;
-            }
-            start_pms_links(&state).await;
-            spawn_jobs(&state, stop.clone())
-        }
-        Some(node) => vec![tokio::spawn(cluster_http::lead(
-            state.clone(),
-            node.clone(),
-            config.data_dir.clone(),
-            cluster_admin,
-            stop.clone(),
-        ))],
-    };
-    let housekeeping = backups::spawn(&state, &config.data_dir, stop.clone());
-    let app = api::router(state.clone());
-    let app = match &cluster {
-        None => app,
-        Some(node) => app
-            .merge(cluster_http::router(state.clone()))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                cluster_http::forward,
-            ))
-            .merge(innsync_cluster::routes::router(node.clone())),
-    };
-    let pms = state.pms.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-        for j in jobs.into_iter().chain(housekeeping) {
-            j.abort();
-        }
-        pms.stop_all();
-        served.map_err(|source| ServeError::Listen {
-            addr: addr.to_string(),
-            source,
-        })
-    });
-    tracing::info!(%addr, server = %config.server, "innsync serving");
-    Ok(Running {
-        addr,
-        admin_token,
-        task,
-        cluster,
-        shutdown,
-    })
+    Ok((listener, addr))
 }
 
 /// Spawns the server's own jobs that write: the hold sweeper, a puller per peer, the timetable

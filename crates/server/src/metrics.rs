@@ -12,9 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
-
-use crate::state::AppState;
 
 /// Labels of an HTTP request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -171,7 +170,7 @@ impl Metrics {
 }
 
 /// Middleware that counts and times every request by its route template.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     // A label per method the server knows; anything else is folded into one, so invented
     // methods cannot grow /metrics without bound (issue 16).
@@ -185,8 +184,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
-    state
-        .metrics
+    metrics
         .http_requests
         .get_or_create(&HttpLabels {
             method,
@@ -194,9 +192,6 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
             status: resp.status().as_u16(),
         })
         .inc();
-    state
-        .metrics
-        .http_seconds
-        .observe(start.elapsed().as_secs_f64());
+    metrics.http_seconds.observe(start.elapsed().as_secs_f64());
     resp
 }

@@ -14,11 +14,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match state
-            .writer
-            .submit(Command::ExpireHolds, "system", None)
-            .await
-        {
+        match crate::write::submit(&state, Command::ExpireHolds, "system", None).await {
             Ok(out) => {
                 if let Outcome::Expired { ids } = out.outcome() {
                     if !ids.is_empty() {

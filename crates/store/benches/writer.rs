@@ -10,6 +10,13 @@
 //! prices for every room type, a season and restrictions, and a 10 % derived plan), for 2
 //! adults and a child: the cost of pricing at booking time (two plan lookups by key and a
 //! night-by-night price) against the unpriced path.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{Days, Utc};
 use innsync_core::command::PricingRequest;

@@ -162,122 +162,8 @@ pub(crate) fn write_state(
         stamp.seq as i64
     ])?;
     match rec {
-        Record::Booking(b) => {
-            let old_b = match old {
-                Some(Record::Booking(o)) => Some(o),
-                _ => None,
-            };
-            for d in sold_deltas(old_b, b) {
-                add_sold(
-                    conn,
-                    &d.property,
-                    &d.room_type,
-                    &d.night,
-                    &d.holder,
-                    d.delta,
-                )?;
-            }
-            if let Some(o) = old_b {
-                let mut del = conn.prepare_cached(
-                    "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
-                )?;
-                for (room, night) in room_nights(o) {
-                    del.execute(params![
-                        o.property,
-                        room,
-                        night_text(night),
-                        o.meta.id.as_str()
-                    ])?;
-                }
-            }
-            let mut ins = conn.prepare_cached(
-                "INSERT INTO room_nights (property, room, night, booking) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (room, night) in room_nights(b) {
-                ins.execute(params![
-                    b.property,
-                    room,
-                    night_text(night),
-                    b.meta.id.as_str()
-                ])?;
-            }
-            for e in room_events(old_b, b) {
-                let mut outbox = conn.prepare_cached(
-                    "INSERT INTO pms_outbox (property, room, occupied, guest_name, booking, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                outbox.execute(params![
-                    e.property,
-                    e.room,
-                    e.occupied,
-                    e.guest_name,
-                    e.booking,
-                    stamp.at
-                ])?;
-            }
-            conn.prepare_cached(
-                "INSERT INTO bookings (id, property, room_type, arrival, departure, status,
-                    hold_until, guest_name, owner, updated_at, guest_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (id) DO UPDATE SET property = ?2, room_type = ?3, arrival = ?4,
-                    departure = ?5, status = ?6, hold_until = ?7, guest_name = ?8, owner = ?9,
-                    updated_at = ?10, guest_id = ?11",
-            )?
-            .execute(params![
-                b.meta.id.as_str(),
-                b.property,
-                b.room_type,
-                night_text(b.arrival),
-                night_text(b.departure),
-                b.status.as_str(),
-                b.hold_until.map(time_text),
-                b.guest_name,
-                b.meta.owner.to_string(),
-                time_text(b.updated_at),
-                b.guest_id.as_str(),
-            ])?;
-        }
-        Record::Room(r) => {
-            let old_r = match old {
-                Some(Record::Room(o)) => Some(o),
-                _ => None,
-            };
-            for d in service_deltas(old_r, r) {
-                match d {
-                    ServiceDelta::Capacity {
-                        property,
-                        room_type,
-                        delta,
-                    } => {
-                        add_counter(
-                            conn,
-                            "INSERT INTO capacity (property, room_type, rooms) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (property, room_type) DO UPDATE SET rooms = rooms + ?3",
-                            "UPDATE capacity SET rooms = rooms + ?3 WHERE property = ?1 AND room_type = ?2",
-                            params![property, room_type, delta],
-                            delta,
-                        )?;
-                    }
-                    ServiceDelta::OutOfOrder {
-                        property,
-                        room_type,
-                        night,
-                        delta,
-                    } => {
-                        add_counter(
-                            conn,
-                            "INSERT INTO out_of_order (property, room_type, night, rooms)
-                             VALUES (?1, ?2, ?3, ?4)
-                             ON CONFLICT (property, room_type, night) DO UPDATE SET rooms = rooms + ?4",
-                            "UPDATE out_of_order SET rooms = rooms + ?4
-                             WHERE property = ?1 AND room_type = ?2 AND night = ?3",
-                            params![property, room_type, night_text(night), delta],
-                            delta,
-                        )?;
-                    }
-                }
-            }
-        }
+        Record::Booking(b) => write_booking(conn, b, old, stamp)?,
+        Record::Room(r) => write_room(conn, r, old)?,
         // Grants never change once written: only their first arrival moves units.
         Record::AllotmentGrant(g) if old.is_none() => {
             for d in grant_deltas(g) {
@@ -302,6 +188,137 @@ pub(crate) fn write_state(
             // every token wherever it arrives), not only when the token is the newest.
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A booking's derived rows: units sold, room nights, the PMS outbox and the bookings index.
+fn write_booking(
+    conn: &Connection,
+    b: &innsync_core::Booking,
+    old: Option<&Record>,
+    stamp: &ChangeStamp<'_>,
+) -> Result<(), StoreError> {
+    let old_b = match old {
+        Some(Record::Booking(o)) => Some(o),
+        _ => None,
+    };
+    for d in sold_deltas(old_b, b) {
+        add_sold(
+            conn,
+            &d.property,
+            &d.room_type,
+            &d.night,
+            &d.holder,
+            d.delta,
+        )?;
+    }
+    if let Some(o) = old_b {
+        let mut del = conn.prepare_cached(
+            "DELETE FROM room_nights WHERE property = ?1 AND room = ?2 AND night = ?3 AND booking = ?4",
+        )?;
+        for (room, night) in room_nights(o) {
+            del.execute(params![
+                o.property,
+                room,
+                night_text(night),
+                o.meta.id.as_str()
+            ])?;
+        }
+    }
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO room_nights (property, room, night, booking) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (room, night) in room_nights(b) {
+        ins.execute(params![
+            b.property,
+            room,
+            night_text(night),
+            b.meta.id.as_str()
+        ])?;
+    }
+    for e in room_events(old_b, b) {
+        let mut outbox = conn.prepare_cached(
+            "INSERT INTO pms_outbox (property, room, occupied, guest_name, booking, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        outbox.execute(params![
+            e.property,
+            e.room,
+            e.occupied,
+            e.guest_name,
+            e.booking,
+            stamp.at
+        ])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO bookings (id, property, room_type, arrival, departure, status,
+            hold_until, guest_name, owner, updated_at, guest_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET property = ?2, room_type = ?3, arrival = ?4,
+            departure = ?5, status = ?6, hold_until = ?7, guest_name = ?8, owner = ?9,
+            updated_at = ?10, guest_id = ?11",
+    )?
+    .execute(params![
+        b.meta.id.as_str(),
+        b.property,
+        b.room_type,
+        night_text(b.arrival),
+        night_text(b.departure),
+        b.status.as_str(),
+        b.hold_until.map(time_text),
+        b.guest_name,
+        b.meta.owner.to_string(),
+        time_text(b.updated_at),
+        b.guest_id.as_str(),
+    ])?;
+    Ok(())
+}
+
+/// A room's derived rows: capacity and out-of-order counters.
+fn write_room(
+    conn: &Connection,
+    r: &innsync_core::Room,
+    old: Option<&Record>,
+) -> Result<(), StoreError> {
+    let old_r = match old {
+        Some(Record::Room(o)) => Some(o),
+        _ => None,
+    };
+    for d in service_deltas(old_r, r) {
+        match d {
+            ServiceDelta::Capacity {
+                property,
+                room_type,
+                delta,
+            } => {
+                add_counter(
+                    conn,
+                    "INSERT INTO capacity (property, room_type, rooms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (property, room_type) DO UPDATE SET rooms = rooms + ?3",
+                    "UPDATE capacity SET rooms = rooms + ?3 WHERE property = ?1 AND room_type = ?2",
+                    params![property, room_type, delta],
+                    delta,
+                )?;
+            }
+            ServiceDelta::OutOfOrder {
+                property,
+                room_type,
+                night,
+                delta,
+            } => {
+                add_counter(
+                    conn,
+                    "INSERT INTO out_of_order (property, room_type, night, rooms)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (property, room_type, night) DO UPDATE SET rooms = rooms + ?4",
+                    "UPDATE out_of_order SET rooms = rooms + ?4
+                     WHERE property = ?1 AND room_type = ?2 AND night = ?3",
+                    params![property, room_type, night_text(night), delta],
+                    delta,
+                )?;
+            }
+        }
     }
     Ok(())
 }

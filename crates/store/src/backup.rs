@@ -125,8 +125,8 @@ fn meta(conn: &Connection, key: &str) -> Result<Option<String>, rusqlite::Error>
 }
 
 /// Takes an online, consistent backup of the database at `db` into the directory `to`
-/// (created; it must not hold a backup already) and returns its manifest.
-pub fn create(db: &Path, to: &Path) -> Result<Manifest, BackupError> {
+/// (created; it must not hold a backup already) and returns its manifest, stamped `now`.
+pub fn create(db: &Path, to: &Path, now: DateTime<Utc>) -> Result<Manifest, BackupError> {
     if !db.exists() {
         return Err(BackupError::Refused(format!(
             "no database at {}",
@@ -141,29 +141,44 @@ pub fn create(db: &Path, to: &Path) -> Result<Manifest, BackupError> {
     }
     std::fs::create_dir_all(to)?;
     let target = to.join(crate::DB_FILE);
-    let src = crate::schema::open_reader(db)?;
-    // One step copies every page under one read transaction: a consistent image.
-    {
-        let mut dst = Connection::open(&target)?;
-        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        backup.step(-1)?;
-    }
-    {
-        // The copy is a self-contained file: no WAL beside it.
-        let c = Connection::open(&target)?;
-        c.pragma_update(None, "journal_mode", "DELETE")?;
-    }
-    let manifest = describe(&target, to)?;
-    if let Ok(f) = std::fs::File::open(&target) {
-        f.sync_all()?;
-    }
+    copy_consistent(db, &target)?;
+    let manifest = describe(&target, to, now)?;
     let json = serde_json::to_vec_pretty(&manifest).map_err(StoreError::from)?;
     write_durably(&to.join(MANIFEST_FILE), &json)?;
     Ok(manifest)
 }
 
-/// Reads what a database file holds into a manifest (checksum included).
-fn describe(file: &Path, dir: &Path) -> Result<Manifest, BackupError> {
+/// Copies the database at `db` to `target` as one consistent, self-contained, synced file: one
+/// backup step under one read transaction (the writer is not blocked), journal mode DELETE (no
+/// WAL beside it). What a backup holds, and a cluster node's snapshot.
+pub fn copy_consistent(db: &Path, target: &Path) -> Result<(), BackupError> {
+    let src = crate::schema::open_reader(db)?;
+    // One step copies every page under one read transaction: a consistent image.
+    {
+        let mut dst = Connection::open(target)?;
+        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        backup.step(-1)?;
+    }
+    {
+        // The copy is a self-contained file: no WAL beside it.
+        let c = Connection::open(target)?;
+        c.pragma_update(None, "journal_mode", "DELETE")?;
+    }
+    if let Ok(f) = std::fs::File::open(target) {
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The mark of the last Raft entry applied (opaque, written by `innsync-cluster`) that the
+/// database file `file` holds, if any: a cluster snapshot's position.
+pub fn applied_mark(file: &Path) -> Result<Option<String>, BackupError> {
+    let c = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    Ok(meta(&c, crate::writer::APPLIED_KEY)?)
+}
+
+/// Reads what a database file holds into a manifest (checksum included), made at `now`.
+fn describe(file: &Path, dir: &Path, now: DateTime<Utc>) -> Result<Manifest, BackupError> {
     let c = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let server = meta(&c, "server")?.ok_or_else(|| BackupError::Damaged {
         dir: dir.display().to_string(),
@@ -191,7 +206,7 @@ fn describe(file: &Path, dir: &Path) -> Result<Manifest, BackupError> {
         format: 1,
         server,
         schema_version,
-        created_at: crate::time_text(Utc::now()),
+        created_at: crate::time_text(now),
         last_batch_at,
         order_upto,
         last_seq,
@@ -612,9 +627,14 @@ pub(crate) fn replay_own(
 }
 
 /// Takes a backup into a new timestamped directory under `root` and removes the oldest so that
-/// at most `keep` remain (scheduled backups). Returns the new directory.
-pub fn scheduled(db: &Path, root: &Path, keep: usize) -> Result<PathBuf, BackupError> {
-    let name = format!("backup-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
+/// at most `keep` remain (scheduled backups). Returns the new directory, named after `now`.
+pub fn scheduled(
+    db: &Path,
+    root: &Path,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> Result<PathBuf, BackupError> {
+    let name = format!("backup-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
     // Two in the same millisecond (a short interval in a test): a suffix keeps them apart and
     // in order.
     let mut dir = root.join(&name);
@@ -623,7 +643,7 @@ pub fn scheduled(db: &Path, root: &Path, keep: usize) -> Result<PathBuf, BackupE
         dir = root.join(format!("{name}-{n:03}"));
         n += 1;
     }
-    create(db, &dir)?;
+    create(db, &dir, now)?;
     let mut all: Vec<PathBuf> = std::fs::read_dir(root)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -664,7 +684,9 @@ mod tests {
                 .unwrap();
         }
         let root = dir.path().join("backups");
-        let made: Vec<PathBuf> = (0..4).map(|_| scheduled(&db, &root, 2).unwrap()).collect();
+        let made: Vec<PathBuf> = (0..4)
+            .map(|_| scheduled(&db, &root, 2, Utc::now()).unwrap())
+            .collect();
         let mut left: Vec<PathBuf> = std::fs::read_dir(&root)
             .unwrap()
             .map(|e| e.unwrap().path())

@@ -4,7 +4,7 @@
 
 use crate::error::StoreError;
 use crate::read::ReadPool;
-use crate::view::{night_text, parse_night};
+use crate::sql_view::{night_text, parse_night};
 use chrono::NaiveDate;
 use innsync_core::allotment::Shortfall;
 use innsync_core::dates::Nights;

@@ -2,7 +2,8 @@
 //! rules read (stock, room nights), the change log, the audit log and idempotency keys.
 //!
 //! All writes go through one [`Writer`] thread that group-commits: it drains many commands into
-//! one transaction, decides each with the domain core inside its own savepoint, appends the
+//! one transaction, decides each with the domain core (deciding only reads: a refusal writes
+//! nothing and needs no savepoint), appends the
 //! changes, and acknowledges only after the commit is on disk (`synchronous=FULL`). Readers use
 //! a [`ReadPool`] of read-only connections that see the last committed state.
 
@@ -14,13 +15,14 @@ pub mod error;
 pub mod fence;
 pub mod holdings;
 pub mod ledger;
+pub mod partial;
 pub mod pending;
 pub mod quote;
 pub mod read;
 pub mod reports;
 mod reservation;
 pub mod schema;
-pub mod view;
+pub mod sql_view;
 pub mod writer;
 
 pub use change::{Change, ReplicationReport};
@@ -36,7 +38,11 @@ pub use writer::{
     WriterSettings, WriterStats,
 };
 
-pub use view::time_text;
+/// The old path of [`sql_view`] (`fence.rs` and `apply.rs` still use it; their owners' branches
+/// change them now): remove after they are merged.
+#[doc(hidden)]
+pub use sql_view as view;
+pub use sql_view::time_text;
 
 /// The database file inside a server's data directory.
 pub const DB_FILE: &str = "innsync.db";

@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use crate::schema::open_reader;
-use crate::view::{load_record, night_text, parse_night};
+use crate::sql_view::{load_record, night_text, parse_night};
 use chrono::NaiveDate;
 use innsync_core::dates::Nights;
 use innsync_core::{Booking, BookingStatus, Property, Record, Room, RoomType, ServerCode, User};

@@ -9,6 +9,13 @@
 //!
 //! `INNSYNC_SIM_STEPS` and `INNSYNC_SIM_SEEDS` run it longer (the default keeps `cargo test`
 //! quick); a failure names the seed and step to replay.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::allotment::AllotmentRule;

@@ -2,39 +2,25 @@
 //! 5) — end with one master for that epoch on every server, whatever order the claims arrive
 //! in: a takeover ranks before a grant, the other claimant's env writes of that epoch are
 //! fenced into conflicts, and everyone converges.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
-use chrono::{DateTime, Utc};
+mod common;
+
 use innsync_core::{Command, ServerCode};
-use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
-use std::sync::Arc;
+use innsync_store::{ReadPool, Writer};
 
 fn open(dir: &std::path::Path, me: &ServerCode, all: &[ServerCode]) -> (Writer, ReadPool) {
-    let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
-    let clock: Clock = Arc::new(move || now);
-    Writer::open(
-        dir,
-        me.clone(),
-        clock,
-        WriterSettings {
-            initial_master: Some(all[0].clone()),
-            holders: all.to_vec(),
-            ..WriterSettings::default()
-        },
-    )
-    .unwrap()
+    common::open(dir, me, all, &[])
 }
 
 async fn pull(to: &(Writer, ReadPool), from: &ReadPool) {
-    loop {
-        let batch = from.changes_after(&to.1.cursors().unwrap(), 500).unwrap();
-        if batch.is_empty() {
-            return;
-        }
-        let r = to.0.replicate(batch).await.unwrap();
-        if r.applied == 0 && r.conflicts == 0 {
-            return;
-        }
-    }
+    common::pull((&to.0, &to.1), from).await
 }
 
 fn property(code: &str) -> Command {

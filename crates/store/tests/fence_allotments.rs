@@ -1,37 +1,27 @@
 //! A forced takeover fences the old master's later allotment grants like any env write: the new
 //! master quarantines them when they arrive, and the old master, once it learns the fence, takes
 //! its own grant back — units and all — so both servers end identical and whole.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
-use chrono::{DateTime, Days, Utc};
+mod common;
+
+use chrono::Days;
 use innsync_core::dates::Nights;
 use innsync_core::{Authority, Command, ServerCode};
-use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
-use std::sync::Arc;
+use innsync_store::{ReadPool, Writer};
 
 fn open(dir: &std::path::Path, me: &ServerCode, all: &[ServerCode]) -> (Writer, ReadPool) {
-    let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
-    let clock: Clock = Arc::new(move || now);
-    Writer::open(
-        dir,
-        me.clone(),
-        clock,
-        WriterSettings {
-            initial_master: Some(all[0].clone()),
-            holders: all.to_vec(),
-            ..WriterSettings::default()
-        },
-    )
-    .unwrap()
+    common::open(dir, me, all, &[])
 }
 
 async fn pull(to: (&Writer, &ReadPool), from: &ReadPool) {
-    loop {
-        let batch = from.changes_after(&to.1.cursors().unwrap(), 500).unwrap();
-        if batch.is_empty() {
-            return;
-        }
-        to.0.replicate(batch).await.unwrap();
-    }
+    common::pull(to, from).await
 }
 
 #[tokio::test]

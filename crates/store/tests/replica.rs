@@ -2,6 +2,13 @@
 //! stores give identical stores; an entry applied again after a restart (same mark) is skipped
 //! exactly; a refused command refuses identically everywhere; a snapshot installed from one
 //! store makes the other identical, counters included.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use innsync_core::{Command, ServerCode};
 use innsync_store::{Batch, Clock, Job, StoreError, WriteOutcome, Writer, WriterSettings};

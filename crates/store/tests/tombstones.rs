@@ -1,27 +1,22 @@
 //! A deleted record stays deleted: versions older than its deletion that arrive later — from
 //! another origin, along another path — are kept in the log but never bring it back.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
-use chrono::{DateTime, Days, Utc};
+mod common;
+
+use chrono::Days;
 use innsync_core::record::RecordKind;
 use innsync_core::{Authority, Command, GuestInput, InitialStatus, Outcome, Record, ServerCode};
-use innsync_store::{Change, Clock, ReadPool, Writer, WriterSettings};
-use std::sync::Arc;
+use innsync_store::{Change, ReadPool, Writer};
 
 fn open(dir: &std::path::Path, me: &ServerCode, all: &[ServerCode]) -> (Writer, ReadPool) {
-    let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
-    let clock: Clock = Arc::new(move || now);
-    Writer::open(
-        dir,
-        me.clone(),
-        clock,
-        WriterSettings {
-            initial_master: Some(all[0].clone()),
-            property_owners: vec![("KRL".into(), all[1].clone())],
-            holders: all.to_vec(),
-            ..WriterSettings::default()
-        },
-    )
-    .unwrap()
+    common::open(dir, me, all, &[("KRL", &all[1])])
 }
 
 fn only(changes: Vec<Change>, origin: &str) -> Vec<Change> {

@@ -1,5 +1,12 @@
 //! The writer end to end on a real SQLite file: durable answers, idempotency, restarts, and
 //! equivalence with the in-memory model under random commands.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;

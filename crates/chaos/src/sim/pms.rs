@@ -88,6 +88,10 @@ fn snapshot(truth: &Truth) -> Vec<RoomOccupancy> {
 }
 
 /// Runs one schedule; `Err` says what broke.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one simulated schedule, step by step"
+)]
 pub fn run_pms_schedule(seed: u64) -> Result<PmsOutcome, String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let rooms = rng.gen_range(1..12u32);

@@ -13,10 +13,10 @@ use crate::error::DomainError;
 use crate::ids::{Authority, IdSource};
 use crate::limits::{MAX_RANGE_NIGHTS, MAX_TEXT_LEN};
 use crate::record::{AllotmentGrant, Property, Record};
-use crate::view::StateView;
+use crate::state_view::StateView;
 use chrono::{Days, NaiveDate};
 
-pub(super) fn decide(
+pub(super) fn decide_allotments(
     cmd: &Command,
     view: &dyn StateView,
     ids: &mut dyn IdSource,

@@ -13,7 +13,7 @@ use crate::limits::MAX_TEXT_LEN;
 use crate::record::{
     AllotmentGrant, CopyKind, Guest, Property, Provenance, Record, RecordKind, RoomType, Tombstone,
 };
-use crate::view::StateView;
+use crate::state_view::StateView;
 use serde_json::{Map, Value};
 
 /// Kinds whose ownership may move: a property's own records (rooms, rates) stay with the
@@ -29,7 +29,7 @@ pub const IMPORTABLE: [RecordKind; 3] = [
 /// Kinds that may be deleted (nothing else refers to them in a way that deletion would break).
 pub const DELETABLE: [RecordKind; 3] = [RecordKind::Booking, RecordKind::Guest, RecordKind::Note];
 
-pub(super) fn decide(
+pub(super) fn decide_distribution(
     cmd: &Command,
     view: &dyn StateView,
     ids: &mut dyn IdSource,
@@ -307,6 +307,10 @@ fn allowed_fields(kind: RecordKind) -> &'static [&'static str] {
 
 /// Takes in a copy: matched against an earlier copy of the same source record, then against
 /// `match_fields`; created, overwritten or refused as its policy says.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one decision read top to bottom: match the copy, then create, overwrite or refuse as its policy says"
+)]
 fn import(
     view: &dyn StateView,
     ids: &mut dyn IdSource,

@@ -19,7 +19,7 @@ use crate::command::Command;
 use crate::error::DomainError;
 use crate::ids::{Authority, IdSource, RecordId, ServerCode};
 use crate::record::{Meta, Record};
-use crate::view::StateView;
+use crate::state_view::StateView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -428,7 +428,7 @@ pub fn decide(
         | Command::ClearOutOfOrder { .. }
         | Command::SetRoomStatus { .. }
         | Command::SetRate { .. }
-        | Command::CreateUser { .. } => reference::decide(cmd, view, ids, ctx)?,
+        | Command::CreateUser { .. } => reference::decide_reference(cmd, view, ids, ctx)?,
         Command::PutRatePlan {
             property,
             code,
@@ -442,12 +442,12 @@ pub fn decide(
         } => take_over(view, ids, ctx, reason, *old_master_seq)?,
         Command::RestoreRecord { record } => restore(view, ctx, record)?,
         Command::GrantAllotment { .. } | Command::RunAllotmentRule { .. } => {
-            allotments::decide(cmd, view, ids, ctx)?
+            allotments::decide_allotments(cmd, view, ids, ctx)?
         }
         Command::TransferOwnership { .. }
         | Command::ImportCopy { .. }
         | Command::DeleteRecord { .. }
-        | Command::DeleteCopy { .. } => distribution::decide(cmd, view, ids, ctx)?,
+        | Command::DeleteCopy { .. } => distribution::decide_distribution(cmd, view, ids, ctx)?,
         Command::AddNote { booking, text } => {
             let b = view
                 .booking(booking)?
@@ -473,7 +473,7 @@ pub fn decide(
         | Command::NoShow { .. }
         | Command::AssignRoom { .. }
         | Command::MoveRoom { .. }
-        | Command::ExpireHolds => bookings::decide(cmd, view, ids, ctx)?,
+        | Command::ExpireHolds => bookings::decide_bookings(cmd, view, ids, ctx)?,
         Command::PostCharge(_)
         | Command::TakePayment(_)
         | Command::CorrectEntry { .. }

@@ -320,6 +320,10 @@ impl CanonicalEnvironment {
 
     /// What differs between this environment (here) and a peer's (there), in a stable order and
     /// at most [`MAX_DIFFERENCES`] items: the body of "refusing to sync" errors.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one comparison per section of the file, in file order"
+    )]
     pub fn differences(&self, there: &Self) -> Vec<Difference> {
         let mut out = Vec::new();
         let mut push = |d: Difference| {

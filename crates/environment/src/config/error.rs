@@ -302,7 +302,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Why [`super::Environment::load`] failed: the file could not be read, or it is invalid.
+/// Why an environment file cannot be used: it could not be read (by the caller), or it is
+/// invalid ([`super::Environment::from_file`]).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Reading failed.

@@ -26,13 +26,13 @@ pub use canonical::{
 pub use error::{ConfigError, LoadError, Located, Position, Problem};
 pub use rule_problem::RuleProblem;
 
+#[cfg(doc)]
 use crate::limits::MAX_FILE_BYTES;
 use crate::rules::{Partner, Receive, Rule};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use innsync_core::ServerCode;
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 use url::Url;
 
@@ -172,17 +172,14 @@ impl Environment {
         parse::parse(src)
     }
 
-    /// Reads and validates an `environment.toml` (at most [`MAX_FILE_BYTES`] are read).
-    pub fn load(path: &Path) -> Result<Self, LoadError> {
+    /// Validates the content of the `environment.toml` at `path`, read by the caller (this
+    /// crate does no I/O; more than [`MAX_FILE_BYTES`] need not be read: the file is refused as
+    /// too large); every error names the path.
+    pub fn from_file(path: &Path, bytes: Vec<u8>) -> Result<Self, LoadError> {
         let read_err = |source| LoadError::Read {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
         let text = String::from_utf8(bytes)
             .map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         Self::parse(&text).map_err(|error| LoadError::Invalid {

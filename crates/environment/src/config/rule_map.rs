@@ -127,6 +127,10 @@ fn unknown(key: &str, kind: RecordKind, field: &str) -> Problem {
 
 /// Reads `[rules.map]` for a rule about `source` records (unknown when the kind was bad: then
 /// only the shape is checked).
+#[allow(
+    clippy::too_many_lines,
+    reason = "one field of [rules.map] after another, each with its own located error"
+)]
 pub(super) fn read(
     item: &Item,
     key_span: Option<Range<usize>>,

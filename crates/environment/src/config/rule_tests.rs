@@ -440,6 +440,7 @@ fn operations_modes_and_updates_must_fit() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "a table of cases")]
 fn only_what_the_servers_carry_out_is_accepted() {
     // data_only copies go to partners only: inside the environment every server receives the
     // records meant for it by replication. At the target; for transfers and updates alike.

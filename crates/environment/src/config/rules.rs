@@ -287,6 +287,10 @@ pub(super) fn expression(
 /// The relations between rules and the rest of the file. `servers_complete` and
 /// `partners_complete` say whether every code and partner name could be read (otherwise "unknown"
 /// would only echo an earlier problem).
+#[allow(
+    clippy::too_many_lines,
+    reason = "one check per rule field, in the order the errors are reported"
+)]
 pub(super) fn check(
     rules: &[DraftRule],
     servers: &[DraftServer],

@@ -28,6 +28,10 @@ pub(super) fn group_name(v: &str) -> Result<(), &'static str> {
 
 /// Checks the draft as a whole; returns the environment when nothing is missing.
 /// Every `None` here comes with a problem already recorded.
+#[allow(
+    clippy::too_many_lines,
+    reason = "every cross-field rule of the file, in the order its errors are reported"
+)]
 pub(super) fn check(d: Draft, p: &mut Problems<'_>) -> Option<Environment> {
     let root = Position { line: 1, column: 1 };
     if let Some(secret) = &d.secret {

@@ -45,8 +45,12 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<()> {
     match cmd {
         BackupCmd::Create { data_dir, to } => {
             let started = std::time::Instant::now();
-            let m = innsync_store::backup::create(&data_dir.join(innsync_store::DB_FILE), &to)
-                .with_context(|| format!("backing up {}", data_dir.display()))?;
+            let m = innsync_store::backup::create(
+                &data_dir.join(innsync_store::DB_FILE),
+                &to,
+                chrono::Utc::now(),
+            )
+            .with_context(|| format!("backing up {}", data_dir.display()))?;
             println!(
                 "backup of {} in {}: {} bytes, last seq {}, sha256 {} ({:.2}s)",
                 m.server,

@@ -11,9 +11,8 @@ use innsync_core::dates::Nights;
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Options of `innsync bench`.
@@ -107,30 +106,17 @@ pub fn start_in_environment(
 
 pub fn spawn_server_with(dir: &Path, token: &str, args: &[&str]) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("finding the innsync executable")?;
-    let mut child = Command::new(exe)
-        .arg("serve")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("INNSYNC_ADMIN_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting innsync serve")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    // Keep draining: a closed pipe must not be what stops the server.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let Some(addr) = line.trim().strip_prefix("listening ") else {
-        let _ = child.kill();
-        bail!("the server did not start: {line:?}");
-    };
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--data-dir".to_string(), dir.display().to_string()]);
+    let launched = innsync_chaos::launch::serve(innsync_chaos::launch::Serve {
+        binary: &exe,
+        args: &all,
+        token,
+        log: "warn",
+    })?;
     Ok(ServerProcess {
-        child,
-        base: addr.to_string(),
+        child: launched.child,
+        base: launched.addr,
         dir: dir.to_path_buf(),
     })
 }

@@ -188,6 +188,10 @@ pub async fn measure_cluster(a: &BenchArgs) -> anyhow::Result<ClusterFigures> {
     result
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a benchmark script: its steps in the order they run"
+)]
 async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ClusterFigures> {
     let token = random_token();
     let http = reqwest::Client::builder()
@@ -301,7 +305,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ClusterFigures> {
     let bytes = std::fs::metadata(&single_db)?.len() as f64;
     let backup_dir = dir.join("backup");
     let t = Instant::now();
-    let m = innsync_store::backup::create(&single_db, &backup_dir)?;
+    let m = innsync_store::backup::create(&single_db, &backup_dir, Utc::now())?;
     let b_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     innsync_store::backup::verify(&backup_dir)?;

@@ -101,6 +101,10 @@ pub async fn measure_replication(a: &BenchArgs) -> anyhow::Result<ReplicationFig
     result
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a benchmark script: its steps in the order they run"
+)]
 async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ReplicationFigures> {
     let token = random_token();
     let (wb_port, rs_port) = (free_port()?, free_port()?);

@@ -219,6 +219,10 @@ async fn wait_for_admin(api: &Api) -> anyhow::Result<()> {
 
 /// Sample data: users and River Camp on the web server (the master); Kraal Lodge, its rooms,
 /// rates, bookings and in-house guests on its property server.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the demo's reference data, one request after another"
+)]
 pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
     let api = web;
     let today = Utc::now().date_naive();

@@ -57,14 +57,31 @@ fn parse_peer_url(s: &str) -> Result<(ServerCode, String), String> {
     ))
 }
 
+/// Reads an `environment.toml` (at most one byte beyond the largest allowed, so a huge file is
+/// refused as too large without reading it all) and validates it.
+pub fn read_environment(
+    path: &std::path::Path,
+) -> Result<innsync_environment::Environment, innsync_environment::LoadError> {
+    use std::io::Read;
+    let read_err = |source| innsync_environment::LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(innsync_environment::limits::MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    innsync_environment::Environment::from_file(path, bytes)
+}
+
 /// Loads and checks the environment file for `server`, or explains why it cannot be used.
 pub fn load_environment(
     path: &std::path::Path,
     server: &ServerCode,
     peer_urls: &[(ServerCode, String)],
 ) -> anyhow::Result<innsync_server::replication::EnvContext> {
-    let env = innsync_environment::Environment::load(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let env = read_environment(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let me = env
         .require_server(server)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?

@@ -86,3 +86,47 @@ pub async fn admin_known(api: &Api) {
     })
     .await;
 }
+
+/// Three servers of one environment, WB (the initial master), RS and PA, each reaching the
+/// others only through its own proxy per directed link: the set-up the environment tests share.
+pub struct ThreeServers {
+    /// Holds the environment file and the data directories.
+    pub dir: tempfile::TempDir,
+    /// The environment file.
+    pub env: std::path::PathBuf,
+    /// `WB`, `RS`, `PA`.
+    pub codes: [&'static str; 3],
+    /// Each server's own port.
+    pub real: Vec<u16>,
+    /// The proxy of each directed link `(from, to)`.
+    pub links: std::collections::BTreeMap<(String, String), innsync_faultproxy::ProxyHandle>,
+    /// The servers, in the order of `codes`.
+    pub servers: Vec<TestServer>,
+}
+
+/// Starts [`ThreeServers`]; `env_extra` is appended to the environment file (rules),
+/// `extra` given to every server (`--setting NAME=VALUE`).
+pub async fn three_servers(env_extra: &str, extra: &[&str]) -> ThreeServers {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = ["WB", "RS", "PA"];
+    let real: Vec<u16> = codes.iter().map(|_| super::free_port()).collect();
+    let env = super::environment_file(
+        dir.path(),
+        &[("WB", real[0]), ("RS", real[1]), ("PA", real[2])],
+    );
+    if !env_extra.is_empty() {
+        let mut text = std::fs::read_to_string(&env).unwrap();
+        text.push_str(env_extra);
+        std::fs::write(&env, text).unwrap();
+    }
+    let links = proxy_mesh(&codes, &real).await;
+    let servers = start_behind_with(&env, &codes, &real, &links, extra);
+    ThreeServers {
+        dir,
+        env,
+        codes,
+        real,
+        links,
+        servers,
+    }
+}

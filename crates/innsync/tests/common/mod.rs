@@ -5,9 +5,8 @@ pub mod mesh;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 pub const TOKEN: &str = "isk_test_admin_token_0123456789";
 
@@ -24,26 +23,27 @@ fn spawn(dir: &Path) -> (Child, String) {
 }
 
 fn spawn_args(dir: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_innsync"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("INNSYNC_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn innsync serve");
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    (child, base)
+    let mut all: Vec<String> = args
+        .iter()
+        .skip_while(|a| **a == "serve")
+        .map(|a| a.to_string())
+        .collect();
+    all.extend(["--data-dir".to_string(), dir.display().to_string()]);
+    launch(&all, "warn")
+}
+
+/// Starts `innsync serve ARGS` with the shared launcher (`innsync_chaos::launch`, also used by
+/// the benches and the fault harness) as the admin of [`TOKEN`]: the process and its base URL.
+/// The test fails if the server does not start.
+pub fn launch(args: &[String], log: &str) -> (Child, String) {
+    let l = innsync_chaos::launch::serve(innsync_chaos::launch::Serve {
+        binary: Path::new(env!("CARGO_BIN_EXE_innsync")),
+        args,
+        token: TOKEN,
+        log,
+    })
+    .unwrap_or_else(|e| panic!("innsync serve: {e}"));
+    (l.child, l.addr)
 }
 
 impl TestServer {

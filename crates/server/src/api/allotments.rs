@@ -3,9 +3,9 @@
 //! asking a holder for units (`POST /api/v1/allotments/request`, a pending operation to the
 //! holder's server), and the shortfalls an inventory change left (`/allotments/shortfalls`).
 
-use super::date;
 use super::reference::write;
 use crate::auth::{Caller, Permission};
+use crate::extract::date;
 use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;

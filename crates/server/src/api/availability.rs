@@ -1,7 +1,7 @@
 //! Availability by room type and night, and room occupancy for the tape chart.
 
-use super::date;
 use crate::auth::Caller;
+use crate::extract::date;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;

@@ -1,12 +1,14 @@
 //! Guests and bookings: create (idempotent), read, list, history, and every state change.
 
-use super::{list_limit, opt_date, written};
 use crate::auth::{Caller, Permission};
+use crate::extract::{list_limit, opt_date};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Forward, IdempotencyKey, IfMatch};
+use crate::json_views::BookingView;
 use crate::problem::{ApiResult, Problem};
-use crate::replication::forward::{self, Submitted};
+use crate::replication::relay_refused;
 use crate::state::AppState;
-use crate::views::BookingView;
+use crate::write::written;
+use crate::write::{queued_response, Submitted};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -63,9 +65,9 @@ pub(crate) async fn get_guest(
 pub(crate) struct NewBooking {
     property: String,
     room_type: String,
-    #[serde(deserialize_with = "super::date")]
+    #[serde(deserialize_with = "crate::extract::date")]
     arrival: NaiveDate,
-    #[serde(deserialize_with = "super::date")]
+    #[serde(deserialize_with = "crate::extract::date")]
     departure: NaiveDate,
     #[serde(default = "one")]
     units: u32,
@@ -194,9 +196,9 @@ pub(crate) async fn create(
         notes: n.notes,
         pricing,
     };
-    let out = match forward::submit(&state, cmd, &caller, key, fwd).await? {
+    let out = match relay_refused::submit(&state, cmd, &caller, key, fwd).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     let replayed = matches!(out, WriteOutcome::Replayed(_));
     let (b, g) = booking_of(&out)?;
@@ -359,9 +361,9 @@ pub(crate) async fn act(
         }
     };
     caller.require(perm)?;
-    let out = match forward::submit(&state, cmd, &caller, None, fwd).await? {
+    let out = match relay_refused::submit(&state, cmd, &caller, None, fwd).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     // Check-in, move and check-out queue PMS messages: let the links look now.
     state.pms.wake.notify_waiters();
@@ -388,7 +390,7 @@ pub(crate) async fn add_note(
         booking,
         text: n.text,
     };
-    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    let out = crate::write::submit(&state, cmd, &caller.username, None).await?;
     Ok((StatusCode::CREATED, Json(written(out.outcome())?.clone())).into_response())
 }
 

@@ -12,7 +12,6 @@ pub(crate) use folio::audit_summary;
 pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
 mod ops;
 
-pub(crate) use ops::age_seconds;
 pub(crate) use quote::ages as quote_ages;
 mod pms;
 mod quote;
@@ -27,10 +26,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
-use chrono::NaiveDate;
-use innsync_core::{Outcome, Record};
-use innsync_store::StoreError;
-use serde::{Deserialize, Deserializer};
 
 /// Every route, with limits, metrics and problem+json fallbacks.
 pub fn router(state: AppState) -> Router {
@@ -119,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/replication/relay",
-            post(crate::replication::forward::relay_endpoint),
+            post(crate::replication::owner_relay::relay_endpoint),
         )
         .route(
             "/replication/offer",
@@ -132,10 +127,10 @@ pub fn router(state: AppState) -> Router {
         .route("/copies", post(copies::import))
         .route("/copies/delete", post(copies::delete_copy))
         .route("/records/delete", post(copies::delete))
-        .route("/pending", get(crate::replication::forward::list))
+        .route("/pending", get(crate::replication::pending_ops::list))
         .route(
             "/pending/{id}/{action}",
-            post(crate::replication::forward::steer),
+            post(crate::replication::pending_ops::steer),
         )
         .route("/audit", get(ops::audit))
         .route("/environment", get(ops::environment))
@@ -161,7 +156,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -169,46 +164,4 @@ pub fn router(state: AppState) -> Router {
             state.settings.max_concurrent_requests,
         ))
         .with_state(state)
-}
-
-/// Deserializes a `YYYY-MM-DD` date with a message a person can act on.
-pub(crate) fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
-    let s = String::deserialize(d)?;
-    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)")))
-}
-
-/// Like [`date`], for optional fields.
-pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))
-            }),
-    }
-}
-
-/// The record a write produced.
-pub(crate) fn written(o: &Outcome) -> Result<&Record, Problem> {
-    match o {
-        Outcome::Written { record, .. } => Ok(record),
-        Outcome::Expired { .. } | Outcome::Granted { .. } => Err(Problem::from(
-            StoreError::Corrupt("unexpected outcome".into()),
-        )),
-    }
-}
-
-/// The `limit` of a list request, checked against the settings.
-pub(crate) fn list_limit(state: &AppState, limit: Option<usize>) -> Result<usize, Problem> {
-    let max = state.settings.max_list_limit;
-    match limit {
-        None => Ok(state.settings.default_list_limit),
-        Some(0) => Err(Problem::invalid("limit must be at least 1")),
-        Some(n) if n > max => Err(Problem::invalid(format!(
-            "limit must be at most {max}; got {n}"
-        ))),
-        Some(n) => Ok(n),
-    }
 }

@@ -1,8 +1,9 @@
 //! Health, readiness, metrics, the OpenAPI document, the audit log and the environment view.
 
-use super::list_limit;
 use crate::auth::Caller;
+use crate::extract::list_limit;
 use crate::extract::ApiQuery;
+use crate::json_views::age_seconds;
 use crate::problem::ApiResult;
 use crate::state::AppState;
 use axum::extract::State;
@@ -40,13 +41,10 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Seconds from an RFC 3339 time to `now`, never negative (0 when unreadable).
-pub(crate) fn age_seconds(now: chrono::DateTime<chrono::Utc>, at: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| {
-        (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0)
-    })
-}
-
+#[allow(
+    clippy::too_many_lines,
+    reason = "the gauges appended to /metrics, one family after another"
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(state.writer.stats());
     // Queue and conflict gauges, read now (appended before the exposition's end marker).
@@ -232,7 +230,7 @@ pub(crate) async fn environment(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let view = crate::replication::view::EnvironmentView::read(&state).await?;
+    let view = crate::replication::environment_view::EnvironmentView::read(&state).await?;
     Ok(Json(view.to_json()))
 }
 
@@ -348,8 +346,8 @@ pub(crate) async fn takeover(
         reason: req.reason,
         old_master_seq: seq,
     };
-    let out = state.writer.submit(cmd, &caller.username, None).await?;
-    let token = match super::written(out.outcome())? {
+    let out = crate::write::submit(&state, cmd, &caller.username, None).await?;
+    let token = match crate::write::written(out.outcome())? {
         innsync_core::Record::MasterToken(t) => t.clone(),
         _ => return Err(Problem::unavailable("unexpected record written")),
     };

@@ -28,13 +28,14 @@ pub(crate) async fn put_link(
         )));
     }
     let config = serde_json::to_string(&settings).map_err(|e| Problem::invalid(e.to_string()))?;
-    state
-        .writer
-        .local(LocalWrite::PmsLink {
+    crate::write::local(
+        &state,
+        LocalWrite::PmsLink {
             name: name.clone(),
             config,
-        })
-        .await?;
+        },
+    )
+    .await?;
     let n = name.clone();
     let delivered = state
         .read(move |r| {

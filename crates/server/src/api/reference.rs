@@ -1,11 +1,13 @@
 //! Reference data: properties, room types, rooms and their out-of-order periods, rates.
 
-use super::{date, written};
 use crate::auth::{Caller, Permission};
+use crate::extract::date;
 use crate::extract::{ApiJson, Forward, IdempotencyKey};
 use crate::problem::{ApiResult, Problem};
-use crate::replication::forward::{self, Submitted};
+use crate::replication::relay_refused;
 use crate::state::AppState;
+use crate::write::written;
+use crate::write::{queued_response, Submitted};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,9 +27,9 @@ pub(crate) async fn write(
     created: StatusCode,
     location: impl FnOnce(&Record) -> Option<String>,
 ) -> ApiResult<Response> {
-    let out = match forward::submit(state, cmd, caller, key, forward).await? {
+    let out = match relay_refused::submit(state, cmd, caller, key, forward).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     let rec = written(out.outcome())?;
     let mut resp = (created, Json(rec)).into_response();
@@ -220,9 +222,9 @@ pub(crate) async fn out_of_order(
         to: p.to,
         reason,
     };
-    let out = match forward::submit(&state, cmd, &caller, None, fwd).await? {
+    let out = match relay_refused::submit(&state, cmd, &caller, None, fwd).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     let mut v = serde_json::to_value(written(out.outcome())?)
         .map_err(|e| Problem::unavailable(e.to_string()))?;

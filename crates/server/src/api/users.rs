@@ -48,10 +48,13 @@ pub(crate) async fn login(
     }
     check_user(&state, &user)?;
     let token = new_token();
-    state
-        .writer
-        .add_token(token_hash(&token), user.username.clone(), "login".into())
-        .await?;
+    crate::write::add_token(
+        &state,
+        token_hash(&token),
+        user.username.clone(),
+        "login".into(),
+    )
+    .await?;
     Ok(Json(
         json!({ "token": token, "username": user.username, "roles": user.roles }),
     ))
@@ -95,9 +98,9 @@ pub(crate) async fn create(
         roles: u.roles,
         servers: u.servers,
     };
-    let out = state.writer.submit(cmd, &caller.username, None).await?;
+    let out = crate::write::submit(&state, cmd, &caller.username, None).await?;
     state.auth.clear();
-    match super::written(out.outcome())? {
+    match crate::write::written(out.outcome())? {
         innsync_core::Record::User(user) => Ok((
             StatusCode::CREATED,
             Json(json!({ "id": user.meta.id, "username": user.username, "roles": user.roles, "servers": user.servers })),

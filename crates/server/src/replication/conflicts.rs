@@ -42,7 +42,7 @@ pub async fn settle(
             let cmd = innsync_core::Command::RestoreRecord {
                 record: Box::new(record),
             };
-            state.writer.submit(cmd, actor, None).await?;
+            crate::write::submit(state, cmd, actor, None).await?;
             "applied"
         }
         other => {
@@ -51,12 +51,13 @@ pub async fn settle(
             )))
         }
     };
-    state
-        .writer
-        .local(innsync_store::LocalWrite::ConflictStatus {
+    crate::write::local(
+        state,
+        innsync_store::LocalWrite::ConflictStatus {
             id,
             status: status.into(),
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(status)
 }

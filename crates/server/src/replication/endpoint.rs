@@ -103,7 +103,7 @@ pub async fn pull(
     let wait = Duration::from_millis(req.wait_ms.min(MAX_PULL_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let mut changed = state.writer.changes();
-    let serve = crate::distribution::Serving::for_peer(&state, &peer);
+    let serve = super::serving::Serving::for_peer(&state, &peer);
     loop {
         changed.borrow_and_update();
         let cursor = req.cursor.clone();

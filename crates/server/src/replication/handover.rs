@@ -5,7 +5,6 @@
 
 use crate::problem::Problem;
 use crate::state::AppState;
-use chrono::Utc;
 use innsync_core::{Command, ServerCode};
 use innsync_environment::cursor::CursorMap;
 use innsync_environment::master::{
@@ -56,6 +55,10 @@ fn refusal(r: HandoverRefusal) -> Problem {
 }
 
 /// Hands the master token to `to`, or explains why not. Only one handover runs at a time.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the handover driver's loop (events in, commands out): one place to read the protocol"
+)]
 pub async fn run(
     state: &AppState,
     to: ServerCode,
@@ -91,7 +94,7 @@ pub async fn run(
     let mut commands = engine
         .handle(HandoverEvent::Requested {
             to: to.clone(),
-            now: Utc::now(),
+            now: (state.clock)(),
         })
         .map_err(refusal)?;
     let started = std::time::Instant::now();
@@ -103,7 +106,7 @@ pub async fn run(
         for c in commands.drain(..) {
             match c {
                 HandoverCommand::FreezeEnvWrites => {
-                    state.writer.freeze(true).await?;
+                    crate::write::freeze(state, true).await?;
                     ctx.set_handing_over(true);
                     frozen_at = Some(std::time::Instant::now());
                     let local = state.read(|r| r.cursors()).await?;
@@ -121,7 +124,7 @@ pub async fn run(
                         epoch: epoch.0,
                         reason: reason.to_string(),
                     };
-                    match state.writer.submit(cmd, actor, None).await {
+                    match crate::write::submit(state, cmd, actor, None).await {
                         Ok(_) => events.push(HandoverEvent::GrantDurable { to, epoch }),
                         Err(e) => events.push(HandoverEvent::GrantFailed {
                             detail: e.to_string(),
@@ -129,7 +132,7 @@ pub async fn run(
                     }
                 }
                 HandoverCommand::UnfreezeEnvWrites => {
-                    state.writer.freeze(false).await?;
+                    crate::write::freeze(state, false).await?;
                     ctx.set_handing_over(false);
                 }
                 HandoverCommand::Alert(a) => {
@@ -151,7 +154,7 @@ pub async fn run(
             }
             HandoverState::Aborted { reason, .. } => {
                 ctx.set_handing_over(false);
-                let _ = state.writer.freeze(false).await;
+                let _ = crate::write::freeze(state, false).await;
                 return Err(Problem::unavailable(format!(
                     "handover to {to} aborted, {} stays master: {reason}",
                     ctx.me.code
@@ -178,7 +181,9 @@ pub async fn run(
                     detail: format!("{to} has not pulled for {silent:?}"),
                 });
             } else {
-                events.push(HandoverEvent::Tick { now: Utc::now() });
+                events.push(HandoverEvent::Tick {
+                    now: (state.clock)(),
+                });
             }
         }
         for e in events {

@@ -7,13 +7,17 @@
 pub mod auth;
 pub mod conflicts;
 pub mod endpoint;
-pub mod forward;
+pub mod environment_view;
 pub mod handover;
+pub mod owner_relay;
 pub mod ownership;
+pub mod peer_client;
+pub mod pending_ops;
 pub mod puller;
 pub mod queue;
+pub mod relay_refused;
+pub mod serving;
 pub mod timetable;
-pub mod view;
 
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;

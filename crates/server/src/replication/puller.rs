@@ -166,9 +166,7 @@ async fn pull_once(
         scanned: answer.scanned.clone(),
     });
     let report = if n > 0 || skipped.is_some() {
-        state
-            .writer
-            .replicate_partial(answer.changes, skipped)
+        crate::write::replicate_partial(state, answer.changes, skipped)
             .await
             .map_err(|e| PullError::Refused(format!("applying {n} changes from {peer}: {e}")))?
     } else {
@@ -186,7 +184,7 @@ async fn pull_once(
         .sum();
     ctx.peer(peer, |p| {
         p.reachable = true;
-        p.last_sync = Some(chrono::Utc::now());
+        p.last_sync = Some((state.clock)());
         p.behind = behind;
         p.applied += report.applied;
         p.last_error = None;

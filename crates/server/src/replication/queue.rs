@@ -13,7 +13,8 @@
 //! An answer that never came is retried with exponential backoff up to a limit, then `failed`
 //! with the reason; a refusal is `failed` at once; an operator retries or cancels either.
 
-use super::forward::{answer, peer_post, relay, RelayError};
+use super::owner_relay::relay;
+use super::peer_client::{answer, partner, peer_post, RelayError};
 use crate::problem::Problem;
 use crate::state::AppState;
 use innsync_core::record::RecordKind;
@@ -136,11 +137,11 @@ pub async fn attempt(state: &AppState, id: i64) -> Result<(PendingOp, Option<Pro
         // Marked before the first attempt: after a crash an operator sees it was under way.
         let mut u = update(id, "in_progress");
         u.attempted = false;
-        state.writer.local(LocalWrite::PendingState(u)).await?;
+        crate::write::local(state, LocalWrite::PendingState(u)).await?;
     }
     let (outcome, refusal) = advance(state, op).await?;
     if let Some(w) = outcome {
-        state.writer.local(LocalWrite::PendingState(w)).await?;
+        crate::write::local(state, LocalWrite::PendingState(w)).await?;
     }
     Ok((load(state, id).await?, refusal))
 }
@@ -175,12 +176,13 @@ async fn advance(
                 let mut u = update(id, "in_progress");
                 u.phase = Some(phase);
                 u.attempted = false;
-                state.writer.local(LocalWrite::PendingState(u)).await?;
+                crate::write::local(state, LocalWrite::PendingState(u)).await?;
                 continue;
             }
             Step::Done(result) => {
                 if let (Some(ctx), Ok(target)) = (&state.env, ServerCode::parse(&op.target)) {
-                    ctx.peer(&target, |p| p.last_forward = Some(chrono::Utc::now()));
+                    let now = (state.clock)();
+                    ctx.peer(&target, |p| p.last_forward = Some(now));
                 }
                 PendingUpdate {
                     result,
@@ -309,7 +311,7 @@ async fn transfer_step(state: &AppState, op: &PendingOp) -> Step {
                 attempted: false,
                 ..update(op.id, "in_progress")
             };
-            match state.writer.run_pending_command(cmd, &op.actor, next).await {
+            match crate::write::run_pending_command(state, cmd, &op.actor, next).await {
                 Ok(_) => Step::Next("await".into()),
                 // Refused: the writer has already marked the operation failed with the reason.
                 Err(innsync_store::StoreError::Refused(e)) => Step::Refused(e.to_string()),
@@ -405,10 +407,7 @@ async fn delete_step(state: &AppState, op: &PendingOp) -> Result<Step, Problem> 
         reason: d.reason,
     };
     Ok(
-        match state
-            .writer
-            .run_pending_command(cmd, &op.actor, update(op.id, "done"))
-            .await
+        match crate::write::run_pending_command(state, cmd, &op.actor, update(op.id, "done")).await
         {
             Ok(_) => Step::Done(None),
             Err(innsync_store::StoreError::Refused(e)) => Step::Refused(e.to_string()),
@@ -425,7 +424,7 @@ async fn partner_post<B: Serialize>(
     body: &B,
     idempotency_key: &str,
 ) -> Result<axum::body::Bytes, RelayError> {
-    let Some((url, token)) = crate::distribution::partner(state, name) else {
+    let Some((url, token)) = partner(state, name) else {
         return Err(RelayError::Refused(Problem::invalid(format!(
             "partner {name} is not in the environment file"
         ))));
@@ -506,9 +505,7 @@ async fn work_pool(state: &AppState, pool: &str) {
         })
         .collect();
     if !starting.is_empty()
-        && state
-            .writer
-            .local(LocalWrite::PendingStates(starting))
+        && crate::write::local(state, LocalWrite::PendingStates(starting))
             .await
             .is_err()
     {
@@ -535,11 +532,7 @@ async fn work_pool(state: &AppState, pool: &str) {
         }
     }
     if !outcomes.is_empty() {
-        if let Err(e) = state
-            .writer
-            .local(LocalWrite::PendingStates(outcomes))
-            .await
-        {
+        if let Err(e) = crate::write::local(state, LocalWrite::PendingStates(outcomes)).await {
             tracing::warn!(pool, error = %e, "could not record a round of the queue; it runs again");
         }
     }

@@ -445,9 +445,7 @@ pub async fn create(
         .filter(|k| !k.is_empty() && k.len() <= crate::extract::MAX_IDEMPOTENCY_KEY_LEN)
         .map(|k| format!("ui:{k}"));
     let result = match command_of(&form, now) {
-        Ok(cmd) => state
-            .writer
-            .submit(cmd, &user.username, key)
+        Ok(cmd) => crate::write::submit(&state, cmd, &user.username, key)
             .await
             .map_err(Problem::from),
         Err(p) => Err(p),

@@ -458,9 +458,7 @@ pub async fn act(
     let result = match built {
         Ok((cmd, perm)) => {
             user.require(perm)?;
-            state
-                .writer
-                .submit(cmd, &user.username, None)
+            crate::write::submit(&state, cmd, &user.username, None)
                 .await
                 .map_err(Problem::from)
         }

@@ -9,7 +9,7 @@ use super::session::{NoFields, Posted, UiUser};
 use crate::auth::Permission;
 use crate::pms::LinkStatus;
 use crate::problem::Problem;
-use crate::replication::view::EnvironmentView;
+use crate::replication::environment_view::EnvironmentView;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

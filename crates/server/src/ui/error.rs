@@ -2,7 +2,7 @@
 //! page that says in plain words what went wrong (the problem's title and detail, never a
 //! stack trace or an internal error chain).
 
-use super::layout;
+use super::shell;
 use crate::problem::Problem;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -62,7 +62,7 @@ impl From<Problem> for UiError {
     fn from(p: Problem) -> Self {
         Self::Page {
             status: p.status,
-            title: layout::problem_title(&p).to_string(),
+            title: shell::problem_title(&p).to_string(),
             detail: p.detail,
         }
     }
@@ -87,7 +87,7 @@ impl IntoResponse for UiError {
                 status,
                 title,
                 detail,
-            } => (status, layout::error_page(status, &title, &detail)).into_response(),
+            } => (status, shell::error_page(status, &title, &detail)).into_response(),
         }
     }
 }

@@ -143,6 +143,10 @@ fn header_row(c: &Chart, first: &str) -> Markup {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one maud template: the tape chart's markup reads best whole"
+)]
 fn render(user: &UiUser, c: &Chart) -> Markup {
     let code = &c.property.code;
     let shift = |days: i64| {

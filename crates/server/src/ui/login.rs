@@ -105,15 +105,14 @@ pub async fn submit(
         return Ok(refuse(p.status, &format!("{}.", p.detail)));
     }
     let token = new_token();
-    state
-        .writer
-        .add_token(
-            token_hash(&token),
-            user.username.clone(),
-            "ui session".into(),
-        )
-        .await
-        .map_err(Problem::from)?;
+    crate::write::add_token(
+        &state,
+        token_hash(&token),
+        user.username.clone(),
+        "ui session".into(),
+    )
+    .await
+    .map_err(Problem::from)?;
     Ok((
         [(header::SET_COOKIE, session_cookie(&token))],
         Redirect::to(&next),
@@ -130,10 +129,11 @@ pub async fn logout(
     // The session's token stops working everywhere, not only in this browser.
     if let Some(token) = super::session::cookie(&headers, super::session::SESSION_COOKIE) {
         let hash = crate::auth::token_hash(token);
-        if let Err(e) = state
-            .writer
-            .local(innsync_store::LocalWrite::RevokeToken { hash: hash.clone() })
-            .await
+        if let Err(e) = crate::write::local(
+            &state,
+            innsync_store::LocalWrite::RevokeToken { hash: hash.clone() },
+        )
+        .await
         {
             tracing::warn!(error = %e, "logout could not revoke the session token");
         }

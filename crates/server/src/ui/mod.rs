@@ -5,7 +5,7 @@
 //! JSON handlers do: they read through `AppState::read` and write only by submitting domain
 //! `Command`s to the writer, so the UI enforces exactly the API's rules. One file per page:
 //! `login.rs`, `grid.rs`, `bookings.rs` (list and detail), `booking_new.rs` (create),
-//! `dashboard.rs` (environment and PMS links, from `replication::view::EnvironmentView`),
+//! `dashboard.rs` (environment and PMS links, from `replication::environment_view::EnvironmentView`),
 //! `operations.rs` (pending operations, conflicts, transfer now); `session.rs` is the cookie
 //! session and CSRF guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
 
@@ -21,6 +21,7 @@ mod layout;
 mod login;
 mod operations;
 mod session;
+mod shell;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderName, HeaderValue};

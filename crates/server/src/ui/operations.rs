@@ -1,6 +1,6 @@
 //! The dashboard's operator work: pending operations (retry, cancel), conflicts (apply,
 //! discard, with both versions shown) and "transfer now" with a peer. The actions call the same
-//! functions as the JSON API (`replication::forward::steer_op`, `replication::conflicts::settle`,
+//! functions as the JSON API (`replication::pending_ops::steer_op`, `replication::conflicts::settle`,
 //! `replication::puller::transfer_now`).
 
 use super::error::{UiError, UiResult};
@@ -163,7 +163,7 @@ pub async fn steer(
     posted: Posted<NoFields>,
 ) -> UiResult<Response> {
     posted.user.require(Permission::Admin)?;
-    let op = crate::replication::forward::steer_op(&state, id, &action)
+    let op = crate::replication::pending_ops::steer_op(&state, id, &action)
         .await
         .map_err(UiError::from)?;
     Ok(back(&format!(

@@ -122,3 +122,10 @@ impl BookingView {
         }
     }
 }
+
+/// Seconds from an RFC 3339 time to `now`, never negative (0 when unreadable).
+pub fn age_seconds(now: chrono::DateTime<chrono::Utc>, at: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| {
+        (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0)
+    })
+}

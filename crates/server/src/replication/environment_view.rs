@@ -69,7 +69,7 @@ impl EnvironmentView {
         let pending_oldest_age_s = queue
             .oldest_created_at
             .as_deref()
-            .map_or(0, |t| crate::api::age_seconds(now, t) as u64);
+            .map_or(0, |t| crate::json_views::age_seconds(now, t) as u64);
         let (pending, failed) = (queue.depth, queue.failed);
         let here = state.writer.server().clone();
         let handing_over = state.env.as_ref().is_some_and(|e| e.is_handing_over());

@@ -1,0 +1,49 @@
+//! What the store's integration tests share: a server's store opened at a fixed time in a
+//! small environment, and one server pulling another's changes until it has them all.
+#![allow(dead_code, reason = "each test crate uses part of it")]
+
+use chrono::{DateTime, Utc};
+use innsync_core::ServerCode;
+use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
+use std::sync::Arc;
+
+/// Opens `me`'s store in `dir`, at 2026-12-01T08:00Z for ever, in an environment of `all`
+/// (the first its initial master, every one a holder) whose properties `owners` owns.
+pub fn open(
+    dir: &std::path::Path,
+    me: &ServerCode,
+    all: &[ServerCode],
+    owners: &[(&str, &ServerCode)],
+) -> (Writer, ReadPool) {
+    let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+    let clock: Clock = Arc::new(move || now);
+    Writer::open(
+        dir,
+        me.clone(),
+        clock,
+        WriterSettings {
+            initial_master: Some(all[0].clone()),
+            property_owners: owners
+                .iter()
+                .map(|(p, s)| (p.to_string(), (*s).clone()))
+                .collect(),
+            holders: all.to_vec(),
+            ..WriterSettings::default()
+        },
+    )
+    .unwrap()
+}
+
+/// `to` pulls `from`'s changes beyond its cursors until there are none left it can apply.
+pub async fn pull(to: (&Writer, &ReadPool), from: &ReadPool) {
+    loop {
+        let batch = from.changes_after(&to.1.cursors().unwrap(), 500).unwrap();
+        if batch.is_empty() {
+            return;
+        }
+        let r = to.0.replicate(batch).await.unwrap();
+        if r.applied == 0 && r.conflicts == 0 {
+            return;
+        }
+    }
+}
