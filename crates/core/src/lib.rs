@@ -14,6 +14,7 @@ pub mod decide;
 pub mod describe;
 pub mod error;
 pub mod fencing;
+pub mod guests;
 pub mod ids;
 pub mod limits;
 pub mod model;
@@ -23,7 +24,7 @@ pub mod record;
 pub mod stock;
 pub mod view;
 
-pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
+pub use command::{Command, CopyRequest, GuestInput, GuestPatch, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{Authority, IdSource, RecordId, ServerCode};

@@ -7,6 +7,7 @@
 mod allotments;
 mod bookings;
 mod distribution;
+mod guests;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod reference;
@@ -433,6 +434,10 @@ pub fn decide(
             let detail = format!("note on {}: {}", b.meta.id, note.text);
             Decision::one(Record::Note(note), "note.add", detail)
         }
+        Command::UpdateGuest { .. }
+        | Command::MergeGuests { .. }
+        | Command::EraseGuest { .. }
+        | Command::AnonymiseGuestBookings { .. } => guests::decide(cmd, view, ids, ctx)?,
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }
