@@ -11,6 +11,7 @@ pub mod backup;
 pub mod change;
 pub mod error;
 pub mod fence;
+pub mod guests;
 pub mod holdings;
 pub mod pending;
 pub mod read;
