@@ -4,6 +4,7 @@ mod allotments;
 mod availability;
 mod bookings;
 mod copies;
+mod guests;
 mod ops;
 
 pub(crate) use ops::age_seconds;
@@ -61,8 +62,12 @@ pub fn router(state: AppState) -> Router {
         .route("/allotments/shortfalls", get(allotments::shortfalls))
         .route("/allotments/grant", post(allotments::grant))
         .route("/allotments/request", post(allotments::request))
-        .route("/guests", post(bookings::create_guest))
-        .route("/guests/{id}", get(bookings::get_guest))
+        .route("/guests", get(guests::search).post(bookings::create_guest))
+        .route("/guests/merge", post(guests::merge))
+        .route("/guests/{id}", get(guests::get).patch(guests::patch))
+        .route("/guests/{id}/history", get(guests::history))
+        .route("/guests/{id}/export", get(guests::export))
+        .route("/guests/{id}/erase", post(guests::erase))
         .route("/bookings", get(bookings::list).post(bookings::create))
         .route("/bookings/{reference}", get(bookings::get))
         .route("/bookings/{reference}/history", get(bookings::history))
