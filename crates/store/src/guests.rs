@@ -56,7 +56,7 @@ pub(crate) fn after_apply(conn: &Connection, rec: &Record) -> Result<(), StoreEr
                 None => resolve(conn, &b.guest_id)?.is_some_and(|g| g.erased),
             };
             if erased {
-                redact_bookings(conn, &[b.guest_id.clone()])?;
+                redact_bookings(conn, std::slice::from_ref(&b.guest_id))?;
             }
         }
         _ => {}

@@ -12,6 +12,7 @@ pub mod check;
 pub mod cluster;
 pub mod demo;
 pub mod demo_drill;
+pub mod demo_guests;
 pub mod master;
 pub mod pending;
 pub mod pms;

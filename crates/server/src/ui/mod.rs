@@ -16,6 +16,7 @@ mod dashboard;
 mod error;
 mod format;
 mod grid;
+mod guests;
 mod layout;
 mod login;
 mod operations;
@@ -56,6 +57,8 @@ pub fn router() -> Router<AppState> {
             "/ui/bookings/new/availability",
             get(booking_new::availability),
         )
+        .route("/ui/guests/lookup", get(guests::lookup))
+        .route("/ui/guests/{id}", get(guests::page))
         .route("/ui/bookings/{reference}", get(bookings::detail))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
         .route("/ui/environment", get(dashboard::page))
