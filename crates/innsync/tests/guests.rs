@@ -241,3 +241,100 @@ async fn a_returning_guest_is_found_booked_again_merged_exported_and_erased() {
     .problem(400, "invalid_input");
     s.check_invariants();
 }
+
+/// The booking form's look-up finds a returning guest, the form books her by `guest_id`, and
+/// her page lists both stays.
+#[tokio::test]
+async fn the_ui_looks_a_returning_guest_up_books_her_and_shows_her_history() {
+    use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 3).await;
+    api.ok(
+        "/api/v1/users",
+        json!({"username": "agent", "password": "agent-pass-123", "roles": ["reservations"]}),
+    )
+    .await;
+    let first = api
+        .ok(
+            "/api/v1/bookings",
+            json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(3),
+                   "guest": {"name": "Zoë Müller", "email": "zoe@example.com"}}),
+        )
+        .await;
+    let gid = first["guest"]["id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{}/ui/login", s.base))
+        .form(&[("username", "agent"), ("password", "agent-pass-123")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let get = |path: String| {
+        let (http, cookie, base) = (http.clone(), cookie.clone(), s.base.clone());
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, matches) = get("/ui/guests/lookup?guest_q=zoe".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        matches.contains("Zoë Müller") && matches.contains(&format!("value=\"{gid}\"")),
+        "{matches}"
+    );
+    assert!(matches.contains("returning guest"), "{matches}");
+    let (_, form) = get("/ui/bookings/new".into()).await;
+    assert!(form.contains("data-testid=\"guest-lookup\""));
+    let at = form.find("name=\"_csrf\" value=\"").unwrap() + "name=\"_csrf\" value=\"".len();
+    let csrf = form[at..].split('"').next().unwrap().to_string();
+    let (arrival, departure) = (day(10), day(12));
+    let booked = http
+        .post(format!("{}/ui/bookings", s.base))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("stock", "KRL/DLX"),
+            ("arrival", &arrival),
+            ("departure", &departure),
+            ("guest_id", &gid),
+            ("idem", "ui-guest-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status().as_u16(), 303);
+    let to = booked.headers()[LOCATION].to_str().unwrap().to_string();
+    let reference = to
+        .trim_start_matches("/ui/bookings/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let b = api.get(&format!("/api/v1/bookings/{reference}")).await.body;
+    assert_eq!(b["guest"]["id"], gid.as_str());
+    let (status, page) = get(format!("/ui/guests/{gid}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Zoë Müller") && page.contains(&reference),
+        "{page}"
+    );
+    assert!(page.contains("returning guest"));
+    let (status, _) = get("/ui/guests/WB-999999".into()).await;
+    assert_eq!(status, 404);
+}
