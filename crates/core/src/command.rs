@@ -37,6 +37,27 @@ pub struct PricingRequest {
     pub party: crate::pricing::Party,
 }
 
+/// Changes to a guest's details: each field given replaces the stored one; an empty text
+/// removes an optional field (the name cannot be removed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestPatch {
+    /// New full name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New e-mail (empty: none).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New telephone (empty: none).
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// New preferences (empty: none).
+    #[serde(default)]
+    pub preferences: Option<String>,
+    /// New notes (empty: none).
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
 /// The status a booking is created in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -178,6 +199,41 @@ pub enum Command {
         email: Option<String>,
         /// Telephone.
         phone: Option<String>,
+    },
+    /// Change a guest's contact details, preferences or notes: on the guest's owner only.
+    UpdateGuest {
+        /// The guest.
+        id: RecordId,
+        /// What changes.
+        patch: GuestPatch,
+        /// Expected version.
+        if_match: Option<u64>,
+    },
+    /// Merge two profiles of one person: the survivor takes the merged one's details where its
+    /// own are empty (an owned write), the merged one becomes a tombstone pointing at it. Both
+    /// must be written by this server.
+    MergeGuests {
+        /// The profile that stays.
+        survivor: RecordId,
+        /// The profile that goes.
+        merged: RecordId,
+        /// Why, for the audit log.
+        reason: Option<String>,
+    },
+    /// Erase a guest's personal data on request (GDPR/POPIA), on the guest's owner: the record
+    /// keeps its id with every personal field replaced, and the bookings this server writes
+    /// keep their dates and money under an anonymised name.
+    EraseGuest {
+        /// The guest.
+        id: RecordId,
+        /// Why (the request), for the audit log.
+        reason: Option<String>,
+    },
+    /// Anonymise the bookings this server writes of a guest erased elsewhere (the server's own
+    /// job, run when it applies the erased guest): so no server keeps a copy of the name.
+    AnonymiseGuestBookings {
+        /// The erased guest.
+        guest: RecordId,
     },
     /// Book units of a room type.
     CreateBooking {
@@ -443,6 +499,10 @@ impl Command {
             Self::SetRate { .. } => "rate.set",
             Self::PutRatePlan { .. } => "rate_plan.put",
             Self::CreateGuest { .. } => "guest.create",
+            Self::UpdateGuest { .. } => "guest.update",
+            Self::MergeGuests { .. } => "guest.merge",
+            Self::EraseGuest { .. } => "guest.erase",
+            Self::AnonymiseGuestBookings { .. } => "guest.anonymise",
             Self::CreateBooking { .. } => "booking.create",
             Self::ConfirmBooking { .. } => "booking.confirm",
             Self::CancelBooking { .. } => "booking.cancel",

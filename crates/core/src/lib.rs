@@ -14,6 +14,7 @@ pub mod decide;
 pub mod describe;
 pub mod error;
 pub mod fencing;
+pub mod guests;
 pub mod ids;
 pub mod ledger;
 pub mod limits;
@@ -26,7 +27,7 @@ pub mod record_dates;
 pub mod state_view;
 pub mod stock;
 
-pub use command::{Command, CopyRequest, GuestInput, InitialStatus, OnDuplicate};
+pub use command::{Command, CopyRequest, GuestInput, GuestPatch, InitialStatus, OnDuplicate};
 pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{

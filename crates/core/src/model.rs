@@ -593,6 +593,17 @@ impl StateView for MemState {
         Ok(self.bookings().any(|b| &b.guest_id == id))
     }
 
+    fn guest_bookings(&self, guest: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>> {
+        let mut ids: Vec<RecordId> = self
+            .bookings()
+            .filter(|b| &b.guest_id == guest)
+            .map(|b| b.meta.id.clone())
+            .collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {
         Ok(self
             .records

@@ -217,6 +217,36 @@ pub struct Guest {
     pub email: Option<String>,
     /// Telephone, if known.
     pub phone: Option<String>,
+    /// What the guest likes (room, diet, pillows), kept for the next stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferences: Option<String>,
+    /// Free text about the guest for the front desk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// The ids of guests merged into this one (their tombstones point here), so their
+    /// bookings are found as this guest's; at most [`crate::guests::MAX_MERGED`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<RecordId>,
+    /// Set once the guest's personal data was erased on request (GDPR/POPIA): every server
+    /// anonymises the bookings it writes when it applies this state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+}
+
+impl Guest {
+    /// A guest with contact details only: no preferences, notes or merges yet.
+    pub fn new(meta: Meta, name: String, email: Option<String>, phone: Option<String>) -> Self {
+        Self {
+            meta,
+            name,
+            email,
+            phone,
+            preferences: None,
+            notes: None,
+            merged: vec![],
+            erased: false,
+        }
+    }
 }
 
 /// Where a booking stands. Provisional, confirmed and checked-in bookings hold stock.
@@ -421,6 +451,9 @@ pub struct Tombstone {
     pub reason: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// For a guest merged into another: the surviving guest, which reads follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<RecordId>,
 }
 
 /// What a user may do. Roles add up.

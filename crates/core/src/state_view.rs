@@ -96,6 +96,8 @@ pub trait StateView {
     ) -> ViewResult<Option<crate::record::Record>>;
     /// Whether any booking refers to the guest.
     fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool>;
+    /// The bookings that refer to the guest id (exactly this id), at most `limit`, by id.
+    fn guest_bookings(&self, guest: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>>;
     /// The codes of a property's room types.
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.

@@ -80,6 +80,7 @@ pub fn apply_record(
         write_state(conn, rec, old.as_ref(), stamp, novelty)?;
     }
     log_change(conn, rec, stamp, &body)?;
+    crate::guests::after_apply(conn, rec)?;
     Ok(if newer {
         Applied::Written
     } else {

@@ -211,6 +211,25 @@ const V_BLOCKED_CHANGES: &str = r#"
 ALTER TABLE conflicts ADD COLUMN change TEXT;
 "#;
 
+/// Guest search (issue 17): derived from guest records by `crate::guests` — normalised name,
+/// lower-case e-mail and reversed phone digits per guest (`erased` marks an erased guest, kept
+/// with no personal data), every name word and every trigram of a word, each indexed so exact
+/// and prefix searches do not grow with the number of guests. Filled from existing guests on
+/// first open (`meta.guest_search_built`).
+const V_GUEST_SEARCH: &str = r#"
+CREATE TABLE guest_search (
+    guest_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, phone_rev TEXT,
+    erased INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX guest_search_by_email ON guest_search (email);
+CREATE INDEX guest_search_by_phone ON guest_search (phone_rev);
+CREATE TABLE guest_tokens (
+    token TEXT NOT NULL, guest_id TEXT NOT NULL, PRIMARY KEY (token, guest_id)) WITHOUT ROWID;
+CREATE INDEX guest_tokens_by_guest ON guest_tokens (guest_id);
+CREATE TABLE guest_trigrams (
+    trigram TEXT NOT NULL, guest_id TEXT NOT NULL, PRIMARY KEY (trigram, guest_id)) WITHOUT ROWID;
+CREATE INDEX guest_trigrams_by_guest ON guest_trigrams (guest_id);
+"#;
+
 pub const MIGRATIONS: &[&str] = &[
     V1,
     V2,
@@ -221,6 +240,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_RESERVATION_NUMBER,
     V_BLOCKED_CHANGES,
     V_LEDGER,
+    V_GUEST_SEARCH,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
@@ -234,6 +254,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     migrate(&conn, path)?;
+    crate::guests::build_index_once(&conn)?;
     Ok(conn)
 }
 

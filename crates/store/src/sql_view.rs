@@ -461,6 +461,10 @@ impl StateView for SqlView<'_> {
         run().map_err(view_err)
     }
 
+    fn guest_bookings(&self, guest: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>> {
+        crate::guests::booking_ids(self.conn, guest.as_str(), limit).map_err(view_err)
+    }
+
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {
         let run = || -> Result<Vec<String>, StoreError> {
             let mut st = self.conn.prepare_cached(

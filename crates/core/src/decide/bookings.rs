@@ -224,12 +224,12 @@ fn new_guest(
 ) -> Result<Guest, DomainError> {
     validate::name("guest.name", name)?;
     validate::contact(email, phone)?;
-    Ok(Guest {
-        meta: fresh(ids, ctx.write_authority()),
-        name: name.trim().to_string(),
-        email: email.map(str::to_string),
-        phone: phone.map(str::to_string),
-    })
+    Ok(Guest::new(
+        fresh(ids, ctx.write_authority()),
+        name.trim().to_string(),
+        email.map(str::to_string),
+        phone.map(str::to_string),
+    ))
 }
 
 struct NewBooking<'a> {
@@ -311,9 +311,7 @@ fn create(
     };
     let mut writes = vec![];
     let guest = match n.guest {
-        GuestInput::Existing(id) => view
-            .guest(id)?
-            .ok_or_else(|| DomainError::NotFound(format!("guest {id}")))?,
+        GuestInput::Existing(id) => super::guests::for_new_booking(view, id)?,
         GuestInput::New { name, email, phone } => {
             let g = new_guest(ids, ctx, name, email.as_deref(), phone.as_deref())?;
             writes.push(Record::Guest(g.clone()));

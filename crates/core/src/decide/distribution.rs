@@ -265,6 +265,7 @@ fn delete(
         deleted_key: key.clone(),
         reason: reason.trim().to_string(),
         at: ctx.now,
+        merged_into: None,
     };
     let mut d = Decision::one(
         Record::Tombstone(t),
@@ -440,12 +441,7 @@ fn import(
             let email = text(&c.fields, "email")?;
             let phone = text(&c.fields, "phone")?;
             validate::contact(email.as_deref(), phone.as_deref())?;
-            Record::Guest(Guest {
-                meta,
-                name: name.trim().to_string(),
-                email,
-                phone,
-            })
+            Record::Guest(Guest::new(meta, name.trim().to_string(), email, phone))
         }
         RecordKind::Property => {
             let code = required(&c.fields, "code")?;

@@ -9,6 +9,7 @@ mod booking_price;
 mod bookings;
 mod distribution;
 mod folio;
+mod guests;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod rate_plans;
@@ -464,6 +465,10 @@ pub fn decide(
             let detail = format!("note on {}: {}", b.meta.id, note.text);
             Decision::one(Record::Note(note), "note.add", detail)
         }
+        Command::UpdateGuest { .. }
+        | Command::MergeGuests { .. }
+        | Command::EraseGuest { .. }
+        | Command::AnonymiseGuestBookings { .. } => guests::decide(cmd, view, ids, ctx)?,
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }

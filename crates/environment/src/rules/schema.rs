@@ -334,12 +334,12 @@ mod tests {
                 currency: "ZAR".into(),
                 periods: vec![],
             }),
-            Record::Guest(Guest {
-                meta: meta(),
-                name: "Ann".into(),
-                email: Some("a@b".into()),
-                phone: Some("1".into()),
-            }),
+            Record::Guest(Guest::new(
+                meta(),
+                "Ann".into(),
+                Some("a@b".into()),
+                Some("1".into()),
+            )),
             Record::Booking(Booking {
                 meta: meta(),
                 property: "KRL".into(),

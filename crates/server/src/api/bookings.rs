@@ -48,18 +48,6 @@ pub(crate) async fn create_guest(
     .await
 }
 
-pub(crate) async fn get_guest(
-    State(state): State<AppState>,
-    _caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Record>> {
-    let i = id.clone();
-    match state.read(move |r| r.record("guest", &i)).await? {
-        Some(g) => Ok(Json(g)),
-        None => Err(Problem::not_found(format!("guest {id} not found"))),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewBooking {
@@ -108,7 +96,8 @@ fn confirmed() -> InitialStatus {
     InitialStatus::Confirmed
 }
 
-/// Answers with a booking, its guest's details, and its version as the ETag.
+/// Answers with a booking, its guest's details (a merged guest read as its survivor), whether
+/// the guest is returning (on creation), and its version as the ETag.
 async fn booking_response(
     state: &AppState,
     status: StatusCode,
@@ -119,19 +108,25 @@ async fn booking_response(
     let guest = match known_guest.filter(|g| g.meta.id == b.guest_id) {
         Some(g) => Some(g),
         None => {
-            let gid = b.guest_id.to_string();
-            state
-                .read(move |r| r.record("guest", &gid))
-                .await?
-                .and_then(|g| match g {
-                    Record::Guest(g) => Some(g),
-                    _ => None,
-                })
+            let gid = b.guest_id.clone();
+            state.read(move |r| r.resolved_guest(&gid)).await?
         }
     };
     let version = b.meta.version;
     let location = format!("/api/v1/bookings/{}", b.meta.id);
-    let mut resp = (status, Json(BookingView::new(&b, guest.as_ref()))).into_response();
+    let mut view = BookingView::new(&b, guest.as_ref());
+    if let Some(g) = &guest {
+        view.guest.id = g.meta.id.to_string();
+    }
+    let mut body = serde_json::to_value(&view).map_err(|e| Problem::unavailable(e.to_string()))?;
+    if status == StatusCode::CREATED {
+        let bb = b.clone();
+        let returning = state.read(move |r| r.is_returning(&bb)).await?;
+        if let serde_json::Value::Object(m) = &mut body {
+            m.insert("returning_guest".into(), json!(returning));
+        }
+    }
+    let mut resp = (status, Json(body)).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         h.insert(header::ETAG, v);

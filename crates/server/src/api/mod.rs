@@ -10,6 +10,7 @@ mod reports;
 
 pub(crate) use folio::audit_summary;
 pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
+mod guests;
 mod ops;
 
 pub(crate) use quote::ages as quote_ages;
@@ -71,8 +72,12 @@ pub fn router(state: AppState) -> Router {
         .route("/allotments/shortfalls", get(allotments::shortfalls))
         .route("/allotments/grant", post(allotments::grant))
         .route("/allotments/request", post(allotments::request))
-        .route("/guests", post(bookings::create_guest))
-        .route("/guests/{id}", get(bookings::get_guest))
+        .route("/guests", get(guests::search).post(bookings::create_guest))
+        .route("/guests/merge", post(guests::merge))
+        .route("/guests/{id}", get(guests::get).patch(guests::patch))
+        .route("/guests/{id}/history", get(guests::history))
+        .route("/guests/{id}/export", get(guests::export))
+        .route("/guests/{id}/erase", post(guests::erase))
         .route("/bookings", get(bookings::list).post(bookings::create))
         .route("/bookings/{reference}", get(bookings::get))
         .route("/bookings/{reference}/history", get(bookings::history))

@@ -42,6 +42,12 @@ pub struct NewForm {
     departure: String,
     #[serde(default)]
     units: String,
+    /// The guest picked in the look-up (empty: a new guest from the fields).
+    #[serde(default)]
+    guest_id: String,
+    /// What was typed into the look-up.
+    #[serde(default)]
+    guest_q: String,
     #[serde(default)]
     guest_name: String,
     #[serde(default)]
@@ -219,7 +225,19 @@ fn form_page(
                         }
                     }
                     label { "Hold for (hours, provisional only)" input type="number" name="hold_hours" min="1" max=(MAX_HOLD_HOURS) value=(hold); }
-                    label.wide { "Guest name" input name="guest_name" required maxlength="200" value=(f.guest_name); }
+                    label.wide { "Find a returning guest"
+                        input type="search" name="guest_q" maxlength="200" value=(f.guest_q)
+                            placeholder="name, e-mail, phone or booking reference" autocomplete="off"
+                            hx-get="/ui/guests/lookup" hx-trigger="input changed delay:300ms, search"
+                            hx-target="#guest-matches" hx-include="[name='guest_q'],[name='guest_id']"
+                            data-testid="guest-lookup";
+                    }
+                    div.wide #guest-matches {
+                        @if !f.guest_id.is_empty() {
+                            label { input type="radio" name="guest_id" value=(f.guest_id) checked; " Guest " (f.guest_id) }
+                        }
+                    }
+                    label.wide { "Guest name (new guest)" input name="guest_name" maxlength="200" value=(f.guest_name); }
                     label { "E-mail" input type="email" name="email" maxlength="254" value=(f.email); }
                     label { "Phone" input type="tel" name="phone" maxlength="50" value=(f.phone); }
                     label.wide { "Notes" textarea name="notes" maxlength="2000" { (f.notes) } }
@@ -411,22 +429,29 @@ fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command
         }
     };
     let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    if f.guest_name.trim().is_empty() {
-        return Err(Problem::invalid(
-            "guest name: please enter the guest's name",
-        ));
-    }
+    let guest = match f.guest_id.trim() {
+        "" if f.guest_name.trim().is_empty() => {
+            return Err(Problem::invalid(
+                "guest name: please enter the guest's name or pick a returning guest",
+            ))
+        }
+        "" => GuestInput::New {
+            name: f.guest_name.trim().to_string(),
+            email: opt(&f.email),
+            phone: opt(&f.phone),
+        },
+        id => GuestInput::Existing(
+            innsync_core::RecordId::parse(id)
+                .map_err(|e| Problem::invalid(format!("guest: {e}")))?,
+        ),
+    };
     Ok(Command::CreateBooking {
         property: w.property,
         room_type: w.room_type,
         arrival: w.nights.from,
         departure: w.nights.to,
         units: w.units,
-        guest: GuestInput::New {
-            name: f.guest_name.trim().to_string(),
-            email: opt(&f.email),
-            phone: opt(&f.phone),
-        },
+        guest,
         status,
         hold_until,
         notes: opt(&f.notes),

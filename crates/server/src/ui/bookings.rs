@@ -269,7 +269,7 @@ fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: Option<Marku
                 section.card {
                     h2 { "Stay" }
                     dl.facts {
-                        dt { "Guest" } dd data-testid="guest" { (b.guest_name) }
+                        dt { "Guest" } dd data-testid="guest" { a href={ "/ui/guests/" (b.guest_id) } { (b.guest_name) } }
                         @if let Some(e) = &l.email { dt { "E-mail" } dd { (e) } }
                         @if let Some(p) = &l.phone { dt { "Phone" } dd { (p) } }
                         dt { "Property" } dd { (b.property) }

@@ -17,6 +17,7 @@ mod error;
 mod folio;
 mod format;
 mod grid;
+mod guests;
 mod layout;
 mod login;
 mod operations;
@@ -58,6 +59,8 @@ pub fn router() -> Router<AppState> {
             "/ui/bookings/new/availability",
             get(booking_new::availability),
         )
+        .route("/ui/guests/lookup", get(guests::lookup))
+        .route("/ui/guests/{id}", get(guests::page))
         .route("/ui/bookings/{reference}", get(bookings::detail))
         .route("/ui/bookings/{reference}/folio", get(folio::show))
         .route("/ui/folio/{reference}/{action}", post(folio::act))

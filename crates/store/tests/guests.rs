@@ -1,0 +1,306 @@
+//! Guest profiles on a real SQLite file: the search index kept by every write (name with
+//! accents, case, prefix and typos; e-mail; phone suffix; booking reference), ranking, merges
+//! that resolve to the survivor, and an erasure that leaves no copy of the name in the store —
+//! not in the records, the change log's earlier versions, the audit details or the bookings.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use innsync_core::guests::search::MatchKind;
+use innsync_core::guests::ERASED_NAME;
+use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};
+use innsync_store::{Clock, ReadPool, WriteOutcome, Writer, WriterSettings, DB_FILE};
+use std::sync::Arc;
+
+fn clock() -> Clock {
+    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
+    Arc::new(move || t)
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
+    let (w, reads) = Writer::open(
+        dir,
+        ServerCode::parse("WB").unwrap(),
+        clock(),
+        WriterSettings::default(),
+    )
+    .unwrap();
+    for c in [
+        Command::CreateProperty {
+            code: "KRL".into(),
+            name: "Kraal".into(),
+            timezone: "UTC".into(),
+            currency: None,
+        },
+        Command::CreateRoomType {
+            property: "KRL".into(),
+            code: "A".into(),
+            name: "A".into(),
+            max_occupancy: 2,
+        },
+        Command::SetRate {
+            property: "KRL".into(),
+            room_type: "A".into(),
+            from: d("2026-11-01"),
+            to: d("2027-12-01"),
+            amount: 15_000,
+            currency: "ZAR".into(),
+        },
+        Command::CreateRoom {
+            property: "KRL".into(),
+            number: "101".into(),
+            room_type: "A".into(),
+        },
+        Command::CreateRoom {
+            property: "KRL".into(),
+            number: "102".into(),
+            room_type: "A".into(),
+        },
+    ] {
+        w.submit(c, "admin", None).await.unwrap();
+    }
+    (w, reads)
+}
+
+fn written(o: &WriteOutcome) -> Record {
+    match o.outcome() {
+        Outcome::Written { record, .. } => record.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn guest(w: &Writer, name: &str, email: Option<&str>, phone: Option<&str>) -> RecordId {
+    let o = w
+        .submit(
+            Command::CreateGuest {
+                name: name.into(),
+                email: email.map(str::to_string),
+                phone: phone.map(str::to_string),
+            },
+            "ann",
+            None,
+        )
+        .await
+        .unwrap();
+    written(&o).meta().id.clone()
+}
+
+async fn book(w: &Writer, g: &RecordId, arrival: &str, departure: &str) -> RecordId {
+    let o = w
+        .submit(
+            Command::CreateBooking {
+                property: "KRL".into(),
+                room_type: "A".into(),
+                arrival: d(arrival),
+                departure: d(departure),
+                units: 1,
+                guest: GuestInput::Existing(g.clone()),
+                status: InitialStatus::Confirmed,
+                hold_until: None,
+                notes: Some("anniversary".into()),
+            },
+            "ann",
+            None,
+        )
+        .await
+        .unwrap();
+    written(&o).meta().id.clone()
+}
+
+fn found(reads: &ReadPool, q: &str) -> Vec<(String, MatchKind, &'static str)> {
+    reads
+        .search_guests(q, 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.guest.meta.id.to_string(), h.matched, h.by))
+        .collect()
+}
+
+#[tokio::test]
+async fn guests_are_found_by_name_email_phone_and_reference_best_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, reads) = open(dir.path()).await;
+    let ada = guest(
+        &w,
+        "Ada Lovelace",
+        Some("Ada@Example.com"),
+        Some("+44 20 7946 0018"),
+    )
+    .await;
+    let zoe = guest(&w, "Zoë Bell", None, None).await;
+    let lov = guest(&w, "Lovell Grant", None, None).await;
+    let other = guest(&w, "Ada Lovelace-King", None, None).await;
+    let b = book(&w, &other, "2026-12-01", "2026-12-03").await;
+    let (a, z, l, o) = (
+        ada.to_string(),
+        zoe.to_string(),
+        lov.to_string(),
+        other.to_string(),
+    );
+
+    for q in ["zoe", "ZOE", "Zoë", "zoë bell"] {
+        assert_eq!(
+            found(&reads, q),
+            vec![(z.clone(), MatchKind::Exact, "name")],
+            "{q}"
+        );
+    }
+    assert_eq!(
+        found(&reads, "ada@EXAMPLE.com"),
+        vec![(a.clone(), MatchKind::Exact, "email")]
+    );
+    assert_eq!(
+        found(&reads, "7946 0018"),
+        vec![(a.clone(), MatchKind::Prefix, "phone")]
+    );
+    assert_eq!(
+        found(&reads, b.as_str()),
+        vec![(o.clone(), MatchKind::Exact, "reference")]
+    );
+    // A misspelt name still finds her, below nobody (no exact or prefix match).
+    let misspelt = found(&reads, "Lovelase");
+    assert!(
+        misspelt.contains(&(a.clone(), MatchKind::Fuzzy, "name")),
+        "{misspelt:?}"
+    );
+    // Exact before prefix; among equals the guest with the latest stay first.
+    let lovel = found(&reads, "lovel");
+    assert_eq!(lovel.len(), 3, "{lovel:?}");
+    assert!(lovel.iter().all(|h| h.1 == MatchKind::Prefix));
+    assert_eq!(lovel[0].0, o, "the one with a stay ranks first");
+    // Every word exact is an exact match; the guest with a stay comes first.
+    let ada_hits = found(&reads, "ada lovelace");
+    assert_eq!(
+        ada_hits,
+        vec![
+            (o.clone(), MatchKind::Exact, "name"),
+            (a.clone(), MatchKind::Exact, "name")
+        ]
+    );
+    assert!(found(&reads, "nobody").is_empty());
+    assert!(!found(&reads, "lovel")
+        .iter()
+        .any(|h| h.0 == l && h.1 == MatchKind::Exact));
+}
+
+#[tokio::test]
+async fn a_merged_guest_resolves_to_the_survivor_and_leaves_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, reads) = open(dir.path()).await;
+    let keep = guest(&w, "Ada Lovelace", None, None).await;
+    let gone = guest(&w, "Ada Lovelace", Some("ada@example.com"), None).await;
+    let b1 = book(&w, &keep, "2026-12-01", "2026-12-03").await;
+    let b2 = book(&w, &gone, "2026-12-05", "2026-12-07").await;
+    w.submit(
+        Command::MergeGuests {
+            survivor: keep.clone(),
+            merged: gone.clone(),
+            reason: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    let hits = found(&reads, "ada lovelace");
+    assert_eq!(hits, vec![(keep.to_string(), MatchKind::Exact, "name")]);
+    assert_eq!(
+        found(&reads, "ada@example.com"),
+        vec![(keep.to_string(), MatchKind::Exact, "email")],
+        "the survivor took the e-mail over"
+    );
+    let g = reads.resolved_guest(&gone).unwrap().unwrap();
+    assert_eq!(g.meta.id, keep);
+    let stays: Vec<RecordId> = reads
+        .guest_stays(&g)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.meta.id)
+        .collect();
+    assert_eq!(
+        stays,
+        vec![b2.clone(), b1.clone()],
+        "newest first, both profiles' stays"
+    );
+    let later = reads.booking(b2.as_str()).unwrap().unwrap();
+    assert!(reads.is_returning(&later).unwrap());
+    let first = reads.booking(b1.as_str()).unwrap().unwrap();
+    assert!(!reads.is_returning(&first).unwrap());
+    reads.check_invariants().unwrap();
+}
+
+#[tokio::test]
+async fn an_erased_guest_leaves_no_copy_of_the_name_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, reads) = open(dir.path()).await;
+    let g = guest(
+        &w,
+        "Ada Lovelace",
+        Some("ada@example.com"),
+        Some("+44 1234 5678"),
+    )
+    .await;
+    let b = book(&w, &g, "2026-12-01", "2026-12-03").await;
+    w.submit(
+        Command::UpdateGuest {
+            id: g.clone(),
+            patch: innsync_core::GuestPatch {
+                preferences: Some("feather-free pillows".into()),
+                ..Default::default()
+            },
+            if_match: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    w.submit(
+        Command::EraseGuest {
+            id: g.clone(),
+            reason: Some("request by e-mail".into()),
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    let booking = reads.booking(b.as_str()).unwrap().unwrap();
+    assert_eq!(booking.guest_name, ERASED_NAME);
+    assert_eq!(booking.price.map(|p| p.amount), Some(30_000), "money kept");
+    assert!(found(&reads, "lovelace").is_empty());
+    assert!(found(&reads, "ada@example.com").is_empty());
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    for secret in [
+        "Lovelace",
+        "ada@example.com",
+        "5678",
+        "feather",
+        "anniversary",
+    ] {
+        let n: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM changes WHERE instr(body, ?1) > 0 OR instr(detail, ?1) > 0)
+                      + (SELECT COUNT(*) FROM bookings WHERE instr(guest_name, ?1) > 0)",
+                [secret],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0, "{secret} is still stored");
+    }
+    reads.check_invariants().unwrap();
+    // Reopened, the same state: the redaction is what is stored.
+    let digest = reads.digest().unwrap();
+    drop(w);
+    drop(reads);
+    let (_w, reads) = Writer::open(
+        dir.path(),
+        ServerCode::parse("WB").unwrap(),
+        clock(),
+        WriterSettings::default(),
+    )
+    .unwrap();
+    assert_eq!(reads.digest().unwrap(), digest);
+}
