@@ -2,6 +2,13 @@
 //! (also a merged one, through its tombstone), edits and merges only where both are owned, and
 //! erasure anonymises the bookings each server writes — the owner's at once, the others' when
 //! they apply the erased guest. Every refusal writes nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 
@@ -39,6 +46,7 @@ impl World {
                 .map(|s| CounterIds {
                     server: s.clone(),
                     last: 0,
+                    last_reservation: 0,
                 })
                 .collect(),
             servers,
@@ -130,6 +138,7 @@ impl World {
             status: InitialStatus::Confirmed,
             hold_until: None,
             notes: Some("late arrival, Ada's anniversary".into()),
+            pricing: None,
         };
         match self.run(at, &cmd)? {
             Outcome::Written {

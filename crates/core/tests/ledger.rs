@@ -3,6 +3,13 @@
 //! not) over one state. After every step the invariants hold (balance = sum of entries, a
 //! correction nets its original, an invoice's total equals its entries, no entry rewritten);
 //! every refusal writes nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Rate plans decided by the core over the model: where they may be written, how every field is
 //! checked (a refusal names the field and writes nothing), and a booking priced once on a plan
 //! — derived, seasonal, by occupancy — or refused by its restrictions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

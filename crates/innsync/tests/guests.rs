@@ -2,6 +2,13 @@
 //! by e-mail and by a misspelt name, booked again by `guest_id`, the history showing both
 //! stays, an edit with `If-Match`, a merge, the export and the erasure; bad input refused as
 //! problem+json with nothing written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

@@ -3,6 +3,13 @@
 //! balance paid, an invoice and a credit note, the reports (JSON and CSV) and `innsync check`;
 //! then two servers, where a deposit taken on the office while the lodge is cut off reaches
 //! the lodge after the heal and both hold the same folio.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Rate plans, the quote and priced bookings end to end, on a real `innsync serve` process:
 //! a BAR plan with a season, occupancy prices and restrictions, a plan derived from it, a
 //! family quoted and booked, and bad input refused with nothing written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

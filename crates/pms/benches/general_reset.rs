@@ -3,6 +3,13 @@
 //! same reset between the two sans-I/O cores in memory (the protocol's own cost).
 //!
 //! Run with `cargo bench -p innsync-pms --bench general_reset`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use std::time::{Duration, Instant};
 

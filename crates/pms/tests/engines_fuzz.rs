@@ -1,6 +1,13 @@
 //! Property tests: both sans-I/O engines take arbitrary bytes, timeouts and application calls
 //! without panicking (debug assertions on), keep their limits, and two engines wired together
 //! always complete a General Reset that leaves the system's database equal to the snapshot.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use innsync_pms::{
     Command, Extension, GuestName, Message, MessageId, PmsLink, RoomOccupancy, RoomPlan, Settings,

@@ -1,6 +1,13 @@
 //! FIAS over real loopback TCP: innsync listens, a scripted interface connects, the link starts
 //! (`LS` → `LD`/`LR`/`LA` → `LA`), records flow, a resync answers `DR`, and a new connection
 //! replaces the old one.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use std::time::Duration;
 

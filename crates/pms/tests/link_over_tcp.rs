@@ -1,4 +1,11 @@
 //! End-to-end tests over real loopback TCP between `run_pms_link` and `run_gateway`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

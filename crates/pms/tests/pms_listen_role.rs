@@ -1,5 +1,12 @@
 //! `run_pms_link` in the listening role: a system connects to innsync, its messages reach the
 //! application, and a new connection replaces the current one.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 mod common;
 

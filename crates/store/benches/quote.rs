@@ -5,6 +5,13 @@
 //! another holder. Measures `ReadPool::quote_facts` (one read transaction) and
 //! `pricing::quote` for a 365-night stay and a 3-night stay, for 2 adults and a child of 7;
 //! prints the median and p99 of `QUOTE_SAMPLES` (default 200) quotes each.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{Days, NaiveDate, Utc};
 use innsync_core::dates::Nights;

@@ -58,6 +58,10 @@ fn plans(c: &Connection, property: &str) -> Result<Vec<PricingPlan>, StoreError>
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one read in one transaction, its SQL and the answer's shape side by side; split when it next grows"
+)]
 fn facts(c: &Connection, property: &str, nights: Nights) -> Result<Option<QuoteFacts>, StoreError> {
     let Some(Record::Property(prop)) = load_record(c, "property", property)? else {
         return Ok(None);

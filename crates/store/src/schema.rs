@@ -230,6 +230,7 @@ CREATE TABLE guest_trigrams (
 CREATE INDEX guest_trigrams_by_guest ON guest_trigrams (guest_id);
 "#;
 
+/// Every migration step, in order; `PRAGMA user_version` counts those applied.
 pub const MIGRATIONS: &[&str] = &[
     V1,
     V2,

@@ -3,6 +3,13 @@
 //! there and applied everywhere else, and nothing ever tried it again: that server differed for
 //! good. A blocked change is now kept whole and retried after every replicated batch; once the
 //! blocker has gone it is applied, and every server ends the same.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};

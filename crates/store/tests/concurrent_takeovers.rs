@@ -5,6 +5,13 @@
 //! good. Now every order of arrival ends with the same fences, the same records and the same
 //! digest on every server, and each quarantined change is shown with what this server holds
 //! instead ("ours" after the revert, or nothing).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, Utc};
 use innsync_core::{Command, ServerCode};

@@ -2,6 +2,13 @@
 //! accents, case, prefix and typos; e-mail; phone suffix; booking reference), ranking, merges
 //! that resolve to the survivor, and an erasure that leaves no copy of the name in the store —
 //! not in the records, the change log's earlier versions, the audit details or the bookings.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
 
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::guests::search::MatchKind;
@@ -100,6 +107,7 @@ async fn book(w: &Writer, g: &RecordId, arrival: &str, departure: &str) -> Recor
                 status: InitialStatus::Confirmed,
                 hold_until: None,
                 notes: Some("anniversary".into()),
+                pricing: None,
             },
             "ann",
             None,

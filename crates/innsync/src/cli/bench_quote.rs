@@ -63,6 +63,10 @@ fn base_plan(types: usize, today: NaiveDate) -> Value {
         "seasons": seasons, "restrictions": restrictions})
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a benchmark script: set-up, the runs alternated, the table, read top to bottom"
+)]
 async fn bench(a: &BenchArgs, api: &Api, server: &ServerProcess) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     let types = a.room_types;

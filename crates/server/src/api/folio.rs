@@ -7,12 +7,13 @@
 //! are added on any server holding the booking (owned by that server); only the night audit
 //! needs the booking's owner.
 
-use super::written;
 use crate::auth::{Caller, Permission};
 use crate::extract::{ApiJson, IdempotencyKey};
 use crate::problem::{ApiResult, Problem};
-use crate::replication::forward::{self, Submitted};
+use crate::replication::relay_refused;
 use crate::state::AppState;
+use crate::write::written;
+use crate::write::{queued_response, Submitted};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,9 +41,9 @@ async fn submit(
     key: Option<String>,
     location: impl FnOnce(&Record) -> Option<String>,
 ) -> ApiResult<Response> {
-    let out = match forward::submit(state, cmd, caller, key, false).await? {
+    let out = match relay_refused::submit(state, cmd, caller, key, false).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     let replayed = matches!(out, WriteOutcome::Replayed(_));
     let rec = written(out.outcome())?;
@@ -409,7 +410,7 @@ pub(crate) async fn get_catalog(
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditRequest {
     property: String,
-    #[serde(default, deserialize_with = "super::opt_date")]
+    #[serde(default, deserialize_with = "crate::extract::opt_date")]
     business_date: Option<NaiveDate>,
 }
 

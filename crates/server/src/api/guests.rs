@@ -2,13 +2,14 @@
 //! merging two profiles, and the privacy requests — export everything held about a guest, and
 //! erase it (GDPR/POPIA) leaving the bookings with an anonymised name.
 
-use super::written;
 use crate::auth::{Caller, Permission};
 use crate::extract::{ApiJson, ApiQuery, Forward, IfMatch};
+use crate::json_views::BookingView;
 use crate::problem::{ApiResult, Problem};
-use crate::replication::forward::{self, Submitted};
+use crate::replication::relay_refused;
 use crate::state::AppState;
-use crate::views::BookingView;
+use crate::write::written;
+use crate::write::{queued_response, Submitted};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -189,9 +190,9 @@ async fn write(
     fwd: bool,
     status: StatusCode,
 ) -> ApiResult<Response> {
-    let out = match forward::submit(state, cmd, caller, None, fwd).await? {
+    let out = match relay_refused::submit(state, cmd, caller, None, fwd).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     let rec = written(out.outcome())?.clone();
     let related = match out.outcome() {

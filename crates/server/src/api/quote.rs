@@ -3,8 +3,8 @@
 //! night and in total, and the restrictions that apply or refuse. Read-only; the store reads
 //! the facts in one transaction and the core prices them.
 
-use super::date;
 use crate::auth::Caller;
+use crate::extract::date;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;

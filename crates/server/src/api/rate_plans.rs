@@ -2,12 +2,13 @@
 //! (`If-Match` honoured; every field checked by the core, a refusal naming the field and
 //! writing nothing), `GET …/rate-plans` lists them, `GET …/rate-plans/{plan}` reads one.
 
-use super::written;
 use crate::auth::{Caller, Permission};
 use crate::extract::{parse_json, Forward, IfMatch};
 use crate::problem::{ApiResult, Problem};
-use crate::replication::forward::{self, Submitted};
+use crate::replication::relay_refused;
 use crate::state::AppState;
+use crate::write::written;
+use crate::write::{queued_response, Submitted};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -70,9 +71,9 @@ pub(crate) async fn put(
         spec: Box::new(spec),
         if_match,
     };
-    let out = match forward::submit(&state, cmd, &caller, None, fwd).await? {
+    let out = match relay_refused::submit(&state, cmd, &caller, None, fwd).await? {
         Submitted::Done(o) => o,
-        Submitted::Queued(op) => return Ok(forward::queued_response(op)),
+        Submitted::Queued(op) => return Ok(queued_response(op)),
     };
     match written(out.outcome())? {
         Record::PricingPlan(p) => {

@@ -19,9 +19,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportQuery {
     property: String,
-    #[serde(deserialize_with = "super::date")]
+    #[serde(deserialize_with = "crate::extract::date")]
     from: NaiveDate,
-    #[serde(default, deserialize_with = "super::opt_date")]
+    #[serde(default, deserialize_with = "crate::extract::opt_date")]
     to: Option<NaiveDate>,
 }
 
