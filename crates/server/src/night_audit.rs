@@ -28,12 +28,16 @@ pub fn due_date(today: NaiveDate, time: NaiveTime, audit_time: NaiveTime) -> Opt
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.settings.night_audit_check);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick of an interval is immediate: let a server that just started (or was just
+    // restored) settle for one period before its first audit, so a restore lands exactly where
+    // it was asked to and only then does the day's work.
+    tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        let now = Utc::now() + state.settings.clock_offset;
+        let now = (state.clock)();
         if let Err(e) = check(&state, now).await {
             tracing::error!(error = %e, "night audit check failed; will retry");
         }
@@ -76,7 +80,7 @@ async fn check(state: &AppState, now: DateTime<Utc>) -> Result<(), String> {
                 business_date: Some(open),
                 mark_no_shows: state.settings.night_audit_no_shows,
             };
-            match state.writer.submit(cmd, "system", None).await {
+            match crate::write::submit(state, cmd, "system", None).await {
                 Ok(out) => {
                     let summary = crate::api::audit_summary(out.outcome());
                     tracing::info!(property = %p.code, date = %open, %summary, "night audit ran");

@@ -93,7 +93,7 @@ impl Driver {
         };
         let cmd = Command::AddNote { booking: id, text };
         let actor = format!("pms:{}", self.name);
-        match self.state.writer.submit(cmd, &actor, None).await {
+        match crate::write::submit(&self.state, cmd, &actor, None).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::warn!(link = %self.name, error = %e, "could not write to booking {booking}");
@@ -246,7 +246,7 @@ impl Driver {
 
     /// A posting from the system: answered already by the link; recorded for the front desk.
     async fn posting(&mut self, p: innsync_pms::Posting) {
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = (self.state.clock)().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut rec = PostingRecord::new(now, &p);
         let (property, room, number) = (
             self.settings.property.clone(),
@@ -319,7 +319,7 @@ impl Driver {
             housekeeping.unwrap_or("-"),
             message_waiting
         );
-        match self.state.writer.submit(cmd, &actor, None).await {
+        match crate::write::submit(&self.state, cmd, &actor, None).await {
             Ok(_) => {
                 self.status(|s| s.received += 1);
                 self.note(format!("{what} applied"));
@@ -418,7 +418,7 @@ impl Driver {
     async fn reset_completed(&mut self) {
         let upto = self.delivery.reset_completed(self.delivered);
         self.advance(upto).await;
-        let now = Utc::now().to_rfc3339();
+        let now = (self.state.clock)().to_rfc3339();
         self.status(|s| {
             s.resets += 1;
             s.last_reset_at = Some(now);
@@ -436,7 +436,7 @@ impl Driver {
             return;
         };
         let tz = self.tz;
-        let now = Utc::now().with_timezone(&tz);
+        let now = (self.state.clock)().with_timezone(&tz);
         for days in 0..3 {
             let date = now.date_naive() + chrono::Days::new(days);
             if let Some(t) = date.and_time(time).and_local_timezone(tz).earliest() {
@@ -504,7 +504,7 @@ pub(super) async fn drive(
             },
             _ = wake.notified() => {}
             _ = poll.tick() => {
-                if d.next_scheduled_reset.is_some_and(|t| Utc::now() >= t) {
+                if d.next_scheduled_reset.is_some_and(|t| (d.state.clock)() >= t) {
                     d.general_reset("schedule").await;
                     d.schedule_next();
                 }
