@@ -19,7 +19,6 @@
 //!   to the room records, naming the link in the audit log.
 //! - FIAS: [`net::run_fias_pms_link`] listens; same pattern with [`net::FiasRequest`].
 
-
 pub mod command;
 pub mod directory;
 pub mod encoding;

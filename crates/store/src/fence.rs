@@ -175,13 +175,35 @@ fn learn(conn: &Connection, f: &innsync_core::record::Fence, at: &str) -> Result
             touched.push(k);
         }
     }
+    // Each record put back in its own savepoint: a legitimate older state can collide with what
+    // the new master built since (a room given to another stay after the fenced move that this
+    // rule, being conservative, now quarantines). Such a record stays as it is, its conflict says
+    // so, and the claim and its fences still hold here: losing the token over one record would
+    // leave this server apart from every other (chaos seed 25008 of the long run).
+    let mut stuck: Vec<(String, String, String)> = Vec::new();
     for (kind, key) in touched {
-        revert(conn, &kind, &key, f, at)?;
+        conn.execute_batch("SAVEPOINT fence_revert")?;
+        match revert(conn, &kind, &key, f, at) {
+            Ok(()) => conn.execute_batch("RELEASE fence_revert")?,
+            Err(StoreError::Sqlite(e)) => {
+                conn.execute_batch("ROLLBACK TO fence_revert; RELEASE fence_revert")?;
+                tracing::warn!(%kind, %key, error = %e, "a fenced record could not be put back here");
+                stuck.push((kind, key, e.to_string()));
+            }
+            Err(other) => return Err(other),
+        }
     }
     // Recorded after the reverts, so "ours" is what this server holds now (or nothing), never
     // the quarantined version itself.
     for (seq, rec) in &fenced {
-        record_conflict(conn, &f.server, *seq, rec, &reason, at)?;
+        let why = stuck
+            .iter()
+            .find(|(k, key, _)| k == rec.kind().as_str() && *key == rec.key())
+            .map_or_else(
+                || reason.clone(),
+                |(_, _, e)| format!("{reason}; putting the record back failed here ({e}), so it is kept as it was for an operator"),
+            );
+        record_conflict(conn, &f.server, *seq, rec, &why, at)?;
     }
     Ok(())
 }
