@@ -7,9 +7,11 @@
 //! and need not change.
 
 use crate::client::Client;
+use crate::member::{ClusterMember, ClusterSpec, Member};
 use crate::mesh::Mesh;
 use crate::plan::{
-    role_of, Plan, Role, ENV_PROPERTY, ENV_ROOM_TYPE, OWNED_PROPERTY, OWNED_ROOMS, OWNED_ROOM_TYPE,
+    role_of, Plan, Role, CLUSTER_NODES, ENV_PROPERTY, ENV_ROOM_TYPE, OWNED_PROPERTY, OWNED_ROOMS,
+    OWNED_ROOM_TYPE,
 };
 use crate::process::{free_port, ServerProcess};
 use serde_json::{json, Value};
@@ -65,8 +67,8 @@ pub enum DeployError {
 pub struct Deployment {
     /// Server codes, in plan order.
     pub codes: Vec<String>,
-    /// The processes, same order.
-    pub servers: Vec<ServerProcess>,
+    /// The servers (a process or a cluster each), same order.
+    pub servers: Vec<Member>,
     /// The links.
     pub mesh: Mesh,
     /// The environment file.
@@ -78,21 +80,40 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Writes the environment, starts every server behind the mesh and seeds the reference
-    /// data of `plan`.
+    /// Writes the environment, starts every server behind the mesh (`cluster`, if named, as a
+    /// cluster of nodes behind its front) and seeds the reference data of `plan`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the start reads in order: ports, file, links, each server, seeding"
+    )]
     pub async fn start(
         binary: &Path,
         work: &Path,
         codes: &[String],
         plan: &Plan,
         timetable: bool,
+        cluster: Option<&str>,
     ) -> Result<Self, DeployError> {
         let io = |e: std::io::Error| DeployError::Io(e.to_string());
         std::fs::create_dir_all(work).map_err(io)?;
-        let ports: Vec<u16> = codes
-            .iter()
-            .map(|_| free_port().ok_or_else(|| DeployError::Setup("no free port".into())))
-            .collect::<Result<_, _>>()?;
+        let port = || free_port().ok_or_else(|| DeployError::Setup("no free port".into()));
+        let ports: Vec<u16> = codes.iter().map(|_| port()).collect::<Result<_, _>>()?;
+        // The cluster's front listens on its server's port from now on, so the links built
+        // below find it.
+        let mut front = None;
+        if let Some(c) = cluster {
+            let i = codes
+                .iter()
+                .position(|s| s == c)
+                .ok_or_else(|| DeployError::Setup(format!("the cluster {c} is not a server")))?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", ports[i]))
+                .await
+                .map_err(io)?;
+            let node_ports: Vec<u16> = (0..CLUSTER_NODES)
+                .map(|_| port())
+                .collect::<Result<_, _>>()?;
+            front = Some((i, listener, node_ports));
+        }
         let env_file = work.join("environment.toml");
         std::fs::write(&env_file, environment_toml(codes, &ports, timetable)).map_err(io)?;
         let mesh = Mesh::build(&ports).await?;
@@ -120,6 +141,24 @@ impl Deployment {
             }
             let dir = work.join(code);
             let skew = plan.skews.get(code).copied().unwrap_or(0);
+            if front.as_ref().is_some_and(|(c, _, _)| *c == i) {
+                let Some((_, listener, node_ports)) = front.take() else {
+                    continue;
+                };
+                let c = ClusterMember::start(ClusterSpec {
+                    binary,
+                    code,
+                    dir: &dir,
+                    front: listener,
+                    ports: node_ports,
+                    args,
+                    token: ADMIN_TOKEN,
+                    skew_ms: skew,
+                })
+                .await?;
+                servers.push(Member::Cluster(c));
+                continue;
+            }
             let binary = binary.to_path_buf();
             let code = code.clone();
             let port = ports[i];
@@ -128,7 +167,7 @@ impl Deployment {
             })
             .await
             .map_err(|e| DeployError::Setup(e.to_string()))??;
-            servers.push(p);
+            servers.push(Member::Single(p));
         }
         let client = Client::new(ADMIN_TOKEN).map_err(|e| DeployError::Setup(e.to_string()))?;
         let d = Self {
@@ -273,19 +312,29 @@ impl Deployment {
         Ok(())
     }
 
-    /// Every server's digest now (empty where it did not answer).
+    /// Every server's digest now (empty where it did not answer). A cluster's is its nodes'
+    /// digest when every node answers with the same one, and says which differ otherwise: a
+    /// cluster whose nodes disagree has not converged.
     pub async fn digests(&self) -> Digests {
-        let asks = (0..self.servers.len()).map(|i| {
-            let base = self.base(i);
-            async move { self.client.get(&base, "/api/v1/digest").await }
+        let asks = self.servers.iter().map(|m| async move {
+            let bases = match m.node_bases() {
+                b if b.is_empty() => vec![m.base()],
+                b => b,
+            };
+            let mut seen = Vec::with_capacity(bases.len());
+            for base in &bases {
+                let a = self.client.get(base, "/api/v1/digest").await;
+                seen.push(a.body["digest"].as_str().unwrap_or_default().to_string());
+            }
+            if seen.windows(2).all(|w| w[0] == w[1]) {
+                seen.swap_remove(0)
+            } else if seen.iter().any(String::is_empty) {
+                String::new()
+            } else {
+                format!("nodes differ: {}", seen.join(" | "))
+            }
         });
-        let answers = futures::future::join_all(asks).await;
-        Digests(
-            answers
-                .iter()
-                .map(|a| a.body["digest"].as_str().unwrap_or_default().to_string())
-                .collect(),
-        )
+        Digests(futures::future::join_all(asks).await)
     }
 }
 

@@ -21,9 +21,11 @@
 pub mod check;
 pub mod client;
 pub mod deployment;
+pub mod front;
 pub mod history;
 pub mod launch;
 pub mod mangle;
+pub mod member;
 pub mod mesh;
 pub mod nemesis;
 pub mod plan;

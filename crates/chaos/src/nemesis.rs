@@ -4,6 +4,7 @@
 
 use crate::deployment::Deployment;
 use crate::history::History;
+use crate::member::Member;
 use crate::plan::{FaultKind, MangleMode, PlannedFault};
 use crate::process::Liveness;
 use serde_json::json;
@@ -70,8 +71,12 @@ fn apply(d: &mut Deployment, f: &PlannedFault, h: &History) -> bool {
                 );
                 return false;
             }
-            d.servers[*server].kill9();
-            h.note("kill", &name(d, *server), json!({"hold_ms": f.hold_ms}));
+            let what = d.servers[*server].kill9();
+            h.note(
+                "kill",
+                &name(d, *server),
+                json!({"hold_ms": f.hold_ms, "killed": what}),
+            );
         }
         FaultKind::Pause { server } => {
             if let Err(e) = d.servers[*server].pause() {
@@ -117,6 +122,17 @@ fn apply(d: &mut Deployment, f: &PlannedFault, h: &History) -> bool {
                 "drops",
                 &link(d, *from, *to),
                 json!({"percent": percent, "hold_ms": f.hold_ms}),
+            );
+        }
+        FaultKind::NodeIsolate { server, node } => {
+            let Some(Member::Cluster(c)) = d.servers.get_mut(*server) else {
+                return false;
+            };
+            c.isolate(*node);
+            h.note(
+                "node-isolate",
+                &name(d, *server),
+                json!({"node": node + 1, "hold_ms": f.hold_ms}),
             );
         }
         FaultKind::Mangle { from, to, mode } => {
@@ -192,6 +208,12 @@ fn undo(d: &mut Deployment, f: &PlannedFault, h: &History) {
             d.mesh.drops(*from, *to, 0.0, 0);
             h.note("undrops", &link(d, *from, *to), json!({}));
         }
+        FaultKind::NodeIsolate { server, node } => {
+            if let Some(Member::Cluster(c)) = d.servers.get_mut(*server) {
+                c.rejoin(*node);
+            }
+            h.note("node-rejoin", &name(d, *server), json!({"node": node + 1}));
+        }
         FaultKind::Mangle { from, to, mode } => {
             for (a, b) in mangled_links(d, *from, *to, *mode) {
                 d.mesh.mangle(a, b, None);
@@ -206,15 +228,16 @@ fn undo(d: &mut Deployment, f: &PlannedFault, h: &History) {
 pub fn heal(d: &mut Deployment, h: &History) {
     d.mesh.heal_all();
     for i in 0..d.servers.len() {
-        match d.servers[i].liveness() {
-            Liveness::Paused => {
-                let _ = d.servers[i].resume();
-            }
-            Liveness::Dead => {
-                let skew = d.servers[i].skew_ms;
-                restart(d, i, skew, h);
-            }
-            Liveness::Running => {}
+        if let Member::Cluster(c) = &mut d.servers[i] {
+            c.heal_links();
+        }
+        // A cluster may have a paused node and a dead one: resume first, then restart.
+        if d.servers[i].liveness() == Liveness::Paused {
+            let _ = d.servers[i].resume();
+        }
+        if d.servers[i].liveness() == Liveness::Dead {
+            let skew = d.servers[i].skew_ms();
+            restart(d, i, skew, h);
         }
     }
     h.note("heal", "all", json!({}));

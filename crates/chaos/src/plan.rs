@@ -37,6 +37,8 @@ pub const OWNED_PROPERTY: &str = "KRL";
 pub const OWNED_ROOM_TYPE: &str = "DLX";
 /// Rooms of the owned property: few, so the last rooms are fought over.
 pub const OWNED_ROOMS: usize = 3;
+/// Nodes of a cluster target (see [`Knobs::cluster`]): a Raft majority survives one lost.
+pub const CLUSTER_NODES: usize = 3;
 /// Rooms of the env property when it is contended (see [`Knobs::contended_env`]).
 pub const CONTENDED_ENV_ROOMS: usize = 2;
 /// Arrivals are drawn from today to this many days ahead.
@@ -162,6 +164,11 @@ pub struct Knobs {
     /// Count a night sold beyond its rooms by several authorities together as the pre-allotment
     /// gap (reported, not a violation), as before issue 4; off: every oversold night fails.
     pub lenient_stock: bool,
+    /// The server (a code of `servers`) run as a [`CLUSTER_NODES`]-node Raft cluster behind one
+    /// address: its kill is a kill -9 of the cluster's leader, and its nodes are partitioned
+    /// from each other among the faults. `None`: every server is one process.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 impl Knobs {
@@ -195,6 +202,11 @@ impl Knobs {
         }
         if self.think_ms > 10_000 {
             return Err("think_ms is at most 10000".into());
+        }
+        if let Some(c) = &self.cluster {
+            if !self.servers.contains(c) {
+                return Err(format!("the cluster {c} is not one of the servers"));
+            }
         }
         Ok(())
     }
@@ -416,6 +428,14 @@ pub enum FaultKind {
         /// How.
         mode: MangleMode,
     },
+    /// Cut one node of the cluster target from the other nodes, both ways (the environment's
+    /// links to the cluster stay up: its front still reaches every node).
+    NodeIsolate {
+        /// The cluster's server index.
+        server: usize,
+        /// The node (0-based).
+        node: usize,
+    },
 }
 
 /// One fault at its time.
@@ -624,13 +644,25 @@ fn plan_faults(rng: &mut StdRng, knobs: &Knobs, expected_ms: u64) -> Vec<Planned
             kinds.push(k);
         }
     }
+    let cluster = knobs
+        .cluster
+        .as_ref()
+        .and_then(|c| knobs.servers.iter().position(|s| s == c));
+    if cluster.is_some() && f.partition {
+        kinds.push("node_isolate");
+    }
     let mut out = Vec::new();
     if kinds.is_empty() {
         return out;
     }
     let mut at = rng.gen_range(200..800);
     while at < expected_ms {
-        let server = rng.gen_range(0..n);
+        // A cluster target takes half of the server faults (its leader killed, its nodes
+        // stopped); without one, the draws are as they always were, so old seeds replay.
+        let server = match cluster {
+            Some(c) if rng.gen_bool(0.5) => c,
+            _ => rng.gen_range(0..n),
+        };
         let from = rng.gen_range(0..n);
         let to = (from + rng.gen_range(1..n)) % n;
         let kind = match kinds[rng.gen_range(0..kinds.len())] {
@@ -645,6 +677,10 @@ fn plan_faults(rng: &mut StdRng, knobs: &Knobs, expected_ms: u64) -> Vec<Planned
             "pause" => FaultKind::Pause { server },
             "isolate" => FaultKind::Isolate { server },
             "cut" => FaultKind::Cut { from, to },
+            "node_isolate" => FaultKind::NodeIsolate {
+                server: cluster.unwrap_or(0),
+                node: rng.gen_range(0..CLUSTER_NODES),
+            },
             "delay" => FaultKind::Delay {
                 from,
                 to,
@@ -693,7 +729,32 @@ mod tests {
             contended_env: false,
             think_ms: 60,
             lenient_stock: false,
+            cluster: None,
         }
+    }
+
+    #[test]
+    fn a_cluster_target_adds_node_partitions_and_leaves_other_plans_alone() {
+        let k = knobs();
+        let with = Knobs {
+            cluster: Some("WB".into()),
+            ..knobs()
+        };
+        assert!(with.validate().is_ok());
+        let p = plan(11, &with);
+        assert!(p.faults.iter().any(|f| matches!(
+            f.kind,
+            FaultKind::NodeIsolate { server: 0, node } if node < CLUSTER_NODES
+        )));
+        assert!(!plan(11, &k)
+            .faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultKind::NodeIsolate { .. })));
+        let bad = Knobs {
+            cluster: Some("RA".into()),
+            ..knobs()
+        };
+        assert!(bad.validate().unwrap_err().contains("RA"));
     }
 
     #[test]

@@ -116,7 +116,8 @@ impl ServerProcess {
             "--setting".to_string(),
             format!("clock_offset={}ms", self.skew_ms),
         ]);
-        let log = std::env::var("INNSYNC_CHAOS_LOG").unwrap_or_else(|_| "error".into());
+        let log =
+            std::env::var("INNSYNC_CHAOS_LOG").unwrap_or_else(|_| "error,openraft=off".into());
         let launched = crate::launch::serve(crate::launch::Serve {
             binary: &self.binary,
             args: &args,

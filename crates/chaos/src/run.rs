@@ -46,6 +46,9 @@ impl RunConfig {
             k.think_ms,
             if k.contended_env { " --contended-env" } else { "" },
         ) + if k.lenient_stock { " --lenient-stock" } else { "" }
+            + &k.cluster
+                .as_ref()
+                .map_or(String::new(), |c| format!(" --cluster {c}"))
     }
 }
 
@@ -152,7 +155,15 @@ pub async fn run(cfg: &RunConfig) -> Result<Report, RunError> {
     let work = cfg.work_dir.join(format!("seed-{}", cfg.seed));
     let _ = std::fs::remove_dir_all(&work);
     let timetable = cfg.knobs.faults.skew;
-    let mut d = Deployment::start(&cfg.binary, &work, &cfg.knobs.servers, &plan, timetable).await?;
+    let mut d = Deployment::start(
+        &cfg.binary,
+        &work,
+        &cfg.knobs.servers,
+        &plan,
+        timetable,
+        cfg.knobs.cluster.as_deref(),
+    )
+    .await?;
     let history_path = work.join("history.jsonl");
     let history = History::to_file(&history_path)?;
     std::fs::write(
@@ -269,12 +280,25 @@ fn judge(
 ) -> Result<Report, RunError> {
     let mut finals = Vec::new();
     let mut states = Vec::new();
-    for (i, p) in d.servers.iter().enumerate() {
-        let db = p.dir.join("innsync.db");
+    for (i, m) in d.servers.iter().enumerate() {
+        let dirs = m.data_dirs();
+        let Some(first) = dirs.first() else {
+            continue;
+        };
+        let db = first.join("innsync.db");
         states.push(read_db(&db)?);
+        // A cluster's every node is checked: one node's broken invariant is the server's.
+        let broken: Vec<String> = dirs
+            .iter()
+            .filter_map(|dir| invariants(&cfg.binary, dir).err())
+            .collect();
         finals.push(Final {
             code: d.codes[i].clone(),
-            invariants: invariants(&cfg.binary, &p.dir),
+            invariants: if broken.is_empty() {
+                Ok(())
+            } else {
+                Err(broken.join("; "))
+            },
             db,
             digest: digests.0.get(i).cloned().unwrap_or_default(),
         });
@@ -321,5 +345,6 @@ pub fn short_knobs() -> Knobs {
         contended_env: false,
         think_ms: 40,
         lenient_stock: false,
+        cluster: None,
     }
 }

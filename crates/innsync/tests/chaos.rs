@@ -74,6 +74,38 @@ async fn four_servers_two_offices_contended_with_takeovers_converge() {
     must_pass(config(13, knobs)).await;
 }
 
+/// Issue 13: the cluster as a target of the harness. WB, the initial master, is a three-node
+/// Raft cluster behind one address (seed 4: one leader kill, two node isolations); among the faults its leader node is killed with -9 and its
+/// nodes are cut from each other, while the environment runs its workload through it (forced
+/// takeovers included). Every node ends with the same digest as every other server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_target_keeps_every_guarantee() {
+    let knobs = innsync_chaos::Knobs {
+        steps: 400,
+        clients: 4,
+        think_ms: 50,
+        cluster: Some("WB".into()),
+        faults: innsync_chaos::FaultMix::all(),
+        ..innsync_chaos::run::short_knobs()
+    };
+    let cfg = config(4, knobs);
+    let report = run(&cfg).await.expect("the run could be carried out");
+    println!("{}", report.summary());
+    assert!(
+        report.passed(),
+        "{}\nreplay: {}",
+        report.summary(),
+        report.replay
+    );
+    // The run did what it is for: the leader node was killed and a node was cut off.
+    let history = std::fs::read_to_string(&report.history).expect("history");
+    assert!(
+        history.contains("\"killed\":\"leader node"),
+        "no leader was killed: pick another seed"
+    );
+    assert!(history.contains("\"node-isolate\""), "no node was isolated");
+}
+
 /// Finding 6: replays chaos seed 60 on three servers with every fault (forced takeovers
 /// included). A booking written at version 2 three times — by WB at epoch 11 and by RS at
 /// epoch 12, both later fenced, and by WB at epoch 13, legitimately — ends as RS's fenced

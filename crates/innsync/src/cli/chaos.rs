@@ -44,6 +44,10 @@ pub struct ChaosArgs {
     /// allotments (issue 4) — reported, not failed — to compare with builds from before them.
     #[arg(long)]
     pub lenient_stock: bool,
+    /// Run this server (one of `--servers`) as a three-node Raft cluster behind one address:
+    /// kill -9 of its leader and partitions between its nodes join the faults.
+    #[arg(long)]
+    pub cluster: Option<String>,
     /// Where runs go (a directory per seed: history, plan, and the databases of failing runs).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
@@ -62,6 +66,7 @@ pub async fn run(a: ChaosArgs) -> anyhow::Result<()> {
         contended_env: a.contended_env,
         think_ms: a.think_ms,
         lenient_stock: a.lenient_stock,
+        cluster: a.cluster.clone(),
     };
     knobs.validate().map_err(anyhow::Error::msg)?;
     let binary = std::env::current_exe().context("finding the innsync executable")?;

@@ -6,7 +6,9 @@ use super::command::run_command;
 use super::job::{Job, LocalWrite, Request, WriteOutcome};
 use super::local::run_local;
 use super::replicate::run_replicate;
-use super::state::{get_meta, master_in, reload_master, set_meta, Counters, Standing, State};
+use super::state::{
+    fenced_at, get_meta, master_in, reload_master, set_meta, Counters, Standing, State,
+};
 use crate::error::StoreError;
 use crate::sql_view::time_text;
 use crate::sql_view::ReferenceCache;
@@ -307,6 +309,7 @@ fn run_job(
             if let (Command::TakeOver { .. }, Ok(_)) = (cmd.as_ref(), &res) {
                 b.standing.master = b.standing.server.clone();
                 b.standing.epoch += 1;
+                b.standing.fenced = fenced_at(tx, &b.standing.server, b.standing.epoch)?;
             }
             if matches!(
                 cmd.as_ref(),
@@ -382,6 +385,10 @@ fn run_job(
                 if b.standing.master != b.standing.server {
                     b.standing.frozen = false;
                 }
+            }
+            if token || report.conflicts > 0 {
+                // The batch may have drawn a fence on this server's own writes.
+                b.standing.fenced = fenced_at(tx, &b.standing.server, b.standing.epoch)?;
             }
             if report.applied > 0 {
                 b.cache.borrow_mut().clear();

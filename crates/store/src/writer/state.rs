@@ -31,6 +31,11 @@ pub(super) struct Standing {
     pub(super) epoch: u64,
     /// Env writes refused while the master hands over.
     pub(super) frozen: bool,
+    /// A fence stands on this server's own changes at `epoch` (a forced takeover it has not yet
+    /// seen the token of moved past it, or a claim to the epoch outranks its own): every env
+    /// write it added here would be quarantined on every server, so it adds none and answers
+    /// as a server that is not the master.
+    pub(super) fenced: bool,
     pub(super) property_owners: Vec<(String, ServerCode)>,
     pub(super) holders: Vec<ServerCode>,
     pub(super) archives: Vec<ServerCode>,
@@ -42,7 +47,12 @@ impl Standing {
         Ctx {
             now,
             server: &self.server,
-            master: Some(&self.master),
+            // A fenced master is no longer the master of its epoch, and does not yet know who is.
+            master: if self.fenced && self.master == self.server {
+                None
+            } else {
+                Some(&self.master)
+            },
             actor,
             property_owners: &self.property_owners,
             holders: &self.holders,
@@ -152,6 +162,7 @@ pub(super) fn open_state(
             master: server.clone(),
             epoch: 0,
             frozen: false,
+            fenced: false,
             property_owners: settings.property_owners.clone(),
             holders: settings.holders.clone(),
             archives: settings.archives.clone(),
@@ -185,8 +196,23 @@ pub(super) fn reload_counters(st: &mut State) -> Result<(), StoreError> {
         .transpose()?
         .unwrap_or_else(|| st.standing.server.clone());
     st.standing.epoch = meta_u64(&st.conn, "epoch")?;
+    st.standing.fenced = fenced_at(&st.conn, &st.standing.server, st.standing.epoch)?;
     st.commit_order = get_meta(&st.conn, "commit_order")?.is_some();
     Ok(())
+}
+
+/// Whether a fence stands on `server`'s own changes at `epoch`. A fence is drawn at a change
+/// the server has already written, so every change it would add at that epoch lies beyond it.
+pub(super) fn fenced_at(
+    conn: &Connection,
+    server: &ServerCode,
+    epoch: u64,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM fences WHERE server = ?1 AND epoch = ?2")?
+        .query_row(params![server.as_str(), epoch as i64], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// The master and epoch as the transaction `conn` is in sees them.
@@ -203,6 +229,7 @@ pub(super) fn reload_master(st: &mut State) -> Result<(), StoreError> {
         st.standing.master = ServerCode::parse(&m).map_err(StoreError::Corrupt)?;
     }
     st.standing.epoch = meta_u64(&st.conn, "epoch")?;
+    st.standing.fenced = fenced_at(&st.conn, &st.standing.server, st.standing.epoch)?;
     if st.standing.master != st.standing.server {
         // No longer master: nothing left to freeze here.
         st.standing.frozen = false;

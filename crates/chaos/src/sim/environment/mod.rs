@@ -13,6 +13,9 @@
 //! written after the grant); with takeovers, every server holds the same claims, fences and
 //! master, the env writes that count of each epoch come from that epoch's master only, and
 //! every server judges them alike.
+//!
+//! The files: `model.rs` holds what the simulation carries and reports; this file the world
+//! and its steps; `judge.rs` the final judgement after heal.
 
 use super::net::{NetFaults, SimNet};
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Utc};
@@ -26,7 +29,7 @@ use innsync_environment::master::{
 };
 use innsync_environment::{
     cursor::plan_batch, ChangeDecision, CursorMap, Epoch, Fingerprint, HandoverEngine, HoldBuffer,
-    MasterToken, Sequenced, Timetable,
+    MasterToken, Timetable,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -44,101 +47,11 @@ pub const SILENCE_MS: u64 = 1_500;
 /// Pull period per peer, in ticks.
 pub const PULL_EVERY: u64 = 3;
 
-/// A change as the simulation carries it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimChange {
-    /// Writer.
-    pub origin: ServerCode,
-    /// Its place in the writer's log.
-    pub seq: u64,
-    /// The epoch it was written at.
-    pub epoch: u64,
-    /// An env-owned write (else the writer's own record).
-    pub env: bool,
-    /// A claim to be master written (a grant, or a takeover with its fence).
-    pub token: Option<Claim>,
-}
+mod judge;
+mod model;
 
-impl Sequenced for SimChange {
-    fn origin(&self) -> &ServerCode {
-        &self.origin
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Msg {
-    Pull(CursorMap),
-    Batch(Vec<SimChange>),
-}
-
-/// What a schedule exercises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mode {
-    /// Forced takeovers happen.
-    pub takeovers: bool,
-    /// A timetable slot falls in the run, clocks skewed.
-    pub timetable: bool,
-    /// Crashes (volatile state lost; log, cursors and tokens kept).
-    pub crashes: bool,
-}
-
-struct Node {
-    code: ServerCode,
-    eligible: bool,
-    log: Vec<SimChange>,
-    applied: BTreeSet<(ServerCode, u64)>,
-    cursors: CursorMap,
-    holds: HoldBuffer<SimChange>,
-    claims: Claims,
-    engine: HandoverEngine,
-    frozen: bool,
-    timer: Option<DateTime<Utc>>,
-    last_pull_from: BTreeMap<ServerCode, u64>,
-    handover_since: u64,
-    last_run: Option<DateTime<Utc>>,
-    skew_ms: i64,
-    down_until: u64,
-    highest_epoch: u64,
-}
-
-/// What one schedule did, for the tests' assertions that faults happened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// Changes written.
-    pub writes: u64,
-    /// Handovers granted.
-    pub grants: u64,
-    /// Handovers aborted.
-    pub aborts: u64,
-    /// Forced takeovers.
-    pub takeovers: u64,
-    /// Timetable handovers started.
-    pub timetable_handovers: u64,
-    /// Crashes.
-    pub crashes: u64,
-    /// Changes held beyond a gap at least once.
-    pub held: u64,
-    /// Duplicates skipped.
-    pub duplicates: u64,
-    /// Epochs claimed by more than one server (concurrent takeovers), settled by the rule.
-    pub disputed: u64,
-    /// Env writes judged not legitimate at the end (fenced, disputed).
-    pub quarantined: u64,
-    /// The highest epoch reached.
-    pub epoch: u64,
-}
-
-/// A broken invariant, with the seed that shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Broken {
-    /// The seed.
-    pub seed: u64,
-    /// What broke.
-    pub what: String,
-}
+pub use model::{Broken, Mode, Outcome, SimChange};
+use model::{Msg, Node};
 
 type R<T> = Result<T, String>;
 
@@ -639,109 +552,6 @@ impl World {
         self.nodes.iter().all(|n| {
             n.cursors == first.cursors && !n.engine.is_frozen() && self.now >= n.down_until
         })
-    }
-
-    /// The final judgement: every env write, judged by each server's history.
-    fn judge(&mut self) -> R<()> {
-        let first = &self.nodes[0];
-        let ids = |n: &Node| n.applied.clone();
-        for n in &self.nodes[1..] {
-            if ids(n) != ids(first) {
-                return Err(format!(
-                    "{} and {} hold different logs after heal",
-                    n.code, first.code
-                ));
-            }
-        }
-        // Every server has seen the same claims, so the one rule gives them the same fences and
-        // the same master of every epoch (a claim ranks first; there is no undecided epoch).
-        for n in &self.nodes[1..] {
-            if n.claims != first.claims {
-                return Err(format!(
-                    "after heal {} and {} hold different claims or fences: {:?} vs {:?}",
-                    n.code,
-                    first.code,
-                    n.claims.fences(),
-                    first.claims.fences()
-                ));
-            }
-        }
-        let mut by_epoch: BTreeMap<u64, BTreeSet<&ServerCode>> = BTreeMap::new();
-        for c in first.claims.claims() {
-            by_epoch.entry(c.epoch).or_default().insert(&c.server);
-        }
-        self.out.disputed = by_epoch.values().filter(|s| s.len() > 1).count() as u64;
-        let mut verdicts: Option<Vec<bool>> = None;
-        for n in &self.nodes {
-            // Judge in a canonical order so that servers can be compared.
-            let mut log = n.log.clone();
-            log.sort_by(|a, b| (&a.origin, a.seq).cmp(&(&b.origin, b.seq)));
-            let mut legit_by_epoch: BTreeMap<u64, BTreeSet<ServerCode>> = BTreeMap::new();
-            let mut mine = Vec::new();
-            for c in log.iter().filter(|c| c.env) {
-                let legit = n.claims.env_write_counts(&c.origin, c.epoch, c.seq);
-                if legit {
-                    legit_by_epoch
-                        .entry(c.epoch)
-                        .or_default()
-                        .insert(c.origin.clone());
-                } else if !self.mode.takeovers {
-                    return Err(format!(
-                        "{}#{} (env, epoch {}) is fenced on {} in a run without takeovers: {:?}",
-                        c.origin,
-                        c.seq,
-                        c.epoch,
-                        n.code,
-                        n.claims.fences()
-                    ));
-                }
-                mine.push(legit);
-            }
-            for (epoch, origins) in &legit_by_epoch {
-                if origins.len() > 1 {
-                    return Err(format!(
-                        "on {}: env writes of epoch {epoch} from {origins:?} all count",
-                        n.code
-                    ));
-                }
-                let master = n.claims.master_at(*epoch);
-                if let Some(o) = origins.iter().next() {
-                    if master != Some(o) {
-                        return Err(format!(
-                            "on {}: {o} wrote env records at epoch {epoch}, master {master:?}",
-                            n.code
-                        ));
-                    }
-                }
-            }
-            match &verdicts {
-                None => {
-                    self.out.quarantined = mine.iter().filter(|l| !**l).count() as u64;
-                    verdicts = Some(mine);
-                }
-                Some(v) if *v != mine => {
-                    return Err(format!(
-                        "{} judges the env writes differently from {}",
-                        n.code, self.nodes[0].code
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        // Without takeovers, every epoch was granted by exactly one server to one server.
-        if !self.mode.takeovers {
-            let mut claims: BTreeMap<u64, BTreeSet<ServerCode>> = BTreeMap::new();
-            for c in &self.nodes[0].log {
-                if let Some(t) = &c.token {
-                    claims.entry(t.epoch).or_default().insert(t.server.clone());
-                }
-            }
-            if let Some((e, s)) = claims.iter().find(|(_, s)| s.len() > 1) {
-                return Err(format!("epoch {e} was given to {s:?}"));
-            }
-        }
-        self.out.epoch = current(&self.nodes[0]).epoch.0;
-        Ok(())
     }
 }
 
