@@ -114,7 +114,7 @@ async fn seed(a: &BenchArgs, api: &Api, today: NaiveDate) -> anyhow::Result<()> 
             let ty = format!("T{t:02}");
             api.post_ok(
                 &format!("/api/v1/properties/{code}/room-types"),
-                json!({"code": ty, "name": format!("Type {t}"), "max_occupancy": 2}),
+                json!({"code": ty, "name": format!("Type {t}"), "max_occupancy": 3}),
             )
             .await?;
             api.put_ok(

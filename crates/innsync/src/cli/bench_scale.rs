@@ -25,6 +25,9 @@ const ROOMS: usize = 10;
 /// Concurrent submitters while building a store.
 const BUILDERS: usize = 64;
 
+/// One measured operation: its name, p50 and p99.
+type Row = (&'static str, Duration, Duration);
+
 /// Store sizes measured, in bookings.
 fn sizes() -> Vec<u64> {
     std::env::var("SCALE_SIZES")
@@ -39,7 +42,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let mut table: Vec<(u64, Vec<(&'static str, Duration, Duration)>)> = vec![];
+    let mut table: Vec<(u64, Vec<Row>)> = vec![];
     for size in sizes() {
         let dir = std::env::temp_dir().join(format!("innsync-scale-{}-{size}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -197,7 +200,7 @@ async fn measure(
     refs: &[String],
     samples: usize,
     seed: u64,
-) -> anyhow::Result<Vec<(&'static str, Duration, Duration)>> {
+) -> anyhow::Result<Vec<Row>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let stays: Vec<(String, Nights)> = (0..samples)
         .map(|_| {

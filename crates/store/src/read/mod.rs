@@ -11,6 +11,7 @@ mod pms;
 mod position;
 mod reference;
 mod stock;
+mod touch;
 
 pub use availability::{Availability, NightAvailability, RoomTypeNights};
 pub use bookings::BookingFilter;
