@@ -32,7 +32,7 @@ pub use holdings::{HolderNight, Holdings, NightHoldings, RoomTypeHoldings};
 pub use pending::{NewPending, PendingOp, PendingUpdate, QueueSummary};
 pub use read::{
     AuditRow, Availability, BookingFilter, ConflictFilter, NightAvailability, OutboxEvent,
-    PmsLinkRow, ReadPool, RoomTypeNights,
+    PmsLinkRow, Position, ReadPool, RoomTypeNights,
 };
 pub use writer::{
     Batch, Clock, Job, LocalWrite, PauseGuard, Replica, Request, Skipped, WriteOutcome, Writer,

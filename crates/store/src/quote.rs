@@ -1,11 +1,13 @@
 //! What a quote reads: a property's rate plans (by key, or all of them) and, for a stay, every
 //! room type's units — what this server may sell, what is free at the property, who holds the
-//! rest — folded from three property-wide range queries in one read transaction, the same
-//! tables and rule as the availability read (`read.rs`).
+//! rest — from the read state (`read/board.rs`: reference records parsed once per version,
+//! stock kept at the change-log position and re-read only where writes touched it), the same
+//! rule as the availability read (`read/availability.rs`).
 
 use crate::error::StoreError;
-use crate::read::{bodies, here, prefix, ReadPool, BY_PREFIX};
-use crate::view::{load_record, night_text, parse_night};
+use crate::read::board::Served;
+use crate::read::{bodies, prefix, Position, ReadPool, BY_PREFIX};
+use crate::sql_view::load_record;
 use innsync_core::dates::Nights;
 use innsync_core::pricing::{HeldBy, PricingPlan, QuoteFacts, StayStock};
 use innsync_core::{Authority, Record};
@@ -41,11 +43,18 @@ impl ReadPool {
         property: &str,
         nights: Nights,
     ) -> Result<Option<QuoteFacts>, StoreError> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let out = facts(&tx, property, nights)?;
-            tx.commit()?;
-            Ok(out)
+        Ok(self.quote_facts_at(property, nights)?.map(|(f, _)| f))
+    }
+
+    /// [`ReadPool::quote_facts`] from the read state (`read/board.rs`: reference records
+    /// parsed once, stock kept at the change-log position), with the position it reflects.
+    pub fn quote_facts_at(
+        &self,
+        property: &str,
+        nights: Nights,
+    ) -> Result<Option<(QuoteFacts, Position)>, StoreError> {
+        self.with_stock(property, nights, |s, here, pos| {
+            (facts(s, here, nights), pos.clone())
         })
     }
 }
@@ -58,108 +67,37 @@ fn plans(c: &Connection, property: &str) -> Result<Vec<PricingPlan>, StoreError>
     })
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "one read in one transaction, its SQL and the answer's shape side by side; split when it next grows"
-)]
-fn facts(c: &Connection, property: &str, nights: Nights) -> Result<Option<QuoteFacts>, StoreError> {
-    let Some(Record::Property(prop)) = load_record(c, "property", property)? else {
-        return Ok(None);
-    };
-    let (lo, hi) = prefix(property);
-    let room_types = bodies(c, BY_PREFIX, params!["room_type", lo, hi], |r| match r {
-        Record::RoomType(t) => Some(t),
-        _ => None,
-    })?;
-    let rates = bodies(c, BY_PREFIX, params!["rate_plan", lo, hi], |r| match r {
-        Record::RatePlan(t) => Some(t),
-        _ => None,
-    })?;
-    let plans = plans(c, property)?;
-    let here_text = here(c)?.to_string();
-    let owner_text = prop.meta.owner.to_string();
-    let index: HashMap<&str, usize> = room_types
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.code.as_str(), i))
-        .collect();
-    let n = nights.len();
-    let types = room_types.len();
-    // Holders in order of first sight; the owner first. Per holder a grid of
-    // (room type × night) → units held (net of grants) and sold.
-    let mut holders: Vec<String> = vec![owner_text.clone()];
-    let mut held: Vec<Vec<i64>> = vec![vec![0; types * n]];
-    let mut sold: Vec<Vec<i64>> = vec![vec![0; types * n]];
-    let mut in_service = vec![0i64; types * n];
-    let mut st = c.prepare_cached("SELECT room_type, rooms FROM capacity WHERE property = ?1")?;
-    let mut rows = st.query([property])?;
-    while let Some(r) = rows.next()? {
-        let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        if let Some(&i) = index.get(ty) {
-            let cap: i64 = r.get(1)?;
-            in_service[i * n..(i + 1) * n].fill(cap);
-        }
-    }
-    let (from, to) = (night_text(nights.from), night_text(nights.to));
-    for (what, sql) in [
-        (0, "SELECT room_type, night, rooms, '' FROM out_of_order WHERE property = ?1 AND night >= ?2 AND night < ?3"),
-        (1, "SELECT room_type, night, units, holder FROM sold WHERE property = ?1 AND night >= ?2 AND night < ?3"),
-        (2, "SELECT room_type, night, units, holder FROM allotments WHERE property = ?1 AND night >= ?2 AND night < ?3"),
-    ] {
-        let mut st = c.prepare_cached(sql)?;
-        let mut rows = st.query(params![property, from, to])?;
-        while let Some(r) = rows.next()? {
-            let ty = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-            let Some(&i) = index.get(ty) else { continue };
-            let night = parse_night(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?;
-            let Some(k) = nights.index_of(night) else {
-                continue;
-            };
-            let v: i64 = r.get(2)?;
-            let cell = i * n + k;
-            if what == 0 {
-                in_service[cell] -= v;
-                continue;
-            }
-            let h = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
-            let hi = match holders.iter().position(|x| x == h) {
-                Some(p) => p,
-                None => {
-                    holders.push(h.to_string());
-                    held.push(vec![0; types * n]);
-                    sold.push(vec![0; types * n]);
-                    holders.len() - 1
-                }
-            };
-            if what == 1 {
-                sold[hi][cell] += v;
-            } else {
-                held[hi][cell] += v;
-            }
-        }
-    }
-    let here_index = holders.iter().position(|h| *h == here_text);
+/// Every room type's units over the stay: what this server may sell, what is free at the
+/// property, who holds the rest.
+fn facts(s: &Served<'_>, here: &str, nights: Nights) -> QuoteFacts {
+    let (g, r) = (s.grid(), s.reference());
+    let n = g.n();
+    let off = g.offset(nights.from);
+    let here_index = g.holders.iter().position(|h| h == here);
     let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-    let mut stock = HashMap::with_capacity(types);
-    for (i, t) in room_types.iter().enumerate() {
-        let cells = i * n..(i + 1) * n;
+    let mut stock = HashMap::with_capacity(r.room_types.len());
+    let mut others: Vec<i64> = Vec::with_capacity(g.holders.len());
+    for (i, t) in r.room_types.iter().enumerate() {
+        let cells = i * n + off..i * n + off + nights.len();
         let mut free_at_property = i64::MAX;
-        let mut others: Vec<i64> = vec![i64::MAX; holders.len()];
+        others.clear();
+        others.resize(g.holders.len(), i64::MAX);
         for cell in cells {
-            let sold_all: i64 = sold.iter().map(|s| s[cell]).sum();
-            let free = in_service[cell] - sold_all;
+            let sold_all: i64 = g.sold.iter().map(|s| s[cell]).sum();
+            let free = g.in_service[cell] - sold_all;
             free_at_property = free_at_property.min(free);
             // Each holder's unsold units (the owner holds the rooms in service net of what it
             // gave), never beyond the night's free rooms.
             for (hi, m) in others.iter_mut().enumerate() {
-                let base = if hi == 0 { in_service[cell] } else { 0 };
-                let h = (base + held[hi][cell] - sold[hi][cell]).min(free);
+                let base = if hi == 0 { g.in_service[cell] } else { 0 };
+                let h = (base + g.held[hi][cell] - g.sold[hi][cell]).min(free);
                 *m = (*m).min(h);
             }
         }
         // What this server may sell: its own holding, never beyond the night's free rooms.
         let sellable = here_index.map_or(0, |hi| others[hi]);
-        let held_by = holders
+        let held_by = g
+            .holders
             .iter()
             .zip(&others)
             .enumerate()
@@ -180,10 +118,10 @@ fn facts(c: &Connection, property: &str, nights: Nights) -> Result<Option<QuoteF
             },
         );
     }
-    Ok(Some(QuoteFacts {
-        room_types,
-        rates,
-        plans,
+    QuoteFacts {
+        room_types: r.room_types.clone(),
+        rates: r.rates.clone(),
+        plans: r.plans.clone(),
         stock,
-    }))
+    }
 }

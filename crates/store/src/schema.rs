@@ -230,6 +230,15 @@ CREATE TABLE guest_trigrams (
 CREATE INDEX guest_trigrams_by_guest ON guest_trigrams (guest_id);
 "#;
 
+/// Reads at booking-engine scale (issue 20): a property's bookings list walks (property, id)
+/// from its `after` reference (keyset paging, cost flat in the table's size); the stock read
+/// seeks grants by (property, room type, night) whatever their holder (grants are rare writes,
+/// so the index costs the booking path nothing).
+const V_READS_INDEXES: &str = r#"
+CREATE INDEX bookings_by_property_ref ON bookings (property, id);
+CREATE INDEX allotments_by_night ON allotments (property, room_type, night);
+"#;
+
 /// Every migration step, in order; `PRAGMA user_version` counts those applied.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -242,6 +251,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_BLOCKED_CHANGES,
     V_LEDGER,
     V_GUEST_SEARCH,
+    V_READS_INDEXES,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.

@@ -36,8 +36,9 @@ pub struct BenchArgs {
     /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
     /// pending-operation queue towards a partner), `quote` (rate plans and the quote of a
     /// large property), `cluster` (a three-node HA cluster:
-    /// failover, throughput against one node, backup and restore), or `all` (one table over
-    /// every area, each in a reduced mode).
+    /// failover, throughput against one node, backup and restore), `all` (one table over
+    /// every area, each in a reduced mode), `looktobook` (booking-engine reads with 1 booking
+    /// per 1,000) or `scale` (reads and a booking on stores of 10k and 100k bookings).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
@@ -142,8 +143,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "quote" => return super::bench_quote::run(&a).await,
         "cluster" => return super::bench_cluster::run(&a).await,
         "all" => return super::bench_all::run(&a).await,
+        "looktobook" => return super::bench_looktobook::run(&a).await,
+        "scale" => return super::bench_scale::run(&a).await,
         other => bail!(
-            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster or all"
+            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster, all, looktobook or scale"
         ),
     }
     let f = measure_bookings(&a).await?;

@@ -38,7 +38,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     result
 }
 
-fn base_plan(types: usize, today: NaiveDate) -> Value {
+pub(super) fn base_plan(types: usize, today: NaiveDate) -> Value {
     let price = |t: usize, amount: Option<i64>| {
         let mut v = json!({"room_type": format!("T{t:02}"), "adults_included": 2, "extra_adult": 3000,
             "children": [{"up_to_age": 3, "amount": 0}, {"up_to_age": 12, "amount": 1500}], "max_adults": 3});

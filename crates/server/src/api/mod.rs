@@ -3,6 +3,7 @@
 mod allotments;
 mod availability;
 mod bookings;
+mod conditional;
 mod copies;
 mod folio;
 mod invoice_html;

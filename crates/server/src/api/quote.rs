@@ -1,14 +1,18 @@
 //! `GET /api/v1/quote`: every room type × rate plan of a property for a stay and a party —
 //! what this server may sell, what is free at the property, who holds the rest, the price per
 //! night and in total, and the restrictions that apply or refuse. Read-only; the store reads
-//! the facts in one transaction and the core prices them.
+//! the facts in one transaction (from its read state) and the core prices them. The answer
+//! carries the change-log position it reflects, as `position` and as its `ETag`.
 
+use super::conditional;
 use crate::auth::Caller;
 use crate::extract::date;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
 use chrono::NaiveDate;
 use innsync_core::dates::Nights;
@@ -45,6 +49,8 @@ pub(crate) struct QuoteAnswer {
     children: Vec<u8>,
     units: u32,
     lines: Vec<QuoteLine>,
+    /// The change-log position the quote reflects (its `ETag`).
+    position: innsync_store::Position,
 }
 
 /// Parses `7,11` into ages.
@@ -72,8 +78,9 @@ pub(crate) fn ages(s: &str) -> Result<Vec<u8>, Problem> {
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Caller,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<QuoteQuery>,
-) -> ApiResult<Json<QuoteAnswer>> {
+) -> ApiResult<Response> {
     if q.agent.is_some() {
         return Err(Problem::invalid(
             "agent: agents and their contracted rates are not available yet",
@@ -96,9 +103,12 @@ pub(crate) async fn get(
         adults,
         children: children.clone(),
     };
+    if let Some(unchanged) = conditional::not_modified(&state, &headers).await? {
+        return Ok(unchanged);
+    }
     let p = q.property.clone();
-    let facts = state
-        .read(move |r| r.quote_facts(&p, nights))
+    let (facts, position) = state
+        .read(move |r| r.quote_facts_at(&p, nights))
         .await?
         .ok_or_else(|| Problem::not_found(format!("property {} not found", q.property)))?;
     if let Some(plan) = &q.rate_plan {
@@ -110,7 +120,8 @@ pub(crate) async fn get(
         }
     }
     let lines = quote(&facts, nights, &party, units, q.rate_plan.as_deref());
-    Ok(Json(QuoteAnswer {
+    let etag = position.etag();
+    let answer = QuoteAnswer {
         property: q.property,
         from: q.from,
         to: q.to,
@@ -119,5 +130,7 @@ pub(crate) async fn get(
         children,
         units,
         lines,
-    }))
+        position,
+    };
+    Ok(conditional::answer(&headers, &etag, Json(answer)))
 }

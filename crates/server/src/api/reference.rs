@@ -94,7 +94,7 @@ pub(crate) async fn get_property(
     let p = property_exists(&state, &code).await?;
     let c = code.clone();
     let (types, rooms) = state
-        .read(move |r| Ok((r.room_types(&c)?, r.rooms(&c)?.len())))
+        .read(move |r| Ok((r.room_types(&c)?, r.room_count(&c)?)))
         .await?;
     let mut v = serde_json::to_value(&p).map_err(|e| Problem::unavailable(e.to_string()))?;
     if let Some(o) = v.as_object_mut() {
