@@ -25,6 +25,7 @@ pub mod history;
 pub mod launch;
 pub mod mangle;
 pub mod mesh;
+pub mod money;
 pub mod nemesis;
 pub mod plan;
 pub mod process;
