@@ -53,11 +53,17 @@ impl DemoClock {
 
 /// Writes the week on `web` (the master), then sets the clock to the present.
 pub async fn seed(web: &Api, clock: &DemoClock) -> anyhow::Result<()> {
-    let result = week(web, clock).await;
+    let result = week(web, clock)
+        .await
+        .map_err(|e| e.context("seeding a week of history"));
     clock.set_days_back(0);
     result
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the week read day by day: its reference data, then departures, arrivals, extras and the audit"
+)]
 async fn week(web: &Api, clock: &DemoClock) -> anyhow::Result<()> {
     let p = HISTORY_PROPERTY;
     let start = clock.today();
@@ -129,9 +135,10 @@ async fn week(web: &Api, clock: &DemoClock) -> anyhow::Result<()> {
                 .await?
                 .1;
             if let Some(due) = folio["balance"].as_i64().filter(|b| *b > 0) {
+                let method = ["card", "cash", "transfer"][d as usize % 3];
                 web.post_ok(
                     &format!("/api/v1/bookings/{r}/payments"),
-                    json!({"amount": due, "currency": "ZAR", "method": ["card", "cash", "transfer"][d as usize % 3],
+                    json!({"amount": due, "currency": "ZAR", "method": method,
                            "kind": "payment", "reference": format!("SBG-{d}-{r}")}),
                 )
                 .await?;
