@@ -173,6 +173,10 @@ fn render(
     let mut by_type: Vec<(String, i64)> = vec![];
     for row in &revenue.rows {
         let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
+        // Money received is not revenue: charges and taxes only.
+        if !matches!(kind, "charge" | "tax") {
+            continue;
+        }
         let item = row.get("item").and_then(Value::as_str).unwrap_or("");
         let name = if item.is_empty() {
             kind.to_string()
