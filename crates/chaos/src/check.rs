@@ -22,6 +22,9 @@
 //!
 //! - `acknowledged_grants`: every allotment grant acknowledged is a record (or a conflict) on
 //!   every server; that no holder gives or sells more than it holds is `innsync check`'s.
+//! - `acknowledged_payments`: every ledger entry acknowledged (a deposit, charge or payment
+//!   the workload adds after a confirm, check-in or check-out) is on every server
+//!   ([`crate::money`]).
 
 use crate::history::{completions, Event, Outcome};
 use innsync_core::booking::{next_status, BookingAction};
@@ -351,6 +354,7 @@ pub fn check(
     acknowledged_env_writes(&mut v, &done, finals, states);
     acknowledged_grants(&mut v, &done, &conflict_records, finals, states);
     masters_and_epochs(&mut v, finals, states, initial_master);
+    crate::money::acknowledged_payments(&mut v, events, finals);
     v.checked.conflicts = states.first().map_or(0, |s| s.conflicts.len());
     v
 }

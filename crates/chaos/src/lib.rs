@@ -27,6 +27,7 @@ pub mod launch;
 pub mod mangle;
 pub mod member;
 pub mod mesh;
+pub mod money;
 pub mod nemesis;
 pub mod plan;
 pub mod process;

@@ -404,5 +404,6 @@ async fn act(
     if matches!(a.outcome, Outcome::Fail { .. }) && a.body["code"] == "not_master" {
         shared.learn_master(&a.body);
     }
-    shared.history.complete(opid, a.outcome, detail);
+    shared.history.complete(opid, a.outcome.clone(), detail);
+    crate::money::after(shared, &st.name, target, kind, &k.reference, &a.outcome).await;
 }

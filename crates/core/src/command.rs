@@ -484,6 +484,33 @@ pub enum Command {
         /// Whether confirmed arrivals of the date that never came become no-shows.
         mark_no_shows: bool,
     },
+    /// Cancel a booking and post the fee its rate plan's cancellation policy computes for
+    /// today to the guest folio, in one decision.
+    CancelWithFee {
+        /// The booking.
+        id: RecordId,
+        /// Why.
+        reason: Option<String>,
+        /// Refuse unless the booking is at this version.
+        if_match: Option<u64>,
+    },
+    /// Post a charge received over the PMS link (FIAS `PS`), once per posting: `posting` names
+    /// it (`LINK:P#`) and a second posting of the same name on the booking is refused as
+    /// already there.
+    PostPmsCharge {
+        /// The charge (source `pms`).
+        charge: Box<crate::ledger::decide_input::ChargeInput>,
+        /// The posting's identity at the PMS link (`LINK:P#`).
+        posting: String,
+    },
+    /// Apply the deposit rules to provisional bookings this server owns: confirm those paid
+    /// (when `confirm_when_paid`), release those not paid by their due date. Idempotent.
+    SettleDeposits {
+        /// The bookings to look at (at most the sweep's limit).
+        bookings: Vec<RecordId>,
+        /// Whether a paid deposit confirms a provisional booking (a property setting).
+        confirm_when_paid: bool,
+    },
 }
 
 impl Command {
@@ -531,6 +558,9 @@ impl Command {
             Self::IssueInvoice { .. } => "invoice.issue",
             Self::IssueCreditNote { .. } => "invoice.credit_note",
             Self::RunNightAudit { .. } => "night_audit.run",
+            Self::CancelWithFee { .. } => "booking.cancel_with_fee",
+            Self::SettleDeposits { .. } => "deposit.settle",
+            Self::PostPmsCharge { .. } => "folio.pms_charge",
         }
     }
 }

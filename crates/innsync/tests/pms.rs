@@ -535,34 +535,38 @@ async fn fias_skips_what_cannot_be_sent_answers_postings_and_survives_le() {
         metrics.contains("innsync_pms_skipped{link=\"fias\"} 2"),
         "{metrics}"
     );
-    // Every posting is answered "not posted" and recorded for the front desk.
-    let pa = peer.post("102", Some(n2), 1250, 77).await;
-    assert_eq!(pa.text("AS").as_deref(), Some("NP"), "{}", pa.show());
-    assert_eq!(pa.text("RN").as_deref(), Some("102"));
-    assert_eq!(pa.text("P#").as_deref(), Some("77"));
+    // A posting for the guest in house is charged durably to the folio, then answered OK;
+    // sent again (same P#) it is answered OK and charged once; a posting for an empty room is
+    // answered NG (guest not found) and charged nowhere.
+    let cat = api
+        .put(
+            "/api/v1/properties/LDG/catalog",
+            json!({"taxes": [{"code": "VAT", "name": "VAT 8.1%", "rate_bp": 810, "inclusive": true}],
+                   "items": [{"code": "MINIBAR", "name": "Minibar", "price": null, "tax": "VAT", "group": "beverage"}]}),
+        )
+        .await;
+    assert_eq!(cat.status, 200, "{:?}", cat.body);
+    for _ in 0..2 {
+        let pa = peer.post("102", Some(n2), 1250, 77).await;
+        assert_eq!(pa.text("AS").as_deref(), Some("OK"), "{}", pa.show());
+        assert_eq!(pa.text("RN").as_deref(), Some("102"));
+        assert_eq!(pa.text("P#").as_deref(), Some("77"));
+    }
     let pa = peer.post("104", None, 300, 78).await;
-    assert_eq!(pa.text("AS").as_deref(), Some("NP"), "{}", pa.show());
-    let status = until("both postings recorded", || async {
-        let st = link_status(&api, "fias").await;
-        (st["postings"] == 2).then_some(st)
-    })
-    .await;
-    assert_eq!(
-        status["last_postings"][0]["booking"],
-        r2.as_str(),
-        "{status}"
-    );
-    assert_eq!(status["last_postings"][0]["amount_minor"], 1250);
-    let notes = until("the posting in the booking's history", || async {
-        let n = api
-            .get(&format!("/api/v1/bookings/{r2}/notes"))
-            .await
-            .body
-            .to_string();
-        n.contains("Posting not charged (answered NP)").then_some(n)
-    })
-    .await;
-    assert!(notes.contains("P# 77, amount 1250"), "{notes}");
+    assert_eq!(pa.text("AS").as_deref(), Some("NG"), "{}", pa.show());
+    assert_eq!(pa.text("P#").as_deref(), Some("78"));
+    let folio = api.get(&format!("/api/v1/bookings/{r2}/folio")).await.body;
+    assert_eq!(folio["balance"], 1250, "{folio}");
+    let entries = folio["folios"][0]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{folio}");
+    assert_eq!(entries[0]["source"], "pms");
+    assert_eq!(entries[0]["item"], "MINIBAR");
+    assert_eq!(entries[0]["reference"], "fias:77");
+    assert_eq!(entries[0]["taxes"][0]["code"], "VAT");
+    let status = link_status(&api, "fias").await;
+    assert_eq!(status["postings"], 3, "{status}");
+    assert_eq!(status["last_postings"][0]["answer"], "OK", "{status}");
+    assert_eq!(status["last_postings"][2]["answer"], "NG", "{status}");
     // The vendor ends the link; what happens meanwhile is sent once it is back.
     peer.end_link().await;
     assert!(

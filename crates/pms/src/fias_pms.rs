@@ -19,12 +19,20 @@ use crate::pms_side::MessageId;
 use crate::room::Extension;
 use crate::settings::{Millis, Settings, SettingsError};
 
+/// Longest clear text (`CT`) sent with a posting answer.
+pub const MAX_ANSWER_TEXT: usize = 80;
+
 /// Largest reservation number `G#` can carry: vendors keep it in a 10-digit integer column.
 pub const MAX_RESERVATION: u64 = 9_999_999_999;
 
-/// The answer status innsync gives every posting (`PA|AS..|`) while it keeps no folios: FIAS
-/// `NP`, "posting denied". The posting is recorded for the operator instead.
+/// FIAS answer status (`PA|AS..|`): the posting was charged to the guest's folio.
+pub const POSTING_OK: &str = "OK";
+/// FIAS answer status: no guest in house matches the posting (room or reservation).
+pub const GUEST_NOT_FOUND: &str = "NG";
+/// FIAS answer status: posting denied (the PMS will not charge it).
 pub const POSTING_DENIED: &str = "NP";
+/// FIAS answer status: the request cannot be processed (no amount, a bad amount).
+pub const UNPROCESSABLE: &str = "UR";
 
 /// The clear text (`CT`) sent with a denied posting, for the other side's operator.
 pub const POSTING_DENIED_TEXT: &str =
@@ -145,8 +153,9 @@ pub enum SkipReason {
     Record(#[from] FiasError),
 }
 
-/// A posting (`PS`) from the other side: a charge for a room (minibar, phone call). innsync
-/// answers it at once (`PA`) and hands it to the application to record for a folio.
+/// A posting (`PS`) from the other side: a charge for a room (minibar, phone call). The engine
+/// hands it to the application, which charges it durably and then answers it
+/// ([`FiasPmsLink::answer_posting`]); the other side resends a posting left unanswered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
     /// Room (`RN`), when valid.
@@ -159,7 +168,7 @@ pub struct Posting {
     pub kind: Option<String>,
     /// Total amount in minor units (`TA`), when numeric.
     pub amount: Option<i64>,
-    /// The answer status sent (`AS`).
+    /// The answer status sent (`AS`); empty until the application answers.
     pub answer: &'static str,
     /// The whole record, for a later folio or an operator.
     pub record: Record,
@@ -184,7 +193,11 @@ impl std::fmt::Display for Posting {
         if let Some(k) = &self.kind {
             write!(f, ", type {k}")?;
         }
-        write!(f, " (answered {})", self.answer)
+        if self.answer.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " (answered {})", self.answer)
+        }
     }
 }
 
@@ -226,7 +239,8 @@ pub enum FiasEvent {
         /// `RS` value.
         status: u8,
     },
-    /// A posting from the other side; it has been answered already.
+    /// A posting from the other side, to charge and then answer with
+    /// [`FiasPmsLink::answer_posting`].
     Posting(Posting),
     /// Another data record from the other side (unknown to innsync but delivered for logs).
     Received(Record),
@@ -507,18 +521,44 @@ impl FiasPmsLink {
         }
     }
 
-    /// Every posting gets an answer at once — `PA` with [`POSTING_DENIED`], echoing `RN`, `P#`
-    /// and `G#` — whatever it contains, and is handed to the application to record.
+    /// A posting is handed to the application, which answers it once it has charged it (or
+    /// found it cannot): see [`Self::answer_posting`].
     fn on_posting(&mut self, record: Record) {
-        let mut answer = Record::new(PA).with(AS, POSTING_DENIED);
+        let posting = Posting {
+            room: record.get(RN).and_then(|r| Extension::new(r).ok()),
+            reservation: record.get(GN_RES).and_then(|r| r.parse().ok()),
+            sequence: record.get(P_NUM).map(str::to_owned),
+            kind: record.get(PT).map(str::to_owned),
+            amount: record.get(TA).and_then(|a| a.parse().ok()),
+            answer: "",
+            record,
+        };
+        self.out.push(Command::Deliver(FiasEvent::Posting(posting)));
+    }
+
+    /// Answers a posting (`PA` with `status`, echoing `RN`, `P#` and `G#`, with `text` as clear
+    /// text when given). Nothing is sent while the link is not alive: the other side resends
+    /// an unanswered posting, and the application answers the same posting the same way.
+    pub fn answer_posting(&mut self, posting: &Posting, status: &'static str, text: &str) {
+        if self.state != State::Alive {
+            return;
+        }
+        let mut answer = Record::new(PA).with(AS, status);
         for id in [RN, P_NUM, GN_RES] {
-            if let Some(v) = record.get(id) {
+            if let Some(v) = posting.record.get(id) {
                 // Echoed values came in through the decoder, so they hold no `|`.
                 answer = answer.with(id, v);
             }
         }
+        let text: String = text
+            .chars()
+            .filter(|c| *c != '|' && !c.is_control())
+            .take(MAX_ANSWER_TEXT)
+            .collect();
+        if !text.is_empty() {
+            answer = answer.with(CT, text);
+        }
         answer = answer
-            .with(CT, POSTING_DENIED_TEXT)
             .with(DA, self.stamp.date())
             .with(TI, self.stamp.time());
         // Only the record types the other side listed are filtered; an answer to its own
@@ -529,16 +569,6 @@ impl FiasPmsLink {
             answer
         };
         self.send_record(&answer);
-        let posting = Posting {
-            room: record.get(RN).and_then(|r| Extension::new(r).ok()),
-            reservation: record.get(GN_RES).and_then(|r| r.parse().ok()),
-            sequence: record.get(P_NUM).map(str::to_owned),
-            kind: record.get(PT).map(str::to_owned),
-            amount: record.get(TA).and_then(|a| a.parse().ok()),
-            answer: POSTING_DENIED,
-            record,
-        };
-        self.out.push(Command::Deliver(FiasEvent::Posting(posting)));
     }
 
     fn on_link_record(&mut self, record: &Record) {

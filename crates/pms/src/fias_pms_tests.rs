@@ -458,7 +458,7 @@ fn bad_records_from_the_other_side_are_reported_and_the_link_goes_on() {
 }
 
 #[test]
-fn every_posting_is_answered_not_posted_and_handed_on() {
+fn a_posting_is_handed_on_and_answered_as_the_application_decides() {
     let mut link = alive();
     link.handle_bytes(
         2,
@@ -466,12 +466,11 @@ fn every_posting_is_answered_not_posted_and_handed_on() {
     );
     let cmds = link.take_commands();
     assert_eq!(
-        cmds[0],
-        frame(&format!(
-            "PA|ASNP|RN103|P#77|G#4711|CT{POSTING_DENIED_TEXT}|DA270301|TI140000|"
-        ))
+        cmds.len(),
+        1,
+        "nothing is answered before the posting is charged"
     );
-    let Command::Deliver(FiasEvent::Posting(p)) = &cmds[1] else {
+    let Command::Deliver(FiasEvent::Posting(p)) = &cmds[0] else {
         panic!("{cmds:?}")
     };
     assert_eq!(
@@ -485,17 +484,39 @@ fn every_posting_is_answered_not_posted_and_handed_on() {
     );
     assert_eq!(
         p.to_string(),
-        "PS room 103, reservation 4711, P# 77, amount 1250, type M (answered NP)"
+        "PS room 103, reservation 4711, P# 77, amount 1250, type M"
     );
-    // Even a posting without anything usable is answered.
+    link.answer_posting(p, POSTING_OK, "");
+    assert_eq!(
+        link.take_commands(),
+        vec![frame("PA|ASOK|RN103|P#77|G#4711|DA270301|TI140000|")]
+    );
+    // No guest in the room: NG, with a clear text cleaned of separators.
+    link.answer_posting(p, GUEST_NOT_FOUND, "no guest | in room 103");
+    assert_eq!(
+        link.take_commands(),
+        vec![frame(
+            "PA|ASNG|RN103|P#77|G#4711|CTno guest  in room 103|DA270301|TI140000|"
+        )]
+    );
+    // Even a posting without anything usable is handed on and can be answered.
     link.handle_bytes(3, &bytes(&["PS|"]));
+    let cmds = link.take_commands();
+    let Command::Deliver(FiasEvent::Posting(p)) = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    link.answer_posting(p, POSTING_DENIED, POSTING_DENIED_TEXT);
     assert_eq!(
         link.take_commands()[0],
         frame(&format!(
             "PA|ASNP|CT{POSTING_DENIED_TEXT}|DA270301|TI140000|"
         ))
     );
-    assert_still_flowing(&mut link, 1);
+    // A link that went down answers nothing: the other side resends.
+    link.link_down(4);
+    link.take_commands();
+    link.answer_posting(p, POSTING_OK, "");
+    assert!(link.take_commands().is_empty());
 }
 
 #[test]

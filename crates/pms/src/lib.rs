@@ -39,7 +39,7 @@ pub use directory::{NodeId, PlanError, RoomPlan, RoomRecord};
 pub use encoding::TextEncoding;
 pub use fias_pms::{
     FiasEvent, FiasGuest, FiasMessage, FiasPmsLink, Posting, ResyncRoom, SkipReason,
-    MAX_RESERVATION,
+    GUEST_NOT_FOUND, MAX_RESERVATION, POSTING_DENIED, POSTING_OK, UNPROCESSABLE,
 };
 pub use hotel_log::{AbandonReason, HotelEvent, HotelLog, LogEntry};
 pub use link::SendFailure;

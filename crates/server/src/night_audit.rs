@@ -38,10 +38,48 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let now = (state.clock)();
+        if let Err(e) = settle_deposits(&state).await {
+            tracing::error!(error = %e, "deposit sweep failed; will retry");
+        }
         if let Err(e) = check(&state, now).await {
             tracing::error!(error = %e, "night audit check failed; will retry");
         }
     }
+}
+
+/// The deposit sweep: the provisional bookings this server holds go to the core, which
+/// confirms those whose plan's deposit is paid (when `confirm_on_deposit`) and releases those
+/// whose deposit is overdue, for the bookings this server owns. Idempotent; one page a check.
+async fn settle_deposits(state: &AppState) -> Result<(), String> {
+    let filter = innsync_store::BookingFilter {
+        status: Some(innsync_core::BookingStatus::Provisional),
+        limit: innsync_core::decide::MAX_DEPOSIT_SWEEP,
+        ..Default::default()
+    };
+    let bookings: Vec<_> = state
+        .read(move |r| r.bookings(&filter))
+        .await
+        .map_err(|p| format!("{p:?}"))?
+        .into_iter()
+        .filter(|b| b.pricing.as_ref().is_some_and(|p| p.rate_plan.is_some()))
+        .map(|b| b.meta.id)
+        .collect();
+    if bookings.is_empty() {
+        return Ok(());
+    }
+    let cmd = Command::SettleDeposits {
+        bookings,
+        confirm_when_paid: state.settings.confirm_on_deposit,
+    };
+    let out = crate::write::submit(state, cmd, "system", None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let innsync_core::Outcome::Expired { ids } = out.outcome() {
+        if !ids.is_empty() {
+            tracing::info!(bookings = ?ids, "deposit sweep confirmed or released bookings");
+        }
+    }
+    Ok(())
 }
 
 async fn check(state: &AppState, now: DateTime<Utc>) -> Result<(), String> {

@@ -85,9 +85,12 @@ pub struct Settings {
     pub night_audit_check: Duration,
     /// Whether the night audit marks confirmed arrivals that never came as no-shows.
     pub night_audit_no_shows: bool,
-    /// Share of a stay's price due as a deposit, in basis points (3 000 = 30%): the deposits
-    /// report's rule until rate plans carry their own deposit rules.
+    /// Share of a stay's price due as a deposit, in basis points (3 000 = 30%), on arrival: the
+    /// deposits report's rule for bookings sold without a rate plan (a plan has its own).
     pub deposit_bp: u32,
+    /// Whether the deposit sweep confirms a provisional booking once its plan's deposit is
+    /// paid (it always releases one whose deposit is overdue).
+    pub confirm_on_deposit: bool,
 }
 
 impl Default for Settings {
@@ -132,6 +135,7 @@ impl Default for Settings {
             night_audit_check: Duration::from_secs(60),
             night_audit_no_shows: true,
             deposit_bp: 3_000,
+            confirm_on_deposit: true,
         }
     }
 }
@@ -237,6 +241,11 @@ impl Settings {
                     .ok()
                     .filter(|v| *v <= 10_000)
                     .ok_or_else(|| format!("{value:?} is not basis points from 0 to 10000"))?
+            }
+            "confirm_on_deposit" => {
+                self.confirm_on_deposit = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
             }
             other => return Err(format!("no setting named {other:?}")),
         }

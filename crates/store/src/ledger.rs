@@ -167,6 +167,26 @@ impl ReadPool {
         })
     }
 
+    /// Entries billed on two live invoices (issued on two servers offline, say), for
+    /// `innsync check` to show: not a broken invariant, but a guest billed twice.
+    pub fn double_billed(
+        &self,
+    ) -> Result<Vec<innsync_core::ledger::check::DoubleBilling>, StoreError> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT body FROM record_bodies WHERE kind = 'invoice'")?;
+            let mut rows = stmt.query([])?;
+            let mut all = vec![];
+            while let Some(r) = rows.next()? {
+                let body: String = r.get(0)?;
+                if let Record::Invoice(i) = serde_json::from_str::<Record>(&body)? {
+                    all.push(i);
+                }
+            }
+            Ok(innsync_core::ledger::check::double_billed(&all))
+        })
+    }
+
     /// The ledger's stored checks beyond the model's: no entry or invoice was ever written
     /// in two different states (the change log keeps every state), and the derived indexes
     /// hold exactly the records.

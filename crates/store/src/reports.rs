@@ -10,14 +10,28 @@
 
 use crate::error::StoreError;
 use crate::read::ReadPool;
+use crate::sql_view::load_record;
 use crate::view::night_text;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::dates::Nights;
+use innsync_core::dates::{local_date, parse_tz};
+use innsync_core::ledger::policy::{deposit_status, plan_code};
+use innsync_core::pricing::{Deposit, Due};
 use innsync_core::{Booking, Record};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+/// What the deposits report measures against: the time (for due and overdue) and the share
+/// asked of bookings sold without a rate plan.
+#[derive(Clone, Copy, Debug)]
+pub struct DepositBasis {
+    /// Now; the property's date is taken from it.
+    pub now: DateTime<Utc>,
+    /// Basis points of the price asked of a booking without a plan (due on arrival).
+    pub fallback_bp: u32,
+}
 
 /// Most rows a report returns; a longer one says it was cut.
 pub const MAX_REPORT_ROWS: usize = 10_000;
@@ -186,8 +200,9 @@ impl ReadPool {
         })
     }
 
-    /// One report of `property` over `[from, to)`; `deposit_bp` is the share of a stay's price
-    /// due as a deposit (a property setting until rate plans carry deposit rules).
+    /// One report of `property` over `[from, to)`. The deposits report applies each booking's
+    /// rate-plan deposit rule as it stands at `deposit.now`; a booking sold without a plan is
+    /// asked `deposit.fallback_bp` of its price, due on arrival.
     #[allow(
         clippy::too_many_lines,
         reason = "one read in one transaction, its SQL and the answer's shape side by side; split when it next grows"
@@ -197,7 +212,7 @@ impl ReadPool {
         name: &str,
         property: &str,
         nights: Nights,
-        deposit_bp: u32,
+        deposit: DepositBasis,
     ) -> Result<Report, StoreError> {
         let (from, to) = (night_text(nights.from), night_text(nights.to));
         let (columns, mut rows) = match name {
@@ -236,40 +251,63 @@ impl ReadPool {
                         params![property, from, to],
                     )
                 })?;
-                let paid = self.with(|c| {
+                let terms = self.with(|c| {
+                    let tz = match load_record(c, "property", property)? {
+                        Some(Record::Property(p)) => parse_tz(&p.timezone).ok(),
+                        _ => None,
+                    };
+                    let local = |t: DateTime<Utc>| match tz {
+                        Some(z) => local_date(t, z),
+                        None => t.date_naive(),
+                    };
+                    let today = local(deposit.now);
                     let mut out = BTreeMap::new();
                     for (b, _) in &list {
-                        let sum: i64 = c
-                            .prepare_cached(
-                                "SELECT COALESCE(-SUM(amount), 0) FROM ledger_entries
-                                 WHERE booking = ?1 AND kind IN ('deposit', 'payment', 'refund')",
-                            )?
-                            .query_row([b.meta.id.as_str()], |r| r.get(0))?;
-                        out.insert(b.meta.id.clone(), sum);
+                        let plan = match plan_code(b) {
+                            Some(code) => match load_record(
+                                c,
+                                "pricing_plan",
+                                &format!("{}/{code}", b.property),
+                            )? {
+                                Some(Record::PricingPlan(p)) => Some(p),
+                                _ => None,
+                            },
+                            None => None,
+                        };
+                        let rule = match plan {
+                            Some(p) => p.spec.deposit,
+                            None => Deposit::Percent {
+                                percent: deposit.fallback_bp / 100,
+                                due: Due::DaysBeforeArrival(0),
+                            },
+                        };
+                        let entries = crate::ledger::folio_entries(c, &b.meta.id)?;
+                        let booked = local(b.created_at);
+                        out.insert(
+                            b.meta.id.clone(),
+                            deposit_status(b, rule, booked, &entries, today),
+                        );
                     }
                     Ok(out)
                 })?;
                 let rows = list
                     .iter()
-                    .map(|(b, bal)| {
-                        let price = b.price.as_ref().map(|p| p.amount);
-                        let due = price.map(|p| {
-                            i64::try_from(i128::from(p) * i128::from(deposit_bp) / 10_000)
-                                .unwrap_or(i64::MAX)
-                        });
-                        let received = paid.get(&b.meta.id).copied().unwrap_or(0);
-                        let outstanding = due.map(|d| (d - received).max(0));
-                        vec![
+                    .filter_map(|(b, bal)| {
+                        let t = terms.get(&b.meta.id)?;
+                        let outstanding = (t.required - t.received).max(0);
+                        Some(vec![
                             json!(b.meta.id.as_str()),
                             json!(b.status.as_str()),
                             json!(b.guest_name),
                             json!(b.arrival),
-                            json!(price),
-                            json!(due),
-                            json!(received),
+                            json!(b.price.as_ref().map(|p| p.amount)),
+                            json!(t.required),
+                            json!(t.due),
+                            json!(t.received),
                             json!(outstanding),
+                            json!(t.state.as_str()),
                             json!(*bal),
-                        ]
+                        ])
                     })
                     .collect();
                 table(
@@ -280,8 +318,10 @@ impl ReadPool {
                         "arrival",
                         "price",
                         "deposit_due",
+                        "due_date",
                         "received",
                         "outstanding",
+                        "state",
                         "balance",
                     ],
                     rows,

@@ -16,6 +16,7 @@ use crate::ledger::balance::settles;
 use crate::ledger::decide_input::{ChargeInput, PaymentInput};
 use crate::ledger::invoice::{credit_lines, invoiceable, line_of, totals};
 use crate::ledger::pan::looks_like_pan;
+use crate::ledger::policy::{cancellation_policy, fee_text, no_show_fee};
 use crate::ledger::{
     split, BusinessDay, ChargeCatalog, ChargeItem, EntryKind, EntrySource, FolioEntry, Invoice,
     InvoiceKind, TaxCode, TaxLine, GUEST_FOLIO, MAX_AUDIT_BOOKINGS, MAX_CATALOG_ITEMS,
@@ -87,18 +88,18 @@ fn invalid(msg: String) -> DomainError {
     DomainError::InvalidInput(msg)
 }
 
-fn booking_of(view: &dyn StateView, id: &RecordId) -> Result<Booking, DomainError> {
+pub(super) fn booking_of(view: &dyn StateView, id: &RecordId) -> Result<Booking, DomainError> {
     view.booking(id)?
         .ok_or_else(|| DomainError::NotFound(format!("booking {id}")))
 }
 
-fn property_of(view: &dyn StateView, code: &str) -> Result<Property, DomainError> {
+pub(super) fn property_of(view: &dyn StateView, code: &str) -> Result<Property, DomainError> {
     view.property(code)?
         .ok_or_else(|| DomainError::NotFound(format!("property {code}")))
 }
 
 /// The property's currency: every amount of its ledger is in it.
-fn currency_of(p: &Property) -> Result<String, DomainError> {
+pub(super) fn currency_of(p: &Property) -> Result<String, DomainError> {
     p.currency.clone().ok_or_else(|| {
         invalid(format!(
             "property {} has no currency yet; set a rate (or create it with a currency) first",
@@ -156,7 +157,7 @@ fn positive_amount(field: &str, v: i64) -> Result<(), DomainError> {
 }
 
 /// The open business date of a property on this server: its audit's, else today there.
-fn business_date(
+pub(super) fn business_date(
     view: &dyn StateView,
     ctx: &Ctx<'_>,
     p: &Property,
@@ -200,7 +201,7 @@ fn room_for(entries: &[FolioEntry], folios: &[&str], adding: usize) -> Result<()
 }
 
 /// A new entry's identity: owned by this server.
-fn entry_meta(ids: &mut dyn IdSource, ctx: &Ctx<'_>) -> Meta {
+pub(super) fn entry_meta(ids: &mut dyn IdSource, ctx: &Ctx<'_>) -> Meta {
     fresh(ids, Authority::Server(ctx.server.clone()))
 }
 
@@ -215,7 +216,7 @@ fn tax_line(split_tax: i64, code: Option<&TaxCode>) -> Vec<TaxLine> {
     }
 }
 
-fn entry_decision(entries: Vec<FolioEntry>, action: &str) -> Decision {
+pub(super) fn entry_decision(entries: Vec<FolioEntry>, action: &str) -> Decision {
     let audit = entries
         .iter()
         .map(|e| AuditEntry {
@@ -246,7 +247,7 @@ fn entry_decision(entries: Vec<FolioEntry>, action: &str) -> Decision {
     }
 }
 
-fn charge(
+pub(super) fn charge(
     view: &dyn StateView,
     ids: &mut dyn IdSource,
     ctx: &Ctx<'_>,
@@ -895,6 +896,25 @@ fn night_audit(
                     detail: format!("confirmed -> no_show by the night audit of {date}"),
                 });
                 writes.push(Record::Booking(next));
+                let policy = cancellation_policy(super::deposits::plan_of(view, b)?.as_ref());
+                let fee = no_show_fee(b, policy);
+                if let (true, Some(cur)) = (fee > 0, currency.clone()) {
+                    let e = super::deposits::fee_entry(
+                        ids,
+                        ctx,
+                        b,
+                        cur,
+                        fee,
+                        fee_text("No-show", policy.no_show),
+                        date,
+                    );
+                    audit.push(AuditEntry {
+                        action: "folio.no_show_fee".into(),
+                        record: e.meta.id.clone(),
+                        detail: format!("no-show fee {fee} on {}", b.meta.id),
+                    });
+                    writes.push(Record::FolioEntry(e));
+                }
             }
         }
     }
@@ -916,9 +936,12 @@ fn night_audit(
     };
     let posted = writes
         .iter()
-        .filter(|w| matches!(w, Record::FolioEntry(_)))
+        .filter(|w| matches!(w, Record::FolioEntry(e) if e.source == EntrySource::NightAudit))
         .count();
-    let no_shows = writes.len() - posted;
+    let no_shows = writes
+        .iter()
+        .filter(|w| matches!(w, Record::Booking(_)))
+        .count();
     audit.push(AuditEntry {
         action: "night_audit.run".into(),
         record: bd.meta.id.clone(),

@@ -7,10 +7,13 @@
 mod allotments;
 mod booking_price;
 mod bookings;
+mod deposits;
 mod distribution;
 mod folio;
 mod guests;
+mod pms_charge;
 
+pub use deposits::MAX_DEPOSIT_SWEEP;
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
 mod rate_plans;
 mod reference;
@@ -487,6 +490,12 @@ pub fn decide(
         | Command::IssueInvoice { .. }
         | Command::IssueCreditNote { .. }
         | Command::RunNightAudit { .. } => folio::decide(cmd, view, ids, ctx)?,
+        Command::CancelWithFee { .. } | Command::SettleDeposits { .. } => {
+            deposits::decide(cmd, view, ids, ctx)?
+        }
+        Command::PostPmsCharge { charge, posting } => {
+            pms_charge::decide(view, ids, ctx, charge, posting)?
+        }
     };
     debug_assert!(
         decision.writes.iter().all(|r| r.meta().version >= 1),

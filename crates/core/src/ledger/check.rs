@@ -82,3 +82,129 @@ pub fn check_invoice(invoice: &Invoice, entries: &[FolioEntry]) -> Result<(), St
         None => Ok(()),
     }
 }
+
+/// Entries billed twice: one entry on two invoices, neither cancelled by a credit note. Servers
+/// issue invoices offline, each in its own series, so two of them may bill the same folio
+/// before they hear of each other; nothing is corrupt, but the guest would pay twice, so
+/// `innsync check` shows each case for an operator to credit one of the invoices.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DoubleBilling {
+    /// The entry.
+    pub entry: RecordId,
+    /// Its booking.
+    pub booking: RecordId,
+    /// The invoices (numbers, in order) that bill it.
+    pub invoices: Vec<String>,
+}
+
+/// Every entry billed on more than one live invoice (one not credited), in entry order.
+pub fn double_billed(invoices: &[Invoice]) -> Vec<DoubleBilling> {
+    let credited: BTreeSet<&str> = invoices
+        .iter()
+        .filter(|i| i.kind == super::InvoiceKind::CreditNote)
+        .filter_map(|i| i.credits.as_deref())
+        .collect();
+    let mut billed: BTreeMap<&RecordId, (&RecordId, BTreeSet<&str>)> = BTreeMap::new();
+    for i in invoices {
+        if i.kind != super::InvoiceKind::Invoice || credited.contains(i.number.as_str()) {
+            continue;
+        }
+        for l in &i.lines {
+            billed
+                .entry(&l.entry)
+                .or_insert_with(|| (&i.booking, BTreeSet::new()))
+                .1
+                .insert(i.number.as_str());
+        }
+    }
+    billed
+        .into_iter()
+        .filter(|(_, (_, on))| on.len() > 1)
+        .map(|(entry, (booking, on))| DoubleBilling {
+            entry: entry.clone(),
+            booking: booking.clone(),
+            invoices: on.into_iter().map(str::to_string).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{Authority, ServerCode};
+    use crate::ledger::{InvoiceKind, InvoiceLine};
+    use crate::record::Meta;
+    use chrono::{TimeZone, Utc};
+
+    fn invoice(
+        server: &str,
+        seq: u32,
+        kind: InvoiceKind,
+        entries: &[&str],
+        credits: Option<&str>,
+    ) -> Invoice {
+        let series = ServerCode::parse(server).unwrap();
+        let n = Invoice::number_for(&series, 2027, seq);
+        Invoice {
+            meta: Meta::new(
+                RecordId::parse(&format!("{server}-{:06}", 900 + seq)).unwrap(),
+                Authority::Server(series.clone()),
+                1,
+            ),
+            number: n,
+            series,
+            year: 2027,
+            seq,
+            kind,
+            credits: credits.map(str::to_string),
+            booking: RecordId::parse("LG-000001").unwrap(),
+            property: "P".into(),
+            folio: "guest".into(),
+            bill_to: "Ann".into(),
+            currency: "EUR".into(),
+            lines: entries
+                .iter()
+                .map(|e| InvoiceLine {
+                    entry: RecordId::parse(e).unwrap(),
+                    date: "2027-01-02".parse().unwrap(),
+                    kind: EntryKind::Charge,
+                    settles: false,
+                    description: "x".into(),
+                    amount: 100,
+                    taxes: vec![],
+                })
+                .collect(),
+            total: 100 * entries.len() as i64,
+            paid: 0,
+            tax_total: 0,
+            reason: None,
+            business_date: "2027-01-02".parse().unwrap(),
+            issued_by: "a".into(),
+            issued_at: Utc.with_ymd_and_hms(2027, 1, 2, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_entry_on_two_live_invoices_is_found_and_a_credit_note_clears_it() {
+        let lodge = invoice(
+            "LG",
+            1,
+            InvoiceKind::Invoice,
+            &["LG-000010", "LG-000011"],
+            None,
+        );
+        let office = invoice("OF", 1, InvoiceKind::Invoice, &["LG-000011"], None);
+        let found = double_billed(&[lodge.clone(), office.clone()]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].entry.as_str(), "LG-000011");
+        assert_eq!(found[0].invoices, vec!["LG-2027-000001", "OF-2027-000001"]);
+        let credit = invoice(
+            "OF",
+            2,
+            InvoiceKind::CreditNote,
+            &["LG-000011"],
+            Some("OF-2027-000001"),
+        );
+        assert!(double_billed(&[lodge, office, credit]).is_empty());
+    }
+}

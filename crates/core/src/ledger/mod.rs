@@ -12,6 +12,7 @@ pub mod check;
 pub mod decide_input;
 pub mod invoice;
 pub mod pan;
+pub mod policy;
 pub mod tax;
 
 use crate::ids::{RecordId, ServerCode};

@@ -27,5 +27,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<()> {
         println!("{kind}: {n}");
     }
     println!("digest: {}", pool.digest()?);
+    for d in pool.double_billed()? {
+        println!(
+            "warning: entry {} of booking {} is billed on {} invoices ({}); credit all but one",
+            d.entry,
+            d.booking,
+            d.invoices.len(),
+            d.invoices.join(", ")
+        );
+    }
     Ok(())
 }

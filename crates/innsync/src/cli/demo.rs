@@ -90,6 +90,10 @@ release_days = 2
     )
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the demo's start, seed and report in order; split when it next grows"
+)]
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     super::init_logging("warn");
     let (dir, _temp) = match a.data_dir {
@@ -137,6 +141,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     };
     let mut running = Vec::new();
     let mut apis = Vec::new();
+    let history = super::demo_history::DemoClock::week_ago();
     for (i, code) in codes.into_iter().enumerate() {
         let server = ServerCode::parse(code).map_err(anyhow::Error::msg)?;
         let env = super::serve::load_environment(&env_path, &server, &peer_urls[i])?;
@@ -149,7 +154,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             environment: Some(Arc::new(env)),
             cluster: None,
         };
-        let r = innsync_server::start(config, Arc::new(Utc::now))
+        let r = innsync_server::start(config, history.clock())
             .await
             .with_context(|| format!("starting demo server {code}"))?;
         apis.push(Api::new(&format!("http://{}", r.addr), &token)?);
@@ -159,6 +164,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     for api in &apis {
         wait_for_admin(api).await?;
     }
+    super::demo_history::seed(&apis[0], &history).await?;
     seed(&apis[0], &apis[2])
         .await
         .context("seeding sample data")?;

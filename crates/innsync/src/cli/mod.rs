@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod demo;
 pub mod demo_drill;
 pub mod demo_guests;
+pub mod demo_history;
 pub mod demo_money;
 pub mod demo_rates;
 pub mod master;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::{read_some, Clock, READ_CHUNK};
 use crate::command::Command;
 use crate::fias::Stamp;
-use crate::fias_pms::{FiasEvent, FiasMessage, FiasPmsLink, ResyncRoom};
+use crate::fias_pms::{FiasEvent, FiasMessage, FiasPmsLink, Posting, ResyncRoom};
 use crate::pms_side::MessageId;
 use crate::settings::Settings;
 
@@ -52,6 +52,15 @@ pub enum FiasRequest {
     Resync {
         /// Every room of the property.
         rooms: Vec<ResyncRoom>,
+    },
+    /// Answer a posting (`PA`) once it is charged, or refused.
+    AnswerPosting {
+        /// The posting as received.
+        posting: Box<Posting>,
+        /// FIAS answer status (`OK`, `NG`, `NP`, `UR`).
+        status: &'static str,
+        /// Clear text for the other side's operator (may be empty).
+        text: String,
     },
 }
 
@@ -136,6 +145,10 @@ pub async fn run_fias_pms_link(
                         .start_resync(now, &rooms)
                         .err()
                         .map(|e| FiasLinkEvent::Refused { id: None, reason: e.to_string() }),
+                    FiasRequest::AnswerPosting { posting, status, text } => {
+                        engine.answer_posting(&posting, status, &text);
+                        None
+                    }
                 };
                 if let Some(event) = refused {
                     if events.send(event).await.is_err() { return Ok(()); }

@@ -28,13 +28,13 @@ use innsync_store::WriteOutcome;
 use serde::Deserialize;
 use serde_json::json;
 
-fn booking_id(reference: &str) -> ApiResult<RecordId> {
+pub(super) fn booking_id(reference: &str) -> ApiResult<RecordId> {
     RecordId::parse(reference)
         .map_err(|_| Problem::not_found(format!("booking {reference} not found")))
 }
 
 /// Submits a ledger command and answers 201 with the record written (and the others it wrote).
-async fn submit(
+pub(super) async fn submit(
     state: &AppState,
     caller: &Caller,
     cmd: Command,

@@ -8,6 +8,7 @@ mod copies;
 mod folio;
 mod invoice_html;
 mod reports;
+mod terms;
 
 pub(crate) use folio::audit_summary;
 pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
@@ -91,6 +92,11 @@ pub fn router(state: AppState) -> Router {
             get(bookings::notes).post(bookings::add_note),
         )
         .route("/bookings/{reference}/folio", get(folio::get_folio))
+        .route("/bookings/{reference}/terms", get(terms::get_terms))
+        .route(
+            "/bookings/{reference}/cancellation",
+            post(terms::post_cancellation),
+        )
         .route("/bookings/{reference}/charges", post(folio::post_charge))
         .route("/bookings/{reference}/payments", post(folio::post_payment))
         .route(

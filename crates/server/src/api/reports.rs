@@ -48,9 +48,12 @@ pub(crate) async fn report(
             q.property
         )));
     }
-    let deposit_bp = state.settings.deposit_bp;
+    let deposit = innsync_store::reports::DepositBasis {
+        now: (state.clock)(),
+        fallback_bp: state.settings.deposit_bp,
+    };
     let report = state
-        .read(move |r| r.report(&name, &q.property, nights, deposit_bp))
+        .read(move |r| r.report(&name, &q.property, nights, deposit))
         .await?;
     let csv = headers
         .get(header::ACCEPT)

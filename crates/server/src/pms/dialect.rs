@@ -173,6 +173,21 @@ impl Requests {
         }
     }
 
+    /// Answers a FIAS posting (`PA`) with `status`; false when the link task cannot take it
+    /// now (the system resends an unanswered posting) or the link is not FIAS.
+    pub fn answer_posting(&self, posting: Posting, status: &'static str, text: String) -> bool {
+        match self {
+            Self::Fias(tx) => tx
+                .try_send(FiasRequest::AnswerPosting {
+                    posting: Box::new(posting),
+                    status,
+                    text,
+                })
+                .is_ok(),
+            Self::Mitel(_) => false,
+        }
+    }
+
     /// Starts a General Reset (Mitel) or resync (FIAS) with every room.
     /// Each room comes with its guest's name and reservation number when occupied.
     pub fn reset(&self, rooms: Vec<SnapshotRoom>) -> bool {

@@ -244,10 +244,14 @@ impl Driver {
         }
     }
 
-    /// A posting from the system: answered already by the link; recorded for the front desk.
+    /// A posting from the system (FIAS `PS`): charged to the folio of the guest in house in the
+    /// room (or holding the reservation number `G#`) through the writer, then answered — `OK`
+    /// once it is durably on the folio (or was already: the posting's `P#` makes it
+    /// idempotent), `NG` when no guest is in house there, `UR` without a usable amount, `NP`
+    /// when the charge is refused. Shown in the link's status either way.
     async fn posting(&mut self, p: innsync_pms::Posting) {
         let now = (self.state.clock)().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let mut rec = PostingRecord::new(now, &p);
+        let mut rec = PostingRecord::new(now.clone(), &p);
         let (property, room, number) = (
             self.settings.property.clone(),
             rec.room.clone().map(|ext| self.settings.room_of(&ext)),
@@ -264,7 +268,9 @@ impl Driver {
                         ..Default::default()
                     };
                     if let Some(b) = r.bookings(&filter)?.pop() {
-                        return Ok(Some(b.meta.id.to_string()));
+                        if b.status == innsync_core::BookingStatus::CheckedIn {
+                            return Ok(Some(b.meta.id.to_string()));
+                        }
                     }
                 }
                 let Some(room) = room else { return Ok(None) };
@@ -278,26 +284,100 @@ impl Driver {
             .ok()
             .flatten();
         rec.booking = booking.clone();
-        let stored = match &booking {
-            Some(b) => self.booking_note(b, rec.note_text()).await,
-            None => false,
-        };
+        let (status, text) = self.charge_posting(&rec, booking.as_deref(), &now).await;
+        rec.answer = status.to_string();
+        let answered = self.requests.answer_posting(p, status, text.clone());
         let line = format!(
-            "{} answered {} (not posted: no folios yet); {}",
+            "{} answered {status}{}{}",
             rec.words(),
-            rec.answer,
-            match (&booking, stored) {
-                (Some(b), true) => format!("recorded on booking {b}"),
-                (Some(b), false) => format!("could not be recorded on booking {b}"),
-                (None, _) => "no guest in house matches it".to_string(),
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(" ({text})")
+            },
+            if answered {
+                ""
+            } else {
+                "; the answer could not be handed to the link (the system resends)"
             }
         );
-        tracing::warn!(link = %self.name, posting = %rec.record, "{line}");
+        if status == innsync_pms::POSTING_OK {
+            tracing::info!(link = %self.name, posting = %rec.record, "{line}");
+        } else {
+            tracing::warn!(link = %self.name, posting = %rec.record, "{line}");
+        }
         self.status(|s| {
             s.postings += 1;
             s.posting(rec);
         });
         self.note(line);
+    }
+
+    /// Charges a posting to `booking`'s folio: the answer status and its clear text.
+    async fn charge_posting(
+        &self,
+        rec: &PostingRecord,
+        booking: Option<&str>,
+        received_at: &str,
+    ) -> (&'static str, String) {
+        let Some(amount) = rec.amount_minor.filter(|a| *a > 0) else {
+            return (innsync_pms::UNPROCESSABLE, "no positive amount (TA)".into());
+        };
+        let Some(id) = booking.and_then(|b| innsync_core::RecordId::parse(b).ok()) else {
+            return (
+                innsync_pms::GUEST_NOT_FOUND,
+                format!(
+                    "no guest in house in room {}",
+                    rec.room.as_deref().unwrap_or("-")
+                ),
+            );
+        };
+        let kind = rec.kind.clone().unwrap_or_default();
+        let property = self.settings.property.clone();
+        let item = super::postings::item_for(&kind);
+        let catalogued = match item {
+            Some(code) => self
+                .state
+                .read(move |r| r.record("charge_catalog", &property))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|c| match c {
+                    innsync_core::Record::ChargeCatalog(c) => {
+                        c.item(code).map(|_| code.to_string())
+                    }
+                    _ => None,
+                }),
+            None => None,
+        };
+        let posting = match &rec.sequence {
+            Some(seq) => format!("{}:{seq}", self.name),
+            None => format!("{}:{received_at}", self.name),
+        };
+        let cmd = Command::PostPmsCharge {
+            charge: Box::new(innsync_core::ledger::decide_input::ChargeInput {
+                booking: id,
+                folio: None,
+                item: catalogued,
+                description: Some(super::postings::description_for(
+                    &kind,
+                    rec.sequence.as_deref(),
+                )),
+                amount: Some(amount),
+                quantity: 1,
+                currency: None,
+                source: innsync_core::ledger::EntrySource::Pms,
+            }),
+            posting,
+        };
+        let actor = format!("pms:{}", self.name);
+        match crate::write::submit(&self.state, cmd, &actor, None).await {
+            Ok(_) => (innsync_pms::POSTING_OK, String::new()),
+            Err(innsync_store::StoreError::Refused(innsync_core::DomainError::AlreadyExists(
+                _,
+            ))) => (innsync_pms::POSTING_OK, "already posted".into()),
+            Err(e) => (innsync_pms::POSTING_DENIED, e.to_string()),
+        }
     }
 
     async fn apply_report(

@@ -1,9 +1,8 @@
-//! Postings from the system (FIAS `PS`: minibar, phone calls). Until innsync keeps folios,
-//! each posting is answered "not posted" at once by the link (`PA|ASNP|`) and recorded here for
-//! the front desk: in the link's status (`GET /api/v1/pms`, the UI's PMS section) and, when it
-//! names a guest in house, durably in that booking's history as a note written by `pms:LINK`.
-//! The note is one line, readable by people and by a later folio
-//! ([`PostingRecord::from_note`]): `Posting not charged (answered NP): PS room 101,
+//! Postings from the system (FIAS `PS`: minibar, phone calls), as the link's status shows them
+//! (`GET /api/v1/pms`, the UI's PMS section): charged to the in-house guest's folio by the
+//! driver and answered with the outcome (`OK`, `NG`, `UR`, `NP`). Postings answered before
+//! innsync kept folios were written to the booking's history as a note, one line readable by
+//! people and by [`PostingRecord::from_note`]: `Posting not charged (answered NP): PS room 101,
 //! reservation 5730000012, P# 77, amount 1250, type M, at 2026-12-04T15:00:00Z`.
 
 use innsync_pms::Posting;
@@ -40,6 +39,29 @@ pub struct PostingRecord {
     /// The record as received (status only, not part of the note).
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub record: String,
+}
+
+/// The catalogue item a posting type charges, if the property's catalogue has it: FIAS `PT`
+/// `M` is the minibar, `T` or `P` a telephone call.
+pub fn item_for(kind: &str) -> Option<&'static str> {
+    match kind {
+        "M" => Some("MINIBAR"),
+        "T" | "P" => Some("PHONE"),
+        _ => None,
+    }
+}
+
+/// The folio text of a posting: `Minibar (PMS P# 77)`.
+pub fn description_for(kind: &str, sequence: Option<&str>) -> String {
+    let what = match kind {
+        "M" => "Minibar",
+        "T" | "P" => "Telephone",
+        _ => "PMS posting",
+    };
+    match sequence {
+        Some(s) => format!("{what} (PMS P# {})", free(s)),
+        None => what.to_string(),
+    }
 }
 
 /// A free field as a note can carry it: short, without the note's separators.

@@ -21,6 +21,7 @@ mod guests;
 mod layout;
 mod login;
 mod operations;
+mod reports;
 mod session;
 mod shell;
 
@@ -67,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/invoices/{number}", get(folio::invoice))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
         .route("/ui/environment", get(dashboard::page))
+        .route("/ui/reports", get(reports::page))
         .route("/ui/environment/handover", post(dashboard::handover))
         .route("/ui/environment/transfer", post(operations::transfer))
         .route("/ui/pending/{id}/{action}", post(operations::steer))
