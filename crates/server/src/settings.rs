@@ -88,6 +88,13 @@ pub struct Settings {
     /// Share of a stay's price due as a deposit, in basis points (3 000 = 30%): the deposits
     /// report's rule until rate plans carry their own deposit rules.
     pub deposit_bp: u32,
+    // --- Operator UI (issue 19) ---
+    /// How the UI writes and reads dates, one convention for the installation: `iso`
+    /// (2026-11-23, the default), `dmy` (23/11/2026) or `mdy` (11/23/2026).
+    pub ui_date_format: String,
+    /// Whether the UI is served over TLS (directly or behind a proxy): its session cookie is
+    /// then marked `Secure`, so a browser never sends it over plain HTTP.
+    pub ui_tls: bool,
 }
 
 impl Default for Settings {
@@ -132,6 +139,8 @@ impl Default for Settings {
             night_audit_check: Duration::from_secs(60),
             night_audit_no_shows: true,
             deposit_bp: 3_000,
+            ui_date_format: "iso".into(),
+            ui_tls: false,
         }
     }
 }
@@ -237,6 +246,15 @@ impl Settings {
                     .ok()
                     .filter(|v| *v <= 10_000)
                     .ok_or_else(|| format!("{value:?} is not basis points from 0 to 10000"))?
+            }
+            "ui_date_format" => match value {
+                "iso" | "dmy" | "mdy" => self.ui_date_format = value.into(),
+                _ => return Err(format!("{value:?}: ui_date_format is iso, dmy or mdy")),
+            },
+            "ui_tls" => {
+                self.ui_tls = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
             }
             other => return Err(format!("no setting named {other:?}")),
         }
