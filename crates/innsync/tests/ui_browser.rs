@@ -141,9 +141,10 @@ async fn operator_works_through_the_ui_in_a_real_browser() {
         .await;
     b.screenshot(&shots.join("login.png")).await;
 
-    // Log in; the tape chart is the home page.
+    // Log in; today's work is the home page.
     log_in(&b, &base, MANAGER).await;
-    b.wait_for("table[data-testid=availability]").await;
+    b.wait_for("[data-testid=arrivals]").await;
+    assert!(b.url().await.ends_with("/ui/today"), "{}", b.url().await);
 
     // Create a booking: live availability first, then the form.
     b.goto(&format!("{base}/ui/bookings/new")).await;
@@ -172,7 +173,8 @@ async fn operator_works_through_the_ui_in_a_real_browser() {
     // The grid: one DLX booked tonight, and the booking waiting for a room.
     b.goto(&format!("{base}/ui/grid?property=KRL")).await;
     let tonight = format!("tr[data-room-type=DLX] td[data-night='{}']", day(0));
-    b.wait_text(&tonight, "1/2 booked").await;
+    b.wait_text(&tonight, "1 free").await;
+    b.wait_text(&tonight, "1 you can sell").await;
     b.wait_text("[data-testid=unassigned]", &reference).await;
     b.screenshot(&shots.join("grid.png")).await;
 
@@ -188,8 +190,11 @@ async fn operator_works_through_the_ui_in_a_real_browser() {
     b.wait_text("[data-testid=done]", "Guest checked in").await;
     b.wait_text("[data-testid=status]", "Checked in").await;
     b.wait_text("[data-testid=room]", "102").await;
-    b.wait_text("[data-testid=history]", "booking.check_in")
-        .await;
+    let history = b.wait_text("[data-testid=history]", "checked in").await;
+    assert!(
+        !history.contains("booking.check_in") && !history.contains("checked_in"),
+        "history in words: {history}"
+    );
     b.screenshot(&shots.join("booking.png")).await;
 
     // On the grid, room 102 now shows the guest on both nights.
@@ -326,12 +331,25 @@ async fn handover_from_the_dashboard_moves_the_master() {
         .await;
     b.screenshot(&shots.join("environment-two-servers.png"))
         .await;
+    assert_eq!(
+        b.exec(
+            "return document.querySelector('select[name=to]').value",
+            json!([])
+        )
+        .await,
+        json!(""),
+        "no target is chosen for the operator"
+    );
+    b.wait_text(
+        "[data-testid=handover-effect] tr[data-target=RS]",
+        "shared stock",
+    )
+    .await;
     b.set_value("select[name=to]", "RS").await;
     b.fill("input[name=reason]", "shift change").await;
     b.click("button[data-action=handover]").await;
     b.accept_confirm("Hand the master role").await;
-    b.wait_text("[data-testid=done]", "RS is now the master")
-        .await;
+    b.wait_text("[data-testid=done]", "is now the master").await;
     b.wait_text("[data-testid=master]", "RS").await;
     b.wait_text("[data-testid=state]", "slave").await;
     assert_eq!(
@@ -817,4 +835,347 @@ async fn dashboard_pending_operations_conflicts_and_transfer() {
             .map_or(0, Vec::len),
         1
     );
+}
+
+/// axe-core's script, installed by `scripts/install-browser` into `target/axe/` (run here when
+/// missing). The audit is part of the browser tests: without axe-core they fail, unless the
+/// browser itself is skipped.
+fn axe_source() -> String {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let file = target.join("axe/node_modules/axe-core/axe.min.js");
+    if !file.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
+        let ran = std::process::Command::new("bash").arg(&script).status();
+        assert!(
+            file.exists(),
+            "axe-core is missing at {} and scripts/install-browser could not install it ({ran:?})",
+            file.display()
+        );
+    }
+    std::fs::read_to_string(&file).expect("read axe.min.js")
+}
+
+/// Runs the accessibility audit on the page open now and fails on any serious or critical
+/// violation, naming the page.
+async fn audit(b: &Browser, axe: &str, page: &str) {
+    let v = b.accessibility_violations(axe).await;
+    assert!(
+        v.is_empty(),
+        "accessibility violations on {page}:\n{}",
+        v.join("\n")
+    );
+}
+
+/// The front desk's morning, in a real browser, from the Today page: two guests of a group
+/// arrive and are checked in into rooms from their rows (one at desk width, one on a tablet,
+/// the second reached with the "t" shortcut), both show in house; a charge is posted on a
+/// folio and paid, and the guest checks out. The header search finds a guest and opens a
+/// booking by reference; an unknown /ui/ address gets the UI's error page; every page passes
+/// the axe-core audit (no serious or critical violation).
+#[tokio::test]
+async fn front_desk_morning_from_the_today_page() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let axe = axe_source();
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 2).await;
+    add_user(&api, DESK, &["front_desk"], &[]).await;
+    let mut refs = vec![];
+    for name in ["Ada Group", "Bea Group"] {
+        let r = api
+            .ok(
+                "/api/v1/bookings",
+                json!({"property": "KRL", "room_type": "DLX", "arrival": day(0), "departure": day(2),
+                       "guest": {"name": name, "email": format!("{}@example.com", name.to_lowercase().replace(' ', "."))}}),
+            )
+            .await;
+        refs.push(r["reference"].as_str().unwrap_or_default().to_string());
+    }
+    let hold_until = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    api.ok(
+        "/api/v1/bookings",
+        json!({"property": "KRL", "room_type": "STD", "arrival": day(3), "departure": day(4),
+               "guest": {"name": "Held Guest"}, "status": "provisional", "hold_until": hold_until}),
+    )
+    .await;
+    let shots = screenshot_dir();
+    let base = s.base.clone();
+    let b = Browser::start(&chromium, &driver).await;
+
+    // The login page leads to Today; the day's arrivals and the hold are there.
+    log_in(&b, &base, DESK).await;
+    assert!(b.url().await.ends_with("/ui/today"), "{}", b.url().await);
+    b.wait_text("[data-testid=arrivals]", "Ada Group").await;
+    b.wait_text("[data-testid=arrivals]", "Bea Group").await;
+    b.wait_text("[data-testid=holds]", "Held Guest").await;
+    b.wait_text("[data-testid=today-date]", &day(0)).await;
+    audit(&b, &axe, "today").await;
+    b.screenshot(&shots.join("today.png")).await;
+
+    // Check in the first guest from the row, into room 101.
+    let row = |r: &str| format!("[data-testid=arrivals] tr[data-booking='{r}']");
+    b.set_value(&format!("{} select[name=room]", row(&refs[0])), "101")
+        .await;
+    b.click(&format!("{} button[data-action=check-in]", row(&refs[0])))
+        .await;
+    b.wait_text("[data-testid=done]", "Guest checked in").await;
+    b.wait_text("[data-testid=room]", "101").await;
+    audit(&b, &axe, "booking").await;
+
+    // On a tablet: back to Today with the keyboard ("t"), check in the second into 102.
+    b.set_window(820, 1180).await;
+    b.exec(
+        "document.activeElement && document.activeElement.blur(); \
+         document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 't', bubbles: true})); return 1;",
+        json!([]),
+    )
+    .await;
+    b.wait_for("[data-testid=arrivals]").await;
+    assert!(b.url().await.ends_with("/ui/today"), "{}", b.url().await);
+    b.set_value(&format!("{} select[name=room]", row(&refs[1])), "102")
+        .await;
+    b.screenshot(&shots.join("today-tablet.png")).await;
+    b.click(&format!("{} button[data-action=check-in]", row(&refs[1])))
+        .await;
+    b.wait_text("[data-testid=done]", "Guest checked in").await;
+    b.goto(&format!("{base}/ui/today")).await;
+    b.wait_text("[data-testid=in-house]", "Ada Group").await;
+    b.wait_text("[data-testid=in-house]", "Bea Group").await;
+    assert_eq!(b.count("[data-testid=arrivals] tr[data-booking]").await, 0);
+    b.screenshot(&shots.join("today-in-house-tablet.png")).await;
+    b.set_window(1280, 800).await;
+
+    // Post a charge on Ada's folio, then take the balance as payment.
+    b.click(&format!(
+        "[data-testid=in-house] tr[data-booking='{}'] a[href$='/folio']",
+        refs[0]
+    ))
+    .await;
+    b.wait_for("[data-testid=balance]").await;
+    audit(&b, &axe, "folio").await;
+    b.fill("form[action$='/charge'] input[name=amount]", "2500")
+        .await;
+    b.fill("form[action$='/charge'] input[name=description]", "Minibar")
+        .await;
+    b.click("button[data-action=charge]").await;
+    b.wait_text("[data-testid=done]", "").await;
+    let balance = b.wait_text("[data-testid=balance]", "ZAR").await;
+    let folio = api
+        .get(&format!("/api/v1/bookings/{}/folio", refs[0]))
+        .await
+        .body;
+    let owed = folio["balance"]["amount"]
+        .as_i64()
+        .or_else(|| folio["balance"].as_i64())
+        .unwrap_or_else(|| panic!("no balance in {folio}"));
+    assert!(owed >= 2500, "the charge is owed: {balance} / {folio}");
+    b.fill(
+        "form[action$='/payment'] input[name=amount]",
+        &owed.to_string(),
+    )
+    .await;
+    b.click("button[data-action=payment]").await;
+    b.wait_text("[data-testid=balance]", "Balance 0.00").await;
+    b.screenshot(&shots.join("folio-paid.png")).await;
+
+    // Check out from the booking page.
+    b.goto(&format!("{base}/ui/bookings/{}", refs[0])).await;
+    b.click("button[data-action=check-out]").await;
+    b.accept_confirm("Check out Ada Group").await;
+    b.wait_text("[data-testid=status]", "Checked out").await;
+    let history = b.wait_text("[data-testid=history]", "checked out").await;
+    assert!(history.contains("desk"), "{history}");
+
+    // The header search: a name lists guests and bookings; a reference opens the booking.
+    b.fill("#header-search", "Bea").await;
+    b.click("form.search button[type=submit]").await;
+    b.wait_text("[data-testid=guest-results]", "Bea Group")
+        .await;
+    b.wait_text("[data-testid=booking-results]", &refs[1]).await;
+    audit(&b, &axe, "search").await;
+    b.fill("#header-search", &refs[1]).await;
+    b.click("form.search button[type=submit]").await;
+    b.wait_text("[data-testid=reference]", &refs[1]).await;
+
+    // An unknown address inside the UI gets the UI's page, not JSON; the favicon is served.
+    b.goto(&format!("{base}/ui/no-such-page")).await;
+    b.wait_text("h1", "Not found").await;
+    b.wait_text("[data-testid=error-detail]", "/ui/no-such-page")
+        .await;
+    let icon = reqwest::get(format!("{base}/favicon.ico"))
+        .await
+        .expect("favicon");
+    assert_eq!(icon.status(), StatusCode::OK);
+
+    // The tape chart and the booking form pass the audit too.
+    b.goto(&format!("{base}/ui/grid?property=KRL")).await;
+    b.wait_for("table[data-testid=availability]").await;
+    audit(&b, &axe, "tape chart").await;
+    b.quit().await;
+}
+
+/// An office's day on the web server of an environment whose lodge (PA) owns its property:
+/// the tape chart shows the lodge's rooms as free but held by the lodge's server (not "full"),
+/// the agent requests a unit from it, sees the quote and books; then cancels a lodge booking,
+/// which can only be done by sending it to the lodge — the page offers exactly that and shows
+/// it done. Logging in on the lodge's server in the same browser leaves the web session alone.
+#[tokio::test]
+async fn office_day_books_lodge_stock_and_forwards_a_cancellation() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let axe = axe_source();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [("WB", free_port()), ("PA", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let (wb, pa) = (servers[0].api(), servers[1].api());
+    for api in [&wb, &pa] {
+        until("the admin user on every server", || async {
+            (api.get("/api/v1/me").await.status == 200).then_some(())
+        })
+        .await;
+    }
+    seed(&pa, 2).await;
+    add_user(&wb, MANAGER, &["admin"], &[]).await;
+    let lodge = pa.ok("/api/v1/bookings", booking(2, 2)).await;
+    let lodge_ref = lodge["reference"].as_str().unwrap_or_default().to_string();
+    assert!(lodge_ref.starts_with("PA-"), "{lodge_ref}");
+    until("the lodge's rooms and booking on WB", || async {
+        let ok = wb
+            .get(&format!("/api/v1/bookings/{lodge_ref}"))
+            .await
+            .status
+            == 200
+            && wb.get("/api/v1/properties/KRL/rooms").await.status == 200;
+        ok.then_some(())
+    })
+    .await;
+    until("PA to know the manager", || async {
+        (pa.get("/api/v1/users")
+            .await
+            .body
+            .to_string()
+            .contains("manager"))
+        .then_some(())
+    })
+    .await;
+    let shots = screenshot_dir();
+    let (wb_base, pa_base) = (servers[0].base.clone(), servers[1].base.clone());
+    let b = Browser::start(&chromium, &driver).await;
+    log_in(&b, &wb_base, MANAGER).await;
+
+    // The chart: rooms free at the lodge, none sellable here, held by the lodge's server.
+    let grid = format!("{wb_base}/ui/grid?property=KRL");
+    b.goto(&grid).await;
+    let tonight = format!("tr[data-room-type=DLX] td[data-night='{}']", day(0));
+    let cell = b.wait_text(&tonight, "2 free").await;
+    assert!(cell.contains("0 you can sell"), "{cell}");
+    assert!(cell.contains("Kraal Lodge's server"), "{cell}");
+    assert!(
+        !cell.contains("server:PA"),
+        "no internal names on screen: {cell}"
+    );
+    audit(&b, &axe, "tape chart (office)").await;
+    b.screenshot(&shots.join("office-grid-before-request.png"))
+        .await;
+
+    // Request one unit for tonight from the lodge: granted at once (the lodge is reachable).
+    b.set_value("[data-testid=request-units] select[name=room_type]", "DLX")
+        .await;
+    b.set_value("[data-testid=request-units] input[name=from]", &day(0))
+        .await;
+    b.set_value("[data-testid=request-units] input[name=to]", &day(1))
+        .await;
+    b.set_value(
+        "[data-testid=request-units] select[name=from_holder]",
+        "server:PA",
+    )
+    .await;
+    b.click("button[data-action=request-units]").await;
+    b.wait_text("[data-testid=done]", "gave 1 unit").await;
+    b.reload_until(&grid, &tonight, "1 you can sell").await;
+
+    // Quote and book it.
+    b.goto(&format!("{wb_base}/ui/bookings/new")).await;
+    b.set_value("select[name=stock]", "KRL/DLX").await;
+    b.set_value("input[name=arrival]", &day(0)).await;
+    b.set_value("input[name=departure]", &day(1)).await;
+    b.fill("input[name=guest_name]", "Office Guest").await;
+    b.wait_text("[data-testid=live-summary]", "1 Deluxe free on every night")
+        .await;
+    b.wait_text("[data-testid=live-price]", "ZAR 100.00").await;
+    audit(&b, &axe, "new booking").await;
+    b.screenshot(&shots.join("office-quote.png")).await;
+    b.click("button[data-action=create]").await;
+    b.wait_text("[data-testid=done]", "Booking created").await;
+
+    // A past arrival is not offered as bookable.
+    b.goto(&format!("{wb_base}/ui/bookings/new")).await;
+    b.set_value("select[name=stock]", "KRL/DLX").await;
+    let yesterday = (today() - chrono::Days::new(1)).to_string();
+    b.set_value("input[name=arrival]", &yesterday).await;
+    b.set_value("input[name=departure]", &day(1)).await;
+    b.wait_text("[data-testid=live-summary]", "in the past")
+        .await;
+
+    // The lodge's booking: only "send to the lodge" actions, no room buttons that would fail.
+    let page = format!("{wb_base}/ui/bookings/{lodge_ref}");
+    b.goto(&page).await;
+    b.wait_text("[data-testid=owner]", "Kraal Lodge's server")
+        .await;
+    b.wait_text("[data-testid=elsewhere]", "Kraal Lodge's server")
+        .await;
+    let cancel = b
+        .wait_text("button[data-action=cancel]", "send to Kraal Lodge's server")
+        .await;
+    assert!(cancel.starts_with("Cancel booking"), "{cancel}");
+    let buttons = b
+        .exec(
+            "return Array.from(document.querySelectorAll('[data-testid=actions] button[data-action]')).map(x => x.textContent)",
+            json!([]),
+        )
+        .await;
+    let buttons: Vec<String> = serde_json::from_value(buttons).unwrap_or_default();
+    assert!(!buttons.is_empty());
+    assert!(
+        buttons
+            .iter()
+            .all(|t| t.contains("send to Kraal Lodge's server")),
+        "every action is offered as a send to the lodge, none that would fail here: {buttons:?}"
+    );
+    audit(&b, &axe, "lodge booking (office)").await;
+    b.set_window(820, 1180).await;
+    b.screenshot(&shots.join("office-lodge-booking-tablet.png"))
+        .await;
+    b.set_window(1280, 800).await;
+    b.fill(
+        "form[action$='/cancel'] input[name=reason]",
+        "guest asked the office",
+    )
+    .await;
+    b.click("button[data-action=cancel]").await;
+    b.accept_confirm("Cancel booking").await;
+    b.wait_for("[data-testid=done]").await;
+    b.reload_until(&page, "[data-testid=status]", "Cancelled")
+        .await;
+    b.wait_text("[data-testid=forwarded]", "done").await;
+    b.screenshot(&shots.join("office-lodge-cancelled.png"))
+        .await;
+    let at_lodge = pa.get(&format!("/api/v1/bookings/{lodge_ref}")).await;
+    assert_eq!(at_lodge.body["status"], "cancelled");
+    assert_eq!(at_lodge.body["cancel_reason"], "guest asked the office");
+
+    // Logging in on the lodge's server (same host, other port) keeps the web session.
+    log_in(&b, &pa_base, MANAGER).await;
+    b.goto(&format!("{wb_base}/ui/today")).await;
+    b.wait_text("[data-testid=user]", MANAGER.0).await;
+    b.quit().await;
 }

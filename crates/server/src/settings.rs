@@ -91,6 +91,13 @@ pub struct Settings {
     /// Whether the deposit sweep confirms a provisional booking once its plan's deposit is
     /// paid (it always releases one whose deposit is overdue).
     pub confirm_on_deposit: bool,
+    // --- Operator UI (issue 19) ---
+    /// How the UI writes and reads dates, one convention for the installation: `iso`
+    /// (2026-11-23, the default), `dmy` (23/11/2026) or `mdy` (11/23/2026).
+    pub ui_date_format: String,
+    /// Whether the UI is served over TLS (directly or behind a proxy): its session cookie is
+    /// then marked `Secure`, so a browser never sends it over plain HTTP.
+    pub ui_tls: bool,
 }
 
 impl Default for Settings {
@@ -136,6 +143,8 @@ impl Default for Settings {
             night_audit_no_shows: true,
             deposit_bp: 3_000,
             confirm_on_deposit: true,
+            ui_date_format: "iso".into(),
+            ui_tls: false,
         }
     }
 }
@@ -244,6 +253,15 @@ impl Settings {
             }
             "confirm_on_deposit" => {
                 self.confirm_on_deposit = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
+            }
+            "ui_date_format" => match value {
+                "iso" | "dmy" | "mdy" => self.ui_date_format = value.into(),
+                _ => return Err(format!("{value:?}: ui_date_format is iso, dmy or mdy")),
+            },
+            "ui_tls" => {
+                self.ui_tls = value
                     .parse()
                     .map_err(|_| format!("{value:?} is not true or false"))?
             }

@@ -24,6 +24,7 @@ pub mod reports;
 mod reservation;
 pub mod schema;
 pub mod sql_view;
+pub mod who_sells;
 pub mod writer;
 
 pub use change::{Change, ReplicationReport};

@@ -303,6 +303,56 @@ impl Browser {
         .await
     }
 
+    /// Runs asynchronous `script` (it calls `arguments[arguments.length - 1]` with its result).
+    pub async fn exec_async(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Reloads `url` until the element matching `css` shows `needle` (bounded): for what another
+    /// server does and replication brings here later.
+    pub async fn reload_until(&self, url: &str, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.goto(url).await;
+            let text = self.text_of(css).await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css:?} did not show {needle:?} on {url} within 30 s; it shows {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Runs the axe-core accessibility audit (WCAG 2 A and AA rules) on the current page;
+    /// returns the serious and critical violations as `rule: impact (first element)` lines.
+    pub async fn accessibility_violations(&self, axe_source: &str) -> Vec<String> {
+        // WebDriver scripts run outside the page's CSP, so axe can be injected even though the
+        // UI forbids inline script.
+        self.exec(&format!("{axe_source}\n;return typeof axe;"), json!([]))
+            .await;
+        let v = self
+            .exec_async(
+                "const done = arguments[arguments.length - 1];                  axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}, resultTypes: ['violations']})                    .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')                      .map(v => v.id + ': ' + v.impact + ' (' + v.nodes.length + ' elements, e.g. ' + (v.nodes[0] ? v.nodes[0].target.join(' ') : '') + ')')))                    .catch(e => done(['axe failed: ' + e]));",
+                json!([]),
+            )
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("axe returned {v}")])
+    }
+
     /// Waits (bounded) for a confirmation dialog, checks its text and accepts it.
     pub async fn accept_confirm(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;

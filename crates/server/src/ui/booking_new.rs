@@ -8,6 +8,7 @@ use super::error::{UiError, UiResult};
 use super::format;
 use super::layout::{self, Nav};
 use super::session::{Posted, UiUser};
+use super::words::Names;
 use crate::auth::{new_token, Permission};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -16,10 +17,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
 use innsync_core::command::PricingRequest;
 use innsync_core::dates::Nights;
+use innsync_core::dates::{local_date, parse_tz};
 use innsync_core::limits::MAX_RANGE_NIGHTS;
 use innsync_core::pricing::{quote, Party, PricingPlan};
 use innsync_core::{Command, GuestInput, InitialStatus, Money, Outcome, Record, RoomType};
-use innsync_store::RoomTypeNights;
+use innsync_store::who_sells::TypeWhoSells;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -80,15 +82,18 @@ struct Wanted {
     units: u32,
 }
 
-fn wanted(f: &NewForm) -> Result<Wanted, String> {
+fn wanted(dates: format::DateStyle, f: &NewForm) -> Result<Wanted, String> {
     let (property, room_type) = f
         .stock
         .split_once('/')
         .filter(|(p, t)| !p.is_empty() && !t.is_empty())
         .ok_or("choose a room type")?;
-    let arrival = format::opt_date("arrival", Some(&f.arrival))?.ok_or("choose an arrival date")?;
-    let departure =
-        format::opt_date("departure", Some(&f.departure))?.ok_or("choose a departure date")?;
+    let arrival = dates
+        .opt("arrival", Some(&f.arrival))?
+        .ok_or("choose an arrival date")?;
+    let departure = dates
+        .opt("departure", Some(&f.departure))?
+        .ok_or("choose a departure date")?;
     let nights = Nights::stay(arrival, departure)?;
     let units = match f.units.trim() {
         "" => 1,
@@ -189,17 +194,17 @@ fn form_page(
                         select name="stock" required {
                             option value="" { "Choose…" }
                             @for (code, name, types) in choices {
-                                optgroup label={ (code) " · " (name) } {
+                                optgroup label=(name) {
                                     @for t in types {
                                         @let v = format!("{code}/{}", t.code);
-                                        option value=(v) selected[v == f.stock] { (code) " · " (t.name) " (" (t.code) ")" }
+                                        option value=(v) selected[v == f.stock] { (name) " · " (t.name) " (" (t.code) ")" }
                                     }
                                 }
                             }
                         }
                     }
-                    label { "Arrival" input type="date" name="arrival" required value=(f.arrival); }
-                    label { "Departure" input type="date" name="departure" required value=(f.departure); }
+                    (layout::date_field(user, "Arrival", "arrival", &f.arrival, true))
+                    (layout::date_field(user, "Departure", "departure", &f.departure, true))
                     label { "Rooms" input type="number" name="units" min="1" max="100" value=(units); }
                     label.wide { "Rate plan"
                         select name="rate_plan" data-testid="rate-plan" {
@@ -230,6 +235,7 @@ fn form_page(
                             placeholder="name, e-mail, phone or booking reference" autocomplete="off"
                             hx-get="/ui/guests/lookup" hx-trigger="input changed delay:300ms, search"
                             hx-target="#guest-matches" hx-include="[name='guest_q'],[name='guest_id']"
+                            hx-sync="this:queue last"
                             data-testid="guest-lookup";
                     }
                     div.wide #guest-matches {
@@ -250,7 +256,7 @@ fn form_page(
                     hx-get="/ui/bookings/new/availability"
                     hx-trigger="change from:#booking-form"
                     hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units'],[name='rate_plan'],[name='adults'],[name='children']"
-                    hx-sync="this:replace" {
+                    hx-sync="this:queue last" aria-live="polite" {
                     (live)
                 }
             }
@@ -272,7 +278,7 @@ pub async fn form(
         idem: String::new(),
         ..q
     };
-    let live = live(&state, &prefill).await?;
+    let live = live(&state, user.dates, &prefill).await?;
     Ok(form_page(
         &state,
         &user,
@@ -283,28 +289,39 @@ pub async fn form(
     ))
 }
 
-fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
-    let min = rt.nights.iter().min_by_key(|n| n.available);
+fn live_table(names: &Names, w: &Wanted, rt: &TypeWhoSells) -> Markup {
+    let min = rt.nights.iter().min_by_key(|n| n.sellable_here);
+    let min_free = rt.nights.iter().min_by_key(|n| n.free_at_property);
     html! {
-        @match min {
-            Some(m) if m.available >= w.units => {
+        @match (min, min_free) {
+            (Some(m), _) if m.sellable_here >= w.units => {
                 div.notice.good data-testid="live-summary" data-ok="true" {
-                    strong { (m.available) } " " (rt.name) " free on every night; " (w.units) " requested."
+                    strong { (m.sellable_here) } " " (rt.name) " free on every night; " (w.units) " requested."
                 }
             }
-            Some(m) => {
+            (Some(m), Some(f)) if f.free_at_property >= w.units => {
+                div.notice.warn data-testid="live-summary" data-ok="false" {
+                    strong { "Free at the property, held by another server" } ": on " (m.date) " this server may sell "
+                    (m.sellable_here) " of the " (m.free_at_property) " free " (rt.name) "; "
+                    @for h in m.holders.iter().filter(|h| h.free > 0 && h.holder != names.here()) {
+                        (names.holder(&h.holder)) " holds " (h.free) ". "
+                    }
+                    "Request units on the tape chart, or book on that server."
+                }
+            }
+            (Some(m), _) => {
                 div.notice.bad data-testid="live-summary" data-ok="false" {
-                    strong { "No availability" } ": " (m.available) " of " (m.total) " " (rt.name) " free on " (m.date) "; " (w.units) " requested."
+                    strong { "No availability" } ": " (m.free_at_property) " of " (m.in_service) " " (rt.name) " free on " (m.date) "; " (w.units) " requested."
                 }
             }
-            None => {}
+            _ => {}
         }
         @if rt.nights.len() <= MAX_LIVE_NIGHTS {
             div.scroll {
                 table {
-                    tr { th { "Night" } @for n in &rt.nights { th { (format::night_header(n.date).1) } } }
-                    tr { th { "Free" } @for n in &rt.nights { td class=[(n.available < w.units).then_some("full")] { (n.available) } } }
-                    tr { th { "Booked" } @for n in &rt.nights { td { (n.booked) "/" (n.total) } } }
+                    tr { th scope="row" { "Night" } @for n in &rt.nights { th scope="col" { (format::night_header(n.date).1) } } }
+                    tr { th scope="row" { "Free at the property" } @for n in &rt.nights { td class=[(n.free_at_property < w.units).then_some("full")] { (n.free_at_property) } } }
+                    tr { th scope="row" { "You can sell" } @for n in &rt.nights { td class=[(n.sellable_here < w.units).then_some("full")] { (n.sellable_here) } } }
                 }
             }
         }
@@ -313,16 +330,16 @@ fn live_table(w: &Wanted, rt: &RoomTypeNights) -> Markup {
 
 /// GET `/ui/bookings/new/availability`: the live availability fragment (htmx).
 pub async fn availability(
-    _user: UiUser,
+    user: UiUser,
     State(state): State<AppState>,
     Query(q): Query<NewForm>,
 ) -> UiResult<Markup> {
-    live(&state, &q).await
+    live(&state, user.dates, &q).await
 }
 
 /// The availability of what the form asks for, or what is still missing to tell.
-async fn live(state: &AppState, q: &NewForm) -> UiResult<Markup> {
-    let w = match wanted(q) {
+async fn live(state: &AppState, dates: format::DateStyle, q: &NewForm) -> UiResult<Markup> {
+    let w = match wanted(dates, q) {
         Ok(w) => w,
         Err(why) => {
             return Ok(html! { p.muted data-testid="live-summary" { (capital(&why)) "." } })
@@ -335,18 +352,37 @@ async fn live(state: &AppState, q: &NewForm) -> UiResult<Markup> {
         }
     };
     let (p, t) = (w.property.clone(), w.room_type.clone());
+    let now = (state.clock)();
     let found = state
         .read(move |r| {
-            if r.property(&p)?.is_none() {
+            let Some(prop) = r.property(&p)? else {
                 return Ok(None);
-            }
-            let a = r.availability(&p, nights)?;
-            Ok(a.room_types.into_iter().find(|rt| rt.code == t))
+            };
+            let today = parse_tz(&prop.timezone)
+                .map(|tz| local_date(now, tz))
+                .unwrap_or_else(|_| now.date_naive());
+            let w = r.who_sells(&p, nights)?;
+            Ok(Some((
+                today,
+                w.and_then(|w| w.room_types.into_iter().find(|rt| rt.code == t)),
+            )))
         })
         .await?;
+    let (today, found) = match found {
+        Some((today, found)) => (today, found),
+        None => (nights.from, None),
+    };
+    if w.nights.from < today {
+        return Ok(html! {
+            div.notice.bad data-testid="live-summary" data-ok="false" {
+                strong { "The arrival is in the past" } ": the property's today is " (dates.show(today)) "; choose an arrival from today on."
+            }
+        });
+    }
+    let names = Names::read(state).await?;
     let price = quoted_price(state, q, &w).await?;
     Ok(match found {
-        Some(rt) => html! { (live_table(&w, &rt)) (price) },
+        Some(rt) => html! { (live_table(&names, &w, &rt)) (price) },
         None => html! { p.muted data-testid="live-summary" { "That room type does not exist." } },
     })
 }
@@ -403,8 +439,12 @@ fn capital(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn command_of(f: &NewForm, now: chrono::DateTime<chrono::Utc>) -> Result<Command, Problem> {
-    let w = wanted(f).map_err(Problem::invalid)?;
+fn command_of(
+    dates: format::DateStyle,
+    f: &NewForm,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Command, Problem> {
+    let w = wanted(dates, f).map_err(Problem::invalid)?;
     let pricing = pricing_of(f, &w.property).map_err(Problem::invalid)?;
     let status = match f.status.as_str() {
         "" | "confirmed" => InitialStatus::Confirmed,
@@ -469,7 +509,7 @@ pub async fn create(
     let key = Some(form.idem.clone())
         .filter(|k| !k.is_empty() && k.len() <= crate::extract::MAX_IDEMPOTENCY_KEY_LEN)
         .map(|k| format!("ui:{k}"));
-    let result = match command_of(&form, now) {
+    let result = match command_of(user.dates, &form, now) {
         Ok(cmd) => crate::write::submit(&state, cmd, &user.username, key)
             .await
             .map_err(Problem::from),
@@ -488,6 +528,11 @@ pub async fn create(
             ))),
         },
         Err(p) => {
+            let names = Names::read(&state).await?;
+            let p = Problem {
+                detail: names.plain(&p.detail),
+                ..p
+            };
             let choices = stock_choices(&state).await?;
             let plans = plan_choices(&state).await?;
             // A refused form gets a fresh key: the next attempt is a new request.
@@ -495,7 +540,7 @@ pub async fn create(
                 idem: String::new(),
                 ..form
             };
-            let live = live(&state, &again).await?;
+            let live = live(&state, user.dates, &again).await?;
             Ok((
                 p.status,
                 form_page(&state, &user, (&choices, &plans), &again, Some(&p), live),

@@ -6,6 +6,7 @@ use super::error::{UiError, UiResult};
 use super::format::{query, url_encode};
 use super::layout::{self, Nav};
 use super::session::{NoFields, Posted, UiUser};
+use super::words::{self, Names};
 use crate::auth::Permission;
 use crate::pms::LinkStatus;
 use crate::problem::Problem;
@@ -13,8 +14,12 @@ use crate::replication::environment_view::EnvironmentView;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Days;
+use innsync_core::dates::Nights;
+use innsync_core::Authority;
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Query of the dashboard: what just happened, if anything.
 #[derive(Deserialize, Default)]
@@ -44,14 +49,89 @@ pub async fn page(
         Some(layout::done_box(&q.done))
     } else if !q.handover.is_empty() {
         Some(layout::done_box(&format!(
-            "Master handed over: {} is now the master (epoch {}).",
-            q.handover, env.epoch
+            "Master handed over: {} ({}) is now the master (handover number {}).",
+            Names::read(&state).await?.server(&q.handover),
+            q.handover,
+            env.epoch
         )))
     } else {
         None
     };
     let queues = super::operations::Queues::read(&state).await?;
-    Ok(render(&user, &env, &links, &queues, notice))
+    let extra = Extra::read(&state).await?;
+    Ok(render(&user, &env, &links, &queues, &extra, notice))
+}
+
+/// Nights ahead the handover form counts when it says what each server will sell.
+pub const HANDOVER_HORIZON_NIGHTS: u64 = 14;
+
+/// What the dashboard shows beside the environment view: names, the environment file's
+/// addresses, and the free units each holder holds over the next nights.
+struct Extra {
+    names: Names,
+    /// `(code, address in the environment file)`.
+    file_urls: Vec<(String, String)>,
+    /// Free room-nights per holder (`env` or a server code) over the horizon.
+    free: BTreeMap<String, u64>,
+}
+
+impl Extra {
+    async fn read(state: &AppState) -> UiResult<Self> {
+        let names = Names::read(state).await?;
+        let file_urls = state
+            .env
+            .as_ref()
+            .map(|c| {
+                c.env
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.code.to_string(),
+                            s.url.as_str().trim_end_matches('/').to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let today = (state.clock)().date_naive();
+        let nights = Nights {
+            from: today,
+            to: today + Days::new(HANDOVER_HORIZON_NIGHTS),
+        };
+        let free = state
+            .read(move |r| {
+                let mut free: BTreeMap<String, u64> = BTreeMap::new();
+                for p in r.properties()? {
+                    if let Some(h) = r.holdings(&p.code, nights)? {
+                        for hn in h
+                            .room_types
+                            .iter()
+                            .flat_map(|t| t.nights.iter())
+                            .flat_map(|n| n.holders.iter())
+                        {
+                            let key = match &hn.holder {
+                                Authority::Env => "env".to_string(),
+                                Authority::Server(s) => s.to_string(),
+                            };
+                            *free.entry(key).or_default() +=
+                                u64::try_from((hn.held - i64::from(hn.sold)).max(0)).unwrap_or(0);
+                        }
+                    }
+                }
+                Ok(free)
+            })
+            .await?;
+        Ok(Self {
+            names,
+            file_urls,
+            free,
+        })
+    }
+
+    fn free_of(&self, key: &str) -> u64 {
+        self.free.get(key).copied().unwrap_or(0)
+    }
 }
 
 fn state_badge(state: &str) -> Markup {
@@ -69,17 +149,19 @@ fn render(
     env: &EnvironmentView,
     links: &[LinkStatus],
     queues: &super::operations::Queues,
+    extra: &Extra,
     notice: Option<Markup>,
 ) -> Markup {
+    let n = &extra.names;
     let body = html! {
         div.pagehead { h1 { "Environment" } span.muted { (env.environment) } }
         @if let Some(n) = notice { (n) }
         section.card data-testid="this-server" {
             h2 { "This server" }
             div.stats {
-                div.stat { span.muted { "Server" } b data-testid="server" { (env.server) } span.muted { (env.role) } }
-                div.stat { span.muted { "Role now" } b data-testid="state" { (env.state) } }
-                div.stat { span.muted { "Master" } b data-testid="master" { (env.master) } span.muted { "epoch " span data-testid="epoch" { (env.epoch) } } }
+                div.stat { span.muted { "Server" } b { (n.server(&env.server)) } span.muted.code data-testid="server" { (env.server) } }
+                div.stat { span.muted { "This server is" } b data-state=(env.state) { (words::role_state(&env.state)) } span.muted.code data-testid="state" { (env.state) } }
+                div.stat { span.muted { "Master" } b { (n.server(&env.master)) } span.muted { span.code data-testid="master" { (env.master) } " · handover number " span data-testid="epoch" { (env.epoch) } } }
                 div.stat { span.muted { "Pending operations" } b data-testid="pending" { (env.pending) }
                     span.muted { @if env.pending > 0 { "oldest " (env.pending_oldest_age_s) " s" } @else { "none waiting" } } }
                 div.stat { span.muted { "Failed" } b data-testid="failed" { (env.failed) } }
@@ -90,13 +172,21 @@ fn render(
             h2 { "Servers" }
             div.scroll {
                 table.list data-testid="servers" {
-                    thead { tr { th { "Server" } th { "Role" } th { "URL" } th { "Reachable" } th { "Last sync" } th { "Behind" } th { "Master" } th {} } }
+                    thead { tr { th { "Server" } th { "Role" } th { "Address" } th { "Reachable" } th { "Last sync" } th { "Changes behind" } th { "Master" } th {} } }
                     tbody {
                         @for s in &env.servers {
+                            @let file_url = extra.file_urls.iter().find(|(c, _)| *c == s.code).map(|(_, u)| u.clone());
                             tr data-server=(s.code) {
-                                td { strong { (s.code) } @if s.this_server { " " span.muted { "(this server)" } } }
+                                td { strong { (n.server(&s.code)) } " " span.muted.code { (s.code) } @if s.this_server { " " span.muted { "(this server)" } } }
                                 td { (s.role) }
-                                td.mono { @if let Some(u) = &s.url { (u) } @else { span.muted { "—" } } }
+                                td.mono {
+                                    @match (&file_url, &s.url) {
+                                        (Some(f), Some(u)) if f != u => { (f) br; span.muted { "reached through " (u) } }
+                                        (Some(f), _) => { (f) }
+                                        (None, Some(u)) => { (u) }
+                                        (None, None) => { span.muted { "—" } }
+                                    }
+                                }
                                 td { @if s.reachable { span.badge.ok { "reachable" } } @else { span.badge.down { "unreachable" } } }
                                 td { @if let Some(t) = &s.last_sync { (super::format::audit_time(t)) } @else { span.muted { "—" } } }
                                 td { (s.behind)
@@ -110,7 +200,7 @@ fn render(
             }
         }
         @if env.can_hand_over() && user.may(Permission::Admin) {
-            (handover_form(user, env))
+            (handover_form(user, env, extra))
         }
         (super::operations::pending_section(user, &queues.pending))
         (super::operations::conflicts_section(user, &queues.conflicts))
@@ -127,18 +217,34 @@ fn render(
     layout::page(user, &env.server, Nav::Environment, "Environment", body)
 }
 
-fn handover_form(user: &UiUser, env: &EnvironmentView) -> Markup {
+fn handover_form(user: &UiUser, env: &EnvironmentView, extra: &Extra) -> Markup {
+    let n = &extra.names;
+    let shared = extra.free_of("env");
     html! {
         section.card data-testid="handover" {
             h2 { "Hand over master" }
-            p.muted { "The master writes the environment's shared data. A handover waits until the new master has every change, then moves the master token; writes of shared data pause for that moment." }
+            p.muted { "The master writes the environment's shared data and sells its shared stock. A handover waits until the new master has every change, then moves the master token; writes of shared data pause for that moment." }
+            table.list data-testid="handover-effect" {
+                caption.muted { "What each server may sell after the handover (free room-nights over the next " (HANDOVER_HORIZON_NIGHTS) " nights, all properties)" }
+                thead { tr { th scope="col" { "If the new master is" } th scope="col" { "It sells" } th scope="col" { "This server then sells" } } }
+                tbody {
+                    @for s in env.servers.iter().filter(|s| !s.this_server) {
+                        tr data-target=(s.code) {
+                            th scope="row" { (n.server(&s.code)) " " span.muted.code { (s.code) } @if !s.reachable { " " span.badge.down { "unreachable" } } }
+                            td { (shared + extra.free_of(&s.code)) " (shared stock " (shared) " + its own " (extra.free_of(&s.code)) ")" }
+                            td { (extra.free_of(&env.server)) " (its own allotment only)" }
+                        }
+                    }
+                }
+            }
             form.row method="post" action="/ui/environment/handover"
                 data-confirm="Hand the master role to the chosen server? Shared data will be written there from now on." {
                 (layout::csrf(user))
                 label { "New master"
                     select name="to" required {
+                        option value="" disabled selected { "Choose the new master…" }
                         @for s in env.servers.iter().filter(|s| !s.this_server) {
-                            option value=(s.code) { (s.code) " · " (s.role) @if !s.reachable { " (unreachable)" } }
+                            option value=(s.code) { (n.server(&s.code)) " (" (s.code) ")" @if !s.reachable { " — unreachable" } }
                         }
                     }
                 }
@@ -247,7 +353,15 @@ pub async fn handover(
             let env = EnvironmentView::read(&state).await?;
             let links = state.pms.statuses();
             let queues = super::operations::Queues::read(&state).await?;
-            let page = render(&user, &env, &links, &queues, Some(layout::problem_box(&p)));
+            let extra = Extra::read(&state).await?;
+            let page = render(
+                &user,
+                &env,
+                &links,
+                &queues,
+                &extra,
+                Some(layout::problem_box(&p)),
+            );
             Ok((p.status, page).into_response())
         }
     }

@@ -88,13 +88,79 @@ pub fn status_label(s: BookingStatus) -> &'static str {
     }
 }
 
-/// Parses an optional `YYYY-MM-DD` form or query value; empty means absent.
-pub fn opt_date(field: &str, v: Option<&str>) -> Result<Option<NaiveDate>, String> {
-    match v.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| format!("{field}: {s:?} is not a valid date (YYYY-MM-DD)")),
+/// The installation's one date convention (the `ui_date_format` setting): used to show
+/// every date and to read every date field, so pages and inputs never disagree. ISO dates
+/// are always accepted too, because links carry them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateStyle {
+    /// `2026-11-23`.
+    #[default]
+    Iso,
+    /// `23/11/2026`.
+    Dmy,
+    /// `11/23/2026`.
+    Mdy,
+}
+
+impl DateStyle {
+    /// The style a setting names (ISO for anything else).
+    pub fn from_setting(s: &str) -> Self {
+        match s {
+            "dmy" => Self::Dmy,
+            "mdy" => Self::Mdy,
+            _ => Self::Iso,
+        }
+    }
+
+    fn pattern(self) -> &'static str {
+        match self {
+            Self::Iso => "%Y-%m-%d",
+            Self::Dmy => "%d/%m/%Y",
+            Self::Mdy => "%m/%d/%Y",
+        }
+    }
+
+    /// A date in this style.
+    pub fn show(self, d: NaiveDate) -> String {
+        d.format(self.pattern()).to_string()
+    }
+
+    /// What a date field shows when empty (`YYYY-MM-DD`).
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Self::Iso => "YYYY-MM-DD",
+            Self::Dmy => "DD/MM/YYYY",
+            Self::Mdy => "MM/DD/YYYY",
+        }
+    }
+
+    /// The HTML `pattern` of a date field in this style.
+    pub fn html_pattern(self) -> &'static str {
+        match self {
+            Self::Iso => r"\d{4}-\d{2}-\d{2}",
+            Self::Dmy | Self::Mdy => r"\d{2}/\d{2}/\d{4}",
+        }
+    }
+
+    /// Reads a date typed in this style (or ISO).
+    pub fn parse(self, s: &str) -> Option<NaiveDate> {
+        let s = s.trim();
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(s, self.pattern()))
+            .ok()
+    }
+
+    /// Parses an optional form or query value; empty means absent.
+    pub fn opt(self, field: &str, v: Option<&str>) -> Result<Option<NaiveDate>, String> {
+        match v.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => self.parse(s).map(Some).ok_or_else(|| {
+                format!(
+                    "{field}: {s:?} is not a valid date ({})",
+                    self.placeholder()
+                )
+            }),
+        }
     }
 }
 
@@ -143,14 +209,22 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_checked_with_the_field_named() {
-        assert_eq!(opt_date("from", Some("")), Ok(None));
-        assert!(opt_date("from", Some("2026-02-30"))
-            .unwrap_err()
-            .contains("from: \"2026-02-30\""));
+    fn one_date_style_shows_and_reads_dates() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
+        assert_eq!(DateStyle::Iso.show(d), "2026-11-03");
+        assert_eq!(DateStyle::Dmy.show(d), "03/11/2026");
+        assert_eq!(DateStyle::Mdy.show(d), "11/03/2026");
+        assert_eq!(DateStyle::Dmy.parse("03/11/2026"), Some(d));
         assert_eq!(
-            opt_date("from", Some("2026-02-03")),
-            Ok(NaiveDate::from_ymd_opt(2026, 2, 3))
+            DateStyle::Dmy.parse("2026-11-03"),
+            Some(d),
+            "ISO always reads"
         );
+        assert_eq!(DateStyle::Iso.parse("03/11/2026"), None);
+        assert_eq!(DateStyle::from_setting("mdy"), DateStyle::Mdy);
+        assert!(DateStyle::Dmy
+            .opt("arrival", Some("31/02/2026"))
+            .unwrap_err()
+            .contains("DD/MM/YYYY"));
     }
 }

@@ -8,12 +8,13 @@ use super::error::{UiError, UiResult};
 use super::format::{self, query};
 use super::layout::{self, Nav};
 use super::session::UiUser;
-use crate::auth::Permission;
+use super::words::Names;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use innsync_core::dates::{local_date, parse_tz, Nights};
 use innsync_core::{Booking, Property, Room};
+use innsync_store::who_sells::WhoSells;
 use innsync_store::{Availability, BookingFilter, Holdings};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -29,6 +30,9 @@ pub const MAX_CHART_BOOKINGS: usize = 5_000;
 pub struct GridQuery {
     property: Option<String>,
     from: Option<String>,
+    /// What a form on the page just did.
+    #[serde(default)]
+    done: String,
 }
 
 /// What one room shows on one night.
@@ -61,6 +65,7 @@ struct Chart {
     nights: Nights,
     today: NaiveDate,
     availability: Availability,
+    who: Option<WhoSells>,
     holdings: Option<Holdings>,
     rooms: Vec<Room>,
     occupancy: Vec<(String, NaiveDate, String)>,
@@ -74,7 +79,12 @@ pub async fn page(
     Query(q): Query<GridQuery>,
 ) -> UiResult<Markup> {
     let server = state.writer.server().to_string();
-    let from = format::opt_date("from", q.from.as_deref()).map_err(UiError::bad_request)?;
+    let from = user
+        .dates
+        .opt("from", q.from.as_deref())
+        .map_err(UiError::bad_request)?;
+    let names = Names::read(&state).await?;
+    let done = q.done.clone();
     let wanted = q.property.filter(|p| !p.is_empty());
     let now = (state.clock)();
     let chart = state
@@ -98,6 +108,7 @@ pub async fn page(
             let code = property.code.clone();
             Ok(Ok(Chart {
                 availability: r.availability(&code, nights)?,
+                who: r.who_sells(&code, nights)?,
                 holdings: r.holdings(&code, nights)?,
                 rooms: r.rooms(&code)?,
                 occupancy: r.room_occupancy(&code, nights)?,
@@ -116,7 +127,10 @@ pub async fn page(
         })
         .await?;
     let body = match chart {
-        Ok(c) => render(&user, &c),
+        Ok(c) => html! {
+            @if !done.is_empty() { (layout::done_box(&done)) }
+            (render(&user, &names, &c))
+        },
         Err(properties) if properties.is_empty() => html! {
             h1 { "Tape chart" }
             div.notice.info { "There are no properties yet. An administrator adds them through the API." }
@@ -147,7 +161,7 @@ fn header_row(c: &Chart, first: &str) -> Markup {
     clippy::too_many_lines,
     reason = "one maud template: the tape chart's markup reads best whole"
 )]
-fn render(user: &UiUser, c: &Chart) -> Markup {
+fn render(user: &UiUser, names: &Names, c: &Chart) -> Markup {
     let code = &c.property.code;
     let shift = |days: i64| {
         let d = if days < 0 {
@@ -170,11 +184,10 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
         .iter()
         .filter(|b| b.status.holds_stock() && b.stays.is_empty())
         .collect();
-    let may_book = user.may(Permission::Book);
     html! {
         div.pagehead {
             h1 { "Tape chart" }
-            span.muted { (c.property.name) " · " (c.nights.from) " to " (c.nights.to) " (" (WINDOW_NIGHTS) " nights)" }
+            span.muted { (c.property.name) " · " (user.dates.show(c.nights.from)) " to " (user.dates.show(c.nights.to)) " (" (WINDOW_NIGHTS) " nights)" }
             span.spacer {}
             span.row {
                 a.button href=(shift(-(WINDOW_NIGHTS as i64))) data-testid="prev" { "← Previous" }
@@ -186,49 +199,24 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
             label { "Property"
                 select name="property" {
                     @for p in &c.properties {
-                        option value=(p.code) selected[p.code == *code] { (p.code) " · " (p.name) }
+                        option value=(p.code) selected[p.code == *code] { (p.name) " (" (p.code) ")" }
                     }
                 }
             }
-            label { "From" input type="date" name="from" value=(c.nights.from); }
+            (layout::date_field(user, "From", "from", &c.nights.from.to_string(), false))
             button type="submit" { "Show" }
         }
         section.card {
             h2 { "Availability by room type" }
-            div.scroll {
-                table.chart data-testid="availability" {
-                    thead { (header_row(c, "Room type")) }
-                    tbody {
-                        @for rt in &c.availability.room_types {
-                            tr data-room-type=(rt.code) {
-                                td.rowhead { strong { (rt.code) } br; span.muted { (rt.name) } }
-                                @for n in &rt.nights {
-                                    @let class = if n.available == 0 { "full" } else if n.available * 5 <= n.total { "low" } else { "free" };
-                                    td class=(class) data-night=(n.date)
-                                        title={ (n.booked) " booked of " (n.total) " in service; " (n.held_here) " held here" } {
-                                        @if may_book && n.available > 0 {
-                                            a.avail href={ "/ui/bookings/new?" (query(&[("stock", &format!("{code}/{}", rt.code)), ("arrival", &n.date.to_string()), ("departure", &(n.date + Days::new(1)).to_string())])) } { (n.available) }
-                                        } @else {
-                                            span.avail { (n.available) }
-                                        }
-                                        span.avail-sub { (n.booked) "/" (n.total) " booked" }
-                                        @if n.held_here != n.total {
-                                            span.avail-sub { (n.held_here) " held here" }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            div.legend {
-                span.l-free { "available" } span.l-low { "nearly full" } span.l-full { "full" }
-                span { "Big number: rooms still available; below: booked / rooms in service." }
+            @if let Some(w) = &c.who {
+                div.scroll { (super::who_sells::table(user, names, w, &c.nights.iter().collect::<Vec<_>>(), c.today)) }
             }
         }
+        @if let Some(w) = &c.who {
+            (super::who_sells::request_form(user, names, w, c.today, &format!("/ui/grid?{}", query(&[("property", code), ("from", &c.nights.from.to_string())]))))
+        }
         @if let Some(h) = &c.holdings {
-            (holdings(c, h))
+            (holdings(c, names, h))
         }
         section.card {
             h2 { "Rooms" }
@@ -237,7 +225,7 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
                     thead { (header_row(c, "Room")) }
                     tbody {
                         @for rt in &c.availability.room_types {
-                            tr.typehead { td colspan=(c.nights.len() + 1) { (rt.code) " · " (rt.name) } }
+                            tr.typehead { td colspan=(c.nights.len() + 1) { (rt.name) " " span.muted { "(" (rt.code) ")" } } }
                             @for room in c.rooms.iter().filter(|r| r.room_type == rt.code) {
                                 (room_row(c, room, &by_id))
                             }
@@ -260,7 +248,7 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
                         @for b in &unassigned {
                             tr {
                                 td { a href={ "/ui/bookings/" (b.meta.id) } { (b.meta.id) } }
-                                td { (b.guest_name) } td { (b.room_type) } td { (b.arrival) } td { (b.departure) }
+                                td { (b.guest_name) } td { (b.room_type) } td { (user.dates.show(b.arrival)) } td { (user.dates.show(b.departure)) }
                                 td { (b.units) } td { (layout::status_badge(b.status)) }
                             }
                         }
@@ -273,14 +261,14 @@ fn render(user: &UiUser, c: &Chart) -> Markup {
 
 /// Who holds the units of each room type, night by night: one row per holder, `sold/held`,
 /// with a holder that sold more than it holds (an inventory change made it short) marked.
-fn holdings(c: &Chart, h: &Holdings) -> Markup {
+fn holdings(c: &Chart, names: &Names, h: &Holdings) -> Markup {
     let short = h.short().count();
     html! {
         section.card data-testid="allotments" {
             h2 { "Allotments: who holds what" }
             p.muted {
                 "Each server sells only from the units its authority holds, so servers cut off from each other never sell the same room. "
-                (h.owner) " owns " (h.property) " and holds whatever it has not given away. Each cell: sold / held."
+                (names.authority(&h.owner)) " owns " (c.property.name) " and holds whatever it has not given away. Each cell: sold / held."
             }
             @if short > 0 {
                 div.notice.error data-testid="shortfalls" {
@@ -295,11 +283,11 @@ fn holdings(c: &Chart, h: &Holdings) -> Markup {
                             @let holders: Vec<_> = rt.nights.first().map(|n| n.holders.iter().map(|x| x.holder.clone()).collect()).unwrap_or_default();
                             @for (i, holder) in holders.iter().enumerate() {
                                 tr data-room-type=(rt.code) data-holder=(holder) {
-                                    td.rowhead { strong { (rt.code) } " " span.muted { (holder) } }
+                                    td.rowhead { strong { (rt.name) } br; span.muted { (names.holder(holder)) } }
                                     @for n in &rt.nights {
                                         @let hn = &n.holders[i];
                                         @let class = if i64::from(hn.sold) > hn.held { "full short" } else if i64::from(hn.sold) == hn.held { "low" } else { "free" };
-                                        td class=(class) data-night=(n.date) title={ (holder) ": " (hn.sold) " sold of " (hn.held) " held; " (n.in_service) " rooms in service" } {
+                                        td class=(class) data-night=(n.date) title={ (names.holder(holder)) ": " (hn.sold) " sold of " (hn.held) " held; " (n.in_service) " rooms in service" } {
                                             span.avail-sub { (hn.sold) "/" (hn.held) }
                                         }
                                     }

@@ -13,6 +13,10 @@ use maud::{html, Markup, DOCTYPE};
 /// The sections of the navigation, to mark the current one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nav {
+    /// Today's work at a property.
+    Today,
+    /// The header search's results.
+    Search,
     /// The tape chart.
     Grid,
     /// Booking search and detail.
@@ -21,13 +25,16 @@ pub enum Nav {
     NewBooking,
     /// The environment dashboard.
     Environment,
+    /// Rooms and out-of-order periods.
+    Rooms,
 }
 
 /// A full page for a signed-in user.
 pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) -> Markup {
     let link = |target: Nav, href: &str, label: &str| {
         html! {
-            a href=(href) class=[(nav == target).then_some("active")] { (label) }
+            a href=(href) class=[(nav == target).then_some("active")]
+                aria-current=[(nav == target).then_some("page")] { (label) }
         }
     };
     html! {
@@ -35,15 +42,25 @@ pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) ->
         html lang="en" {
             (head(title))
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
-                    a.brand href="/ui/grid" { "innsync" span.server { (server) } }
-                    nav.main {
+                    a.brand href=(super::HOME) { "innsync" span.server { (server) } }
+                    nav.main aria-label="Main" {
+                        (link(Nav::Today, "/ui/today", "Today"))
                         (link(Nav::Grid, "/ui/grid", "Tape chart"))
                         (link(Nav::Bookings, "/ui/bookings", "Bookings"))
                         @if user.may(Permission::Book) {
                             (link(Nav::NewBooking, "/ui/bookings/new", "New booking"))
                         }
+                        (link(Nav::Rooms, "/ui/rooms", "Rooms"))
                         (link(Nav::Environment, "/ui/environment", "Environment"))
+                    }
+                    form.search role="search" method="get" action="/ui/search" {
+                        label.sr-only for="header-search" { "Search bookings and guests" }
+                        input #header-search type="search" name="q" maxlength="200"
+                            placeholder="Search: reference, number, guest, e-mail, phone ( / )"
+                            aria-keyshortcuts="/" data-testid="header-search";
+                        button.secondary type="submit" { "Search" }
                     }
                     div.who {
                         span.user data-testid="user" { (user.username) }
@@ -54,8 +71,28 @@ pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) ->
                         }
                     }
                 }
-                main { (body) }
+                main #main tabindex="-1" { (body) }
+                footer.keys.muted {
+                    "Keys: " kbd { "/" } " search · " kbd { "t" } " today · " kbd { "n" } " new booking · " kbd { "g" } " tape chart"
+                }
             }
+        }
+    }
+}
+
+/// A date field in the installation's convention (a text field, so the browser's locale
+/// cannot impose another order), labelled; `min` is shown as a hint and checked by the server.
+pub fn date_field(user: &UiUser, label: &str, name: &str, value: &str, required: bool) -> Markup {
+    let shown = user
+        .dates
+        .parse(value)
+        .map_or_else(|| value.to_string(), |d| user.dates.show(d));
+    html! {
+        label { (label)
+            input type="text" name=(name) value=(shown) required[required]
+                inputmode="numeric" autocomplete="off" data-date-field=""
+                pattern=(user.dates.html_pattern()) placeholder=(user.dates.placeholder())
+                title={ "a date as " (user.dates.placeholder()) };
         }
     }
 }

@@ -114,7 +114,14 @@ pub async fn submit(
     .await
     .map_err(Problem::from)?;
     Ok((
-        [(header::SET_COOKIE, session_cookie(&token))],
+        [(
+            header::SET_COOKIE,
+            session_cookie(
+                &super::session::cookie_name_of(&state),
+                &token,
+                state.settings.ui_tls,
+            ),
+        )],
         Redirect::to(&next),
     )
         .into_response())
@@ -127,7 +134,8 @@ pub async fn logout(
     _posted: Posted<NoFields>,
 ) -> Response {
     // The session's token stops working everywhere, not only in this browser.
-    if let Some(token) = super::session::cookie(&headers, super::session::SESSION_COOKIE) {
+    let name = super::session::cookie_name_of(&state);
+    if let Some(token) = super::session::cookie(&headers, &name) {
         let hash = crate::auth::token_hash(token);
         if let Err(e) = crate::write::local(
             &state,
@@ -140,7 +148,10 @@ pub async fn logout(
         state.auth.forget(&hash);
     }
     (
-        [(header::SET_COOKIE, clear_cookie())],
+        [(
+            header::SET_COOKIE,
+            clear_cookie(&name, state.settings.ui_tls),
+        )],
         Redirect::to("/ui/login"),
     )
         .into_response()

@@ -6,9 +6,13 @@
 //! `Command`s to the writer, so the UI enforces exactly the API's rules. One file per page:
 //! `login.rs`, `grid.rs`, `bookings.rs` (list and detail), `booking_new.rs` (create),
 //! `dashboard.rs` (environment and PMS links, from `replication::environment_view::EnvironmentView`),
-//! `operations.rs` (pending operations, conflicts, transfer now); `session.rs` is the cookie
+//! `operations.rs` (pending operations, conflicts, transfer now), `today.rs` (the start page:
+//! the day's work at a property), `search.rs` (the header's search), `who_sells.rs` (the
+//! availability table: free rooms, what this server sells, who holds the rest, request units),
+//! `words.rs` (names and plain words instead of codes), `admin_rooms.rs` (rooms, out of order); `session.rs` is the cookie
 //! session and CSRF guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
 
+mod admin_rooms;
 mod assets;
 mod booking_new;
 mod bookings;
@@ -22,8 +26,12 @@ mod layout;
 mod login;
 mod operations;
 mod reports;
+mod search;
 mod session;
 mod shell;
+mod today;
+mod who_sells;
+mod words;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderName, HeaderValue};
@@ -35,7 +43,7 @@ pub use error::UiError;
 pub use session::{UiUser, SESSION_COOKIE};
 
 /// The page a signed-in user lands on.
-pub const HOME: &str = "/ui/grid";
+pub const HOME: &str = "/ui/today";
 
 /// Content Security Policy of every UI page: only this server's own scripts, styles and forms.
 pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
@@ -50,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/ui/login", get(login::page).post(login::submit))
         .route("/ui/logout", post(login::logout))
         .route("/ui/assets/{file}", get(assets::serve))
+        .route("/ui/today", get(today::page))
+        .route("/ui/search", get(search::page))
         .route("/ui/grid", get(grid::page))
         .route(
             "/ui/bookings",
@@ -74,10 +84,27 @@ pub fn router() -> Router<AppState> {
         .route("/ui/pending/{id}/{action}", post(operations::steer))
         .route("/ui/conflicts/{id}/{action}", post(operations::settle))
         .route("/ui/pms/{name}/reset", post(dashboard::reset))
+        .route("/ui/allotments/request", post(who_sells::request))
+        .route("/ui/rooms", get(admin_rooms::page))
+        .route("/ui/rooms/out-of-order", post(admin_rooms::out_of_order))
+        .route(
+            "/ui/rooms/back-in-service",
+            post(admin_rooms::back_in_service),
+        )
+        .route("/ui/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::map_response(security_headers));
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui") }))
+        .route("/favicon.ico", get(assets::favicon))
         .merge(pages)
+}
+
+/// Any other `/ui/...` address: the UI's own error page, not the API's JSON.
+async fn not_found(uri: axum::http::Uri) -> UiError {
+    UiError::not_found(format!(
+        "there is no page at {}; use the menu to find what you were looking for",
+        uri.path()
+    ))
 }
 
 /// Adds the headers every UI answer carries: the CSP (no inline script, no framing), no MIME

@@ -1,8 +1,11 @@
 //! The UI's session and its guard against cross-site requests.
 //!
 //! A session is an API token (made and stored exactly like `POST /api/v1/login`'s, hashed in
-//! the `tokens` table) carried in an `HttpOnly; SameSite=Strict` cookie, so scripts cannot read
-//! it and other sites cannot send it. Every POST additionally carries a per-session CSRF token
+//! the `tokens` table) carried in an `HttpOnly; SameSite=Strict` cookie (and `Secure` when the
+//! `ui_tls` setting says the UI is served over TLS), so scripts cannot read it and other sites
+//! cannot send it. The cookie is named per environment and server ([`cookie_name`]): browsers
+//! keep cookies per host, not per port, so servers sharing one host must not overwrite each
+//! other's session. Every POST additionally carries a per-session CSRF token
 //! (a hash of the session token, so it needs no storage) and, when the browser sends one, an
 //! `Origin` that must be this server's. [`UiUser`] authenticates a request; [`Posted`] does
 //! that plus the CSRF checks plus parsing the form, so a handler that takes it cannot forget
@@ -20,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Name of the session cookie.
+/// Prefix of the session cookie's name (the environment and server follow).
 pub const SESSION_COOKIE: &str = "innsync_session";
 /// How long a browser keeps the session cookie, in seconds (a working day and a bit).
 pub const SESSION_MAX_AGE_S: u64 = 12 * 3600;
@@ -36,6 +39,8 @@ pub struct UiUser {
     pub roles: Vec<Role>,
     /// The token every form of this session must echo.
     pub csrf: String,
+    /// The installation's date convention, for every date this user sees or types.
+    pub dates: super::format::DateStyle,
 }
 
 impl UiUser {
@@ -106,16 +111,42 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// The `Set-Cookie` value that starts a session.
-pub fn session_cookie(token: &str) -> String {
+/// The session cookie's name on this server: `innsync_session_ENV_SERVER`, with every character
+/// a cookie name may not hold replaced, so logging in on one server of a host never logs the
+/// browser out of another.
+pub fn cookie_name(environment: Option<&str>, server: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .take(40)
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect()
+    };
+    match environment {
+        Some(env) => format!("{SESSION_COOKIE}_{}_{}", clean(env), clean(server)),
+        None => format!("{SESSION_COOKIE}_{}", clean(server)),
+    }
+}
+
+/// This server's session cookie name.
+pub fn cookie_name_of(state: &AppState) -> String {
+    cookie_name(
+        state.env.as_ref().map(|e| e.env.name.as_str()),
+        &state.writer.server().to_string(),
+    )
+}
+
+/// The `Set-Cookie` value that starts a session (`Secure` when served over TLS).
+pub fn session_cookie(name: &str, token: &str, tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
     format!(
-        "{SESSION_COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}"
+        "{name}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}{secure}"
     )
 }
 
 /// The `Set-Cookie` value that ends a session in the browser.
-pub fn clear_cookie() -> String {
-    format!("{SESSION_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
+pub fn clear_cookie(name: &str, tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    format!("{name}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
 }
 
 /// Where to go after logging in: only a path of this UI, never another site.
@@ -176,7 +207,8 @@ impl FromRequestParts<AppState> for UiUser {
                 .unwrap_or_default(),
             htmx: parts.headers.contains_key("hx-request"),
         };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
+        let name = cookie_name_of(state);
+        let Some(token) = cookie(&parts.headers, &name)
             .filter(|t| !t.is_empty() && t.len() <= 256)
             .map(str::to_string)
         else {
@@ -201,6 +233,7 @@ impl FromRequestParts<AppState> for UiUser {
             username: user.username,
             roles: user.roles,
             csrf: csrf_of(&token),
+            dates: super::format::DateStyle::from_setting(&state.settings.ui_date_format),
         })
     }
 }
@@ -270,6 +303,20 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("isk_x"));
         assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn cookies_are_named_per_server_and_marked() {
+        assert_eq!(
+            cookie_name(Some("demo env"), "WB"),
+            "innsync_session_demo-env_WB"
+        );
+        assert_eq!(cookie_name(None, "WB"), "innsync_session_WB");
+        assert_ne!(cookie_name(Some("e"), "WB"), cookie_name(Some("e"), "PA"));
+        let c = session_cookie("n", "t", false);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
+        assert!(session_cookie("n", "t", true).ends_with("; Secure"));
+        assert!(clear_cookie("n", true).contains("Max-Age=0"));
     }
 
     #[test]

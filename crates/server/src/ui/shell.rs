@@ -16,6 +16,7 @@ pub(super) fn head(title: &str) -> Markup {
             // htmx must not inject inline styles: the CSP forbids them.
             meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
             title { (title) " · innsync" }
+            link rel="icon" type="image/svg+xml" href="/ui/assets/favicon.svg";
             link rel="stylesheet" href="/ui/assets/app.css";
             script src="/ui/assets/htmx.min.js" defer {}
             script src="/ui/assets/app.js" defer {}
@@ -31,9 +32,9 @@ pub fn bare(title: &str, body: Markup) -> Markup {
             (head(title))
             body.bare {
                 header.top {
-                    a.brand href="/ui/grid" { "innsync" }
+                    a.brand href=(super::HOME) { "innsync" }
                 }
-                main { (body) }
+                main #main { (body) }
             }
         }
     }
@@ -49,6 +50,7 @@ pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Markup {
                 p.detail data-testid="error-detail" { (detail) }
                 p.muted { "HTTP " (status.as_u16()) }
                 p {
+                    a href="/ui/today" { "Today" } " · "
                     a href="/ui/grid" { "Tape chart" } " · "
                     a href="/ui/bookings" { "Bookings" } " · "
                     a href="/ui/login" { "Log in as someone else" }
