@@ -350,6 +350,11 @@ pub struct Booking {
     /// without a plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<crate::pricing::BookedPrice>,
+    /// The reservation this booking is a line of: the reference of the reservation's first
+    /// line, carried by every line (the first too); absent for a booking of one line. Each
+    /// line keeps its own record, owner and stock, so replication and fencing are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<RecordId>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.

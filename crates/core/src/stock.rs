@@ -229,6 +229,7 @@ mod tests {
             price: None,
             pricing: None,
             notes: None,
+            reservation: None,
             cancel_reason: None,
             created_on: wb,
             created_at: "2026-11-23T00:00:00Z".parse().unwrap(),

@@ -230,6 +230,13 @@ CREATE TABLE guest_trigrams (
 CREATE INDEX guest_trigrams_by_guest ON guest_trigrams (guest_id);
 "#;
 
+/// Reservations of several lines (issue 17): the lines of a reservation are the bookings whose
+/// body carries its reference, found by this index on the change log.
+const V_RESV_LINES: &str = r#"
+CREATE INDEX changes_by_reservation ON changes (json_extract(body, '$.reservation'))
+    WHERE kind = 'booking';
+"#;
+
 /// Every migration step, in order; `PRAGMA user_version` counts those applied.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -242,6 +249,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_BLOCKED_CHANGES,
     V_LEDGER,
     V_GUEST_SEARCH,
+    V_RESV_LINES,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.

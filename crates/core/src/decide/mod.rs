@@ -5,6 +5,7 @@
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
 mod allotments;
+mod booking_edit;
 mod booking_price;
 mod bookings;
 mod distribution;
@@ -12,8 +13,10 @@ mod folio;
 mod guests;
 
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
+pub use reservations::MAX_RESERVATION_LINES;
 mod rate_plans;
 mod reference;
+mod reservations;
 mod validate;
 
 use crate::command::Command;
@@ -479,6 +482,12 @@ pub fn decide(
         | Command::AssignRoom { .. }
         | Command::MoveRoom { .. }
         | Command::ExpireHolds => bookings::decide_bookings(cmd, view, ids, ctx)?,
+        Command::CreateReservation { .. } | Command::AddReservationLine { .. } => {
+            reservations::decide(cmd, view, ids, ctx)?
+        }
+        Command::EditBooking { id, edit, if_match } => {
+            booking_edit::edit(view, ctx, id, edit, *if_match)?
+        }
         Command::PostCharge(_)
         | Command::TakePayment(_)
         | Command::CorrectEntry { .. }

@@ -360,6 +360,7 @@ mod tests {
                 }),
                 pricing: None,
                 notes: Some("n".into()),
+                reservation: None,
                 cancel_reason: Some("r".into()),
                 created_on: wb.clone(),
                 created_at: t,
