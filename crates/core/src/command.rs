@@ -246,6 +246,15 @@ pub enum Command {
         /// Expected version when replacing.
         if_match: Option<u64>,
     },
+    /// Create or replace an agent (tour operator), where it is owned.
+    PutAgent {
+        /// Agent code.
+        code: String,
+        /// What the operator sets.
+        spec: Box<crate::agent::AgentSpec>,
+        /// Expected version when replacing.
+        if_match: Option<u64>,
+    },
     /// Add a guest record.
     CreateGuest {
         /// Full name.
@@ -334,6 +343,10 @@ pub enum Command {
         hold_until: Option<DateTime<Utc>>,
         /// Free text (every line).
         notes: Option<String>,
+        /// The agent it is sold for: its contracted plan prices the lines that name none, and
+        /// its commission is stored on every line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
     },
     /// Add a line to a reservation (or make a one-line booking a reservation of two), on the
     /// reservation's owner.
@@ -599,6 +612,7 @@ impl Command {
             Self::AnonymiseGuestBookings { .. } => "guest.anonymise",
             Self::CreateBooking { .. } => "booking.create",
             Self::CreateReservation { .. } => "reservation.create",
+            Self::PutAgent { .. } => "agent.put",
             Self::AddReservationLine { .. } => "reservation.add_line",
             Self::EditBooking { .. } => "booking.edit",
             Self::ConfirmBooking { .. } => "booking.confirm",

@@ -6,6 +6,7 @@
 //! The store applies decisions inside one transaction; tests drive the same functions over the
 //! in-memory [`model::MemState`] and check the invariants after every step.
 
+pub mod agent;
 pub mod allotment;
 pub mod booking;
 pub mod command;

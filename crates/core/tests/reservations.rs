@@ -161,6 +161,7 @@ impl World {
             status: InitialStatus::Confirmed,
             hold_until: None,
             notes: Some("cot in room".into()),
+            agent: None,
         };
         match self.run(at, &cmd)? {
             Outcome::Written {
@@ -906,4 +907,195 @@ proptest! {
             let _ = w.edit(WB, &b.meta.id, edit);
         }
     }
+}
+
+fn agent_spec(plan: Option<&str>, holder: Option<&str>) -> innsync_core::agent::AgentSpec {
+    innsync_core::agent::AgentSpec {
+        name: "Safari Tours".into(),
+        contact: Some("Sipho".into()),
+        email: Some("desk@safari.example".into()),
+        phone: None,
+        commission_bp: 1_250,
+        rate_plan: plan.map(str::to_string),
+        payment_terms: Some("30 days from invoice".into()),
+        holder: holder.map(|h| ServerCode::parse(h).unwrap()),
+    }
+}
+
+fn put_agent(
+    w: &mut World,
+    at: usize,
+    code: &str,
+    spec: innsync_core::agent::AgentSpec,
+    if_match: Option<u64>,
+) -> Result<Outcome, DomainError> {
+    w.run(
+        at,
+        &Command::PutAgent {
+            code: code.into(),
+            spec: Box::new(spec),
+            if_match,
+        },
+    )
+}
+
+fn for_agent(
+    w: &mut World,
+    at: usize,
+    agent: &str,
+    pricing: Option<PricingRequest>,
+) -> Result<Booking, DomainError> {
+    let cmd = Command::CreateReservation {
+        property: "ENV".into(),
+        arrival: Some(w.day(10)),
+        departure: Some(w.day(12)),
+        lines: vec![ReservationLine {
+            room_type: "DBL".into(),
+            arrival: None,
+            departure: None,
+            units: 1,
+            pricing,
+        }],
+        guest: GuestInput::New {
+            name: "Tour guest".into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
+        agent: Some(agent.into()),
+    };
+    match w.run(at, &cmd)? {
+        Outcome::Written {
+            record: Record::Booking(b),
+            ..
+        } => Ok(b),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn agents_are_checked_owned_and_replaced_with_if_match() {
+    let mut w = World::new();
+    let mut bad = agent_spec(None, None);
+    bad.commission_bp = 10_001;
+    assert!(
+        matches!(put_agent(&mut w, WB, "SAFARI", bad, None), Err(DomainError::InvalidInput(m)) if m.starts_with("commission_bp"))
+    );
+    assert!(
+        matches!(put_agent(&mut w, WB, "safari", agent_spec(None, None), None), Err(DomainError::InvalidInput(m)) if m.starts_with("code"))
+    );
+    assert!(
+        matches!(put_agent(&mut w, WB, "SAFARI", agent_spec(None, Some("ZZ")), None), Err(DomainError::InvalidInput(m)) if m.starts_with("holder"))
+    );
+    let Outcome::Written {
+        record: Record::Agent(a),
+        ..
+    } = put_agent(&mut w, WB, "SAFARI", agent_spec(Some("NRF"), None), None).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (a.meta.owner.to_string(), a.meta.version),
+        ("env".to_string(), 1)
+    );
+    assert!(matches!(
+        put_agent(&mut w, WB, "SAFARI", agent_spec(None, None), Some(7)),
+        Err(DomainError::VersionConflict {
+            expected: 7,
+            actual: 1
+        })
+    ));
+    assert!(matches!(
+        put_agent(&mut w, RS, "SAFARI", agent_spec(None, None), None),
+        Err(DomainError::NotMaster { .. })
+    ));
+    put_agent(&mut w, WB, "SAFARI", agent_spec(None, None), Some(1)).unwrap();
+    // An office writes its own agents.
+    let Outcome::Written {
+        record: Record::Agent(a),
+        ..
+    } = put_agent(&mut w, RS, "LOCAL", agent_spec(None, None), None).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(a.meta.owner.to_string(), "server:RS");
+}
+
+#[test]
+fn a_booking_for_an_agent_takes_its_contracted_rate_and_commission() {
+    let mut w = World::new();
+    put_agent(&mut w, WB, "SAFARI", agent_spec(Some("NRF"), None), None).unwrap();
+    let b = for_agent(&mut w, WB, "SAFARI", None).unwrap();
+    let p = b.pricing.as_ref().unwrap();
+    assert_eq!(p.rate_plan.as_deref(), Some("NRF"), "the contracted plan");
+    assert_eq!(b.price.as_ref().unwrap().amount, 180_000, "900.00 × 2");
+    let a = b.agent.as_ref().unwrap();
+    assert_eq!(
+        (a.code.as_str(), a.commission_bp, a.commission),
+        ("SAFARI", 1_250, Some(22_500))
+    );
+    // A plan named on the line wins over the contract.
+    let b = for_agent(
+        &mut w,
+        WB,
+        "SAFARI",
+        Some(PricingRequest {
+            rate_plan: Some("BAR".into()),
+            party: Party::adults(2),
+        }),
+    )
+    .unwrap();
+    assert_eq!(b.price.as_ref().unwrap().amount, 200_000);
+    assert_eq!(b.agent.as_ref().unwrap().commission, Some(25_000));
+    // An edit moves the commission with the price.
+    let e = w
+        .edit(
+            WB,
+            &b.meta.id,
+            BookingEdit {
+                departure: Some(w.day(13)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(e.agent.as_ref().unwrap().commission, Some(37_500));
+    // An unknown agent: refused, nothing written.
+    assert!(
+        matches!(for_agent(&mut w, WB, "NOPE", None), Err(DomainError::InvalidInput(m)) if m.starts_with("agent"))
+    );
+}
+
+#[test]
+fn an_agent_with_a_contracted_allotment_is_sold_by_its_holder() {
+    let mut w = World::new();
+    put_agent(&mut w, WB, "SAFARI", agent_spec(None, Some("RS")), None).unwrap();
+    // Booked anywhere else: refused naming the holder (forwardable to it).
+    let r = for_agent(&mut w, WB, "SAFARI", None);
+    assert!(
+        matches!(&r, Err(DomainError::NotOwner { owner }) if owner.to_string() == "server:RS"),
+        "{r:?}"
+    );
+    // RS holds nothing yet: no sale.
+    assert!(for_agent(&mut w, RS, "SAFARI", None).is_err());
+    let (from, to) = (w.day(10), w.day(20));
+    w.run(
+        WB,
+        &Command::GrantAllotment {
+            property: "ENV".into(),
+            room_type: "DBL".into(),
+            from,
+            to,
+            units: 1,
+            to_holder: innsync_core::Authority::Server(w.servers[RS].clone()),
+            from_holder: None,
+            reason: Some("SAFARI contract".into()),
+        },
+    )
+    .unwrap();
+    let b = for_agent(&mut w, RS, "SAFARI", None).unwrap();
+    assert_eq!(b.holder.to_string(), "server:RS");
+    // The contracted unit is picked up: a second sale the same nights is refused.
+    assert!(for_agent(&mut w, RS, "SAFARI", None).is_err());
 }

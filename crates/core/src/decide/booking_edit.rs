@@ -96,6 +96,7 @@ pub(super) fn edit(
         ));
     }
     debug_assert!(next.arrival < next.departure, "a stay always has a night");
+    refresh_commission(&mut next);
     let mut audit = vec![AuditEntry {
         action: "booking.edit".into(),
         record: next.meta.id.clone(),
@@ -405,6 +406,16 @@ fn change_guest(
     Ok(())
 }
 
+/// An agent's commission follows the booking's price (same rate, new amount).
+fn refresh_commission(b: &mut Booking) {
+    if let Some(a) = &mut b.agent {
+        a.commission = b
+            .price
+            .as_ref()
+            .map(|m| crate::agent::commission(m.amount, a.commission_bp));
+    }
+}
+
 /// On early check-out (departure moved to `dep`), the nights not stayed are re-priced as the
 /// booking's plan says: refunded on a refundable plan (and on the nightly rates), still charged
 /// on a non-refundable one. A booking without a stored price per night is left as it was.
@@ -445,6 +456,7 @@ pub(super) fn reprice_early_departure(
             amount: p.total,
             currency: p.currency.clone(),
         });
+        refresh_commission(b);
     } else {
         p.rule = format!(
             "{}; early check-out: {not_stayed} night(s) not stayed still charged (non-refundable)",

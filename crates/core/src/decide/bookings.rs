@@ -62,9 +62,10 @@ pub(super) fn decide_bookings(
                     arrival: *arrival,
                     departure: *departure,
                     units: *units,
-                    pricing: pricing.as_ref(),
+                    pricing: pricing.clone(),
                 }],
                 numbered: false,
+                agent: None,
             },
         ),
         Command::ConfirmBooking { id, if_match } => {

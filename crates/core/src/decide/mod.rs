@@ -4,6 +4,7 @@
 //! state machine and stock. It reads state through [`StateView`], never writes, and returns a
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
+mod agents;
 mod allotments;
 mod booking_edit;
 mod booking_price;
@@ -387,7 +388,7 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::Invoice(x) => view
             .record(crate::record::RecordKind::Invoice, &x.number)?
             .map(|_| x.meta.version),
-        Record::ChargeCatalog(_) | Record::BusinessDay(_) => {
+        Record::ChargeCatalog(_) | Record::BusinessDay(_) | Record::Agent(_) => {
             view.record(r.kind(), &r.key())?.map(|c| c.meta().version)
         }
     }
@@ -485,6 +486,11 @@ pub fn decide(
         Command::CreateReservation { .. } | Command::AddReservationLine { .. } => {
             reservations::decide(cmd, view, ids, ctx)?
         }
+        Command::PutAgent {
+            code,
+            spec,
+            if_match,
+        } => agents::put(view, ids, ctx, code, spec, *if_match)?,
         Command::EditBooking { id, edit, if_match } => {
             booking_edit::edit(view, ctx, id, edit, *if_match)?
         }

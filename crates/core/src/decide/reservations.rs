@@ -9,6 +9,7 @@
 use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_type_of};
 use super::{bumped, fresh, validate, AuditEntry, Ctx, Decision, Outcome};
+use crate::agent::BookedAgent;
 use crate::allotment::HeldNight;
 use crate::command::{Command, GuestInput, InitialStatus, PricingRequest, ReservationLine};
 use crate::dates::{local_date, parse_tz, Nights};
@@ -41,6 +42,7 @@ pub(super) fn decide(
             status,
             hold_until,
             notes,
+            agent,
         } => {
             if lines.is_empty() {
                 return Err(DomainError::InvalidInput(
@@ -70,6 +72,7 @@ pub(super) fn decide(
                     notes: notes.as_deref(),
                     lines: specs,
                     numbered: lines.len() > 1,
+                    agent: agent.as_deref(),
                 },
             )
         }
@@ -102,7 +105,7 @@ fn line_spec(
         arrival,
         departure,
         units: l.units,
-        pricing: l.pricing.as_ref(),
+        pricing: l.pricing.clone(),
     })
 }
 
@@ -112,7 +115,7 @@ pub(super) struct LineSpec<'a> {
     pub arrival: NaiveDate,
     pub departure: NaiveDate,
     pub units: u32,
-    pub pricing: Option<&'a PricingRequest>,
+    pub pricing: Option<PricingRequest>,
 }
 
 /// A reservation to decide; one line without `numbered` is a plain booking.
@@ -125,6 +128,8 @@ pub(super) struct NewReservation<'a> {
     pub lines: Vec<LineSpec<'a>>,
     /// Whether the lines carry the reservation's reference (when there are several).
     pub numbered: bool,
+    /// The agent it is sold for.
+    pub agent: Option<&'a str>,
 }
 
 /// A line checked and priced, before stock.
@@ -191,7 +196,7 @@ fn check_line<'a>(
         )));
     }
     ensure_bookable_arrival(prop, spec.arrival, today)?;
-    let booked_price = match spec.pricing {
+    let booked_price = match &spec.pricing {
         Some(req) => Some(super::booking_price::price(
             view, prop, &rt, nights, spec.units, req,
         )?),
@@ -316,6 +321,23 @@ pub(super) fn create(
     let tz = parse_tz(&prop.timezone).map_err(DomainError::InvalidInput)?;
     let today = local_date(ctx.now, tz);
     let several = n.lines.len() > 1;
+    let agent = match n.agent {
+        Some(code) => Some(super::agents::for_sale(view, ctx, code)?),
+        None => None,
+    };
+    let mut n = n;
+    if let Some(plan) = agent.as_ref().and_then(|a| a.spec.rate_plan.as_ref()) {
+        // The contracted rate prices every line that names no plan.
+        for l in &mut n.lines {
+            let req = l.pricing.get_or_insert_with(|| PricingRequest {
+                rate_plan: None,
+                party: crate::pricing::Party::adults(1),
+            });
+            if req.rate_plan.is_none() {
+                req.rate_plan = Some(plan.clone());
+            }
+        }
+    }
     let checked = n
         .lines
         .iter()
@@ -348,6 +370,9 @@ pub(super) fn create(
             c.spec.units,
             c.booked_price.as_ref(),
         )?;
+        let sold_for = agent
+            .as_ref()
+            .map(|a| booked_agent(&a.code, a.spec.commission_bp, price.as_ref()));
         let meta = fresh(ids, holder.clone());
         if n.numbered && reservation.is_none() {
             reservation = Some(meta.id.clone());
@@ -370,6 +395,7 @@ pub(super) fn create(
             price,
             pricing: c.booked_price,
             reservation: reservation.clone(),
+            agent: sold_for,
             notes: n.notes.map(str::to_string),
             cancel_reason: None,
             created_on: ctx.server.clone(),
@@ -378,6 +404,15 @@ pub(super) fn create(
         });
     }
     Ok(decision(writes, lines, reservation.as_ref()))
+}
+
+/// The agent of a line, with the commission on its price.
+fn booked_agent(code: &str, commission_bp: u32, price: Option<&Money>) -> BookedAgent {
+    BookedAgent {
+        code: code.to_string(),
+        commission_bp,
+        commission: price.map(|m| crate::agent::commission(m.amount, commission_bp)),
+    }
 }
 
 fn line_detail(b: &Booking) -> String {
@@ -458,7 +493,21 @@ fn add_line(
             .ok_or_else(|| DomainError::NotFound(format!("booking {lead_id}")))?
     };
     ctx.ensure_writable(&lead.meta.owner)?;
-    let spec = line_spec(0, line, Some(at.arrival), Some(at.departure))?;
+    let mut spec = line_spec(0, line, Some(at.arrival), Some(at.departure))?;
+    // A reservation sold for an agent: the new line too, on its contracted rate by default.
+    let contracted = match &lead.agent {
+        Some(a) => super::agents::agent(view, &a.code)?.and_then(|a| a.spec.rate_plan),
+        None => None,
+    };
+    if let Some(plan) = contracted {
+        let req = spec.pricing.get_or_insert_with(|| PricingRequest {
+            rate_plan: None,
+            party: crate::pricing::Party::adults(1),
+        });
+        if req.rate_plan.is_none() {
+            req.rate_plan = Some(plan);
+        }
+    }
     let prop = property_of(view, &lead.property)?;
     let tz = parse_tz(&prop.timezone).map_err(DomainError::InvalidInput)?;
     let today = local_date(ctx.now, tz);
@@ -496,6 +545,10 @@ fn add_line(
         spec.units,
         checked.booked_price.as_ref(),
     )?;
+    let sold_for = lead
+        .agent
+        .as_ref()
+        .map(|a| booked_agent(&a.code, a.commission_bp, price.as_ref()));
     let b = Booking {
         meta: fresh(ids, holder.clone()),
         property: prop.code.clone(),
@@ -513,6 +566,7 @@ fn add_line(
         price,
         pricing: checked.booked_price,
         reservation: Some(lead_id.clone()),
+        agent: sold_for,
         notes: None,
         cancel_reason: None,
         created_on: ctx.server.clone(),

@@ -16,6 +16,7 @@ pub mod demo_drill;
 pub mod demo_guests;
 pub mod demo_money;
 pub mod demo_rates;
+pub mod demo_resv;
 pub mod master;
 pub mod pending;
 pub mod pms;
