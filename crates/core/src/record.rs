@@ -357,7 +357,7 @@ pub struct Booking {
     pub reservation: Option<RecordId>,
     /// The agent it was sold for, with the commission agreed (decided once, like the price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<crate::agent::BookedAgent>,
+    pub agent: Option<Box<crate::agent::BookedAgent>>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.

@@ -126,7 +126,7 @@ impl BookingView {
             updated_at: b.updated_at,
             provenance: b.meta.provenance.as_deref().cloned(),
             reservation: b.reservation.as_ref().map(ToString::to_string),
-            agent: b.agent.clone(),
+            agent: b.agent.as_deref().cloned(),
         }
     }
 }

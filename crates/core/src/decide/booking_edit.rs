@@ -140,10 +140,10 @@ fn scope_of(old: &Booking, e: &BookingEdit) -> EditScope {
         units: e.units.is_some_and(|u| u != old.units),
         price: e
             .adults
-            .is_some_and(|a| booked.map_or(true, |p| p.adults != a))
+            .is_some_and(|a| booked.is_none_or(|p| p.adults != a))
             || e.children
                 .as_ref()
-                .is_some_and(|c| booked.map_or(true, |p| p.children != *c))
+                .is_some_and(|c| booked.is_none_or(|p| p.children != *c))
             || plan_asked.is_some_and(|p| booked.is_none() || p != plan_now),
     }
 }
@@ -321,7 +321,7 @@ fn reprice(
     let reprice_rule = match &plan {
         Some(code) => view
             .pricing_plan(&prop.code, code)?
-            .map_or(true, |pl| pl.spec.reprice_on_edit),
+            .is_none_or(|pl| pl.spec.reprice_on_edit),
         None => false,
     };
     match booked {
@@ -438,7 +438,7 @@ pub(super) fn reprice_early_departure(
     let refundable = match &p.rate_plan {
         Some(code) => view
             .pricing_plan(&b.property, code)?
-            .map_or(true, |pl| pl.spec.refundable),
+            .is_none_or(|pl| pl.spec.refundable),
         None => true,
     };
     if refundable {

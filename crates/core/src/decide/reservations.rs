@@ -407,12 +407,12 @@ pub(super) fn create(
 }
 
 /// The agent of a line, with the commission on its price.
-fn booked_agent(code: &str, commission_bp: u32, price: Option<&Money>) -> BookedAgent {
-    BookedAgent {
+fn booked_agent(code: &str, commission_bp: u32, price: Option<&Money>) -> Box<BookedAgent> {
+    Box::new(BookedAgent {
         code: code.to_string(),
         commission_bp,
         commission: price.map(|m| crate::agent::commission(m.amount, commission_bp)),
-    }
+    })
 }
 
 fn line_detail(b: &Booking) -> String {
