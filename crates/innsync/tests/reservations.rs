@@ -446,9 +446,7 @@ async fn an_agents_contracted_allotment_is_sold_by_its_holder_and_released_by_it
         .map(str::to_string);
     until("the unsold units released by the rule", || async {
         let audit = rs.get("/api/v1/audit?limit=1000").await.body.to_string();
-        let arrived = grant
-            .as_ref()
-            .map_or(true, |id| audit.contains(id.as_str()));
+        let arrived = grant.as_ref().is_none_or(|id| audit.contains(id.as_str()));
         (arrived && agent_night(&rs, 1).await.0 == 0).then_some(())
     })
     .await;
