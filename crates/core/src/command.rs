@@ -37,6 +37,61 @@ pub struct PricingRequest {
     pub party: crate::pricing::Party,
 }
 
+/// One line of a reservation: a room type × units × nights × occupancy × rate plan. Its dates
+/// default to the reservation's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservationLine {
+    /// Room type code.
+    pub room_type: String,
+    /// First night; the reservation's arrival when absent.
+    #[serde(default)]
+    pub arrival: Option<NaiveDate>,
+    /// Morning of departure; the reservation's departure when absent.
+    #[serde(default)]
+    pub departure: Option<NaiveDate>,
+    /// Rooms.
+    pub units: u32,
+    /// Rate plan and occupancy per room; without, the nightly rates.
+    #[serde(default)]
+    pub pricing: Option<PricingRequest>,
+}
+
+/// What an edit of a booking changes: each field given replaces the booked one (dates, room
+/// type, rooms, occupancy, rate plan, guest, notes); absent fields stay as booked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingEdit {
+    /// New first night.
+    #[serde(default)]
+    pub arrival: Option<NaiveDate>,
+    /// New morning of departure.
+    #[serde(default)]
+    pub departure: Option<NaiveDate>,
+    /// New room type.
+    #[serde(default)]
+    pub room_type: Option<String>,
+    /// New number of rooms.
+    #[serde(default)]
+    pub units: Option<u32>,
+    /// New adults per room.
+    #[serde(default)]
+    pub adults: Option<u32>,
+    /// New children's ages per room.
+    #[serde(default)]
+    pub children: Option<Vec<u8>>,
+    /// New rate plan (`Some("")`: back to the nightly rates).
+    #[serde(default)]
+    pub rate_plan: Option<String>,
+    /// Another guest profile for the booking (a returning guest found later).
+    #[serde(default)]
+    pub guest_id: Option<RecordId>,
+    /// Changes to the guest's own details (written on the guest's owner, in the same decision).
+    #[serde(default)]
+    pub guest: Option<GuestPatch>,
+    /// New notes (empty: none).
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
 /// Changes to a guest's details: each field given replaces the stored one; an empty text
 /// removes an optional field (the name cannot be removed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +246,15 @@ pub enum Command {
         /// Expected version when replacing.
         if_match: Option<u64>,
     },
+    /// Create or replace an agent (tour operator), where it is owned.
+    PutAgent {
+        /// Agent code.
+        code: String,
+        /// What the operator sets.
+        spec: Box<crate::agent::AgentSpec>,
+        /// Expected version when replacing.
+        if_match: Option<u64>,
+    },
     /// Add a guest record.
     CreateGuest {
         /// Full name.
@@ -258,6 +322,49 @@ pub enum Command {
         /// Rate plan and occupancy to price it with; without, the nightly rates as before.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pricing: Option<PricingRequest>,
+    },
+    /// Book a reservation of several lines for one guest: every line is a booking of its own
+    /// (sharing the reservation's reference), and all are decided together — every line's
+    /// units are taken from this server's allotment, or none is.
+    CreateReservation {
+        /// Property code.
+        property: String,
+        /// The lines' default first night.
+        arrival: Option<NaiveDate>,
+        /// The lines' default morning of departure.
+        departure: Option<NaiveDate>,
+        /// The lines.
+        lines: Vec<ReservationLine>,
+        /// Who stays (the reservation's guest, on every line).
+        guest: GuestInput,
+        /// Confirmed or provisional (every line).
+        status: InitialStatus,
+        /// When a provisional hold lapses.
+        hold_until: Option<DateTime<Utc>>,
+        /// Free text (every line).
+        notes: Option<String>,
+        /// The agent it is sold for: its contracted plan prices the lines that name none, and
+        /// its commission is stored on every line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// Add a line to a reservation (or make a one-line booking a reservation of two), on the
+    /// reservation's owner.
+    AddReservationLine {
+        /// Any line of the reservation (or the one-line booking).
+        reservation: RecordId,
+        /// The new line; its dates default to the given line's.
+        line: ReservationLine,
+    },
+    /// Change a booking (one line): dates, room type, rooms, occupancy, rate plan, guest,
+    /// notes — on its owner, stock re-checked and the price re-computed by its plan's rule.
+    EditBooking {
+        /// Reference.
+        id: RecordId,
+        /// What changes.
+        edit: Box<BookingEdit>,
+        /// Expected version.
+        if_match: Option<u64>,
     },
     /// Confirm a provisional booking.
     ConfirmBooking {
@@ -531,6 +638,10 @@ impl Command {
             Self::EraseGuest { .. } => "guest.erase",
             Self::AnonymiseGuestBookings { .. } => "guest.anonymise",
             Self::CreateBooking { .. } => "booking.create",
+            Self::CreateReservation { .. } => "reservation.create",
+            Self::PutAgent { .. } => "agent.put",
+            Self::AddReservationLine { .. } => "reservation.add_line",
+            Self::EditBooking { .. } => "booking.edit",
             Self::ConfirmBooking { .. } => "booking.confirm",
             Self::CancelBooking { .. } => "booking.cancel",
             Self::CheckIn { .. } => "booking.check_in",

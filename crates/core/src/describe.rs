@@ -28,6 +28,17 @@ pub fn describe(rec: &Record) -> String {
             p.currency,
             p.periods.len()
         ),
+        Record::Agent(a) => format!(
+            "agent {} ({}), commission {} bp{}",
+            a.spec.name,
+            a.code,
+            a.spec.commission_bp,
+            a.spec
+                .rate_plan
+                .as_deref()
+                .map(|p| format!(", plan {p}"))
+                .unwrap_or_default()
+        ),
         Record::PricingPlan(p) => format!(
             "rate plan {} ({}) at {}, {} seasons",
             p.spec.name,

@@ -6,12 +6,14 @@
 //! The store applies decisions inside one transaction; tests drive the same functions over the
 //! in-memory [`model::MemState`] and check the invariants after every step.
 
+pub mod agent;
 pub mod allotment;
 pub mod booking;
 pub mod command;
 pub mod dates;
 pub mod decide;
 pub mod describe;
+pub mod edit_rule;
 pub mod error;
 pub mod fencing;
 pub mod guests;
@@ -27,8 +29,11 @@ pub mod record_dates;
 pub mod state_view;
 pub mod stock;
 
-pub use command::{Command, CopyRequest, GuestInput, GuestPatch, InitialStatus, OnDuplicate};
-pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome};
+pub use command::{
+    BookingEdit, Command, CopyRequest, GuestInput, GuestPatch, InitialStatus, OnDuplicate,
+    ReservationLine,
+};
+pub use decide::{decide, AuditEntry, Ctx, Decision, Outcome, MAX_RESERVATION_LINES};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{
     Authority, IdSource, RecordId, ReservationNumber, ReservationNumberError, ServerCode,

@@ -350,6 +350,14 @@ pub struct Booking {
     /// without a plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<crate::pricing::BookedPrice>,
+    /// The reservation this booking is a line of: the reference of the reservation's first
+    /// line, carried by every line (the first too); absent for a booking of one line. Each
+    /// line keeps its own record, owner and stock, so replication and fencing are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<RecordId>,
+    /// The agent it was sold for, with the commission agreed (decided once, like the price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Box<crate::agent::BookedAgent>>,
     /// Free text.
     pub notes: Option<String>,
     /// Why it was cancelled.
@@ -556,6 +564,8 @@ pub enum RecordKind {
     Invoice,
     /// [`crate::ledger::BusinessDay`].
     BusinessDay,
+    /// [`crate::agent::Agent`].
+    Agent,
 }
 
 impl RecordKind {
@@ -578,11 +588,12 @@ impl RecordKind {
             Self::ChargeCatalog => "charge_catalog",
             Self::Invoice => "invoice",
             Self::BusinessDay => "business_day",
+            Self::Agent => "agent",
         }
     }
 
     /// Every kind, for parsing names.
-    pub const ALL: [RecordKind; 16] = [
+    pub const ALL: [RecordKind; 17] = [
         Self::Property,
         Self::RoomType,
         Self::Room,
@@ -599,6 +610,7 @@ impl RecordKind {
         Self::ChargeCatalog,
         Self::Invoice,
         Self::BusinessDay,
+        Self::Agent,
     ];
 
     /// Parses the name used in storage and files.
@@ -643,6 +655,8 @@ pub enum Record {
     Invoice(crate::ledger::Invoice),
     /// A property's open business date on one server.
     BusinessDay(crate::ledger::BusinessDay),
+    /// An agent or tour operator.
+    Agent(crate::agent::Agent),
 }
 
 impl Record {
@@ -665,6 +679,7 @@ impl Record {
             Self::ChargeCatalog(r) => &r.meta,
             Self::Invoice(r) => &r.meta,
             Self::BusinessDay(r) => &r.meta,
+            Self::Agent(r) => &r.meta,
         }
     }
 
@@ -687,6 +702,7 @@ impl Record {
             Self::ChargeCatalog(_) => RecordKind::ChargeCatalog,
             Self::Invoice(_) => RecordKind::Invoice,
             Self::BusinessDay(_) => RecordKind::BusinessDay,
+            Self::Agent(_) => RecordKind::Agent,
         }
     }
 
@@ -709,6 +725,7 @@ impl Record {
             Self::ChargeCatalog(r) => r.property.clone(),
             Self::Invoice(r) => r.number.clone(),
             Self::BusinessDay(r) => format!("{}/{}", r.property, r.server),
+            Self::Agent(r) => r.code.clone(),
         }
     }
 
@@ -736,6 +753,7 @@ impl Record {
             Self::ChargeCatalog(r) => &mut r.meta,
             Self::Invoice(r) => &mut r.meta,
             Self::BusinessDay(r) => &mut r.meta,
+            Self::Agent(r) => &mut r.meta,
         }
     }
 }

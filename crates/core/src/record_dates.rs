@@ -56,6 +56,7 @@ pub fn check_storable(rec: &Record) -> Result<(), String> {
             storable("grant to", g.to)?;
         }
         Record::Property(_)
+        | Record::Agent(_)
         | Record::RoomType(_)
         | Record::Guest(_)
         | Record::User(_)

@@ -229,6 +229,8 @@ mod tests {
             price: None,
             pricing: None,
             notes: None,
+            reservation: None,
+            agent: None,
             cancel_reason: None,
             created_on: wb,
             created_at: "2026-11-23T00:00:00Z".parse().unwrap(),

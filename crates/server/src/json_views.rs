@@ -81,6 +81,12 @@ pub struct BookingView {
     /// Where it came from, when it changed owner.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<innsync_core::Provenance>,
+    /// The reservation it is a line of (its first line's reference), when it has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<String>,
+    /// The agent it was sold for, with the commission agreed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<innsync_core::agent::BookedAgent>,
 }
 
 impl BookingView {
@@ -119,6 +125,8 @@ impl BookingView {
             created_at: b.created_at,
             updated_at: b.updated_at,
             provenance: b.meta.provenance.as_deref().cloned(),
+            reservation: b.reservation.as_ref().map(ToString::to_string),
+            agent: b.agent.as_deref().cloned(),
         }
     }
 }

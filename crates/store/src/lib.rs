@@ -22,6 +22,7 @@ pub mod quote;
 pub mod read;
 pub mod reports;
 mod reservation;
+pub mod reservation_lines;
 pub mod schema;
 pub mod sql_view;
 pub mod who_sells;

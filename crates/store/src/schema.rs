@@ -239,6 +239,13 @@ CREATE INDEX bookings_by_property_ref ON bookings (property, id);
 CREATE INDEX allotments_by_night ON allotments (property, room_type, night);
 "#;
 
+/// Reservations of several lines (issue 17): the lines of a reservation are the bookings whose
+/// body carries its reference, found by this index on the change log.
+const V_RESV_LINES: &str = r#"
+CREATE INDEX changes_by_reservation ON changes (json_extract(body, '$.reservation'))
+    WHERE kind = 'booking';
+"#;
+
 /// Every migration step, in order; `PRAGMA user_version` counts those applied.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -252,6 +259,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_LEDGER,
     V_GUEST_SEARCH,
     V_READS_INDEXES,
+    V_RESV_LINES,
 ];
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.

@@ -2,15 +2,15 @@
 
 use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_of, room_type_of};
-use super::{bumped, fresh, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
+use super::reservations::{new_guest, LineSpec, NewReservation};
+use super::{bumped, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
 use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
-use crate::command::{Command, GuestInput, InitialStatus, PricingRequest};
+use crate::command::Command;
 use crate::dates::{local_date, parse_tz, Nights};
 use crate::error::DomainError;
 use crate::ids::{IdSource, RecordId};
-use crate::limits::{MAX_HOLD_DAYS, MAX_STAYS, MAX_UNITS};
-use crate::rates;
-use crate::record::{Booking, BookingStatus, Guest, Money, Record, Stay};
+use crate::limits::MAX_STAYS;
+use crate::record::{Booking, Record, Stay};
 use crate::state_view::StateView;
 use chrono::NaiveDate;
 
@@ -47,21 +47,25 @@ pub(super) fn decide_bookings(
             hold_until,
             notes,
             pricing,
-        } => create(
+        } => super::reservations::create(
             view,
             ids,
             ctx,
-            NewBooking {
+            NewReservation {
                 property,
-                room_type,
-                arrival: *arrival,
-                departure: *departure,
-                units: *units,
                 guest,
                 status: *status,
                 hold_until: *hold_until,
                 notes: notes.as_deref(),
-                pricing: pricing.as_ref(),
+                lines: vec![LineSpec {
+                    room_type,
+                    arrival: *arrival,
+                    departure: *departure,
+                    units: *units,
+                    pricing: pricing.clone(),
+                }],
+                numbered: false,
+                agent: None,
             },
         ),
         Command::ConfirmBooking { id, if_match } => {
@@ -139,6 +143,7 @@ pub(super) fn decide_bookings(
             BookingAction::CheckOut,
             |b, today| {
                 let dep = departure_after_check_out(b.arrival, b.departure, today);
+                super::booking_edit::reprice_early_departure(view, b, dep)?;
                 b.departure = dep;
                 b.stays.retain(|s| s.from < dep);
                 for s in &mut b.stays {
@@ -213,181 +218,6 @@ fn ensure_rooms_writable(
     };
     let prop = property_of(view, &b.property)?;
     ctx.ensure_writable(&prop.meta.owner)
-}
-
-fn new_guest(
-    ids: &mut dyn IdSource,
-    ctx: &Ctx<'_>,
-    name: &str,
-    email: Option<&str>,
-    phone: Option<&str>,
-) -> Result<Guest, DomainError> {
-    validate::name("guest.name", name)?;
-    validate::contact(email, phone)?;
-    Ok(Guest::new(
-        fresh(ids, ctx.write_authority()),
-        name.trim().to_string(),
-        email.map(str::to_string),
-        phone.map(str::to_string),
-    ))
-}
-
-struct NewBooking<'a> {
-    property: &'a str,
-    room_type: &'a str,
-    arrival: NaiveDate,
-    departure: NaiveDate,
-    units: u32,
-    guest: &'a GuestInput,
-    status: InitialStatus,
-    hold_until: Option<chrono::DateTime<chrono::Utc>>,
-    notes: Option<&'a str>,
-    pricing: Option<&'a PricingRequest>,
-}
-
-#[allow(
-    clippy::too_many_lines,
-    reason = "one decision read top to bottom: its checks and the records it writes; split when it next grows"
-)]
-fn create(
-    view: &dyn StateView,
-    ids: &mut dyn IdSource,
-    ctx: &Ctx<'_>,
-    n: NewBooking<'_>,
-) -> Result<Decision, DomainError> {
-    let prop = property_of(view, n.property)?;
-    let rt = room_type_of(view, n.property, n.room_type)?;
-    let nights = Nights::stay(n.arrival, n.departure).map_err(DomainError::InvalidInput)?;
-    if n.units == 0 || n.units > MAX_UNITS {
-        return Err(DomainError::InvalidInput(format!(
-            "units must be between 1 and {MAX_UNITS}; got {}",
-            n.units
-        )));
-    }
-    let tz = parse_tz(&prop.timezone).map_err(DomainError::InvalidInput)?;
-    let today = local_date(ctx.now, tz);
-    if n.arrival < today {
-        return Err(DomainError::InvalidInput(format!(
-            "arrival {} is in the past at {} (today there is {today})",
-            n.arrival, n.property
-        )));
-    }
-    crate::dates::within_horizon(
-        "arrival",
-        n.arrival,
-        today,
-        crate::limits::HORIZON_DAYS_AHEAD,
-    )
-    .map_err(DomainError::InvalidInput)?;
-    let status = match (n.status, n.hold_until) {
-        (InitialStatus::Confirmed, None) => BookingStatus::Confirmed,
-        (InitialStatus::Confirmed, Some(_)) => {
-            return Err(DomainError::InvalidInput(
-                "hold_until is only for provisional bookings".into(),
-            ))
-        }
-        (InitialStatus::Provisional, None) => {
-            return Err(DomainError::InvalidInput(
-                "a provisional booking needs hold_until".into(),
-            ))
-        }
-        (InitialStatus::Provisional, Some(h)) => {
-            if h <= ctx.now {
-                return Err(DomainError::InvalidInput(format!(
-                    "hold_until {h} is not in the future"
-                )));
-            }
-            if h > ctx.now + chrono::Duration::days(MAX_HOLD_DAYS) {
-                return Err(DomainError::InvalidInput(format!(
-                    "hold_until may be at most {MAX_HOLD_DAYS} days ahead"
-                )));
-            }
-            BookingStatus::Provisional
-        }
-    };
-    validate::notes("notes", n.notes)?;
-    // Priced once, here, and stored: a plan's restrictions refuse before anything is taken.
-    let booked_price = match n.pricing {
-        Some(req) => Some(super::booking_price::price(
-            view, &prop, &rt, nights, n.units, req,
-        )?),
-        None => None,
-    };
-    let mut writes = vec![];
-    let guest = match n.guest {
-        GuestInput::Existing(id) => super::guests::for_new_booking(view, id)?,
-        GuestInput::New { name, email, phone } => {
-            let g = new_guest(ids, ctx, name, email.as_deref(), phone.as_deref())?;
-            writes.push(Record::Guest(g.clone()));
-            g
-        }
-    };
-    // Sold from this server's own allotment: what it holds and has not sold, never beyond
-    // the night's rooms as far as it knows.
-    let holder = ctx.write_authority();
-    let have = held(view, &prop, n.room_type, &holder, nights)?;
-    ensure_sellable(&have, &prop, n.room_type, &holder, n.units)?;
-    let price = match &booked_price {
-        Some(p) if !p.nightly.is_empty() => Some(Money {
-            amount: p.total,
-            currency: p.currency.clone(),
-        }),
-        Some(_) => None,
-        None => view.rate_plan(n.property, n.room_type)?.and_then(|plan| {
-            rates::total(&plan, nights, n.units).map(|amount| Money {
-                amount,
-                currency: plan.currency.clone(),
-            })
-        }),
-    };
-    let meta = fresh(ids, holder.clone());
-    let reservation_number = Some(ids.next_reservation_number()?);
-    let b = Booking {
-        meta,
-        property: n.property.to_string(),
-        room_type: n.room_type.to_string(),
-        arrival: n.arrival,
-        departure: n.departure,
-        units: n.units,
-        guest_id: guest.meta.id.clone(),
-        guest_name: guest.name.clone(),
-        reservation_number,
-        status,
-        hold_until: n.hold_until,
-        holder,
-        stays: vec![],
-        price,
-        pricing: booked_price,
-        notes: n.notes.map(str::to_string),
-        cancel_reason: None,
-        created_on: ctx.server.clone(),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    let detail = format!(
-        "{}/{} {}..{} x{} for {} ({})",
-        b.property,
-        b.room_type,
-        b.arrival,
-        b.departure,
-        b.units,
-        b.guest_name,
-        b.status.as_str()
-    );
-    let mut d = Decision::one(Record::Booking(b), "booking.create", detail);
-    for w in &writes {
-        d.audit.push(AuditEntry {
-            action: "guest.create".into(),
-            record: w.meta().id.clone(),
-            detail: format!("for booking {}", d.writes[0].meta().id),
-        });
-    }
-    if let Outcome::Written { related, .. } = &mut d.outcome {
-        related.extend(writes.iter().cloned());
-    }
-    writes.append(&mut d.writes);
-    d.writes = writes;
-    Ok(d)
 }
 
 /// Loads a booking, checks authority, version, the state machine and the time rules, then lets

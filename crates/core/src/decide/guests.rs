@@ -119,6 +119,19 @@ fn update(
     p: &GuestPatch,
     if_match: Option<u64>,
 ) -> Result<Decision, DomainError> {
+    let (g, detail) = patched_guest(view, ctx, id, p, if_match)?;
+    Ok(Decision::one(Record::Guest(g), "guest.update", detail))
+}
+
+/// The next version of a guest this server writes after `p`, and which fields changed (never
+/// their personal values, for the audit); refuses a patch that changes nothing.
+pub(super) fn patched_guest(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    id: &RecordId,
+    p: &GuestPatch,
+    if_match: Option<u64>,
+) -> Result<(Guest, String), DomainError> {
     let old = writable(view, ctx, id, if_match)?;
     let mut g = old.clone();
     g.meta = bumped(&old.meta);
@@ -145,9 +158,7 @@ fn update(
             "nothing to change: give at least one field that differs".into(),
         ));
     }
-    // The audit says which fields changed, never their (personal) values.
-    let detail = format!("changed {}", changed.join(", "));
-    Ok(Decision::one(Record::Guest(g), "guest.update", detail))
+    Ok((g, format!("changed {}", changed.join(", "))))
 }
 
 fn merge(

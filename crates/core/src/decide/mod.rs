@@ -4,7 +4,9 @@
 //! state machine and stock. It reads state through [`StateView`], never writes, and returns a
 //! [`Decision`] that the store applies in the same transaction the view read from.
 
+mod agents;
 mod allotments;
+mod booking_edit;
 mod booking_price;
 mod bookings;
 mod deposits;
@@ -15,8 +17,10 @@ mod pms_charge;
 
 pub use deposits::MAX_DEPOSIT_SWEEP;
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
+pub use reservations::MAX_RESERVATION_LINES;
 mod rate_plans;
 mod reference;
+mod reservations;
 mod validate;
 
 use crate::command::Command;
@@ -387,7 +391,7 @@ fn current_version(view: &dyn StateView, r: &Record) -> Result<u64, DomainError>
         Record::Invoice(x) => view
             .record(crate::record::RecordKind::Invoice, &x.number)?
             .map(|_| x.meta.version),
-        Record::ChargeCatalog(_) | Record::BusinessDay(_) => {
+        Record::ChargeCatalog(_) | Record::BusinessDay(_) | Record::Agent(_) => {
             view.record(r.kind(), &r.key())?.map(|c| c.meta().version)
         }
     }
@@ -482,6 +486,17 @@ pub fn decide(
         | Command::AssignRoom { .. }
         | Command::MoveRoom { .. }
         | Command::ExpireHolds => bookings::decide_bookings(cmd, view, ids, ctx)?,
+        Command::CreateReservation { .. } | Command::AddReservationLine { .. } => {
+            reservations::decide(cmd, view, ids, ctx)?
+        }
+        Command::PutAgent {
+            code,
+            spec,
+            if_match,
+        } => agents::put(view, ids, ctx, code, spec, *if_match)?,
+        Command::EditBooking { id, edit, if_match } => {
+            booking_edit::edit(view, ctx, id, edit, *if_match)?
+        }
         Command::PostCharge(_)
         | Command::TakePayment(_)
         | Command::CorrectEntry { .. }

@@ -48,6 +48,7 @@ pub fn receives(
         RecordKind::User
         | RecordKind::MasterToken
         | RecordKind::Property
+        | RecordKind::Agent
         | RecordKind::Tombstone => true,
         RecordKind::Guest | RecordKind::Note => referenced_by_own_booking,
         RecordKind::RoomType

@@ -245,7 +245,8 @@ pub fn own_fields(kind: RecordKind) -> &'static [Field] {
         | RecordKind::FolioEntry
         | RecordKind::ChargeCatalog
         | RecordKind::Invoice
-        | RecordKind::BusinessDay => &[],
+        | RecordKind::BusinessDay
+        | RecordKind::Agent => &[],
     }
 }
 
@@ -360,6 +361,8 @@ mod tests {
                 }),
                 pricing: None,
                 notes: Some("n".into()),
+                reservation: None,
+                agent: None,
                 cancel_reason: Some("r".into()),
                 created_on: wb.clone(),
                 created_at: t,

@@ -365,6 +365,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
     property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "FAM", "arrival": day(10), "departure": day(14), "units": 2,
         "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;
     super::demo_guests::seed(web).await?;
+    super::demo_resv::seed(web, property_server, day).await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod demo_guests;
 pub mod demo_history;
 pub mod demo_money;
 pub mod demo_rates;
+pub mod demo_resv;
 pub mod master;
 pub mod pending;
 pub mod pms;

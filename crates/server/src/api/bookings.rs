@@ -25,9 +25,9 @@ use serde_json::json;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewGuest {
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
+    pub(super) name: String,
+    pub(super) email: Option<String>,
+    pub(super) phone: Option<String>,
 }
 
 pub(crate) async fn create_guest(
@@ -52,15 +52,17 @@ pub(crate) async fn create_guest(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewBooking {
     property: String,
-    room_type: String,
-    #[serde(deserialize_with = "crate::extract::date")]
-    arrival: NaiveDate,
-    #[serde(deserialize_with = "crate::extract::date")]
-    departure: NaiveDate,
-    #[serde(default = "one")]
-    units: u32,
-    guest: Option<NewGuest>,
-    guest_id: Option<String>,
+    /// Room type of a one-line booking (absent with `lines`).
+    room_type: Option<String>,
+    /// First night; with `lines`, the default of each line.
+    #[serde(default, deserialize_with = "crate::extract::opt_date")]
+    arrival: Option<NaiveDate>,
+    /// Morning of departure; with `lines`, the default of each line.
+    #[serde(default, deserialize_with = "crate::extract::opt_date")]
+    departure: Option<NaiveDate>,
+    units: Option<u32>,
+    pub(super) guest: Option<NewGuest>,
+    pub(super) guest_id: Option<String>,
     #[serde(default = "confirmed")]
     status: InitialStatus,
     hold_until: Option<DateTime<Utc>>,
@@ -71,25 +73,29 @@ pub(crate) struct NewBooking {
     adults: Option<u32>,
     /// Children's ages per room.
     children: Option<Vec<u8>>,
+    /// The lines of a reservation of several room types, dates or occupancies.
+    lines: Option<Vec<super::reservations::LineBody>>,
+    /// The agent (tour operator) it is sold for.
+    agent: Option<String>,
 }
 
 /// The pricing a booking body asks for: none when it names no plan and no occupancy (the
 /// nightly rates, as before plans existed).
-fn pricing_of(n: &NewBooking) -> Option<innsync_core::command::PricingRequest> {
-    if n.rate_plan.is_none() && n.adults.is_none() && n.children.is_none() {
+pub(super) fn pricing_of(
+    rate_plan: Option<&String>,
+    adults: Option<u32>,
+    children: Option<&Vec<u8>>,
+) -> Option<innsync_core::command::PricingRequest> {
+    if rate_plan.is_none() && adults.is_none() && children.is_none() {
         return None;
     }
     Some(innsync_core::command::PricingRequest {
-        rate_plan: n.rate_plan.clone(),
+        rate_plan: rate_plan.cloned(),
         party: innsync_core::pricing::Party {
-            adults: n.adults.unwrap_or(1),
-            children: n.children.clone().unwrap_or_default(),
+            adults: adults.unwrap_or(1),
+            children: children.cloned().unwrap_or_default(),
         },
     })
-}
-
-fn one() -> u32 {
-    1
 }
 
 fn confirmed() -> InitialStatus {
@@ -98,7 +104,7 @@ fn confirmed() -> InitialStatus {
 
 /// Answers with a booking, its guest's details (a merged guest read as its survivor), whether
 /// the guest is returning (on creation), and its version as the ETag.
-async fn booking_response(
+pub(super) async fn booking_response(
     state: &AppState,
     status: StatusCode,
     b: Booking,
@@ -142,7 +148,7 @@ async fn booking_response(
     Ok(resp)
 }
 
-fn booking_of(out: &WriteOutcome) -> ApiResult<(Booking, Option<Guest>)> {
+pub(super) fn booking_of(out: &WriteOutcome) -> ApiResult<(Booking, Option<Guest>)> {
     let guest = match out.outcome() {
         Outcome::Written { related, .. } => related.iter().find_map(|r| match r {
             Record::Guest(g) => Some(g.clone()),
@@ -161,30 +167,49 @@ pub(crate) async fn create(
     caller: Caller,
     IdempotencyKey(key): IdempotencyKey,
     Forward(fwd): Forward,
-    ApiJson(n): ApiJson<NewBooking>,
+    ApiJson(mut n): ApiJson<NewBooking>,
 ) -> ApiResult<Response> {
     caller.require(Permission::Book)?;
-    let pricing = pricing_of(&n);
-    let guest = match (n.guest, n.guest_id) {
-        (Some(g), None) => GuestInput::New {
-            name: g.name,
-            email: g.email,
-            phone: g.phone,
-        },
-        (None, Some(id)) => GuestInput::Existing(
-            RecordId::parse(&id).map_err(|e| Problem::invalid(format!("guest_id: {e}")))?,
-        ),
-        (Some(_), Some(_)) => {
-            return Err(Problem::invalid("give either guest or guest_id, not both"))
-        }
-        (None, None) => return Err(Problem::invalid("guest: the guest's name is required")),
-    };
+    let guest = guest_input(n.guest.take(), n.guest_id.take())?;
+    if let Some(lines) = n.lines.take() {
+        let cmd = super::reservations::command(n, lines, guest)?;
+        return super::reservations::create(&state, &caller, cmd, key, fwd).await;
+    }
+    let pricing = pricing_of(n.rate_plan.as_ref(), n.adults, n.children.as_ref());
+    let need = |what: &str| Problem::invalid(format!("{what}: required (or give lines)"));
+    if let Some(agent) = n.agent.take() {
+        // Sold for an agent: the one-line case of a reservation, answered as a booking.
+        let cmd = Command::CreateReservation {
+            property: n.property,
+            arrival: None,
+            departure: None,
+            lines: vec![innsync_core::ReservationLine {
+                room_type: n.room_type.ok_or_else(|| need("room_type"))?,
+                arrival: Some(n.arrival.ok_or_else(|| need("arrival"))?),
+                departure: Some(n.departure.ok_or_else(|| need("departure"))?),
+                units: n.units.unwrap_or(1),
+                pricing,
+            }],
+            guest,
+            status: n.status,
+            hold_until: n.hold_until,
+            notes: n.notes,
+            agent: Some(agent),
+        };
+        let out = match relay_refused::submit(&state, cmd, &caller, key, fwd).await? {
+            Submitted::Done(o) => o,
+            Submitted::Queued(op) => return Ok(queued_response(op)),
+        };
+        let replayed = matches!(out, WriteOutcome::Replayed(_));
+        let (b, g) = booking_of(&out)?;
+        return booking_response(&state, StatusCode::CREATED, b, g, replayed).await;
+    }
     let cmd = Command::CreateBooking {
         property: n.property,
-        room_type: n.room_type,
-        arrival: n.arrival,
-        departure: n.departure,
-        units: n.units,
+        room_type: n.room_type.ok_or_else(|| need("room_type"))?,
+        arrival: n.arrival.ok_or_else(|| need("arrival"))?,
+        departure: n.departure.ok_or_else(|| need("departure"))?,
+        units: n.units.unwrap_or(1),
         guest,
         status: n.status,
         hold_until: n.hold_until,
@@ -198,6 +223,61 @@ pub(crate) async fn create(
     let replayed = matches!(out, WriteOutcome::Replayed(_));
     let (b, g) = booking_of(&out)?;
     booking_response(&state, StatusCode::CREATED, b, g, replayed).await
+}
+
+/// The guest of a new booking: details for a new profile, or an existing profile's id.
+fn guest_input(guest: Option<NewGuest>, guest_id: Option<String>) -> ApiResult<GuestInput> {
+    match (guest, guest_id) {
+        (Some(g), None) => Ok(GuestInput::New {
+            name: g.name,
+            email: g.email,
+            phone: g.phone,
+        }),
+        (None, Some(id)) => Ok(GuestInput::Existing(
+            RecordId::parse(&id).map_err(|e| Problem::invalid(format!("guest_id: {e}")))?,
+        )),
+        (Some(_), Some(_)) => Err(Problem::invalid("give either guest or guest_id, not both")),
+        (None, None) => Err(Problem::invalid("guest: the guest's name is required")),
+    }
+}
+
+/// The single-line fields of a body that gives `lines` instead: each must be absent.
+pub(super) fn single_line_fields(n: &NewBooking) -> Vec<&'static str> {
+    [
+        ("room_type", n.room_type.is_some()),
+        ("units", n.units.is_some()),
+        ("rate_plan", n.rate_plan.is_some()),
+        ("adults", n.adults.is_some()),
+        ("children", n.children.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(f, given)| given.then_some(f))
+    .collect()
+}
+
+/// The reservation-wide fields of a body with `lines`.
+pub(super) struct ReservationFields {
+    pub property: String,
+    pub arrival: Option<NaiveDate>,
+    pub departure: Option<NaiveDate>,
+    pub status: InitialStatus,
+    pub hold_until: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub agent: Option<String>,
+}
+
+impl From<NewBooking> for ReservationFields {
+    fn from(n: NewBooking) -> Self {
+        Self {
+            property: n.property,
+            arrival: n.arrival,
+            departure: n.departure,
+            status: n.status,
+            hold_until: n.hold_until,
+            notes: n.notes,
+            agent: n.agent,
+        }
+    }
 }
 
 async fn load(state: &AppState, reference: &str) -> ApiResult<Booking> {

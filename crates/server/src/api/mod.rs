@@ -1,5 +1,6 @@
 //! The routes of `/api/v1` and the operational endpoints, assembled into one router.
 
+mod agents;
 mod allotments;
 mod availability;
 mod bookings;
@@ -9,6 +10,7 @@ mod folio;
 mod invoice_html;
 mod reports;
 mod terms;
+mod reservations;
 
 pub(crate) use folio::audit_summary;
 pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
@@ -85,7 +87,18 @@ pub fn router(state: AppState) -> Router {
         .route("/guests/{id}/export", get(guests::export))
         .route("/guests/{id}/erase", post(guests::erase))
         .route("/bookings", get(bookings::list).post(bookings::create))
-        .route("/bookings/{reference}", get(bookings::get))
+        .route(
+            "/bookings/{reference}",
+            get(bookings::get).patch(reservations::edit),
+        )
+        .route("/reservations/{reference}", get(reservations::get))
+        .route("/agents", get(agents::list))
+        .route("/agents/{code}", get(agents::get).put(agents::put))
+        .route("/agents/{code}/allotment", get(agents::allotment))
+        .route(
+            "/reservations/{reference}/lines",
+            post(reservations::add_line),
+        )
         .route("/bookings/{reference}/history", get(bookings::history))
         .route(
             "/bookings/{reference}/notes",

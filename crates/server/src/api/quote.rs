@@ -79,12 +79,18 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Caller,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<QuoteQuery>,
+    ApiQuery(mut q): ApiQuery<QuoteQuery>,
 ) -> ApiResult<Response> {
-    if q.agent.is_some() {
-        return Err(Problem::invalid(
-            "agent: agents and their contracted rates are not available yet",
-        ));
+    if let Some(code) = q.agent.clone() {
+        // The agent's contracted plan, unless the caller names one (issue 17).
+        let c = code.clone();
+        let plan = match state.read(move |r| r.record("agent", &c)).await? {
+            Some(innsync_core::Record::Agent(a)) => a.spec.rate_plan,
+            _ => return Err(Problem::invalid(format!("agent: no agent {code}"))),
+        };
+        if q.rate_plan.is_none() {
+            q.rate_plan = plan;
+        }
     }
     let nights = Nights::stay(q.from, q.to).map_err(|e| Problem::invalid(format!("to: {e}")))?;
     let adults = q.adults.unwrap_or(1);

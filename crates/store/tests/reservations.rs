@@ -1,0 +1,179 @@
+//! Reservations of several lines on a real SQLite file: the lines decided in one command are
+//! found again by the reservation's reference (through the change log's index), a line added
+//! later joins them, a cancelled line stays listed, a refused reservation writes nothing, and
+//! the derived counters stay equal to the records.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
+
+use chrono::{DateTime, NaiveDate, Utc};
+use innsync_core::{
+    BookingStatus, Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ReservationLine,
+    ServerCode,
+};
+use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
+use std::sync::Arc;
+
+fn clock() -> Clock {
+    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
+    Arc::new(move || t)
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
+    let (w, reads) = Writer::open(
+        dir,
+        ServerCode::parse("WB").unwrap(),
+        clock(),
+        WriterSettings::default(),
+    )
+    .unwrap();
+    let mut cmds = vec![Command::CreateProperty {
+        code: "KRL".into(),
+        name: "Kraal".into(),
+        timezone: "UTC".into(),
+        currency: None,
+    }];
+    for (ty, rooms) in [("A", ["101", "102"]), ("B", ["201", "202"])] {
+        cmds.push(Command::CreateRoomType {
+            property: "KRL".into(),
+            code: ty.into(),
+            name: ty.into(),
+            max_occupancy: 2,
+        });
+        cmds.push(Command::SetRate {
+            property: "KRL".into(),
+            room_type: ty.into(),
+            from: d("2026-11-01"),
+            to: d("2027-12-01"),
+            amount: 15_000,
+            currency: "ZAR".into(),
+        });
+        for r in rooms {
+            cmds.push(Command::CreateRoom {
+                property: "KRL".into(),
+                number: r.into(),
+                room_type: ty.into(),
+            });
+        }
+    }
+    for c in cmds {
+        w.submit(c, "admin", None).await.unwrap();
+    }
+    (w, reads)
+}
+
+fn line(room_type: &str, units: u32) -> ReservationLine {
+    ReservationLine {
+        room_type: room_type.into(),
+        arrival: None,
+        departure: None,
+        units,
+        pricing: None,
+    }
+}
+
+fn reservation(lines: Vec<ReservationLine>) -> Command {
+    Command::CreateReservation {
+        property: "KRL".into(),
+        arrival: Some(d("2026-12-01")),
+        departure: Some(d("2026-12-04")),
+        lines,
+        guest: GuestInput::New {
+            name: "Family Dube".into(),
+            email: None,
+            phone: None,
+        },
+        status: InitialStatus::Confirmed,
+        hold_until: None,
+        notes: None,
+        agent: None,
+    }
+}
+
+#[tokio::test]
+async fn lines_are_written_together_and_found_by_the_reservation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, reads) = open(dir.path()).await;
+    let o = w
+        .submit(reservation(vec![line("A", 1), line("B", 2)]), "ann", None)
+        .await
+        .unwrap();
+    let Outcome::Written {
+        record: Record::Booking(first),
+        related,
+    } = o.outcome()
+    else {
+        panic!("{o:?}")
+    };
+    assert_eq!(related.len(), 2, "the new guest and the second line");
+    let reference = first.meta.id.to_string();
+    let lines = reads.reservation_lines(&reference).unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|b| (b.room_type.as_str(), b.units))
+            .collect::<Vec<_>>(),
+        [("A", 1), ("B", 2)]
+    );
+    // A line added later joins; a cancelled line stays listed.
+    let o = w
+        .submit(
+            Command::AddReservationLine {
+                reservation: RecordId::parse(&reference).unwrap(),
+                line: line("A", 1),
+            },
+            "ann",
+            None,
+        )
+        .await
+        .unwrap();
+    let added = match o.outcome() {
+        Outcome::Written { record, .. } => record.meta().id.clone(),
+        other => panic!("{other:?}"),
+    };
+    w.submit(
+        Command::CancelBooking {
+            id: added.clone(),
+            reason: None,
+            if_match: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    let lines = reads.reservation_lines(&reference).unwrap();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2].meta.id, added);
+    assert_eq!(lines[2].status, BookingStatus::Cancelled);
+    // All or nothing: B has no room left on those nights, so A's line is not written either.
+    let before = reads.audit(None, 10_000).unwrap().len();
+    let r = w
+        .submit(reservation(vec![line("A", 1), line("B", 1)]), "ann", None)
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(reads.audit(None, 10_000).unwrap().len(), before);
+    assert_eq!(reads.check_invariants(), Ok(()));
+    // The look-up goes through the change log's index on the reservation.
+    let plan: String = reads
+        .with(|c| {
+            let mut st = c.prepare(
+                "EXPLAIN QUERY PLAN SELECT c.record_id FROM changes c
+                 WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation') = 'WB-000001'",
+            )?;
+            let rows: Vec<String> = st
+                .query_map([], |r| r.get::<_, String>(3))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows.join("\n"))
+        })
+        .unwrap();
+    assert!(plan.contains("changes_by_reservation"), "{plan}");
+}
