@@ -8,6 +8,7 @@ pub mod bench_cluster;
 pub mod bench_queue;
 pub mod bench_quote;
 pub mod bench_replication;
+pub mod cert;
 pub mod chaos;
 pub mod check;
 pub mod cluster;
