@@ -3,6 +3,14 @@
 //! connections are limited per address, peers are refused before their body is read, logins
 //! are throttled, and servers talk TLS to each other with certificates from `innsync cert`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
+
 mod common;
 
 use common::{booking, environment_file, free_port, seed, until, Api, TestServer, TOKEN};

@@ -147,7 +147,7 @@ async fn relay(state: &AppState, node: &ClusterNode, req: Request, base: &str) -
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let mut rb = client(&state)
+    let mut rb = client(state)
         .request(parts.method.clone(), format!("{base}{pq}"))
         .timeout(state.settings.request_timeout);
     for (k, v) in parts.headers.iter() {
@@ -248,7 +248,7 @@ pub async fn peer_seen(
         if *id == node.id {
             continue;
         }
-        let answer = client(&state)
+        let answer = client(state)
             .get(format!("{url}/cluster/peer-pulls/{code}"))
             .header(innsync_cluster::auth::TOKEN_HEADER, node.node_token())
             .timeout(std::time::Duration::from_secs(1))

@@ -305,6 +305,7 @@ mod tests {
     #[test]
     fn the_date_helpers_take_yyyy_mm_dd_only() {
         #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
         struct Q {
             #[serde(deserialize_with = "date")]
             on: chrono::NaiveDate,

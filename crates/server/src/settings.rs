@@ -219,6 +219,7 @@ fn signed_duration(v: &str) -> Result<chrono::TimeDelta, String> {
 
 impl Settings {
     /// Overrides one setting by its name (`innsync serve --setting handover_timeout=10s`).
+    #[allow(clippy::too_many_lines, reason = "one arm per setting, read as a list")]
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let count = |v: &str| {
             v.parse::<usize>()

@@ -94,6 +94,23 @@ release_days = 2
     )
 }
 
+/// One demo server's settings: TLS with its certificate, and the browser UI (and the demo's
+/// own calls) in plain HTTP on loopback at `ui`.
+fn server_settings(base: &Settings, certs: &std::path::Path, code: &str, ui: &str) -> Settings {
+    let mut s = base.clone();
+    s.tls = innsync_server::tls::TlsFiles {
+        cert: Some(certs.join(format!("{code}.pem"))),
+        key: Some(certs.join(format!("{code}-key.pem"))),
+        ca: Some(certs.join("ca.pem")),
+    };
+    s.loopback_plain_listen = Some(ui.to_string());
+    s
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "the demo's script, step by step: files, certificates, servers, seed, drill, banner"
+)]
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     super::init_logging("warn");
     let (dir, _temp) = match a.data_dir {
@@ -158,15 +175,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     for (i, code) in codes.into_iter().enumerate() {
         let server = ServerCode::parse(code).map_err(anyhow::Error::msg)?;
         let env = super::serve::load_environment(&env_path, &server, &peer_urls[i])?;
-        let mut settings = settings.clone();
-        settings.tls = innsync_server::tls::TlsFiles {
-            cert: Some(certs.join(format!("{code}.pem"))),
-            key: Some(certs.join(format!("{code}-key.pem"))),
-            ca: Some(certs.join("ca.pem")),
-        };
-        // The browser UI (and the demo's own calls) in plain HTTP on loopback.
         let ui = format!("127.0.0.1:{}", a.port + i as u16);
-        settings.loopback_plain_listen = Some(ui.clone());
+        let settings = server_settings(&settings, &certs, code, &ui);
         let config = ServerConfig {
             data_dir: dir.join(code),
             listen: format!("127.0.0.1:{}", a.port + i as u16 + TLS_PORT_OFFSET),
