@@ -112,6 +112,18 @@ pub struct ClusterConfig {
     pub bootstrap: bool,
     /// Timeouts and limits.
     pub settings: ClusterSettings,
+    /// TLS to the other nodes (the environment's CA, this node's certificate); `None`: plain
+    /// HTTP, as the peers' URLs say.
+    pub tls: Option<rustls::ClientConfig>,
+}
+
+/// A client for talking to the other nodes: TLS when configured.
+pub fn node_client(tls: Option<&rustls::ClientConfig>) -> reqwest::ClientBuilder {
+    let b = reqwest::Client::builder();
+    match tls {
+        Some(c) => b.use_preconfigured_tls(c.clone()),
+        None => b,
+    }
 }
 
 /// A running node.
@@ -124,6 +136,7 @@ pub struct ClusterNode {
     pub peers: BTreeMap<NodeId, String>,
     pub(crate) token: String,
     pub(crate) settings: ClusterSettings,
+    tls: Option<rustls::ClientConfig>,
     leader: watch::Receiver<bool>,
     fatal: watch::Receiver<Option<String>>,
     store_has_data: bool,
@@ -237,7 +250,12 @@ impl ClusterNode {
             })
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let token = auth::cluster_token(&config.secret, &server);
-        let net = network::Network::new(config.peers.clone(), token.clone(), s.connect_timeout);
+        let net = network::Network::new(
+            config.peers.clone(),
+            token.clone(),
+            s.connect_timeout,
+            config.tls.as_ref(),
+        );
         let raft = Raft::new(config.node, Arc::new(raft_config), net, log, sm)
             .await
             .map_err(|e| ClusterError::Raft(e.to_string()))?;
@@ -293,6 +311,7 @@ impl ClusterNode {
             peers: config.peers.clone(),
             token,
             settings: config.settings.clone(),
+            tls: config.tls.clone(),
             leader,
             fatal,
         });
@@ -305,7 +324,7 @@ impl ClusterNode {
     /// Initialises a new cluster of every peer, unless one of them already belongs to an
     /// initialised cluster (then this node is a wiped member and waits to be caught up).
     async fn bootstrap(&self) -> Result<(), ClusterError> {
-        let http = reqwest::Client::builder()
+        let http = node_client(self.tls.as_ref())
             .timeout(Duration::from_secs(1))
             .build()
             .unwrap_or_default();

@@ -32,9 +32,14 @@ pub struct Network {
 
 impl Network {
     /// A network with this node's peer URLs and the cluster token.
-    pub fn new(urls: BTreeMap<NodeId, String>, token: String, connect_timeout: Duration) -> Self {
+    pub fn new(
+        urls: BTreeMap<NodeId, String>,
+        token: String,
+        connect_timeout: Duration,
+        tls: Option<&rustls::ClientConfig>,
+    ) -> Self {
         Self {
-            http: reqwest::Client::builder()
+            http: crate::node_client(tls)
                 .connect_timeout(connect_timeout)
                 .build()
                 .unwrap_or_default(),

@@ -17,7 +17,12 @@ use openraft::Snapshot;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-/// The routes, with their own body limit (entries can be large; a snapshot is streamed).
+/// Most Raft RPCs served at once: the nodes' own pool, apart from the public API's.
+pub const MAX_CONCURRENT_RPCS: usize = 64;
+
+/// The routes, with their own body limit (entries can be large; a snapshot is streamed) and
+/// their own pool. The cluster token is checked from the headers before anything else: no
+/// body is read, and no pool slot taken, for a caller that is not a node of the cluster.
 pub fn router(node: Arc<ClusterNode>) -> Router {
     Router::new()
         .route("/cluster/raft/append", post(append))
@@ -25,7 +30,39 @@ pub fn router(node: Arc<ClusterNode>) -> Router {
         .route("/cluster/raft/snapshot", post(snapshot))
         .route("/cluster/raft/state", get(state))
         .layer(DefaultBodyLimit::max(node.settings.max_rpc_bytes))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_RPCS,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(node.clone(), gate))
         .with_state(node)
+}
+
+/// An RFC 9457 problem, as the rest of the server answers.
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+        Json(serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or(""),
+            "status": status.as_u16(),
+            "code": code,
+            "detail": detail,
+        })),
+    )
+        .into_response()
+}
+
+/// Refuses a caller without the cluster token before its body is read.
+async fn gate(
+    State(node): State<Arc<ClusterNode>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorised(&node, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(r) => *r,
+    }
 }
 
 fn authorised(node: &ClusterNode, headers: &HeaderMap) -> Result<(), Box<Response>> {
@@ -36,20 +73,32 @@ fn authorised(node: &ClusterNode, headers: &HeaderMap) -> Result<(), Box<Respons
     if same(given, &node.token) {
         Ok(())
     } else {
-        Err(Box::new(
-            (
-                StatusCode::UNAUTHORIZED,
-                "not a node of this cluster (wrong or missing cluster token)",
-            )
-                .into_response(),
-        ))
+        Err(Box::new(problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "not a node of this cluster (wrong or missing cluster token)",
+        )))
+    }
+}
+
+/// A JSON body, refused as problem+json (never axum's 422 text) when it does not parse.
+struct RpcJson<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for RpcJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(e) => Err(problem(e.status(), "invalid_input", &e.body_text())),
+        }
     }
 }
 
 async fn append(
     State(node): State<Arc<ClusterNode>>,
     headers: HeaderMap,
-    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+    RpcJson(req): RpcJson<AppendEntriesRequest<TypeConfig>>,
 ) -> Response {
     if let Err(r) = authorised(&node, &headers) {
         return *r;
@@ -60,7 +109,7 @@ async fn append(
 async fn vote(
     State(node): State<Arc<ClusterNode>>,
     headers: HeaderMap,
-    Json(req): Json<VoteRequest<u64>>,
+    RpcJson(req): RpcJson<VoteRequest<u64>>,
 ) -> Response {
     if let Err(r) = authorised(&node, &headers) {
         return *r;

@@ -20,6 +20,35 @@ pub const LAST_MORNING: NaiveDate = match NaiveDate::from_ymd_opt(2199, 12, 31) 
     None => unreachable!(),
 };
 
+/// Parses a date strictly as `YYYY-MM-DD` (four-digit year, two-digit month and day, nothing
+/// else): `2027-1-1`, `+10000-01-02` and ` 2027-01-01` are refused, where chrono's own parser
+/// would take some of them.
+pub fn parse_iso(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Whether a text looks meant as a date (digits, dashes, an optional sign: `2027-1-1`,
+/// `+10000-01-02`) without being a strict `YYYY-MM-DD` one: what an API refuses instead of
+/// letting a lenient parser read it.
+pub fn loose_date(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let parts: Vec<&str> = body.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|c| c.is_ascii_digit()))
+        && parse_iso(s).is_none()
+}
+
 /// Refuses a date outside what the store keeps, naming the field.
 pub fn storable(field: &str, d: NaiveDate) -> Result<(), String> {
     if d < FIRST_NIGHT || d > LAST_MORNING {
@@ -144,6 +173,26 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_strict_iso_dates_parse() {
+        assert_eq!(parse_iso("2027-01-01"), Some(d("2027-01-01")));
+        for bad in [
+            "2027-1-1",
+            "2027-01-1",
+            "+10000-01-02",
+            "10000-01-02",
+            " 2027-01-01",
+            "2027-02-30",
+            "2027/01/01",
+            "",
+        ] {
+            assert_eq!(parse_iso(bad), None, "{bad}");
+        }
+        assert!(loose_date("2027-1-1") && loose_date("+10000-01-02") && loose_date("2027-02-30"));
+        assert!(!loose_date("2027-01-01") && !loose_date("WB-000123") && !loose_date("a-b-c"));
+        assert!(!loose_date("1-2"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ enum Cmd {
     Backup(cli::backup::BackupCmd),
     /// Restore a backup into an empty data directory, optionally up to a point in time.
     Restore(cli::backup::RestoreArgs),
+    /// Make a private CA and a TLS certificate for each server of an environment file.
+    Cert(cli::cert::CertArgs),
     /// Pull everything from a peer now and print what moved.
     Transfer {
         /// The peer.
@@ -85,6 +87,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Cluster(c) => cli::cluster::run(c).await,
             Cmd::Backup(c) => cli::backup::run(c),
             Cmd::Restore(a) => cli::backup::restore(a),
+            Cmd::Cert(a) => cli::cert::run(a),
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }
     });

@@ -48,7 +48,9 @@ async fn bad_input_gets_a_precise_problem_and_writes_nothing() {
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "status": "provisional", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "needs hold_until"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "status": "maybe", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "status: unknown variant"),
         // Issue 16: a stay ending in year 10000 oversold and poisoned backups; one horizon now.
-        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "9999-12-31", "departure": "+10000-01-02", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "outside the dates innsync keeps"),
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "9999-12-31", "departure": "+10000-01-02", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "not a valid date (YYYY-MM-DD)"),
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "9999-12-30", "departure": "9999-12-31", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "outside the dates innsync keeps"),
+        (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": "2027-1-1", "departure": "2027-01-03", "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "not a valid date (YYYY-MM-DD)"),
         (json_body(&json!({"property": "KRL", "room_type": "DLX", "arrival": day(2000), "departure": day(2001), "guest": {"name": "A"}}).to_string()), 400, "invalid_input", "days ahead"),
         // Issue 16: one JSON document, in UTF-8, and nothing after it.
         (json_body(&format!("{} xx", json!({"property": "KRL", "room_type": "DLX", "arrival": day(1), "departure": day(2), "guest": {"name": "A"}}))), 400, "invalid_input", "data after the document"),

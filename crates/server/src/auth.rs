@@ -7,12 +7,113 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use innsync_core::Role;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+/// Most keys (accounts, addresses) a login throttle follows before it drops the idle ones.
+const MAX_THROTTLE_KEYS: usize = 10_000;
+
+/// Failed logins, per account and per client address: past its rate a key is refused (429)
+/// until the rate allows one more, before any password is checked, so passwords cannot be
+/// guessed at argon2's speed from many addresses at one account or at many accounts from one.
+pub struct LoginThrottle {
+    accounts: DefaultKeyedRateLimiter<String>,
+    addresses: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: Mutex<HashMap<String, Instant>>,
+}
+
+fn quota(per_minute: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+}
+
+impl LoginThrottle {
+    /// A throttle allowing this many failed logins a minute per account and per address.
+    pub fn new(per_account: u32, per_address: u32) -> Self {
+        Self {
+            accounts: DefaultKeyedRateLimiter::keyed(quota(per_account)),
+            addresses: DefaultKeyedRateLimiter::keyed(quota(per_address)),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(account: &str, addr: Option<IpAddr>) -> impl Iterator<Item = String> {
+        std::iter::once(format!("user:{account}")).chain(addr.map(|a| format!("addr:{a}")))
+    }
+
+    /// Whether a login for `account` from `addr` may be tried now; else the seconds to wait.
+    pub fn admit(&self, account: &str, addr: Option<IpAddr>) -> Result<(), u64> {
+        let now = Instant::now();
+        let Ok(blocked) = self.blocked.lock() else {
+            return Ok(());
+        };
+        let wait = Self::keys(account, addr)
+            .filter_map(|k| blocked.get(&k).copied())
+            .filter(|until| *until > now)
+            .max();
+        match wait {
+            Some(until) => Err((until - now).as_secs().max(1)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login; a key past its rate is blocked until the rate allows one more.
+    /// `known` says whether the account exists (unknown names are counted per address only,
+    /// so invented names cannot grow the table).
+    pub fn failed(&self, account: &str, known: bool, addr: Option<IpAddr>) {
+        let clock = DefaultClock::default();
+        let mut waits: Vec<(String, Duration)> = Vec::new();
+        if known {
+            if let Err(n) = self.accounts.check_key(&account.to_string()) {
+                waits.push((format!("user:{account}"), n.wait_time_from(clock.now())));
+            }
+        }
+        if let Some(a) = addr {
+            if let Err(n) = self.addresses.check_key(&a) {
+                waits.push((format!("addr:{a}"), n.wait_time_from(clock.now())));
+            }
+        }
+        if self.accounts.len() > MAX_THROTTLE_KEYS {
+            self.accounts.retain_recent();
+        }
+        if self.addresses.len() > MAX_THROTTLE_KEYS {
+            self.addresses.retain_recent();
+        }
+        if let Ok(mut blocked) = self.blocked.lock() {
+            let now = Instant::now();
+            if blocked.len() > MAX_THROTTLE_KEYS {
+                blocked.retain(|_, until| *until > now);
+            }
+            for (k, w) in waits {
+                blocked.insert(k, now + w.max(Duration::from_secs(1)));
+            }
+        }
+    }
+}
+
+/// The client's address, as the listener saw it (none in tests that call the router directly).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
 
 /// The name of the user every server starts with.
 pub const ADMIN_USER: &str = "admin";
@@ -70,13 +171,49 @@ impl Caller {
     }
 }
 
-/// Recently authenticated token hashes, so most requests need no database read.
+/// A caller with administrator rights, checked from the headers (403 before any body is
+/// read, so a low-privilege caller learns nothing of what the body should hold).
+#[derive(Clone, Debug)]
+pub struct AdminCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Permission::Admin)?;
+        Ok(Self(caller))
+    }
+}
+
+/// Recently authenticated token hashes, so most requests need no database read. Entries are
+/// forgotten when their token is revoked (logout) and when their user changes here or arrives
+/// changed from another server (disabled, new password, new roles), so the cache never keeps
+/// rights a user lost.
 #[derive(Default)]
 pub struct AuthCache {
     entries: RwLock<HashMap<String, (Caller, Instant)>>,
+    login: OnceLock<LoginThrottle>,
 }
 
 impl AuthCache {
+    /// Forgets every token of one user (the user changed).
+    pub fn forget_user(&self, username: &str) {
+        if let Ok(mut e) = self.entries.write() {
+            e.retain(|_, (c, _)| c.username != username);
+        }
+    }
+
+    /// The login throttle, made with these rates on first use.
+    pub fn login_throttle(&self, settings: &crate::Settings) -> &LoginThrottle {
+        self.login.get_or_init(|| {
+            LoginThrottle::new(
+                settings.login_per_account_per_minute,
+                settings.login_per_address_per_minute,
+            )
+        })
+    }
+
     /// Forgets one token (it was revoked).
     pub fn forget(&self, hash: &str) {
         if let Ok(mut e) = self.entries.write() {

@@ -85,7 +85,7 @@ async fn recover(state: AppState, mut stop: watch::Receiver<bool>) {
         finish(&state).await;
         return;
     };
-    let client = reqwest::Client::builder()
+    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(state.settings.peer_connect_timeout)
         .build()
         .unwrap_or_default();

@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use innsync_cluster::{ClusterNode, ClusterStatus};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Header a node adds to a request it relays, so a relayed request is never relayed again.
@@ -44,15 +44,9 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default()
-    })
+/// The client a node relays with: TLS to the other nodes when configured.
+fn client(state: &AppState) -> &reqwest::Client {
+    &state.node_http
 }
 
 fn is_write(req: &Request) -> bool {
@@ -153,7 +147,7 @@ async fn relay(state: &AppState, node: &ClusterNode, req: Request, base: &str) -
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let mut rb = client()
+    let mut rb = client(state)
         .request(parts.method.clone(), format!("{base}{pq}"))
         .timeout(state.settings.request_timeout);
     for (k, v) in parts.headers.iter() {
@@ -254,7 +248,7 @@ pub async fn peer_seen(
         if *id == node.id {
             continue;
         }
-        let answer = client()
+        let answer = client(state)
             .get(format!("{url}/cluster/peer-pulls/{code}"))
             .header(innsync_cluster::auth::TOKEN_HEADER, node.node_token())
             .timeout(std::time::Duration::from_secs(1))

@@ -87,7 +87,52 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     // One document and nothing after it: `{...} xx` or the same object twice is refused.
     de.end()
         .map_err(|e| Problem::invalid(format!("malformed JSON: data after the document: {e}")))?;
+    // chrono reads `2027-1-1` and `+10000-01-02` as dates; the API takes `YYYY-MM-DD` only.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        loose_dates(&v, "", false)?;
+    }
     Ok(value)
+}
+
+/// Whether a field of this name holds a date (or dates).
+fn date_field(name: &str) -> bool {
+    const NAMES: [&str; 12] = [
+        "arrival",
+        "departure",
+        "from",
+        "to",
+        "on",
+        "night",
+        "nights",
+        "until",
+        "since",
+        "day",
+        "date",
+        "dates",
+    ];
+    NAMES.contains(&name) || name.ends_with("_date") || name.ends_with("_on")
+}
+
+/// Refuses a date field whose text is a date in a loose shape (`2027-1-1`), naming its path.
+fn loose_dates(v: &serde_json::Value, path: &str, dated: bool) -> Result<(), Problem> {
+    match v {
+        serde_json::Value::String(s) if dated && innsync_core::dates::loose_date(s) => Err(
+            Problem::invalid(format!("{path}: {s:?} is not a valid date (YYYY-MM-DD)")),
+        ),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| loose_dates(x, &format!("{path}[{i}]"), dated)),
+        serde_json::Value::Object(m) => m.iter().try_for_each(|(k, x)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            loose_dates(x, &p, date_field(k))
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The `charset` parameter of a Content-Type, if one is declared.
@@ -108,6 +153,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let q = parts.uri.query().unwrap_or("");
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if date_field(&k) && innsync_core::dates::loose_date(&v) {
+                return Err(Problem::invalid(format!(
+                    "query parameter {k}: {v:?} is not a valid date (YYYY-MM-DD)"
+                )));
+            }
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)
@@ -191,19 +243,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Forward {
 /// Deserializes a `YYYY-MM-DD` date with a message a person can act on.
 pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
     let s = String::deserialize(d)?;
-    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)")))
+    innsync_core::dates::parse_iso(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)")))
 }
 
 /// Like [`date`], for optional fields.
 pub fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
-        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))
-            }),
+        Some(s) => innsync_core::dates::parse_iso(&s).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is not a valid date (YYYY-MM-DD)"))
+        }),
     }
 }
 
@@ -217,5 +267,50 @@ pub fn list_limit(state: &crate::state::AppState, limit: Option<usize>) -> Resul
             "limit must be at most {max}; got {n}"
         ))),
         Some(n) => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Stay {
+        arrival: chrono::NaiveDate,
+        departure: chrono::NaiveDate,
+        guest: serde_json::Value,
+    }
+
+    #[test]
+    fn dates_in_a_loose_shape_are_refused_with_their_path() {
+        let ok = br#"{"arrival":"2027-01-01","departure":"2027-01-03","guest":{"phone":"555-123-4567"}}"#;
+        assert!(parse_json::<Stay>(ok).is_ok());
+        for (body, path) in [
+            (
+                &br#"{"arrival":"2027-1-1","departure":"2027-01-03","guest":{}}"#[..],
+                "arrival",
+            ),
+            (
+                &br#"{"arrival":"2027-01-01","departure":"+10000-01-02","guest":{}}"#[..],
+                "departure",
+            ),
+        ] {
+            let p = parse_json::<Stay>(body).unwrap_err();
+            assert_eq!(p.code, "invalid_input");
+            assert!(p.detail.contains(path), "{}", p.detail);
+        }
+    }
+
+    #[test]
+    fn the_date_helpers_take_yyyy_mm_dd_only() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Q {
+            #[serde(deserialize_with = "date")]
+            on: chrono::NaiveDate,
+        }
+        assert!(serde_json::from_str::<Q>(r#"{"on":"2027-01-01"}"#).is_ok());
+        assert!(serde_json::from_str::<Q>(r#"{"on":"2027-1-1"}"#).is_err());
     }
 }

@@ -14,7 +14,9 @@ pub mod bootstrap;
 pub mod cluster_http;
 pub mod distribution;
 pub mod extract;
+pub mod gate;
 pub mod json_views;
+pub mod listener;
 pub mod metrics;
 pub mod night_audit;
 pub mod pms;
@@ -23,6 +25,7 @@ pub mod replication;
 pub mod settings;
 pub mod state;
 pub mod sweeper;
+pub mod tls;
 pub mod ui;
 pub mod write;
 
@@ -55,6 +58,9 @@ pub enum ServeError {
     /// The cluster node could not start.
     #[error("the cluster node: {0}")]
     Cluster(String),
+    /// The TLS certificates could not be used, or the configuration asks for TLS without them.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What a server needs to start.
@@ -80,6 +86,8 @@ pub struct ServerConfig {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// `https` when the listener serves TLS, else `http`.
+    pub scheme: &'static str,
     /// The admin token, when one was generated or given at this start.
     pub admin_token: Option<String>,
     /// Resolves when the server stops.
@@ -98,9 +106,17 @@ impl Running {
 
 /// Opens the store, bootstraps the admin, binds, and serves until stopped.
 pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeError> {
+    let tls_server = listener_tls(&config)?;
+    let peer_tls = tls::client_config(&config.settings.tls)?;
     let (writer, reads, cluster) = open_store(&config, &clock).await?;
     let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
     state.env = config.environment.clone();
+    state.node_http = tls::peer_client_builder(peer_tls.as_ref())
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| ServeError::Tls(tls::TlsError::Config(e.to_string())))?;
+    state.peer_tls = peer_tls.map(Arc::new);
     state.cluster = cluster.clone();
     if let Some(env) = &state.env {
         set_server_urls(env);
@@ -118,7 +134,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         }
     };
     let (listener, addr) = bind(&config.listen).await?;
-    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
     // The jobs that write run where writes are taken: here, or on the cluster's leader only.
     let jobs = match &cluster {
         None => {
@@ -149,14 +165,34 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
             ))
             .merge(innsync_cluster::routes::router(node.clone())),
     };
+    // A pause in a body beyond `body_read_timeout` ends the request.
+    let app = app.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        state.settings.body_read_timeout,
+    ));
+    let limits = listener::ConnectionLimits {
+        max_connections: state.settings.max_connections,
+        max_per_address: state.settings.max_connections_per_address,
+        header_read_timeout: state.settings.header_read_timeout,
+    };
+    let reload = tls_server
+        .as_ref()
+        .map(|t| t.spawn_reload(state.settings.tls_reload_interval, stop.clone()));
+    let scheme = if tls_server.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let plain = match &state.settings.loopback_plain_listen {
+        Some(l) => Some(loopback_plain(l, &app, &limits, &stop).await?),
+        None => None,
+    };
     let pms = state.pms.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-        for j in jobs.into_iter().chain(housekeeping) {
+        let served = listener::serve(listener, app, limits, tls_server, stop.clone()).await;
+        if let Some(p) = plain {
+            let _ = p.await;
+        }
+        for j in jobs.into_iter().chain(housekeeping).chain(reload) {
             j.abort();
         }
         pms.stop_all();
@@ -168,11 +204,55 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
     tracing::info!(%addr, server = %config.server, "innsync serving");
     Ok(Running {
         addr,
+        scheme,
         admin_token,
         task,
         cluster,
         shutdown,
     })
+}
+
+/// Serves `app` in plain HTTP on a loopback address too (the demo's browser UI).
+async fn loopback_plain(
+    listen: &str,
+    app: &axum::Router,
+    limits: &listener::ConnectionLimits,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, ServeError> {
+    let (l, addr) = bind(listen).await?;
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::Listen {
+            addr: addr.to_string(),
+            source: std::io::Error::other("plain HTTP is served on a loopback address only"),
+        });
+    }
+    tracing::info!(%addr, "plain HTTP on loopback");
+    Ok(tokio::spawn(listener::serve(
+        l,
+        app.clone(),
+        limits.clone(),
+        None,
+        stop.clone(),
+    )))
+}
+
+/// The listener's TLS, when certificates are configured. An environment file that gives this
+/// server an `https://` URL needs them: plain HTTP is served only when asked for (an `http://`
+/// URL, or no environment).
+fn listener_tls(config: &ServerConfig) -> Result<Option<Arc<tls::TlsServer>>, ServeError> {
+    let files = &config.settings.tls;
+    if files.serves_tls() {
+        return Ok(Some(tls::TlsServer::load(files.clone())?));
+    }
+    if let Some(env) = &config.environment {
+        if env.me.url.scheme() == "https" {
+            return Err(ServeError::Tls(tls::TlsError::Config(format!(
+                "the environment file gives {} the URL {}, but no tls_cert and tls_key are set",
+                env.me.code, env.me.url
+            ))));
+        }
+    }
+    Ok(None)
 }
 
 /// The writer's limits and the environment's owners, holders and archives.
@@ -252,8 +332,11 @@ async fn open_store(
                 clock.clone(),
                 writer_settings,
             )?;
+            // The nodes talk to each other with the server's TLS.
+            let mut c = c.clone();
+            c.tls = tls::client_config(&config.settings.tls)?;
             let node = innsync_cluster::ClusterNode::start(
-                c.clone(),
+                c,
                 &config.data_dir,
                 config.data_dir.join(innsync_store::DB_FILE),
                 replica,

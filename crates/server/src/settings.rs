@@ -21,10 +21,43 @@ pub struct Settings {
     pub write_queue_limit: usize,
     /// Most commands in one group commit.
     pub write_batch_limit: usize,
-    /// Longest time a request may take before it is answered 503.
+    /// Longest time a request of the public API may take, from its headers to its answer,
+    /// before it is answered 503 (the whole-request deadline).
     pub request_timeout: Duration,
-    /// Most requests served at once; others wait.
+    /// Most requests of the public API (and UI) served at once; others wait.
     pub max_concurrent_requests: usize,
+    // --- Safe on the open internet (issue 16) ---
+    /// Longest wait for a request's headers, for the next request on an idle connection and
+    /// for a TLS handshake; the connection is closed beyond.
+    pub header_read_timeout: Duration,
+    /// Longest pause while a request body is read (between two pieces of it); the request is
+    /// refused beyond.
+    pub body_read_timeout: Duration,
+    /// The whole-request deadline of routes between servers (peer and cluster), which
+    /// long-poll for up to 30 s.
+    pub peer_route_timeout: Duration,
+    /// Connections open at once (kept below the process's file limit).
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// Requests between servers (peer and cluster routes) served at once, in their own pool:
+    /// the public API cannot starve replication.
+    pub max_concurrent_peer_requests: usize,
+    /// Login attempts per account per minute (429 beyond).
+    pub login_per_account_per_minute: u32,
+    /// Login attempts per client address per minute (429 beyond).
+    pub login_per_address_per_minute: u32,
+    /// TLS certificate, key and the environment's CA (none: plain HTTP).
+    pub tls: crate::tls::TlsFiles,
+    /// Whether routes between servers require a client certificate from the environment's CA
+    /// (mutual TLS) besides the peer token.
+    pub peer_mtls: bool,
+    /// How often the TLS files are looked at for a new certificate.
+    pub tls_reload_interval: Duration,
+    /// A second listener serving plain HTTP on a loopback address only (`127.0.0.1:7000`): a
+    /// browser on the same machine opens the UI without a certificate warning while the
+    /// server's own listener, and every link between servers, is TLS. None by default.
+    pub loopback_plain_listen: Option<String>,
     /// How often an idle PMS link looks for outbox events it was not woken for.
     pub pms_outbox_poll: Duration,
     /// Pause before a PMS message that failed every resend is tried again.
@@ -111,8 +144,20 @@ impl Default for Settings {
             auth_cache_limit: 10_000,
             write_queue_limit: 8_192,
             write_batch_limit: 2_048,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
             max_concurrent_requests: 1_024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            peer_route_timeout: Duration::from_secs(90),
+            max_connections: 4_096,
+            max_connections_per_address: 128,
+            max_concurrent_peer_requests: 256,
+            login_per_account_per_minute: 10,
+            login_per_address_per_minute: 30,
+            tls: crate::tls::TlsFiles::default(),
+            peer_mtls: false,
+            tls_reload_interval: Duration::from_secs(10),
+            loopback_plain_listen: None,
             pms_outbox_poll: Duration::from_millis(500),
             pms_retry_delay: Duration::from_secs(2),
             pull_wait: Duration::from_secs(10),
@@ -166,6 +211,14 @@ fn duration(v: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a rate per minute (at least one).
+fn per_minute(v: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{v:?} is not a count per minute (1 or more)"))
+}
+
 /// Parses a signed duration (`-90s`, `+2m`, `250ms`) for [`Settings::clock_offset`].
 fn signed_duration(v: &str) -> Result<chrono::TimeDelta, String> {
     let (negative, magnitude) = match v.strip_prefix('-') {
@@ -179,6 +232,7 @@ fn signed_duration(v: &str) -> Result<chrono::TimeDelta, String> {
 
 impl Settings {
     /// Overrides one setting by its name (`innsync serve --setting handover_timeout=10s`).
+    #[allow(clippy::too_many_lines, reason = "one arm per setting, read as a list")]
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let count = |v: &str| {
             v.parse::<usize>()
@@ -194,6 +248,38 @@ impl Settings {
             "write_batch_limit" => self.write_batch_limit = count(value)?,
             "request_timeout" => self.request_timeout = duration(value)?,
             "max_concurrent_requests" => self.max_concurrent_requests = count(value)?,
+            "header_read_timeout" => self.header_read_timeout = duration(value)?,
+            "body_read_timeout" => self.body_read_timeout = duration(value)?,
+            "peer_route_timeout" => self.peer_route_timeout = duration(value)?,
+            "max_connections" => self.max_connections = count(value)?,
+            "max_connections_per_address" => self.max_connections_per_address = count(value)?,
+            "max_concurrent_peer_requests" => self.max_concurrent_peer_requests = count(value)?,
+            "login_per_account_per_minute" => {
+                self.login_per_account_per_minute = per_minute(value)?
+            }
+            "login_per_address_per_minute" => {
+                self.login_per_address_per_minute = per_minute(value)?
+            }
+            "tls_cert" => self.tls.cert = Some(value.into()),
+            "tls_key" => self.tls.key = Some(value.into()),
+            "tls_ca" => self.tls.ca = Some(value.into()),
+            "peer_mtls" => {
+                self.peer_mtls = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
+            }
+            "tls_reload_interval" => self.tls_reload_interval = duration(value)?,
+            "loopback_plain_listen" => {
+                let addr: std::net::SocketAddr = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:7000"))?;
+                if !addr.ip().is_loopback() {
+                    return Err(format!(
+                        "{value}: plain HTTP is served on a loopback address only"
+                    ));
+                }
+                self.loopback_plain_listen = Some(value.to_string());
+            }
             "pms_outbox_poll" => self.pms_outbox_poll = duration(value)?,
             "pms_retry_delay" => self.pms_retry_delay = duration(value)?,
             "pull_wait" => self.pull_wait = duration(value)?,
@@ -267,7 +353,19 @@ impl Settings {
             }
             other => return Err(format!("no setting named {other:?}")),
         }
-        if self.max_body_bytes == 0 || self.max_list_limit == 0 || self.pull_batch == 0 {
+        if self.max_body_bytes == 0
+            || self.max_list_limit == 0
+            || self.pull_batch == 0
+            || self.max_connections == 0
+            || self.max_connections_per_address == 0
+            || self.max_concurrent_requests == 0
+            || self.max_concurrent_peer_requests == 0
+            || self.header_read_timeout.is_zero()
+            || self.body_read_timeout.is_zero()
+            || self.request_timeout.is_zero()
+            || self.peer_route_timeout.is_zero()
+            || self.tls_reload_interval.is_zero()
+        {
             return Err(format!("{name} must be more than zero"));
         }
         if self.cluster.election_min <= self.cluster.heartbeat

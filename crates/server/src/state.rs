@@ -28,6 +28,11 @@ pub struct AppState {
     pub env: Option<Arc<crate::replication::EnvContext>>,
     /// This node of an HA cluster; `None` for a single node.
     pub cluster: Option<Arc<innsync_cluster::ClusterNode>>,
+    /// TLS for links to peers and cluster nodes (the environment's CA, this server's
+    /// certificate for mutual TLS); `None`: plain HTTP, as the URLs say.
+    pub peer_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The client a cluster node relays requests to the leader with (TLS as `peer_tls`).
+    pub node_http: reqwest::Client,
 }
 
 impl AppState {
@@ -43,6 +48,8 @@ impl AppState {
             pms: Arc::new(crate::pms::PmsLinks::default()),
             env: None,
             cluster: None,
+            peer_tls: None,
+            node_http: reqwest::Client::new(),
         }
     }
 

@@ -22,7 +22,17 @@ pub async fn submit(
     actor: &str,
     idempotency_key: Option<String>,
 ) -> Result<WriteOutcome, StoreError> {
-    state.writer.submit(cmd, actor, idempotency_key).await
+    let out = state.writer.submit(cmd, actor, idempotency_key).await?;
+    // A user changed here (disabled, new password, new roles): no cached token of theirs
+    // keeps its old rights.
+    if let Outcome::Written {
+        record: Record::User(u),
+        ..
+    } = out.outcome()
+    {
+        state.auth.forget_user(&u.username);
+    }
+    Ok(out)
 }
 
 /// Writes to this server's own tables (tokens, PMS links, the pending queue), durably.
@@ -66,7 +76,19 @@ pub async fn replicate_partial(
     changes: Vec<Change>,
     skipped: Option<Skipped>,
 ) -> Result<ReplicationReport, StoreError> {
-    state.writer.replicate_partial(changes, skipped).await
+    let users: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match &c.record {
+            Record::User(u) => Some(u.username.clone()),
+            _ => None,
+        })
+        .collect();
+    let report = state.writer.replicate_partial(changes, skipped).await?;
+    // A user changed on another server: their cached tokens here are looked up again.
+    for u in &users {
+        state.auth.forget_user(u);
+    }
+    Ok(report)
 }
 
 /// Applies this server's own changes recovered from a peer after a restore.

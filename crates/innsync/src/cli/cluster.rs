@@ -76,6 +76,7 @@ impl ClusterArgs {
             secret,
             bootstrap: self.cluster_bootstrap,
             settings: settings.cluster.clone(),
+            tls: None,
         }))
     }
 }

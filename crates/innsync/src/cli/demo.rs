@@ -35,6 +35,10 @@ const DEMO_RULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1
 /// The night the drill sells, days from today: clear of the sample bookings.
 const DRILL_NIGHT: u64 = 20;
 
+/// The demo's servers listen with TLS this many ports above their plain loopback UI ports
+/// (`--port`, +1, +2), and talk TLS to each other there with certificates of their own CA.
+const TLS_PORT_OFFSET: u16 = 10;
+
 /// The demo login.
 pub const DEMO_USER: &str = "demo";
 /// The demo password.
@@ -50,17 +54,17 @@ initial_master = "WB"
 [[servers]]
 code = "WB"
 role = "web"
-url = "http://127.0.0.1:{wb}"
+url = "https://127.0.0.1:{wb}"
 
 [[servers]]
 code = "RS"
 role = "reservation"
-url = "http://127.0.0.1:{rs}"
+url = "https://127.0.0.1:{rs}"
 
 [[servers]]
 code = "PA"
 role = "property"
-url = "http://127.0.0.1:{pa}"
+url = "https://127.0.0.1:{pa}"
 properties = ["KRL"]
 
 # The lodge keeps all but 2 rooms of each type a night for the web; 3 days before a night the
@@ -84,15 +88,28 @@ units = 1
 days_ahead = 60
 release_days = 2
 "#,
-        wb = port,
-        rs = port + 1,
-        pa = port + 2
+        wb = port + TLS_PORT_OFFSET,
+        rs = port + 1 + TLS_PORT_OFFSET,
+        pa = port + 2 + TLS_PORT_OFFSET
     )
+}
+
+/// One demo server's settings: TLS with its certificate, and the browser UI (and the demo's
+/// own calls) in plain HTTP on loopback at `ui`.
+fn server_settings(base: &Settings, certs: &std::path::Path, code: &str, ui: &str) -> Settings {
+    let mut s = base.clone();
+    s.tls = innsync_server::tls::TlsFiles {
+        cert: Some(certs.join(format!("{code}.pem"))),
+        key: Some(certs.join(format!("{code}-key.pem"))),
+        ca: Some(certs.join("ca.pem")),
+    };
+    s.loopback_plain_listen = Some(ui.to_string());
+    s
 }
 
 #[allow(
     clippy::too_many_lines,
-    reason = "the demo's start, seed and report in order; split when it next grows"
+    reason = "the demo's script, step by step: files, certificates, servers, seed, drill, banner"
 )]
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     super::init_logging("warn");
@@ -106,7 +123,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let token = crate::client::random_token();
     let env_path = dir.join("environment.toml");
-    if !env_path.exists() {
+    // A data directory of an older demo (plain links) gets the TLS environment file.
+    let plain_file = std::fs::read_to_string(&env_path)
+        .map(|t| !t.contains("https://"))
+        .unwrap_or(true);
+    if plain_file {
         std::fs::write(
             &env_path,
             environment_file(a.port, &crate::client::random_token()),
@@ -122,7 +143,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             if *from == to || (*from != "PA" && to != "PA") {
                 continue;
             }
-            let upstream = format!("127.0.0.1:{}", port_of(to))
+            let upstream = format!("127.0.0.1:{}", port_of(to) + TLS_PORT_OFFSET)
                 .parse()
                 .context("proxy address")?;
             let proxy = innsync_faultproxy::Proxy::start("127.0.0.1:0", upstream)
@@ -130,13 +151,23 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
                 .context("starting the demo's link proxy")?;
             peer_urls[i].push((
                 ServerCode::parse(to).map_err(anyhow::Error::msg)?,
-                format!("http://{}", proxy.addr()),
+                format!("https://{}", proxy.addr()),
             ));
             to_pa.push(proxy);
         }
     }
+    // The servers' certificates, from a CA of the demo's own (made once per data directory).
+    let certs = dir.join("certs");
+    super::cert::issue(
+        &super::serve::read_environment(&env_path)?,
+        &certs,
+        &[],
+        &[],
+    )
+    .context("making the demo's certificates")?;
     let settings = Settings {
         allotment_rule_interval: DEMO_RULE_INTERVAL,
+        peer_mtls: true,
         ..Settings::default()
     };
     let mut running = Vec::new();
@@ -145,20 +176,22 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     for (i, code) in codes.into_iter().enumerate() {
         let server = ServerCode::parse(code).map_err(anyhow::Error::msg)?;
         let env = super::serve::load_environment(&env_path, &server, &peer_urls[i])?;
+        let ui = format!("127.0.0.1:{}", a.port + i as u16);
+        let settings = server_settings(&settings, &certs, code, &ui);
         let config = ServerConfig {
             data_dir: dir.join(code),
-            listen: format!("127.0.0.1:{}", a.port + i as u16),
+            listen: format!("127.0.0.1:{}", a.port + i as u16 + TLS_PORT_OFFSET),
             server,
             admin_token: Some(token.clone()),
-            settings: settings.clone(),
+            settings,
             environment: Some(Arc::new(env)),
             cluster: None,
         };
         let r = innsync_server::start(config, history.clock())
             .await
             .with_context(|| format!("starting demo server {code}"))?;
-        apis.push(Api::new(&format!("http://{}", r.addr), &token)?);
-        running.push((code, r));
+        apis.push(Api::new(&format!("http://{ui}"), &token)?);
+        running.push((code, r, ui));
     }
     // The admin user is created on the master and reaches the others by replication.
     for api in &apis {
@@ -176,17 +209,20 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         Some(super::demo_drill::run(&apis, &to_pa, "KRL", "STD", night).await?)
     };
     println!("innsync demo: an environment of three servers with sample data");
-    for ((code, r), role) in running.iter().zip([
+    for ((code, r, ui), role) in running.iter().zip([
         "web, master",
         "reservation office",
         "property server, owns KRL",
     ]) {
-        println!("  {code}  http://{}   ({role})", r.addr);
+        println!(
+            "  {code}  http://{ui}   ({role}; links to the other servers: TLS on {})",
+            r.addr
+        );
     }
     println!("  login       {DEMO_USER} / {DEMO_PASSWORD}   (POST /api/v1/login on any server)");
     println!("  admin token {token}");
     println!("  data        {}", dir.display());
-    let base = format!("http://{}", running[0].1.addr);
+    let base = format!("http://{}", running[0].2);
     println!("  try: curl -H 'Authorization: Bearer {token}' '{base}/api/v1/environment'");
     if let Some(report) = drill {
         print!("{report}");
@@ -199,10 +235,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         println!("Ctrl-C stops the demo.");
         super::serve::wait_for_stop().await;
     }
-    for (_, r) in &running {
+    for (_, r, _) in &running {
         r.stop();
     }
-    for (_, r) in running {
+    for (_, r, _) in running {
         r.task.await.context("server task")??;
     }
     Ok(())

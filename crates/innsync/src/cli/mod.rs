@@ -10,6 +10,7 @@ pub mod bench_queue;
 pub mod bench_quote;
 pub mod bench_replication;
 pub mod bench_scale;
+pub mod cert;
 pub mod chaos;
 pub mod check;
 pub mod cluster;

@@ -145,7 +145,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     {
         // Best effort: whoever started us may have stopped reading; that is no reason to stop.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening http://{}", running.addr);
+        let _ = writeln!(out, "listening {}://{}", running.scheme, running.addr);
         if let Some(t) = &running.admin_token {
             let _ = writeln!(
                 out,

@@ -4,7 +4,7 @@
 //! /api/v1/records/delete` deletes a guest, a note or a closed booking where it is owned.
 
 use super::reference::write;
-use crate::auth::{Caller, Permission};
+use crate::auth::Permission;
 use crate::extract::{ApiJson, IdempotencyKey};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use serde::Deserialize;
 /// source record, when there is one and it is independent).
 pub(crate) async fn import(
     State(state): State<AppState>,
-    caller: Caller,
+    crate::auth::AdminCaller(caller): crate::auth::AdminCaller,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(copy): ApiJson<CopyRequest>,
 ) -> ApiResult<Response> {
@@ -54,7 +54,7 @@ fn kind(s: &str) -> ApiResult<RecordKind> {
 /// `POST /api/v1/copies/delete`: the source of a linked copy deletes it.
 pub(crate) async fn delete_copy(
     State(state): State<AppState>,
-    caller: Caller,
+    crate::auth::AdminCaller(caller): crate::auth::AdminCaller,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(b): ApiJson<DeleteCopyBody>,
 ) -> ApiResult<Response> {
@@ -79,7 +79,7 @@ pub(crate) struct DeleteBody {
 /// `POST /api/v1/records/delete`: deletes a record owned here (`?forward=true` asks its owner).
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    crate::auth::AdminCaller(caller): crate::auth::AdminCaller,
     crate::extract::Forward(fwd): crate::extract::Forward,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(b): ApiJson<DeleteBody>,

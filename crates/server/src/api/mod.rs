@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/login", post(users::login))
         .route("/me", get(users::me))
+        .route("/logout", post(users::logout))
         .route("/users", get(users::list).post(users::create))
         .route(
             "/properties",
@@ -137,22 +138,6 @@ pub fn router(state: AppState) -> Router {
         .route("/pms/links/{name}", put(pms::put_link))
         .route("/pms/links/{name}/reset", post(pms::reset))
         .route("/pms/{name}/reset", post(pms::reset))
-        .route(
-            "/replication/pull",
-            post(crate::replication::endpoint::pull),
-        )
-        .route(
-            "/replication/relay",
-            post(crate::replication::owner_relay::relay_endpoint),
-        )
-        .route(
-            "/replication/offer",
-            post(crate::replication::ownership::offer),
-        )
-        .route(
-            "/replication/await",
-            post(crate::replication::ownership::await_record),
-        )
         .route("/copies", post(copies::import))
         .route("/copies/delete", post(copies::delete_copy))
         .route("/records/delete", post(copies::delete))
@@ -170,7 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conflicts/{id}/{action}", post(ops::settle_conflict))
         .route("/environment/takeover", post(ops::takeover))
         .route("/openapi.json", get(ops::openapi));
-    Router::new()
+    let public = Router::new()
         .nest("/api/v1", api)
         .merge(crate::ui::router())
         .route("/healthz", get(ops::healthz))
@@ -184,13 +169,65 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not accept that method",
             )
         })
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // One pool for the whole public API and UI (a per-route limit would let one route's
+        // stalled requests take a route-sized share each).
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            std::sync::Arc::new(tokio::sync::Semaphore::new(
+                state.settings.max_concurrent_requests,
+            )),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.request_timeout,
+        ));
+    public
+        .merge(peer_router(&state))
+        // Authenticated from the headers before any body is read or any slot is taken.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::gate::api_gate,
+        ))
+        .layer(axum::middleware::from_fn(crate::gate::deadline_problem))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
-            state.settings.max_concurrent_requests,
-        ))
         .with_state(state)
+}
+
+/// The routes between servers of an environment, in their own pool (the public API cannot
+/// starve replication) and behind the peer gate (no body is read for an unproven peer).
+fn peer_router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/replication/pull",
+            post(crate::replication::endpoint::pull),
+        )
+        .route(
+            "/api/v1/replication/relay",
+            post(crate::replication::owner_relay::relay_endpoint),
+        )
+        .route(
+            "/api/v1/replication/offer",
+            post(crate::replication::ownership::offer),
+        )
+        .route(
+            "/api/v1/replication/await",
+            post(crate::replication::ownership::await_record),
+        )
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            std::sync::Arc::new(tokio::sync::Semaphore::new(
+                state.settings.max_concurrent_peer_requests,
+            )),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.peer_route_timeout,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::gate::peer_gate,
+        ))
 }

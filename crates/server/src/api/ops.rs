@@ -26,6 +26,19 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         let (code, body) = crate::cluster_http::readiness(node);
         return (code, Json(body)).into_response();
     }
+    // Writes failing (a full disk): not ready until one succeeds again.
+    if state
+        .writer
+        .stats()
+        .last_write_failed
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "server": state.writer.server(), "detail": "the last write failed (disk full or read-only?); see the server's log" })),
+        )
+            .into_response();
+    }
     let probe = state.read(|r| r.master()).await;
     match probe {
         Ok((master, epoch)) => {

@@ -28,22 +28,36 @@ pub(crate) struct Login {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    crate::auth::ClientAddr(addr): crate::auth::ClientAddr,
     ApiJson(l): ApiJson<Login>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let wrong = || Problem::unauthorized("wrong username or password");
+    let throttle = state.auth.login_throttle(&state.settings);
+    if let Err(wait) = throttle.admit(&l.username, addr) {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many failed logins for this account or address; try again in {wait} s"),
+        );
+        p.retry_after = Some(wait);
+        return Err(p);
+    }
     if l.password.len() > MAX_PASSWORD_LEN {
+        throttle.failed(&l.username, false, addr);
         return Err(wrong());
     }
     let name = l.username.clone();
-    let user = state
-        .read(move |r| r.user(&name))
-        .await?
-        .ok_or_else(wrong)?;
+    let Some(user) = state.read(move |r| r.user(&name)).await? else {
+        throttle.failed(&l.username, false, addr);
+        return Err(wrong());
+    };
     let hash = user.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&l.password, &hash))
+    let password = l.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| Problem::unavailable(e.to_string()))?;
     if !ok {
+        throttle.failed(&l.username, true, addr);
         return Err(wrong());
     }
     check_user(&state, &user)?;
@@ -58,6 +72,29 @@ pub(crate) async fn login(
     Ok(Json(
         json!({ "token": token, "username": user.username, "roles": user.roles }),
     ))
+}
+
+/// `POST /api/v1/logout`: revokes the token the request was made with, at once (the auth
+/// cache forgets it too).
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<StatusCode> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| Problem::unauthorized("Authorization must be Bearer TOKEN"))?;
+    let hash = token_hash(token);
+    crate::write::local(
+        &state,
+        innsync_store::LocalWrite::RevokeToken { hash: hash.clone() },
+    )
+    .await?;
+    state.auth.forget(&hash);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(crate) async fn me(caller: Caller, State(state): State<AppState>) -> Json<serde_json::Value> {

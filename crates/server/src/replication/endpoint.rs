@@ -45,7 +45,7 @@ pub struct PullAnswer {
 }
 
 /// Checks that the caller is a server of this environment with the same file.
-pub(super) fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<ServerCode> {
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<ServerCode> {
     let Some(ctx) = &state.env else {
         return Err(Problem::not_found(
             "this server is not part of an environment",

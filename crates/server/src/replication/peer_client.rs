@@ -63,7 +63,7 @@ pub async fn peer_post<B: Serialize>(
             "{target} is not a peer"
         ))));
     };
-    let client = reqwest::Client::builder()
+    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(state.settings.peer_connect_timeout)
         .timeout(timeout)
         .build()

@@ -10,6 +10,16 @@ use axum::Json;
 use innsync_store::{LocalWrite, PendingOp, PendingUpdate};
 use serde::Deserialize;
 
+/// The states a pending operation can be in: the only values `?state=` takes.
+pub const PENDING_STATES: [&str; 6] = [
+    "pending",
+    "in_progress",
+    "done",
+    "retry",
+    "failed",
+    "canceled",
+];
+
 /// `GET /api/v1/pending`.
 pub async fn list(
     State(state): State<AppState>,
@@ -17,6 +27,14 @@ pub async fn list(
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = crate::extract::list_limit(&state, q.limit)?;
+    if let Some(s) = &q.state {
+        if !PENDING_STATES.contains(&s.as_str()) {
+            return Err(Problem::invalid(format!(
+                "state: {s:?} is not one of {}",
+                PENDING_STATES.join(", ")
+            )));
+        }
+    }
     let (st, pool) = (q.state.clone(), q.pool.clone());
     let (ops, summary) = state
         .read(move |r| {

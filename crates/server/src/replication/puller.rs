@@ -50,7 +50,7 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
         return;
     };
     let s = state.settings.clone();
-    let client = match reqwest::Client::builder()
+    let client = match crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(s.peer_connect_timeout)
         .tcp_nodelay(true)
         .build()
@@ -226,7 +226,7 @@ pub async fn transfer_now(
         .get(peer)
         .cloned()
         .ok_or_else(|| Problem::invalid(format!("{peer} is not a peer of {}", ctx.me.code)))?;
-    let client = reqwest::Client::builder()
+    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(state.settings.peer_connect_timeout)
         .build()
         .map_err(|e| Problem::unavailable(e.to_string()))?;

@@ -236,6 +236,7 @@ fn run_batch(
                 }
             }
             st.stats.batches.fetch_add(1, Ordering::Relaxed);
+            st.stats.last_write_failed.store(false, Ordering::Relaxed);
             st.stats
                 .changes
                 .fetch_add(st.counters.last_seq - before.last_seq, Ordering::Relaxed);
@@ -254,6 +255,7 @@ fn run_batch(
             }
             st.cache.borrow_mut().clear();
             st.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+            st.stats.last_write_failed.store(true, Ordering::Relaxed);
             tracing::error!(error = %e, commands = n, "batch failed; nothing of it acknowledged");
             Err(StoreError::Unavailable(format!("the write failed: {e}")))
         }

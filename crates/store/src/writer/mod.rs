@@ -83,6 +83,9 @@ pub struct WriterStats {
     pub changes: AtomicU64,
     /// Commits that failed (each failing its whole batch).
     pub commit_failures: AtomicU64,
+    /// Whether the last transaction failed (a full disk, a read-only file): `/readyz` says
+    /// not ready until a write succeeds again.
+    pub last_write_failed: std::sync::atomic::AtomicBool,
     /// Largest batch seen.
     pub max_batch: AtomicU64,
 }
