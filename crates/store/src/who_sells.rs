@@ -138,6 +138,7 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         let pa = Authority::parse("server:PA").unwrap();
         let a = Availability {
+            position: Default::default(),
             property: "KRL".into(),
             from: d,
             to: d.succ_opt().unwrap(),
