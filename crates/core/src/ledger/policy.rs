@@ -185,6 +185,8 @@ mod tests {
             guest_id: RecordId::parse("LG-000002").unwrap(),
             guest_name: "Ann".into(),
             reservation_number: None,
+            reservation: None,
+            agent: None,
             status: BookingStatus::Provisional,
             hold_until: None,
             holder: Authority::Server(server.clone()),

@@ -9,8 +9,8 @@ mod copies;
 mod folio;
 mod invoice_html;
 mod reports;
-mod terms;
 mod reservations;
+mod terms;
 
 pub(crate) use folio::audit_summary;
 pub(crate) use invoice_html::{money as invoice_money, render as invoice_page};
