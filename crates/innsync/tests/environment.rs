@@ -928,8 +928,14 @@ async fn a_handover_to_a_target_that_cannot_catch_up_aborts_and_the_master_stays
     let (wb, rs) = (wb_server.api(), rs_server.api());
     admin_known(&rs).await;
     seed_rvc(&wb, 1).await;
-    // RS can no longer pull from WB: it can never hold everything WB holds.
+    // RS can no longer pull from WB: it can never hold everything WB holds (one more env write
+    // after the cut, so that RS lacks something even if it pulled the seed just before it).
     rs_to_wb.cut();
+    wb.ok(
+        "/api/v1/properties",
+        json!({"code": "RV2", "name": "River Camp Two", "timezone": "UTC", "currency": "ZAR"}),
+    )
+    .await;
     let started = std::time::Instant::now();
     let h = wb
         .post("/api/v1/environment/handover", json!({"to": "RS"}))

@@ -294,7 +294,9 @@ async fn a_family_is_quoted_and_booked_on_a_derived_plan() {
         let http = api.http.clone();
         async move {
             http.get(url)
-                .header("cookie", format!("innsync_session={}", common::TOKEN))
+                // The session cookie is named per server (a server outside an environment:
+                // by its code alone).
+                .header("cookie", format!("innsync_session_WB={}", common::TOKEN))
                 .send()
                 .await
                 .unwrap()

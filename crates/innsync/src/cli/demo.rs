@@ -398,7 +398,10 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
     }
     super::demo_money::seed(web, property_server, &money).await?;
     let hold = (Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
-    property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "FAM", "arrival": day(10), "departure": day(14), "units": 2,
+    // Two standard chalets: the lodge's server sells from what it holds, and the allotment rule
+    // keeps both family units for the web (granted while the demo seeds, so a family unit sold
+    // here could race the grant).
+    property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "STD", "arrival": day(24), "departure": day(28), "units": 2,
         "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;
     super::demo_guests::seed(web).await?;
     super::demo_resv::seed(web, property_server, day).await?;

@@ -3,6 +3,8 @@
 //! three lines booked for it; a safari agent on the master whose contracted allotment is the
 //! office's `office-float-RVC` rule (its bookings are sold by RS, forwarded there); a wedding
 //! party's reservation of several room types, occupancies and dates; and one line edited.
+//! Everything the lodge's server sells here comes from what it holds: the web keeps two units of
+//! each type (`web-keeps-2-of-KRL`), so the family units are the web's to sell.
 
 use crate::client::Api;
 use reqwest::Method;
@@ -37,8 +39,7 @@ pub async fn seed(
             "notes": "Tour group: vegetarian dinner for four",
             "lines": [
                 {"room_type": "STD", "units": 2, "adults": 2},
-                {"room_type": "LUX", "adults": 2},
-                {"room_type": "FAM", "adults": 2, "children": [6, 9]}
+                {"room_type": "LUX", "adults": 2}
             ]}),
         )
         .await?;
@@ -51,7 +52,7 @@ pub async fn seed(
             "lines": [
                 {"room_type": "LUX", "adults": 2, "rate_plan": "BAR", "departure": day(15)},
                 {"room_type": "STD", "units": 2, "adults": 2, "rate_plan": "BAR"},
-                {"room_type": "FAM", "adults": 2, "children": [1, 7], "rate_plan": "BAR"}
+                {"room_type": "STD", "adults": 1, "children": [7], "rate_plan": "BAR"}
             ]}),
         )
         .await?;

@@ -71,6 +71,7 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<LoginQuery>) ->
 /// POST `/ui/login`: checks the password, starts a session, goes where the user was going.
 pub async fn submit(
     State(state): State<AppState>,
+    crate::auth::ClientAddr(addr): crate::auth::ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> UiResult<Response> {
@@ -86,11 +87,21 @@ pub async fn submit(
             .into_response()
     };
     let wrong = "Wrong username or password.";
+    // The same throttle as the API's login: per account and per address, before the password.
+    let throttle = state.auth.login_throttle(&state.settings);
+    if let Err(wait) = throttle.admit(&form.username, addr) {
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed logins for this account or address; try again in {wait} s."),
+        ));
+    }
     if form.username.is_empty() || form.password.len() > MAX_PASSWORD_LEN {
+        throttle.failed(&form.username, false, addr);
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     }
     let name = form.username.clone();
     let Some(user) = state.read(move |r| r.user(&name)).await? else {
+        throttle.failed(&form.username, false, addr);
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     };
     let hash = user.password_hash.clone();
@@ -99,6 +110,7 @@ pub async fn submit(
         .await
         .map_err(|e| Problem::unavailable(e.to_string()))?;
     if !ok {
+        throttle.failed(&form.username, true, addr);
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     }
     if let Err(p) = check_user(&state, &user) {
