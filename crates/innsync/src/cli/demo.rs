@@ -35,6 +35,21 @@ const DEMO_RULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1
 /// The night the drill sells, days from today: clear of the sample bookings.
 const DRILL_NIGHT: u64 = 20;
 
+/// The zone every demo property keeps its days in.
+const DEMO_ZONE: chrono_tz::Tz = chrono_tz::Africa::Johannesburg;
+
+/// Today at the demo's lodges. Their day begins two hours before UTC's, so between 22:00 and
+/// midnight UTC a date taken from UTC would already lie in the past there and the core would
+/// (rightly) refuse an arrival on it.
+pub fn today() -> chrono::NaiveDate {
+    day_at_lodges(Utc::now())
+}
+
+/// The lodges' date at the instant `now`.
+fn day_at_lodges(now: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&DEMO_ZONE).date_naive()
+}
+
 /// The demo's servers listen with TLS this many ports above their plain loopback UI ports
 /// (`--port`, +1, +2), and talk TLS to each other there with certificates of their own CA.
 const TLS_PORT_OFFSET: u16 = 10;
@@ -205,7 +220,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         None
     } else {
         let apis: [Api; 3] = [apis[0].clone(), apis[1].clone(), apis[2].clone()];
-        let night = Utc::now().date_naive() + Days::new(DRILL_NIGHT);
+        let night = today() + Days::new(DRILL_NIGHT);
         Some(super::demo_drill::run(&apis, &to_pa, "KRL", "STD", night).await?)
     };
     println!("innsync demo: an environment of three servers with sample data");
@@ -228,7 +243,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         print!("{report}");
         println!(
             "  see who holds what: {base}/ui/grid?property=KRL&from={}",
-            Utc::now().date_naive() + Days::new(DRILL_NIGHT - 3)
+            today() + Days::new(DRILL_NIGHT - 3)
         );
     }
     if !a.seed_only {
@@ -267,7 +282,7 @@ async fn wait_for_admin(api: &Api) -> anyhow::Result<()> {
 )]
 pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
     let api = web;
-    let today = Utc::now().date_naive();
+    let today = today();
     let day = |n: u64| (today + Days::new(n)).to_string();
     api.post_ok(
         "/api/v1/users",
@@ -288,7 +303,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
         (
             "KRL",
             "Kraal Lodge",
-            "Africa/Johannesburg",
+            DEMO_ZONE.name(),
             "ZAR",
             &[
                 ("STD", "Standard Chalet", 2, 6, 145_000),
@@ -299,7 +314,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
         (
             "RVC",
             "River Camp",
-            "Africa/Johannesburg",
+            DEMO_ZONE.name(),
             "ZAR",
             &[
                 ("TNT", "Safari Tent", 2, 8, 98_000),
@@ -420,5 +435,27 @@ struct TempDir(PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_at_lodges;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    /// The seed's days are the lodges' days: late in the UTC evening they have already moved
+    /// on, and an arrival "today" by UTC would be refused there as in the past.
+    #[test]
+    fn the_seed_counts_days_where_the_lodges_are() {
+        let late = Utc.with_ymd_and_hms(2026, 12, 4, 22, 30, 0).single();
+        let noon = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).single();
+        assert_eq!(
+            late.map(day_at_lodges),
+            NaiveDate::from_ymd_opt(2026, 12, 5)
+        );
+        assert_eq!(
+            noon.map(day_at_lodges),
+            NaiveDate::from_ymd_opt(2026, 12, 4)
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::client::Api;
 use anyhow::Context;
-use chrono::{Days, Utc};
+use chrono::Days;
 use reqwest::Method;
 use serde_json::json;
 
@@ -47,7 +47,7 @@ const RETURNING: [DemoGuest; 3] = [
 /// Books every returning guest's stays on `web`: the first creates the profile, the others
 /// refer to it; then their preferences are written on the profile.
 pub async fn seed(web: &Api) -> anyhow::Result<()> {
-    let today = Utc::now().date_naive();
+    let today = super::demo::today();
     let day = |n: u64| (today + Days::new(n)).to_string();
     for (name, email, phone, prefs, stays) in RETURNING {
         let mut guest_id: Option<String> = None;
