@@ -80,6 +80,15 @@ pub fn retry(conn: &Connection) -> Result<u64, StoreError> {
             }
             Err(StoreError::Sqlite(_)) => {
                 conn.execute_batch("ROLLBACK TO blocked; RELEASE blocked")?;
+                if let Some(a) =
+                    crate::fence_yield::apply_past_a_fenced_blocker(conn, &c.record, &stamp)?
+                {
+                    conn.prepare_cached("UPDATE conflicts SET status = 'applied' WHERE id = ?1")?
+                        .execute([id])?;
+                    if a == Applied::Written {
+                        applied += 1;
+                    }
+                }
             }
             Err(other) => return Err(other),
         }

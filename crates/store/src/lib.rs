@@ -13,6 +13,7 @@ pub mod blocked;
 pub mod change;
 pub mod error;
 pub mod fence;
+pub mod fence_yield;
 pub mod guests;
 pub mod holdings;
 pub mod ledger;

@@ -113,9 +113,20 @@ pub(super) fn run_replicate(
             }
             Err(StoreError::Sqlite(e)) => {
                 tx.execute_batch("ROLLBACK TO replicated; RELEASE replicated")?;
-                crate::blocked::quarantine(tx, c, &e.to_string(), &time_text(now))?;
-                tracing::warn!(origin = %c.origin, seq = c.seq, error = %e, "replicated change quarantined as a conflict");
-                report.conflicts += 1;
+                // Blocked by a fence's revert that a legitimate change built on: the revert
+                // gives way, as it would have had this change come first (finding 9).
+                if let Some(applied) =
+                    crate::fence_yield::apply_past_a_fenced_blocker(tx, &c.record, &stamp)?
+                {
+                    if applied == Applied::Stale {
+                        report.stale += 1;
+                    }
+                    report.applied += 1;
+                } else {
+                    crate::blocked::quarantine(tx, c, &e.to_string(), &time_text(now))?;
+                    tracing::warn!(origin = %c.origin, seq = c.seq, error = %e, "replicated change quarantined as a conflict");
+                    report.conflicts += 1;
+                }
             }
             Err(other) => return Err(other),
         }
