@@ -38,7 +38,8 @@ pub struct BenchArgs {
     /// large property), `cluster` (a three-node HA cluster:
     /// failover, throughput against one node, backup and restore), `all` (one table over
     /// every area, each in a reduced mode), `looktobook` (booking-engine reads with 1 booking
-    /// per 1,000) or `scale` (reads and a booking on stores of 10k and 100k bookings).
+    /// per 1,000), `scale` (reads and a booking on stores of 10k and 100k bookings) or `links`
+    /// (bytes on the peer link per booking and per idle second, visibility per link profile).
     #[arg(default_value = "bookings")]
     pub what: String,
     /// Changes written while the second server is offline (replication bench).
@@ -145,8 +146,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "all" => return super::bench_all::run(&a).await,
         "looktobook" => return super::bench_looktobook::run(&a).await,
         "scale" => return super::bench_scale::run(&a).await,
+        "links" => return super::bench_links::run(&a).await,
         other => bail!(
-            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster, all, looktobook or scale"
+            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster, all, looktobook, scale or links"
         ),
     }
     let f = measure_bookings(&a).await?;

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_all;
 pub mod bench_cluster;
+pub mod bench_links;
 pub mod bench_looktobook;
 pub mod bench_queue;
 pub mod bench_quote;

@@ -196,6 +196,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Peer answers up to this size are sent as they are; larger ones gzip-compressed.
+pub const COMPRESS_ABOVE_BYTES: u16 = 512;
+
 /// The routes between servers of an environment, in their own pool (the public API cannot
 /// starve replication) and behind the peer gate (no body is read for an unproven peer).
 fn peer_router(state: &AppState) -> Router<AppState> {
@@ -226,6 +229,14 @@ fn peer_router(state: &AppState) -> Router<AppState> {
             StatusCode::SERVICE_UNAVAILABLE,
             state.settings.peer_route_timeout,
         ))
+        // Answers between servers go gzip-compressed to a peer that asks for it (every
+        // innsync peer does): pulls are JSON, and links to lodges are slow and metered. An
+        // empty long-poll answer is left as it is: gzip's framing would make it longer.
+        .layer(
+            tower_http::compression::CompressionLayer::new().compress_when(
+                tower_http::compression::predicate::SizeAbove::new(COMPRESS_ABOVE_BYTES),
+            ),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::gate::peer_gate,
