@@ -10,6 +10,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::guests::search::MatchKind;
 use innsync_core::guests::ERASED_NAME;
@@ -35,36 +37,11 @@ async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
     )
     .unwrap();
     for c in [
-        Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "KRL".into(),
-            code: "A".into(),
-            name: "A".into(),
-            max_occupancy: 2,
-        },
-        Command::SetRate {
-            property: "KRL".into(),
-            room_type: "A".into(),
-            from: d("2026-11-01"),
-            to: d("2027-12-01"),
-            amount: 15_000,
-            currency: "ZAR".into(),
-        },
-        Command::CreateRoom {
-            property: "KRL".into(),
-            number: "101".into(),
-            room_type: "A".into(),
-        },
-        Command::CreateRoom {
-            property: "KRL".into(),
-            number: "102".into(),
-            room_type: "A".into(),
-        },
+        common::property("KRL", "Kraal", None),
+        common::room_type("KRL", "A", "A", 2),
+        common::rate("KRL", "A", d("2026-11-01"), d("2027-12-01"), 15_000),
+        common::room("KRL", "101", "A"),
+        common::room("KRL", "102", "A"),
     ] {
         w.submit(c, "admin", None).await.unwrap();
     }

@@ -10,6 +10,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::{
     BookingStatus, Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ReservationLine,
@@ -35,33 +37,18 @@ async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
         WriterSettings::default(),
     )
     .unwrap();
-    let mut cmds = vec![Command::CreateProperty {
-        code: "KRL".into(),
-        name: "Kraal".into(),
-        timezone: "UTC".into(),
-        currency: None,
-    }];
+    let mut cmds = vec![common::property("KRL", "Kraal", None)];
     for (ty, rooms) in [("A", ["101", "102"]), ("B", ["201", "202"])] {
-        cmds.push(Command::CreateRoomType {
-            property: "KRL".into(),
-            code: ty.into(),
-            name: ty.into(),
-            max_occupancy: 2,
-        });
-        cmds.push(Command::SetRate {
-            property: "KRL".into(),
-            room_type: ty.into(),
-            from: d("2026-11-01"),
-            to: d("2027-12-01"),
-            amount: 15_000,
-            currency: "ZAR".into(),
-        });
+        cmds.push(common::room_type("KRL", ty, ty, 2));
+        cmds.push(common::rate(
+            "KRL",
+            ty,
+            d("2026-11-01"),
+            d("2027-12-01"),
+            15_000,
+        ));
         for r in rooms {
-            cmds.push(Command::CreateRoom {
-                property: "KRL".into(),
-                number: r.into(),
-                room_type: ty.into(),
-            });
+            cmds.push(common::room("KRL", r, ty));
         }
     }
     for c in cmds {

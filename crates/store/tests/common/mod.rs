@@ -2,6 +2,14 @@
 //! small environment, and one server pulling another's changes until it has them all.
 #![allow(dead_code, reason = "each test crate uses part of it")]
 
+pub mod reference;
+
+#[allow(
+    unused_imports,
+    reason = "each test file uses its own few of the builders"
+)]
+pub use reference::{grant, property, rate, room, room_type};
+
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;
 use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
