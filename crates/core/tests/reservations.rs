@@ -57,7 +57,7 @@ impl World {
         ] {
             cmds.push(common::room_type("ENV", ty, ty, max));
             for r in rooms {
-                cmds.push(common::room("ENV", *r, ty));
+                cmds.push(common::room("ENV", r, ty));
             }
             cmds.push(Command::SetRate {
                 property: "ENV".into(),
