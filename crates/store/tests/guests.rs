@@ -12,30 +12,19 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::guests::search::MatchKind;
 use innsync_core::guests::ERASED_NAME;
 use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};
 use innsync_store::{Clock, ReadPool, WriteOutcome, Writer, WriterSettings, DB_FILE};
-use std::sync::Arc;
 
 fn clock() -> Clock {
-    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
-    Arc::new(move || t)
+    common::fixed_clock("2026-11-23T08:00:00Z")
 }
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use common::d;
 
 async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
-    let (w, reads) = Writer::open(
-        dir,
-        ServerCode::parse("WB").unwrap(),
-        clock(),
-        WriterSettings::default(),
-    )
-    .unwrap();
+    let (w, reads) = common::open_alone(dir, clock());
     for c in [
         common::property("KRL", "Kraal", None),
         common::room_type("KRL", "A", "A", 2),

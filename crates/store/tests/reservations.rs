@@ -12,31 +12,19 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::{
     BookingStatus, Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ReservationLine,
-    ServerCode,
 };
-use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
-use std::sync::Arc;
+use innsync_store::{Clock, ReadPool, Writer};
 
 fn clock() -> Clock {
-    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
-    Arc::new(move || t)
+    common::fixed_clock("2026-11-23T08:00:00Z")
 }
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use common::d;
 
 async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
-    let (w, reads) = Writer::open(
-        dir,
-        ServerCode::parse("WB").unwrap(),
-        clock(),
-        WriterSettings::default(),
-    )
-    .unwrap();
+    let (w, reads) = common::open_alone(dir, clock());
     let mut cmds = vec![common::property("KRL", "Kraal", None)];
     for (ty, rooms) in [("A", ["101", "102"]), ("B", ["201", "202"])] {
         cmds.push(common::room_type("KRL", ty, ty, 2));

@@ -55,3 +55,25 @@ pub async fn pull(to: (&Writer, &ReadPool), from: &ReadPool) {
         }
     }
 }
+
+/// A clock that stays at `t` (RFC 3339): every write of the test happens at that moment.
+pub fn fixed_clock(t: &str) -> Clock {
+    let t: DateTime<Utc> = t.parse().unwrap();
+    Arc::new(move || t)
+}
+
+/// A date from `YYYY-MM-DD`.
+pub fn d(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+/// WB's store in `dir` on its own: the default settings (WB its own master), at `clock`.
+pub fn open_alone(dir: &std::path::Path, clock: Clock) -> (Writer, ReadPool) {
+    Writer::open(
+        dir,
+        ServerCode::parse("WB").unwrap(),
+        clock,
+        WriterSettings::default(),
+    )
+    .unwrap()
+}
