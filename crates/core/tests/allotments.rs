@@ -19,7 +19,7 @@ use innsync_core::allotment::AllotmentRule;
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
 use innsync_core::{
-    Authority, Command, Ctx, DomainError, GuestInput, InitialStatus, RecordId, ServerCode,
+    Authority, Command, DomainError, GuestInput, InitialStatus, RecordId, ServerCode,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -96,57 +96,21 @@ const PA: usize = 2;
 
 impl World {
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["WB", "RS", "PA"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["WB", "RS", "PA"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             owners: vec![("KRL".into(), servers[PA].clone())],
             servers,
             now: "2026-11-23T08:00:00Z".parse().unwrap(),
             bookings: vec![],
         };
-        w.run(
-            PA,
-            &Command::CreateProperty {
-                code: "KRL".into(),
-                name: "Kraal".into(),
-                timezone: "UTC".into(),
-                currency: None,
-            },
-        )
-        .unwrap();
+        w.run(PA, &common::property("KRL", "Kraal", None)).unwrap();
         for t in ["A", "B"] {
-            w.run(
-                PA,
-                &Command::CreateRoomType {
-                    property: "KRL".into(),
-                    code: t.into(),
-                    name: t.into(),
-                    max_occupancy: 2,
-                },
-            )
-            .unwrap();
+            w.run(PA, &common::room_type("KRL", t, t, 2)).unwrap();
         }
         for (n, t) in ROOMS {
-            w.run(
-                PA,
-                &Command::CreateRoom {
-                    property: "KRL".into(),
-                    number: n.into(),
-                    room_type: t.into(),
-                },
-            )
-            .unwrap();
+            w.run(PA, &common::room("KRL", n, t)).unwrap();
         }
         w
     }
@@ -164,19 +128,13 @@ impl World {
     }
 
     fn run(&mut self, at: usize, cmd: &Command) -> Result<(), DomainError> {
-        let master = self.servers[WB].clone();
-        let holders = self.servers.clone();
-        let ctx = Ctx {
-            now: self.now,
-            server: &self.servers[at],
-            master: Some(&master),
-            actor: "test",
-            property_owners: &self.owners,
-            epoch: 1,
-            frozen: false,
-            holders: &holders,
-            archives: &[],
-        };
+        let ctx = common::ctx(
+            self.now,
+            &self.servers[at],
+            &self.servers[WB],
+            &self.owners,
+            &self.servers,
+        );
         common::run(
             &mut self.state,
             &mut self.ids[at],

@@ -24,8 +24,8 @@ use innsync_core::pricing::{
     CancellationPolicy, Deposit, Due, OccupancyPrice, Party, Penalty, PlanBasis, PlanSpec,
 };
 use innsync_core::{
-    BookingStatus, Command, Ctx, DomainError, ErrorCode, GuestInput, InitialStatus, Outcome,
-    Record, RecordId, ServerCode, StateView,
+    BookingStatus, Command, DomainError, ErrorCode, GuestInput, InitialStatus, Outcome, Record,
+    RecordId, ServerCode, StateView,
 };
 
 const LODGE: usize = 0;
@@ -45,43 +45,19 @@ impl World {
     /// days after booking; free to cancel until 7 days before, then the first night; a no-show
     /// pays the whole stay. The office OF is the master.
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["LG", "OF"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["LG", "OF"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             owners: vec![("KRL".into(), servers[LODGE].clone())],
             servers,
             now: "2027-01-01T08:00:00Z".parse().unwrap(),
             bookings: vec![],
         };
         let setup = [
-            Command::CreateProperty {
-                code: "KRL".into(),
-                name: "Kraal".into(),
-                timezone: "UTC".into(),
-                currency: Some("ZAR".into()),
-            },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "DBL".into(),
-                name: "Double".into(),
-                max_occupancy: 2,
-            },
-            Command::CreateRoom {
-                property: "KRL".into(),
-                number: "1".into(),
-                room_type: "DBL".into(),
-            },
+            common::property("KRL", "Kraal", Some("ZAR")),
+            common::room_type("KRL", "DBL", "Double", 2),
+            common::room("KRL", "1", "DBL"),
             Command::PutRatePlan {
                 property: "KRL".into(),
                 code: "BAR".into(),
@@ -125,28 +101,20 @@ impl World {
     }
 
     fn run(&mut self, at: usize, cmd: &Command) -> Result<Outcome, DomainError> {
-        let master = self.servers[OFFICE].clone();
-        let holders = self.servers.clone();
-        let ctx = Ctx {
-            now: self.now,
-            server: &self.servers[at],
-            master: Some(&master),
-            actor: "test",
-            property_owners: &self.owners,
-            epoch: 1,
-            frozen: false,
-            holders: &holders,
-            archives: &[],
-        };
-        let out = common::run(
+        let ctx = common::ctx(
+            self.now,
+            &self.servers[at],
+            &self.servers[OFFICE],
+            &self.owners,
+            &self.servers,
+        );
+        common::run_checked(
             &mut self.state,
             &mut self.ids[at],
             &ctx,
             cmd,
             &mut self.bookings,
-        )?;
-        assert_eq!(self.state.check_invariants(), Ok(()), "after {cmd:?}");
-        Ok(out)
+        )
     }
 
     /// A provisional booking of 3 nights (3 000.00) arriving `arrival` days from now.

@@ -9,6 +9,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
@@ -34,20 +36,10 @@ const PB: usize = 3;
 
 impl World {
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["WB", "PA", "AR", "PB"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["WB", "PA", "AR", "PB"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             owners: vec![
                 ("KRL".into(), servers[PA].clone()),
                 ("OTH".into(), servers[PB].clone()),
@@ -56,45 +48,18 @@ impl World {
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
         };
         for c in [
-            Command::CreateProperty {
-                code: "KRL".into(),
-                name: "Kraal".into(),
-                timezone: "UTC".into(),
-                currency: None,
-            },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "DLX".into(),
-                name: "Deluxe".into(),
-                max_occupancy: 2,
-            },
+            common::property("KRL", "Kraal", None),
+            common::room_type("KRL", "DLX", "Deluxe", 2),
         ] {
             w.run(PA, &c).unwrap();
         }
         for n in ["1", "2", "3"] {
-            w.run(
-                PA,
-                &Command::CreateRoom {
-                    property: "KRL".into(),
-                    number: n.into(),
-                    room_type: "DLX".into(),
-                },
-            )
-            .unwrap();
+            w.run(PA, &common::room("KRL", n, "DLX")).unwrap();
         }
         // The web is given two units a night to sell.
         w.run(
             PA,
-            &Command::GrantAllotment {
-                property: "KRL".into(),
-                room_type: "DLX".into(),
-                from: w.day(0),
-                to: w.day(30),
-                units: 2,
-                to_holder: Authority::Env,
-                from_holder: None,
-                reason: None,
-            },
+            &common::grant("KRL", "DLX", w.day(0), w.day(30), 2, Authority::Env),
         )
         .unwrap();
         w

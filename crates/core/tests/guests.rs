@@ -18,8 +18,8 @@ use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
 use innsync_core::record::RecordKind;
 use innsync_core::{
-    Authority, Command, Ctx, DomainError, Guest, GuestInput, GuestPatch, InitialStatus, Outcome,
-    Record, RecordId, ServerCode, StateView,
+    Authority, Command, DomainError, Guest, GuestInput, GuestPatch, InitialStatus, Outcome, Record,
+    RecordId, ServerCode, StateView,
 };
 
 struct World {
@@ -35,64 +35,34 @@ const PA: usize = 1;
 
 impl World {
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["WB", "PA"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["WB", "PA"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             servers,
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
             bookings: vec![],
         };
         for c in [
-            Command::CreateProperty {
-                code: "KRL".into(),
-                name: "Kraal".into(),
-                timezone: "UTC".into(),
-                currency: None,
-            },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "DLX".into(),
-                name: "Deluxe".into(),
-                max_occupancy: 2,
-            },
+            common::property("KRL", "Kraal", None),
+            common::room_type("KRL", "DLX", "Deluxe", 2),
         ] {
             w.run(WB, &c).unwrap();
         }
         for n in ["1", "2", "3", "4"] {
-            w.run(
-                WB,
-                &Command::CreateRoom {
-                    property: "KRL".into(),
-                    number: n.into(),
-                    room_type: "DLX".into(),
-                },
-            )
-            .unwrap();
+            w.run(WB, &common::room("KRL", n, "DLX")).unwrap();
         }
         // The lodge office may sell two units a night.
         w.run(
             WB,
-            &Command::GrantAllotment {
-                property: "KRL".into(),
-                room_type: "DLX".into(),
-                from: w.day(0),
-                to: w.day(60),
-                units: 2,
-                to_holder: Authority::Server(w.servers[PA].clone()),
-                from_holder: None,
-                reason: None,
-            },
+            &common::grant(
+                "KRL",
+                "DLX",
+                w.day(0),
+                w.day(60),
+                2,
+                Authority::Server(w.servers[PA].clone()),
+            ),
         )
         .unwrap();
         w
@@ -103,28 +73,20 @@ impl World {
     }
 
     fn run(&mut self, at: usize, cmd: &Command) -> Result<Outcome, DomainError> {
-        let master = self.servers[WB].clone();
-        let holders = self.servers.clone();
-        let ctx = Ctx {
-            now: self.now,
-            server: &self.servers[at],
-            master: Some(&master),
-            actor: "test",
-            property_owners: &[],
-            epoch: 1,
-            frozen: false,
-            holders: &holders,
-            archives: &[],
-        };
-        let out = common::run(
+        let ctx = common::ctx(
+            self.now,
+            &self.servers[at],
+            &self.servers[WB],
+            &[],
+            &self.servers,
+        );
+        common::run_checked(
             &mut self.state,
             &mut self.ids[at],
             &ctx,
             cmd,
             &mut self.bookings,
-        )?;
-        assert_eq!(self.state.check_invariants(), Ok(()), "after {cmd:?}");
-        Ok(out)
+        )
     }
 
     fn book(&mut self, at: usize, day: u64, guest: GuestInput) -> Result<RecordId, DomainError> {

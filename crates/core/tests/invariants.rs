@@ -86,35 +86,15 @@ impl World {
             bookings: vec![],
         };
         let setup = [
-            Command::CreateProperty {
-                code: "KRL".into(),
-                name: "Kraal".into(),
-                timezone: "UTC".into(),
-                currency: Some("ZAR".into()),
-            },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "A".into(),
-                name: "A".into(),
-                max_occupancy: 2,
-            },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "B".into(),
-                name: "B".into(),
-                max_occupancy: 2,
-            },
+            common::property("KRL", "Kraal", Some("ZAR")),
+            common::room_type("KRL", "A", "A", 2),
+            common::room_type("KRL", "B", "B", 2),
         ];
         for c in setup {
             w.run(&c).unwrap();
         }
         for (n, t) in ROOMS {
-            w.run(&Command::CreateRoom {
-                property: "KRL".into(),
-                number: n.into(),
-                room_type: t.into(),
-            })
-            .unwrap();
+            w.run(&common::room("KRL", n, t)).unwrap();
         }
         w
     }
@@ -356,12 +336,7 @@ fn a_slave_cannot_write_env_records_and_names_the_master() {
         archives: &[],
     };
     let err = decide(
-        &Command::CreateProperty {
-            code: "X".into(),
-            name: "X".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
+        &common::property("X", "X", None),
         &w.state,
         &mut w.ids,
         &ctx,

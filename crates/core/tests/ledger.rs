@@ -63,30 +63,10 @@ impl World {
                 timezone: "Africa/Johannesburg".into(),
                 currency: Some("ZAR".into()),
             },
-            Command::CreateRoomType {
-                property: "KRL".into(),
-                code: "DLX".into(),
-                name: "Deluxe".into(),
-                max_occupancy: 2,
-            },
-            Command::CreateRoom {
-                property: "KRL".into(),
-                number: "101".into(),
-                room_type: "DLX".into(),
-            },
-            Command::CreateRoom {
-                property: "KRL".into(),
-                number: "102".into(),
-                room_type: "DLX".into(),
-            },
-            Command::SetRate {
-                property: "KRL".into(),
-                room_type: "DLX".into(),
-                from: arrival(),
-                to: arrival() + Days::new(30),
-                amount: 150_000,
-                currency: "ZAR".into(),
-            },
+            common::room_type("KRL", "DLX", "Deluxe", 2),
+            common::room("KRL", "101", "DLX"),
+            common::room("KRL", "102", "DLX"),
+            common::rate("KRL", "DLX", arrival(), arrival() + Days::new(30), 150_000),
             Command::SetChargeCatalog {
                 property: "KRL".into(),
                 taxes: vec![TaxCode {

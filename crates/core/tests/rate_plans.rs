@@ -20,7 +20,7 @@ use innsync_core::pricing::{
     Rounding, RoundingMode, Season,
 };
 use innsync_core::{
-    Command, Ctx, DomainError, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode,
+    Command, DomainError, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode,
 };
 
 struct World {
@@ -39,20 +39,10 @@ impl World {
     /// KRL (owned by the property server PA) with a family room type priced 2 000.00 a night,
     /// and ENV (env-owned, written on the master WB).
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["WB", "PA"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["WB", "PA"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             owners: vec![("KRL".into(), servers[PA].clone())],
             servers,
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
@@ -60,36 +50,11 @@ impl World {
         };
         for (at, p) in [(PA, "KRL"), (WB, "ENV")] {
             let cmds = [
-                Command::CreateProperty {
-                    code: p.into(),
-                    name: p.into(),
-                    timezone: "UTC".into(),
-                    currency: Some("ZAR".into()),
-                },
-                Command::CreateRoomType {
-                    property: p.into(),
-                    code: "FAM".into(),
-                    name: "Family".into(),
-                    max_occupancy: 4,
-                },
-                Command::CreateRoom {
-                    property: p.into(),
-                    number: "1".into(),
-                    room_type: "FAM".into(),
-                },
-                Command::CreateRoom {
-                    property: p.into(),
-                    number: "2".into(),
-                    room_type: "FAM".into(),
-                },
-                Command::SetRate {
-                    property: p.into(),
-                    room_type: "FAM".into(),
-                    from: w.day(0),
-                    to: w.day(300),
-                    amount: 200_000,
-                    currency: "ZAR".into(),
-                },
+                common::property(p, p, Some("ZAR")),
+                common::room_type(p, "FAM", "Family", 4),
+                common::room(p, "1", "FAM"),
+                common::room(p, "2", "FAM"),
+                common::rate(p, "FAM", w.day(0), w.day(300), 200_000),
             ];
             for c in cmds {
                 w.run(at, &c).unwrap();
@@ -103,28 +68,20 @@ impl World {
     }
 
     fn run(&mut self, at: usize, cmd: &Command) -> Result<Outcome, DomainError> {
-        let master = self.servers[WB].clone();
-        let holders = self.servers.clone();
-        let ctx = Ctx {
-            now: self.now,
-            server: &self.servers[at],
-            master: Some(&master),
-            actor: "test",
-            property_owners: &self.owners,
-            epoch: 1,
-            frozen: false,
-            holders: &holders,
-            archives: &[],
-        };
-        let out = common::run(
+        let ctx = common::ctx(
+            self.now,
+            &self.servers[at],
+            &self.servers[WB],
+            &self.owners,
+            &self.servers,
+        );
+        common::run_checked(
             &mut self.state,
             &mut self.ids[at],
             &ctx,
             cmd,
             &mut self.bookings,
-        )?;
-        assert_eq!(self.state.check_invariants(), Ok(()), "after {cmd:?}");
-        Ok(out)
+        )
     }
 
     fn put(

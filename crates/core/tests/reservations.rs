@@ -20,7 +20,7 @@ use innsync_core::pricing::{
     Adjustment, ChildBand, OccupancyPrice, Party, PlanBasis, PlanSpec, Rounding, RoundingMode,
 };
 use innsync_core::{
-    Booking, BookingEdit, BookingStatus, Command, Ctx, DomainError, GuestInput, GuestPatch,
+    Booking, BookingEdit, BookingStatus, Command, DomainError, GuestInput, GuestPatch,
     InitialStatus, Outcome, Record, RecordId, ReservationLine, ServerCode,
 };
 use proptest::prelude::*;
@@ -42,46 +42,22 @@ impl World {
     /// DBL (3 rooms, max 2, 1 000.00 a night); plans BAR (keeps booked rates on edit,
     /// refundable), NRF (BAR −10 %, non-refundable) and FLEX (BAR +0, re-priced on edit).
     fn new() -> Self {
-        let servers: Vec<ServerCode> = ["WB", "RS"]
-            .iter()
-            .map(|c| ServerCode::parse(c).unwrap())
-            .collect();
+        let servers = common::servers(&["WB", "RS"]);
         let mut w = World {
             state: MemState::default(),
-            ids: servers
-                .iter()
-                .map(|s| CounterIds {
-                    server: s.clone(),
-                    last: 0,
-                    last_reservation: 0,
-                })
-                .collect(),
+            ids: common::counters(&servers),
             servers,
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
             bookings: vec![],
         };
-        let mut cmds = vec![Command::CreateProperty {
-            code: "ENV".into(),
-            name: "Env lodge".into(),
-            timezone: "UTC".into(),
-            currency: Some("ZAR".into()),
-        }];
+        let mut cmds = vec![common::property("ENV", "Env lodge", Some("ZAR"))];
         for (ty, max, rooms, amount) in [
             ("FAM", 4, ["1", "2"].as_slice(), 200_000),
             ("DBL", 2, ["11", "12", "13"].as_slice(), 100_000),
         ] {
-            cmds.push(Command::CreateRoomType {
-                property: "ENV".into(),
-                code: ty.into(),
-                name: ty.into(),
-                max_occupancy: max,
-            });
+            cmds.push(common::room_type("ENV", ty, ty, max));
             for r in rooms {
-                cmds.push(Command::CreateRoom {
-                    property: "ENV".into(),
-                    number: (*r).into(),
-                    room_type: ty.into(),
-                });
+                cmds.push(common::room("ENV", r, ty));
             }
             cmds.push(Command::SetRate {
                 property: "ENV".into(),
@@ -119,28 +95,20 @@ impl World {
     }
 
     fn run(&mut self, at: usize, cmd: &Command) -> Result<Outcome, DomainError> {
-        let master = self.servers[WB].clone();
-        let holders = self.servers.clone();
-        let ctx = Ctx {
-            now: self.now,
-            server: &self.servers[at],
-            master: Some(&master),
-            actor: "test",
-            property_owners: &[],
-            epoch: 1,
-            frozen: false,
-            holders: &holders,
-            archives: &[],
-        };
-        let out = common::run(
+        let ctx = common::ctx(
+            self.now,
+            &self.servers[at],
+            &self.servers[WB],
+            &[],
+            &self.servers,
+        );
+        common::run_checked(
             &mut self.state,
             &mut self.ids[at],
             &ctx,
             cmd,
             &mut self.bookings,
-        )?;
-        assert_eq!(self.state.check_invariants(), Ok(()), "after {cmd:?}");
-        Ok(out)
+        )
     }
 
     fn reserve(

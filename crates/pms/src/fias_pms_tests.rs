@@ -3,6 +3,8 @@
 //! next check-in and of a `DR` resync show that nothing stays stuck).
 
 use super::*;
+use crate::frame::encode_text;
+use crate::room::Extension;
 
 fn stamp() -> Stamp {
     Stamp {

@@ -262,10 +262,17 @@ pub const MIGRATIONS: &[&str] = &[
     V_RESV_LINES,
 ];
 
+/// Statements kept prepared on the writer's connection: more than it uses in all.
+const STATEMENT_CACHE: usize = 256;
+
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Every statement the writer runs stays prepared: with rusqlite's default of 16 cached
+    // statements a booking re-parsed most of its SQL (over half of its instructions, the writer
+    // bench, docs/BENCHMARKS.md "Restructuring (issue 14)").
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL + FULL: every commit is fsynced before it is acknowledged.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -17,6 +17,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::allotment::AllotmentRule;
 use innsync_core::dates::Nights;
@@ -122,19 +124,9 @@ impl Sim {
             epoch: 1,
             _dirs: dirs,
         };
-        let mut setup = vec![Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal Lodge".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        }];
+        let mut setup = vec![common::property("KRL", "Kraal Lodge", None)];
         for (t, rooms) in TYPES {
-            setup.push(Command::CreateRoomType {
-                property: "KRL".into(),
-                code: t.into(),
-                name: t.into(),
-                max_occupancy: 2,
-            });
+            setup.push(common::room_type("KRL", t, t, 2));
             for r in 0..rooms {
                 setup.push(Command::CreateRoom {
                     property: "KRL".into(),

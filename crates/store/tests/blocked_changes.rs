@@ -11,6 +11,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};
 use innsync_store::{Change, Clock, ReadPool, WriteOutcome, Writer, WriterSettings};
@@ -103,31 +105,13 @@ async fn a_check_in_blocked_by_a_stay_that_moved_on_is_applied_once_it_has() {
     let rs = open(dirs[1].path(), "RS", &all);
     let pa = open(dirs[2].path(), "PA", &all);
     for cmd in [
-        Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "KRL".into(),
-            code: "A".into(),
-            name: "A".into(),
-            max_occupancy: 2,
-        },
+        common::property("KRL", "Kraal", None),
+        common::room_type("KRL", "A", "A", 2),
     ] {
         run(&wb, cmd).await;
     }
     for room in ["101", "102"] {
-        run(
-            &wb,
-            Command::CreateRoom {
-                property: "KRL".into(),
-                number: room.into(),
-                room_type: "A".into(),
-            },
-        )
-        .await;
+        run(&wb, common::room("KRL", room, "A")).await;
     }
     // X in room 101; the lodge's server hears of it.
     let x = book_and_check_in(&wb, "Xavier", "101").await;

@@ -24,12 +24,7 @@ async fn pull(to: &(Writer, ReadPool), from: &ReadPool) {
 }
 
 fn property(code: &str) -> Command {
-    Command::CreateProperty {
-        code: code.into(),
-        name: code.into(),
-        timezone: "UTC".into(),
-        currency: None,
-    }
+    common::property(code, code, None)
 }
 
 async fn scenario(order: &[usize]) {

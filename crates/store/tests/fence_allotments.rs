@@ -35,28 +35,10 @@ async fn a_fenced_grant_is_quarantined_and_taken_back() {
     let (rs, rs_reads) = open(d2.path(), &codes[1], &codes);
     let today: chrono::NaiveDate = "2026-12-01".parse().unwrap();
     for cmd in [
-        Command::CreateProperty {
-            code: "RVC".into(),
-            name: "River Camp".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "RVC".into(),
-            code: "TNT".into(),
-            name: "Tent".into(),
-            max_occupancy: 2,
-        },
-        Command::CreateRoom {
-            property: "RVC".into(),
-            number: "1".into(),
-            room_type: "TNT".into(),
-        },
-        Command::CreateRoom {
-            property: "RVC".into(),
-            number: "2".into(),
-            room_type: "TNT".into(),
-        },
+        common::property("RVC", "River Camp", None),
+        common::room_type("RVC", "TNT", "Tent", 2),
+        common::room("RVC", "1", "TNT"),
+        common::room("RVC", "2", "TNT"),
     ] {
         wb.submit(cmd, "t", None).await.unwrap();
     }

@@ -10,61 +10,27 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
-use chrono::{DateTime, NaiveDate, Utc};
+mod common;
+
 use innsync_core::guests::search::MatchKind;
 use innsync_core::guests::ERASED_NAME;
 use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};
 use innsync_store::{Clock, ReadPool, WriteOutcome, Writer, WriterSettings, DB_FILE};
-use std::sync::Arc;
 
 fn clock() -> Clock {
-    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
-    Arc::new(move || t)
+    common::fixed_clock("2026-11-23T08:00:00Z")
 }
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use common::d;
 
 async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
-    let (w, reads) = Writer::open(
-        dir,
-        ServerCode::parse("WB").unwrap(),
-        clock(),
-        WriterSettings::default(),
-    )
-    .unwrap();
+    let (w, reads) = common::open_alone(dir, clock());
     for c in [
-        Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "KRL".into(),
-            code: "A".into(),
-            name: "A".into(),
-            max_occupancy: 2,
-        },
-        Command::SetRate {
-            property: "KRL".into(),
-            room_type: "A".into(),
-            from: d("2026-11-01"),
-            to: d("2027-12-01"),
-            amount: 15_000,
-            currency: "ZAR".into(),
-        },
-        Command::CreateRoom {
-            property: "KRL".into(),
-            number: "101".into(),
-            room_type: "A".into(),
-        },
-        Command::CreateRoom {
-            property: "KRL".into(),
-            number: "102".into(),
-            room_type: "A".into(),
-        },
+        common::property("KRL", "Kraal", None),
+        common::room_type("KRL", "A", "A", 2),
+        common::rate("KRL", "A", d("2026-11-01"), d("2027-12-01"), 15_000),
+        common::room("KRL", "101", "A"),
+        common::room("KRL", "102", "A"),
     ] {
         w.submit(c, "admin", None).await.unwrap();
     }

@@ -82,23 +82,13 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
     }
     let (w, p) = (0, 1);
     nodes[p]
-        .submit(Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal Lodge".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        })
+        .submit(common::property("KRL", "Kraal Lodge", None))
         .await
         .unwrap();
     let mut rooms = vec![];
     for (t, n) in TYPES {
         nodes[p]
-            .submit(Command::CreateRoomType {
-                property: "KRL".into(),
-                code: t.into(),
-                name: t.into(),
-                max_occupancy: 2,
-            })
+            .submit(common::room_type("KRL", t, t, 2))
             .await
             .unwrap();
         for r in 0..n {

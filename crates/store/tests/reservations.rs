@@ -10,58 +10,33 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
-use chrono::{DateTime, NaiveDate, Utc};
+mod common;
+
 use innsync_core::{
     BookingStatus, Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ReservationLine,
-    ServerCode,
 };
-use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
-use std::sync::Arc;
+use innsync_store::{Clock, ReadPool, Writer};
 
 fn clock() -> Clock {
-    let t: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
-    Arc::new(move || t)
+    common::fixed_clock("2026-11-23T08:00:00Z")
 }
 
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use common::d;
 
 async fn open(dir: &std::path::Path) -> (Writer, ReadPool) {
-    let (w, reads) = Writer::open(
-        dir,
-        ServerCode::parse("WB").unwrap(),
-        clock(),
-        WriterSettings::default(),
-    )
-    .unwrap();
-    let mut cmds = vec![Command::CreateProperty {
-        code: "KRL".into(),
-        name: "Kraal".into(),
-        timezone: "UTC".into(),
-        currency: None,
-    }];
+    let (w, reads) = common::open_alone(dir, clock());
+    let mut cmds = vec![common::property("KRL", "Kraal", None)];
     for (ty, rooms) in [("A", ["101", "102"]), ("B", ["201", "202"])] {
-        cmds.push(Command::CreateRoomType {
-            property: "KRL".into(),
-            code: ty.into(),
-            name: ty.into(),
-            max_occupancy: 2,
-        });
-        cmds.push(Command::SetRate {
-            property: "KRL".into(),
-            room_type: ty.into(),
-            from: d("2026-11-01"),
-            to: d("2027-12-01"),
-            amount: 15_000,
-            currency: "ZAR".into(),
-        });
+        cmds.push(common::room_type("KRL", ty, ty, 2));
+        cmds.push(common::rate(
+            "KRL",
+            ty,
+            d("2026-11-01"),
+            d("2027-12-01"),
+            15_000,
+        ));
         for r in rooms {
-            cmds.push(Command::CreateRoom {
-                property: "KRL".into(),
-                number: r.into(),
-                room_type: ty.into(),
-            });
+            cmds.push(common::room("KRL", r, ty));
         }
     }
     for c in cmds {

@@ -41,33 +41,17 @@ async fn an_older_version_arriving_after_the_deletion_stays_out() {
     let (wb, pa, rs) = (&nodes[0], &nodes[1], &nodes[2]);
     let today: chrono::NaiveDate = "2026-12-01".parse().unwrap();
     for cmd in [
-        Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "KRL".into(),
-            code: "DLX".into(),
-            name: "Deluxe".into(),
-            max_occupancy: 2,
-        },
-        Command::CreateRoom {
-            property: "KRL".into(),
-            number: "1".into(),
-            room_type: "DLX".into(),
-        },
-        Command::GrantAllotment {
-            property: "KRL".into(),
-            room_type: "DLX".into(),
-            from: today,
-            to: today + Days::new(10),
-            units: 1,
-            to_holder: Authority::Env,
-            from_holder: None,
-            reason: None,
-        },
+        common::property("KRL", "Kraal", None),
+        common::room_type("KRL", "DLX", "Deluxe", 2),
+        common::room("KRL", "1", "DLX"),
+        common::grant(
+            "KRL",
+            "DLX",
+            today,
+            today + Days::new(10),
+            1,
+            Authority::Env,
+        ),
     ] {
         pa.0.submit(cmd, "t", None).await.unwrap();
     }

@@ -8,6 +8,8 @@
     reason = "a test (or bench) that cannot go on fails, loudly; a scenario reads top to bottom"
 )]
 
+mod common;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use innsync_core::ids::CounterIds;
 use innsync_core::model::MemState;
@@ -28,33 +30,12 @@ fn wb() -> ServerCode {
 
 fn setup() -> Vec<Command> {
     let mut v = vec![
-        Command::CreateProperty {
-            code: "KRL".into(),
-            name: "Kraal".into(),
-            timezone: "UTC".into(),
-            currency: None,
-        },
-        Command::CreateRoomType {
-            property: "KRL".into(),
-            code: "A".into(),
-            name: "A".into(),
-            max_occupancy: 2,
-        },
-        Command::SetRate {
-            property: "KRL".into(),
-            room_type: "A".into(),
-            from: d("2026-11-01"),
-            to: d("2027-12-01"),
-            amount: 15_000,
-            currency: "ZAR".into(),
-        },
+        common::property("KRL", "Kraal", None),
+        common::room_type("KRL", "A", "A", 2),
+        common::rate("KRL", "A", d("2026-11-01"), d("2027-12-01"), 15_000),
     ];
     for n in ["101", "102", "103"] {
-        v.push(Command::CreateRoom {
-            property: "KRL".into(),
-            number: n.into(),
-            room_type: "A".into(),
-        });
+        v.push(common::room("KRL", n, "A"));
     }
     v
 }
@@ -539,12 +520,7 @@ async fn a_grant_moves_the_master_at_once() {
         epoch: 2,
         reason: "shift".into(),
     };
-    let late = Command::CreateRoomType {
-        property: "KRL".into(),
-        code: "B".into(),
-        name: "B".into(),
-        max_occupancy: 2,
-    };
+    let late = common::room_type("KRL", "B", "B", 2);
     // Hold the writer so the grant and the late write form one group commit.
     let pause = w.pause().await.unwrap();
     let (w1, w2) = (w.clone(), w.clone());
@@ -560,12 +536,7 @@ async fn a_grant_moves_the_master_at_once() {
     assert_eq!(reads.master().unwrap(), (rs.clone(), 2));
     drop(w);
     let (w, _) = Writer::open(dir.path(), wb(), clock, WriterSettings::default()).unwrap();
-    let late = Command::CreateRoomType {
-        property: "KRL".into(),
-        code: "C".into(),
-        name: "C".into(),
-        max_occupancy: 2,
-    };
+    let late = common::room_type("KRL", "C", "C", 2);
     assert!(w
         .submit(late, "admin", None)
         .await

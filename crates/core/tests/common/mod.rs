@@ -2,6 +2,14 @@
 //! — a refusal must leave the state exactly as it was, a decision is applied whole.
 #![allow(dead_code)]
 
+pub mod world;
+
+#[allow(
+    unused_imports,
+    reason = "each test file uses its own few of the builders"
+)]
+pub use world::{counters, ctx, grant, property, rate, room, room_type, run_checked, servers};
+
 use innsync_core::model::MemState;
 use innsync_core::{decide, Command, Ctx, DomainError, IdSource, Outcome, Record, RecordId};
 

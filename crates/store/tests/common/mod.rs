@@ -2,6 +2,14 @@
 //! small environment, and one server pulling another's changes until it has them all.
 #![allow(dead_code, reason = "each test crate uses part of it")]
 
+pub mod reference;
+
+#[allow(
+    unused_imports,
+    reason = "each test file uses its own few of the builders"
+)]
+pub use reference::{grant, property, rate, room, room_type};
+
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;
 use innsync_store::{Clock, ReadPool, Writer, WriterSettings};
@@ -46,4 +54,26 @@ pub async fn pull(to: (&Writer, &ReadPool), from: &ReadPool) {
             return;
         }
     }
+}
+
+/// A clock that stays at `t` (RFC 3339): every write of the test happens at that moment.
+pub fn fixed_clock(t: &str) -> Clock {
+    let t: DateTime<Utc> = t.parse().unwrap();
+    Arc::new(move || t)
+}
+
+/// A date from `YYYY-MM-DD`.
+pub fn d(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+/// WB's store in `dir` on its own: the default settings (WB its own master), at `clock`.
+pub fn open_alone(dir: &std::path::Path, clock: Clock) -> (Writer, ReadPool) {
+    Writer::open(
+        dir,
+        ServerCode::parse("WB").unwrap(),
+        clock,
+        WriterSettings::default(),
+    )
+    .unwrap()
 }

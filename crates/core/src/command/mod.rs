@@ -3,152 +3,20 @@
 //! A command holds only decided inputs (a password arrives already hashed, time arrives in the
 //! [`crate::Ctx`]), so deciding it twice over the same state gives the same result.
 
+mod audit_name;
+mod input;
+
+pub use input::{
+    BookingEdit, CopyRequest, GuestInput, GuestPatch, InitialStatus, OnDuplicate, PricingRequest,
+    ReservationLine,
+};
+
 use crate::allotment::AllotmentRule;
 use crate::ids::{Authority, RecordId};
-use crate::record::{Provenance, RecordKind, Role};
+use crate::record::{RecordKind, Role};
 use crate::ServerCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-
-/// The guest of a new booking: an existing guest record, or details for a new one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestInput {
-    /// Refer to a guest record.
-    Existing(RecordId),
-    /// Create a guest record with these details.
-    New {
-        /// Full name.
-        name: String,
-        /// E-mail.
-        email: Option<String>,
-        /// Telephone.
-        phone: Option<String>,
-    },
-}
-
-/// How a new booking is to be priced: on a rate plan, for a party per room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PricingRequest {
-    /// The plan's code; `None`: the room type's nightly rates (the occupancy is still
-    /// checked and stored).
-    pub rate_plan: Option<String>,
-    /// Who stays in each room.
-    pub party: crate::pricing::Party,
-}
-
-/// One line of a reservation: a room type × units × nights × occupancy × rate plan. Its dates
-/// default to the reservation's.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReservationLine {
-    /// Room type code.
-    pub room_type: String,
-    /// First night; the reservation's arrival when absent.
-    #[serde(default)]
-    pub arrival: Option<NaiveDate>,
-    /// Morning of departure; the reservation's departure when absent.
-    #[serde(default)]
-    pub departure: Option<NaiveDate>,
-    /// Rooms.
-    pub units: u32,
-    /// Rate plan and occupancy per room; without, the nightly rates.
-    #[serde(default)]
-    pub pricing: Option<PricingRequest>,
-}
-
-/// What an edit of a booking changes: each field given replaces the booked one (dates, room
-/// type, rooms, occupancy, rate plan, guest, notes); absent fields stay as booked.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookingEdit {
-    /// New first night.
-    #[serde(default)]
-    pub arrival: Option<NaiveDate>,
-    /// New morning of departure.
-    #[serde(default)]
-    pub departure: Option<NaiveDate>,
-    /// New room type.
-    #[serde(default)]
-    pub room_type: Option<String>,
-    /// New number of rooms.
-    #[serde(default)]
-    pub units: Option<u32>,
-    /// New adults per room.
-    #[serde(default)]
-    pub adults: Option<u32>,
-    /// New children's ages per room.
-    #[serde(default)]
-    pub children: Option<Vec<u8>>,
-    /// New rate plan (`Some("")`: back to the nightly rates).
-    #[serde(default)]
-    pub rate_plan: Option<String>,
-    /// Another guest profile for the booking (a returning guest found later).
-    #[serde(default)]
-    pub guest_id: Option<RecordId>,
-    /// Changes to the guest's own details (written on the guest's owner, in the same decision).
-    #[serde(default)]
-    pub guest: Option<GuestPatch>,
-    /// New notes (empty: none).
-    #[serde(default)]
-    pub notes: Option<String>,
-}
-
-/// Changes to a guest's details: each field given replaces the stored one; an empty text
-/// removes an optional field (the name cannot be removed).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuestPatch {
-    /// New full name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// New e-mail (empty: none).
-    #[serde(default)]
-    pub email: Option<String>,
-    /// New telephone (empty: none).
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// New preferences (empty: none).
-    #[serde(default)]
-    pub preferences: Option<String>,
-    /// New notes (empty: none).
-    #[serde(default)]
-    pub notes: Option<String>,
-}
-
-/// The status a booking is created in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InitialStatus {
-    /// Firm from the start.
-    Confirmed,
-    /// Held until `hold_until`.
-    Provisional,
-}
-
-/// What a server receiving a copy does when the copy matches a record it already has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnDuplicate {
-    /// Refuse the copy (`already_exists`).
-    Error,
-    /// Keep both: the copy becomes a new record with a fresh id.
-    NewId,
-    /// Write the copy over the matched record, as its next version.
-    Overwrite,
-}
-
-/// A copy of a record from another server or environment, already mapped to this schema.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CopyRequest {
-    /// The kind of record it becomes here.
-    pub kind: RecordKind,
-    /// Its fields (as in the record's JSON; no id, owner or version).
-    pub fields: serde_json::Map<String, serde_json::Value>,
-    /// Where it comes from; `copy` says whether it stays linked to its source.
-    pub provenance: Provenance,
-    /// What to do when it matches a record here.
-    pub on_duplicate: OnDuplicate,
-    /// The fields that identify a match (besides an earlier copy of the same source record).
-    pub match_fields: Vec<String>,
-}
 
 /// A request to change the database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -618,60 +486,4 @@ pub enum Command {
         /// Whether a paid deposit confirms a provisional booking (a property setting).
         confirm_when_paid: bool,
     },
-}
-
-impl Command {
-    /// The name written to the audit log.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::CreateProperty { .. } => "property.create",
-            Self::CreateRoomType { .. } => "room_type.create",
-            Self::CreateRoom { .. } => "room.create",
-            Self::SetOutOfOrder { .. } => "room.out_of_order",
-            Self::ClearOutOfOrder { .. } => "room.back_in_service",
-            Self::SetRoomStatus { .. } => "room.status",
-            Self::SetRate { .. } => "rate.set",
-            Self::PutRatePlan { .. } => "rate_plan.put",
-            Self::CreateGuest { .. } => "guest.create",
-            Self::UpdateGuest { .. } => "guest.update",
-            Self::MergeGuests { .. } => "guest.merge",
-            Self::EraseGuest { .. } => "guest.erase",
-            Self::AnonymiseGuestBookings { .. } => "guest.anonymise",
-            Self::CreateBooking { .. } => "booking.create",
-            Self::CreateReservation { .. } => "reservation.create",
-            Self::PutAgent { .. } => "agent.put",
-            Self::AddReservationLine { .. } => "reservation.add_line",
-            Self::EditBooking { .. } => "booking.edit",
-            Self::ConfirmBooking { .. } => "booking.confirm",
-            Self::CancelBooking { .. } => "booking.cancel",
-            Self::CheckIn { .. } => "booking.check_in",
-            Self::CheckOut { .. } => "booking.check_out",
-            Self::NoShow { .. } => "booking.no_show",
-            Self::AssignRoom { .. } => "booking.assign_room",
-            Self::MoveRoom { .. } => "booking.move_room",
-            Self::ExpireHolds => "booking.expire_holds",
-            Self::CreateUser { .. } => "user.create",
-            Self::GrantMaster { .. } => "master.grant",
-            Self::TakeOver { .. } => "master.takeover",
-            Self::AddNote { .. } => "note.add",
-            Self::RestoreRecord { .. } => "conflict.apply",
-            Self::GrantAllotment { .. } => "allotment.grant",
-            Self::RunAllotmentRule { .. } => "allotment.rule",
-            Self::TransferOwnership { .. } => "record.transfer",
-            Self::ImportCopy { .. } => "record.import_copy",
-            Self::DeleteRecord { .. } => "record.delete",
-            Self::DeleteCopy { .. } => "record.delete_copy",
-            Self::PostCharge(_) => "folio.charge",
-            Self::TakePayment(_) => "folio.payment",
-            Self::CorrectEntry { .. } => "folio.correction",
-            Self::TransferBetweenFolios { .. } => "folio.transfer",
-            Self::SetChargeCatalog { .. } => "catalog.set",
-            Self::IssueInvoice { .. } => "invoice.issue",
-            Self::IssueCreditNote { .. } => "invoice.credit_note",
-            Self::RunNightAudit { .. } => "night_audit.run",
-            Self::CancelWithFee { .. } => "booking.cancel_with_fee",
-            Self::SettleDeposits { .. } => "deposit.settle",
-            Self::PostPmsCharge { .. } => "folio.pms_charge",
-        }
-    }
 }
