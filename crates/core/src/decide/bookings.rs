@@ -74,17 +74,7 @@ pub(super) fn decide_bookings(
                 Ok(())
             })
         }
-        Command::CancelBooking {
-            id,
-            reason,
-            if_match,
-        } => {
-            validate::notes("reason", reason.as_deref())?;
-            change(view, ctx, id, *if_match, BookingAction::Cancel, |b, _| {
-                b.cancel_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
-                Ok(())
-            })
-        }
+        // CancelBooking is decided with its rate plan's fee in `deposits.rs`.
         Command::NoShow { id, if_match } => {
             change(view, ctx, id, *if_match, BookingAction::NoShow, |_, _| {
                 Ok(())

@@ -393,7 +393,23 @@ fn payment(
         author: ctx.actor.to_string(),
         at: ctx.now,
     };
-    Ok(entry_decision(vec![e], "folio.payment"))
+    let money_in = matches!(pi.kind, EntryKind::Deposit | EntryKind::Payment);
+    let confirmed = if pi.confirm_when_paid && money_in {
+        let mut after = entries;
+        after.push(e.clone());
+        super::deposits::confirmed_by_deposit(view, ctx, &b, &after)?
+    } else {
+        None
+    };
+    let mut d = entry_decision(vec![e], "folio.payment");
+    if let Some((next, audit)) = confirmed {
+        d.writes.push(Record::Booking(next.clone()));
+        d.audit.push(audit);
+        if let Outcome::Written { related, .. } = &mut d.outcome {
+            related.push(Record::Booking(next));
+        }
+    }
+    Ok(d)
 }
 
 fn correct(

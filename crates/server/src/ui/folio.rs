@@ -252,6 +252,7 @@ fn command(
                     .ok_or_else(|| Problem::invalid("amount is required"))?,
                 currency: currency.unwrap_or_default(),
                 reference: opt(&f.reference),
+                confirm_when_paid: state.settings.confirm_on_deposit,
             })),
             Permission::Book,
         ),
