@@ -3,7 +3,7 @@
 use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_of, room_type_of};
 use super::reservations::{new_guest, LineSpec, NewReservation};
-use super::{bumped, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
+use super::{bumped, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
 use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
 use crate::command::Command;
 use crate::dates::{local_date, parse_tz, Nights};
