@@ -435,7 +435,10 @@ fn a_deposit_paid_in_full_confirms_the_booking_in_the_same_decision() {
     assert_eq!(after.hold_until, None);
     // More money later changes nothing more.
     w.run(LODGE, &pay(&b, 10_000, true)).unwrap();
-    assert_eq!(w.state.booking(&b).unwrap().unwrap().meta.version, after.meta.version);
+    assert_eq!(
+        w.state.booking(&b).unwrap().unwrap().meta.version,
+        after.meta.version
+    );
     // Paid in full at the office, which does not own it: the sweep on the owner confirms.
     let office = w.book(34, InitialStatus::Provisional);
     w.run(OFFICE, &pay(&office, 90_000, true)).unwrap();

@@ -162,9 +162,7 @@ async fn a_paid_deposit_confirms_at_once_and_a_plain_cancel_applies_the_policy()
     assert_eq!(a.status, 201, "{:?}", a.body);
     let b = api.ok("/api/v1/bookings", on_plan(20, 3, true)).await;
     let r = b["reference"].as_str().unwrap().to_string();
-    let pay = |amount: i64| {
-        json!({"amount": amount, "currency": "ZAR", "method": "card", "kind": "deposit", "reference": "POS 12"})
-    };
+    let pay = |amount: i64| json!({"amount": amount, "currency": "ZAR", "method": "card", "kind": "deposit", "reference": "POS 12"});
     let p = api
         .post(&format!("/api/v1/bookings/{r}/payments"), pay(5000))
         .await;
@@ -199,16 +197,18 @@ async fn a_paid_deposit_confirms_at_once_and_a_plain_cancel_applies_the_policy()
     let f = api.get(&format!("/api/v1/bookings/{lr}/folio")).await.body;
     assert_eq!(f["balance"], 10000, "{f}");
     assert_eq!(
-        f["folios"][0]["entries"][0]["description"],
-        "Cancellation fee (first night)",
+        f["folios"][0]["entries"][0]["description"], "Cancellation fee (first night)",
         "{f}"
     );
     // Early (thirty days ahead): free, nothing posted; a refused cancel writes nothing.
     let early = api.ok("/api/v1/bookings", on_plan(30, 2, false)).await;
     let er = early["reference"].as_str().unwrap().to_string();
-    api.post(&format!("/api/v1/bookings/{er}/cancel"), json!({"reason": 7}))
-        .await
-        .problem(400, "invalid_input");
+    api.post(
+        &format!("/api/v1/bookings/{er}/cancel"),
+        json!({"reason": 7}),
+    )
+    .await
+    .problem(400, "invalid_input");
     let c = api
         .post(&format!("/api/v1/bookings/{er}/cancel"), json!({}))
         .await;

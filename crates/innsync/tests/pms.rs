@@ -719,12 +719,17 @@ async fn mitel_charge_records_are_posted_to_the_guest_in_house_over_tcp() {
         .collect();
     assert_eq!(
         answers,
-        ["ACK (OK)", "ACK (OK)", "ACK (OK)", "NAK (NG)", "NAK (NG)", "NAK (NG)", "NAK (NG)", "NAK (NG)"],
+        [
+            "ACK (OK)", "ACK (OK)", "ACK (OK)", "NAK (NG)", "NAK (NG)", "NAK (NG)", "NAK (NG)",
+            "NAK (NG)"
+        ],
         "{status}"
     );
     // What innsync sent the system meanwhile was taken in the usual way (check-out of 101).
     assert!(
-        pbx.received.iter().all(|t| t.starts_with("CHK") || t.starts_with("NAM") || t == "AYT"),
+        pbx.received
+            .iter()
+            .all(|t| t.starts_with("CHK") || t.starts_with("NAM") || t == "AYT"),
         "{:?}",
         pbx.received
     );

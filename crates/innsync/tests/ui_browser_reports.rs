@@ -251,7 +251,11 @@ async fn the_reports_page_charts_the_figures_the_api_reports() {
     // Tonight two of five rooms are sold, their room nights posted by the audit (100.00 with
     // 15% VAT inside: 86.96 net); night 1 has three.
     assert_eq!(rows[0][1], "40.00%", "{rows:?}");
-    assert_eq!(rows[0][2], money(8696), "the audit's room nights make the ADR: {rows:?}");
+    assert_eq!(
+        rows[0][2],
+        money(8696),
+        "the audit's room nights make the ADR: {rows:?}"
+    );
     assert_eq!(rows[1][1], "60.00%", "{rows:?}");
     // Revenue by charge type: the API's charge and tax rows, gross.
     let revenue = api
@@ -279,14 +283,13 @@ async fn the_reports_page_charts_the_figures_the_api_reports() {
     let shown = table(&b, "revenue").await;
     assert_eq!(shown, expected);
     assert!(
-        shown.iter().any(|r| r[0] == "charge MINIBAR" && r[1] == "90.00 ZAR"),
+        shown
+            .iter()
+            .any(|r| r[0] == "charge MINIBAR" && r[1] == "90.00 ZAR"),
         "{shown:?}"
     );
     assert_eq!(bars[3] as usize, expected.len(), "one bar per charge type");
-    let fresh = b
-        .text_of("section.card p.muted")
-        .await
-        .unwrap_or_default();
+    let fresh = b.text_of("section.card p.muted").await.unwrap_or_default();
     assert!(
         fresh.contains("last change from each server"),
         "the page says how fresh it is: {fresh}"

@@ -391,9 +391,15 @@ mod tests {
     #[test]
     fn a_charge_record_prints_and_parses_with_the_extension_last() {
         let m = charge("000042", 'M', 1250, "101");
-        assert_eq!(m.print(5, Justify::Left).unwrap(), b"CHG 000042 M 1250 101  ");
+        assert_eq!(
+            m.print(5, Justify::Left).unwrap(),
+            b"CHG 000042 M 1250 101  "
+        );
         assert_eq!(Message::parse(b"CHG 000042 M 1250 101  ", 5), Ok(m.clone()));
-        assert_eq!(Message::parse(b"CHG 000042 M 01250   101", 5), Ok(m.clone()));
+        assert_eq!(
+            Message::parse(b"CHG 000042 M 01250   101", 5),
+            Ok(m.clone())
+        );
         assert!(m.is_from_system() && !m.is_from_pms());
         assert_eq!(m.extension(), Some(&ext("101")));
         assert_eq!(
@@ -501,16 +507,22 @@ mod tests {
             Just(Message::Cancel),
             Just(Message::RequestInit),
             Just(Message::AreYouThere),
-            (arb_extension(width), "[0-9]{1,9}", "[A-Z]", 1u32..=999_999_999).prop_map(
-                |(extension, sequence, kind, amount): (Extension, String, String, u32)| {
-                    Message::Charge(ChargeRecord {
-                        sequence,
-                        kind: kind.chars().next().unwrap(),
-                        amount,
-                        extension,
-                    })
-                }
-            ),
+            (
+                arb_extension(width),
+                "[0-9]{1,9}",
+                "[A-Z]",
+                1u32..=999_999_999
+            )
+                .prop_map(
+                    |(extension, sequence, kind, amount): (Extension, String, String, u32)| {
+                        Message::Charge(ChargeRecord {
+                            sequence,
+                            kind: kind.chars().next().unwrap(),
+                            amount,
+                            extension,
+                        })
+                    }
+                ),
         ]
     }
 

@@ -556,12 +556,7 @@ impl PmsLink {
         self.pump(now);
         let retry = self.cycle.as_ref().and_then(|c| c.retry_at);
         let charge = self.charge.as_ref().map(|c| c.deadline);
-        let wanted = earliest(&[
-            self.link.deadline(),
-            retry,
-            self.keepalive_due_at(),
-            charge,
-        ]);
+        let wanted = earliest(&[self.link.deadline(), retry, self.keepalive_due_at(), charge]);
         self.timer.sync(wanted, &mut self.out);
         debug_assert!(
             self.out.len() < MAX_PENDING_COMMANDS,

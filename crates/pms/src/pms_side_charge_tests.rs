@@ -115,7 +115,11 @@ fn the_outbox_waits_for_the_answer() {
     let mut pms = charge_waiting("9");
     pms.submit(25, MessageId(1), &Message::CheckIn(ext("102")))
         .unwrap();
-    assert_eq!(pms.take_commands(), vec![], "no ENQ while an answer is owed");
+    assert_eq!(
+        pms.take_commands(),
+        vec![],
+        "no ENQ while an answer is owed"
+    );
     assert!(pms.answer_charge(30, "9", true));
     assert_eq!(
         pms.take_commands(),

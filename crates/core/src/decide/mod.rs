@@ -506,9 +506,7 @@ pub fn decide(
         | Command::RunNightAudit { .. } => folio::decide(cmd, view, ids, ctx)?,
         Command::CancelBooking { .. }
         | Command::CancelWithFee { .. }
-        | Command::SettleDeposits { .. } => {
-            deposits::decide(cmd, view, ids, ctx)?
-        }
+        | Command::SettleDeposits { .. } => deposits::decide(cmd, view, ids, ctx)?,
         Command::PostPmsCharge { charge, posting } => {
             pms_charge::decide(view, ids, ctx, charge, posting)?
         }

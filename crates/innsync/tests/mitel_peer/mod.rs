@@ -53,7 +53,10 @@ impl MitelPeer {
     }
 
     async fn write(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("write to the PMS");
+        self.stream
+            .write_all(bytes)
+            .await
+            .expect("write to the PMS");
     }
 
     /// The PMS sent `ENQ`: answer it, read its text and acknowledge it.

@@ -8,8 +8,8 @@ use innsync_pms::net::{
     LinkRole, PmsLinkConfig, PmsLinkEvent, PmsRequest,
 };
 use innsync_pms::{
-    ChargeRecord, Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId, PmsEvent, Posting,
-    ResetReason, ResyncRoom, RoomOccupancy,
+    ChargeRecord, Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId,
+    PmsEvent, Posting, ResetReason, ResyncRoom, RoomOccupancy,
 };
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
