@@ -99,9 +99,8 @@ impl MitelPeer {
         frame.push(ETX);
         self.write(&frame).await;
         loop {
-            match self.byte().await {
-                b @ (ACK | NAK) => return b,
-                _ => {}
+            if let b @ (ACK | NAK) = self.byte().await {
+                return b;
             }
         }
     }
