@@ -181,6 +181,7 @@ fn deposit(b: &RecordId, amount: i64) -> Command {
         amount,
         currency: "ZAR".into(),
         reference: Some("EFT 2027-0001".into()),
+        confirm_when_paid: false,
     }))
 }
 
@@ -369,4 +370,112 @@ fn a_pms_posting_is_charged_once_whatever_the_resends() {
     assert_eq!(es.len(), 2);
     assert_eq!(balance(&es), 2_500);
     assert_eq!(es[0].reference.as_deref(), Some("fias:77"));
+}
+
+/// A deposit with the "confirm on deposit" setting: the payment that completes it confirms the
+/// provisional booking in the same decision (on the owner); elsewhere, or without the setting,
+/// the payment stands alone and the sweep confirms later.
+#[test]
+fn a_deposit_paid_in_full_confirms_the_booking_in_the_same_decision() {
+    let mut w = World::new();
+    let pay = |b: &RecordId, amount: i64, confirm: bool| {
+        let mut c = deposit(b, amount);
+        if let Command::TakePayment(p) = &mut c {
+            p.confirm_when_paid = confirm;
+        }
+        c
+    };
+    let b = w.book(30, InitialStatus::Provisional);
+    let out = w.run(LODGE, &pay(&b, 50_000, true)).unwrap();
+    assert!(matches!(out, Outcome::Written { ref related, .. } if related.is_empty()));
+    assert_eq!(w.status(&b), BookingStatus::Provisional, "part paid");
+    let out = w.run(LODGE, &pay(&b, 40_000, true)).unwrap();
+    let Outcome::Written { record, related } = out else {
+        panic!()
+    };
+    assert!(matches!(record, Record::FolioEntry(_)));
+    assert!(
+        matches!(&related[..], [Record::Booking(c)] if c.status == BookingStatus::Confirmed),
+        "{related:?}"
+    );
+    let after = w.state.booking(&b).unwrap().unwrap();
+    assert_eq!(after.status, BookingStatus::Confirmed);
+    assert_eq!(after.hold_until, None);
+    // More money later changes nothing more.
+    w.run(LODGE, &pay(&b, 10_000, true)).unwrap();
+    assert_eq!(
+        w.state.booking(&b).unwrap().unwrap().meta.version,
+        after.meta.version
+    );
+    // Paid in full at the office, which does not own it: the sweep on the owner confirms.
+    let office = w.book(34, InitialStatus::Provisional);
+    w.run(OFFICE, &pay(&office, 90_000, true)).unwrap();
+    assert_eq!(w.status(&office), BookingStatus::Provisional);
+    assert_eq!(w.sweep(LODGE, &office), vec![office.clone()]);
+    // Without the setting the payment stands alone.
+    let off = w.book(38, InitialStatus::Provisional);
+    w.run(LODGE, &pay(&off, 90_000, false)).unwrap();
+    assert_eq!(w.status(&off), BookingStatus::Provisional);
+}
+
+/// A plain cancel applies the plan's policy like `/cancellation`: nothing while free, the fee
+/// posted in the same decision inside the window, only on the owner.
+#[test]
+fn a_plain_cancel_inside_the_fee_window_posts_the_fee() {
+    let mut w = World::new();
+    let cancel = |id: &RecordId| Command::CancelBooking {
+        id: id.clone(),
+        reason: Some("guest called".into()),
+        if_match: None,
+    };
+    let early = w.book(30, InitialStatus::Confirmed);
+    let out = w.run(LODGE, &cancel(&early)).unwrap();
+    assert!(matches!(out, Outcome::Written { ref related, .. } if related.is_empty()));
+    assert_eq!(w.status(&early), BookingStatus::Cancelled);
+    assert!(w.state.folio_entries(&early).unwrap().is_empty());
+    let late = w.book(5, InitialStatus::Confirmed);
+    let err = w.run(OFFICE, &cancel(&late)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotOwner);
+    assert!(w.state.folio_entries(&late).unwrap().is_empty());
+    let out = w.run(LODGE, &cancel(&late)).unwrap();
+    let Outcome::Written { record, related } = out else {
+        panic!()
+    };
+    assert!(matches!(record, Record::Booking(b) if b.status == BookingStatus::Cancelled));
+    assert_eq!(related.len(), 1);
+    let es = w.state.folio_entries(&late).unwrap();
+    assert_eq!(balance(&es), 100_000);
+    assert_eq!(es[0].description, "Cancellation fee (first night)");
+    let b = w.state.booking(&late).unwrap().unwrap();
+    assert_eq!(b.cancel_reason.as_deref(), Some("guest called"));
+}
+
+/// A PMS posting is for the guest in house: on a booking not checked in it is refused and
+/// nothing is written.
+#[test]
+fn a_pms_posting_for_a_booking_not_in_house_is_refused() {
+    use innsync_core::ledger::decide_input::ChargeInput;
+    use innsync_core::ledger::EntrySource;
+    let mut w = World::new();
+    let b = w.book(0, InitialStatus::Confirmed);
+    let err = w
+        .run(
+            LODGE,
+            &Command::PostPmsCharge {
+                charge: Box::new(ChargeInput {
+                    booking: b.clone(),
+                    folio: None,
+                    item: None,
+                    description: Some("Minibar (PMS CHG 42)".into()),
+                    amount: Some(1_250),
+                    quantity: 1,
+                    currency: None,
+                    source: EntrySource::Pms,
+                }),
+                posting: "gw:42".into(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidTransition);
+    assert!(w.state.folio_entries(&b).unwrap().is_empty());
 }

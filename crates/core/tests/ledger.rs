@@ -174,6 +174,7 @@ fn pay(b: &RecordId, kind: EntryKind, amount: i64) -> Command {
         amount,
         currency: "ZAR".into(),
         reference: Some("visa 1111".into()),
+        confirm_when_paid: false,
     }))
 }
 

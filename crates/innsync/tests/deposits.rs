@@ -146,3 +146,78 @@ async fn deposits_confirm_and_cancellations_charge_by_the_plan() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// With `confirm_on_deposit` (the default) the payment that completes a deposit confirms the
+/// booking in its own decision — the sweep (every minute by default) has not run yet; a plain
+/// cancel inside the plan's fee window posts the fee like `/cancellation`, and one while
+/// cancelling is free posts nothing.
+#[tokio::test]
+async fn a_paid_deposit_confirms_at_once_and_a_plain_cancel_applies_the_policy() {
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 3).await;
+    let a = api
+        .put("/api/v1/properties/KRL/rate-plans/BAR", plan())
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let b = api.ok("/api/v1/bookings", on_plan(20, 3, true)).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    let pay = |amount: i64| json!({"amount": amount, "currency": "ZAR", "method": "card", "kind": "deposit", "reference": "POS 12"});
+    let p = api
+        .post(&format!("/api/v1/bookings/{r}/payments"), pay(5000))
+        .await;
+    assert_eq!(p.status, 201, "{:?}", p.body);
+    let b = api.get(&format!("/api/v1/bookings/{r}")).await.body;
+    assert_eq!(b["status"], "provisional", "part of the deposit");
+    let p = api
+        .post(&format!("/api/v1/bookings/{r}/payments"), pay(4000))
+        .await;
+    assert_eq!(p.status, 201, "{:?}", p.body);
+    let b = api.get(&format!("/api/v1/bookings/{r}")).await.body;
+    assert_eq!(b["status"], "confirmed", "{b}");
+    assert_eq!(b["hold_until"], Value::Null, "{b}");
+    let audit = api
+        .get(&format!("/api/v1/audit?record={r}"))
+        .await
+        .body
+        .to_string();
+    assert!(audit.contains("booking.deposit_confirm"), "{audit}");
+
+    // A plain cancel three days before arrival: the first night (100.00) on the folio.
+    let late = api.ok("/api/v1/bookings", on_plan(3, 3, false)).await;
+    let lr = late["reference"].as_str().unwrap().to_string();
+    let c = api
+        .post(
+            &format!("/api/v1/bookings/{lr}/cancel"),
+            json!({"reason": "flight cancelled"}),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{:?}", c.body);
+    assert_eq!(c.body["status"], "cancelled");
+    let f = api.get(&format!("/api/v1/bookings/{lr}/folio")).await.body;
+    assert_eq!(f["balance"], 10000, "{f}");
+    assert_eq!(
+        f["folios"][0]["entries"][0]["description"], "Cancellation fee (first night)",
+        "{f}"
+    );
+    // Early (thirty days ahead): free, nothing posted; a refused cancel writes nothing.
+    let early = api.ok("/api/v1/bookings", on_plan(30, 2, false)).await;
+    let er = early["reference"].as_str().unwrap().to_string();
+    api.post(
+        &format!("/api/v1/bookings/{er}/cancel"),
+        json!({"reason": 7}),
+    )
+    .await
+    .problem(400, "invalid_input");
+    let c = api
+        .post(&format!("/api/v1/bookings/{er}/cancel"), json!({}))
+        .await;
+    assert_eq!(c.status, 200, "{:?}", c.body);
+    let f = api.get(&format!("/api/v1/bookings/{er}/folio")).await.body;
+    assert_eq!(f["balance"], 0, "{f}");
+    api.post(&format!("/api/v1/bookings/{lr}/cancel"), json!({}))
+        .await
+        .problem(409, "invalid_transition");
+    let f = api.get(&format!("/api/v1/bookings/{lr}/folio")).await.body;
+    assert_eq!(f["balance"], 10000, "no second fee");
+}

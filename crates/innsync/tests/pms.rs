@@ -5,6 +5,8 @@
 //! links are tested against an independent FIAS interface (`fias_peer`): numeric `G#`, names
 //! per encoding, local `DA`/`TI`, skipped records, postings, and `LE` then reconnect.
 //! the room records; resets run on demand; a link cut leads to a fresh, complete cycle.
+//! Mitel-style charge records (`CHG`) from a byte-level system (`mitel_peer`) are charged to the
+//! guest in house and answered `ACK`, once per sequence number, and `NAK`ed for an empty room.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +17,7 @@
 
 mod common;
 mod fias_peer;
+mod mitel_peer;
 
 use common::*;
 use futures::future::join_all;
@@ -643,4 +646,91 @@ async fn innsync_killed_mid_cycle_runs_a_fresh_complete_cycle_after_restart() {
     assert_eq!(gateway_occupancy(&h).await.len(), 1);
     assert_eq!(h.rooms().await.unwrap().len(), ROOMS + 1);
     assert!(resets(&api).await >= 1);
+}
+
+/// The folio entries of a booking and its balance.
+async fn folio_of(api: &Api, r: &str) -> (Vec<serde_json::Value>, i64) {
+    let folio = api.get(&format!("/api/v1/bookings/{r}/folio")).await.body;
+    let entries = folio["folios"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .flat_map(|f| f["entries"].as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    (entries, folio["balance"].as_i64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mitel_charge_records_are_posted_to_the_guest_in_house_over_tcp() {
+    use mitel_peer::{ACK, NAK};
+    let s = TestServer::start();
+    let api = s.api();
+    let tz: chrono_tz::Tz = "Europe/Zurich".parse().unwrap();
+    seed_lodge(&api, "Europe/Zurich", 3).await;
+    let (r, _) = check_in(&api, tz, "Ada Lovelace", "101").await;
+    let address = format!("127.0.0.1:{}", free_port());
+    let put = api
+        .put(
+            "/api/v1/pms/links/pbx",
+            json!({"property": "LDG", "dialect": "mitel", "role": "listen",
+                   "address": address, "reset_on_connect": false}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let mut pbx = mitel_peer::MitelPeer::connect(&address).await;
+    // A minibar charge for the guest in room 101: on the folio, then ACK.
+    let minibar = "CHG 000042 M 1250 101  ";
+    assert_eq!(pbx.send(minibar).await, ACK);
+    let (entries, balance) = folio_of(&api, &r).await;
+    assert_eq!(balance, 1250, "{entries:?}");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["source"], "pms");
+    assert_eq!(entries[0]["reference"], "pbx:000042");
+    assert_eq!(entries[0]["description"], "Minibar (PMS CHG 000042)");
+    // Sent again (the system got no answer, say): ACK, and charged once.
+    assert_eq!(pbx.send(minibar).await, ACK);
+    assert_eq!(folio_of(&api, &r).await.1, 1250);
+    // A telephone call on the same room.
+    assert_eq!(pbx.send("CHG 000043 T 480 101  ").await, ACK);
+    assert_eq!(folio_of(&api, &r).await.1, 1730);
+    // Nobody in room 102: NAK, and NAK again on every resend; charged nowhere.
+    let empty = "CHG 000044 M 900 102  ";
+    assert_eq!(pbx.send(empty).await, NAK);
+    for _ in 0..3 {
+        assert_eq!(pbx.resend(empty).await, NAK);
+    }
+    // A malformed record (no amount) is refused at once.
+    assert_eq!(pbx.send("CHG 000045 M 0 101  ").await, NAK);
+    // After check-out the room's charges are refused.
+    api.ok(&format!("/api/v1/bookings/{r}/check-out"), json!({}))
+        .await;
+    assert_eq!(pbx.send("CHG 000046 M 300 101  ").await, NAK);
+    let (entries, balance) = folio_of(&api, &r).await;
+    assert_eq!((entries.len(), balance), (2, 1730), "{entries:?}");
+    // The link's status shows every decided record with its answer.
+    let status = link_status(&api, "pbx").await;
+    let answers: Vec<String> = status["last_postings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["answer"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "ACK (OK)", "ACK (OK)", "ACK (OK)", "NAK (NG)", "NAK (NG)", "NAK (NG)", "NAK (NG)",
+            "NAK (NG)"
+        ],
+        "{status}"
+    );
+    // What innsync sent the system meanwhile was taken in the usual way (check-out of 101).
+    assert!(
+        pbx.received
+            .iter()
+            .all(|t| t.starts_with("CHK") || t.starts_with("NAM") || t == "AYT"),
+        "{:?}",
+        pbx.received
+    );
 }

@@ -19,6 +19,7 @@
 //!   to the room records, naming the link in the audit log.
 //! - FIAS: [`net::run_fias_pms_link`] listens; same pattern with [`net::FiasRequest`].
 
+pub mod charge;
 pub mod command;
 pub mod directory;
 pub mod encoding;
@@ -34,6 +35,7 @@ pub mod room;
 pub mod settings;
 pub mod system_side;
 
+pub use charge::{ChargeFieldError, ChargeRecord};
 pub use command::Command;
 pub use directory::{NodeId, PlanError, RoomPlan, RoomRecord};
 pub use encoding::TextEncoding;

@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+use crate::charge::{ChargeFieldError, ChargeRecord};
 use crate::room::{Extension, ExtensionError, GuestName, MaidStatus};
 
 /// One Mitel-style message.
@@ -44,6 +45,9 @@ pub enum Message {
     RequestInit,
     /// `AYT`: keep-alive (both directions).
     AreYouThere,
+    /// `CHG S K A EEEEE`: a charge for the guest in a room (system → PMS; see
+    /// [`crate::charge`]).
+    Charge(ChargeRecord),
 }
 
 /// Which way a field is padded; the side that sends decides (PMS right, system left).
@@ -84,6 +88,9 @@ pub enum ParseError {
     /// Something follows a message that takes no fields.
     #[error("unexpected data after {0}")]
     Trailing(&'static str),
+    /// A field of a charge record is missing or wrong.
+    #[error("charge record: {0}")]
+    Charge(ChargeFieldError),
 }
 
 /// Why a message cannot be printed with the configured width.
@@ -97,12 +104,18 @@ pub enum PrintError {
         /// The configured width.
         width: usize,
     },
+    /// A charge record whose fields the record does not allow (only built by hand).
+    #[error("charge record {0:?} has a field outside the record's format")]
+    BadCharge(String),
 }
 
 impl Message {
     /// True for messages the PMS may send; the system refuses the others.
     pub fn is_from_pms(&self) -> bool {
-        !matches!(self, Message::MaidStatus { .. } | Message::RequestInit)
+        !matches!(
+            self,
+            Message::MaidStatus { .. } | Message::RequestInit | Message::Charge(_)
+        )
     }
 
     /// True for messages the system may send; the PMS refuses the others.
@@ -113,6 +126,7 @@ impl Message {
                 | Message::MaidStatus { .. }
                 | Message::RequestInit
                 | Message::AreYouThere
+                | Message::Charge(_)
         )
     }
 
@@ -123,6 +137,7 @@ impl Message {
             Message::Name { extension, .. }
             | Message::MessageWaiting { extension, .. }
             | Message::MaidStatus { extension, .. } => Some(extension),
+            Message::Charge(c) => Some(&c.extension),
             _ => None,
         }
     }
@@ -159,6 +174,10 @@ impl Message {
             Message::Cancel => "CNL".to_owned(),
             Message::RequestInit => "RTI".to_owned(),
             Message::AreYouThere => "AYT".to_owned(),
+            Message::Charge(c) if !c.is_printable() => {
+                return Err(PrintError::BadCharge(c.sequence.chars().take(16).collect()))
+            }
+            Message::Charge(c) => format!("{} {}", c.head(), pad(&c.extension)?),
         };
         Ok(text.into_bytes())
     }
@@ -192,6 +211,16 @@ impl Message {
                 status: short(&f[3..]),
             }),
             "NAM" => parse_name(rest, width),
+            "CHG" => {
+                let (sequence, kind, amount, ext) =
+                    ChargeRecord::fields(rest).map_err(ParseError::Charge)?;
+                Ok(Message::Charge(ChargeRecord {
+                    sequence,
+                    kind,
+                    amount,
+                    extension: extension_field(ext, width)?,
+                }))
+            }
             "MW" => {
                 let (status, ext) = status_field(rest)?;
                 let on = match status {
@@ -350,6 +379,73 @@ mod tests {
         assert_eq!(Message::parse(b"GRS", 5), Ok(Message::GeneralReset));
     }
 
+    fn charge(seq: &str, kind: char, amount: u32, e: &str) -> Message {
+        Message::Charge(ChargeRecord {
+            sequence: seq.into(),
+            kind,
+            amount,
+            extension: ext(e),
+        })
+    }
+
+    #[test]
+    fn a_charge_record_prints_and_parses_with_the_extension_last() {
+        let m = charge("000042", 'M', 1250, "101");
+        assert_eq!(
+            m.print(5, Justify::Left).unwrap(),
+            b"CHG 000042 M 1250 101  "
+        );
+        assert_eq!(Message::parse(b"CHG 000042 M 1250 101  ", 5), Ok(m.clone()));
+        assert_eq!(
+            Message::parse(b"CHG 000042 M 01250   101", 5),
+            Ok(m.clone())
+        );
+        assert!(m.is_from_system() && !m.is_from_pms());
+        assert_eq!(m.extension(), Some(&ext("101")));
+        assert_eq!(
+            charge("1", 'M', 0, "101").print(5, Justify::Left),
+            Err(PrintError::BadCharge("1".into()))
+        );
+    }
+
+    #[test]
+    fn a_charge_record_with_a_bad_field_is_a_typed_error() {
+        let bad = |t: &[u8]| Message::parse(t, 5).unwrap_err();
+        assert_eq!(
+            bad(b"CHG"),
+            ParseError::Charge(ChargeFieldError::Missing("sequence"))
+        );
+        assert_eq!(
+            bad(b"CHG 12 M"),
+            ParseError::Charge(ChargeFieldError::Missing("amount"))
+        );
+        assert_eq!(
+            bad(b"CHG 1x M 100 101"),
+            ParseError::Charge(ChargeFieldError::Bad("sequence"))
+        );
+        assert_eq!(
+            bad(b"CHG 1234567890 M 100 101"),
+            ParseError::Charge(ChargeFieldError::Bad("sequence"))
+        );
+        assert_eq!(
+            bad(b"CHG 12 m 100 101"),
+            ParseError::Charge(ChargeFieldError::Bad("kind"))
+        );
+        assert_eq!(
+            bad(b"CHG 12 M 0 101"),
+            ParseError::Charge(ChargeFieldError::Bad("amount"))
+        );
+        assert_eq!(
+            bad(b"CHG 12 M -5 101"),
+            ParseError::Charge(ChargeFieldError::Bad("amount"))
+        );
+        assert_eq!(bad(b"CHG 12 M 100"), ParseError::Missing("extension"));
+        assert!(matches!(
+            bad(b"CHG 12 M 100 123456"),
+            ParseError::Extension(_)
+        ));
+    }
+
     #[test]
     fn unknown_codes_are_typed_errors() {
         assert_eq!(
@@ -411,6 +507,22 @@ mod tests {
             Just(Message::Cancel),
             Just(Message::RequestInit),
             Just(Message::AreYouThere),
+            (
+                arb_extension(width),
+                "[0-9]{1,9}",
+                "[A-Z]",
+                1u32..=999_999_999
+            )
+                .prop_map(
+                    |(extension, sequence, kind, amount): (Extension, String, String, u32)| {
+                        Message::Charge(ChargeRecord {
+                            sequence,
+                            kind: kind.chars().next().unwrap(),
+                            amount,
+                            extension,
+                        })
+                    }
+                ),
         ]
     }
 
@@ -433,6 +545,7 @@ mod tests {
                 Err(PrintError::ExtensionTooWide { .. }) => {
                     prop_assert!(m.extension().is_some_and(|e| e.as_str().len() > width));
                 }
+                Err(e @ PrintError::BadCharge(_)) => prop_assert!(false, "{e}"),
             }
         }
     }

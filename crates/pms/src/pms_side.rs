@@ -2,10 +2,15 @@
 //! (innsync's durable outbox) hands it one message at a time and learns `Delivered`/`Failed`; the
 //! engine runs General Reset cycles from a snapshot the application provides, holds application
 //! messages while a cycle runs, retries cycle messages refused as busy, and asks for a fresh cycle
-//! when the link returns after a drop mid-cycle.
+//! when the link returns after a drop mid-cycle. A charge record from the system (`CHG`) is
+//! answered only once the application has decided it (`answer_charge`): `ACK` posted, `NAK`
+//! refused; bytes arriving meanwhile wait, and a decision that comes too late is `NAK`ed as
+//! busy, so the system resends and the record's sequence number keeps it from being charged
+//! twice.
 
 use thiserror::Error;
 
+use crate::charge::ChargeRecord;
 use crate::command::{earliest, Command, TimerState, MAX_PENDING_COMMANDS};
 use crate::link::{LinkCore, Role, SendFailure, Signal};
 use crate::mitel::{Justify, Message, PrintError};
@@ -66,6 +71,11 @@ pub enum PmsEvent {
     CancelFailed(SendFailure),
     /// `AYT` went unanswered; the engine asked the driver to close the link.
     KeepAliveFailed,
+    /// The system sent a charge record: decide it and call `answer_charge` with its sequence
+    /// within `charge_answer_timeout_ms`; the text stays unanswered until then.
+    Charge(ChargeRecord),
+    /// No decision came in time for this charge record (its sequence): it was `NAK`ed as busy.
+    ChargeNotAnswered(String),
 }
 
 /// Why `submit` refused a message (the application keeps it in its outbox).
@@ -131,6 +141,13 @@ enum InFlight {
     KeepAlive,
 }
 
+/// A charge record whose text waits for the application's decision.
+#[derive(Debug)]
+struct PendingCharge {
+    sequence: String,
+    deadline: Millis,
+}
+
 #[derive(Debug)]
 struct Slot {
     id: MessageId,
@@ -151,6 +168,9 @@ pub struct PmsLink {
     /// `CloseLink` was emitted; nothing more is sent until `link_down`.
     closing: bool,
     pending_reset: Option<ResetReason>,
+    /// A charge record waits for its answer; `held` keeps the bytes that arrived meanwhile.
+    charge: Option<PendingCharge>,
+    held: Vec<u8>,
     last_activity: Millis,
     timer: TimerState,
     out: Vec<Command<PmsEvent>>,
@@ -170,6 +190,8 @@ impl PmsLink {
             in_flight: None,
             closing: false,
             pending_reset: None,
+            charge: None,
+            held: Vec::new(),
             last_activity: 0,
             timer: TimerState::default(),
             out: Vec::new(),
@@ -225,6 +247,8 @@ impl PmsLink {
         self.link.reset();
         self.in_flight = None;
         self.cancel_pending = false;
+        self.charge = None;
+        self.held.clear();
         if let Some(slot) = self.slot.take() {
             self.deliver(PmsEvent::Failed(slot.id, SendFailure::LinkDown));
         }
@@ -316,9 +340,17 @@ impl PmsLink {
         true
     }
 
-    /// Bytes arrived from the system.
+    /// Bytes arrived from the system. While a charge record waits for its answer they are
+    /// held (up to twice the longest text; the system resends what is lost) and read after it.
     pub fn handle_bytes(&mut self, now: Millis, bytes: &[u8]) {
-        for &byte in bytes {
+        for (i, &byte) in bytes.iter().enumerate() {
+            if self.charge.is_some() {
+                let rest = bytes.get(i..).unwrap_or_default();
+                let room = (2 * self.settings.max_text_len).saturating_sub(self.held.len());
+                self.held
+                    .extend_from_slice(rest.get(..room.min(rest.len())).unwrap_or_default());
+                break;
+            }
             self.last_activity = now;
             let signal = self.link.on_byte(now, byte, &mut self.out);
             self.on_signal(now, signal);
@@ -326,8 +358,35 @@ impl PmsLink {
         self.finish(now);
     }
 
+    /// The application's decision on the charge record `sequence`: `ACK` when `posted`, else
+    /// `NAK`. False (and nothing sent) when no such record waits — it was answered busy
+    /// already, or the link dropped; the system then resends it.
+    pub fn answer_charge(&mut self, now: Millis, sequence: &str, posted: bool) -> bool {
+        if self.charge.as_ref().is_none_or(|c| c.sequence != sequence) {
+            return false;
+        }
+        self.charge = None;
+        self.link.answer(now, posted, &mut self.out);
+        self.after_charge(now);
+        true
+    }
+
+    /// The charge's text is answered: the line may be used again and held bytes are read.
+    fn after_charge(&mut self, now: Millis) {
+        self.pump(now);
+        let held = std::mem::take(&mut self.held);
+        self.handle_bytes(now, &held);
+    }
+
     /// The timer set by `SetTimer` fired (early or spurious calls are harmless).
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.charge.as_ref().is_some_and(|c| c.deadline <= now) {
+            if let Some(c) = self.charge.take() {
+                self.link.answer(now, false, &mut self.out);
+                self.deliver(PmsEvent::ChargeNotAnswered(c.sequence));
+                self.after_charge(now);
+            }
+        }
         let signal = self.link.on_timeout(now, &mut self.out);
         self.on_signal(now, signal);
         if let Some(cycle) = &mut self.cycle {
@@ -341,18 +400,21 @@ impl PmsLink {
     fn on_signal(&mut self, now: Millis, signal: Signal) {
         match signal {
             Signal::Nothing | Signal::Activity => return,
-            Signal::Text(text) => {
-                let accept = self.on_text(&text);
-                self.link.answer(now, accept, &mut self.out);
-            }
+            Signal::Text(text) => match self.on_text(now, &text) {
+                Some(accept) => self.link.answer(now, accept, &mut self.out),
+                // A charge record: answered by `answer_charge` (or busy at its deadline).
+                None => return,
+            },
             Signal::Delivered => self.on_delivered(),
             Signal::Failed(why) => self.on_failed(now, why),
         }
         self.pump(now);
     }
 
-    fn on_text(&mut self, text: &[u8]) -> bool {
-        match Message::parse(text, self.settings.extension_width) {
+    /// Judges one text from the system: `Some(true)` is `ACK`, `Some(false)` `NAK`, `None` a
+    /// charge record whose answer waits for the application.
+    fn on_text(&mut self, now: Millis, text: &[u8]) -> Option<bool> {
+        let accept = match Message::parse(text, self.settings.extension_width) {
             Err(e) => {
                 self.deliver(PmsEvent::Refused(e.to_string()));
                 false
@@ -368,11 +430,20 @@ impl PmsLink {
                 }
                 true
             }
+            Ok(Message::Charge(c)) => {
+                self.charge = Some(PendingCharge {
+                    sequence: c.sequence.clone(),
+                    deadline: now.saturating_add(self.settings.charge_answer_timeout_ms),
+                });
+                self.deliver(PmsEvent::Charge(c));
+                return None;
+            }
             Ok(m) => {
                 self.deliver(PmsEvent::Received(m));
                 true
             }
-        }
+        };
+        Some(accept)
     }
 
     fn on_delivered(&mut self) {
@@ -431,7 +502,12 @@ impl PmsLink {
     /// Starts the next message if the line is free: cancel, then the cycle, then the
     /// application's slot, then a keep-alive.
     fn pump(&mut self, now: Millis) {
-        if !self.up || self.closing || self.in_flight.is_some() || !self.link.is_idle() {
+        if !self.up
+            || self.closing
+            || self.in_flight.is_some()
+            || self.charge.is_some()
+            || !self.link.is_idle()
+        {
             return;
         }
         let (text, what) = if self.cancel_pending {
@@ -464,7 +540,11 @@ impl PmsLink {
 
     fn keepalive_due_at(&self) -> Option<Millis> {
         let interval = self.settings.keepalive_interval_ms?;
-        let quiet = self.up && !self.closing && self.in_flight.is_none() && self.link.is_idle();
+        let quiet = self.up
+            && !self.closing
+            && self.in_flight.is_none()
+            && self.charge.is_none()
+            && self.link.is_idle();
         quiet.then_some(self.last_activity.saturating_add(interval))
     }
 
@@ -475,7 +555,8 @@ impl PmsLink {
     fn finish(&mut self, now: Millis) {
         self.pump(now);
         let retry = self.cycle.as_ref().and_then(|c| c.retry_at);
-        let wanted = earliest(&[self.link.deadline(), retry, self.keepalive_due_at()]);
+        let charge = self.charge.as_ref().map(|c| c.deadline);
+        let wanted = earliest(&[self.link.deadline(), retry, self.keepalive_due_at(), charge]);
         self.timer.sync(wanted, &mut self.out);
         debug_assert!(
             self.out.len() < MAX_PENDING_COMMANDS,
@@ -540,3 +621,7 @@ fn cycle_text(cycle: &Cycle, width: usize) -> Result<Vec<u8>, PrintError> {
 #[cfg(test)]
 #[path = "pms_side_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pms_side_charge_tests.rs"]
+mod charge_tests;

@@ -57,6 +57,9 @@ pub struct Settings {
     pub cycle_retry_delay_ms: Millis,
     /// PMS side: how many times one cycle message is retried before the cycle is reported failed.
     pub cycle_message_retries: u32,
+    /// How long the PMS waits for the application's decision on a charge record before it
+    /// answers `NAK` (busy); below `answer_timeout_ms`, so the system hears an answer in time.
+    pub charge_answer_timeout_ms: Millis,
 
     /// FIAS: records held while the link is not alive (they must not be lost); a full buffer
     /// refuses more, so the application's durable outbox keeps them instead.
@@ -92,6 +95,7 @@ impl Default for Settings {
             reset_on_link_start: true,
             cycle_retry_delay_ms: 1_000,
             cycle_message_retries: 3,
+            charge_answer_timeout_ms: 2_000,
             fias_buffer_capacity: 1_024,
             fias_max_link_records: 64,
             fias_max_record_len: 256,
@@ -129,7 +133,8 @@ impl Settings {
         if !(32..=65_536).contains(&self.fias_max_record_len) {
             return Err(SettingsError::RecordLen(self.fias_max_record_len));
         }
-        let positive: [(&'static str, u64); 9] = [
+        let positive: [(&'static str, u64); 10] = [
+            ("charge_answer_timeout_ms", self.charge_answer_timeout_ms),
             ("fias_buffer_capacity", self.fias_buffer_capacity as u64),
             ("fias_max_link_records", self.fias_max_link_records as u64),
             ("answer_timeout_ms", self.answer_timeout_ms),

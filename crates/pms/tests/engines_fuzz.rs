@@ -39,6 +39,8 @@ fn step() -> impl Strategy<Value = Step> {
         Just(b"STS 2 101  ".to_vec()),
         Just(b"RTI".to_vec()),
         Just(b"AYT".to_vec()),
+        Just(b"CHG 1 M 1250 101  ".to_vec()),
+        Just(b"CHG 1 M 0 101  ".to_vec()),
     ]
     .prop_map(|t| {
         let mut b = vec![0x05, 0x02];
@@ -102,7 +104,8 @@ proptest! {
                 }
                 Step::Reset(n) => { let _ = pms.start_general_reset(now, rooms(n)); }
                 Step::Cancel => { pms.cancel_general_reset(now); }
-                Step::Raise(_) => {}
+                // The application's decision on a charge record, whether one waits or not.
+                Step::Raise(n) => { pms.answer_charge(now, "1", n % 2 == 0); }
             }
             pms.take_commands();
         }

@@ -3,7 +3,7 @@
 use super::allotments::{ensure_sellable, held};
 use super::reference::{property_of, room_of, room_type_of};
 use super::reservations::{new_guest, LineSpec, NewReservation};
-use super::{bumped, validate, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
+use super::{bumped, AuditEntry, Ctx, Decision, Outcome, MAX_EXPIRE_BATCH};
 use crate::booking::{departure_after_check_out, next_status, time_rule, BookingAction};
 use crate::command::Command;
 use crate::dates::{local_date, parse_tz, Nights};
@@ -74,17 +74,7 @@ pub(super) fn decide_bookings(
                 Ok(())
             })
         }
-        Command::CancelBooking {
-            id,
-            reason,
-            if_match,
-        } => {
-            validate::notes("reason", reason.as_deref())?;
-            change(view, ctx, id, *if_match, BookingAction::Cancel, |b, _| {
-                b.cancel_reason = Some(reason.clone().unwrap_or_else(|| "cancelled".into()));
-                Ok(())
-            })
-        }
+        // CancelBooking is decided with its rate plan's fee in `deposits.rs`.
         Command::NoShow { id, if_match } => {
             change(view, ctx, id, *if_match, BookingAction::NoShow, |_, _| {
                 Ok(())

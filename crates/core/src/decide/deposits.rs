@@ -3,6 +3,13 @@
 //! whose deposit is paid (when the property wants it) and releases those whose deposit was not
 //! paid by its due date.
 //!
+//! **Every cancellation applies the policy.** A plain cancel (`CancelBooking`, `POST
+//! …/cancel`) and `CancelWithFee` (`POST …/cancellation`) are one decision: inside the
+//! policy's fee window the fee is posted to the guest folio with the cancellation, never
+//! skipped silently; outside it nothing is posted and the cancel is exactly what it always was.
+//! Waiving a fee is a correction of its entry (`POST …/corrections` with the entry and a
+//! reason), so the ledger shows both the fee and who waived it.
+//!
 //! Both change a booking, so only its owner decides them; the fee entry is owned by the
 //! deciding server like every ledger entry. The sweep is idempotent: a booking no longer
 //! provisional is left alone, so running it twice, or on two servers, changes nothing more.
@@ -41,7 +48,12 @@ pub(super) fn decide(
             id,
             reason,
             if_match,
-        } => cancel_with_fee(view, ids, ctx, id, reason.as_deref(), *if_match),
+        } => cancel_with_fee(view, ids, ctx, id, reason.as_deref(), *if_match, false),
+        Command::CancelBooking {
+            id,
+            reason,
+            if_match,
+        } => cancel_with_fee(view, ids, ctx, id, reason.as_deref(), *if_match, true),
         Command::SettleDeposits {
             bookings,
             confirm_when_paid,
@@ -137,6 +149,8 @@ pub(super) fn fee_entry(
     }
 }
 
+/// Cancels a booking and posts the fee its plan's policy computes for today. `plain` is the
+/// plain cancel: its history line stays what it was when there is no fee.
 fn cancel_with_fee(
     view: &dyn StateView,
     ids: &mut dyn IdSource,
@@ -144,9 +158,11 @@ fn cancel_with_fee(
     id: &RecordId,
     reason: Option<&str>,
     if_match: Option<u64>,
+    plain: bool,
 ) -> Result<Decision, DomainError> {
     validate::notes("reason", reason)?;
     let old = booking_of(view, id)?;
+    ctx.ensure_writable(&old.meta.owner)?;
     if let Some(v) = if_match {
         if v != old.meta.version {
             return Err(DomainError::VersionConflict {
@@ -162,15 +178,23 @@ fn cancel_with_fee(
     next.cancel_reason = Some(reason.unwrap_or("cancelled").to_string());
     let plan = plan_of(view, &old)?;
     let (fee, penalty) = cancellation_fee(&old, cancellation_policy(plan.as_ref()), today);
-    let mut decision = Decision::one(
-        Record::Booking(next.clone()),
-        "booking.cancel",
+    let detail = if plain && fee == 0 {
+        format!(
+            "{} -> cancelled{}",
+            old.status.as_str(),
+            next.stays
+                .last()
+                .map(|s| format!(" room {}", s.room))
+                .unwrap_or_default()
+        )
+    } else {
         format!(
             "{} -> cancelled; fee {fee} ({})",
             old.status.as_str(),
             fee_text("cancellation", penalty)
-        ),
-    );
+        )
+    };
+    let mut decision = Decision::one(Record::Booking(next.clone()), "booking.cancel", detail);
     if fee > 0 {
         let (date, _) = business_date(view, ctx, &p)?;
         let e = fee_entry(
@@ -191,6 +215,39 @@ fn cancel_with_fee(
         };
     }
     Ok(decision)
+}
+
+/// The booking confirmed with its history line, when it is provisional, written here, and
+/// `entries` (its folio, the money just taken included) pay its plan's deposit in full; `None`
+/// otherwise — the payment stands alone and the sweep on the owner confirms it later.
+pub(super) fn confirmed_by_deposit(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    old: &Booking,
+    entries: &[FolioEntry],
+) -> Result<Option<(Booking, AuditEntry)>, DomainError> {
+    if old.status != BookingStatus::Provisional || ctx.ensure_writable(&old.meta.owner).is_err() {
+        return Ok(None);
+    }
+    let p = property_of(view, &old.property)?;
+    let tz = parse_tz(&p.timezone).map_err(DomainError::InvalidInput)?;
+    let today = local_date(ctx.now, tz);
+    let plan = plan_of(view, old)?;
+    let booked = local_date(old.created_at, tz);
+    let s = deposit_status(old, deposit_rule(plan.as_ref()), booked, entries, today);
+    if s.state != DepositState::Paid {
+        return Ok(None);
+    }
+    let Ok(mut next) = moved(ctx, old, BookingAction::Confirm, today) else {
+        return Ok(None);
+    };
+    next.hold_until = None;
+    let audit = AuditEntry {
+        action: "booking.deposit_confirm".into(),
+        record: old.meta.id.clone(),
+        detail: format!("provisional -> confirmed: deposit of {} paid", s.required),
+    };
+    Ok(Some((next, audit)))
 }
 
 fn sweep(

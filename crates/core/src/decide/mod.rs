@@ -479,7 +479,6 @@ pub fn decide(
         Command::CreateGuest { .. }
         | Command::CreateBooking { .. }
         | Command::ConfirmBooking { .. }
-        | Command::CancelBooking { .. }
         | Command::CheckIn { .. }
         | Command::CheckOut { .. }
         | Command::NoShow { .. }
@@ -505,9 +504,9 @@ pub fn decide(
         | Command::IssueInvoice { .. }
         | Command::IssueCreditNote { .. }
         | Command::RunNightAudit { .. } => folio::decide(cmd, view, ids, ctx)?,
-        Command::CancelWithFee { .. } | Command::SettleDeposits { .. } => {
-            deposits::decide(cmd, view, ids, ctx)?
-        }
+        Command::CancelBooking { .. }
+        | Command::CancelWithFee { .. }
+        | Command::SettleDeposits { .. } => deposits::decide(cmd, view, ids, ctx)?,
         Command::PostPmsCharge { charge, posting } => {
             pms_charge::decide(view, ids, ctx, charge, posting)?
         }

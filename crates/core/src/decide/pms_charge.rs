@@ -1,15 +1,18 @@
 //! Deciding a charge received over the PMS link (FIAS `PS`: minibar, telephone): an ordinary
 //! charge on the booking's folio whose reference is the posting's identity at the link, so a
 //! posting the system sends again (it resends one it got no answer to) is never charged twice.
+//! The same path takes Mitel-style charge records (`CHG`, `LINK:SEQUENCE`). A posting is for
+//! the guest in house: one for a booking not checked in is refused in the decision itself, so a
+//! check-out between the link's look-up and the write cannot let it through.
 
-use super::folio::charge;
+use super::folio::{booking_of, charge};
 use super::{Ctx, Decision, Outcome};
 use crate::error::DomainError;
 use crate::ids::IdSource;
 use crate::ledger::decide_input::ChargeInput;
 use crate::ledger::pan::looks_like_pan;
 use crate::ledger::EntrySource;
-use crate::record::Record;
+use crate::record::{BookingStatus, Record};
 use crate::state_view::StateView;
 
 /// Longest posting identity (`LINK:P#`).
@@ -37,6 +40,14 @@ pub(super) fn decide(
         return Err(DomainError::InvalidInput(
             "a PMS charge has source pms".into(),
         ));
+    }
+    let b = booking_of(view, &c.booking)?;
+    if b.status != BookingStatus::CheckedIn {
+        return Err(DomainError::InvalidTransition(format!(
+            "no guest in house on booking {}: it is {}",
+            b.meta.id,
+            b.status.as_str().replace('_', " ")
+        )));
     }
     if let Some(e) = view
         .folio_entries(&c.booking)?

@@ -44,4 +44,8 @@ pub struct PaymentInput {
     pub currency: String,
     /// Receipt or terminal reference; never a card number.
     pub reference: Option<String>,
+    /// Confirm a provisional booking in the same decision when this money pays its deposit in
+    /// full (the `confirm_on_deposit` setting; only where the booking's owner decides).
+    #[serde(default)]
+    pub confirm_when_paid: bool,
 }

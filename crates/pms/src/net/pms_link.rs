@@ -69,6 +69,14 @@ pub enum PmsRequest {
     },
     /// Cancel the running General Reset with `CNL`.
     CancelReset,
+    /// The decision on the charge record `sequence` (`PmsEvent::Charge`): `ACK` when
+    /// `posted`, else `NAK`.
+    AnswerCharge {
+        /// The record's sequence number, as received.
+        sequence: String,
+        /// Whether the charge is on the folio (now or before).
+        posted: bool,
+    },
 }
 
 /// What the link tells the application.
@@ -279,6 +287,13 @@ async fn apply_request(
         },
         PmsRequest::CancelReset => {
             engine.cancel_general_reset(now);
+            None
+        }
+        PmsRequest::AnswerCharge { sequence, posted } => {
+            if !engine.answer_charge(now, &sequence, posted) {
+                // Answered busy already (the system resends it) or the link dropped.
+                tracing::warn!(%sequence, "the answer to a charge record came too late");
+            }
             None
         }
     };

@@ -219,6 +219,7 @@ pub(crate) async fn post_payment(
         amount: p.amount,
         currency: p.currency,
         reference: p.reference,
+        confirm_when_paid: state.settings.confirm_on_deposit,
     }));
     submit(&state, &caller, cmd, key, |_| {
         Some(format!("/api/v1/bookings/{reference}/folio"))

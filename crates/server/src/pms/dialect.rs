@@ -8,8 +8,8 @@ use innsync_pms::net::{
     LinkRole, PmsLinkConfig, PmsLinkEvent, PmsRequest,
 };
 use innsync_pms::{
-    Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId, PmsEvent, Posting,
-    ResetReason, ResyncRoom, RoomOccupancy,
+    ChargeRecord, Extension, FiasEvent, FiasGuest, FiasMessage, GuestName, Message, MessageId,
+    PmsEvent, Posting, ResetReason, ResyncRoom, RoomOccupancy,
 };
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
@@ -62,6 +62,10 @@ fn mitel_words(m: &Message) -> String {
         Message::Cancel => "CNL".into(),
         Message::RequestInit => "RTI".into(),
         Message::AreYouThere => "AYT".into(),
+        Message::Charge(c) => format!(
+            "CHG room {} sequence {} kind {} amount {}",
+            c.extension, c.sequence, c.kind, c.amount
+        ),
     }
 }
 
@@ -89,6 +93,8 @@ pub enum Incoming {
     Skipped(MessageId, String),
     /// A posting from the system, already answered.
     Posting(Posting),
+    /// A Mitel-style charge record, to decide and answer (`Requests::answer_charge`).
+    Charge(ChargeRecord),
     /// Housekeeping or message-waiting for a room.
     Report {
         /// The room's extension.
@@ -188,6 +194,18 @@ impl Requests {
         }
     }
 
+    /// Answers a Mitel-style charge record: `ACK` when `posted`, else `NAK`; false when the
+    /// link task cannot take it now (the engine then answers busy and the system resends) or
+    /// the link is not Mitel-style.
+    pub fn answer_charge(&self, sequence: String, posted: bool) -> bool {
+        match self {
+            Self::Mitel(tx) => tx
+                .try_send(PmsRequest::AnswerCharge { sequence, posted })
+                .is_ok(),
+            Self::Fias(_) => false,
+        }
+    }
+
     /// Starts a General Reset (Mitel) or resync (FIAS) with every room.
     /// Each room comes with its guest's name and reservation number when occupied.
     pub fn reset(&self, rooms: Vec<SnapshotRoom>) -> bool {
@@ -264,6 +282,11 @@ fn from_mitel(e: PmsLinkEvent) -> Incoming {
             PmsEvent::KeepAliveFailed => {
                 Incoming::Note("the system stopped answering keep-alives".into())
             }
+            PmsEvent::Charge(c) => Incoming::Charge(c),
+            PmsEvent::ChargeNotAnswered(seq) => Incoming::Note(format!(
+                "charge record {seq} was not decided in time; answered NAK (busy), the system \
+                 resends it"
+            )),
         },
         // Taken again later (e.g. busy): the message stays first in line.
         PmsLinkEvent::Refused {

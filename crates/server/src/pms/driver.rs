@@ -252,13 +252,67 @@ impl Driver {
     async fn posting(&mut self, p: innsync_pms::Posting) {
         let now = (self.state.clock)().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut rec = PostingRecord::new(now.clone(), &p);
+        let booking = self.in_house(&rec).await;
+        rec.booking = booking.clone();
+        let (status, text) = self.charge_posting(&rec, booking.as_deref(), &now).await;
+        rec.answer = status.to_string();
+        let answered = self.requests.answer_posting(p, status, text.clone());
+        self.posted(rec, status == innsync_pms::POSTING_OK, &text, answered);
+    }
+
+    /// A Mitel-style charge record (`CHG`): charged like a FIAS posting to the folio of the
+    /// guest in house in the room (its sequence number makes a resend harmless), then answered
+    /// `ACK` once it is durably on the folio (or already was), `NAK` when no guest is in house
+    /// there or the charge is refused. Shown in the link's status either way.
+    async fn charge_record(&mut self, c: innsync_pms::ChargeRecord) {
+        let now = (self.state.clock)().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut rec = PostingRecord::of_charge(now.clone(), &c);
+        let booking = self.in_house(&rec).await;
+        rec.booking = booking.clone();
+        let (status, text) = self.charge_posting(&rec, booking.as_deref(), &now).await;
+        let posted = status == innsync_pms::POSTING_OK;
+        rec.answer = format!("{} ({status})", if posted { "ACK" } else { "NAK" });
+        let answered = self.requests.answer_charge(c.sequence, posted);
+        self.posted(rec, posted, &text, answered);
+    }
+
+    /// Shows a posting's outcome in the link's status and the log.
+    fn posted(&mut self, rec: PostingRecord, ok: bool, text: &str, answered: bool) {
+        let line = format!(
+            "{} answered {}{}{}",
+            rec.words(),
+            rec.answer,
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(" ({text})")
+            },
+            if answered {
+                ""
+            } else {
+                "; the answer could not be handed to the link (the system resends)"
+            }
+        );
+        if ok {
+            tracing::info!(link = %self.name, posting = %rec.record, "{line}");
+        } else {
+            tracing::warn!(link = %self.name, posting = %rec.record, "{line}");
+        }
+        self.status(|s| {
+            s.postings += 1;
+            s.posting(rec);
+        });
+        self.note(line);
+    }
+
+    /// The booking in house in the posting's room (or holding its reservation number `G#`).
+    async fn in_house(&self, rec: &PostingRecord) -> Option<String> {
         let (property, room, number) = (
             self.settings.property.clone(),
             rec.room.clone().map(|ext| self.settings.room_of(&ext)),
             rec.reservation_number,
         );
-        let booking = self
-            .state
+        self.state
             .read(move |r| {
                 if let Some(n) = number {
                     let filter = innsync_store::BookingFilter {
@@ -282,35 +336,7 @@ impl Driver {
             })
             .await
             .ok()
-            .flatten();
-        rec.booking = booking.clone();
-        let (status, text) = self.charge_posting(&rec, booking.as_deref(), &now).await;
-        rec.answer = status.to_string();
-        let answered = self.requests.answer_posting(p, status, text.clone());
-        let line = format!(
-            "{} answered {status}{}{}",
-            rec.words(),
-            if text.is_empty() {
-                String::new()
-            } else {
-                format!(" ({text})")
-            },
-            if answered {
-                ""
-            } else {
-                "; the answer could not be handed to the link (the system resends)"
-            }
-        );
-        if status == innsync_pms::POSTING_OK {
-            tracing::info!(link = %self.name, posting = %rec.record, "{line}");
-        } else {
-            tracing::warn!(link = %self.name, posting = %rec.record, "{line}");
-        }
-        self.status(|s| {
-            s.postings += 1;
-            s.posting(rec);
-        });
-        self.note(line);
+            .flatten()
     }
 
     /// Charges a posting to `booking`'s folio: the answer status and its clear text.
@@ -359,10 +385,7 @@ impl Driver {
                 booking: id,
                 folio: None,
                 item: catalogued,
-                description: Some(super::postings::description_for(
-                    &kind,
-                    rec.sequence.as_deref(),
-                )),
+                description: Some(rec.description()),
                 amount: Some(amount),
                 quantity: 1,
                 currency: None,
@@ -376,6 +399,10 @@ impl Driver {
             Err(innsync_store::StoreError::Refused(innsync_core::DomainError::AlreadyExists(
                 _,
             ))) => (innsync_pms::POSTING_OK, "already posted".into()),
+            // The core's own check: the booking is no longer in house (checked out meanwhile).
+            Err(innsync_store::StoreError::Refused(
+                e @ innsync_core::DomainError::InvalidTransition(_),
+            )) => (innsync_pms::GUEST_NOT_FOUND, e.to_string()),
             Err(e) => (innsync_pms::POSTING_DENIED, e.to_string()),
         }
     }
@@ -464,6 +491,7 @@ impl Driver {
                 }
             }
             Incoming::Posting(p) => self.posting(p).await,
+            Incoming::Charge(c) => self.charge_record(c).await,
             Incoming::Report {
                 extension,
                 housekeeping,

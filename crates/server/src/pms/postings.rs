@@ -1,11 +1,12 @@
-//! Postings from the system (FIAS `PS`: minibar, phone calls), as the link's status shows them
+//! Postings from the system (FIAS `PS`, Mitel-style `CHG`: minibar, phone calls), as the link's
+//! status shows them
 //! (`GET /api/v1/pms`, the UI's PMS section): charged to the in-house guest's folio by the
 //! driver and answered with the outcome (`OK`, `NG`, `UR`, `NP`). Postings answered before
 //! innsync kept folios were written to the booking's history as a note, one line readable by
 //! people and by [`PostingRecord::from_note`]: `Posting not charged (answered NP): PS room 101,
 //! reservation 5730000012, P# 77, amount 1250, type M, at 2026-12-04T15:00:00Z`.
 
-use innsync_pms::Posting;
+use innsync_pms::{ChargeRecord, Posting};
 use serde::{Deserialize, Serialize};
 
 /// How a posting note starts.
@@ -98,9 +99,43 @@ impl PostingRecord {
         }
     }
 
-    /// The posting in words: `PS room 101, reservation 5730000012, P# 77, amount 1250, type M`.
+    /// The record of a Mitel-style charge record received at `received_at`; its sequence is
+    /// the posting's identity, its kind the posting type.
+    pub fn of_charge(received_at: String, c: &ChargeRecord) -> Self {
+        Self {
+            received_at,
+            room: Some(c.extension.as_str().to_string()),
+            reservation_number: None,
+            sequence: Some(free(&c.sequence)),
+            kind: Some(c.kind.to_string()),
+            amount_minor: Some(i64::from(c.amount)),
+            answer: String::new(),
+            booking: None,
+            record: format!("CHG {} {} {} {}", c.sequence, c.kind, c.amount, c.extension),
+        }
+    }
+
+    /// Whether it came as a Mitel-style charge record rather than a FIAS posting.
+    fn is_charge_record(&self) -> bool {
+        self.record.starts_with("CHG ")
+    }
+
+    /// The folio text: `Minibar (PMS P# 77)`, or `Minibar (PMS CHG 000042)` for a charge record.
+    pub fn description(&self) -> String {
+        let kind = self.kind.as_deref().unwrap_or_default();
+        match (&self.sequence, self.is_charge_record()) {
+            (Some(seq), true) => {
+                let what = description_for(kind, None);
+                format!("{what} (PMS CHG {seq})")
+            }
+            _ => description_for(kind, self.sequence.as_deref()),
+        }
+    }
+
+    /// The posting in words: `PS room 101, reservation 5730000012, P# 77, amount 1250, type M`
+    /// (`CHG room 101, …` for a charge record).
     pub fn words(&self) -> String {
-        let mut s = String::from("PS");
+        let mut s = String::from(if self.is_charge_record() { "CHG" } else { "PS" });
         if let Some(r) = &self.room {
             s.push_str(&format!(" room {r}"));
         }

@@ -252,6 +252,8 @@ fn command(
                     .ok_or_else(|| Problem::invalid("amount is required"))?,
                 currency: currency.unwrap_or_default(),
                 reference: opt(&f.reference),
+                // Set from the server's setting in `act`.
+                confirm_when_paid: false,
             })),
             Permission::Book,
         ),
@@ -289,7 +291,10 @@ pub async fn act(
 ) -> UiResult<Response> {
     let (b, _, currency) = load(&state, &reference).await?;
     let result = match command(&action, b.meta.id.clone(), form, currency) {
-        Ok((cmd, perm)) => {
+        Ok((mut cmd, perm)) => {
+            if let Command::TakePayment(p) = &mut cmd {
+                p.confirm_when_paid = state.settings.confirm_on_deposit;
+            }
             user.require(perm)?;
             state
                 .writer
