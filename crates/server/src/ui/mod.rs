@@ -14,7 +14,9 @@
 
 mod admin_rooms;
 mod assets;
+mod booking_actions;
 mod booking_new;
+mod booking_page;
 mod bookings;
 mod dashboard;
 mod error;
