@@ -251,4 +251,3 @@ pub async fn act(
         }
     }
 }
-

@@ -27,6 +27,9 @@ pub const MAX_HISTORY: usize = 500;
 pub struct DetailQuery {
     #[serde(default)]
     done: String,
+    /// After an edit: the price before it.
+    #[serde(default)]
+    was: String,
 }
 
 /// A booking with what its page needs beside it.
@@ -44,6 +47,10 @@ pub(super) struct Loaded {
     pub(super) room_type_name: Option<String>,
     /// Changes of this booking forwarded to its owner from this server, newest first.
     pub(super) forwarded: Vec<PendingOp>,
+    /// Its reservation's lines, the property's room types and plans.
+    pub(super) lines: super::booking_lines::LinesFacts,
+    /// The name of the agent it was sold for.
+    pub(super) agent_name: Option<String>,
     /// Servers in words; who writes what.
     pub(super) names: Names,
 }
@@ -86,6 +93,14 @@ pub(super) async fn load(state: &AppState, reference: &str) -> UiResult<Loaded> 
                 .into_iter()
                 .filter(|op| concerns(op, &id))
                 .collect();
+            let agent_name = match &booking.agent {
+                Some(a) => match p.record("agent", &a.code)? {
+                    Some(Record::Agent(a)) => Some(a.spec.name),
+                    _ => None,
+                },
+                None => None,
+            };
+            let lines = super::booking_lines::read_facts(p, &booking)?;
             let mut free_rooms = vec![];
             let from = booking.arrival.max(today);
             if booking.status.holds_stock() && from < booking.departure {
@@ -114,6 +129,8 @@ pub(super) async fn load(state: &AppState, reference: &str) -> UiResult<Loaded> 
                 property,
                 room_type_name,
                 forwarded,
+                agent_name,
+                lines,
                 names: Names::from_parts(vec![], "", ""),
             }))
         })
@@ -135,6 +152,8 @@ fn done_text(done: &str) -> Option<&'static str> {
         "assign-room" => "Room assigned.",
         "move-room" => "Guest moved to the new room.",
         "forwarded" => "Sent to the booking's owner. Its progress is shown below.",
+        "edited" => "Booking changed; the change is in the history below.",
+        "line-added" => "Line added to the reservation.",
         _ => return None,
     })
 }
@@ -147,11 +166,23 @@ pub async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> UiResult<Markup> {
     let l = load(&state, &reference).await?;
-    let notice = done_text(&q.done).map(layout::done_box);
+    let notice = done_text(&q.done).map(|t| match (&l.booking.price, q.was.is_empty()) {
+        (Some(now), false) if q.done == "edited" => layout::done_box(&format!(
+            "{t} Price was {}, now {}.",
+            q.was,
+            format::money(now)
+        )),
+        _ => layout::done_box(t),
+    });
     Ok(detail_page(&state, &user, &l, notice))
 }
 
-pub(super) fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: Option<Markup>) -> Markup {
+pub(super) fn detail_page(
+    state: &AppState,
+    user: &UiUser,
+    l: &Loaded,
+    notice: Option<Markup>,
+) -> Markup {
     let b = &l.booking;
     let now = (state.clock)();
     let server = state.writer.server().to_string();
@@ -192,7 +223,17 @@ pub(super) fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: O
                                 strong { (s.room) } " (" (d.show(s.from)) " to " (d.show(s.to)) ")"
                             }
                         }
-                        @if let Some(p) = &b.price { dt { "Price" } dd { (format::money(p)) } }
+                        @if let Some(p) = &b.price { dt { "Price" } dd data-testid="price" { (format::money(p)) } }
+                        @if let Some(a) = &b.agent {
+                            dt { "Agent" }
+                            dd data-testid="agent" {
+                                (l.agent_name.as_deref().unwrap_or(&a.code)) " " span.muted.code { (a.code) }
+                                " · commission " (super::booking_agent::percent(a.commission_bp))
+                                @if let (Some(c), Some(p)) = (a.commission, &b.price) {
+                                    " = " (format::money(&innsync_core::Money { amount: c, currency: p.currency.clone() }))
+                                }
+                            }
+                        }
                         @if let Some(h) = b.hold_until {
                             @if b.status == BookingStatus::Provisional {
                                 dt { "Hold until" }
@@ -207,6 +248,7 @@ pub(super) fn detail_page(state: &AppState, user: &UiUser, l: &Loaded, notice: O
                         dt { "Booked" } dd { (words::local_time(b.created_at, tz, d)) " on " (l.names.server(&b.created_on.to_string())) }
                     }
                 }
+                (super::booking_lines::section(user, l))
                 section.card {
                     h2 { "History" }
                     p.muted { "Times are " (property_name) "'s local time (" (tz) ")." }

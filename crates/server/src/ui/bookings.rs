@@ -6,6 +6,7 @@ use super::error::UiResult;
 use super::format::{self, query};
 use super::layout::{self, Nav};
 use super::session::UiUser;
+use super::words::Names;
 use crate::auth::Permission;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -35,6 +36,9 @@ pub struct ListQuery {
     guest: String,
     #[serde(default)]
     after: String,
+    /// The server a new booking was just sent to (a booking for an agent held elsewhere).
+    #[serde(default)]
+    sent: String,
 }
 
 fn filter_of(dates: format::DateStyle, q: &ListQuery) -> Result<BookingFilter, String> {
@@ -81,6 +85,7 @@ pub async fn list(
         })
         .await?;
     let now = (state.clock)();
+    let names = Names::read(&state).await?;
     let next = (rows.len() == PAGE_SIZE)
         .then(|| rows.last().map(|b| b.meta.id.to_string()))
         .flatten();
@@ -109,6 +114,11 @@ pub async fn list(
             }
             label { "Guest name" input name="guest" value=(q.guest) placeholder="part of the name"; }
             button type="submit" { "Search" }
+        }
+        @if !q.sent.is_empty() {
+            div.notice.info role="status" data-testid="done" {
+                "Sent to " (names.server(&q.sent)) ": the booking is made there when it receives it, and then shows in this list."
+            }
         }
         @if let Err(e) = &filter {
             div.notice.bad role="alert" data-testid="problem" { (e) }

@@ -15,6 +15,8 @@
 mod admin_rooms;
 mod assets;
 mod booking_actions;
+mod booking_agent;
+mod booking_lines;
 mod booking_new;
 mod booking_page;
 mod bookings;
@@ -72,6 +74,7 @@ pub fn router() -> Router<AppState> {
             "/ui/bookings/new/availability",
             get(booking_new::availability),
         )
+        .route("/ui/bookings/new/plan", get(booking_agent::plan_field))
         .route("/ui/guests/lookup", get(guests::lookup))
         .route("/ui/guests/{id}", get(guests::page))
         .route("/ui/bookings/{reference}", get(bookings::detail))
@@ -79,6 +82,8 @@ pub fn router() -> Router<AppState> {
         .route("/ui/folio/{reference}/{action}", post(folio::act))
         .route("/ui/invoices/{number}", get(folio::invoice))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
+        .route("/ui/bookings/{reference}/edit", post(booking_lines::edit))
+        .route("/ui/bookings/{reference}/lines", post(booking_lines::add))
         .route("/ui/environment", get(dashboard::page))
         .route("/ui/reports", get(reports::page))
         .route("/ui/environment/handover", post(dashboard::handover))
