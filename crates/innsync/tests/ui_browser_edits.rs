@@ -118,3 +118,170 @@ async fn a_reservation_gets_a_line_and_new_dates() {
     assert_eq!(after.body["version"], api_view.body["version"]);
     b.quit().await;
 }
+
+/// Rate plans from the admin screen: none at first; a plan with a price and a season created
+/// from the form (amounts typed in units), changed with the rest of it kept, and a season that
+/// ends before it starts refused inline with the form as typed and nothing written.
+#[tokio::test]
+async fn rate_plans_are_created_and_changed_on_the_admin_screen() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let axe = axe_source();
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 2).await;
+    add_user(&api, MANAGER, &["admin"]).await;
+    let shots = screenshot_dir();
+    let base = s.base.clone();
+    let b = Browser::start(&chromium, &driver).await;
+    log_in(&b, &base, MANAGER).await;
+
+    let list = format!("{base}/ui/rate-plans?property=KRL");
+    b.goto(&list).await;
+    b.wait_text("main", "No rate plans yet").await;
+    let form = "form[data-testid=plan-form]";
+    b.fill(&format!("{form} input[name=code]"), "BAR").await;
+    b.fill(&format!("{form} input[name=name]"), "Best available rate")
+        .await;
+    b.fill(&format!("{form} input[name=price_DLX]"), "120")
+        .await;
+    b.fill(&format!("{form} input[name=season0_name]"), "Festive")
+        .await;
+    b.set_value(&format!("{form} input[name=season0_from]"), &day(10))
+        .await;
+    b.set_value(&format!("{form} input[name=season0_to]"), &day(20))
+        .await;
+    b.fill(&format!("{form} input[name=season0_price_DLX]"), "150.50")
+        .await;
+    audit(&b, &axe, "rate plans (new)").await;
+    b.click("button[data-action=save-plan]").await;
+    b.wait_text("[data-testid=done]", "Rate plan BAR saved")
+        .await;
+    b.wait_text(
+        "table[data-testid=plans] tr[data-plan=BAR]",
+        "Best available rate",
+    )
+    .await;
+    b.wait_text("[data-testid=plan-prices]", "ZAR 120.00").await;
+    b.wait_text("[data-testid=plan]", "Festive").await;
+    let plan = api.get("/api/v1/properties/KRL/rate-plans/BAR").await.body;
+    assert_eq!(plan["occupancy"][0]["amount"], json!(12000), "{plan}");
+    assert_eq!(
+        plan["seasons"][0]["prices"][0]["amount"],
+        json!(15050),
+        "{plan}"
+    );
+    audit(&b, &axe, "rate plan").await;
+    b.screenshot(&shots.join("rate-plan.png")).await;
+
+    // Change the price; the season stays.
+    b.fill(&format!("{form} input[name=price_DLX]"), "130")
+        .await;
+    b.click("button[data-action=save-plan]").await;
+    b.wait_text("[data-testid=plan-prices]", "ZAR 130.00").await;
+    let plan = api.get("/api/v1/properties/KRL/rate-plans/BAR").await.body;
+    assert_eq!(plan["occupancy"][0]["amount"], json!(13000), "{plan}");
+    assert_eq!(plan["seasons"].as_array().map(Vec::len), Some(1), "{plan}");
+
+    // A season ending before it starts: refused in words, the form kept, nothing written.
+    b.goto(&list).await;
+    b.fill(&format!("{form} input[name=code]"), "BAD").await;
+    b.fill(&format!("{form} input[name=name]"), "Backwards")
+        .await;
+    b.fill(&format!("{form} input[name=season0_name]"), "Upside down")
+        .await;
+    b.set_value(&format!("{form} input[name=season0_from]"), &day(20))
+        .await;
+    b.set_value(&format!("{form} input[name=season0_to]"), &day(10))
+        .await;
+    b.fill(&format!("{form} input[name=season0_price_DLX]"), "99")
+        .await;
+    b.click("button[data-action=save-plan]").await;
+    b.wait_for("[data-testid=problem]").await;
+    assert_eq!(
+        b.exec(
+            "return document.querySelector('form[data-testid=plan-form] input[name=name]').value",
+            json!([])
+        )
+        .await,
+        json!("Backwards")
+    );
+    audit(&b, &axe, "rate plan refused").await;
+    b.screenshot(&shots.join("rate-plan-refused.png")).await;
+    assert_eq!(
+        api.get("/api/v1/properties/KRL/rate-plans/BAD")
+            .await
+            .status,
+        404
+    );
+    b.quit().await;
+}
+
+/// Users from the admin screen: the list with roles in words; a user added with a role and a
+/// server, who can then log in; a too-short password refused inline, the username kept, the
+/// password not echoed; a front-desk user is not shown the page or its menu entry.
+#[tokio::test]
+async fn users_are_listed_and_added_on_the_admin_screen() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let axe = axe_source();
+    let s = TestServer::start();
+    let api = s.api();
+    add_user(&api, MANAGER, &["admin"]).await;
+    let shots = screenshot_dir();
+    let base = s.base.clone();
+    let b = Browser::start(&chromium, &driver).await;
+    log_in(&b, &base, MANAGER).await;
+    b.click("nav.main a[href='/ui/users']").await;
+    b.wait_text(
+        "table[data-testid=users] tr[data-user=manager]",
+        "Administrator",
+    )
+    .await;
+    audit(&b, &axe, "users").await;
+
+    // Too short a password: refused in words, the name kept, the password not shown again.
+    let form = "[data-testid=add-user] form";
+    b.fill(&format!("{form} input[name=username]"), "nina")
+        .await;
+    b.exec(
+        "const p = document.querySelector('[data-testid=add-user] input[name=password]'); \
+         p.removeAttribute('minlength'); p.value = 'short'; \
+         document.querySelector('[data-testid=add-user] input[name=role_front_desk]').checked = true; return 1;",
+        json!([]),
+    )
+    .await;
+    b.click("button[data-action=add-user]").await;
+    b.wait_text("[data-testid=problem]", "password").await;
+    assert_eq!(
+        b.exec(
+            "return [document.querySelector('[data-testid=add-user] input[name=username]').value, \
+             document.querySelector('[data-testid=add-user] input[name=password]').value]",
+            json!([])
+        )
+        .await,
+        json!(["nina", ""])
+    );
+    audit(&b, &axe, "users refused").await;
+
+    // Now properly: front desk, this server only.
+    b.fill(&format!("{form} input[name=password]"), "nina-pass-123")
+        .await;
+    b.click("button[data-action=add-user]").await;
+    b.wait_text("[data-testid=done]", "User nina added").await;
+    let row = b
+        .wait_text("table[data-testid=users] tr[data-user=nina]", "Front desk")
+        .await;
+    assert!(row.contains("active"), "{row}");
+    b.screenshot(&shots.join("users.png")).await;
+
+    // Nina logs in; she has no Users entry and the page refuses her.
+    ui::log_out(&b).await;
+    log_in(&b, &base, ("nina", "nina-pass-123")).await;
+    assert_eq!(b.count("nav.main a[href='/ui/users']").await, 0);
+    b.goto(&format!("{base}/ui/users")).await;
+    b.wait_text("h1", "Not allowed").await;
+    b.quit().await;
+}

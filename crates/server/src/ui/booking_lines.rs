@@ -124,7 +124,7 @@ pub(super) fn section(user: &UiUser, l: &Loaded) -> Markup {
                 @if f.lines.len() > 1 { "Reservation " (reference) ": " (f.lines.len()) " lines" }
                 @else { "Reservation" }
             }
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="Lines of the reservation" {
                 table.list {
                     thead { tr {
                         th { "Line" } th { "Room type" } th { "Arrival" } th { "Departure" }

@@ -27,6 +27,10 @@ pub enum Nav {
     Environment,
     /// Rooms and out-of-order periods.
     Rooms,
+    /// Rate plans of a property.
+    RatePlans,
+    /// Users and roles.
+    Users,
 }
 
 /// A full page for a signed-in user.
@@ -53,6 +57,10 @@ pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) ->
                             (link(Nav::NewBooking, "/ui/bookings/new", "New booking"))
                         }
                         (link(Nav::Rooms, "/ui/rooms", "Rooms"))
+                        (link(Nav::RatePlans, "/ui/rate-plans", "Rate plans"))
+                        @if user.may(Permission::Admin) {
+                            (link(Nav::Users, "/ui/users", "Users"))
+                        }
                         (link(Nav::Environment, "/ui/environment", "Environment"))
                     }
                     form.search role="search" method="get" action="/ui/search" {

@@ -12,7 +12,9 @@
 //! `words.rs` (names and plain words instead of codes), `admin_rooms.rs` (rooms, out of order); `session.rs` is the cookie
 //! session and CSRF guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
 
+mod admin_plans;
 mod admin_rooms;
+mod admin_users;
 mod assets;
 mod booking_actions;
 mod booking_agent;
@@ -97,6 +99,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/rooms/back-in-service",
             post(admin_rooms::back_in_service),
+        )
+        .route(
+            "/ui/rate-plans",
+            get(admin_plans::page).post(admin_plans::save),
+        )
+        .route(
+            "/ui/users",
+            get(admin_users::page).post(admin_users::create),
         )
         .route("/ui/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::map_response(security_headers));
