@@ -254,7 +254,8 @@ async fn users_are_listed_and_added_on_the_admin_screen() {
     )
     .await;
     b.click("button[data-action=add-user]").await;
-    b.wait_text("[data-testid=problem]", "password").await;
+    b.wait_text("[data-testid=problem]", "characters long")
+        .await;
     assert_eq!(
         b.exec(
             "return [document.querySelector('[data-testid=add-user] input[name=username]').value, \
@@ -283,5 +284,92 @@ async fn users_are_listed_and_added_on_the_admin_screen() {
     assert_eq!(b.count("nav.main a[href='/ui/users']").await, 0);
     b.goto(&format!("{base}/ui/users")).await;
     b.wait_text("h1", "Not allowed").await;
+    b.quit().await;
+}
+
+/// Allotments from the admin screen, on the lodge's server of a two-server environment: the
+/// lodge holds every room; it gives one Deluxe for tonight to the web, which the table then
+/// shows; giving more than it holds is refused inline with the form as typed.
+#[tokio::test]
+async fn allotments_are_shown_and_given_on_the_admin_screen() {
+    let Some((chromium, driver)) = browser_or_skip() else {
+        return;
+    };
+    let axe = axe_source();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [("WB", free_port()), ("PA", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| TestServer::start_in(&env, c, &format!("127.0.0.1:{p}"), &[]))
+        .collect();
+    let (wb, pa) = (servers[0].api(), servers[1].api());
+    for api in [&wb, &pa] {
+        until("the admin user on every server", || async {
+            (api.get("/api/v1/me").await.status == 200).then_some(())
+        })
+        .await;
+    }
+    seed(&pa, 2).await;
+    add_user(&wb, MANAGER, &["admin"]).await;
+    until("PA to know the manager", || async {
+        (pa.get("/api/v1/users")
+            .await
+            .body
+            .to_string()
+            .contains("manager"))
+        .then_some(())
+    })
+    .await;
+    let shots = screenshot_dir();
+    let base = servers[1].base.clone();
+    let b = Browser::start(&chromium, &driver).await;
+    log_in(&b, &base, MANAGER).await;
+    b.click("nav.main a[href='/ui/allotments']").await;
+    let lodge = "[data-testid=holdings][data-room-type=DLX] tr[data-holder='server:PA']";
+    b.wait_text(lodge, "2 held").await;
+    audit(&b, &axe, "allotments").await;
+
+    let form = "[data-testid=grant-units] form";
+    b.set_value(&format!("{form} select[name=room_type]"), "DLX")
+        .await;
+    b.set_value(&format!("{form} input[name=from]"), &day(0))
+        .await;
+    b.set_value(&format!("{form} input[name=to]"), &day(1))
+        .await;
+    b.fill(&format!("{form} input[name=units]"), "1").await;
+    b.set_value(&format!("{form} select[name=to_holder]"), "server:WB")
+        .await;
+    b.fill(&format!("{form} input[name=reason]"), "web sale")
+        .await;
+    b.click("button[data-action=grant-units]").await;
+    b.wait_text("[data-testid=done]", "Gave 1 unit(s) to the web")
+        .await;
+    let web = "[data-testid=holdings][data-room-type=DLX] tr[data-holder='server:WB']";
+    b.wait_text(web, "1 held").await;
+    b.screenshot(&shots.join("allotments.png")).await;
+
+    // More than the lodge holds: refused in words, the form kept.
+    b.set_value(&format!("{form} select[name=room_type]"), "DLX")
+        .await;
+    b.set_value(&format!("{form} input[name=from]"), &day(0))
+        .await;
+    b.set_value(&format!("{form} input[name=to]"), &day(1))
+        .await;
+    b.fill(&format!("{form} input[name=units]"), "5").await;
+    b.set_value(&format!("{form} select[name=to_holder]"), "server:WB")
+        .await;
+    b.click("button[data-action=grant-units]").await;
+    b.wait_for("[data-testid=problem]").await;
+    assert_eq!(
+        b.exec(
+            "return document.querySelector('[data-testid=grant-units] input[name=units]').value",
+            json!([])
+        )
+        .await,
+        json!("5")
+    );
+    audit(&b, &axe, "allotments refused").await;
+    b.screenshot(&shots.join("allotments-refused.png")).await;
     b.quit().await;
 }

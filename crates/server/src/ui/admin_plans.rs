@@ -196,7 +196,7 @@ fn render(
                     thead { tr { th scope="col" { "Plan" } th scope="col" { "Prices" } th scope="col" { "Seasons" } th.opt scope="col" { "Re-priced on a change" } th.opt scope="col" { "Refundable" } } }
                     tbody { @for x in &f.plans {
                         tr data-plan=(x.code) {
-                            th scope="row" { a href={ "/ui/rate-plans?" (query(&[("property", &p.code), ("plan", &x.code)])) } { (x.spec.name) } " " span.muted.code { (x.code) } }
+                            td { a href={ "/ui/rate-plans?" (query(&[("property", &p.code), ("plan", &x.code)])) } { (x.spec.name) } " " span.muted.code { (x.code) } }
                             td { (basis_words(x)) }
                             td { (x.spec.seasons.len()) }
                             td.opt { (yes_no(x.spec.reprice_on_edit)) }
@@ -217,7 +217,7 @@ fn render(
                     table.list data-testid="plan-prices" {
                         thead { tr { th scope="col" { "Room type" } th scope="col" { "Price a night" } th scope="col" { "Adults included" } } }
                         tbody { @for o in &x.spec.occupancy {
-                            tr { th scope="row" { (type_name(&o.room_type)) } td { @if let Some(a) = o.amount { (format::money(&Money { amount: a, currency: x.currency().to_string() })) } @else { span.muted { "the nightly rate" } } } td { (o.adults_included) } }
+                            tr { td { (type_name(&o.room_type)) } td { @if let Some(a) = o.amount { (format::money(&Money { amount: a, currency: x.currency().to_string() })) } @else { span.muted { "the nightly rate" } } } td { (o.adults_included) } }
                         } }
                     }
                 }

@@ -110,7 +110,7 @@ async fn render(
                 thead { tr { th scope="col" { "User" } th scope="col" { "Roles" } th scope="col" { "May log in on" } th scope="col" { "State" } } }
                 tbody { @for u in &users {
                     tr data-user=(u.username) {
-                        th scope="row" { (u.username) }
+                        td { strong { (u.username) } }
                         td { @for (i, r) in u.roles.iter().enumerate() { @if i > 0 { ", " } (role_words(*r)) } }
                         td { @if u.servers.is_empty() { "every server" } @else {
                             @for (i, s) in u.servers.iter().enumerate() { @if i > 0 { ", " } (names.server(s.as_str())) }

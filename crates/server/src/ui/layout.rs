@@ -31,6 +31,8 @@ pub enum Nav {
     RatePlans,
     /// Users and roles.
     Users,
+    /// Who holds a property's rooms.
+    Allotments,
 }
 
 /// A full page for a signed-in user.
@@ -58,6 +60,7 @@ pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) ->
                         }
                         (link(Nav::Rooms, "/ui/rooms", "Rooms"))
                         (link(Nav::RatePlans, "/ui/rate-plans", "Rate plans"))
+                        (link(Nav::Allotments, "/ui/allotments", "Allotments"))
                         @if user.may(Permission::Admin) {
                             (link(Nav::Users, "/ui/users", "Users"))
                         }
