@@ -63,6 +63,7 @@ async fn a_reservation_gets_a_line_and_new_dates() {
     assert_eq!(b.count("[data-testid=lines] tr[data-line]").await, 1);
 
     // Add a second Deluxe for the first night only.
+    b.click("[data-testid=add-line-box] summary").await;
     let add = "form[data-testid=add-line]";
     b.set_value(&format!("{add} select[name=room_type]"), "DLX")
         .await;
@@ -81,6 +82,7 @@ async fn a_reservation_gets_a_line_and_new_dates() {
 
     // Stay one night longer on the first line: re-priced, the total follows.
     let edit = "form[data-testid=edit-line]";
+    b.click("[data-testid=edit-line-box] summary").await;
     b.set_value(&format!("{edit} input[name=departure]"), &day(4))
         .await;
     b.click("button[data-action=edit-line]").await;
@@ -108,6 +110,7 @@ async fn a_reservation_gets_a_line_and_new_dates() {
     b.set_window(1280, 800).await;
 
     // A departure before the arrival is refused in words, the page kept, nothing written.
+    b.click("[data-testid=edit-line-box] summary").await;
     b.set_value(&format!("{edit} input[name=departure]"), &day(1))
         .await;
     b.click("button[data-action=edit-line]").await;
@@ -234,7 +237,9 @@ async fn users_are_listed_and_added_on_the_admin_screen() {
     let base = s.base.clone();
     let b = Browser::start(&chromium, &driver).await;
     log_in(&b, &base, MANAGER).await;
-    b.click("nav.main a[href='/ui/users']").await;
+    b.click("nav.main a[href='/ui/admin']").await;
+    b.click("[data-testid=admin-screens] a[href='/ui/users']")
+        .await;
     b.wait_text(
         "table[data-testid=users] tr[data-user=manager]",
         "Administrator",
@@ -281,7 +286,9 @@ async fn users_are_listed_and_added_on_the_admin_screen() {
     // Nina logs in; she has no Users entry and the page refuses her.
     ui::log_out(&b).await;
     log_in(&b, &base, ("nina", "nina-pass-123")).await;
-    assert_eq!(b.count("nav.main a[href='/ui/users']").await, 0);
+    b.goto(&format!("{base}/ui/admin")).await;
+    b.wait_for("[data-testid=admin-screens]").await;
+    assert_eq!(b.count("a[href='/ui/users']").await, 0);
     b.goto(&format!("{base}/ui/users")).await;
     b.wait_text("h1", "Not allowed").await;
     b.quit().await;
@@ -325,7 +332,9 @@ async fn allotments_are_shown_and_given_on_the_admin_screen() {
     let base = servers[1].base.clone();
     let b = Browser::start(&chromium, &driver).await;
     log_in(&b, &base, MANAGER).await;
-    b.click("nav.main a[href='/ui/allotments']").await;
+    b.click("nav.main a[href='/ui/admin']").await;
+    b.click("[data-testid=admin-screens] a[href='/ui/allotments']")
+        .await;
     let lodge = "[data-testid=holdings][data-room-type=DLX] tr[data-holder='server:PA']";
     b.wait_text(lodge, "2 held").await;
     audit(&b, &axe, "allotments").await;

@@ -214,8 +214,9 @@ fn edit_form(user: &UiUser, l: &Loaded, here: bool) -> Markup {
         None => (String::new(), String::new()),
     };
     html! {
+        details data-testid="edit-line-box" {
+        summary { "Change this line's dates or occupancy" }
         form.form-grid method="post" action={ "/ui/bookings/" (b.meta.id) "/edit" } data-testid="edit-line" {
-            h3.wide { "Change this line" }
             (hidden(user, b, here))
             @if arrival_too {
                 (layout::date_field(user, "Arrival", "arrival", &user.dates.show(b.arrival), true))
@@ -227,6 +228,7 @@ fn edit_form(user: &UiUser, l: &Loaded, here: bool) -> Markup {
             p.wide { button type="submit" data-action="edit-line" {
                 @if here { "Save changes" } @else { "Save changes: send to " (owner) }
             } }
+        }
         }
     }
 }
@@ -241,8 +243,9 @@ fn add_form(user: &UiUser, l: &Loaded, here: bool) -> Markup {
     }
     let owner = l.names.authority(&b.meta.owner);
     html! {
+        details data-testid="add-line-box" {
+        summary { "Add a line (another room type, dates or occupancy)" }
         form.form-grid method="post" action={ "/ui/bookings/" (b.meta.id) "/lines" } data-testid="add-line" {
-            h3.wide { "Add a line" }
             (hidden(user, b, here))
             label { "Room type"
                 select name="room_type" required {
@@ -263,6 +266,7 @@ fn add_form(user: &UiUser, l: &Loaded, here: bool) -> Markup {
             p.wide { button.secondary type="submit" data-action="add-line" {
                 @if here { "Add line" } @else { "Add line: send to " (owner) }
             } }
+        }
         }
     }
 }

@@ -203,6 +203,7 @@ pub(super) fn detail_page(
         }
         @if let Some(n) = notice { (n) }
         @if !l.forwarded.is_empty() { (forwarded_section(l, tz)) }
+        (super::booking_lines::section(user, l))
         div.cols {
             div {
                 section.card {
@@ -248,7 +249,6 @@ pub(super) fn detail_page(
                         dt { "Booked" } dd { (words::local_time(b.created_at, tz, d)) " on " (l.names.server(&b.created_on.to_string())) }
                     }
                 }
-                (super::booking_lines::section(user, l))
                 section.card {
                     h2 { "History" }
                     p.muted { "Times are " (property_name) "'s local time (" (tz) ")." }

@@ -17,6 +17,7 @@
 //! (who holds the rooms; give and request units); `session.rs` is the cookie session and CSRF
 //! guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
 
+mod admin;
 mod admin_allotments;
 mod admin_plans;
 mod admin_rooms;
@@ -114,6 +115,7 @@ pub fn router() -> Router<AppState> {
             "/ui/users",
             get(admin_users::page).post(admin_users::create),
         )
+        .route("/ui/admin", get(admin::page))
         .route("/ui/allotments", get(admin_allotments::page))
         .route("/ui/allotments/grant", post(admin_allotments::grant))
         .route("/ui/{*rest}", get(not_found).post(not_found))
