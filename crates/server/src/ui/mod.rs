@@ -20,6 +20,7 @@
 mod admin;
 mod admin_allotments;
 mod admin_plans;
+mod admin_plans_draft;
 mod admin_rooms;
 mod admin_users;
 mod assets;
