@@ -141,14 +141,14 @@ async fn render(
             }
         }
         @if let Some(n) = notice { (n) }
-        p.muted { "Each server sells rooms from the units it holds; " (names.holder(&p.meta.owner)) " holds whatever it has not given away. Cells show units held and, after the dot, units sold." }
+        p.muted { "Each server sells rooms from the units it holds; " (names.holder(&p.meta.owner)) " holds whatever it has not given away. Each cell shows the units held that night and, below, how many of them are sold." }
         @if let Some(h) = &holdings {
             @for rt in &h.room_types {
                 section.card data-testid="holdings" data-room-type=(rt.code) {
                     h2 { (rt.name) " " span.muted.code { (rt.code) } }
                     div.scroll tabindex="0" role="region" aria-label={ "Allotments of " (rt.name) } {
                         table.list {
-                            thead { tr { th scope="col" { "Holder" } @for n in &rt.nights { th scope="col" { (user.dates.show(n.date)) } } } }
+                            thead { tr { th scope="col" { "Holder" } @for n in &rt.nights { @let (wd, dm) = super::format::night_header(n.date); th scope="col" title=(user.dates.show(n.date)) { (wd) br; (dm) } } } }
                             tbody {
                                 @for a in holders_of(rt) {
                                     tr data-holder=(a.to_string()) {
@@ -156,7 +156,7 @@ async fn render(
                                         @for n in &rt.nights {
                                             @let x = n.holders.iter().find(|x| x.holder == a);
                                             td class=[x.filter(|x| i64::from(x.sold) > x.held).map(|_| "full")] {
-                                                @if let Some(x) = x { (x.held) " held · " (x.sold) " sold" } @else { "—" }
+                                                @if let Some(x) = x { strong { (x.held) } " held" br; span.muted { (x.sold) " sold" } } @else { "—" }
                                             }
                                         }
                                     }
