@@ -342,9 +342,9 @@ async fn allotments_are_shown_and_given_on_the_admin_screen() {
     let form = "[data-testid=grant-units] form";
     b.set_value(&format!("{form} select[name=room_type]"), "DLX")
         .await;
-    b.set_value(&format!("{form} input[name=from]"), &day(0))
+    b.set_value(&format!("{form} input[name=grant_from]"), &day(0))
         .await;
-    b.set_value(&format!("{form} input[name=to]"), &day(1))
+    b.set_value(&format!("{form} input[name=grant_to]"), &day(1))
         .await;
     b.fill(&format!("{form} input[name=units]"), "1").await;
     b.set_value(&format!("{form} select[name=to_holder]"), "server:WB")
@@ -361,9 +361,9 @@ async fn allotments_are_shown_and_given_on_the_admin_screen() {
     // More than the lodge holds: refused in words, the form kept.
     b.set_value(&format!("{form} select[name=room_type]"), "DLX")
         .await;
-    b.set_value(&format!("{form} input[name=from]"), &day(0))
+    b.set_value(&format!("{form} input[name=grant_from]"), &day(0))
         .await;
-    b.set_value(&format!("{form} input[name=to]"), &day(1))
+    b.set_value(&format!("{form} input[name=grant_to]"), &day(1))
         .await;
     b.fill(&format!("{form} input[name=units]"), "5").await;
     b.set_value(&format!("{form} select[name=to_holder]"), "server:WB")
@@ -377,6 +377,13 @@ async fn allotments_are_shown_and_given_on_the_admin_screen() {
         )
         .await,
         json!("5")
+    );
+    // The page keeps its range of nights (a fortnight), not the grant's one night.
+    assert!(
+        b.count("[data-testid=holdings][data-room-type=DLX] thead th")
+            .await
+            > 2,
+        "the page's range is kept"
     );
     audit(&b, &axe, "allotments refused").await;
     b.screenshot(&shots.join("allotments-refused.png")).await;

@@ -41,6 +41,12 @@ pub struct AllotQuery {
     to: String,
     #[serde(default)]
     done: String,
+    /// The grant's first night (its own field: the page's range stays as it was).
+    #[serde(default)]
+    grant_from: String,
+    /// The grant's departure.
+    #[serde(default)]
+    grant_to: String,
     #[serde(default)]
     room_type: String,
     #[serde(default)]
@@ -218,9 +224,12 @@ fn grant_form(
             form.row method="post" action="/ui/allotments/grant" {
                 (layout::csrf(user))
                 input type="hidden" name="property" value=(p.code);
+                // The page's range, so the page comes back as it was.
+                input type="hidden" name="from" value=(q.from);
+                input type="hidden" name="to" value=(q.to);
                 label { "Room type" (type_choices(h, &q.room_type)) }
-                (layout::date_field(user, "First night", "from", &q.from, true))
-                (layout::date_field(user, "Departure", "to", &q.to, true))
+                (layout::date_field(user, "First night", "grant_from", &q.grant_from, true))
+                (layout::date_field(user, "Departure", "grant_to", &q.grant_to, true))
                 label { "Units" input type="number" name="units" min="1" max=(MAX_GRANT_UNITS) value=(units) required; }
                 label { "To"
                     select name="to_holder" required {
@@ -285,6 +294,7 @@ pub async fn grant(
                 query(&[
                     ("property", &form.property),
                     ("from", &form.from),
+                    ("to", &form.to),
                     ("done", &done)
                 ])
             ))
@@ -327,8 +337,8 @@ fn grant_command(user: &UiUser, f: &AllotQuery) -> Result<Command, Problem> {
     Ok(Command::GrantAllotment {
         property: f.property.clone(),
         room_type: f.room_type.clone(),
-        from: date("first night", &f.from)?,
-        to: date("departure", &f.to)?,
+        from: date("first night", &f.grant_from)?,
+        to: date("departure", &f.grant_to)?,
         units,
         to_holder,
         from_holder: None,
