@@ -31,49 +31,11 @@ use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use ui::Browser;
+use ui::{audit, axe_source, browser_or_skip, log_in, log_out, screenshot_dir, Browser};
 
 const MANAGER: (&str, &str) = ("manager", "manager-pass-1");
 const DESK: (&str, &str) = ("desk", "desk-pass-123");
 const VIEWER: (&str, &str) = ("viewer", "viewer-pass-1");
-
-/// Where screenshots go: `target/ui-screenshots/` of the workspace (or `CARGO_TARGET_DIR`).
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("ui-screenshots")
-}
-
-/// Chromium and chromedriver, installing them if needed; `None` only when the browser is
-/// missing and `INNSYNC_SKIP_BROWSER=1` says to skip.
-fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
-    if let (Some(c), Some(d)) = ui::browser_paths() {
-        return Some((c, d));
-    }
-    if std::env::var("INNSYNC_SKIP_BROWSER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: chromium/chromedriver are not installed and INNSYNC_SKIP_BROWSER=1");
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
-    eprintln!(
-        "chromium or chromedriver missing; running {}",
-        script.display()
-    );
-    let ran = std::process::Command::new("bash").arg(&script).status();
-    match (ui::browser_paths(), ran) {
-        ((Some(c), Some(d)), _) => Some((c, d)),
-        (_, ran) => panic!(
-            "the UI browser test needs Debian's chromium and chromium-driver \
-             ({} and {}), and scripts/install-browser could not install them ({ran:?}). \
-             Install them (apt-get install chromium chromium-driver) or set \
-             INNSYNC_SKIP_BROWSER=1 to skip this test deliberately.",
-            ui::CHROMIUM[1],
-            ui::CHROMEDRIVER
-        ),
-    }
-}
 
 async fn add_user(api: &Api, (name, password): (&str, &str), roles: &[&str], servers: &[&str]) {
     api.ok(
@@ -96,20 +58,6 @@ async fn prepare(api: &Api) {
                "guest": {"name": "Early Bird"}}),
     )
     .await;
-}
-
-async fn log_in(b: &Browser, base: &str, (name, password): (&str, &str)) {
-    b.goto(&format!("{base}/ui/login")).await;
-    b.fill("input[name=username]", name).await;
-    b.fill("input[name=password]", password).await;
-    b.click("form[action='/ui/login'] button[type=submit]")
-        .await;
-    b.wait_text("[data-testid=user]", name).await;
-}
-
-async fn log_out(b: &Browser) {
-    b.click("form[action='/ui/logout'] button").await;
-    b.wait_for("input[name=username]").await;
 }
 
 #[tokio::test]
@@ -837,37 +785,6 @@ async fn dashboard_pending_operations_conflicts_and_transfer() {
     );
 }
 
-/// axe-core's script, installed by `scripts/install-browser` into `target/axe/` (run here when
-/// missing). The audit is part of the browser tests: without axe-core they fail, unless the
-/// browser itself is skipped.
-fn axe_source() -> String {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let file = target.join("axe/node_modules/axe-core/axe.min.js");
-    if !file.exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
-        let ran = std::process::Command::new("bash").arg(&script).status();
-        assert!(
-            file.exists(),
-            "axe-core is missing at {} and scripts/install-browser could not install it ({ran:?})",
-            file.display()
-        );
-    }
-    std::fs::read_to_string(&file).expect("read axe.min.js")
-}
-
-/// Runs the accessibility audit on the page open now and fails on any serious or critical
-/// violation, naming the page.
-async fn audit(b: &Browser, axe: &str, page: &str) {
-    let v = b.accessibility_violations(axe).await;
-    assert!(
-        v.is_empty(),
-        "accessibility violations on {page}:\n{}",
-        v.join("\n")
-    );
-}
-
 /// The front desk's morning, in a real browser, from the Today page: two guests of a group
 /// arrive and are checked in into rooms from their rows (one at desk width, one on a tablet,
 /// the second reached with the "t" shortcut), both show in house; a charge is posted on a
@@ -1045,6 +962,28 @@ async fn office_day_books_lodge_stock_and_forwards_a_cancellation() {
     }
     seed(&pa, 2).await;
     add_user(&wb, MANAGER, &["admin"], &[]).await;
+    // An agent with a contracted net rate at the lodge (the plan is the lodge's, the agent the
+    // environment's).
+    let plan = pa
+        .put(
+            "/api/v1/properties/KRL/rate-plans/NET",
+            json!({"name": "Agent net rate", "basis": {"kind": "base"},
+                   "occupancy": [{"room_type": "DLX", "amount": 8000, "adults_included": 2}]}),
+        )
+        .await;
+    assert!(plan.status.is_success(), "{:?}", plan.body);
+    let agent = wb
+        .put(
+            "/api/v1/agents/SAFARI",
+            json!({"name": "Safari Tours", "commission_bp": 1000, "rate_plan": "NET",
+                   "payment_terms": "30 days from invoice"}),
+        )
+        .await;
+    assert!(agent.status.is_success(), "{:?}", agent.body);
+    until("the lodge's net rate on WB", || async {
+        (wb.get("/api/v1/properties/KRL/rate-plans/NET").await.status == 200).then_some(())
+    })
+    .await;
     let lodge = pa.ok("/api/v1/bookings", booking(2, 2)).await;
     let lodge_ref = lodge["reference"].as_str().unwrap_or_default().to_string();
     assert!(lodge_ref.starts_with("PA-"), "{lodge_ref}");
@@ -1103,7 +1042,8 @@ async fn office_day_books_lodge_stock_and_forwards_a_cancellation() {
     b.wait_text("[data-testid=done]", "gave 1 unit").await;
     b.reload_until(&grid, &tonight, "1 you can sell").await;
 
-    // Quote and book it.
+    // Quote it (the nightly rate), then book it for the agent: its contracted plan is
+    // preselected, the price is the net rate and the commission is shown.
     b.goto(&format!("{wb_base}/ui/bookings/new")).await;
     b.set_value("select[name=stock]", "KRL/DLX").await;
     b.set_value("input[name=arrival]", &day(0)).await;
@@ -1112,10 +1052,35 @@ async fn office_day_books_lodge_stock_and_forwards_a_cancellation() {
     b.wait_text("[data-testid=live-summary]", "1 Deluxe free on every night")
         .await;
     b.wait_text("[data-testid=live-price]", "ZAR 100.00").await;
-    audit(&b, &axe, "new booking").await;
     b.screenshot(&shots.join("office-quote.png")).await;
+    b.set_value("select[name=agent]", "SAFARI").await;
+    until("the agent's contracted plan preselected", || async {
+        (b.exec(
+            "return document.querySelector('select[name=rate_plan]').value",
+            json!([]),
+        )
+        .await
+            == json!("KRL/NET"))
+        .then_some(())
+    })
+    .await;
+    b.wait_text("[data-testid=live-price]", "ZAR 80.00").await;
+    let about = b
+        .wait_text("[data-testid=agent-summary]", "Safari Tours")
+        .await;
+    assert!(about.contains("10 %"), "{about}");
+    b.wait_text("[data-testid=commission]", "ZAR 8.00").await;
+    audit(&b, &axe, "new booking for an agent").await;
+    b.screenshot(&shots.join("office-agent-quote.png")).await;
     b.click("button[data-action=create]").await;
     b.wait_text("[data-testid=done]", "Booking created").await;
+    b.wait_text("[data-testid=price]", "ZAR 80.00").await;
+    let sold_for = b.wait_text("[data-testid=agent]", "Safari Tours").await;
+    assert!(
+        sold_for.contains("10 %") && sold_for.contains("ZAR 8.00"),
+        "{sold_for}"
+    );
+    b.screenshot(&shots.join("office-agent-booking.png")).await;
 
     // A past arrival is not offered as bookable.
     b.goto(&format!("{wb_base}/ui/bookings/new")).await;

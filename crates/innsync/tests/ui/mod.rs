@@ -419,3 +419,84 @@ impl Drop for Browser {
         self.stop_driver();
     }
 }
+
+/// Where screenshots go: `target/ui-screenshots/` of the workspace (or `CARGO_TARGET_DIR`).
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("ui-screenshots")
+}
+
+/// Chromium and chromedriver, installing them if needed; `None` only when the browser is
+/// missing and `INNSYNC_SKIP_BROWSER=1` says to skip.
+pub fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
+    if let (Some(c), Some(d)) = browser_paths() {
+        return Some((c, d));
+    }
+    if std::env::var("INNSYNC_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: chromium/chromedriver are not installed and INNSYNC_SKIP_BROWSER=1");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
+    eprintln!(
+        "chromium or chromedriver missing; running {}",
+        script.display()
+    );
+    let ran = std::process::Command::new("bash").arg(&script).status();
+    match (browser_paths(), ran) {
+        ((Some(c), Some(d)), _) => Some((c, d)),
+        (_, ran) => panic!(
+            "the UI browser test needs Debian's chromium and chromium-driver \
+             ({} and {}), and scripts/install-browser could not install them ({ran:?}). \
+             Install them (apt-get install chromium chromium-driver) or set \
+             INNSYNC_SKIP_BROWSER=1 to skip this test deliberately.",
+            CHROMIUM[1], CHROMEDRIVER
+        ),
+    }
+}
+
+pub async fn log_in(b: &Browser, base: &str, (name, password): (&str, &str)) {
+    b.goto(&format!("{base}/ui/login")).await;
+    b.fill("input[name=username]", name).await;
+    b.fill("input[name=password]", password).await;
+    b.click("form[action='/ui/login'] button[type=submit]")
+        .await;
+    b.wait_text("[data-testid=user]", name).await;
+}
+
+pub async fn log_out(b: &Browser) {
+    b.click("form[action='/ui/logout'] button").await;
+    b.wait_for("input[name=username]").await;
+}
+
+/// axe-core's script, installed by `scripts/install-browser` into `target/axe/` (run here when
+/// missing). The audit is part of the browser tests: without axe-core they fail, unless the
+/// browser itself is skipped.
+pub fn axe_source() -> String {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let file = target.join("axe/node_modules/axe-core/axe.min.js");
+    if !file.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-browser");
+        let ran = std::process::Command::new("bash").arg(&script).status();
+        assert!(
+            file.exists(),
+            "axe-core is missing at {} and scripts/install-browser could not install it ({ran:?})",
+            file.display()
+        );
+    }
+    std::fs::read_to_string(&file).expect("read axe.min.js")
+}
+
+/// Runs the accessibility audit on the page open now and fails on any serious or critical
+/// violation, naming the page.
+pub async fn audit(b: &Browser, axe: &str, page: &str) {
+    let v = b.accessibility_violations(axe).await;
+    assert!(
+        v.is_empty(),
+        "accessibility violations on {page}:\n{}",
+        v.join("\n")
+    );
+}

@@ -4,6 +4,7 @@
 //! same form twice books once; a refusal (no availability on a night, a date in the past)
 //! shows the form again, filled in, with the reason in plain words.
 
+use super::booking_agent;
 use super::error::{UiError, UiResult};
 use super::format;
 use super::layout::{self, Nav};
@@ -12,9 +13,11 @@ use super::words::Names;
 use crate::auth::{new_token, Permission};
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::write::Submitted;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
+use innsync_core::agent::Agent;
 use innsync_core::command::PricingRequest;
 use innsync_core::dates::Nights;
 use innsync_core::dates::{local_date, parse_tz};
@@ -72,6 +75,9 @@ pub struct NewForm {
     /// Children's ages, `7, 11`.
     #[serde(default)]
     children: String,
+    /// The agent's code, or empty for a direct booking.
+    #[serde(default)]
+    agent: String,
 }
 
 /// What the live availability needs, parsed.
@@ -127,7 +133,7 @@ type StockChoices = [(String, String, Vec<RoomType>)];
 type PlanChoices = [(String, Vec<PricingPlan>)];
 
 /// Every property's rate plans, for the plan select.
-async fn plan_choices(state: &AppState) -> UiResult<Vec<(String, Vec<PricingPlan>)>> {
+pub(super) async fn plan_choices(state: &AppState) -> UiResult<Vec<(String, Vec<PricingPlan>)>> {
     Ok(state
         .read(|r| {
             r.properties()?
@@ -164,7 +170,7 @@ fn pricing_of(f: &NewForm, property: &str) -> Result<Option<PricingRequest>, Str
 fn form_page(
     state: &AppState,
     user: &UiUser,
-    (choices, plans): (&StockChoices, &PlanChoices),
+    (choices, plans, agents): (&StockChoices, &PlanChoices, &[Agent]),
     f: &NewForm,
     problem: Option<&Problem>,
     live: Markup,
@@ -182,6 +188,12 @@ fn form_page(
         f.hold_hours.clone()
     };
     let provisional = f.status == "provisional";
+    let plan = if f.rate_plan.is_empty() {
+        booking_agent::contracted_choice(booking_agent::find(agents, &f.agent), &f.stock, plans)
+            .unwrap_or_default()
+    } else {
+        f.rate_plan.clone()
+    };
     let body = html! {
         h1 { "New booking" }
         @if let Some(p) = problem { (layout::problem_box(p)) }
@@ -206,21 +218,8 @@ fn form_page(
                     (layout::date_field(user, "Arrival", "arrival", &f.arrival, true))
                     (layout::date_field(user, "Departure", "departure", &f.departure, true))
                     label { "Rooms" input type="number" name="units" min="1" max="100" value=(units); }
-                    label.wide { "Rate plan"
-                        select name="rate_plan" data-testid="rate-plan" {
-                            option value="" { "Nightly rates" }
-                            @for (code, list) in plans {
-                                @if !list.is_empty() {
-                                    optgroup label=(code) {
-                                        @for p in list {
-                                            @let v = format!("{code}/{}", p.code);
-                                            option value=(v) selected[v == f.rate_plan] { (code) " · " (p.spec.name) " (" (p.code) ")" }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    @if !agents.is_empty() { (booking_agent::picker(agents, &f.agent)) }
+                    div.wide #plan-field { (booking_agent::plan_select(plans, &plan)) }
                     label { "Adults per room" input type="number" name="adults" min="1" max="20" placeholder="1" value=(f.adults); }
                     label { "Children's ages" input name="children" placeholder="7, 11" maxlength="80" value=(f.children); }
                     label { "Status"
@@ -255,7 +254,7 @@ fn form_page(
                 div.live #live data-testid="live"
                     hx-get="/ui/bookings/new/availability"
                     hx-trigger="change from:#booking-form"
-                    hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units'],[name='rate_plan'],[name='adults'],[name='children']"
+                    hx-include="[name='stock'],[name='arrival'],[name='departure'],[name='units'],[name='rate_plan'],[name='adults'],[name='children'],[name='agent']"
                     hx-sync="this:queue last" aria-live="polite" {
                     (live)
                 }
@@ -279,10 +278,11 @@ pub async fn form(
         ..q
     };
     let live = live(&state, user.dates, &prefill).await?;
+    let agents = booking_agent::agents(&state).await?;
     Ok(form_page(
         &state,
         &user,
-        (&choices, &plans),
+        (&choices, &plans, &agents),
         &prefill,
         None,
         live,
@@ -393,7 +393,13 @@ async fn quoted_price(state: &AppState, q: &NewForm, w: &Wanted) -> UiResult<Mar
         Ok(p) => p,
         Err(why) => return Ok(html! { p.muted data-testid="live-price" { (capital(&why)) "." } }),
     };
-    let plan = pricing.as_ref().and_then(|p| p.rate_plan.clone());
+    let agents = booking_agent::agents(state).await?;
+    let agent = booking_agent::find(&agents, &q.agent);
+    // The agent's contracted plan when the form names none, as the core prices it.
+    let plan = pricing
+        .as_ref()
+        .and_then(|p| p.rate_plan.clone())
+        .or_else(|| agent.and_then(|a| a.spec.rate_plan.clone()));
     let party = pricing.map(|p| p.party).unwrap_or(Party {
         adults: 1,
         children: vec![],
@@ -409,7 +415,17 @@ async fn quoted_price(state: &AppState, q: &NewForm, w: &Wanted) -> UiResult<Mar
     let line = quote(&facts, nights, &party, w.units, plan.as_deref())
         .into_iter()
         .next();
-    Ok(match line {
+    let total = line.as_ref().and_then(|l| {
+        Some(Money {
+            amount: l.total? * i64::from(w.units),
+            currency: l.currency.clone()?,
+        })
+    });
+    let about_agent = match agent {
+        Some(a) => booking_agent::summary(&Names::read(state).await?, a, total.as_ref()),
+        None => html! {},
+    };
+    let price = match line {
         None => html! { p.muted data-testid="live-price" { "No such rate plan." } },
         Some(l) => match (&l.refused, l.total) {
             (Some(r), _) => html! {
@@ -429,7 +445,8 @@ async fn quoted_price(state: &AppState, q: &NewForm, w: &Wanted) -> UiResult<Mar
             }
             (None, None) => html! {},
         },
-    })
+    };
+    Ok(html! { (price) (about_agent) })
 }
 
 fn capital(s: &str) -> String {
@@ -485,6 +502,27 @@ fn command_of(
                 .map_err(|e| Problem::invalid(format!("guest: {e}")))?,
         ),
     };
+    let agent = opt(&f.agent);
+    if agent.is_some() {
+        // Sold for an agent: the one-line reservation the API's `agent` field makes.
+        return Ok(Command::CreateReservation {
+            property: w.property,
+            arrival: None,
+            departure: None,
+            lines: vec![innsync_core::ReservationLine {
+                room_type: w.room_type,
+                arrival: Some(w.nights.from),
+                departure: Some(w.nights.to),
+                units: w.units,
+                pricing,
+            }],
+            guest,
+            status,
+            hold_until,
+            notes: opt(&f.notes),
+            agent,
+        });
+    }
     Ok(Command::CreateBooking {
         property: w.property,
         room_type: w.room_type,
@@ -509,14 +547,25 @@ pub async fn create(
     let key = Some(form.idem.clone())
         .filter(|k| !k.is_empty() && k.len() <= crate::extract::MAX_IDEMPOTENCY_KEY_LEN)
         .map(|k| format!("ui:{k}"));
+    let agents = booking_agent::agents(&state).await?;
+    let names = Names::read(&state).await?;
+    // A booking for an agent whose allotment another server holds is written there.
+    let forward = booking_agent::find(&agents, &form.agent)
+        .is_some_and(|a| booking_agent::sold_elsewhere(&names, a));
     let result = match command_of(user.dates, &form, now) {
-        Ok(cmd) => crate::write::submit(&state, cmd, &user.username, key)
-            .await
-            .map_err(Problem::from),
+        Ok(cmd) => {
+            crate::replication::relay_refused::submit(&state, cmd, &user.caller(), key, forward)
+                .await
+        }
         Err(p) => Err(p),
     };
     match result {
-        Ok(out) => match out.outcome() {
+        Ok(Submitted::Queued(op)) => Ok(Redirect::to(&format!(
+            "/ui/bookings?{}",
+            format::query(&[("sent", &op.target)])
+        ))
+        .into_response()),
+        Ok(Submitted::Done(out)) => match out.outcome() {
             Outcome::Written {
                 record: Record::Booking(b),
                 ..
@@ -528,7 +577,6 @@ pub async fn create(
             ))),
         },
         Err(p) => {
-            let names = Names::read(&state).await?;
             let p = Problem {
                 detail: names.plain(&p.detail),
                 ..p
@@ -543,7 +591,14 @@ pub async fn create(
             let live = live(&state, user.dates, &again).await?;
             Ok((
                 p.status,
-                form_page(&state, &user, (&choices, &plans), &again, Some(&p), live),
+                form_page(
+                    &state,
+                    &user,
+                    (&choices, &plans, &agents),
+                    &again,
+                    Some(&p),
+                    live,
+                ),
             )
                 .into_response())
         }

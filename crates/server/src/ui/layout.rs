@@ -27,6 +27,24 @@ pub enum Nav {
     Environment,
     /// Rooms and out-of-order periods.
     Rooms,
+    /// Rate plans of a property.
+    RatePlans,
+    /// Users and roles.
+    Users,
+    /// Who holds a property's rooms.
+    Allotments,
+    /// The list of admin screens.
+    Admin,
+}
+
+impl Nav {
+    /// Whether the page is one of the admin screens (one "Admin" entry in the menu).
+    pub fn is_admin(self) -> bool {
+        matches!(
+            self,
+            Nav::RatePlans | Nav::Users | Nav::Allotments | Nav::Admin
+        )
+    }
 }
 
 /// A full page for a signed-in user.
@@ -53,6 +71,8 @@ pub fn page(user: &UiUser, server: &str, nav: Nav, title: &str, body: Markup) ->
                             (link(Nav::NewBooking, "/ui/bookings/new", "New booking"))
                         }
                         (link(Nav::Rooms, "/ui/rooms", "Rooms"))
+                        a href="/ui/admin" class=[nav.is_admin().then_some("active")]
+                            aria-current=[nav.is_admin().then_some("page")] { "Admin" }
                         (link(Nav::Environment, "/ui/environment", "Environment"))
                     }
                     form.search role="search" method="get" action="/ui/search" {

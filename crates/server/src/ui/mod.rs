@@ -4,17 +4,31 @@
 //! (shipped inside the binary, see `assets.rs`) for the few live parts. Handlers do what the
 //! JSON handlers do: they read through `AppState::read` and write only by submitting domain
 //! `Command`s to the writer, so the UI enforces exactly the API's rules. One file per page:
-//! `login.rs`, `grid.rs`, `bookings.rs` (list and detail), `booking_new.rs` (create),
-//! `dashboard.rs` (environment and PMS links, from `replication::environment_view::EnvironmentView`),
-//! `operations.rs` (pending operations, conflicts, transfer now), `today.rs` (the start page:
-//! the day's work at a property), `search.rs` (the header's search), `who_sells.rs` (the
-//! availability table: free rooms, what this server sells, who holds the rest, request units),
-//! `words.rs` (names and plain words instead of codes), `admin_rooms.rs` (rooms, out of order); `session.rs` is the cookie
-//! session and CSRF guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
+//! `login.rs`, `grid.rs`, `bookings.rs` (the list), `booking_page.rs` (one booking),
+//! `booking_actions.rs` (its buttons), `booking_lines.rs` (its reservation's lines, add a line,
+//! edit dates and occupancy), `booking_new.rs` (create) with `booking_agent.rs` (sold for an
+//! agent), `dashboard.rs` (environment and PMS links, from
+//! `replication::environment_view::EnvironmentView`), `operations.rs` (pending operations,
+//! conflicts, transfer now), `today.rs` (the start page: the day's work at a property),
+//! `search.rs` (the header's search), `who_sells.rs` (the availability table: free rooms, what
+//! this server sells, who holds the rest, request units), `words.rs` (names and plain words
+//! instead of codes), and the admin screens `admin_rooms.rs` (rooms, out of order),
+//! `admin_plans.rs` (rate plans), `admin_users.rs` (users and roles), `admin_allotments.rs`
+//! (who holds the rooms; give and request units); `session.rs` is the cookie session and CSRF
+//! guard, `layout.rs` the shared frame, `error.rs` how failures are shown.
 
+mod admin;
+mod admin_allotments;
+mod admin_plans;
+mod admin_plans_draft;
 mod admin_rooms;
+mod admin_users;
 mod assets;
+mod booking_actions;
+mod booking_agent;
+mod booking_lines;
 mod booking_new;
+mod booking_page;
 mod bookings;
 mod dashboard;
 mod error;
@@ -70,6 +84,7 @@ pub fn router() -> Router<AppState> {
             "/ui/bookings/new/availability",
             get(booking_new::availability),
         )
+        .route("/ui/bookings/new/plan", get(booking_agent::plan_field))
         .route("/ui/guests/lookup", get(guests::lookup))
         .route("/ui/guests/{id}", get(guests::page))
         .route("/ui/bookings/{reference}", get(bookings::detail))
@@ -77,6 +92,8 @@ pub fn router() -> Router<AppState> {
         .route("/ui/folio/{reference}/{action}", post(folio::act))
         .route("/ui/invoices/{number}", get(folio::invoice))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
+        .route("/ui/bookings/{reference}/edit", post(booking_lines::edit))
+        .route("/ui/bookings/{reference}/lines", post(booking_lines::add))
         .route("/ui/environment", get(dashboard::page))
         .route("/ui/reports", get(reports::page))
         .route("/ui/environment/handover", post(dashboard::handover))
@@ -91,6 +108,17 @@ pub fn router() -> Router<AppState> {
             "/ui/rooms/back-in-service",
             post(admin_rooms::back_in_service),
         )
+        .route(
+            "/ui/rate-plans",
+            get(admin_plans::page).post(admin_plans::save),
+        )
+        .route(
+            "/ui/users",
+            get(admin_users::page).post(admin_users::create),
+        )
+        .route("/ui/admin", get(admin::page))
+        .route("/ui/allotments", get(admin_allotments::page))
+        .route("/ui/allotments/grant", post(admin_allotments::grant))
         .route("/ui/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::map_response(security_headers));
     Router::new()

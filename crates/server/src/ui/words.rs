@@ -164,6 +164,8 @@ pub fn action(a: &str) -> String {
         "booking.no_show" => "marked as a no-show",
         "booking.assign_room" => "room assigned",
         "booking.move_room" => "moved to another room",
+        "booking.edit" => "changed",
+        "reservation.add_line" => "line added",
         "booking.expire_holds" => "hold lapsed",
         "note.add" => "note added",
         "record.transfer" => "handed to another server",
