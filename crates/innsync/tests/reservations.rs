@@ -320,6 +320,55 @@ async fn a_family_reservation_is_quoted_booked_edited_and_checked_out_early() {
     s.check_invariants();
 }
 
+#[tokio::test]
+async fn a_reservation_holds_at_most_fifty_lines() {
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 1).await;
+    // Fifty lines on fifty nights of the one deluxe room: the most one reservation holds.
+    let lines = |n: u64| -> Vec<Value> {
+        (1..=n)
+            .map(|i| json!({"room_type": "DLX", "arrival": day(i), "departure": day(i + 1)}))
+            .collect()
+    };
+    let before = audit_len(&api).await;
+    let d = api
+        .post(
+            "/api/v1/bookings",
+            json!({"property": "KRL", "guest": {"name": "Big group"}, "lines": lines(51)}),
+        )
+        .await
+        .problem(400, "invalid_input");
+    assert!(d.contains("at most 50"), "{d}");
+    assert_eq!(audit_len(&api).await, before, "nothing written");
+    let r = api
+        .post(
+            "/api/v1/bookings",
+            json!({"property": "KRL", "guest": {"name": "Big group"}, "lines": lines(50)}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["lines"].as_array().unwrap().len(), 50);
+    let reservation = r.body["reservation"].as_str().unwrap().to_string();
+    // A fifty-first line later: refused by the core's limit, nothing written.
+    let before = audit_len(&api).await;
+    let d = api
+        .post(
+            &format!("/api/v1/reservations/{reservation}/lines"),
+            json!({"room_type": "DLX", "arrival": day(60), "departure": day(61)}),
+        )
+        .await
+        .problem(400, "invalid_input");
+    assert!(d.contains("already holds 50 lines"), "{d}");
+    assert_eq!(audit_len(&api).await, before, "nothing written");
+    let got = api
+        .get(&format!("/api/v1/reservations/{reservation}"))
+        .await
+        .body;
+    assert_eq!(got["lines"].as_array().unwrap().len(), 50);
+    s.check_invariants();
+}
+
 const AGENT_RULE: &str = r#"
 [[allotment_rules]]
 name = "safari-contract"
