@@ -25,23 +25,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The web's standing share of the env stock: 8 tents a night, 30 days ahead.
+/// The web's standing share of the env stock: 15 tents a night, 30 days ahead.
 const WEB_SHARE: &str = r#"
 [[allotment_rules]]
 name = "web-share"
 property = "RVC"
 room_types = ["TNT"]
 holder = "WB"
-units = 8
+units = 15
 days_ahead = 30
 "#;
 
 /// Tents at RVC.
-const ROOMS: u64 = 16;
+const ROOMS: u64 = 30;
 /// WB's share a night (the rule's `units`).
-const SHARE: u64 = 8;
+const SHARE: u64 = 15;
 /// The nights the web sells, one-night stays on nights `1..=NIGHTS`.
-const NIGHTS: u64 = 25;
+const NIGHTS: u64 = 28;
 
 /// What the web's seller saw: every accepted booking (reference, night, holder) and how many
 /// answers were the retryable handover refusal.
@@ -206,25 +206,27 @@ async fn the_web_keeps_selling_through_a_planned_handover_and_back() {
     book_through(&wb, 1, "Before 1", &mut sales).await;
     assert_eq!(sales.accepted[0].2, "env", "the master sells as env");
 
-    // A seller on WB books one-night stays round the nights without pause, while the master
-    // moves WB → RS and back RS → WB. Demand stays within WB's share on every night (at most
-    // SHARE a night in all, round the nights), so a refusal for lack of units would be the bug.
+    // Sellers on WB book one-night stays round the nights without pause, while the master
+    // moves WB → RS and back RS → WB. Demand stays within WB's share on every night (each of
+    // the SELLERS sells at most SHARE / SELLERS a night), so a refusal for lack of units would
+    // be the bug.
+    const SELLERS: u64 = 3;
     let stop = Arc::new(AtomicBool::new(false));
-    let seller = {
-        let (wb, stop) = (wb.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut sales = sales;
-            let mut i = 0u64;
-            while !stop.load(Ordering::SeqCst) && i < SHARE * NIGHTS - 1 {
-                let night = 1 + i % NIGHTS;
-                book_through(&wb, night, &format!("Guest {i}"), &mut sales).await;
-                i += 1;
-                // Pace the seller so both handovers fall among its sales.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            sales
+    let sellers: Vec<_> = (0..SELLERS)
+        .map(|k| {
+            let (wb, stop) = (wb.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut sales = Sales::default();
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) && i < (SHARE / SELLERS) * NIGHTS {
+                    let night = 1 + (i + k * 7) % NIGHTS;
+                    book_through(&wb, night, &format!("Guest {k}-{i}"), &mut sales).await;
+                    i += 1;
+                }
+                sales
+            })
         })
-    };
+        .collect();
     until("a few sales before the handover", || async {
         (tnt_night(&rs, 2).await.0 >= 1).then_some(())
     })
@@ -279,7 +281,11 @@ async fn the_web_keeps_selling_through_a_planned_handover_and_back() {
     })
     .await;
     stop.store(true, Ordering::SeqCst);
-    let sales = seller.await.unwrap();
+    for s in sellers {
+        let s = s.await.unwrap();
+        sales.accepted.extend(s.accepted);
+        sales.handover_refusals += s.handover_refusals;
+    }
     // After the handover back, the web sells as the master again.
     let mut after = Sales::default();
     book_through(&wb, NIGHTS + 1, "After", &mut after).await;
