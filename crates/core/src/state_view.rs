@@ -98,6 +98,9 @@ pub trait StateView {
     fn guest_in_use(&self, id: &RecordId) -> ViewResult<bool>;
     /// The bookings that refer to the guest id (exactly this id), at most `limit`, by id.
     fn guest_bookings(&self, guest: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>>;
+    /// The lines of reservation `reservation` (the bookings whose current state carries it as
+    /// their `reservation`), at most `limit`, by id: adding a line counts them first.
+    fn reservation_lines(&self, reservation: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>>;
     /// The codes of a property's room types.
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>>;
     /// Provisional bookings whose hold lapsed at or before `now`, at most `limit`.

@@ -11,24 +11,30 @@ impl ReadPool {
     /// order; empty when no booking carries it. A one-line booking has no lines here: read it
     /// as a booking.
     pub fn reservation_lines(&self, reference: &str) -> Result<Vec<Booking>, StoreError> {
-        self.with(|c| {
-            bodies(
-                c,
-                "SELECT r.body FROM record_bodies r
-                 WHERE r.kind = 'booking' AND r.key IN (
-                     SELECT c.record_id FROM changes c
-                     WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation') = ?1)
-                 ORDER BY r.key LIMIT ?2",
-                rusqlite::params![reference, (MAX_RESERVATION_LINES * 4) as i64],
-                |r| match r {
-                    Record::Booking(b)
-                        if b.reservation.as_ref().map(|r| r.as_str()) == Some(reference) =>
-                    {
-                        Some(b)
-                    }
-                    _ => None,
-                },
-            )
-        })
+        self.with(|c| lines(c, reference, MAX_RESERVATION_LINES * 4))
     }
+}
+
+/// At most `limit` lines of reservation `reference` on `conn` (the writer's view counts them
+/// before adding one, so a reservation never grows past [`MAX_RESERVATION_LINES`]).
+pub(crate) fn lines(
+    conn: &rusqlite::Connection,
+    reference: &str,
+    limit: usize,
+) -> Result<Vec<Booking>, StoreError> {
+    bodies(
+        conn,
+        "SELECT r.body FROM record_bodies r
+         WHERE r.kind = 'booking' AND r.key IN (
+             SELECT c.record_id FROM changes c
+             WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation') = ?1)
+         ORDER BY r.key LIMIT ?2",
+        rusqlite::params![reference, limit as i64],
+        |r| match r {
+            Record::Booking(b) if b.reservation.as_ref().map(|r| r.as_str()) == Some(reference) => {
+                Some(b)
+            }
+            _ => None,
+        },
+    )
 }

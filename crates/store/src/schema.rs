@@ -262,17 +262,21 @@ pub const MIGRATIONS: &[&str] = &[
     V_RESV_LINES,
 ];
 
-/// Statements kept prepared on the writer's connection: more than it uses in all.
-const STATEMENT_CACHE: usize = 256;
+/// Prepared statements the writer's connection keeps. A booking's decision and its apply use
+/// some 30 distinct statements (stock, grants, guests and their search index, reservation
+/// numbers, change log…); with rusqlite's default of 16 the cache thrashed and every booking
+/// re-parsed most of its SQL (issue 17's benchmark: over half of all instructions were
+/// `sqlite3Prepare`).
+pub const WRITER_STATEMENT_CACHE: usize = 256;
+
+/// Prepared statements a reader's connection keeps (availability, quote, lists…).
+pub const READER_STATEMENT_CACHE: usize = 128;
 
 /// Opens the writer's connection: creates the schema on first use and checks its version.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // Every statement the writer runs stays prepared: with rusqlite's default of 16 cached
-    // statements a booking re-parsed most of its SQL (over half of its instructions, the writer
-    // bench, docs/BENCHMARKS.md "Restructuring (issue 14)").
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL + FULL: every commit is fsynced before it is acknowledged.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -309,6 +313,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    conn.set_prepared_statement_cache_capacity(READER_STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     Ok(conn)

@@ -465,6 +465,12 @@ impl StateView for SqlView<'_> {
         crate::guests::booking_ids(self.conn, guest.as_str(), limit).map_err(view_err)
     }
 
+    fn reservation_lines(&self, reservation: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>> {
+        let lines = crate::reservation_lines::lines(self.conn, reservation.as_str(), limit)
+            .map_err(view_err)?;
+        Ok(lines.into_iter().map(|b| b.meta.id).collect())
+    }
+
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {
         let run = || -> Result<Vec<String>, StoreError> {
             let mut st = self.conn.prepare_cached(

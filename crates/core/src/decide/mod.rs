@@ -17,10 +17,11 @@ mod pms_charge;
 
 pub use deposits::MAX_DEPOSIT_SWEEP;
 pub use distribution::{DELETABLE, IMPORTABLE, TRANSFERABLE};
-pub use reservations::MAX_RESERVATION_LINES;
+pub use reservations_limit::MAX_RESERVATION_LINES;
 mod rate_plans;
 mod reference;
 mod reservations;
+mod reservations_limit;
 mod validate;
 
 use crate::command::Command;

@@ -22,10 +22,6 @@ use crate::record::{Booking, BookingStatus, Guest, Money, Property, Record, Room
 use crate::state_view::StateView;
 use chrono::{DateTime, NaiveDate, Utc};
 
-/// Most lines one reservation holds (a group of fifty rooms types × dates is already large;
-/// every line is a booking record of its own).
-pub const MAX_RESERVATION_LINES: usize = 50;
-
 pub(super) fn decide(
     cmd: &Command,
     view: &dyn StateView,
@@ -44,17 +40,7 @@ pub(super) fn decide(
             notes,
             agent,
         } => {
-            if lines.is_empty() {
-                return Err(DomainError::InvalidInput(
-                    "lines: a reservation has at least one line".into(),
-                ));
-            }
-            if lines.len() > MAX_RESERVATION_LINES {
-                return Err(DomainError::InvalidInput(format!(
-                    "lines: at most {MAX_RESERVATION_LINES} lines; got {}",
-                    lines.len()
-                )));
-            }
+            super::reservations_limit::ensure_new(lines.len())?;
             let specs = lines
                 .iter()
                 .enumerate()
@@ -493,6 +479,11 @@ fn add_line(
             .ok_or_else(|| DomainError::NotFound(format!("booking {lead_id}")))?
     };
     ctx.ensure_writable(&lead.meta.owner)?;
+    super::reservations_limit::ensure_room_for_one_more(
+        view,
+        &lead_id,
+        lead.reservation.is_some(),
+    )?;
     let mut spec = line_spec(0, line, Some(at.arrival), Some(at.departure))?;
     // A reservation sold for an agent: the new line too, on its contracted rate by default.
     let contracted = match &lead.agent {

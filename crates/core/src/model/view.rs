@@ -260,6 +260,17 @@ impl StateView for MemState {
         Ok(ids)
     }
 
+    fn reservation_lines(&self, reservation: &RecordId, limit: usize) -> ViewResult<Vec<RecordId>> {
+        let mut ids: Vec<RecordId> = self
+            .bookings()
+            .filter(|b| b.reservation.as_ref() == Some(reservation))
+            .map(|b| b.meta.id.clone())
+            .collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     fn room_type_codes(&self, property: &str) -> ViewResult<Vec<String>> {
         Ok(self
             .records
