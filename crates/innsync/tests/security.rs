@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::{booking, environment_file, free_port, seed, until, Api, TestServer, TOKEN};
+use common::{
+    booking, environment_file, free_port, seed, until, Api, TestServer, PLAIN_HTTP, TOKEN,
+};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::process::Command;
@@ -55,8 +57,11 @@ async fn two_servers(extra_wb: &[&str]) -> (tempfile::TempDir, TestServer, TestS
     let dir = tempfile::tempdir().unwrap();
     let (p_wb, p_rs) = (free_port(), free_port());
     let env = environment_file(dir.path(), &[("WB", p_wb), ("RS", p_rs)]);
-    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{p_wb}"), &[], extra_wb);
-    let rs = TestServer::start_in(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[]);
+    // Plain HTTP: these tests speak raw HTTP on sockets (TLS only adds a handshake in front).
+    let mut wb_args = vec![PLAIN_HTTP];
+    wb_args.extend_from_slice(extra_wb);
+    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{p_wb}"), &[], &wb_args);
+    let rs = TestServer::start_in_with(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[], &[PLAIN_HTTP]);
     seed(&wb.api(), 3).await;
     let rs_api = rs.api();
     until("the property on RS", || async {
@@ -183,6 +188,7 @@ async fn slow_clients_are_cut_off_and_one_address_cannot_take_every_connection()
         &format!("127.0.0.1:{port}"),
         &[],
         &[
+            PLAIN_HTTP,
             "--setting",
             "header_read_timeout=1s",
             "--setting",
@@ -406,4 +412,67 @@ async fn servers_replicate_over_mutual_tls_and_refuse_a_certificate_of_another_c
     .await;
     let took = booking_reaches(&wb_api, &rs_api).await;
     assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// The DER of the first certificate of a PEM file.
+fn der_of(pem_file: &std::path::Path) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(pem_file).unwrap();
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+/// The certificate the server at `base` presents to a new connection.
+async fn served_certificate(base: &str, ca: &std::path::Path) -> Option<Vec<u8>> {
+    let pem = std::fs::read(ca.join("ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .tls_info(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let r = http.get(format!("{base}/healthz")).send().await.ok()?;
+    r.extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .map(<[u8]>::to_vec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = environment_file(dir.path(), &[("WB", port)]);
+    let certs = dir.path().join("certs");
+    make_certs(&env, &certs);
+    let first = der_of(&certs.join("WB.pem"));
+    let mut args = tls_args(&certs, "WB", &certs);
+    args.extend(["--setting".into(), "tls_reload_interval=100ms".into()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{port}"), &[], &refs);
+    assert_eq!(served_certificate(&wb.base, &certs).await, Some(first.clone()));
+    // Renewed on disk (same CA, new key and certificate), the server is not touched.
+    make_certs(&env, &certs);
+    let renewed = der_of(&certs.join("WB.pem"));
+    assert_ne!(renewed, first);
+    until("the renewed certificate to be served", || async {
+        (served_certificate(&wb.base, &certs).await.as_ref() == Some(&renewed)).then_some(())
+    })
+    .await;
+    // Files that cannot be used are not taken: the renewed certificate stays in service.
+    std::fs::write(certs.join("WB.pem"), "not a certificate").unwrap();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            served_certificate(&wb.base, &certs).await.as_ref(),
+            Some(&renewed)
+        );
+    }
 }
