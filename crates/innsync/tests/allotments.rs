@@ -71,7 +71,7 @@ async fn sell_out(api: &Api, night: u64, who: &str) -> Vec<String> {
 
 /// Logs in through the UI's form and returns a page's HTML.
 async fn ui_page(base: &str, (name, password): (&str, &str), path: &str) -> String {
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

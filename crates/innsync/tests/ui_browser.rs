@@ -366,7 +366,7 @@ async fn handover_from_the_dashboard_moves_the_master() {
 
 /// A client that does not follow redirects, so the tests see them.
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::client_builder()
         .redirect(Policy::none())
         .build()
         .expect("client")

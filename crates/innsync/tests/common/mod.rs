@@ -112,26 +112,22 @@ fn loopback_scheme(text: &str, plain: bool) -> String {
 }
 
 /// The arguments a server is started with over TLS: the test certificates (unless the test
-/// gives its own), `https` peer URLs, and its environment file (rewritten in place, so files a
+/// gives its own), `https` loopback URLs (peers, cluster nodes), and its environment file (rewritten in place, so files a
 /// test wrote with `http://` URLs name `https` peers). With [`PLAIN_HTTP`], all of it plain.
 fn with_tls(args: &[String]) -> Vec<String> {
     let plain = args.iter().any(|a| a == PLAIN_HTTP);
-    let mut out: Vec<String> = Vec::with_capacity(args.len() + 8);
-    let mut it = args.iter().filter(|a| *a != PLAIN_HTTP).peekable();
-    while let Some(a) = it.next() {
-        out.push(a.clone());
-        if a == "--environment" {
-            if let Some(file) = it.peek() {
-                if let Ok(text) = std::fs::read_to_string(file.as_str()) {
-                    let changed = loopback_scheme(&text, plain);
-                    if changed != text {
-                        std::fs::write(file.as_str(), changed).unwrap();
-                    }
+    let mut out: Vec<String> = args
+        .iter()
+        .filter(|a| *a != PLAIN_HTTP)
+        .map(|a| loopback_scheme(a, plain))
+        .collect();
+    for pair in out.windows(2) {
+        if pair[0] == "--environment" {
+            if let Ok(text) = std::fs::read_to_string(&pair[1]) {
+                let changed = loopback_scheme(&text, plain);
+                if changed != text {
+                    std::fs::write(&pair[1], changed).unwrap();
                 }
-            }
-        } else if a == "--peer-url" || a == "--peer" {
-            if let Some(url) = it.next() {
-                out.push(loopback_scheme(url, plain));
             }
         }
     }
