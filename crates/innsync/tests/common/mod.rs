@@ -86,15 +86,25 @@ pub fn tls_settings() -> Vec<String> {
     .collect()
 }
 
-/// A reqwest client builder that trusts the test CA (and still speaks plain HTTP to a plain
-/// URL): what every test client of a test server starts from.
+/// A reqwest client builder that trusts the test CA and presents the test certificate (so a
+/// test may play a peer over mutual TLS), and still speaks plain HTTP to a plain URL: what
+/// every test client of a test server starts from.
 pub fn client_builder() -> reqwest::ClientBuilder {
-    static CA: std::sync::OnceLock<reqwest::Certificate> = std::sync::OnceLock::new();
-    let ca = CA.get_or_init(|| {
-        let pem = std::fs::read(test_certs().join("ca.pem")).unwrap();
-        reqwest::Certificate::from_pem(&pem).unwrap()
+    static TLS: std::sync::OnceLock<(reqwest::Certificate, reqwest::Identity)> =
+        std::sync::OnceLock::new();
+    let (ca, me) = TLS.get_or_init(|| {
+        let d = test_certs();
+        let pem = std::fs::read(d.join("ca.pem")).unwrap();
+        let mut id = std::fs::read(d.join("WB.pem")).unwrap();
+        id.extend(std::fs::read(d.join("WB-key.pem")).unwrap());
+        (
+            reqwest::Certificate::from_pem(&pem).unwrap(),
+            reqwest::Identity::from_pem(&id).unwrap(),
+        )
     });
-    reqwest::Client::builder().add_root_certificate(ca.clone())
+    reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .identity(me.clone())
 }
 
 /// A client that trusts the test CA.
