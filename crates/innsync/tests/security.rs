@@ -476,3 +476,31 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_not_ready_while_writes_fail_and_ready_again_after() {
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 1).await;
+    assert_eq!(api.anonymous().get("/readyz").await.status, 200);
+    // Another process holds the database's write lock: every write of the server fails (after
+    // its busy timeout), as on a full disk — the same path: the batch's transaction fails.
+    let db = s.dir.join("innsync.db");
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let refused = api.post("/api/v1/bookings", booking(3, 1)).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    let ready = api.anonymous().get("/readyz").await;
+    assert_eq!(ready.status, 503, "{:?}", ready.body);
+    assert_eq!(ready.body["ready"], false);
+    // Reads still answer while writes fail.
+    assert_eq!(api.get("/api/v1/properties/KRL").await.status, 200);
+    // The lock goes (space freed): the next write succeeds and the server is ready again.
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    api.ok("/api/v1/bookings", booking(3, 1)).await;
+    let ready = api.anonymous().get("/readyz").await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    assert_eq!(ready.body["ready"], true);
+    s.check_invariants();
+}
