@@ -504,3 +504,80 @@ async fn readyz_says_not_ready_while_writes_fail_and_ready_again_after() {
     assert_eq!(ready.body["ready"], true);
     s.check_invariants();
 }
+
+/// Rewrites the secrets of an environment file (the rest stays, so its fingerprint does too).
+fn set_secrets(file: &std::path::Path, secret: &str, rotating: Option<&str>) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let rest: String = text
+        .lines()
+        .filter(|l| !l.starts_with("secret =") && !l.starts_with("rotating_secret ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut head = format!("secret = \"{secret}\"\n");
+    if let Some(r) = rotating {
+        head.push_str(&format!("rotating_secret = \"{r}\"\n"));
+    }
+    std::fs::write(file, head + &rest).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_secret_rotates_server_by_server_without_refusals() {
+    const OLD: &str = "a long shared secret for tests";
+    const NEW: &str = "the next long secret, rotated in";
+    let (d_wb, d_rs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (p_wb, p_rs) = (free_port(), free_port());
+    let ports = [("WB", p_wb), ("RS", p_rs)];
+    // Each server its own copy of the file: during a rotation they differ in their secrets.
+    let (f_wb, f_rs) = (
+        environment_file(d_wb.path(), &ports),
+        environment_file(d_rs.path(), &ports),
+    );
+    let mut wb = TestServer::start_in(&f_wb, "WB", &format!("127.0.0.1:{p_wb}"), &[]);
+    let mut rs = TestServer::start_in(&f_rs, "RS", &format!("127.0.0.1:{p_rs}"), &[]);
+    seed(&wb.api(), 2).await;
+    until("the property on RS", || async {
+        (rs.api().get("/api/v1/properties/KRL").await.status == 200).then_some(())
+    })
+    .await;
+    // Each step: one server restarted with its new file, then a booking on each side reaches
+    // the other (RS books on its own authority: a guest).
+    let steps: [(&str, &str, Option<&str>); 5] = [
+        ("RS", OLD, Some(NEW)), // 1. every file accepts the new secret
+        ("WB", OLD, Some(NEW)),
+        ("WB", NEW, Some(OLD)), // 2. every file sends the new one, still accepts the old
+        ("RS", NEW, Some(OLD)),
+        ("WB", NEW, None), // 3. the old secret goes
+    ];
+    for (i, (code, secret, rotating)) in steps.into_iter().enumerate() {
+        let (server, file) = if code == "WB" {
+            (&mut wb, &f_wb)
+        } else {
+            (&mut rs, &f_rs)
+        };
+        set_secrets(file, secret, rotating);
+        server.restart();
+        let (wb_api, rs_api) = (wb.api(), rs.api());
+        let took = booking_reaches(&wb_api, &rs_api).await;
+        assert!(took < Duration::from_secs(5), "step {i}: {took:?}");
+        let g = rs_api
+            .ok(
+                "/api/v1/guests",
+                json!({"name": format!("Guest {i}"), "email": format!("g{i}@example.com")}),
+            )
+            .await;
+        let id = g["id"].as_str().unwrap().to_string();
+        until(&format!("step {i}: RS's guest on WB"), || async {
+            (wb_api.get(&format!("/api/v1/guests/{id}")).await.status == 200).then_some(())
+        })
+        .await;
+    }
+    // RS still holds the old secret beside the new; WB no longer accepts the old one: a peer
+    // proving only the old secret is refused.
+    set_secrets(&f_rs, OLD, None);
+    rs.restart();
+    until("WB to report RS refused", || async {
+        let e = wb.api().get("/api/v1/environment").await;
+        (e.status == 200 && e.body.to_string().contains("\"reachable\":false")).then_some(())
+    })
+    .await;
+}
