@@ -581,3 +581,69 @@ async fn the_environment_secret_rotates_server_by_server_without_refusals() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_login_is_throttled_like_the_api_and_its_cookie_is_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = environment_file(dir.path(), &[("WB", port)]);
+    let wb = TestServer::start_in_with(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{port}"),
+        &[],
+        &[
+            "--setting",
+            "login_per_account_per_minute=3",
+            "--setting",
+            "ui_tls=true",
+        ],
+    );
+    let api = wb.api();
+    api.ok(
+        "/api/v1/users",
+        json!({"username": "desk", "password": "a good long password", "roles": ["front_desk"]}),
+    )
+    .await;
+    let http = common::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |name: &'static str, password: &'static str| {
+        let (http, base) = (http.clone(), wb.base.clone());
+        async move {
+            http.post(format!("{base}/ui/login"))
+                .form(&[("username", name), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The right password: a session cookie scripts cannot read, sent over TLS only.
+    let ok = login("desk", "a good long password").await;
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    // Wrong passwords: three a minute, then refused before the password is looked at.
+    for _ in 0..4 {
+        let r = login("desk", "guessing wrongly").await;
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("Wrong username or password"));
+    }
+    let r = login("desk", "guessing wrongly").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("Too many failed logins"));
+    assert_eq!(login("desk", "a good long password").await.status(), 429);
+    // One throttle for the UI and the API: the account is refused there too.
+    api.anonymous()
+        .post(
+            "/api/v1/login",
+            json!({"username": "desk", "password": "a good long password"}),
+        )
+        .await
+        .problem(429, "too_many_requests");
+    // Another account is not affected.
+    assert_eq!(login("nobody", "whatever it is").await.status(), 401);
+}
