@@ -405,7 +405,9 @@ async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
         (Some(0), Some(1))
     );
     assert_eq!(short[0]["bookings"].as_array().map(Vec::len), Some(1));
-    let metrics = reqwest::get(format!("{}/metrics", servers[2].base))
+    let metrics = http_client()
+        .get(format!("{}/metrics", servers[2].base))
+        .send()
         .await
         .unwrap()
         .text()

@@ -534,7 +534,7 @@ async fn the_environment_secret_rotates_server_by_server_without_refusals() {
     );
     let mut wb = TestServer::start_in(&f_wb, "WB", &format!("127.0.0.1:{p_wb}"), &[]);
     let mut rs = TestServer::start_in(&f_rs, "RS", &format!("127.0.0.1:{p_rs}"), &[]);
-    seed(&wb.api(), 2).await;
+    seed(&wb.api(), 6).await;
     until("the property on RS", || async {
         (rs.api().get("/api/v1/properties/KRL").await.status == 200).then_some(())
     })

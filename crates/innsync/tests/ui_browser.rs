@@ -1006,7 +1006,9 @@ async fn front_desk_morning_from_the_today_page() {
     b.wait_text("h1", "Not found").await;
     b.wait_text("[data-testid=error-detail]", "/ui/no-such-page")
         .await;
-    let icon = reqwest::get(format!("{base}/favicon.ico"))
+    let icon = http_client()
+        .get(format!("{base}/favicon.ico"))
+        .send()
         .await
         .expect("favicon");
     assert_eq!(icon.status(), StatusCode::OK);
