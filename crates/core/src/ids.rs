@@ -66,7 +66,8 @@ impl RecordId {
             && s.len() <= 24
             && s.get(..2).is_some_and(|c| ServerCode::parse(c).is_ok())
             && s.as_bytes()[2] == b'-'
-            && s.get(3..).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+            && s.get(3..)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
         if ok {
             Ok(Self(s.to_string()))
         } else {
@@ -251,7 +252,13 @@ mod tests {
     #[test]
     fn a_record_id_of_any_text_is_refused_not_a_panic() {
         assert!(RecordId::parse("WB-000123").is_ok());
-        for bad in ["0\u{80}00", "W\u{e9}-0001", "WB-\u{e9}12", "\u{1F600}-1234", "WB-12a4"] {
+        for bad in [
+            "0\u{80}00",
+            "W\u{e9}-0001",
+            "WB-\u{e9}12",
+            "\u{1F600}-1234",
+            "WB-12a4",
+        ] {
             assert!(RecordId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -27,7 +27,9 @@ fn schemathesis() -> Option<String> {
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-schemathesis");
-    let out = Command::new(&script).output().expect("run install-schemathesis");
+    let out = Command::new(&script)
+        .output()
+        .expect("run install-schemathesis");
     assert!(
         out.status.success(),
         "{}: {}",

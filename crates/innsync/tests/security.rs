@@ -61,7 +61,8 @@ async fn two_servers(extra_wb: &[&str]) -> (tempfile::TempDir, TestServer, TestS
     let mut wb_args = vec![PLAIN_HTTP];
     wb_args.extend_from_slice(extra_wb);
     let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{p_wb}"), &[], &wb_args);
-    let rs = TestServer::start_in_with(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[], &[PLAIN_HTTP]);
+    let rs =
+        TestServer::start_in_with(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[], &[PLAIN_HTTP]);
     seed(&wb.api(), 3).await;
     let rs_api = rs.api();
     until("the property on RS", || async {
@@ -457,7 +458,10 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     args.extend(["--setting".into(), "tls_reload_interval=100ms".into()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{port}"), &[], &refs);
-    assert_eq!(served_certificate(&wb.base, &certs).await, Some(first.clone()));
+    assert_eq!(
+        served_certificate(&wb.base, &certs).await,
+        Some(first.clone())
+    );
     // Renewed on disk (same CA, new key and certificate), the server is not touched.
     make_certs(&env, &certs);
     let renewed = der_of(&certs.join("WB.pem"));
@@ -630,7 +634,11 @@ async fn the_ui_login_is_throttled_like_the_api_and_its_cookie_is_secure() {
     for _ in 0..4 {
         let r = login("desk", "guessing wrongly").await;
         assert_eq!(r.status(), 401);
-        assert!(r.text().await.unwrap().contains("Wrong username or password"));
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password"));
     }
     let r = login("desk", "guessing wrongly").await;
     assert_eq!(r.status(), 429);

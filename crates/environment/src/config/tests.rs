@@ -561,7 +561,10 @@ fn a_rotating_secret_is_checked_like_the_secret_and_does_not_change_the_fingerpr
         "secret = \"a long shared secret\"\nrotating_secret = \"the next long secret\"",
     );
     let b = Environment::parse(&with).unwrap();
-    assert_eq!(b.rotating_secret.as_ref().map(Secret::expose), Some("the next long secret"));
+    assert_eq!(
+        b.rotating_secret.as_ref().map(Secret::expose),
+        Some("the next long secret")
+    );
     assert_eq!(a.fingerprint(), b.fingerprint());
     assert!(!format!("{b:?}").contains("next long"), "secret leaked");
     let short = edit(
