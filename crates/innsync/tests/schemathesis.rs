@@ -78,6 +78,8 @@ async fn every_operation_answers_as_the_openapi_document_says() {
                 .args(["--hypothesis-seed", "16"])
                 // No shrinking: a failure is reported as found (bounded time in CI).
                 .args(["--hypothesis-phases", "explicit,generate"])
+                // Nothing written into the working tree (no `.hypothesis/` example database).
+                .args(["--hypothesis-database", "none"])
                 .args(["--hypothesis-deadline", "10000"])
                 .arg("--request-tls-verify")
                 .arg(test_certs().join("ca.pem"))
