@@ -66,8 +66,11 @@ async fn every_operation_answers_as_the_openapi_document_says() {
     let examples = std::env::var("INNSYNC_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "3".into());
     let out = tokio::task::spawn_blocking({
         let base = s.base.clone();
+        // Run in the test's directory: Hypothesis keeps a cache (`.hypothesis/`) where it runs.
+        let work = dir.path().to_path_buf();
         move || {
             Command::new(st)
+                .current_dir(work)
                 .args(["run", &format!("{base}/api/v1/openapi.json")])
                 .args(["--experimental=openapi-3.1", "--base-url", &base])
                 .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
