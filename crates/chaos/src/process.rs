@@ -62,6 +62,8 @@ pub struct ServerProcess {
     liveness: Liveness,
     /// The clock skew it runs with now (ms).
     pub skew_ms: i64,
+    /// `https` when it announced a TLS listener (its arguments gave it certificates).
+    scheme: &'static str,
 }
 
 impl ServerProcess {
@@ -86,14 +88,15 @@ impl ServerProcess {
             child: None,
             liveness: Liveness::Dead,
             skew_ms,
+            scheme: "http",
         };
         p.spawn()?;
         Ok(p)
     }
 
-    /// Its base URL.
+    /// Its base URL (`https` when it serves TLS).
     pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// How it stands.
@@ -133,6 +136,11 @@ impl ServerProcess {
                 line,
             },
         })?;
+        self.scheme = if launched.addr.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
         self.child = Some(launched.child);
         self.liveness = Liveness::Running;
         Ok(())

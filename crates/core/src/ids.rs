@@ -60,11 +60,14 @@ impl RecordId {
 
     /// Wraps an id read back from storage or a URL; only its shape is checked.
     pub fn parse(s: &str) -> Result<Self, String> {
+        // By `get`, never by index: a URL may carry any UTF-8, and slicing inside a character
+        // would panic (schemathesis found `/guests/0\u{80}…`).
         let ok = s.len() >= 4
             && s.len() <= 24
-            && ServerCode::parse(&s[..2]).is_ok()
+            && s.get(..2).is_some_and(|c| ServerCode::parse(c).is_ok())
             && s.as_bytes()[2] == b'-'
-            && s[3..].bytes().all(|b| b.is_ascii_digit());
+            && s.get(3..)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
         if ok {
             Ok(Self(s.to_string()))
         } else {
@@ -245,6 +248,20 @@ impl IdSource for CounterIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_id_of_any_text_is_refused_not_a_panic() {
+        assert!(RecordId::parse("WB-000123").is_ok());
+        for bad in [
+            "0\u{80}00",
+            "W\u{e9}-0001",
+            "WB-\u{e9}12",
+            "\u{1F600}-1234",
+            "WB-12a4",
+        ] {
+            assert!(RecordId::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn server_codes_are_two_upper_case_letters() {

@@ -13,13 +13,21 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client for `base` (`http://127.0.0.1:7000`) with a bearer token.
+    /// A client for `base` (`http://127.0.0.1:7000`) with a bearer token. A server whose
+    /// certificate comes from the environment's private CA (`innsync cert`) is trusted when
+    /// `INNSYNC_CA` names that CA's PEM file.
     pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()
-            .context("building the HTTP client")?;
+            .tcp_nodelay(true);
+        if let Some(ca) = std::env::var_os("INNSYNC_CA") {
+            let pem = std::fs::read(&ca)
+                .with_context(|| format!("reading INNSYNC_CA {}", ca.to_string_lossy()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("INNSYNC_CA {}", ca.to_string_lossy()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().context("building the HTTP client")?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -71,7 +71,7 @@ async fn sell_out(api: &Api, night: u64, who: &str) -> Vec<String> {
 
 /// Logs in through the UI's form and returns a page's HTML.
 async fn ui_page(base: &str, (name, password): (&str, &str), path: &str) -> String {
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -405,7 +405,9 @@ async fn servers_cut_off_from_each_other_never_sell_the_same_room() {
         (Some(0), Some(1))
     );
     assert_eq!(short[0]["bookings"].as_array().map(Vec::len), Some(1));
-    let metrics = reqwest::get(format!("{}/metrics", servers[2].base))
+    let metrics = http_client()
+        .get(format!("{}/metrics", servers[2].base))
+        .send()
         .await
         .unwrap()
         .text()

@@ -47,7 +47,7 @@ impl Server {
     }
 
     fn api(&self) -> Api {
-        Api::new(&format!("http://127.0.0.1:{}", self.port), TOKEN)
+        Api::new(&format!("https://127.0.0.1:{}", self.port), TOKEN)
     }
 
     /// kill -9 and the data directory emptied: the disaster.

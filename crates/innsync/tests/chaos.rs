@@ -257,6 +257,7 @@ async fn a_clock_stepped_back_does_not_stall_pending_operations() {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(common::tls_settings())
         .collect()
     };
     let mut wb = ServerProcess::start(
@@ -264,7 +265,7 @@ async fn a_clock_stepped_back_does_not_stall_pending_operations() {
         "WB",
         &dir.path().join("WB"),
         wb_port,
-        args("WB", "PA", format!("http://{}", wb_to_pa.addr())),
+        args("WB", "PA", format!("https://{}", wb_to_pa.addr())),
         TOKEN,
         30_000,
     )
@@ -274,14 +275,14 @@ async fn a_clock_stepped_back_does_not_stall_pending_operations() {
         "PA",
         &dir.path().join("PA"),
         pa_port,
-        args("PA", "WB", format!("http://127.0.0.1:{wb_port}")),
+        args("PA", "WB", format!("https://127.0.0.1:{wb_port}")),
         TOKEN,
         0,
     )
     .unwrap();
     let (w, p) = (
         common::Api::new(&wb.base(), TOKEN),
-        common::Api::new(&format!("http://127.0.0.1:{pa_port}"), TOKEN),
+        common::Api::new(&format!("https://127.0.0.1:{pa_port}"), TOKEN),
     );
     admin_known(&p).await;
     property(&p, "KRL", "DLX").await;

@@ -41,7 +41,7 @@ struct Node {
 
 impl Node {
     fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     fn spawn(&mut self) {
@@ -119,7 +119,7 @@ impl Cluster {
                     } else {
                         links[&(id, to)].addr().port()
                     };
-                    format!("{to}=http://127.0.0.1:{port}")
+                    format!("{to}=https://127.0.0.1:{port}")
                 })
                 .collect();
             let mut args: Vec<String> = [
@@ -177,7 +177,7 @@ impl Cluster {
             nodes,
             links,
             env_file: env,
-            http: reqwest::Client::builder()
+            http: common::client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap(),
@@ -309,7 +309,7 @@ fn write_load(
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
     let bases: Vec<String> = c.nodes.iter().map(Node::base).collect();
     let pick = Arc::new(pick);
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .timeout(Duration::from_secs(8))
         .build()
         .unwrap();
@@ -668,6 +668,7 @@ async fn a_node_that_lost_its_data_directory_rejoins_through_a_snapshot() {
 fn cli(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
         .args(args)
+        .env("INNSYNC_CA", common::test_certs().join("ca.pem"))
         .output()
         .unwrap();
     (
@@ -695,7 +696,7 @@ async fn a_node_is_replaced_by_command() {
     let port = free_port();
     let peers: Vec<String> = (1..=3u64)
         .map(|id| format!("{id}={}", c.nodes[id as usize - 1].base()))
-        .chain(std::iter::once(format!("4=http://127.0.0.1:{port}")))
+        .chain(std::iter::once(format!("4=https://127.0.0.1:{port}")))
         .collect();
     let mut new = Node {
         id: 4,

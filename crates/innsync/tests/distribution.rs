@@ -410,6 +410,7 @@ async fn records_go_where_the_rules_say_exactly_once() {
             "--token",
             TOKEN,
         ])
+        .env("INNSYNC_CA", common::test_certs().join("ca.pem"))
         .output()
         .unwrap();
     assert!(

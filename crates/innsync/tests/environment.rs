@@ -103,7 +103,7 @@ async fn changes_travel_and_writes_stay_where_their_authority_is() {
     assert_eq!(d.body["master"], "WB");
     assert_eq!(
         d.body["master_url"],
-        format!("http://127.0.0.1:{}", ports[0].1)
+        format!("https://127.0.0.1:{}", ports[0].1)
     );
     rs.post(&format!("/api/v1/bookings/{r}/cancel"), json!({}))
         .await
@@ -119,7 +119,7 @@ async fn changes_travel_and_writes_stay_where_their_authority_is() {
     assert_eq!(d.body["owner"], "server:PA");
     assert_eq!(
         d.body["owner_url"],
-        format!("http://127.0.0.1:{}", ports[2].1)
+        format!("https://127.0.0.1:{}", ports[2].1)
     );
     pa.ok(
         "/api/v1/properties",

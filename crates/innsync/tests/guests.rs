@@ -270,7 +270,7 @@ async fn the_ui_looks_a_returning_guest_up_books_her_and_shows_her_history() {
         )
         .await;
     let gid = first["guest"]["id"].as_str().unwrap().to_string();
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

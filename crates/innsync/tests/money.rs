@@ -339,7 +339,7 @@ async fn a_stay_from_deposit_to_credit_note_over_http() {
 }
 
 async fn ui_login(base: &str, name: &str, password: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::{booking, environment_file, free_port, seed, until, Api, TestServer, TOKEN};
+use common::{
+    booking, environment_file, free_port, seed, until, Api, TestServer, PLAIN_HTTP, TOKEN,
+};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::process::Command;
@@ -55,8 +57,12 @@ async fn two_servers(extra_wb: &[&str]) -> (tempfile::TempDir, TestServer, TestS
     let dir = tempfile::tempdir().unwrap();
     let (p_wb, p_rs) = (free_port(), free_port());
     let env = environment_file(dir.path(), &[("WB", p_wb), ("RS", p_rs)]);
-    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{p_wb}"), &[], extra_wb);
-    let rs = TestServer::start_in(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[]);
+    // Plain HTTP: these tests speak raw HTTP on sockets (TLS only adds a handshake in front).
+    let mut wb_args = vec![PLAIN_HTTP];
+    wb_args.extend_from_slice(extra_wb);
+    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{p_wb}"), &[], &wb_args);
+    let rs =
+        TestServer::start_in_with(&env, "RS", &format!("127.0.0.1:{p_rs}"), &[], &[PLAIN_HTTP]);
     seed(&wb.api(), 3).await;
     let rs_api = rs.api();
     until("the property on RS", || async {
@@ -183,6 +189,7 @@ async fn slow_clients_are_cut_off_and_one_address_cannot_take_every_connection()
         &format!("127.0.0.1:{port}"),
         &[],
         &[
+            PLAIN_HTTP,
             "--setting",
             "header_read_timeout=1s",
             "--setting",
@@ -406,4 +413,245 @@ async fn servers_replicate_over_mutual_tls_and_refuse_a_certificate_of_another_c
     .await;
     let took = booking_reaches(&wb_api, &rs_api).await;
     assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// The DER of the first certificate of a PEM file.
+fn der_of(pem_file: &std::path::Path) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(pem_file).unwrap();
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+/// The certificate the server at `base` presents to a new connection.
+async fn served_certificate(base: &str, ca: &std::path::Path) -> Option<Vec<u8>> {
+    let pem = std::fs::read(ca.join("ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .tls_info(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let r = http.get(format!("{base}/healthz")).send().await.ok()?;
+    r.extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .map(<[u8]>::to_vec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = environment_file(dir.path(), &[("WB", port)]);
+    let certs = dir.path().join("certs");
+    make_certs(&env, &certs);
+    let first = der_of(&certs.join("WB.pem"));
+    let mut args = tls_args(&certs, "WB", &certs);
+    args.extend(["--setting".into(), "tls_reload_interval=100ms".into()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let wb = TestServer::start_in_with(&env, "WB", &format!("127.0.0.1:{port}"), &[], &refs);
+    assert_eq!(
+        served_certificate(&wb.base, &certs).await,
+        Some(first.clone())
+    );
+    // Renewed on disk (same CA, new key and certificate), the server is not touched.
+    make_certs(&env, &certs);
+    let renewed = der_of(&certs.join("WB.pem"));
+    assert_ne!(renewed, first);
+    until("the renewed certificate to be served", || async {
+        (served_certificate(&wb.base, &certs).await.as_ref() == Some(&renewed)).then_some(())
+    })
+    .await;
+    // Files that cannot be used are not taken: the renewed certificate stays in service.
+    std::fs::write(certs.join("WB.pem"), "not a certificate").unwrap();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            served_certificate(&wb.base, &certs).await.as_ref(),
+            Some(&renewed)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_not_ready_while_writes_fail_and_ready_again_after() {
+    let s = TestServer::start();
+    let api = s.api();
+    seed(&api, 1).await;
+    assert_eq!(api.anonymous().get("/readyz").await.status, 200);
+    // Another process holds the database's write lock: every write of the server fails (after
+    // its busy timeout), as on a full disk — the same path: the batch's transaction fails.
+    let db = s.dir.join("innsync.db");
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let refused = api.post("/api/v1/bookings", booking(3, 1)).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    let ready = api.anonymous().get("/readyz").await;
+    assert_eq!(ready.status, 503, "{:?}", ready.body);
+    assert_eq!(ready.body["ready"], false);
+    // Reads still answer while writes fail.
+    assert_eq!(api.get("/api/v1/properties/KRL").await.status, 200);
+    // The lock goes (space freed): the next write succeeds and the server is ready again.
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    api.ok("/api/v1/bookings", booking(3, 1)).await;
+    let ready = api.anonymous().get("/readyz").await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    assert_eq!(ready.body["ready"], true);
+    s.check_invariants();
+}
+
+/// Rewrites the secrets of an environment file (the rest stays, so its fingerprint does too).
+fn set_secrets(file: &std::path::Path, secret: &str, rotating: Option<&str>) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let rest: String = text
+        .lines()
+        .filter(|l| !l.starts_with("secret =") && !l.starts_with("rotating_secret ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut head = format!("secret = \"{secret}\"\n");
+    if let Some(r) = rotating {
+        head.push_str(&format!("rotating_secret = \"{r}\"\n"));
+    }
+    std::fs::write(file, head + &rest).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_secret_rotates_server_by_server_without_refusals() {
+    const OLD: &str = "a long shared secret for tests";
+    const NEW: &str = "the next long secret, rotated in";
+    let (d_wb, d_rs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (p_wb, p_rs) = (free_port(), free_port());
+    let ports = [("WB", p_wb), ("RS", p_rs)];
+    // Each server its own copy of the file: during a rotation they differ in their secrets.
+    let (f_wb, f_rs) = (
+        environment_file(d_wb.path(), &ports),
+        environment_file(d_rs.path(), &ports),
+    );
+    let mut wb = TestServer::start_in(&f_wb, "WB", &format!("127.0.0.1:{p_wb}"), &[]);
+    let mut rs = TestServer::start_in(&f_rs, "RS", &format!("127.0.0.1:{p_rs}"), &[]);
+    seed(&wb.api(), 6).await;
+    until("the property on RS", || async {
+        (rs.api().get("/api/v1/properties/KRL").await.status == 200).then_some(())
+    })
+    .await;
+    // Each step: one server restarted with its new file, then a booking on each side reaches
+    // the other (RS books on its own authority: a guest).
+    let steps: [(&str, &str, Option<&str>); 5] = [
+        ("RS", OLD, Some(NEW)), // 1. every file accepts the new secret
+        ("WB", OLD, Some(NEW)),
+        ("WB", NEW, Some(OLD)), // 2. every file sends the new one, still accepts the old
+        ("RS", NEW, Some(OLD)),
+        ("WB", NEW, None), // 3. the old secret goes
+    ];
+    for (i, (code, secret, rotating)) in steps.into_iter().enumerate() {
+        let (server, file) = if code == "WB" {
+            (&mut wb, &f_wb)
+        } else {
+            (&mut rs, &f_rs)
+        };
+        set_secrets(file, secret, rotating);
+        server.restart();
+        let (wb_api, rs_api) = (wb.api(), rs.api());
+        let took = booking_reaches(&wb_api, &rs_api).await;
+        assert!(took < Duration::from_secs(5), "step {i}: {took:?}");
+        let g = rs_api
+            .ok(
+                "/api/v1/guests",
+                json!({"name": format!("Guest {i}"), "email": format!("g{i}@example.com")}),
+            )
+            .await;
+        let id = g["id"].as_str().unwrap().to_string();
+        until(&format!("step {i}: RS's guest on WB"), || async {
+            (wb_api.get(&format!("/api/v1/guests/{id}")).await.status == 200).then_some(())
+        })
+        .await;
+    }
+    // RS still holds the old secret beside the new; WB no longer accepts the old one: a peer
+    // proving only the old secret is refused.
+    set_secrets(&f_rs, OLD, None);
+    rs.restart();
+    until("WB to report RS refused", || async {
+        let e = wb.api().get("/api/v1/environment").await;
+        (e.status == 200 && e.body.to_string().contains("\"reachable\":false")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_login_is_throttled_like_the_api_and_its_cookie_is_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = environment_file(dir.path(), &[("WB", port)]);
+    let wb = TestServer::start_in_with(
+        &env,
+        "WB",
+        &format!("127.0.0.1:{port}"),
+        &[],
+        &[
+            "--setting",
+            "login_per_account_per_minute=3",
+            "--setting",
+            "ui_tls=true",
+        ],
+    );
+    let api = wb.api();
+    api.ok(
+        "/api/v1/users",
+        json!({"username": "desk", "password": "a good long password", "roles": ["front_desk"]}),
+    )
+    .await;
+    let http = common::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |name: &'static str, password: &'static str| {
+        let (http, base) = (http.clone(), wb.base.clone());
+        async move {
+            http.post(format!("{base}/ui/login"))
+                .form(&[("username", name), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The right password: a session cookie scripts cannot read, sent over TLS only.
+    let ok = login("desk", "a good long password").await;
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    // Wrong passwords: three a minute, then refused before the password is looked at.
+    for _ in 0..4 {
+        let r = login("desk", "guessing wrongly").await;
+        assert_eq!(r.status(), 401);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password"));
+    }
+    let r = login("desk", "guessing wrongly").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("Too many failed logins"));
+    assert_eq!(login("desk", "a good long password").await.status(), 429);
+    // One throttle for the UI and the API: the account is refused there too.
+    api.anonymous()
+        .post(
+            "/api/v1/login",
+            json!({"username": "desk", "password": "a good long password"}),
+        )
+        .await
+        .problem(429, "too_many_requests");
+    // Another account is not affected.
+    assert_eq!(login("nobody", "whatever it is").await.status(), 401);
 }

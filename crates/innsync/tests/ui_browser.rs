@@ -314,7 +314,7 @@ async fn handover_from_the_dashboard_moves_the_master() {
 
 /// A client that does not follow redirects, so the tests see them.
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::client_builder()
         .redirect(Policy::none())
         .build()
         .expect("client")
@@ -923,7 +923,9 @@ async fn front_desk_morning_from_the_today_page() {
     b.wait_text("h1", "Not found").await;
     b.wait_text("[data-testid=error-detail]", "/ui/no-such-page")
         .await;
-    let icon = reqwest::get(format!("{base}/favicon.ico"))
+    let icon = http_client()
+        .get(format!("{base}/favicon.ico"))
+        .send()
         .await
         .expect("favicon");
     assert_eq!(icon.status(), StatusCode::OK);

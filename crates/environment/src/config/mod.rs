@@ -150,8 +150,12 @@ pub struct NotInEnvironment {
 pub struct Environment {
     /// The environment's name.
     pub name: String,
-    /// The shared secret.
+    /// The shared secret: what this server proves itself with to its peers.
     pub secret: Secret,
+    /// A second secret accepted from peers (never sent) while the secret is rotated, so the
+    /// servers can move to a new secret one by one without refusing each other: first every
+    /// file gets the new secret here, then `secret` and this swap, then this goes.
+    pub rotating_secret: Option<Secret>,
     /// Who is master at epoch 1, before any handover.
     pub initial_master: ServerCode,
     /// The servers, in file order.
@@ -248,6 +252,7 @@ impl Environment {
         Self {
             name: format!("{code}-alone"),
             secret: Secret(secret),
+            rotating_secret: None,
             initial_master: code.clone(),
             servers: vec![ServerEntry {
                 code,

@@ -17,6 +17,7 @@ use url::Url;
 const TOP_KEYS: &[&str] = &[
     "name",
     "secret",
+    "rotating_secret",
     "initial_master",
     "servers",
     "timetable",
@@ -64,6 +65,7 @@ pub(super) struct DraftSlot {
 pub(super) struct Draft {
     pub name: Option<String>,
     pub secret: Option<At<String>>,
+    pub rotating_secret: Option<At<String>>,
     pub initial_master: Option<At<ServerCode>>,
     pub servers: Vec<DraftServer>,
     pub timetable: Vec<DraftSlot>,
@@ -182,6 +184,7 @@ fn read_document(doc: &Document<&str>, p: &mut Problems<'_>) -> Draft {
     let mut draft = Draft {
         name: required_name(root, "name", TOP, root_pos, p).map(|n| n.value),
         secret: required_str(root, "secret", TOP, root_pos, p),
+        rotating_secret: optional_str(root, "rotating_secret", p),
         initial_master: required_str(root, "initial_master", TOP, root_pos, p)
             .and_then(|s| server_code(s, p)),
         ..Draft::default()

@@ -551,3 +551,25 @@ fn bad_allotment_rules_are_refused_at_their_line() {
         .to_string()
         .contains("declared twice"));
 }
+
+#[test]
+fn a_rotating_secret_is_checked_like_the_secret_and_does_not_change_the_fingerprint() {
+    let a = Environment::parse(GOOD).unwrap();
+    assert!(a.rotating_secret.is_none());
+    let with = edit(
+        "secret = \"a long shared secret\"",
+        "secret = \"a long shared secret\"\nrotating_secret = \"the next long secret\"",
+    );
+    let b = Environment::parse(&with).unwrap();
+    assert_eq!(
+        b.rotating_secret.as_ref().map(Secret::expose),
+        Some("the next long secret")
+    );
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    assert!(!format!("{b:?}").contains("next long"), "secret leaked");
+    let short = edit(
+        "secret = \"a long shared secret\"",
+        "secret = \"a long shared secret\"\nrotating_secret = \"short\"",
+    );
+    assert!(Environment::parse(&short).is_err());
+}

@@ -37,6 +37,9 @@ pub(super) fn check(d: Draft, p: &mut Problems<'_>) -> Option<Environment> {
     if let Some(secret) = &d.secret {
         check_secret(&secret.value, secret.pos, p);
     }
+    if let Some(secret) = &d.rotating_secret {
+        check_secret(&secret.value, secret.pos, p);
+    }
     if d.servers.is_empty() {
         p.add(
             root,
@@ -284,6 +287,7 @@ fn build(d: Draft) -> Option<Environment> {
         rules,
         name: d.name?,
         secret: Secret(d.secret?.value),
+        rotating_secret: d.rotating_secret.map(|s| Secret(s.value)),
         initial_master: d.initial_master?.value,
         servers,
         timetable,

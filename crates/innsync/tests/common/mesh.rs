@@ -56,7 +56,7 @@ pub fn start_behind_with(
                 .map(|p| {
                     (
                         p.to_string(),
-                        format!("http://{}", links[&(c.to_string(), p.to_string())].addr()),
+                        format!("https://{}", links[&(c.to_string(), p.to_string())].addr()),
                     )
                 })
                 .collect();

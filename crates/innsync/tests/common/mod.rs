@@ -32,10 +32,129 @@ fn spawn_args(dir: &Path, args: &[&str]) -> (Child, String) {
     launch(&all, "warn")
 }
 
+/// Given among a server's extra arguments, asks the launcher for plain HTTP (the launcher takes
+/// it out): for the few tests that speak raw HTTP on a socket. Every other server the launcher
+/// starts talks TLS.
+pub const PLAIN_HTTP: &str = "--plain-http";
+
+/// The test process's certificates (made once per test binary by `innsync cert`, in a
+/// temporary directory): a private CA (`ca.pem`) and one server certificate for 127.0.0.1 and
+/// localhost (`WB.pem`, `WB-key.pem`) every server of every test presents, to clients and, over
+/// mutual TLS, to its peers.
+pub fn test_certs() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("innsync-test-ca-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let env = dir.join("environment.toml");
+        std::fs::write(
+            &env,
+            "name = \"tests\"\nsecret = \"a long shared secret for tests\"\ninitial_master = \"WB\"\n\n[[servers]]\ncode = \"WB\"\nrole = \"web\"\nurl = \"https://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
+            .args(["cert", "--san", "localhost", "--environment"])
+            .arg(&env)
+            .arg("--out")
+            .arg(dir.join("certs"))
+            .output()
+            .expect("run innsync cert");
+        assert!(
+            out.status.success(),
+            "innsync cert: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("certs")
+    })
+}
+
+/// The settings that make a server talk TLS with the test certificates, and insist on a
+/// client certificate from the test CA on links between servers (mutual TLS).
+pub fn tls_settings() -> Vec<String> {
+    let d = test_certs();
+    [
+        format!("tls_cert={}", d.join("WB.pem").display()),
+        format!("tls_key={}", d.join("WB-key.pem").display()),
+        format!("tls_ca={}", d.join("ca.pem").display()),
+        "peer_mtls=true".to_string(),
+    ]
+    .into_iter()
+    .flat_map(|s| ["--setting".to_string(), s])
+    .collect()
+}
+
+/// A reqwest client builder that trusts the test CA and presents the test certificate (so a
+/// test may play a peer over mutual TLS), and still speaks plain HTTP to a plain URL: what
+/// every test client of a test server starts from.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static TLS: std::sync::OnceLock<(reqwest::Certificate, reqwest::Identity)> =
+        std::sync::OnceLock::new();
+    let (ca, me) = TLS.get_or_init(|| {
+        let d = test_certs();
+        let pem = std::fs::read(d.join("ca.pem")).unwrap();
+        let mut id = std::fs::read(d.join("WB.pem")).unwrap();
+        id.extend(std::fs::read(d.join("WB-key.pem")).unwrap());
+        (
+            reqwest::Certificate::from_pem(&pem).unwrap(),
+            reqwest::Identity::from_pem(&id).unwrap(),
+        )
+    });
+    reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .identity(me.clone())
+}
+
+/// A client that trusts the test CA.
+pub fn http_client() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
+/// Turns loopback URLs to `https` (or back to `http` when `plain`).
+fn loopback_scheme(text: &str, plain: bool) -> String {
+    if plain {
+        text.replace("https://127.0.0.1", "http://127.0.0.1")
+    } else {
+        text.replace("http://127.0.0.1", "https://127.0.0.1")
+    }
+}
+
+/// The arguments a server is started with over TLS: the test certificates (unless the test
+/// gives its own), `https` loopback URLs (peers, cluster nodes), and its environment file (rewritten in place, so files a
+/// test wrote with `http://` URLs name `https` peers). With [`PLAIN_HTTP`], all of it plain.
+fn with_tls(args: &[String]) -> Vec<String> {
+    let plain = args.iter().any(|a| a == PLAIN_HTTP);
+    let mut out: Vec<String> = args
+        .iter()
+        .filter(|a| *a != PLAIN_HTTP)
+        .map(|a| loopback_scheme(a, plain))
+        .collect();
+    for pair in out.windows(2) {
+        if pair[0] == "--environment" {
+            if let Ok(text) = std::fs::read_to_string(&pair[1]) {
+                let changed = loopback_scheme(&text, plain);
+                if changed != text {
+                    std::fs::write(&pair[1], changed).unwrap();
+                }
+            }
+        }
+    }
+    let own_certs = out.iter().any(|a| a.starts_with("tls_cert="));
+    if !plain && !own_certs {
+        out.extend(tls_settings());
+    }
+    out
+}
+
 /// Starts `innsync serve ARGS` with the shared launcher (`innsync_chaos::launch`, also used by
 /// the benches and the fault harness) as the admin of [`TOKEN`]: the process and its base URL.
-/// The test fails if the server does not start.
+/// The server talks TLS (see [`with_tls`]) unless [`PLAIN_HTTP`] is among `args`. The test
+/// fails if the server does not start.
 pub fn launch(args: &[String], log: &str) -> (Child, String) {
+    let plain = args.iter().any(|a| a == PLAIN_HTTP);
+    let args = &with_tls(args);
     let l = innsync_chaos::launch::serve(innsync_chaos::launch::Serve {
         binary: Path::new(env!("CARGO_BIN_EXE_innsync")),
         args,
@@ -43,6 +162,11 @@ pub fn launch(args: &[String], log: &str) -> (Child, String) {
         log,
     })
     .unwrap_or_else(|e| panic!("innsync serve: {e}"));
+    assert!(
+        plain || l.addr.starts_with("https://"),
+        "a test server talks TLS unless asked for plain HTTP: {}",
+        l.addr
+    );
     (l.child, l.addr)
 }
 
@@ -192,7 +316,7 @@ impl Answer {
 impl Api {
     pub fn new(base: &str, token: &str) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: base.to_string(),
             token: Some(token.to_string()),
         }
@@ -369,7 +493,7 @@ pub fn environment_file(dir: &Path, ports: &[(&str, u16)]) -> PathBuf {
             "PA" => "property",
             _ => "reservation",
         };
-        s.push_str(&format!("\n[[servers]]\ncode = \"{code}\"\nrole = \"{role}\"\nurl = \"http://127.0.0.1:{port}\"\n"));
+        s.push_str(&format!("\n[[servers]]\ncode = \"{code}\"\nrole = \"{role}\"\nurl = \"https://127.0.0.1:{port}\"\n"));
         if *code == "PA" {
             s.push_str("properties = [\"KRL\"]\n");
         }

@@ -116,6 +116,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium.display().to_string(), "args": args},
             "unhandledPromptBehavior": "ignore",
+            // The test servers' certificates come from the test process's own CA.
+            "acceptInsecureCerts": true,
         }}});
         let v = b.raw("POST", "/session", Some(caps)).await;
         let session = v["value"]["sessionId"]

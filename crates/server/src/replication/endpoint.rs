@@ -59,7 +59,11 @@ pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<S
     let token = header("authorization")
         .strip_prefix("Bearer ")
         .unwrap_or("");
-    if !same(token, &peer_token(ctx.env.secret.expose(), code.as_str())) {
+    // The secret, or during a rotation the other one the file names.
+    let proves = std::iter::once(&ctx.env.secret)
+        .chain(ctx.env.rotating_secret.as_ref())
+        .any(|s| same(token, &peer_token(s.expose(), code.as_str())));
+    if !proves {
         tracing::warn!(peer = %code, "pull refused: bad peer token (different secret?)");
         return Err(Problem::unauthorized(format!(
             "server {code} did not prove it knows the environment's secret"

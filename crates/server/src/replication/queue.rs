@@ -429,7 +429,9 @@ async fn partner_post<B: Serialize>(
             "partner {name} is not in the environment file"
         ))));
     };
-    let client = reqwest::Client::builder()
+    // TLS as on links between servers: the environment's CA (a partner's certificate must
+    // chain to it) and this server's certificate.
+    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(state.settings.peer_connect_timeout)
         .timeout(state.settings.peer_request_timeout)
         .build()
