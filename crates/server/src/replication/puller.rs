@@ -64,18 +64,25 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
     let url = format!("{base}/api/v1/replication/pull");
     let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
     let mut backoff = s.peer_retry_min;
+    // The first pull, and the first after a failure, is answered at once: whether the peer is
+    // reachable is known in one round trip, not after a whole long-poll (`pull_wait`, 30 s).
+    let mut wait = std::time::Duration::ZERO;
     loop {
         if *stop.borrow() {
             return;
         }
-        let attempt = pull_once(&state, &client, &url, &token, &peer, s.pull_wait);
+        let attempt = pull_once(&state, &client, &url, &token, &peer, wait);
         let result = tokio::select! {
             r = attempt => r,
             _ = stop.changed() => return,
         };
         match result {
-            Ok(_) => backoff = s.peer_retry_min,
+            Ok(_) => {
+                backoff = s.peer_retry_min;
+                wait = s.pull_wait;
+            }
             Err(e) => {
+                wait = std::time::Duration::ZERO;
                 let (reachable, why) = match e {
                     PullError::Unreachable(w) => (false, w),
                     PullError::Refused(w) => (true, w),

@@ -2,25 +2,18 @@
 //! its owner from here (a forwarded pending operation, its progress shown), the reservation's
 //! lines (`booking_lines.rs`) and the actions (`booking_actions.rs`).
 
-use super::error::{UiError, UiResult};
+use super::booking_loaded::{load, Loaded};
+use super::error::UiResult;
 use super::format::{self, query};
 use super::layout::{self, Nav};
 use super::session::UiUser;
-use super::words::{self, Names};
-use crate::replication::owner_relay::OWNER_RELAY_POOL;
+use super::words;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use chrono::NaiveDate;
-use innsync_core::dates::{local_date, parse_tz, Nights};
-use innsync_core::Property;
-use innsync_core::{Booking, BookingStatus, Record};
-use innsync_store::AuditRow;
+use innsync_core::BookingStatus;
 use innsync_store::PendingOp;
 use maud::{html, Markup};
 use serde::Deserialize;
-
-/// Most history lines shown on a booking's page.
-pub const MAX_HISTORY: usize = 500;
 
 /// Query of a booking's page: which action just succeeded, if any.
 #[derive(Deserialize, Default)]
@@ -30,115 +23,6 @@ pub struct DetailQuery {
     /// After an edit: the price before it.
     #[serde(default)]
     was: String,
-}
-
-/// A booking with what its page needs beside it.
-pub(super) struct Loaded {
-    pub(super) booking: Booking,
-    pub(super) email: Option<String>,
-    pub(super) phone: Option<String>,
-    pub(super) history: Vec<AuditRow>,
-    /// Rooms of the booking's type free for the rest of its stay (for check-in, assign, move).
-    pub(super) free_rooms: Vec<String>,
-    pub(super) today: NaiveDate,
-    /// The booking's property (its name and timezone).
-    pub(super) property: Option<Property>,
-    /// Its room type's name.
-    pub(super) room_type_name: Option<String>,
-    /// Changes of this booking forwarded to its owner from this server, newest first.
-    pub(super) forwarded: Vec<PendingOp>,
-    /// Its reservation's lines, the property's room types and plans.
-    pub(super) lines: super::booking_lines::LinesFacts,
-    /// The name of the agent it was sold for.
-    pub(super) agent_name: Option<String>,
-    /// Servers in words; who writes what.
-    pub(super) names: Names,
-}
-
-/// Most forwarded operations looked through for a booking's.
-pub const MAX_FORWARDED_SCAN: usize = 500;
-
-/// Whether a forwarded operation is about booking `id` (its command names the id).
-fn concerns(op: &PendingOp, id: &str) -> bool {
-    op.op == "relay" && op.command.contains(&format!("\"{id}\""))
-}
-
-pub(super) async fn load(state: &AppState, reference: &str) -> UiResult<Loaded> {
-    let r = reference.to_string();
-    let now = (state.clock)();
-    let names = Names::read(state).await?;
-    let loaded = state
-        .read(move |p| {
-            let Some(booking) = p.booking(&r)? else {
-                return Ok(None);
-            };
-            let (email, phone) = match p.record("guest", &booking.guest_id.to_string())? {
-                Some(Record::Guest(g)) => (g.email, g.phone),
-                _ => (None, None),
-            };
-            let history = p.audit(Some(&r), MAX_HISTORY)?;
-            let property = p.property(&booking.property)?;
-            let today = property
-                .as_ref()
-                .and_then(|prop| parse_tz(&prop.timezone).ok())
-                .map_or_else(|| now.date_naive(), |tz| local_date(now, tz));
-            let room_type_name = p
-                .room_types(&booking.property)?
-                .into_iter()
-                .find(|t| t.code == booking.room_type)
-                .map(|t| t.name);
-            let id = booking.meta.id.to_string();
-            let forwarded: Vec<PendingOp> = p
-                .pending(None, Some(OWNER_RELAY_POOL), MAX_FORWARDED_SCAN)?
-                .into_iter()
-                .filter(|op| concerns(op, &id))
-                .collect();
-            let agent_name = match &booking.agent {
-                Some(a) => match p.record("agent", &a.code)? {
-                    Some(Record::Agent(a)) => Some(a.spec.name),
-                    _ => None,
-                },
-                None => None,
-            };
-            let lines = super::booking_lines::read_facts(p, &booking)?;
-            let mut free_rooms = vec![];
-            let from = booking.arrival.max(today);
-            if booking.status.holds_stock() && from < booking.departure {
-                let nights = Nights {
-                    from,
-                    to: booking.departure,
-                };
-                let occ = p.room_occupancy(&booking.property, nights)?;
-                let id = booking.meta.id.to_string();
-                for room in p.rooms(&booking.property)? {
-                    let taken = occ.iter().any(|(n, _, b)| *n == room.number && *b != id);
-                    let in_service = nights.iter().all(|d| room.in_service_on(d));
-                    let current = booking.stays.last().is_some_and(|s| s.room == room.number);
-                    if room.room_type == booking.room_type && !taken && in_service && !current {
-                        free_rooms.push(room.number);
-                    }
-                }
-            }
-            Ok(Some(Loaded {
-                booking,
-                email,
-                phone,
-                history,
-                free_rooms,
-                today,
-                property,
-                room_type_name,
-                forwarded,
-                agent_name,
-                lines,
-                names: Names::from_parts(vec![], "", ""),
-            }))
-        })
-        .await?;
-    let mut l =
-        loaded.ok_or_else(|| UiError::not_found(format!("booking {reference} does not exist")))?;
-    l.names = names;
-    Ok(l)
 }
 
 fn done_text(done: &str) -> Option<&'static str> {

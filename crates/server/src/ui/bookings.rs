@@ -15,7 +15,7 @@ use innsync_store::BookingFilter;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-pub use super::booking_actions::act;
+pub use super::booking_act::act;
 pub use super::booking_page::{detail, op_state_words};
 
 /// Bookings per page of the list.

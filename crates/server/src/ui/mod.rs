@@ -24,9 +24,12 @@ mod admin_plans_draft;
 mod admin_rooms;
 mod admin_users;
 mod assets;
+mod booking_act;
 mod booking_actions;
 mod booking_agent;
+mod booking_line_edits;
 mod booking_lines;
+mod booking_loaded;
 mod booking_new;
 mod booking_page;
 mod bookings;
@@ -92,8 +95,14 @@ pub fn router() -> Router<AppState> {
         .route("/ui/folio/{reference}/{action}", post(folio::act))
         .route("/ui/invoices/{number}", get(folio::invoice))
         .route("/ui/bookings/{reference}/{action}", post(bookings::act))
-        .route("/ui/bookings/{reference}/edit", post(booking_lines::edit))
-        .route("/ui/bookings/{reference}/lines", post(booking_lines::add))
+        .route(
+            "/ui/bookings/{reference}/edit",
+            post(booking_line_edits::edit),
+        )
+        .route(
+            "/ui/bookings/{reference}/lines",
+            post(booking_line_edits::add),
+        )
         .route("/ui/environment", get(dashboard::page))
         .route("/ui/reports", get(reports::page))
         .route("/ui/environment/handover", post(dashboard::handover))
