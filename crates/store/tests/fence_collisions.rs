@@ -20,18 +20,13 @@
 
 mod common;
 
-use chrono::NaiveDate;
-use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record, RecordId, ServerCode};
+use innsync_core::{Command, RecordId, ServerCode};
 use innsync_store::{ReadPool, WriteOutcome, Writer};
 
 type Node = (Writer, ReadPool);
 
 fn code(s: &str) -> ServerCode {
     ServerCode::parse(s).expect("code")
-}
-
-fn d(s: &str) -> NaiveDate {
-    s.parse().expect("date")
 }
 
 async fn run(n: &Node, cmd: Command) -> WriteOutcome {
@@ -45,43 +40,7 @@ async fn pull(to: &Node, from: &Node) {
 }
 
 async fn book_and_check_in(n: &Node, guest: &str, room: &str) -> RecordId {
-    let out = run(
-        n,
-        Command::CreateBooking {
-            property: "KRL".into(),
-            room_type: "A".into(),
-            arrival: d("2026-12-01"),
-            departure: d("2026-12-03"),
-            units: 1,
-            guest: GuestInput::New {
-                name: guest.into(),
-                email: None,
-                phone: None,
-            },
-            status: InitialStatus::Confirmed,
-            hold_until: None,
-            notes: None,
-            pricing: None,
-        },
-    )
-    .await;
-    let id = match out.outcome() {
-        Outcome::Written {
-            record: Record::Booking(b),
-            ..
-        } => b.meta.id.clone(),
-        other => panic!("booked: {other:?}"),
-    };
-    run(
-        n,
-        Command::CheckIn {
-            id: id.clone(),
-            room: Some(room.into()),
-            if_match: None,
-        },
-    )
-    .await;
-    id
+    common::book_and_check_in(&n.0, guest, room).await
 }
 
 async fn take_over(n: &Node, master: &str) {

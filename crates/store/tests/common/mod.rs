@@ -77,3 +77,57 @@ pub fn open_alone(dir: &std::path::Path, clock: Clock) -> (Writer, ReadPool) {
     )
     .unwrap()
 }
+
+/// Books one unit of KRL's type `A` for 2026-12-01..03 for a new guest `guest` on `w` and checks
+/// them into `room`; the booking's id. The stay the fencing and blocked-change scenarios move
+/// between rooms.
+pub async fn book_and_check_in(w: &Writer, guest: &str, room: &str) -> innsync_core::RecordId {
+    use innsync_core::{Command, GuestInput, InitialStatus, Outcome, Record};
+    let out = w
+        .submit(
+            Command::CreateBooking {
+                property: "KRL".into(),
+                room_type: "A".into(),
+                arrival: d("2026-12-01"),
+                departure: d("2026-12-03"),
+                units: 1,
+                guest: GuestInput::New {
+                    name: guest.into(),
+                    email: None,
+                    phone: None,
+                },
+                status: InitialStatus::Confirmed,
+                hold_until: None,
+                notes: None,
+                pricing: None,
+            },
+            "desk",
+            None,
+        )
+        .await
+        .unwrap();
+    let id = match out.outcome() {
+        Outcome::Written {
+            record: Record::Booking(b),
+            ..
+        } => b.meta.id.clone(),
+        other => panic!("booked: {other:?}"),
+    };
+    let checked_in = w
+        .submit(
+            Command::CheckIn {
+                id: id.clone(),
+                room: Some(room.into()),
+                if_match: None,
+            },
+            "desk",
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(checked_in, innsync_store::WriteOutcome::Done(_)),
+        "{checked_in:?}"
+    );
+    id
+}
