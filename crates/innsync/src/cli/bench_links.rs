@@ -10,6 +10,7 @@
 //! modelled here — the figures say which ran.
 
 use super::bench::{free_port, ms, start_in_environment, BenchArgs, ServerProcess};
+use super::bench_replication::wait_until;
 use crate::client::{random_token, Api};
 use anyhow::{bail, Context};
 use chrono::Days;
@@ -136,14 +137,22 @@ async fn measure(a: &BenchArgs, dir: &Path, profile: &Profile) -> anyhow::Result
             )
             .await?;
     }
-    // Both business days written and exchanged (RS writes nothing else).
-    let t0 = Instant::now();
-    while heads(&wb, &rs)?.1 == 0 || heads(&wb, &rs)?.0 < 15 {
-        if t0.elapsed() > VISIBLE_WITHIN {
-            bail!("the servers' first night audits did not reach each other");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Both business days written and held by both servers (RS writes nothing else).
+    wait_until(
+        "the first night audits on both servers",
+        VISIBLE_WITHIN,
+        async || {
+            let mut held = true;
+            for s in [&wb, &rs] {
+                let pool = innsync_store::ReadPool::new(s.dir.join(innsync_store::DB_FILE));
+                for day in ["LNK/WB", "LNK/RS"] {
+                    held &= pool.record("business_day", day)?.is_some();
+                }
+            }
+            Ok(held)
+        },
+    )
+    .await?;
     caught_up(&wb_api, &rs_api).await?;
     to_wb.set_delay(profile.one_way);
     to_rs.set_delay(profile.one_way);
@@ -206,32 +215,19 @@ fn heads(wb: &ServerProcess, rs: &ServerProcess) -> anyhow::Result<(u64, u64)> {
 
 /// Waits (bounded) until `rs` holds what `wb` holds (equal digests).
 async fn caught_up(wb: &Api, rs: &Api) -> anyhow::Result<()> {
-    let t0 = Instant::now();
     let (_, d) = wb.call(Method::GET, "/api/v1/digest", None).await?;
     let want = d["digest"].as_str().context("digest")?.to_string();
-    loop {
+    wait_until("RS to catch up with WB", VISIBLE_WITHIN, async || {
         let (s, d) = rs.call(Method::GET, "/api/v1/digest", None).await?;
-        if s.is_success() && d["digest"].as_str() == Some(want.as_str()) {
-            return Ok(());
-        }
-        if t0.elapsed() > VISIBLE_WITHIN {
-            bail!("RS did not catch up with WB within {VISIBLE_WITHIN:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        Ok(s.is_success() && d["digest"].as_str() == Some(want.as_str()))
+    })
+    .await
 }
 
 /// Waits (bounded) until `path` answers 2xx on `api`.
 async fn visible(api: &Api, path: &str) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    loop {
-        let (s, _) = api.call(Method::GET, path, None).await?;
-        if s.is_success() {
-            return Ok(());
-        }
-        if t0.elapsed() > VISIBLE_WITHIN {
-            bail!("{path} not visible after {VISIBLE_WITHIN:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until(path, VISIBLE_WITHIN, async || {
+        Ok(api.call(Method::GET, path, None).await?.0.is_success())
+    })
+    .await
 }

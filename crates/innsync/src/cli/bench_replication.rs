@@ -26,7 +26,8 @@ fn start(
     start_in_environment(dir, env, code, port, token, &[])
 }
 
-async fn wait_until(
+/// Polls `check` until it holds, failing after `limit`.
+pub(super) async fn wait_until(
     what: &str,
     limit: Duration,
     mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
