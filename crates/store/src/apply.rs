@@ -80,7 +80,6 @@ pub fn apply_record(
         write_state(conn, rec, old.as_ref(), stamp, novelty)?;
     }
     log_change(conn, rec, stamp, &body)?;
-    crate::guests::after_apply(conn, rec)?;
     Ok(if newer {
         Applied::Written
     } else {
@@ -173,6 +172,7 @@ pub(crate) fn write_state(
         }
         Record::FolioEntry(e) => crate::ledger::index_entry(conn, e)?,
         Record::Invoice(i) => crate::ledger::index_invoice(conn, i)?,
+        Record::Guest(g) => crate::guests::on_write(conn, g, old)?,
         Record::MasterToken(t) => {
             // The token moves the master this server obeys; a newer epoch always wins.
             conn.prepare_cached(
@@ -273,6 +273,8 @@ fn write_booking(
         time_text(b.updated_at),
         b.guest_id.as_str(),
     ])?;
+    // A booking of an erased guest keeps no name, wherever it arrives from.
+    crate::guests::on_booking_write(conn, b)?;
     Ok(())
 }
 
@@ -484,6 +486,7 @@ pub(crate) fn remove_record(conn: &Connection, current: &Record) -> Result<(), S
                 add_granted(conn, &d, -d.delta)?;
             }
         }
+        Record::Guest(g) => crate::guests::unindex(conn, g)?,
         _ => {}
     }
     conn.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?

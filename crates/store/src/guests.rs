@@ -2,8 +2,9 @@
 //! names by word and trigram, e-mail, reversed phone digits), the search itself with its
 //! ranking, a guest's stays, and the local redaction an erasure asks of every server.
 //!
-//! Every table here is derived from records by [`after_apply`], called for every change
-//! [`crate::apply::apply_record`] logs, so a replica builds the same index as the writer.
+//! Every table here is derived from records by [`on_write`] and [`unindex`], called where a
+//! record's current state changes ([`crate::apply::write_state`], `remove_record`), so a
+//! replica builds the same index as the writer.
 
 use crate::error::StoreError;
 use crate::view::{load_record, parse_night};
@@ -15,70 +16,104 @@ use innsync_core::guests::search::{
 use innsync_core::guests::{ERASED_NAME, MAX_MERGE_HOPS, MAX_SEARCH_RESULTS};
 use innsync_core::{Booking, Guest, Record, RecordId, RecordKind};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Most guests one name word's prefix brings in for ranking: a prefix shared by more guests
-/// than this ranks the first ones (by word) only.
-pub const MAX_PREFIX_CANDIDATES: usize = 500;
-/// Most guests the fuzzy pass compares by edit distance: those sharing the most trigrams with
-/// the query's words.
-pub const MAX_FUZZY_CANDIDATES: usize = 200;
+/// Most guests one query word brings in for ranking (by prefix, then by typo): a word shared
+/// by more guests than this ranks the first ones only — unless another query word is rarer.
+pub const MAX_CANDIDATES: usize = 500;
+/// Most vocabulary words the typo pass compares with a query word by edit distance: those
+/// sharing the most trigrams with it.
+pub const MAX_FUZZY_WORDS: usize = 200;
+/// Query words the name pass looks at (a longer query is cut).
+pub const MAX_QUERY_WORDS: usize = 8;
 /// Most stays a guest's history lists (newest first).
 pub const MAX_HISTORY: usize = 500;
 
-/// Keeps the guest tables in step with a change just logged: a guest's index rows, a merged
-/// guest's removal, and for an erased guest (or a booking of one) the redaction of its
-/// personal data wherever this server holds it.
-pub(crate) fn after_apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
-    match rec {
-        Record::Guest(_) => {
-            // Index what is current, whatever version just arrived.
-            let id = rec.meta().id.clone();
-            unindex(conn, id.as_str())?;
-            if let Some(Record::Guest(g)) = load_record(conn, "guest", id.as_str())? {
-                index(conn, &g)?;
-                if g.erased {
-                    redact_guest(conn, &g)?;
-                }
-            }
-        }
-        Record::Tombstone(t) if t.deleted_kind == RecordKind::Guest => {
-            unindex(conn, t.meta.id.as_str())?;
-        }
-        Record::Booking(b) => {
-            // One indexed look-up for the usual live guest; a merged one is followed.
-            let erased: Option<bool> = conn
-                .prepare_cached("SELECT erased FROM guest_search WHERE guest_id = ?1")?
-                .query_row([b.guest_id.as_str()], |r| r.get(0))
-                .optional()?;
-            let erased = match erased {
-                Some(e) => e,
-                None => resolve(conn, &b.guest_id)?.is_some_and(|g| g.erased),
-            };
-            if erased {
-                redact_bookings(conn, std::slice::from_ref(&b.guest_id))?;
-            }
-        }
-        _ => {}
+/// Keeps a guest's index rows in step with the state just written (`old` is the state it
+/// replaces), and redacts what an erasure asks. Called by [`crate::apply::write_state`], the
+/// one place a record's current state changes (local writes, replication, fencing reverts), so
+/// the index follows the current state whichever path moved it. Works from the records in
+/// hand: a new guest costs its inserts only, an edit that leaves the name, e-mail, phone and
+/// erasure alone costs nothing.
+pub(crate) fn on_write(
+    conn: &Connection,
+    g: &Guest,
+    old: Option<&Record>,
+) -> Result<(), StoreError> {
+    let old = match old {
+        Some(Record::Guest(o)) => Some(o),
+        _ => None,
+    };
+    if old.is_some_and(|o| same_search_terms(o, g)) {
+        return Ok(());
+    }
+    if let Some(o) = old {
+        unindex(conn, o)?;
+    }
+    index(conn, g)?;
+    if g.erased {
+        redact_guest(conn, g)?;
     }
     Ok(())
 }
 
-fn unindex(conn: &Connection, id: &str) -> Result<(), StoreError> {
-    for sql in [
-        "DELETE FROM guest_search WHERE guest_id = ?1",
-        "DELETE FROM guest_tokens WHERE guest_id = ?1",
-        "DELETE FROM guest_trigrams WHERE guest_id = ?1",
-    ] {
-        conn.prepare_cached(sql)?.execute([id])?;
+/// Whether two states of a guest index alike.
+fn same_search_terms(a: &Guest, b: &Guest) -> bool {
+    a.name == b.name && a.email == b.email && a.phone == b.phone && a.erased == b.erased
+}
+
+/// Redacts a booking just written if its guest (or the guest it was merged into) is erased.
+pub(crate) fn on_booking_write(conn: &Connection, b: &Booking) -> Result<(), StoreError> {
+    // One indexed look-up for the usual live guest; a merged one is followed.
+    let erased: Option<bool> = conn
+        .prepare_cached("SELECT erased FROM guest_search WHERE guest_id = ?1")?
+        .query_row([b.guest_id.as_str()], |r| r.get(0))
+        .optional()?;
+    let erased = match erased {
+        Some(e) => e,
+        None => resolve(conn, &b.guest_id)?.is_some_and(|g| g.erased),
+    };
+    if erased {
+        redact_bookings(conn, std::slice::from_ref(&b.guest_id))?;
     }
     Ok(())
 }
 
+/// Takes out the index rows `g` (the guest's current state) put in: its search row by key,
+/// and each of its name words' postings by (word, guest) — the table's own key, so no second
+/// index by guest is kept on the write path. A word no guest uses any more leaves the
+/// vocabulary too (an erased guest's rare surname must not stay behind).
+pub(crate) fn unindex(conn: &Connection, g: &Guest) -> Result<(), StoreError> {
+    let id = g.meta.id.as_str();
+    conn.prepare_cached("DELETE FROM guest_search WHERE guest_id = ?1")?
+        .execute([id])?;
+    if g.erased {
+        return Ok(());
+    }
+    let mut posting =
+        conn.prepare_cached("DELETE FROM guest_tokens WHERE token = ?1 AND guest_id = ?2")?;
+    let mut used = conn.prepare_cached("SELECT 1 FROM guest_tokens WHERE token = ?1 LIMIT 1")?;
+    let mut word = conn.prepare_cached("DELETE FROM name_words WHERE word = ?1")?;
+    let mut grams =
+        conn.prepare_cached("DELETE FROM name_word_trigrams WHERE trigram = ?1 AND word = ?2")?;
+    for t in name_tokens(&normalise_name(&g.name)) {
+        posting.execute(params![t, id])?;
+        if used.query_row([&t], |_| Ok(())).optional()?.is_none() && word.execute([&t])? > 0 {
+            for g3 in trigrams(&t) {
+                grams.execute(params![g3, t])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts in the index rows of `g`'s state: its search row (an erased guest keeps one with no
+/// personal data, so its bookings are known to belong to an erased guest) and a posting per
+/// name word. A word new to the vocabulary also gets its trigrams (for fuzzy search); names
+/// repeat, so most guests add postings only.
 fn index(conn: &Connection, g: &Guest) -> Result<(), StoreError> {
     let id = g.meta.id.as_str();
     if g.erased {
-        // Kept (with no personal data) so its bookings are known to belong to an erased guest.
         conn.prepare_cached(
             "INSERT INTO guest_search (guest_id, name, email, phone_rev, erased)
              VALUES (?1, '', NULL, NULL, 1)",
@@ -97,15 +132,18 @@ fn index(conn: &Connection, g: &Guest) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, ?4, 0)",
     )?
     .execute(params![id, name, g.email.as_deref().map(email_key), phone])?;
-    let mut tok = conn
+    let mut posting = conn
         .prepare_cached("INSERT OR IGNORE INTO guest_tokens (token, guest_id) VALUES (?1, ?2)")?;
-    let mut tri = conn.prepare_cached(
-        "INSERT OR IGNORE INTO guest_trigrams (trigram, guest_id) VALUES (?1, ?2)",
+    let mut word = conn.prepare_cached("INSERT OR IGNORE INTO name_words (word) VALUES (?1)")?;
+    let mut grams = conn.prepare_cached(
+        "INSERT OR IGNORE INTO name_word_trigrams (trigram, word) VALUES (?1, ?2)",
     )?;
     for t in name_tokens(&name) {
-        tok.execute(params![t, id])?;
-        for g3 in trigrams(&t) {
-            tri.execute(params![g3, id])?;
+        posting.execute(params![t, id])?;
+        if word.execute([&t])? > 0 {
+            for g3 in trigrams(&t) {
+                grams.execute(params![g3, t])?;
+            }
         }
     }
     Ok(())
@@ -133,8 +171,15 @@ pub(crate) fn build_index_once(conn: &Connection) -> Result<(), StoreError> {
         }
         out
     };
+    for sql in [
+        "DELETE FROM guest_search",
+        "DELETE FROM guest_tokens",
+        "DELETE FROM name_words",
+        "DELETE FROM name_word_trigrams",
+    ] {
+        tx.execute(sql, [])?;
+    }
     for g in &guests {
-        unindex(&tx, g.meta.id.as_str())?;
         index(&tx, g)?;
     }
     tx.execute(
@@ -267,22 +312,42 @@ pub struct GuestHit {
     pub last_stay: Option<NaiveDate>,
 }
 
-/// The guests a reservation number (the PMS's own booking number) leads to.
-///
-/// This is where the reservation-number look-up plugs in: bookings carry no reservation number
-/// yet (the PMS work adds `Booking.reservation_number`); until then it finds nothing, and the
-/// search finds bookings by their reference instead.
+/// The guests a reservation number (the number a guest quotes on the phone, one per
+/// reservation) leads to: the guests of every booking that was ever given it, found through the
+/// change log's reservation-number index. Anything but digits finds nothing.
 pub fn guests_by_reservation_number(
-    _conn: &Connection,
-    _number: &str,
+    conn: &Connection,
+    number: &str,
 ) -> Result<Vec<RecordId>, StoreError> {
-    Ok(vec![])
+    let digits = number.trim().trim_start_matches('#');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(vec![]);
+    }
+    let Ok(n) = digits.parse::<i64>() else {
+        return Ok(vec![]);
+    };
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT json_extract(r.body, '$.guest_id') FROM changes c
+           CROSS JOIN record_bodies r ON r.kind = 'booking' AND r.key = c.record_id
+         WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation_number') = ?1
+         LIMIT ?2",
+    )?;
+    let mut out = Vec::new();
+    for id in st.query_map(params![n, MAX_SEARCH_RESULTS as i64], |r| {
+        r.get::<_, Option<String>>(0)
+    })? {
+        if let Some(id) = id?.and_then(|g| RecordId::parse(&g).ok()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// Finds guests by booking reference, e-mail (exact, any case), phone (digits, suffix) or name
 /// (accent- and case-insensitive; exact, prefix or fuzzy), ranked exact > prefix > fuzzy, then
 /// latest stay first; at most `limit` (≤ [`MAX_SEARCH_RESULTS`]). Exact and prefix matches are
-/// answered from indexes; the fuzzy pass compares at most [`MAX_FUZZY_CANDIDATES`] guests.
+/// answered from indexes; the fuzzy pass looks at most at [`MAX_FUZZY_WORDS`] vocabulary words
+/// and [`MAX_CANDIDATES`] guests per word.
 #[allow(
     clippy::too_many_lines,
     reason = "one read in one transaction, its SQL and the answer's shape side by side; split when it next grows"
@@ -336,7 +401,7 @@ pub fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<GuestHit>,
             "SELECT guest_id, phone_rev FROM guest_search
              WHERE phone_rev >= ?1 AND phone_rev < ?1 || ':' LIMIT ?2",
         )?;
-        for row in st.query_map(params![key, MAX_PREFIX_CANDIDATES as i64], |r| {
+        for row in st.query_map(params![key, MAX_CANDIDATES as i64], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })? {
             let (id, rev) = row?;
@@ -351,36 +416,7 @@ pub fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<GuestHit>,
     let name = normalise_name(q);
     let words = name_tokens(&name);
     if !words.is_empty() && !q.contains('@') {
-        let mut candidates: Vec<String> = vec![];
-        // Exact and prefix: the guests with a word starting with the query's longest word.
-        if let Some(w) = words.iter().max_by_key(|w| w.len()) {
-            let mut st = conn.prepare_cached(
-                "SELECT guest_id FROM guest_tokens WHERE token >= ?1 AND token < ?1 || '~'
-                 LIMIT ?2",
-            )?;
-            for id in st.query_map(params![w, MAX_PREFIX_CANDIDATES as i64], |r| {
-                r.get::<_, String>(0)
-            })? {
-                candidates.push(id?);
-            }
-        }
-        // Fuzzy: the guests sharing the most trigrams with the query's longer words.
-        let grams: Vec<String> = words
-            .iter()
-            .filter(|w| w.len() >= MIN_FUZZY_LEN)
-            .flat_map(|w| trigrams(w))
-            .collect();
-        if !grams.is_empty() {
-            let marks = vec!["?"; grams.len()].join(",");
-            let sql = format!(
-                "SELECT guest_id FROM guest_trigrams WHERE trigram IN ({marks})
-                 GROUP BY guest_id ORDER BY COUNT(*) DESC, guest_id LIMIT {MAX_FUZZY_CANDIDATES}"
-            );
-            let mut st = conn.prepare_cached(&sql)?;
-            for id in st.query_map(params_from_iter(grams.iter()), |r| r.get::<_, String>(0))? {
-                candidates.push(id?);
-            }
-        }
+        let candidates = name_candidates(conn, &words)?;
         let mut st = conn
             .prepare_cached("SELECT name FROM guest_search WHERE guest_id = ?1 AND erased = 0")?;
         for id in candidates {
@@ -415,6 +451,63 @@ pub fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<GuestHit>,
     });
     hits.truncate(limit);
     Ok(hits)
+}
+
+/// The guests that may match every query word: a guest matching them all is among each
+/// word's candidates, so the smallest word's candidates are enough. Each word's read is
+/// bounded ([`MAX_CANDIDATES`] + 1 guests), so a common word ("Guest", "Smith") beside a rare
+/// one costs a bounded read, whatever the number of guests.
+fn name_candidates(conn: &Connection, words: &[String]) -> Result<BTreeSet<String>, StoreError> {
+    let mut best: Option<BTreeSet<String>> = None;
+    for w in words.iter().take(MAX_QUERY_WORDS) {
+        let ids = word_candidates(conn, w)?;
+        if best.as_ref().is_none_or(|b| ids.len() < b.len()) {
+            best = Some(ids);
+        }
+    }
+    Ok(best.unwrap_or_default())
+}
+
+/// The guests one query word may match: those with a name word it starts, then (for a word
+/// long enough to forgive typos) those with a vocabulary word within its edit budget — the
+/// words sharing the most trigrams with it, at most [`MAX_FUZZY_WORDS`] compared. The
+/// vocabulary grows with distinct names, not with guests.
+fn word_candidates(conn: &Connection, w: &str) -> Result<BTreeSet<String>, StoreError> {
+    let cap = MAX_CANDIDATES as i64 + 1;
+    let mut out: BTreeSet<String> = conn
+        .prepare_cached(
+            "SELECT guest_id FROM guest_tokens WHERE token >= ?1 AND token < ?1 || '~' LIMIT ?2",
+        )?
+        .query_map(params![w, cap], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    if w.len() < MIN_FUZZY_LEN {
+        return Ok(out);
+    }
+    let grams: Vec<String> = trigrams(w).into_iter().collect();
+    let marks = vec!["?"; grams.len()].join(",");
+    let sql = format!(
+        "SELECT word FROM name_word_trigrams WHERE trigram IN ({marks})
+         GROUP BY word ORDER BY COUNT(*) DESC, word LIMIT {MAX_FUZZY_WORDS}"
+    );
+    let near: Vec<String> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(grams.iter()), |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let mut postings =
+        conn.prepare_cached("SELECT guest_id FROM guest_tokens WHERE token = ?1 LIMIT ?2")?;
+    for word in near
+        .iter()
+        .filter(|n| !n.starts_with(w) && name_match(w, n).is_some())
+    {
+        let room = cap - out.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        for id in postings.query_map(params![word, room], |r| r.get::<_, String>(0))? {
+            out.insert(id?);
+        }
+    }
+    Ok(out)
 }
 
 /// Removes an erased guest's personal data from everything this server keeps besides the

@@ -21,24 +21,22 @@ pub(crate) fn next(
     server: &ServerCode,
 ) -> Result<ReservationNumber, ReservationNumberError> {
     let counter: u64 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [LAST_RESERVATION_KEY],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut st| {
+            st.query_row([LAST_RESERVATION_KEY], |r| r.get::<_, String>(0))
+                .optional()
+        })
         .map_err(failed)?
         .map(|v| v.parse().map_err(failed))
         .transpose()?
         .unwrap_or(0);
     let (first, last) = ReservationNumber::range(server);
     let highest: Option<i64> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT MAX(json_extract(body, '$.reservation_number')) FROM changes
              WHERE kind = 'booking' AND json_extract(body, '$.reservation_number') BETWEEN ?1 AND ?2",
-            params![first as i64, last as i64],
-            |r| r.get(0),
         )
+        .and_then(|mut st| st.query_row(params![first as i64, last as i64], |r| r.get(0)))
         .map_err(failed)?;
     let seen = highest
         .and_then(|h| u64::try_from(h).ok())

@@ -246,6 +246,21 @@ CREATE INDEX changes_by_reservation ON changes (json_extract(body, '$.reservatio
     WHERE kind = 'booking';
 "#;
 
+/// The guest index made cheap to keep (issue 17's booking cost) and flat to search (issue 20):
+/// a name word's postings are deleted by the table's own key, computed from the state being
+/// replaced (`guests::unindex`), so no second index by guest is kept; trigrams index the
+/// vocabulary of distinct name words (`name_words`), not every guest, so a guest with a known
+/// name costs a posting per word and the fuzzy pass reads words, not guests. The index is
+/// rebuilt from the guest records on the next open.
+const V_GUEST_INDEX_LEAN: &str = r#"
+DROP INDEX IF EXISTS guest_tokens_by_guest;
+DROP TABLE IF EXISTS guest_trigrams;
+CREATE TABLE name_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE name_word_trigrams (
+    trigram TEXT NOT NULL, word TEXT NOT NULL, PRIMARY KEY (trigram, word)) WITHOUT ROWID;
+DELETE FROM meta WHERE key = 'guest_search_built';
+"#;
+
 /// Every migration step, in order; `PRAGMA user_version` counts those applied.
 pub const MIGRATIONS: &[&str] = &[
     V1,
@@ -260,6 +275,7 @@ pub const MIGRATIONS: &[&str] = &[
     V_GUEST_SEARCH,
     V_READS_INDEXES,
     V_RESV_LINES,
+    V_GUEST_INDEX_LEAN,
 ];
 
 /// Prepared statements the writer's connection keeps. A booking's decision and its apply use

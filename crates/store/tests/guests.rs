@@ -133,6 +133,23 @@ async fn guests_are_found_by_name_email_phone_and_reference_best_first() {
         found(&reads, b.as_str()),
         vec![(o.clone(), MatchKind::Exact, "reference")]
     );
+    // The reservation number the guest quotes on the phone finds the guest too (with or
+    // without a leading '#'); a number nobody was given finds nobody.
+    let number = reads
+        .booking(b.as_str())
+        .unwrap()
+        .unwrap()
+        .reservation_number
+        .expect("every booking gets a reservation number")
+        .to_string();
+    for q in [number.clone(), format!("#{number}")] {
+        assert_eq!(
+            found(&reads, &q),
+            vec![(o.clone(), MatchKind::Exact, "reservation_number")],
+            "{q}"
+        );
+    }
+    assert!(found(&reads, "999999999").is_empty());
     // A misspelt name still finds her, below nobody (no exact or prefix match).
     let misspelt = found(&reads, "Lovelase");
     assert!(
@@ -264,6 +281,17 @@ async fn an_erased_guest_leaves_no_copy_of_the_name_in_the_store() {
             .unwrap();
         assert_eq!(n, 0, "{secret} is still stored");
     }
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM guest_tokens WHERE token = 'lovelace')
+                  + (SELECT COUNT(*) FROM name_words WHERE word = 'lovelace')
+                  + (SELECT COUNT(*) FROM name_word_trigrams WHERE word = 'lovelace')
+                  + (SELECT COUNT(*) FROM guest_search WHERE instr(name, 'lovelace') > 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 0, "the search index keeps the erased name");
     reads.check_invariants().unwrap();
     // Reopened, the same state: the redaction is what is stored.
     let digest = reads.digest().unwrap();
@@ -277,4 +305,72 @@ async fn an_erased_guest_leaves_no_copy_of_the_name_in_the_store() {
     )
     .unwrap();
     assert_eq!(reads.digest().unwrap(), digest);
+}
+
+/// A word every guest shares ("Guest") used to fill the prefix pass's bounded candidate list,
+/// so the one guest with the rarer second word could be missed; the pass now takes the query
+/// word the fewest guests share. A renamed guest is found by its new name only, and a word no
+/// guest uses any more leaves the vocabulary.
+#[tokio::test]
+async fn a_common_word_hides_no_guest_and_a_rename_moves_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, reads) = open(dir.path()).await;
+    let crowd = innsync_store::guests::MAX_CANDIDATES + 20;
+    for i in 0..crowd {
+        guest(&w, &format!("Guest {i}"), None, None).await;
+    }
+    let g = guest(&w, "Guest Zanzibar", None, None).await;
+    let hits = found(&reads, "guest zanzibar");
+    assert_eq!(
+        hits.first().map(|h| h.0.as_str()),
+        Some(g.as_str()),
+        "{hits:?}"
+    );
+    assert_eq!(hits[0].1, MatchKind::Exact);
+    let hits = found(&reads, "Guest Zanzibra");
+    assert_eq!(
+        hits.first().map(|h| h.0.as_str()),
+        Some(g.as_str()),
+        "{hits:?}"
+    );
+    assert_eq!(hits[0].1, MatchKind::Fuzzy);
+    w.submit(
+        Command::UpdateGuest {
+            id: g.clone(),
+            patch: innsync_core::GuestPatch {
+                name: Some("Kwame Mensah".into()),
+                ..Default::default()
+            },
+            if_match: None,
+        },
+        "ann",
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(found(&reads, "zanzibar").is_empty());
+    assert_eq!(
+        found(&reads, "mensah").first().map(|h| h.0.as_str()),
+        Some(g.as_str())
+    );
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM name_words WHERE word = 'zanzibar')
+                  + (SELECT COUNT(*) FROM name_word_trigrams WHERE word = 'zanzibar')
+                  + (SELECT COUNT(*) FROM guest_tokens WHERE token = 'zanzibar')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    let shared: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM name_words WHERE word = 'guest'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(shared, 1, "a word others still use stays");
+    reads.check_invariants().unwrap();
 }
