@@ -10,7 +10,12 @@ use innsync_environment::cursor::{plan_batch, Batch, CursorMap, Sequenced};
 use innsync_environment::Fingerprint;
 use innsync_store::Change;
 use std::collections::BTreeSet;
+use std::io::Read;
+use std::time::Instant;
 use tokio::sync::watch;
+
+/// Most bytes a pull answer may inflate to: a peer's gzip cannot exhaust memory.
+pub const MAX_PULL_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A change seen by the cursor planner.
 struct Seq<'a>(&'a Change);
@@ -53,6 +58,8 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
     let client = match crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(s.peer_connect_timeout)
         .tcp_nodelay(true)
+        // Inflated here, so the link's bytes are counted as they travel.
+        .no_gzip()
         .build()
     {
         Ok(c) => c,
@@ -91,6 +98,7 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
                     p.reachable = reachable;
                     p.last_error = Some(why.clone());
                 });
+                super::link_served::failed(&state, &peer);
                 tracing::debug!(%peer, error = %why, "pull failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -100,6 +108,69 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
             }
         }
     }
+}
+
+/// One pull's HTTP exchange: sends `body`, reads the answer (inflating gzip here, so the
+/// link's bytes are counted as they travel), and counts both ways in the peer's link meter.
+async fn exchange(
+    state: &AppState,
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    peer: &ServerCode,
+    body: &PullRequest,
+    wait: std::time::Duration,
+) -> Result<(reqwest::StatusCode, Vec<u8>, std::time::Duration), PullError> {
+    let Some(ctx) = &state.env else {
+        return Err(PullError::Refused("no environment".into()));
+    };
+    let s = &state.settings;
+    let req = client
+        .post(url)
+        .bearer_auth(token)
+        .header(SERVER_HEADER, ctx.me.code.as_str())
+        .header(FINGERPRINT_HEADER, &ctx.fingerprint)
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+        .json(body)
+        .timeout(wait + s.peer_request_timeout)
+        .build()
+        .map_err(|e| PullError::Refused(e.to_string()))?;
+    // `POST /path HTTP/1.1\r\n`, headers (with the host and length the client adds), body.
+    let sent = (req.url().path().len() + 16) as u64
+        + super::link_served::header_bytes(req.headers())
+        + 40
+        + req
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map_or(0, |b| b.len() as u64);
+    let started = Instant::now();
+    let resp = client
+        .execute(req)
+        .await
+        .map_err(|e| PullError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    let head = 17 + super::link_served::header_bytes(resp.headers());
+    let gzipped = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let wire = resp
+        .bytes()
+        .await
+        .map_err(|e| PullError::Unreachable(e.to_string()))?;
+    let took = started.elapsed();
+    super::link_served::record(state, peer, head + wire.len() as u64, sent);
+    let bytes = if gzipped {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&wire[..])
+            .take(MAX_PULL_ANSWER_BYTES)
+            .read_to_end(&mut out)
+            .map_err(|e| PullError::Refused(format!("garbled gzip from {peer}: {e}")))?;
+        out
+    } else {
+        wire.to_vec()
+    };
+    Ok((status, bytes, took))
 }
 
 async fn pull_once(
@@ -123,21 +194,7 @@ async fn pull_once(
         limit: s.pull_batch,
         wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
     };
-    let resp = client
-        .post(url)
-        .bearer_auth(token)
-        .header(SERVER_HEADER, ctx.me.code.as_str())
-        .header(FINGERPRINT_HEADER, &ctx.fingerprint)
-        .json(&body)
-        .timeout(wait + s.peer_request_timeout)
-        .send()
-        .await
-        .map_err(|e| PullError::Unreachable(e.to_string()))?;
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| PullError::Unreachable(e.to_string()))?;
+    let (status, bytes, took) = exchange(state, client, url, token, peer, &body, wait).await?;
     if !status.is_success() {
         let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
@@ -189,7 +246,9 @@ async fn pull_once(
         .iter()
         .map(|(o, held)| held.saturating_sub(after.get(o).copied().unwrap_or(0)))
         .sum();
+    let waited = std::time::Duration::from_millis(answer.waited_ms);
     ctx.peer(peer, |p| {
+        p.link.pulled(Instant::now(), took, waited, n as u64);
         p.reachable = true;
         p.last_sync = Some((state.clock)());
         p.behind = behind;
@@ -235,6 +294,7 @@ pub async fn transfer_now(
         .ok_or_else(|| Problem::invalid(format!("{peer} is not a peer of {}", ctx.me.code)))?;
     let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
         .connect_timeout(state.settings.peer_connect_timeout)
+        .no_gzip()
         .build()
         .map_err(|e| Problem::unavailable(e.to_string()))?;
     let url = format!("{base}/api/v1/replication/pull");
