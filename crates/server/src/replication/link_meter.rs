@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 /// The window the per-second rates are averaged over.
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
-/// Weight of a new round-trip sample in the smoothed round trip (TCP's 1/8).
-const RTT_GAIN: f64 = 0.125;
+/// Weight of a new round-trip sample in the smoothed round trip. Pulls are few (one per
+/// long-poll when idle), so a sample weighs more than TCP's 1/8 per segment.
+const RTT_GAIN: f64 = 0.5;
 /// Weight of a new sample in the smoothed catch-up pace.
 const PACE_GAIN: f64 = 0.25;
 /// Pulls carrying fewer changes do not set the catch-up pace: one booking's two changes say
@@ -185,9 +186,9 @@ mod tests {
         let mut m = LinkMeter::default();
         m.pulled(t0, Duration::from_millis(30_700), s(30), 0);
         assert_eq!(m.figures(t0, 0, 1000).rtt_ms, Some(700));
-        // One slow pull moves the smoothed figure an eighth of the way.
+        // One slow pull moves the smoothed figure half of the way.
         m.pulled(t0, Duration::from_millis(1_500), Duration::ZERO, 0);
-        assert_eq!(m.figures(t0, 0, 1000).rtt_ms, Some(800));
+        assert_eq!(m.figures(t0, 0, 1000).rtt_ms, Some(1_100));
         assert_eq!(m.figures(t0 + s(12), 0, 1000).since_success_s, Some(12));
     }
 
