@@ -60,6 +60,25 @@ async fn bookings_on_both_sides_converge_over_satellite_and_the_operator_sees_th
     assert_eq!(l["catch_up_s"].as_f64(), Some(0.0), "{l}");
     let l = link_of(&wb, "RS").await;
     assert!(l["bytes_out"].as_u64().unwrap() > 1_000, "{l}");
+    // `innsync status` shows the same figures.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args(["status", "--url", &p.rs.base, "--token", common::TOKEN])
+        .env("INNSYNC_CA", common::test_certs().join("ca.pem"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = text
+        .lines()
+        .skip_while(|l| !l.starts_with("link"))
+        .find(|l| l.starts_with("WB"))
+        .unwrap_or_else(|| panic!("no link row for WB:\n{text}"));
+    let rtt: u64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!(rtt >= 600, "{row}");
     let m = metrics(&rs).await;
     for family in [
         "innsync_peer_link_bytes_in_total{peer=\"WB\"}",
