@@ -104,28 +104,7 @@ async fn a_link_dropped_mid_pull_loses_and_duplicates_nothing() {
     // RS is cut off while WB takes 800 bookings (about 1,600 changes: two pulls' worth), on
     // nights after RS's own allotment.
     p.cut();
-    let writers = (0..8u64).map(|w| {
-        let wb = wb.clone();
-        async move {
-            let mut refs = Vec::new();
-            for i in 0..100u64 {
-                let n = w * 100 + i;
-                let b = wb
-                    .ok(
-                        "/api/v1/bookings",
-                        tent(41 + n % 80, &format!("Offline guest {n}")),
-                    )
-                    .await;
-                refs.push(b["reference"].as_str().unwrap().to_string());
-            }
-            refs
-        }
-    });
-    let acked: Vec<String> = futures::future::join_all(writers)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let acked = offline_bookings(&wb, 800).await;
     // The link returns; once an answer is streaming down to RS (past the TLS handshake),
     // it drops again, in the middle of the pull.
     let before = p.to_wb.stats();
@@ -154,6 +133,29 @@ async fn a_link_dropped_mid_pull_loses_and_duplicates_nothing() {
     assert_eq!(on_rs.len(), acked.len(), "a booking duplicated");
     p.rs.check_invariants();
     // The operator of RS saw the failed pulls.
+    let l = link_of(&rs, "WB").await;
+    assert!(l["retries"].as_u64().unwrap() >= 1, "{l}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_catch_up_too_big_for_the_pull_timeout_shrinks_its_batch_and_finishes() {
+    // 2 s for a pull after a failure: a new TLS connection over the satellite takes about two
+    // round trips (1.4 s), so a 1,000-change answer (about 30 KB, 0.9 s at 256 kbit/s) can never
+    // arrive in time; only smaller batches can.
+    let p = pair(&["--setting", "peer_request_timeout=2s"]).await;
+    let (wb, rs) = (p.wb.api(), p.rs.api());
+    furnish(&wb, &rs, 10).await;
+    converged(&wb, &rs, Duration::from_secs(30)).await;
+    p.shape(&SATELLITE, 4);
+    p.cut();
+    let acked = offline_bookings(&wb, 800).await;
+    p.heal();
+    converged(&wb, &rs, Duration::from_secs(55)).await;
+    let on_rs = references(&rs).await;
+    assert_eq!(on_rs.len(), acked.len());
+    for r in &acked {
+        assert!(on_rs.contains(r), "{r} lost");
+    }
     let l = link_of(&rs, "WB").await;
     assert!(l["retries"].as_u64().unwrap() >= 1, "{l}");
 }

@@ -149,6 +149,34 @@ pub fn tent(arrival: u64, name: &str) -> serde_json::Value {
            "departure": day(arrival + 1), "guest": {"name": name}})
 }
 
+/// `n` one-night bookings on WB (8 writers), on nights 41–120 (after RS's own allotment):
+/// their references.
+pub async fn offline_bookings(wb: &Api, n: u64) -> Vec<String> {
+    let per = n.div_ceil(8);
+    let writers = (0..8u64).map(|w| {
+        let wb = wb.clone();
+        async move {
+            let mut refs = Vec::new();
+            for i in 0..per {
+                let k = w * per + i;
+                let b = wb
+                    .ok(
+                        "/api/v1/bookings",
+                        tent(41 + k % 80, &format!("Offline guest {k}")),
+                    )
+                    .await;
+                refs.push(b["reference"].as_str().unwrap().to_string());
+            }
+            refs
+        }
+    });
+    futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Waits (up to `limit`) until WB and RS hold identical databases.
 pub async fn converged(wb: &Api, rs: &Api, limit: Duration) {
     within(limit, "identical digests on WB and RS", || async {
