@@ -11,16 +11,33 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Link profiles ([`LinkProfile`]: satellite, ADSL, 3G) shape both directions of a relay — a
+//! token-bucket rate, delay with seeded jitter, loss as the stalls TCP shows the application, and
+//! periodic drop-outs — without the kernel's `netem`:
+//!
+//! ```no_run
+//! # async fn demo(upstream: std::net::SocketAddr) -> Result<(), innsync_faultproxy::ProxyError> {
+//! use innsync_faultproxy::{profile, Proxy, Site};
+//! let proxy = Proxy::start("127.0.0.1:0", upstream).await?;
+//! proxy.set_profile(&profile::SATELLITE, Site::Client, 7);
+//! # Ok(()) }
+//! ```
+//!
 //! Everything is bounded: a fixed buffer per direction, a cap on concurrent connections, and a
 //! named timeout for reaching the upstream.
 
 mod faults;
+pub mod profile;
 mod pump;
+pub mod shape;
 
-use faults::Faults;
+use faults::{Dir, Faults};
+pub use profile::{LinkProfile, Site};
+pub use shape::{Dropouts, Shape};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -77,6 +94,10 @@ pub struct ProxyStats {
     pub bytes_up: u64,
     /// Bytes sent upstream → client.
     pub bytes_down: u64,
+    /// Chunks held back about a round trip by a simulated lost segment (both directions).
+    pub stalls: u64,
+    /// Drop-outs begun (each severs the open connections, as a cut does).
+    pub dropouts: u64,
 }
 
 #[derive(Default)]
@@ -90,6 +111,8 @@ struct Counters {
     severed: AtomicU64,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    stalls: AtomicU64,
+    dropouts: AtomicU64,
 }
 
 impl Counters {
@@ -109,6 +132,8 @@ impl Counters {
             severed: g(&self.severed),
             bytes_up: g(&self.bytes_up),
             bytes_down: g(&self.bytes_down),
+            stalls: g(&self.stalls),
+            dropouts: g(&self.dropouts),
         }
     }
 }
@@ -152,7 +177,12 @@ impl Proxy {
             slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
-        Ok(ProxyHandle { addr, shared, task })
+        Ok(ProxyHandle {
+            addr,
+            shared,
+            task,
+            dropout_task: Mutex::new(None),
+        })
     }
 }
 
@@ -161,6 +191,8 @@ pub struct ProxyHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    /// Severs the open connections at the start of each drop-out.
+    dropout_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ProxyHandle {
@@ -193,6 +225,38 @@ impl ProxyHandle {
         self.shared.faults.set_drop_rate(rate, seed);
     }
 
+    /// Shapes both directions as `profile`, with `site` the end of the relay that is the remote
+    /// site (its uplink rate applies to what it sends), jitter and loss drawn from generators
+    /// seeded with `seed`, and the profile's drop-outs (if any) starting now. Two relays of one
+    /// link (one per pulling direction) given the same profile at once share the schedule.
+    pub fn set_profile(&self, profile: &LinkProfile, site: Site, seed: u64) {
+        self.set_shapes(Some(profile.shapes(site)), seed);
+        self.set_dropouts(profile.dropouts);
+    }
+
+    /// Shapes the two directions, `(client → upstream, upstream → client)`; `None` removes the
+    /// shaping (the fixed delay of [`set_delay`] still applies).
+    ///
+    /// [`set_delay`]: ProxyHandle::set_delay
+    pub fn set_shapes(&self, shapes: Option<(Shape, Shape)>, seed: u64) {
+        self.shared.faults.set_shapes(shapes, seed);
+    }
+
+    /// Starts periodic drop-outs now (`None` stops them): during each, open connections are
+    /// severed and new ones refused, as on a cell that loses its signal.
+    pub fn set_dropouts(&self, dropouts: Option<Dropouts>) {
+        let start = std::time::Instant::now();
+        self.shared.faults.set_dropouts(dropouts, start);
+        let mut slot = self.dropout_task.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = slot.take() {
+            t.abort();
+        }
+        if let Some(d) = dropouts {
+            let shared = Arc::clone(&self.shared);
+            *slot = Some(tokio::spawn(sever_at_dropouts(shared, d, start)));
+        }
+    }
+
     /// What the proxy has done so far.
     pub fn stats(&self) -> ProxyStats {
         self.shared.counters.snapshot()
@@ -202,6 +266,14 @@ impl ProxyHandle {
 impl Drop for ProxyHandle {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(t) = self
+            .dropout_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            t.abort();
+        }
         self.shared.cuts.send_modify(|n| *n += 1);
     }
 }
@@ -241,6 +313,19 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Severs every open connection at the start of each drop-out of `d` (new ones are refused by
+/// the accept loop while it lasts).
+async fn sever_at_dropouts(shared: Arc<Shared>, d: Dropouts, start: std::time::Instant) {
+    loop {
+        let Some(next) = d.next_start(start.elapsed()) else {
+            return;
+        };
+        tokio::time::sleep_until((start + next).into()).await;
+        Counters::bump(&shared.counters.dropouts);
+        shared.cuts.send_modify(|n| *n += 1);
+    }
+}
+
 /// Pause after a failed `accept`, so a persistent error does not spin a core.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -267,8 +352,27 @@ async fn relay(client: TcpStream, shared: &Shared) {
     let _ = upstream.set_nodelay(true);
     let (cr, cw) = client.into_split();
     let (ur, uw) = upstream.into_split();
-    let up = pump::pump(cr, uw, &shared.faults, &shared.counters.bytes_up);
-    let down = pump::pump(ur, cw, &shared.faults, &shared.counters.bytes_down);
+    let c = &shared.counters;
+    let up = pump::pump(
+        cr,
+        uw,
+        &shared.faults,
+        Dir::Up,
+        pump::PumpCounters {
+            bytes: &c.bytes_up,
+            stalls: &c.stalls,
+        },
+    );
+    let down = pump::pump(
+        ur,
+        cw,
+        &shared.faults,
+        Dir::Down,
+        pump::PumpCounters {
+            bytes: &c.bytes_down,
+            stalls: &c.stalls,
+        },
+    );
     tokio::select! {
         _ = async { tokio::join!(up, down) } => {}
         _ = cut.changed() => Counters::bump(&shared.counters.severed),
@@ -276,5 +380,7 @@ async fn relay(client: TcpStream, shared: &Shared) {
     // Dropping both halves closes both sockets.
 }
 
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 mod tests;

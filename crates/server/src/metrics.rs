@@ -26,6 +26,114 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// Labels of a peer link's figures: the peer's server code (only servers of the environment
+/// file, so the label set is bounded).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    /// The peer's code.
+    pub peer: String,
+}
+
+/// A gauge of seconds or bytes per second.
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// The per-peer link figures (issue 22): counters fed as traffic happens, gauges set from the
+/// peers' link meters each time `/metrics` is read.
+#[derive(Default)]
+pub struct LinkMetrics {
+    /// HTTP bytes received from each peer (its answers to our pulls, its requests to us).
+    pub bytes_in: Family<PeerLabels, Counter>,
+    /// HTTP bytes sent to each peer.
+    pub bytes_out: Family<PeerLabels, Counter>,
+    /// Failed pulls from each peer: the loss and drop-outs the application sees.
+    pub retries: Family<PeerLabels, Counter>,
+    /// Bytes per second received over the last minute.
+    pub in_per_second: Family<PeerLabels, FloatGauge>,
+    /// Bytes per second sent over the last minute.
+    pub out_per_second: Family<PeerLabels, FloatGauge>,
+    /// Smoothed round trip of a pull.
+    pub round_trip_seconds: Family<PeerLabels, FloatGauge>,
+    /// Seconds since a pull last succeeded.
+    pub since_success_seconds: Family<PeerLabels, FloatGauge>,
+    /// Estimated seconds to catch up with what the peer holds.
+    pub catch_up_seconds: Family<PeerLabels, FloatGauge>,
+}
+
+impl LinkMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let families: [(&str, &str, &Family<PeerLabels, Counter>); 3] = [
+            (
+                "peer_link_bytes_in",
+                "HTTP bytes received from a peer",
+                &self.bytes_in,
+            ),
+            (
+                "peer_link_bytes_out",
+                "HTTP bytes sent to a peer",
+                &self.bytes_out,
+            ),
+            (
+                "peer_link_retries",
+                "Failed pulls from a peer (loss and drop-outs seen)",
+                &self.retries,
+            ),
+        ];
+        for (name, help, f) in families {
+            registry.register(name, help, f.clone());
+        }
+        let gauges: [(&str, &str, &Family<PeerLabels, FloatGauge>); 5] = [
+            (
+                "peer_link_in_bytes_per_second",
+                "Bytes per second received from a peer, last minute",
+                &self.in_per_second,
+            ),
+            (
+                "peer_link_out_bytes_per_second",
+                "Bytes per second sent to a peer, last minute",
+                &self.out_per_second,
+            ),
+            (
+                "peer_link_round_trip_seconds",
+                "Smoothed round trip of a pull from a peer",
+                &self.round_trip_seconds,
+            ),
+            (
+                "peer_link_since_success_seconds",
+                "Seconds since a pull from a peer last succeeded",
+                &self.since_success_seconds,
+            ),
+            (
+                "peer_link_catch_up_seconds",
+                "Estimated seconds to catch up with a peer",
+                &self.catch_up_seconds,
+            ),
+        ];
+        for (name, help, f) in gauges {
+            registry.register(name, help, f.clone());
+        }
+    }
+
+    /// Sets the gauges of `peer` from its figures (an unknown figure leaves its gauge out).
+    pub fn observe(&self, peer: &str, f: &crate::replication::link_meter::LinkFigures) {
+        let l = PeerLabels {
+            peer: peer.to_string(),
+        };
+        self.in_per_second.get_or_create(&l).set(f.bytes_in_per_s);
+        self.out_per_second.get_or_create(&l).set(f.bytes_out_per_s);
+        if let Some(r) = f.rtt_ms {
+            self.round_trip_seconds
+                .get_or_create(&l)
+                .set(r as f64 / 1000.0);
+        }
+        if let Some(s) = f.since_success_s {
+            self.since_success_seconds.get_or_create(&l).set(s as f64);
+        }
+        if let Some(c) = f.catch_up_s {
+            self.catch_up_seconds.get_or_create(&l).set(c);
+        }
+    }
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -43,6 +151,8 @@ pub struct Metrics {
     pub replication_refused: Counter,
     /// Timetable handovers missed or failed.
     pub timetable_alerts: Counter,
+    /// Per-peer link figures.
+    pub links: LinkMetrics,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_refused: Gauge,
@@ -103,6 +213,8 @@ impl Metrics {
             "Timetable handovers missed or failed",
             timetable_alerts.clone(),
         );
+        let links = LinkMetrics::default();
+        links.register(&mut registry);
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -147,6 +259,7 @@ impl Metrics {
             replication_applied,
             replication_refused,
             timetable_alerts,
+            links,
         }
     }
 

@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster bench).
     #[arg(long = "node-setting")]
     pub node_settings: Vec<String>,
+    /// The link profile (`loopback`, `satellite`, `adsl` or `3g`; links bench). Every
+    /// profile when not given.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.

@@ -137,7 +137,43 @@ pub async fn status(target: Target) -> anyhow::Result<()> {
             srv["url"].as_str().unwrap_or("-")
         );
     }
+    print_links(&e);
     Ok(())
+}
+
+/// The peer links' figures of `innsync status` (issue 22): traffic over the last minute,
+/// round trip, retries, time since the last good pull, estimated catch-up.
+fn print_links(e: &serde_json::Value) {
+    let peers: Vec<_> = e["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["link"].is_object())
+        .collect();
+    if peers.is_empty() {
+        return;
+    }
+    println!(
+        "{:<4} {:>10} {:>10} {:>9} {:>7} {:>13} {:>10}",
+        "link", "in B/s", "out B/s", "rtt ms", "retries", "last good s", "catch-up s"
+    );
+    let or_dash = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_string(), |n| format!("{n:.0}"))
+    };
+    for srv in peers {
+        let l = &srv["link"];
+        println!(
+            "{:<4} {:>10} {:>10} {:>9} {:>7} {:>13} {:>10}",
+            srv["code"].as_str().unwrap_or("?"),
+            or_dash(&l["bytes_in_per_s"]),
+            or_dash(&l["bytes_out_per_s"]),
+            or_dash(&l["rtt_ms"]),
+            or_dash(&l["retries"]),
+            or_dash(&l["since_success_s"]),
+            or_dash(&l["catch_up_s"])
+        );
+    }
 }
 
 /// `innsync transfer --with XX`: pull everything from a peer now and say what moved.

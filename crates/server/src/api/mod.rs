@@ -237,6 +237,11 @@ fn peer_router(state: &AppState) -> Router<AppState> {
                 tower_http::compression::predicate::SizeAbove::new(COMPRESS_ABOVE_BYTES),
             ),
         )
+        // Outside the compression: each peer's traffic counted as sent (issue 22).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::replication::link_served::count_served,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::gate::peer_gate,

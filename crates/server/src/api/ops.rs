@@ -59,6 +59,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     reason = "the gauges appended to /metrics, one family after another"
 )]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    crate::replication::link_served::observe(&state);
     let mut body = state.metrics.render(state.writer.stats());
     // Queue and conflict gauges, read now (appended before the exposition's end marker).
     let today = (state.clock)().date_naive();

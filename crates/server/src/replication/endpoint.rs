@@ -42,6 +42,14 @@ pub struct PullAnswer {
     /// at; those left out were not for it, and it may move its cursor past them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scanned: BTreeMap<String, u64>,
+    /// How long the answering server held the pull before answering (long-poll), in ms: the
+    /// caller takes it from the pull's time to know the link's round trip.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Checks that the caller is a server of this environment with the same file.
@@ -105,7 +113,8 @@ pub async fn pull(
         )));
     }
     let wait = Duration::from_millis(req.wait_ms.min(MAX_PULL_WAIT_MS));
-    let deadline = tokio::time::Instant::now() + wait;
+    let received = tokio::time::Instant::now();
+    let deadline = received + wait;
     let mut changed = state.writer.changes();
     let serve = super::serving::Serving::for_peer(&state, &peer);
     loop {
@@ -138,6 +147,7 @@ pub async fn pull(
                 } else {
                     BTreeMap::new()
                 },
+                waited_ms: u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX),
             }));
         }
         // Wait for the next commit, or the end of the caller's wait.

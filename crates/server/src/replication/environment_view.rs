@@ -4,6 +4,7 @@
 //! alone: its own master, the only server listed. In an environment the servers come from the
 //! replication context. Pending operations and conflicts are zero until they exist.
 
+use super::link_meter::LinkFigures;
 use crate::problem::ApiResult;
 use crate::state::AppState;
 
@@ -26,6 +27,8 @@ pub struct ServerView {
     pub last_error: Option<String>,
     /// Whether this row is the server answering.
     pub this_server: bool,
+    /// What the link to it carries and how it behaves (peers only).
+    pub link: Option<LinkFigures>,
 }
 
 /// The environment as this server sees it.
@@ -89,8 +92,12 @@ impl EnvironmentView {
                     behind: 0,
                     last_error: None,
                     this_server: true,
+                    link: None,
                 }];
+                let now = std::time::Instant::now();
+                let batch = state.settings.pull_batch;
                 servers.extend(ctx.peer_statuses().into_iter().map(|p| ServerView {
+                    link: Some(p.link.figures(now, p.behind, batch)),
                     code: p.code,
                     role: p.role,
                     url: Some(p.url),
@@ -118,6 +125,7 @@ impl EnvironmentView {
                     behind: 0,
                     last_error: None,
                     this_server: true,
+                    link: None,
                 }],
             ),
         };
@@ -147,7 +155,7 @@ impl EnvironmentView {
             "servers": self.servers.iter().map(|s| serde_json::json!({
                 "code": s.code, "role": s.role, "url": s.url, "reachable": s.reachable,
                 "last_sync": s.last_sync, "behind": s.behind, "last_error": s.last_error,
-                "this": s.this_server,
+                "this": s.this_server, "link": s.link,
             })).collect::<Vec<_>>(),
             "pending": { "count": self.pending, "oldest_age_s": self.pending_oldest_age_s, "failed": self.failed },
             "conflicts": self.conflicts,

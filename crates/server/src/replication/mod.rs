@@ -9,6 +9,8 @@ pub mod conflicts;
 pub mod endpoint;
 pub mod environment_view;
 pub mod handover;
+pub mod link_meter;
+pub mod link_served;
 pub mod owner_relay;
 pub mod ownership;
 pub mod peer_client;
@@ -60,6 +62,9 @@ pub struct PeerStatus {
     /// When the peer last pulled from us.
     #[serde(skip)]
     pub last_pull: Option<std::time::Instant>,
+    /// What the link to the peer carries and how it behaves (issue 22).
+    #[serde(skip)]
+    pub link: link_meter::LinkMeter,
 }
 
 /// This server's place in its environment.

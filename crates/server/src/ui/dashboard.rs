@@ -172,7 +172,7 @@ fn render(
             h2 { "Servers" }
             div.scroll {
                 table.list data-testid="servers" {
-                    thead { tr { th { "Server" } th { "Role" } th { "Address" } th { "Reachable" } th { "Last sync" } th { "Changes behind" } th { "Master" } th {} } }
+                    thead { tr { th { "Server" } th { "Role" } th { "Address" } th { "Reachable" } th { "Last sync" } th { "Changes behind" } th { "Link" } th { "Master" } th {} } }
                     tbody {
                         @for s in &env.servers {
                             @let file_url = extra.file_urls.iter().find(|(c, _)| *c == s.code).map(|(_, u)| u.clone());
@@ -191,6 +191,7 @@ fn render(
                                 td { @if let Some(t) = &s.last_sync { (super::format::audit_time(t)) } @else { span.muted { "—" } } }
                                 td { (s.behind)
                                     @if let Some(e) = &s.last_error { br; span.muted title=(e) { "last error: " (e) } } }
+                                td data-testid="link" { @if let Some(l) = &s.link { (link_cell(l)) } @else { span.muted { "—" } } }
                                 td { @if s.code == env.master { span.badge.ok { "master" } } }
                                 td { @if !s.this_server { (super::operations::transfer_button(user, &s.code)) } }
                             }
@@ -251,6 +252,19 @@ fn handover_form(user: &UiUser, env: &EnvironmentView, extra: &Extra) -> Markup 
                 label { "Reason" input name="reason" maxlength="500" placeholder="e.g. shift change"; }
                 button.danger type="submit" data-action="handover" { "Hand over" }
             }
+        }
+    }
+}
+
+/// A peer link's figures in one cell: traffic, round trip, retries, catch-up.
+fn link_cell(l: &crate::replication::link_meter::LinkFigures) -> Markup {
+    html! {
+        span.mono { "in " (format!("{:.0}", l.bytes_in_per_s)) " B/s · out " (format!("{:.0}", l.bytes_out_per_s)) " B/s" }
+        br;
+        span.muted {
+            "round trip " @if let Some(r) = l.rtt_ms { (r) " ms" } @else { "—" }
+            " · retries " (l.retries)
+            @if let Some(c) = l.catch_up_s { @if c > 0.0 { " · catch-up ≈ " (format!("{c:.0}")) " s" } }
         }
     }
 }

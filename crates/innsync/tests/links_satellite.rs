@@ -1,0 +1,161 @@
+//! Two real servers over a geostationary satellite link, unscaled (700 ms round trip,
+//! 256 kbit/s each way, 3% of segments lost and retransmitted), modelled by the fault proxy
+//! (issue 22): bookings made on both sides converge, the operator sees the link's figures, and
+//! a link dropped in the middle of a pull's answer loses and duplicates nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "a test that cannot go on fails, loudly; a scenario reads top to bottom"
+)]
+
+mod common;
+mod links_common;
+
+use innsync_faultproxy::profile::SATELLITE;
+use links_common::*;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bookings_on_both_sides_converge_over_satellite_and_the_operator_sees_the_link() {
+    let p = pair(&[]).await;
+    p.shape(&SATELLITE, 1);
+    let (wb, rs) = (p.wb.api(), p.rs.api());
+    furnish(&wb, &rs, 5).await;
+    let mut refs = Vec::new();
+    for i in 0..5u64 {
+        for (api, arrival) in [(&wb, 1 + i), (&rs, 20 + i)] {
+            let b = api
+                .ok("/api/v1/bookings", tent(arrival, &format!("Guest {i}")))
+                .await;
+            refs.push(b["reference"].as_str().unwrap().to_string());
+        }
+    }
+    converged(&wb, &rs, Duration::from_secs(45)).await;
+    let (on_wb, on_rs) = (references(&wb).await, references(&rs).await);
+    assert_eq!(on_wb, on_rs);
+    for r in &refs {
+        assert!(on_rs.contains(r), "{r} missing");
+    }
+    assert_eq!(on_rs.len(), refs.len());
+    // Over the link: the relays carried it, with some segments lost.
+    let st = p.to_wb.stats();
+    assert!(st.bytes_down > 0 && st.bytes_up > 0, "{st:?}");
+    // The operator sees the link from either end: traffic, a round trip of at least the
+    // satellite (a pull's time less the peer's long-poll wait), retries.
+    // The smoothed round trip reaches the satellite's after a few pulls over it.
+    let l = within(
+        Duration::from_secs(30),
+        "RS to see the satellite's round trip",
+        || async {
+            let l = link_of(&rs, "WB").await;
+            (l["rtt_ms"].as_u64().unwrap_or(0) >= 600).then_some(l)
+        },
+    )
+    .await;
+    assert!(l["bytes_in"].as_u64().unwrap() > 1_000, "{l}");
+    assert!(l["bytes_out"].as_u64().unwrap() > 500, "{l}");
+    assert!(l["since_success_s"].as_u64().is_some(), "{l}");
+    assert_eq!(l["catch_up_s"].as_f64(), Some(0.0), "{l}");
+    let l = link_of(&wb, "RS").await;
+    assert!(l["bytes_out"].as_u64().unwrap() > 1_000, "{l}");
+    // `innsync status` shows the same figures.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_innsync"))
+        .args(["status", "--url", &p.rs.base, "--token", common::TOKEN])
+        .env("INNSYNC_CA", common::test_certs().join("ca.pem"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = text
+        .lines()
+        .skip_while(|l| !l.starts_with("link"))
+        .find(|l| l.starts_with("WB"))
+        .unwrap_or_else(|| panic!("no link row for WB:\n{text}"));
+    let rtt: u64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!(rtt >= 600, "{row}");
+    let m = metrics(&rs).await;
+    for family in [
+        "innsync_peer_link_bytes_in_total{peer=\"WB\"}",
+        "innsync_peer_link_bytes_out_total{peer=\"WB\"}",
+        "innsync_peer_link_round_trip_seconds{peer=\"WB\"}",
+        "innsync_peer_link_since_success_seconds{peer=\"WB\"}",
+        "innsync_peer_link_catch_up_seconds{peer=\"WB\"}",
+        "innsync_peer_link_in_bytes_per_second{peer=\"WB\"}",
+    ] {
+        assert!(m.contains(family), "{family} not in /metrics:\n{m}");
+    }
+    p.wb.check_invariants();
+    p.rs.check_invariants();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_link_dropped_mid_pull_loses_and_duplicates_nothing() {
+    let p = pair(&[]).await;
+    let (wb, rs) = (p.wb.api(), p.rs.api());
+    furnish(&wb, &rs, 10).await;
+    converged(&wb, &rs, Duration::from_secs(30)).await;
+    p.shape(&SATELLITE, 2);
+    // RS is cut off while WB takes 800 bookings (about 1,600 changes: two pulls' worth), on
+    // nights after RS's own allotment.
+    p.cut();
+    let acked = offline_bookings(&wb, 800).await;
+    // The link returns; once an answer is streaming down to RS (past the TLS handshake),
+    // it drops again, in the middle of the pull.
+    let before = p.to_wb.stats();
+    p.heal();
+    within(
+        Duration::from_secs(30),
+        "a pull's answer on the way to RS",
+        || async { (p.to_wb.stats().bytes_down >= before.bytes_down + 8_000).then_some(()) },
+    )
+    .await;
+    p.cut();
+    assert_ne!(
+        common::mesh::digest(&wb).await,
+        common::mesh::digest(&rs).await,
+        "the cut should land before RS has it all"
+    );
+    let severed = p.to_wb.stats().severed - before.severed;
+    assert!(severed >= 1, "no pull was under way when the link dropped");
+    p.heal();
+    converged(&wb, &rs, Duration::from_secs(50)).await;
+    let (on_wb, on_rs) = (references(&wb).await, references(&rs).await);
+    assert_eq!(on_wb, on_rs, "RS lost or invented a booking");
+    for r in &acked {
+        assert!(on_rs.contains(r), "{r} lost");
+    }
+    assert_eq!(on_rs.len(), acked.len(), "a booking duplicated");
+    p.rs.check_invariants();
+    // The operator of RS saw the failed pulls.
+    let l = link_of(&rs, "WB").await;
+    assert!(l["retries"].as_u64().unwrap() >= 1, "{l}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_catch_up_too_big_for_the_pull_timeout_shrinks_its_batch_and_finishes() {
+    // 2 s for a pull after a failure: a new TLS connection over the satellite takes about two
+    // round trips (1.4 s), so a 1,000-change answer (about 30 KB, 0.9 s at 256 kbit/s) can never
+    // arrive in time; only smaller batches can.
+    let p = pair(&["--setting", "peer_request_timeout=2s"]).await;
+    let (wb, rs) = (p.wb.api(), p.rs.api());
+    furnish(&wb, &rs, 10).await;
+    converged(&wb, &rs, Duration::from_secs(30)).await;
+    p.shape(&SATELLITE, 4);
+    p.cut();
+    let acked = offline_bookings(&wb, 800).await;
+    p.heal();
+    converged(&wb, &rs, Duration::from_secs(55)).await;
+    let on_rs = references(&rs).await;
+    assert_eq!(on_rs.len(), acked.len());
+    for r in &acked {
+        assert!(on_rs.contains(r), "{r} lost");
+    }
+    let l = link_of(&rs, "WB").await;
+    assert!(l["retries"].as_u64().unwrap() >= 1, "{l}");
+}
