@@ -43,6 +43,16 @@ pub struct Metrics {
     pub replication_refused: Counter,
     /// Timetable handovers missed or failed.
     pub timetable_alerts: Counter,
+    /// Off-site archive: age of the oldest change not yet in the bucket (issue 21).
+    pub archive_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Off-site archive: changes committed here and not yet in the bucket.
+    pub archive_changes_behind: Gauge,
+    /// Off-site archive: segments shipped by this process.
+    pub archive_segments_shipped: Gauge,
+    /// Off-site archive: backups shipped by this process.
+    pub archive_backups_shipped: Gauge,
+    /// Off-site archive: rounds that failed (retried).
+    pub archive_failures: Gauge,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_refused: Gauge,
@@ -108,7 +118,34 @@ impl Metrics {
             registry.register(name, help, g.clone());
             g
         };
+        let archive_lag_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "archive_lag_seconds",
+            "Age of the oldest change not yet in the off-site archive",
+            archive_lag_seconds.clone(),
+        );
         Self {
+            archive_lag_seconds,
+            archive_changes_behind: gauge(
+                &mut registry,
+                "archive_changes_behind",
+                "Changes not yet in the off-site archive",
+            ),
+            archive_segments_shipped: gauge(
+                &mut registry,
+                "archive_segments_shipped",
+                "Change-log segments shipped to the off-site archive",
+            ),
+            archive_backups_shipped: gauge(
+                &mut registry,
+                "archive_backups_shipped",
+                "Backups shipped to the off-site archive",
+            ),
+            archive_failures: gauge(
+                &mut registry,
+                "archive_failures",
+                "Off-site archive rounds that failed (retried)",
+            ),
             writer_batches: gauge(
                 &mut registry,
                 "writer_batches",
@@ -148,6 +185,16 @@ impl Metrics {
             replication_refused,
             timetable_alerts,
         }
+    }
+
+    /// Copies the off-site shipper's lag into the exported gauges.
+    pub fn set_archive(&self, lag: &innsync_offsite::ArchiveLag) {
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.archive_lag_seconds.set(lag.seconds_behind());
+        self.archive_changes_behind.set(lag.changes_behind());
+        self.archive_segments_shipped.set(int(lag.segments_shipped()));
+        self.archive_backups_shipped.set(int(lag.backups_shipped()));
+        self.archive_failures.set(int(lag.failures()));
     }
 
     /// The text exposition, with the writer's counters read now.
