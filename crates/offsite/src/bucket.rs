@@ -96,6 +96,15 @@ impl Bucket {
     /// Connects (lazily: nothing is sent until the first call) to the archive at `remote`.
     pub fn connect(remote: &Remote, key: SealKey) -> Result<Self, OffsiteError> {
         let (bucket, prefix) = split_url(&remote.url).map_err(OffsiteError::Config)?;
+        // Credentials are given, never looked up from an instance metadata service: a server
+        // must not reach out to addresses nobody configured.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+            || std::env::var_os("AWS_SECRET_ACCESS_KEY").is_none()
+        {
+            return Err(OffsiteError::Config(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the archive's bucket".into(),
+            ));
+        }
         let endpoint = remote.endpoint.clone().or_else(|| {
             std::env::var("AWS_ENDPOINT_URL")
                 .or_else(|_| std::env::var("AWS_ENDPOINT"))
@@ -107,7 +116,11 @@ impl Bucket {
                 ClientOptions::new()
                     .with_timeout(remote.request_timeout)
                     .with_connect_timeout(remote.connect_timeout)
-                    .with_allow_http(endpoint.as_deref().is_some_and(|e| e.starts_with("http://"))),
+                    .with_allow_http(
+                        endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    ),
             )
             .with_retry(RetryConfig {
                 max_retries: 3,
@@ -178,9 +191,7 @@ impl Bucket {
         let path = self.path(&format!("{name}{SEALED}"));
         let what = format!("reading {name}");
         let bytes = self
-            .bounded(what, async {
-                self.store.get(&path).await?.bytes().await
-            })
+            .bounded(what, async { self.store.get(&path).await?.bytes().await })
             .await?;
         self.key.open(name, &bytes)
     }

@@ -71,9 +71,7 @@ fn runs(segments: &[(i64, i64, String)], limit: usize) -> Vec<Vec<(i64, i64, Str
     for seg in &segments[..older] {
         let (first, last, _) = seg;
         match span {
-            Some((a, b))
-                if *first <= b + 1 && (last.max(&b) - a + 1) as usize <= limit =>
-            {
+            Some((a, b)) if *first <= b + 1 && (last.max(&b) - a + 1) as usize <= limit => {
                 span = Some((a, *last.max(&b)));
                 if let Some(run) = out.last_mut() {
                     run.push(seg.clone());
@@ -132,7 +130,14 @@ mod tests {
 
     #[test]
     fn runs_are_consecutive_bounded_and_spare_the_newest() {
-        let s = vec![seg(1, 3), seg(4, 6), seg(7, 9), seg(10, 12), seg(20, 21), seg(22, 23)];
+        let s = vec![
+            seg(1, 3),
+            seg(4, 6),
+            seg(7, 9),
+            seg(10, 12),
+            seg(20, 21),
+            seg(22, 23),
+        ];
         let r = runs(&s, 6);
         let spans: Vec<Vec<i64>> = r.iter().map(|r| r.iter().map(|s| s.0).collect()).collect();
         // 1-6 (6 changes), 7-12, then a gap before 20; 22-23 is the newest and left alone.

@@ -89,6 +89,9 @@ pub struct Shipper {
     last_backup: Option<DateTime<Utc>>,
     last_retention: Option<DateTime<Utc>>,
     lag: Arc<ArchiveLag>,
+    /// Backups and retention run beside the rounds (a backup of a large store takes seconds;
+    /// segments must keep going meanwhile): at most one such task at a time.
+    housekeeping: Option<tokio::task::JoinHandle<Result<ShipReport, OffsiteError>>>,
 }
 
 impl Shipper {
@@ -110,6 +113,7 @@ impl Shipper {
             last_backup: None,
             last_retention: None,
             lag: Arc::new(ArchiveLag::default()),
+            housekeeping: None,
         }
     }
 
@@ -148,31 +152,61 @@ impl Shipper {
             self.shipped = Some(shipped);
             self.lag.shipped_upto.store(shipped, Ordering::Relaxed);
             self.lag.segments_shipped.fetch_add(1, Ordering::Relaxed);
-            self.lag.bytes_shipped.fetch_add(n as u64, Ordering::Relaxed);
+            self.lag
+                .bytes_shipped
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
         if report.segments == 0 {
             self.measure(shipped, now).await?;
         }
-        let due = |last: Option<DateTime<Utc>>, every: std::time::Duration| {
-            last.is_none_or(|t| {
-                (now - t).to_std().unwrap_or_default() >= every
-            })
-        };
-        if due(self.last_backup, self.settings.backup_interval) {
-            report.backup = Some(self.ship_backup(now).await?.0);
+        if self.housekeeping.as_ref().is_some_and(|t| t.is_finished()) {
+            if let Some(task) = self.housekeeping.take() {
+                let done = task
+                    .await
+                    .map_err(|e| OffsiteError::Task(e.to_string()))??;
+                report.backup = done.backup;
+                report.retention = done.retention;
+            }
         }
-        if due(self.last_retention, self.settings.compact_interval) {
-            self.last_retention = Some(now);
-            report.retention = Some(
-                retention::apply(
-                    &self.bucket,
-                    self.settings.keep_backups,
-                    self.settings.segment_changes,
-                )
-                .await?,
-            );
+        if self.housekeeping.is_none() {
+            self.start_housekeeping(now);
         }
         Ok(report)
+    }
+
+    /// Starts, beside the rounds, a backup and retention when they are due.
+    fn start_housekeeping(&mut self, now: DateTime<Utc>) {
+        let due = |last: Option<DateTime<Utc>>, every: std::time::Duration| {
+            last.is_none_or(|t| (now - t).to_std().unwrap_or_default() >= every)
+        };
+        let backup = due(self.last_backup, self.settings.backup_interval);
+        let retain = due(self.last_retention, self.settings.compact_interval);
+        if !backup && !retain {
+            return;
+        }
+        if backup {
+            self.last_backup = Some(now);
+        }
+        if retain {
+            self.last_retention = Some(now);
+        }
+        let (bucket, db, scratch, lag) = (
+            self.bucket.clone(),
+            self.db.clone(),
+            self.scratch.clone(),
+            self.lag.clone(),
+        );
+        let (keep, limit) = (self.settings.keep_backups, self.settings.segment_changes);
+        self.housekeeping = Some(tokio::spawn(async move {
+            let mut report = ShipReport::default();
+            if backup {
+                report.backup = Some(ship_backup(&bucket, &db, &scratch, &lag, now).await?.0);
+            }
+            if retain {
+                report.retention = Some(retention::apply(&bucket, keep, limit).await?);
+            }
+            Ok(report)
+        }));
     }
 
     /// Where the bucket is: after its last segment or its newest backup; ships a base backup
@@ -183,7 +217,10 @@ impl Shipper {
         report: &mut ShipReport,
     ) -> Result<i64, OffsiteError> {
         let pool = self.pool.clone();
-        if !blocking(move || commit_order_head(&pool, 0)).await??.tracking {
+        if !blocking(move || commit_order_head(&pool, 0))
+            .await??
+            .tracking
+        {
             return Err(OffsiteError::Task(
                 "changes are not numbered in commit order yet (waiting for the writer)".into(),
             ));
@@ -193,7 +230,8 @@ impl Shipper {
         let newest = match backups.last() {
             Some(name) => self.bucket.manifest(name).await?,
             None => {
-                let (name, m) = self.ship_backup(now).await?;
+                let (name, m) =
+                    ship_backup(&self.bucket, &self.db, &self.scratch, &self.lag, now).await?;
                 report.backup = Some(name);
                 m
             }
@@ -205,34 +243,6 @@ impl Shipper {
         self.shipped = Some(at);
         self.lag.shipped_upto.store(at, Ordering::Relaxed);
         Ok(at)
-    }
-
-    /// Takes a backup into scratch space and writes it to the bucket, the manifest last.
-    async fn ship_backup(&mut self, now: DateTime<Utc>) -> Result<(String, Manifest), OffsiteError> {
-        let name = format!("backup-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
-        let dir = self.scratch.join(&name);
-        let (db, d) = (self.db.clone(), dir.clone());
-        let manifest = blocking(move || {
-            let _ = std::fs::remove_dir_all(&d);
-            create(&db, &d, now)
-        })
-        .await??;
-        let file = tokio::fs::read(dir.join(innsync_store::DB_FILE)).await?;
-        let manifest_bytes = tokio::fs::read(dir.join(MANIFEST_FILE)).await?;
-        let mut n = self
-            .bucket
-            .put_sealed(&backup_object(&name, innsync_store::DB_FILE), &file)
-            .await?;
-        n += self
-            .bucket
-            .put_sealed(&backup_object(&name, MANIFEST_FILE), &manifest_bytes)
-            .await?;
-        let _ = tokio::fs::remove_dir_all(&dir).await;
-        self.last_backup = Some(now);
-        self.lag.backups_shipped.fetch_add(1, Ordering::Relaxed);
-        self.lag.bytes_shipped.fetch_add(n as u64, Ordering::Relaxed);
-        tracing::info!(backup = %name, bytes = n, "backup shipped to the off-site archive");
-        Ok((name, manifest))
     }
 
     async fn measure(&self, shipped: i64, now: DateTime<Utc>) -> Result<(), OffsiteError> {
@@ -248,6 +258,37 @@ impl Shipper {
         self.lag.millis_behind.store(millis, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Takes a backup of `db` into scratch space and writes it to the bucket, the manifest last.
+async fn ship_backup(
+    bucket: &Bucket,
+    db: &Path,
+    scratch: &Path,
+    lag: &ArchiveLag,
+    now: DateTime<Utc>,
+) -> Result<(String, Manifest), OffsiteError> {
+    let name = format!("backup-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+    let dir = scratch.join(&name);
+    let (db, d) = (db.to_path_buf(), dir.clone());
+    let manifest = blocking(move || {
+        let _ = std::fs::remove_dir_all(&d);
+        create(&db, &d, now)
+    })
+    .await??;
+    let file = tokio::fs::read(dir.join(innsync_store::DB_FILE)).await?;
+    let manifest_bytes = tokio::fs::read(dir.join(MANIFEST_FILE)).await?;
+    let mut n = bucket
+        .put_sealed(&backup_object(&name, innsync_store::DB_FILE), &file)
+        .await?;
+    n += bucket
+        .put_sealed(&backup_object(&name, MANIFEST_FILE), &manifest_bytes)
+        .await?;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    lag.backups_shipped.fetch_add(1, Ordering::Relaxed);
+    lag.bytes_shipped.fetch_add(n as u64, Ordering::Relaxed);
+    tracing::info!(backup = %name, bytes = n, "backup shipped to the off-site archive");
+    Ok((name, manifest))
 }
 
 /// Runs blocking store work (SQLite, files) off the async threads.

@@ -192,7 +192,8 @@ impl Metrics {
         let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.archive_lag_seconds.set(lag.seconds_behind());
         self.archive_changes_behind.set(lag.changes_behind());
-        self.archive_segments_shipped.set(int(lag.segments_shipped()));
+        self.archive_segments_shipped
+            .set(int(lag.segments_shipped()));
         self.archive_backups_shipped.set(int(lag.backups_shipped()));
         self.archive_failures.set(int(lag.failures()));
     }

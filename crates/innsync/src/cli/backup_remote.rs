@@ -13,9 +13,8 @@ pub fn is_remote(p: &Path) -> bool {
 }
 
 fn bucket(url: &Path, key_file: Option<&Path>) -> anyhow::Result<Bucket> {
-    let key_file = key_file.context(
-        "the off-site archive is sealed: give --key-file (or INNSYNC_ARCHIVE_KEY_FILE)",
-    )?;
+    let key_file = key_file
+        .context("the off-site archive is sealed: give --key-file (or INNSYNC_ARCHIVE_KEY_FILE)")?;
     let key = SealKey::from_file(key_file)?;
     let url = url.to_str().context("the archive URL is not text")?;
     Ok(Bucket::connect(&Remote::at(url, None), key)?)

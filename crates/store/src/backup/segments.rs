@@ -157,8 +157,9 @@ pub struct OrderHead {
 /// The commit order's [`OrderHead`], with the commit time of position `n`.
 pub fn commit_order_head(pool: &ReadPool, n: i64) -> Result<OrderHead, BackupError> {
     Ok(pool.with(|c| {
-        let head: i64 =
-            c.query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| r.get(0))?;
+        let head: i64 = c.query_row("SELECT COALESCE(MAX(n), 0) FROM change_order", [], |r| {
+            r.get(0)
+        })?;
         let at = c
             .query_row(
                 "SELECT committed_at FROM change_order WHERE n = ?1",
@@ -167,7 +168,9 @@ pub fn commit_order_head(pool: &ReadPool, n: i64) -> Result<OrderHead, BackupErr
             )
             .optional()?;
         let tracking = c
-            .query_row("SELECT 1 FROM meta WHERE key = 'commit_order'", [], |_| Ok(()))
+            .query_row("SELECT 1 FROM meta WHERE key = 'commit_order'", [], |_| {
+                Ok(())
+            })
             .optional()?
             .is_some();
         Ok(OrderHead { head, at, tracking })
