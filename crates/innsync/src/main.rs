@@ -85,8 +85,8 @@ fn main() -> std::process::ExitCode {
             Cmd::Allotment(c) => cli::allotment::run(c).await,
             Cmd::Pending(c) => cli::pending::run(c).await,
             Cmd::Cluster(c) => cli::cluster::run(c).await,
-            Cmd::Backup(c) => cli::backup::run(c),
-            Cmd::Restore(a) => cli::backup::restore(a),
+            Cmd::Backup(c) => cli::backup::run(c).await,
+            Cmd::Restore(a) => cli::backup::restore(a).await,
             Cmd::Cert(a) => cli::cert::run(a),
             Cmd::Transfer { with, target } => cli::master::transfer(with, target).await,
         }

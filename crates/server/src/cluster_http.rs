@@ -461,7 +461,7 @@ pub async fn lead(
         if let Err(e) = crate::write::freeze(&state, false).await {
             tracing::warn!(error = %e, "could not thaw env writes on becoming leader");
         }
-        if state.settings.archive_dir.is_some() {
+        if state.settings.archive_dir.is_some() || state.settings.offsite.url.is_some() {
             if let Err(e) = crate::write::track_commit_order(&state).await {
                 tracing::warn!(error = %e, "could not turn on the commit order for the archive");
             }

@@ -19,6 +19,7 @@ pub mod json_views;
 pub mod listener;
 pub mod metrics;
 pub mod night_audit;
+pub mod offsite;
 pub mod pms;
 pub mod problem;
 pub mod replication;
@@ -61,6 +62,9 @@ pub enum ServeError {
     /// The TLS certificates could not be used, or the configuration asks for TLS without them.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The off-site archive's settings are wrong (URL, key file).
+    #[error("the off-site archive: {0}")]
+    Offsite(String),
 }
 
 /// What a server needs to start.
@@ -138,7 +142,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
     // The jobs that write run where writes are taken: here, or on the cluster's leader only.
     let jobs = match &cluster {
         None => {
-            if state.settings.archive_dir.is_some() {
+            if state.settings.archive_dir.is_some() || state.settings.offsite.url.is_some() {
                 // Changes are numbered in commit order before the first write is taken.
                 crate::write::track_commit_order(&state).await?;
             }
@@ -154,6 +158,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         ))],
     };
     let housekeeping = backups::spawn(&state, &config.data_dir, stop.clone());
+    let offsite_job = offsite::spawn(&state, &config.data_dir, stop.clone())?;
     let app = api::router(state.clone());
     let app = match &cluster {
         None => app,
@@ -192,7 +197,12 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
         if let Some(p) = plain {
             let _ = p.await;
         }
-        for j in jobs.into_iter().chain(housekeeping).chain(reload) {
+        for j in jobs
+            .into_iter()
+            .chain(housekeeping)
+            .chain(reload)
+            .chain(offsite_job)
+        {
             j.abort();
         }
         pms.stop_all();

@@ -153,6 +153,8 @@ pub struct Metrics {
     pub timetable_alerts: Counter,
     /// Per-peer link figures.
     pub links: LinkMetrics,
+    /// The off-site archive's lag and counts (issue 21).
+    pub archive: ArchiveGauges,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_refused: Gauge,
@@ -221,6 +223,7 @@ impl Metrics {
             g
         };
         Self {
+            archive: ArchiveGauges::register(&mut registry),
             writer_batches: gauge(
                 &mut registry,
                 "writer_batches",
@@ -263,6 +266,17 @@ impl Metrics {
         }
     }
 
+    /// Copies the off-site shipper's lag into the exported gauges.
+    pub fn set_archive(&self, lag: &innsync_offsite::ArchiveLag) {
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let a = &self.archive;
+        a.lag_seconds.set(lag.seconds_behind());
+        a.changes_behind.set(lag.changes_behind());
+        a.segments_shipped.set(int(lag.segments_shipped()));
+        a.backups_shipped.set(int(lag.backups_shipped()));
+        a.failures.set(int(lag.failures()));
+    }
+
     /// The text exposition, with the writer's counters read now.
     pub fn render(&self, w: &WriterStats) -> String {
         let get = |a: &std::sync::atomic::AtomicU64| {
@@ -279,6 +293,56 @@ impl Metrics {
             out.push_str("# metrics could not be encoded\n");
         }
         out
+    }
+}
+
+/// The off-site archive's gauges: how far the bucket is behind (the data at risk) and what was
+/// shipped, so an operator sees a stalled archive before a disaster does.
+pub struct ArchiveGauges {
+    /// Age of the oldest change not yet in the bucket, in seconds.
+    pub lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Changes committed here and not yet in the bucket.
+    pub changes_behind: Gauge,
+    /// Segments shipped by this process.
+    pub segments_shipped: Gauge,
+    /// Backups shipped by this process.
+    pub backups_shipped: Gauge,
+    /// Rounds that failed (retried).
+    pub failures: Gauge,
+}
+
+impl ArchiveGauges {
+    fn register(registry: &mut Registry) -> Self {
+        let lag_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "archive_lag_seconds",
+            "Age of the oldest change not yet in the off-site archive",
+            lag_seconds.clone(),
+        );
+        let mut gauge = |name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        Self {
+            lag_seconds,
+            changes_behind: gauge(
+                "archive_changes_behind",
+                "Changes not yet in the off-site archive",
+            ),
+            segments_shipped: gauge(
+                "archive_segments_shipped",
+                "Change-log segments shipped to the off-site archive",
+            ),
+            backups_shipped: gauge(
+                "archive_backups_shipped",
+                "Backups shipped to the off-site archive",
+            ),
+            failures: gauge(
+                "archive_failures",
+                "Off-site archive rounds that failed (retried)",
+            ),
+        }
     }
 }
 

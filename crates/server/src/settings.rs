@@ -105,6 +105,8 @@ pub struct Settings {
     pub archive_dir: Option<std::path::PathBuf>,
     /// How often new changes are archived.
     pub archive_interval: Duration,
+    /// The off-site archive in object storage (`archive_url`, `archive_key_file`, …; issue 21).
+    pub offsite: innsync_offsite::OffsiteSettings,
     /// Where scheduled backups go (none: off).
     pub backup_dir: Option<std::path::PathBuf>,
     /// Time between two scheduled backups.
@@ -182,6 +184,7 @@ impl Default for Settings {
             cluster: innsync_cluster::ClusterSettings::default(),
             archive_dir: None,
             archive_interval: Duration::from_secs(1),
+            offsite: innsync_offsite::OffsiteSettings::default(),
             backup_dir: None,
             backup_interval: Duration::from_secs(6 * 3600),
             backup_keep: 7,
@@ -353,6 +356,9 @@ impl Settings {
                 self.ui_tls = value
                     .parse()
                     .map_err(|_| format!("{value:?} is not true or false"))?
+            }
+            other if innsync_offsite::OffsiteSettings::NAMES.contains(&other) => {
+                self.offsite.set(other, value, duration)?
             }
             other => return Err(format!("no setting named {other:?}")),
         }

@@ -19,17 +19,24 @@ pub enum BackupCmd {
     },
     /// Check a backup: checksum, SQLite integrity, every invariant.
     Verify {
-        /// The backup directory.
+        /// The backup directory, or the off-site archive `s3://bucket/prefix`.
         dir: PathBuf,
+        /// The off-site archive's key file (64 hex digits), for `s3://`.
+        #[arg(long, env = "INNSYNC_ARCHIVE_KEY_FILE")]
+        key_file: Option<PathBuf>,
     },
 }
 
 /// Options of `innsync restore`.
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The backup directory.
+    /// The backup directory, or the off-site archive `s3://bucket/prefix` (its newest backup
+    /// not after `--until`, and the change log after it).
     #[arg(long)]
     pub from: PathBuf,
+    /// The off-site archive's key file (64 hex digits), for `--from s3://…`.
+    #[arg(long, env = "INNSYNC_ARCHIVE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// The data directory to restore into (must hold no database; the server stopped).
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -41,7 +48,7 @@ pub struct RestoreArgs {
     pub archive: Option<PathBuf>,
 }
 
-pub fn run(cmd: BackupCmd) -> anyhow::Result<()> {
+pub async fn run(cmd: BackupCmd) -> anyhow::Result<()> {
     match cmd {
         BackupCmd::Create { data_dir, to } => {
             let started = std::time::Instant::now();
@@ -62,7 +69,10 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        BackupCmd::Verify { dir } => {
+        BackupCmd::Verify { dir, key_file } if super::backup_remote::is_remote(&dir) => {
+            super::backup_remote::verify(&dir, key_file.as_deref()).await
+        }
+        BackupCmd::Verify { dir, .. } => {
             let m = innsync_store::backup::verify(&dir)?;
             println!(
                 "ok: backup of {} taken {}, {} bytes, checksum, integrity and invariants verified",
@@ -73,7 +83,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<()> {
     }
 }
 
-pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
+pub async fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     let until = a
         .until
         .as_deref()
@@ -85,6 +95,10 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
                 })
         })
         .transpose()?;
+    if super::backup_remote::is_remote(&a.from) {
+        return super::backup_remote::restore(&a.from, &a.data_dir, until, a.key_file.as_deref())
+            .await;
+    }
     let r = innsync_store::backup::restore(&a.from, &a.data_dir, until, a.archive.as_deref())?;
     println!(
         "restored {} into {}: {} archived changes replayed; lands at {}",

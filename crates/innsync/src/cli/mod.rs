@@ -2,6 +2,7 @@
 
 pub mod allotment;
 pub mod backup;
+pub mod backup_remote;
 pub mod bench;
 pub mod bench_all;
 pub mod bench_cluster;

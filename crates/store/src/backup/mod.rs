@@ -27,7 +27,10 @@ mod segments;
 pub use copy::{applied_mark, copy_consistent, create, scheduled, verify, Manifest};
 pub(crate) use restore::replay_own;
 pub use restore::{restore, RestoreReport};
-pub use segments::{archive, ArchivedChange};
+pub use segments::{
+    archive, commit_order_head, decode_segment, encode_segment, next_segment, segment_name,
+    segment_range, ArchivedChange, OrderHead, SegmentBytes,
+};
 
 use crate::error::StoreError;
 use rusqlite::{Connection, OptionalExtension};

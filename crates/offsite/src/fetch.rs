@@ -1,0 +1,168 @@
+//! What a restore from the bucket downloads, and `backup verify` of the remote copy.
+//!
+//! A restore picks the newest backup that is not after the time asked for, downloads it and
+//! every segment after it, opening each with the key (integrity of every byte) and checking each
+//! segment's own SHA-256 and count; the store's restore then checks the backup's checksum,
+//! integrity and invariants and that no position of the commit order is missing.
+
+use crate::bucket::{backup_object, BACKUPS};
+use crate::{Bucket, OffsiteError};
+use chrono::{DateTime, Utc};
+use innsync_store::backup::{decode_segment, segment_name, verify, Manifest, MANIFEST_FILE};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// An RFC 3339 time, as the store writes them.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What was downloaded for a restore.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The backup, as a local backup directory.
+    pub backup_dir: PathBuf,
+    /// The segments after it, as a local archive directory.
+    pub archive_dir: PathBuf,
+    /// The backup's name in the bucket.
+    pub backup: String,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Sealed bytes downloaded.
+    pub bytes: u64,
+    /// Segments downloaded.
+    pub segments: usize,
+}
+
+/// Downloads into `into` (created, emptied) the newest backup not after `until` and every
+/// segment after it.
+pub async fn fetch(
+    bucket: &Bucket,
+    until: Option<DateTime<Utc>>,
+    into: &Path,
+) -> Result<Fetched, OffsiteError> {
+    let backups = bucket.backups().await?;
+    if backups.is_empty() {
+        return Err(OffsiteError::Damaged(format!(
+            "{} holds no backup to restore from",
+            bucket.url()
+        )));
+    }
+    let mut chosen = None;
+    for name in backups.iter().rev() {
+        let m = bucket.manifest(name).await?;
+        let fits = match (until, m.last_batch_at.as_deref().and_then(parse_time)) {
+            (Some(t), Some(at)) => at <= t,
+            _ => true,
+        };
+        if fits {
+            chosen = Some((name.clone(), m));
+            break;
+        }
+    }
+    let Some((backup, manifest)) = chosen else {
+        return Err(OffsiteError::Damaged(format!(
+            "every backup in {} is after the time asked for (retention removed older ones)",
+            bucket.url()
+        )));
+    };
+    let _ = tokio::fs::remove_dir_all(into).await;
+    let backup_dir = into.join("backup");
+    let archive_dir = into.join("archive");
+    tokio::fs::create_dir_all(&backup_dir).await?;
+    tokio::fs::create_dir_all(&archive_dir).await?;
+    let mut bytes = 0u64;
+    for file in [innsync_store::DB_FILE, MANIFEST_FILE] {
+        let plain = bucket.get_opened(&backup_object(&backup, file)).await?;
+        bytes += plain.len() as u64;
+        tokio::fs::write(backup_dir.join(file), plain).await?;
+    }
+    let mut segments = 0;
+    for (first, last, name) in bucket.segments().await? {
+        if last <= manifest.order_upto {
+            continue;
+        }
+        let plain = bucket.get_opened(&name).await?;
+        decode_segment(&plain, &name)?;
+        bytes += plain.len() as u64;
+        tokio::fs::write(archive_dir.join(segment_name(first, last)), plain).await?;
+        segments += 1;
+    }
+    Ok(Fetched {
+        backup_dir,
+        archive_dir,
+        backup,
+        manifest,
+        bytes,
+        segments,
+    })
+}
+
+/// What `backup verify` found in the bucket.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemoteReport {
+    /// Every backup, verified (checksum, integrity, invariants), oldest first.
+    pub backups: Vec<(String, Manifest)>,
+    /// Segments opened and checked.
+    pub segments: usize,
+    /// The positions of the commit order they cover without a gap, from the oldest backup.
+    pub covers: (i64, i64),
+}
+
+/// Downloads and checks everything in the bucket: every backup as `backup verify` checks a
+/// local one, every segment's seal and checksum, and that the segments leave no gap after the
+/// oldest backup. Uses `scratch` (removed after) for the backups.
+pub async fn verify_remote(bucket: &Bucket, scratch: &Path) -> Result<RemoteReport, OffsiteError> {
+    let names = bucket.backups().await?;
+    if names.is_empty() {
+        return Err(OffsiteError::Damaged(format!(
+            "{} holds no backup",
+            bucket.url()
+        )));
+    }
+    let mut backups = Vec::new();
+    for name in &names {
+        let dir = scratch.join(BACKUPS).join(name);
+        tokio::fs::create_dir_all(&dir).await?;
+        for file in [innsync_store::DB_FILE, MANIFEST_FILE] {
+            let plain = bucket.get_opened(&backup_object(name, file)).await?;
+            tokio::fs::write(dir.join(file), plain).await?;
+        }
+        let d = dir.clone();
+        let m = tokio::task::spawn_blocking(move || verify(&d))
+            .await
+            .map_err(|e| OffsiteError::Task(e.to_string()))??;
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        backups.push((name.clone(), m));
+    }
+    let start = backups.first().map_or(0, |b| b.1.order_upto);
+    let mut upto = start;
+    let mut segments = 0;
+    for (first, last, name) in bucket.segments().await? {
+        let plain = bucket.get_opened(&name).await?;
+        let changes = decode_segment(&plain, &name)?;
+        if changes.first().map(|c| c.n) != Some(first) || changes.last().map(|c| c.n) != Some(last)
+        {
+            return Err(OffsiteError::Damaged(format!(
+                "{name} does not hold the changes its name says"
+            )));
+        }
+        if last > upto && first > upto + 1 {
+            return Err(OffsiteError::Damaged(format!(
+                "changes {}..{} of the commit order are missing before {name}",
+                upto + 1,
+                first - 1
+            )));
+        }
+        upto = upto.max(last);
+        segments += 1;
+    }
+    let _ = tokio::fs::remove_dir_all(scratch).await;
+    Ok(RemoteReport {
+        backups,
+        segments,
+        covers: (start + 1, upto),
+    })
+}
