@@ -389,4 +389,39 @@ mod tests {
         assert_eq!(st.last_log_id.map(|l| l.index), Some(2));
         assert!(s.try_get_log_entries(..).await.unwrap().is_empty());
     }
+
+    #[tokio::test]
+    async fn reads_join_the_file_and_the_recent_entries_and_follow_truncation_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = LogStore::open(&dir.path().join("raft.db")).unwrap();
+        // 1..=3 only in the file (as after a restart), 4..=6 appended since (memory and file).
+        let c = s.clone();
+        c.blocking(|c| {
+            for e in (1..=6).map(|i| entry(1, i)) {
+                c.execute(
+                    "INSERT INTO log (idx, body) VALUES (?1, ?2)",
+                    params![e.log_id.index as i64, serde_json::to_string(&e).unwrap()],
+                )
+                .map_err(write_err)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        s.recent()
+            .unwrap()
+            .append(&[entry(1, 4), entry(1, 5), entry(1, 6)]);
+        let idx = |v: Vec<Entry>| v.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        assert_eq!(
+            idx(s.try_get_log_entries(2..=5).await.unwrap()),
+            [2, 3, 4, 5]
+        );
+        assert_eq!(idx(s.try_get_log_entries(5..).await.unwrap()), [5, 6]);
+        assert_eq!(idx(s.try_get_log_entries(..3).await.unwrap()), [1, 2]);
+        assert!(s.try_get_log_entries(7..).await.unwrap().is_empty());
+        s.truncate(entry(1, 6).log_id).await.unwrap();
+        assert_eq!(idx(s.try_get_log_entries(3..).await.unwrap()), [3, 4, 5]);
+        s.purge(entry(1, 4).log_id).await.unwrap();
+        assert_eq!(idx(s.try_get_log_entries(..).await.unwrap()), [5]);
+    }
 }
