@@ -210,7 +210,7 @@ async fn entries_applied_together_give_the_store_they_give_one_by_one() {
         matches!(again[0][0], Err(StoreError::Unavailable(_))),
         "{again:?}"
     );
-    assert!(matches!(again[1][0], Ok(_)), "{again:?}");
+    assert!(again[1][0].is_ok(), "{again:?}");
     a.apply(travelled(&next[1]), mark(5)).await.unwrap();
     assert_eq!(ra.digest().unwrap(), rb.digest().unwrap());
 }
