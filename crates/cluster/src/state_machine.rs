@@ -119,6 +119,52 @@ fn copy_db(db: &Path, to: &Path) -> Result<AppliedMark, String> {
     }
 }
 
+/// Most jobs applied in one call to the store (one transaction when nothing stops it).
+const GROUP_JOBS: usize = 4_096;
+/// Most entries applied in one call to the store.
+const GROUP_ENTRIES: usize = 256;
+
+/// Committed entries applied together: their batches with marks, and whose answers wait here.
+#[derive(Default)]
+struct Group {
+    entries: Vec<(Batch, String)>,
+    ids: Vec<(LogId, Option<u64>)>,
+    jobs: usize,
+}
+
+impl StateMachine {
+    /// Applies a group of committed entries in as few transactions as the store allows, and
+    /// hands this process's proposals their answers.
+    async fn apply_group(&mut self, group: Group) -> Result<Vec<Receipt>, StorageError> {
+        let Some(last) = group.ids.last().map(|i| i.0) else {
+            return Ok(Vec::new());
+        };
+        // An Err here may not happen on the other nodes (I/O, a full disk): stop this node
+        // rather than let its store diverge; it resumes from the mark after a restart.
+        let answers = self
+            .replica
+            .apply_entries(group.entries)
+            .await
+            .map_err(|e| {
+                tracing::error!(%last, error = %e, "applying committed entries failed; stopping");
+                fail::apply(last, format!("applying entries up to {last}: {e}"))
+            })?;
+        if answers.len() != group.ids.len() {
+            return Err(fail::apply(
+                last,
+                "the store answered for fewer entries than it was given",
+            ));
+        }
+        let n = answers.len();
+        for ((_, mine), answers) in group.ids.into_iter().zip(answers) {
+            if let Some(id) = mine {
+                self.waiters.complete(id, answers);
+            }
+        }
+        Ok(std::iter::repeat_with(|| Receipt).take(n).collect())
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let tmp = self
@@ -172,6 +218,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: Send,
     {
         let mut out = Vec::new();
+        let mut group = Group::default();
         for e in entries {
             let log_id = e.log_id;
             let fail = |why: String| fail::apply(log_id, why);
@@ -199,17 +246,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 membership: self.membership.clone(),
             })
             .map_err(|e| fail(e.to_string()))?;
-            // An Err here may not happen on the other nodes (I/O, a full disk): stop this node
-            // rather than let its store diverge; it resumes from the mark after a restart.
-            let answers = self.replica.apply(batch, mark).await.map_err(|e| {
-                tracing::error!(%log_id, error = %e, "applying a committed entry failed; stopping");
-                fail(format!("applying entry {log_id}: {e}"))
-            })?;
-            if let Some(id) = mine {
-                self.waiters.complete(id, answers);
+            group.jobs += batch.jobs.len();
+            group.entries.push((batch, mark));
+            group.ids.push((log_id, mine));
+            if group.jobs >= GROUP_JOBS || group.entries.len() >= GROUP_ENTRIES {
+                out.extend(self.apply_group(std::mem::take(&mut group)).await?);
             }
-            out.push(Receipt);
         }
+        out.extend(self.apply_group(group).await?);
         Ok(out)
     }
 

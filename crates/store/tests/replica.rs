@@ -148,3 +148,69 @@ async fn replicas_applying_the_same_entries_are_identical_and_skip_what_they_app
     }
     assert_eq!(rc.digest().unwrap(), ra.digest().unwrap());
 }
+
+#[tokio::test]
+async fn entries_applied_together_give_the_store_they_give_one_by_one() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_wa, ra, a, _qa) =
+        Writer::open_replicated(da.path(), wb(), clock(), WriterSettings::default()).unwrap();
+    let (_wb, rb, b, _qb) =
+        Writer::open_replicated(db.path(), wb(), clock(), WriterSettings::default()).unwrap();
+    let entries = [
+        batch(vec![property("KRL"), property("LOD")]),
+        // A refusal (KRL exists), a freeze, then a write the freeze refuses.
+        batch(vec![property("KRL"), property("SEA"), Job::Freeze(true)]),
+        batch(vec![property("FRZ")]),
+        batch(vec![]),
+        batch(vec![Job::Freeze(false), property("AFT")]),
+    ];
+    let mark = |i: usize| format!("{{\"entry\":{i}}}");
+    // A: one entry per call; B: every entry in one call.
+    let mut one_by_one = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        one_by_one.push(a.apply(travelled(e), mark(i)).await.unwrap());
+    }
+    let together = b
+        .apply_entries(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (travelled(e), mark(i)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(together.len(), entries.len());
+    for (x, y) in one_by_one.iter().flatten().zip(together.iter().flatten()) {
+        match (x, y) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y),
+            (Err(StoreError::Refused(x)), Err(StoreError::Refused(y))) => {
+                assert_eq!(x.code(), y.code())
+            }
+            other => panic!("grouped and one by one answered differently: {other:?}"),
+        }
+    }
+    assert!(matches!(together[2][0], Err(StoreError::Refused(_))));
+    assert_eq!(ra.digest().unwrap(), rb.digest().unwrap());
+    assert_eq!(
+        b.applied_mark().await.unwrap(),
+        a.applied_mark().await.unwrap()
+    );
+    // The last entries handed over again (a crash before openraft learned they were
+    // applied): the one already applied is skipped, the new one applied, on both alike.
+    let next = [batch(vec![property("AFT")]), batch(vec![property("NXT")])];
+    let again = b
+        .apply_entries(vec![
+            (travelled(&next[0]), mark(4)),
+            (travelled(&next[1]), mark(5)),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!(again[0][0], Err(StoreError::Unavailable(_))),
+        "{again:?}"
+    );
+    assert!(again[1][0].is_ok(), "{again:?}");
+    a.apply(travelled(&next[1]), mark(5)).await.unwrap();
+    assert_eq!(ra.digest().unwrap(), rb.digest().unwrap());
+}

@@ -134,6 +134,41 @@ pub(super) fn execute(
     Ok(out)
 }
 
+/// Applies a cluster's committed entries (each a segment with its mark), as many as can be in
+/// one transaction: one commit per call rather than per entry. The result is the same as
+/// [`execute`] run on each entry in turn — a segment that moves the master ends the
+/// transaction ([`run_segments`]), and when a statement fails, or an entry was applied partly
+/// before a restart, the entries are run one at a time by [`execute`] — so every node ends
+/// with the same store however openraft groups the entries it hands over.
+pub(super) fn execute_entries(
+    st: &mut State,
+    entries: &[Segment<'_>],
+) -> Result<SegmentAnswers, StoreError> {
+    let mut out = Vec::with_capacity(entries.len());
+    let applied = get_meta(&st.conn, APPLIED_KEY)?;
+    let mut careful = entries
+        .iter()
+        .any(|e| e.2.is_some() && e.2 == applied.as_deref());
+    let mut rest = entries;
+    while let Some((now, jobs, mark)) = rest.first().copied() {
+        if !careful && rest.len() > 1 {
+            match run_segments(st, rest, None) {
+                Ok((answers, _)) if !answers.is_empty() => {
+                    rest = &rest[answers.len().min(rest.len())..];
+                    out.extend(answers);
+                    continue;
+                }
+                Ok(_) => careful = true,
+                Err(e) if st.failed_fatally => return Err(e),
+                Err(_) => careful = true,
+            }
+        }
+        out.push(execute(st, now, jobs, mark)?);
+        rest = &rest[1..];
+    }
+    Ok(out)
+}
+
 /// Whether a failure may not happen again on another run of the same batch (so a cluster node
 /// cannot assume its peers failed the same way).
 fn is_fatal(e: &StoreError) -> bool {
@@ -166,22 +201,40 @@ fn run_batch(
     batch: &[Job],
     mark: Option<(&str, Option<usize>)>,
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    let (m, part) = mark.map_or((None, None), |(m, p)| (Some(m), p));
+    let (mut answers, _) = run_segments(st, &[(now, batch, m)], part)?;
+    Ok(answers.pop().unwrap_or_default())
+}
+
+/// A segment of a transaction: its time, its jobs and, on a cluster node, the mark of the
+/// entry it is.
+pub(super) type Segment<'a> = (DateTime<Utc>, &'a [Job], Option<&'a str>);
+
+/// Answers of the jobs of each segment run, in order.
+pub(super) type SegmentAnswers = Vec<Vec<Result<WriteOutcome, StoreError>>>;
+
+/// Runs segments (each its own time and jobs: a cluster's committed entries) in one
+/// transaction, as [`run_batch`] runs one, and records the mark of the last segment run (with
+/// `part`, the last job applied of an entry run one job per transaction). A segment that moved
+/// the master ends the transaction: the ones after it run in later ones, after the master is
+/// reloaded, exactly as if each segment had had a transaction of its own. Answers the segments
+/// run (a prefix) and whether the transaction was cut short there.
+pub(super) fn run_segments(
+    st: &mut State,
+    segments: &[Segment<'_>],
+    part: Option<usize>,
+) -> Result<(SegmentAnswers, bool), StoreError> {
     let before = st.counters;
-    let n = batch.len();
+    let n: usize = segments.iter().map(|s| s.1.len()).sum();
     #[allow(
         clippy::type_complexity,
-        reason = "the answers and whether remote changes landed"
+        reason = "the answers, whether remote changes landed, whether cut short"
     )]
-    let attempt = (|| -> Result<(Vec<Result<WriteOutcome, StoreError>>, bool), StoreError> {
+    let attempt = (|| -> Result<(SegmentAnswers, bool, bool), StoreError> {
         let tx = st
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // The batch's time, for the local commit order of the change log (backup.rs). An empty
-        // batch (a cluster's blank or membership entry) has no time of its own.
-        if st.commit_order && !batch.is_empty() {
-            set_meta(&tx, "batch_at", &time_text(now))?;
-        }
-        let mut results = Vec::with_capacity(n);
+        let mut results = Vec::with_capacity(segments.len());
         let mut inb = InBatch {
             standing: &mut st.standing,
             counters: &mut st.counters,
@@ -190,21 +243,37 @@ fn run_batch(
             commit_order: &mut st.commit_order,
             wrote_remote: false,
         };
-        for job in batch {
-            let res = run_job(&mut inb, &tx, now, job)?;
-            // A refused local write (too large) is an answer but not a domain refusal.
-            if matches!(res, Err(StoreError::Refused(_))) && !matches!(job, Job::Local(_)) {
-                st.stats.refused.fetch_add(1, Ordering::Relaxed);
+        let mut mark = None;
+        for (now, batch, m) in segments {
+            if *inb.master_moved {
+                break;
             }
-            results.push(res);
+            mark = *m;
+            // The batch's time, for the local commit order of the change log (backup.rs). An
+            // empty batch (a cluster's blank or membership entry) has no time of its own.
+            if *inb.commit_order && !batch.is_empty() {
+                set_meta(&tx, "batch_at", &time_text(*now))?;
+            }
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in *batch {
+                let res = run_job(&mut inb, &tx, *now, job)?;
+                // A refused local write (too large) is an answer but not a domain refusal.
+                if matches!(res, Err(StoreError::Refused(_))) && !matches!(job, Job::Local(_)) {
+                    st.stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                answers.push(res);
+            }
+            debug_assert_eq!(answers.len(), batch.len(), "one answer per job");
+            results.push(answers);
         }
-        debug_assert_eq!(results.len(), n, "one answer per job");
+        let cut = results.len() < segments.len();
         let wrote_remote = inb.wrote_remote;
         if st.counters != before {
             set_meta(&tx, "last_id", &st.counters.last_id.to_string())?;
             set_meta(&tx, "last_seq", &st.counters.last_seq.to_string())?;
         }
-        if let Some((m, part)) = mark {
+        let part = part.filter(|_| !cut);
+        if let Some(m) = mark {
             // A cluster node: which entry this transaction applied, and the replicated freeze.
             set_meta(&tx, APPLIED_KEY, m)?;
             match part {
@@ -216,12 +285,12 @@ fn run_batch(
             set_meta(&tx, "frozen", if st.standing.frozen { "1" } else { "0" })?;
         }
         tx.commit()?;
-        Ok((results, wrote_remote))
+        Ok((results, wrote_remote, cut))
     })();
     st.stats.commands.fetch_add(n as u64, Ordering::Relaxed);
     st.stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
     match attempt {
-        Ok((results, wrote_remote)) => {
+        Ok((results, wrote_remote, cut)) => {
             debug_assert!(
                 st.counters.last_seq >= before.last_seq && st.counters.last_id >= before.last_id,
                 "a committed batch never takes back a seq or an id"
@@ -241,7 +310,7 @@ fn run_batch(
                 .changes
                 .fetch_add(st.counters.last_seq - before.last_seq, Ordering::Relaxed);
             st.failed_fatally = false;
-            Ok(results)
+            Ok((results, cut))
         }
         Err(e) => {
             st.failed_fatally = is_fatal(&e);

@@ -1,7 +1,7 @@
 //! A cluster node's store: the writer thread applies the batches the cluster committed,
 //! installs snapshots and says which Raft entry it applied last.
 
-use super::batch::{execute, APPLIED_KEY};
+use super::batch::{execute, execute_entries, SegmentAnswers, APPLIED_KEY};
 use super::job::{Batch, WriteOutcome};
 use super::state::{get_meta, reload_counters, State};
 use crate::error::StoreError;
@@ -18,6 +18,10 @@ enum ReplicaCall {
         batch: Batch,
         mark: String,
         reply: oneshot::Sender<Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>>,
+    },
+    ApplyEntries {
+        entries: Vec<(Batch, String)>,
+        reply: oneshot::Sender<Result<SegmentAnswers, StoreError>>,
     },
     Install {
         path: std::path::PathBuf,
@@ -72,6 +76,17 @@ impl Replica {
             .await
     }
 
+    /// Applies committed batches, each with its mark, in as few transactions as gives the same
+    /// store as applying them one by one (one commit instead of one per entry); the answers
+    /// of each. An `Err` is a failure that may differ on another node: stop.
+    pub async fn apply_entries(
+        &self,
+        entries: Vec<(Batch, String)>,
+    ) -> Result<SegmentAnswers, StoreError> {
+        self.call(|reply| ReplicaCall::ApplyEntries { entries, reply })
+            .await
+    }
+
     /// Replaces the whole store with the database file at `path` (a snapshot), then reloads
     /// the writer's counters and master from it.
     pub async fn install(&self, path: std::path::PathBuf) -> Result<(), StoreError> {
@@ -97,6 +112,13 @@ fn run_replica(mut st: State, mut rx: mpsc::Receiver<ReplicaCall>) {
             ReplicaCall::Apply { batch, mark, reply } => {
                 let res = execute(&mut st, batch.now, &batch.jobs, Some(&mark));
                 let _ = reply.send(res);
+            }
+            ReplicaCall::ApplyEntries { entries, reply } => {
+                let segments: Vec<_> = entries
+                    .iter()
+                    .map(|(b, m)| (b.now, b.jobs.as_slice(), Some(m.as_str())))
+                    .collect();
+                let _ = reply.send(execute_entries(&mut st, &segments));
             }
             ReplicaCall::Install { path, reply } => {
                 let res = install_snapshot(&mut st, &path);
