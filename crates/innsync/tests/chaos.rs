@@ -434,6 +434,12 @@ async fn a_takeover_colliding_with_a_handover_leaves_one_master_per_epoch() {
         .await;
     assert_eq!(t.status, 200, "{:?}", t.body);
     assert_eq!(h.body["master"]["epoch"], t.body["master"]["epoch"]);
+    // The handover is done when WB's grant is durable; RS learns it on its next pull.
+    until("RS knows it is master", || async {
+        let e = apis[1].get("/api/v1/environment").await;
+        (e.body["master"]["server"] == "RS").then_some(())
+    })
+    .await;
     for (api, n) in [(&apis[1], "by-RS"), (&apis[2], "by-RA")] {
         api.ok(
             "/api/v1/properties/RVC/rooms",
