@@ -1059,3 +1059,126 @@ async fn kill_9_delays_and_dropped_connections_still_converge() {
         "{m}"
     );
 }
+
+/// A pull that waits (long-poll) is not answered with the caller's own changes that reach the
+/// server while it waits: the caller wrote them. Before, every booking made on WB came back to
+/// WB from RS (issue 22: half the bytes on the link). A pull that does not wait still gets
+/// them (a restored server gets its own changes back: nothing lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_pull_is_not_answered_with_the_callers_own_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [("WB", free_port()), ("RS", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    // No night audit during the test: RS writes nothing of its own, so nothing else ends the
+    // wait early.
+    let servers: Vec<TestServer> = ports
+        .iter()
+        .map(|(c, p)| {
+            TestServer::start_in_with(
+                &env,
+                c,
+                &format!("127.0.0.1:{p}"),
+                &[],
+                &["--setting", "night_audit_check=1h"],
+            )
+        })
+        .collect();
+    let (wb, rs) = (servers[0].api(), servers[1].api());
+    for api in [&wb, &rs] {
+        admin_known(api).await;
+    }
+    seed_rvc(&wb, 3).await;
+    let fingerprint =
+        innsync_environment::Environment::parse(&std::fs::read_to_string(&env).unwrap())
+            .unwrap()
+            .fingerprint()
+            .to_string();
+    let auth = format!(
+        "Bearer {}",
+        innsync_server::replication::auth::peer_token("a long shared secret for tests", "WB")
+    );
+    // WB's pulls of RS, made by hand.
+    let pull = |cursor: serde_json::Value, wait_ms: u64| {
+        let (api, auth, fingerprint) = (rs.anonymous(), auth.clone(), fingerprint.clone());
+        async move {
+            let headers: [(&str, &str); 3] = [
+                ("authorization", &auth),
+                ("x-innsync-server", "WB"),
+                ("x-innsync-fingerprint", &fingerprint),
+            ];
+            let a = api
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/replication/pull",
+                    Some(json!({"cursor": cursor, "limit": 100, "wait_ms": wait_ms})),
+                    &headers,
+                )
+                .await;
+            assert_eq!(a.status, 200, "{:?}", a.body);
+            a.body
+        }
+    };
+    let from_wb = |answer: &serde_json::Value| {
+        answer["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["origin"] == "WB")
+            .count()
+    };
+    until("RS holds WB's reference data", || async {
+        (digest(&wb).await == digest(&rs).await).then_some(())
+    })
+    .await;
+    let cursor = pull(json!({}), 0).await["holds"].clone();
+    let wb_head = cursor["WB"].as_u64().unwrap();
+    let waiting = tokio::spawn(pull(cursor.clone(), 3_000));
+    let b = wb.ok("/api/v1/bookings", rvc_booking(2, "Ann Echo")).await;
+    let r = b["reference"].as_str().unwrap().to_string();
+    until("the booking on RS", || async {
+        (rs.get(&format!("/api/v1/bookings/{r}")).await.status == 200).then_some(())
+    })
+    .await;
+    let answer = waiting.await.unwrap();
+    assert_eq!(
+        from_wb(&answer),
+        0,
+        "WB's own changes echoed back: {answer}"
+    );
+    let booked = 2; // the guest and the booking
+    assert_eq!(
+        answer["holds"]["WB"].as_u64().unwrap(),
+        wb_head + booked,
+        "the booking reached RS while WB's pull waited: {answer}"
+    );
+    // Asked without waiting, from the same cursor: WB's changes are there for it.
+    let at_once = pull(cursor, 0).await;
+    assert_eq!(from_wb(&at_once) as u64, booked, "{at_once}");
+}
+
+/// Over TLS a server offers HTTP/2 first (ALPN), so peer links and browsers speak it: a peer
+/// link's repeated headers then cost a few bytes an exchange (issue 22). A client that speaks
+/// only HTTP/1.1 is served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_http2_is_negotiated_and_http1_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [("WB", free_port()), ("RS", free_port())];
+    let env = environment_file(dir.path(), &ports);
+    let wb = TestServer::start_in(&env, "WB", &format!("127.0.0.1:{}", ports[0].1), &[]);
+    let url = format!("{}/healthz", wb.api().base);
+    assert!(url.starts_with("https://"), "{url}");
+    let h2 = client_builder().build().unwrap();
+    let h1 = client_builder().http1_only().build().unwrap();
+    let (a, b) = (
+        h2.get(&url).send().await.unwrap(),
+        h1.get(&url).send().await.unwrap(),
+    );
+    assert_eq!(
+        (a.status().as_u16(), a.version()),
+        (200, reqwest::Version::HTTP_2)
+    );
+    assert_eq!(
+        (b.status().as_u16(), b.version()),
+        (200, reqwest::Version::HTTP_11)
+    );
+}

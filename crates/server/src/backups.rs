@@ -85,10 +85,11 @@ async fn recover(state: AppState, mut stop: watch::Receiver<bool>) {
         finish(&state).await;
         return;
     };
-    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
-        .connect_timeout(state.settings.peer_connect_timeout)
-        .build()
-        .unwrap_or_default();
+    let client =
+        crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
+            .connect_timeout(state.settings.peer_connect_timeout)
+            .build()
+            .unwrap_or_default();
     let token = peer_token(ctx.env.secret.expose(), me.as_str());
     tracing::warn!("restored from a backup: recovering this server's own later changes from its peers before taking writes");
     loop {

@@ -115,7 +115,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<Running, ServeE
     let (writer, reads, cluster) = open_store(&config, &clock).await?;
     let mut state = AppState::new(writer, Arc::new(reads), clock, config.settings.clone());
     state.env = config.environment.clone();
-    state.node_http = tls::peer_client_builder(peer_tls.as_ref())
+    state.node_http = tls::peer_client_builder(peer_tls.as_ref(), config.settings.peer_h2c)
         .connect_timeout(std::time::Duration::from_secs(1))
         .tcp_nodelay(true)
         .build()

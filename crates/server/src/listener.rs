@@ -9,7 +9,7 @@
 use crate::tls::{PeerCertificate, TlsServer};
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -170,7 +170,14 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection's requests with HTTP/1.1, adding the client's address (and its
+/// Most requests in flight at once on one HTTP/2 connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
+
+/// Largest header block a client may send (either protocol's parse buffer).
+pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
+
+/// Serves one connection's requests with HTTP/1.1 or HTTP/2 (whichever the client speaks:
+/// ALPN over TLS, the connection preface on plain links), adding the client's address (and its
 /// verified certificate, over mutual TLS) to every request.
 async fn serve_connection<S>(
     stream: S,
@@ -190,11 +197,19 @@ async fn serve_connection<S>(
         }
         app.clone().oneshot(req)
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(MAX_HEADER_BYTES as usize);
+    // No keep-alive pings: an idle peer link must cost nothing (issue 22); the connection
+    // limits bound what idle connections can hold.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_header_list_size(MAX_HEADER_BYTES);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let stopping = async move {

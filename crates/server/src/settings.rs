@@ -54,6 +54,11 @@ pub struct Settings {
     pub peer_mtls: bool,
     /// How often the TLS files are looked at for a new certificate.
     pub tls_reload_interval: Duration,
+    /// Whether this server speaks HTTP/2 to peers on plain-HTTP (loopback) links without
+    /// asking first (h2c "prior knowledge"). Over TLS, HTTP/2 is negotiated (ALPN) whatever
+    /// this says; on a plain link a peer that speaks only HTTP/1.1 would fail, so it is off
+    /// unless every peer is known to be an innsync server (the link benchmark, tests).
+    pub peer_h2c: bool,
     /// A second listener serving plain HTTP on a loopback address only (`127.0.0.1:7000`): a
     /// browser on the same machine opens the UI without a certificate warning while the
     /// server's own listener, and every link between servers, is TLS. None by default.
@@ -161,6 +166,7 @@ impl Default for Settings {
             login_per_address_per_minute: 30,
             tls: crate::tls::TlsFiles::default(),
             peer_mtls: false,
+            peer_h2c: false,
             tls_reload_interval: Duration::from_secs(10),
             loopback_plain_listen: None,
             pms_outbox_poll: Duration::from_millis(500),
@@ -271,6 +277,11 @@ impl Settings {
             "tls_ca" => self.tls.ca = Some(value.into()),
             "peer_mtls" => {
                 self.peer_mtls = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not true or false"))?
+            }
+            "peer_h2c" => {
+                self.peer_h2c = value
                     .parse()
                     .map_err(|_| format!("{value:?} is not true or false"))?
             }

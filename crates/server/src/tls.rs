@@ -112,7 +112,9 @@ fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, TlsError> {
     let mut config = builder
         .with_single_cert(certs(cert)?, key(key_path)?)
         .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first: a peer link's repeated headers (token, fingerprint, types) then cost a few
+    // bytes each after the first request (HPACK), not ~500 bytes an exchange (issue 22).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
@@ -133,14 +135,23 @@ pub fn client_config(files: &TlsFiles) -> Result<Option<rustls::ClientConfig>, T
             .map_err(|e| TlsError::Config(e.to_string()))?,
         _ => builder.with_no_client_auth(),
     };
+    let mut config = config;
+    // reqwest uses a preconfigured TLS as it is: offer HTTP/2 here, or links stay on 1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(config))
 }
 
-/// A reqwest client builder for talking to peers: the environment's TLS when configured.
-pub fn peer_client_builder(tls: Option<&rustls::ClientConfig>) -> reqwest::ClientBuilder {
+/// A reqwest client builder for talking to peers: the environment's TLS when configured
+/// (HTTP/2 when the peer offers it); on plain links HTTP/1.1, or HTTP/2 at once when `h2c`
+/// says every peer is an innsync server ([`crate::Settings::peer_h2c`]).
+pub fn peer_client_builder(
+    tls: Option<&rustls::ClientConfig>,
+    h2c: bool,
+) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder();
     match tls {
         Some(c) => b.use_preconfigured_tls(c.clone()),
+        None if h2c => b.http2_prior_knowledge(),
         None => b,
     }
 }

@@ -7,7 +7,7 @@ use crate::view::{load_record, night_text, time_text};
 use innsync_core::allotment::{grant_deltas, GrantDelta};
 use innsync_core::pms::room_events;
 use innsync_core::stock::{room_nights, service_deltas, sold_deltas, ServiceDelta};
-use innsync_core::{Authority, Record, ServerCode};
+use innsync_core::{Authority, Record, RecordId, ServerCode};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Where and under which authority a change was written.
@@ -335,10 +335,19 @@ pub(crate) fn log_change(
     body: &str,
 ) -> Result<(), StoreError> {
     let meta = rec.meta();
+    // The log's reservation columns (its indexes find a reservation's lines and a number).
+    let (reservation, number) = match rec {
+        Record::Booking(b) => (
+            b.reservation.as_ref().map(RecordId::as_str),
+            b.reservation_number
+                .and_then(|n| i64::try_from(n.get()).ok()),
+        ),
+        _ => (None, None),
+    };
     conn.prepare_cached(
         "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at, actor,
-            action, detail, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            action, detail, body, reservation, reservation_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         stamp.origin.as_str(),
@@ -352,7 +361,9 @@ pub(crate) fn log_change(
         stamp.actor,
         stamp.action,
         stamp.detail,
-        body
+        body,
+        reservation,
+        number
     ])?;
     Ok(())
 }

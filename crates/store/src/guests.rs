@@ -329,7 +329,7 @@ pub fn guests_by_reservation_number(
     let mut st = conn.prepare_cached(
         "SELECT DISTINCT json_extract(r.body, '$.guest_id') FROM changes c
            CROSS JOIN record_bodies r ON r.kind = 'booking' AND r.key = c.record_id
-         WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation_number') = ?1
+         WHERE c.reservation_number = ?1
          LIMIT ?2",
     )?;
     let mut out = Vec::new();

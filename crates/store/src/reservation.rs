@@ -3,7 +3,7 @@
 //! handed out twice. After a restore the counter may lag bookings this server already
 //! numbered (they come back through replication or a backup replay), so the highest number of
 //! its own range found in the change log — an indexed lookup ([`crate::schema`]'s
-//! `V_RESERVATION_NUMBER`) — also bounds the next one.
+//! `V_CHANGE_RESERVATION_KEYS`) — also bounds the next one.
 
 use innsync_core::{ReservationNumber, ReservationNumberError, ServerCode};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -33,8 +33,8 @@ pub(crate) fn next(
     let (first, last) = ReservationNumber::range(server);
     let highest: Option<i64> = conn
         .prepare_cached(
-            "SELECT MAX(json_extract(body, '$.reservation_number')) FROM changes
-             WHERE kind = 'booking' AND json_extract(body, '$.reservation_number') BETWEEN ?1 AND ?2",
+            "SELECT MAX(reservation_number) FROM changes
+             WHERE reservation_number BETWEEN ?1 AND ?2",
         )
         .and_then(|mut st| st.query_row(params![first as i64, last as i64], |r| r.get(0)))
         .map_err(failed)?;
@@ -69,37 +69,37 @@ mod tests {
         assert_eq!(next(&conn, &wb).unwrap().get(), first);
         assert_eq!(next(&conn, &wb).unwrap().get(), first + 1);
         // A restored store: the log holds a higher number of this server than the counter.
-        conn.execute(
-            "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
-                actor, action, detail, body)
-             VALUES ('WB', 1, 1, 'server:WB', 'booking', 'WB-000009', 1, 't', 'a', 'x', '', ?1)",
-            [format!(
-                r#"{{"kind":"booking","reservation_number":{}}}"#,
-                first + 49
-            )],
-        )
-        .unwrap();
+        let logged = |origin: &str, id: &str, number: u64| {
+            conn.execute(
+                "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
+                    actor, action, detail, body, reservation_number)
+                 VALUES (?1, 1, 1, 'server:' || ?1, 'booking', ?2, 1, 't', 'a', 'x', '', ?3, ?4)",
+                params![
+                    origin,
+                    id,
+                    format!(r#"{{"kind":"booking","reservation_number":{number}}}"#),
+                    number as i64
+                ],
+            )
+            .unwrap();
+        };
+        logged("WB", "WB-000009", first + 49);
         // Another server's number in the log does not matter.
-        conn.execute(
-            "INSERT INTO changes (origin, seq, epoch, authority, kind, record_id, version, at,
-                actor, action, detail, body)
-             VALUES ('PA', 1, 1, 'server:PA', 'booking', 'PA-000001', 1, 't', 'a', 'x', '', ?1)",
-            [format!(
-                r#"{{"kind":"booking","reservation_number":{}}}"#,
-                ReservationNumber::range(&ServerCode::parse("PA").unwrap()).0 + 900
-            )],
-        )
-        .unwrap();
+        logged(
+            "PA",
+            "PA-000001",
+            ReservationNumber::range(&ServerCode::parse("PA").unwrap()).0 + 900,
+        );
         assert_eq!(next(&conn, &wb).unwrap().get(), first + 50);
         let plan: String = conn
             .query_row(
-                "EXPLAIN QUERY PLAN SELECT MAX(json_extract(body, '$.reservation_number')) FROM changes
-                 WHERE kind = 'booking' AND json_extract(body, '$.reservation_number') BETWEEN 1 AND 2",
+                "EXPLAIN QUERY PLAN SELECT MAX(reservation_number) FROM changes
+                 WHERE reservation_number BETWEEN 1 AND 2",
                 [],
                 |r| r.get(3),
             )
             .unwrap();
-        assert!(plan.contains("changes_by_reservation_number"), "{plan}");
+        assert!(plan.contains("changes_by_reservation_no"), "{plan}");
     }
 
     #[test]

@@ -26,8 +26,7 @@ pub(crate) fn lines(
         conn,
         "SELECT r.body FROM record_bodies r
          WHERE r.kind = 'booking' AND r.key IN (
-             SELECT c.record_id FROM changes c
-             WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation') = ?1)
+             SELECT c.record_id FROM changes c WHERE c.reservation = ?1)
          ORDER BY r.key LIMIT ?2",
         rusqlite::params![reference, limit as i64],
         |r| match r {

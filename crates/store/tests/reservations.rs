@@ -142,7 +142,7 @@ async fn lines_are_written_together_and_found_by_the_reservation() {
         .with(|c| {
             let mut st = c.prepare(
                 "EXPLAIN QUERY PLAN SELECT c.record_id FROM changes c
-                 WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation') = 'WB-000001'",
+                 WHERE c.reservation = 'WB-000001'",
             )?;
             let rows: Vec<String> = st
                 .query_map([], |r| r.get::<_, String>(3))?

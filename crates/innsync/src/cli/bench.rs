@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// profile when not given.
     #[arg(long)]
     pub profile: Option<String>,
+    /// The peer links' HTTP (links bench): `2` (HTTP/2 without asking first, as over TLS
+    /// where ALPN picks it), `1.1`, or `both` (each profile with 1.1 then 2, side by side).
+    #[arg(long, default_value = "2")]
+    pub peer_http: String,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.

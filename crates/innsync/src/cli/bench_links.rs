@@ -39,6 +39,8 @@ const SEED: u64 = 22;
 /// What one profile measured.
 struct LinkFigures {
     profile: &'static str,
+    /// The peer links' HTTP version.
+    http: &'static str,
     bytes_per_booking: f64,
     idle_bytes_per_s: f64,
     visibility: (Duration, Duration),
@@ -55,30 +57,40 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
             format!("unknown link profile {name:?}: loopback, satellite, adsl or 3g")
         })?],
     };
+    let versions: &[&'static str] = match a.peer_http.as_str() {
+        "2" => &["2"],
+        "1.1" => &["1.1"],
+        "both" => &["1.1", "2"],
+        other => bail!("--peer-http {other:?}: 2, 1.1 or both"),
+    };
     let dir = std::env::temp_dir().join(format!("innsync-bench-links-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let mut rows = Vec::new();
     let mut result = Ok(());
-    for p in &profiles {
-        eprintln!("profile {}", p.name);
-        match measure(a, &dir.join(p.name), p).await {
-            Ok(f) => rows.push(f),
-            Err(e) => {
-                result = Err(e);
-                break;
+    'profiles: for p in &profiles {
+        for http in versions {
+            eprintln!("profile {} over HTTP/{http}", p.name);
+            let at = dir.join(format!("{}-http{http}", p.name));
+            match measure(a, &at, p, http).await {
+                Ok(f) => rows.push(f),
+                Err(e) => {
+                    result = Err(e);
+                    break 'profiles;
+                }
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!();
-    println!("| profile | bytes per booking with its guest (both directions) | idle link, bytes/s | visibility WB → RS p50 / p99 | catch-up after the outage | stalls / drop-outs |");
-    println!("|---|---|---|---|---|---|");
+    println!("| profile | peer HTTP | bytes per booking with its guest (both directions) | idle link, bytes/s | visibility WB → RS p50 / p99 | catch-up after the outage | stalls / drop-outs |");
+    println!("|---|---|---|---|---|---|---|");
     for f in &rows {
         let (changes, took, bytes) = f.catch_up;
         println!(
-            "| {} | {:.0} | {:.1} | {} / {} | {changes} changes in {:.1} s, {:.0} KB ({:.0} B/change) | {} / {} |",
+            "| {} | {} | {:.0} | {:.1} | {} / {} | {changes} changes in {:.1} s, {:.0} KB ({:.0} B/change) | {} / {} |",
             f.profile,
+            f.http,
             f.bytes_per_booking,
             f.idle_bytes_per_s,
             ms(f.visibility.0),
@@ -133,7 +145,12 @@ async fn furnish(wb: &Api, today: NaiveDate) -> anyhow::Result<()> {
     clippy::too_many_lines,
     reason = "a benchmark script: its steps in the order they run"
 )]
-async fn measure(a: &BenchArgs, dir: &Path, profile: &LinkProfile) -> anyhow::Result<LinkFigures> {
+async fn measure(
+    a: &BenchArgs,
+    dir: &Path,
+    profile: &LinkProfile,
+    http: &'static str,
+) -> anyhow::Result<LinkFigures> {
     std::fs::create_dir_all(dir)?;
     let token = random_token();
     let (wb_port, rs_port) = (free_port()?, free_port()?);
@@ -148,9 +165,11 @@ async fn measure(a: &BenchArgs, dir: &Path, profile: &LinkProfile) -> anyhow::Re
     ))?;
     // The night audit's first check writes each server's business day; run it at once, so the
     // idle window sees only the steady state.
-    let quick_audit = ["--setting", "night_audit_check=1s"];
-    let wb = start_in_environment(dir, &env, "WB", wb_port, &token, &quick_audit)?;
-    let rs = start_in_environment(dir, &env, "RS", rs_port, &token, &quick_audit)?;
+    // HTTP/2 on these plain links is what ALPN picks over TLS between innsync servers.
+    let h2c = format!("peer_h2c={}", http == "2");
+    let settings = ["--setting", "night_audit_check=1s", "--setting", &h2c];
+    let wb = start_in_environment(dir, &env, "WB", wb_port, &token, &settings)?;
+    let rs = start_in_environment(dir, &env, "RS", rs_port, &token, &settings)?;
     let (wb_api, rs_api) = (Api::new(&wb.base, &token)?, Api::new(&rs.base, &token)?);
     let today = chrono::Utc::now().date_naive();
     furnish(&wb_api, today).await?;
@@ -220,6 +239,7 @@ async fn measure(a: &BenchArgs, dir: &Path, profile: &LinkProfile) -> anyhow::Re
     drop(wb);
     Ok(LinkFigures {
         profile: profile.name,
+        http,
         bytes_per_booking: per_booking,
         idle_bytes_per_s: idle,
         visibility: (pct(0.5), pct(0.99)),

@@ -93,6 +93,10 @@ pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<S
     Ok(code)
 }
 
+/// The cursor a waiting caller's own origin is read from after the wait: beyond any seq.
+/// `i64::MAX`, not `u64::MAX`: the store binds sequence numbers as SQLite integers.
+const OWN_LOG_HELD: u64 = i64::MAX as u64;
+
 /// Serves a pull.
 pub async fn pull(
     State(state): State<AppState>,
@@ -117,20 +121,21 @@ pub async fn pull(
     let deadline = received + wait;
     let mut changed = state.writer.changes();
     let serve = super::serving::Serving::for_peer(&state, &peer);
+    let mut cursor = req.cursor.clone();
     loop {
         changed.borrow_and_update();
-        let cursor = req.cursor.clone();
+        let asked = cursor.clone();
         let limit = req.limit;
         let s = serve.clone();
         let (holds, changes, scanned) = state
             .read(move |r| {
-                let (changes, scanned) = s.changes_after(r, &cursor, limit)?;
+                let (changes, scanned) = s.changes_after(r, &asked, limit)?;
                 Ok((r.cursors()?, changes, scanned))
             })
             .await?;
         let moved = scanned
             .iter()
-            .any(|(o, s)| *s > req.cursor.get(o).copied().unwrap_or(0));
+            .any(|(o, s)| *s > cursor.get(o).copied().unwrap_or(0));
         if !changes.is_empty() || moved || tokio::time::Instant::now() >= deadline {
             tracing::debug!(%peer, changes = changes.len(), "served a pull");
             let ctx = state
@@ -150,7 +155,12 @@ pub async fn pull(
                 waited_ms: u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX),
             }));
         }
-        // Wait for the next commit, or the end of the caller's wait.
+        // Wait for the next commit, or the end of the caller's wait. What of the caller's own
+        // log arrives while it waits is what it wrote since it asked (it has it): answering
+        // with it would echo every change the caller makes back to it. A caller that lost
+        // its own changes (a restore) gets them at once, from the cursor it sent, before any
+        // wait; one relayed here during the wait comes with its next pull.
         let _ = tokio::time::timeout_at(deadline, changed.changed()).await;
+        cursor.insert(peer.to_string(), OWN_LOG_HELD);
     }
 }

@@ -19,7 +19,9 @@ use futures::StreamExt;
 use innsync_core::ServerCode;
 use std::time::Instant;
 
-/// Bytes of an HTTP/1.1 header block: each `name: value\r\n`, and the blank line.
+/// Bytes of an HTTP/1.1 header block: each `name: value\r\n`, and the blank line. Over
+/// HTTP/2 the same headers travel HPACK-compressed (a few bytes once known), so the link
+/// meter's figure is an upper bound there; the link benchmark counts the real bytes.
 pub fn header_bytes(h: &HeaderMap) -> u64 {
     h.iter()
         .map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64)

@@ -63,11 +63,12 @@ pub async fn peer_post<B: Serialize>(
             "{target} is not a peer"
         ))));
     };
-    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
-        .connect_timeout(state.settings.peer_connect_timeout)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let client =
+        crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
+            .connect_timeout(state.settings.peer_connect_timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     let resp = client
         .post(format!("{base}{path}"))
         .bearer_auth(peer_token(ctx.env.secret.expose(), ctx.me.code.as_str()))

@@ -81,19 +81,20 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
         return;
     };
     let s = state.settings.clone();
-    let client = match crate::tls::peer_client_builder(state.peer_tls.as_deref())
-        .connect_timeout(s.peer_connect_timeout)
-        .tcp_nodelay(true)
-        // Inflated here, so the link's bytes are counted as they travel.
-        .no_gzip()
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(%peer, error = %e, "no HTTP client; not pulling");
-            return;
-        }
-    };
+    let client =
+        match crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
+            .connect_timeout(s.peer_connect_timeout)
+            .tcp_nodelay(true)
+            // Inflated here, so the link's bytes are counted as they travel.
+            .no_gzip()
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(%peer, error = %e, "no HTTP client; not pulling");
+                return;
+            }
+        };
     let url = format!("{base}/api/v1/replication/pull");
     let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
     let mut backoff = s.peer_retry_min;
@@ -324,11 +325,12 @@ pub async fn transfer_now(
         .get(peer)
         .cloned()
         .ok_or_else(|| Problem::invalid(format!("{peer} is not a peer of {}", ctx.me.code)))?;
-    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
-        .connect_timeout(state.settings.peer_connect_timeout)
-        .no_gzip()
-        .build()
-        .map_err(|e| Problem::unavailable(e.to_string()))?;
+    let client =
+        crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
+            .connect_timeout(state.settings.peer_connect_timeout)
+            .no_gzip()
+            .build()
+            .map_err(|e| Problem::unavailable(e.to_string()))?;
     let url = format!("{base}/api/v1/replication/pull");
     let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
     let mut t = Transfer {

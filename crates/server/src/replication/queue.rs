@@ -431,11 +431,12 @@ async fn partner_post<B: Serialize>(
     };
     // TLS as on links between servers: the environment's CA (a partner's certificate must
     // chain to it) and this server's certificate.
-    let client = crate::tls::peer_client_builder(state.peer_tls.as_deref())
-        .connect_timeout(state.settings.peer_connect_timeout)
-        .timeout(state.settings.peer_request_timeout)
-        .build()
-        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let client =
+        crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
+            .connect_timeout(state.settings.peer_connect_timeout)
+            .timeout(state.settings.peer_request_timeout)
+            .build()
+            .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     let resp = client
         .post(format!("{}{path}", url.trim_end_matches('/')))
         .bearer_auth(token)

@@ -80,7 +80,7 @@ impl ReadPool {
             if let Some(n) = &number_in_search {
                 clauses.push(
                     "(b.guest_name LIKE :guest ESCAPE '\\' OR b.id IN (SELECT c.record_id FROM changes c
-                      WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation_number') = :number))",
+                      WHERE c.reservation_number = :number))",
                 );
                 args.push((":number", n));
             } else {
@@ -90,7 +90,7 @@ impl ReadPool {
         if let Some(n) = &reservation_number {
             clauses.push(
                 "b.id IN (SELECT c.record_id FROM changes c
-                  WHERE c.kind = 'booking' AND json_extract(c.body, '$.reservation_number') = :reservation)",
+                  WHERE c.reservation_number = :reservation)",
             );
             args.push((":reservation", n));
         }
