@@ -306,8 +306,22 @@ fn write_load(
     pick: impl Fn(u64, u64) -> u64 + Send + Sync + 'static,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> (Arc<Mutex<Vec<Ack>>>, Vec<tokio::task::JoinHandle<()>>) {
+    load_on(
+        c.nodes.iter().map(Node::base).collect(),
+        writers,
+        pick,
+        stop,
+    )
+}
+
+/// [`write_load`] against any list of base URLs (`pick` answers 1-based indexes into it).
+fn load_on(
+    bases: Vec<String>,
+    writers: u64,
+    pick: impl Fn(u64, u64) -> u64 + Send + Sync + 'static,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (Arc<Mutex<Vec<Ack>>>, Vec<tokio::task::JoinHandle<()>>) {
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
-    let bases: Vec<String> = c.nodes.iter().map(Node::base).collect();
     let pick = Arc::new(pick);
     let http = common::client_builder()
         .timeout(Duration::from_secs(8))
@@ -1107,4 +1121,145 @@ async fn a_cluster_master_hands_over_to_an_office_that_pulls_from_a_follower() {
         })
         .await;
     }
+}
+
+/// HAProxy (Debian's, installed by `scripts/install-haproxy`), killed when dropped.
+struct Balancer(Child);
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// docs/load-balancing.md's HAProxy configuration for this cluster's nodes (TLS to the nodes,
+/// verified against the environment's CA; plain HTTP from clients on `port`).
+fn haproxy_config(c: &Cluster, port: u16) -> String {
+    let ca = common::test_certs().join("ca.pem");
+    let tls = format!("ssl verify required ca-file {}", ca.display());
+    let servers = |suffix: &str, extra: &str| {
+        c.nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "    server n{}{suffix} 127.0.0.1:{} {extra}\n",
+                    n.id, n.port
+                )
+            })
+            .collect::<String>()
+    };
+    format!(
+        "global
+    maxconn 256
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+    timeout check 1s
+frontend innsync
+    bind 127.0.0.1:{port}
+    acl is_write method POST PUT PATCH DELETE
+    acl consistent urlp(consistent) true
+    use_backend innsync_leader if is_write or consistent
+    default_backend innsync_any
+backend innsync_leader
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fall 1 rise 1 {tls}
+{}{}backend innsync_any
+    balance roundrobin
+    option httpchk GET /healthz
+    default-server inter 1s fall 2 rise 1 {tls}
+{}",
+        servers("", "check"),
+        servers("b", "backup"),
+        servers("", "check"),
+    )
+}
+
+/// Issue 21: a real load balancer in front of the three nodes, with the health checks of
+/// docs/load-balancing.md. Clients book only through HAProxy; the leader is killed under load;
+/// the failover is measured as those clients see it (the first acknowledged booking after the
+/// kill), and every acknowledged booking is on every node afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_haproxy_writes_fail_over_to_the_new_leader_and_nothing_acknowledged_is_lost() {
+    let haproxy = Path::new("/usr/sbin/haproxy");
+    assert!(
+        haproxy.exists(),
+        "HAProxy missing: run scripts/install-haproxy (scripts/gate does)"
+    );
+    let _turn = TURN.lock().await;
+    let mut c = Cluster::start(&[]).await;
+    let first = c.leader(&[1, 2, 3]).await;
+    seed(&c.api(first), 50).await;
+    let port = free_port();
+    let cfg = c._temp.path().join("haproxy.cfg");
+    std::fs::write(&cfg, haproxy_config(&c, port)).unwrap();
+    let check = Command::new(haproxy)
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let _lb = Balancer(
+        Command::new(haproxy)
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    until("a booking through HAProxy", || async {
+        let r = c
+            .http
+            .post(format!("{base}/api/v1/bookings"))
+            .bearer_auth(TOKEN)
+            .json(&booking(300, 1))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 201).then_some(())
+    })
+    .await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (acks, tasks) = load_on(vec![base], 8, |_, _| 1, stop.clone());
+    acked_at_least(&acks, 150).await;
+    let killed_at = Instant::now();
+    c.node(first).kill9();
+    let before = acks.lock().unwrap().len();
+    acked_at_least(&acks, before + 150).await;
+    stop_load(&stop, tasks).await;
+    let acks = acks.lock().unwrap().clone();
+    let resumed = acks
+        .iter()
+        .filter(|a| a.at > killed_at)
+        .map(|a| a.at)
+        .min()
+        .unwrap();
+    let mut times: Vec<Instant> = acks.iter().map(|a| a.at).collect();
+    times.sort();
+    let longest_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    eprintln!(
+        "through HAProxy: first booking acknowledged {:?} after the leader was killed; longest \
+         pause between acknowledgements {longest_gap:?}; {} acknowledged",
+        resumed - killed_at,
+        acks.len()
+    );
+    assert!(
+        longest_gap < Duration::from_secs(15),
+        "writes stopped for {longest_gap:?}"
+    );
+    c.node(first).spawn();
+    c.converged(&[1, 2, 3]).await;
+    all_present(&c, &acks).await;
 }

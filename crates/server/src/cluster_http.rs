@@ -208,11 +208,21 @@ pub struct PeerPulls {
     pub ms_since: Option<u64>,
 }
 
+/// `?nudge=true`: the pulls waiting on this node answer now (a handover wants the target's
+/// current cursor, wherever it pulls).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PeerPullsQuery {
+    #[serde(default)]
+    nudge: bool,
+}
+
 /// `GET /cluster/peer-pulls/{code}`, for the other nodes (cluster token): a peer server may pull
 /// from any node, and the leader's handover waits on what all of them saw.
 async fn peer_pulls(
     State(state): State<AppState>,
     axum::extract::Path(code): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PeerPullsQuery>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let (Some(node), Some(ctx)) = (&state.cluster, &state.env) else {
@@ -224,6 +234,9 @@ async fn peer_pulls(
     let Ok(code) = innsync_core::ServerCode::parse(&code) else {
         return Problem::invalid("not a server code").into_response();
     };
+    if q.nudge {
+        ctx.nudge_pulls();
+    }
     let p = ctx.peer_snapshot(&code);
     Json(PeerPulls {
         cursor: p.cursor,
@@ -239,7 +252,11 @@ pub async fn peer_seen(
     state: &AppState,
     ctx: &crate::replication::EnvContext,
     code: &innsync_core::ServerCode,
+    nudge: bool,
 ) -> crate::replication::PeerStatus {
+    if nudge {
+        ctx.nudge_pulls();
+    }
     let mut seen = ctx.peer_snapshot(code);
     let Some(node) = &state.cluster else {
         return seen;
@@ -249,7 +266,10 @@ pub async fn peer_seen(
             continue;
         }
         let answer = client(state)
-            .get(format!("{url}/cluster/peer-pulls/{code}"))
+            .get(format!(
+                "{url}/cluster/peer-pulls/{code}{}",
+                if nudge { "?nudge=true" } else { "" }
+            ))
             .header(innsync_cluster::auth::TOKEN_HEADER, node.node_token())
             .timeout(std::time::Duration::from_secs(1))
             .send()

@@ -120,8 +120,10 @@ pub async fn pull(
     let received = tokio::time::Instant::now();
     let deadline = received + wait;
     let mut changed = state.writer.changes();
+    let mut nudges = state.env.as_ref().map(|c| c.pull_nudges());
     let serve = super::serving::Serving::for_peer(&state, &peer);
     let mut cursor = req.cursor.clone();
+    let mut nudged = false;
     loop {
         changed.borrow_and_update();
         let asked = cursor.clone();
@@ -136,7 +138,7 @@ pub async fn pull(
         let moved = scanned
             .iter()
             .any(|(o, s)| *s > cursor.get(o).copied().unwrap_or(0));
-        if !changes.is_empty() || moved || tokio::time::Instant::now() >= deadline {
+        if !changes.is_empty() || moved || nudged || tokio::time::Instant::now() >= deadline {
             tracing::debug!(%peer, changes = changes.len(), "served a pull");
             let ctx = state
                 .env
@@ -160,7 +162,17 @@ pub async fn pull(
         // with it would echo every change the caller makes back to it. A caller that lost
         // its own changes (a restore) gets them at once, from the cursor it sent, before any
         // wait; one relayed here during the wait comes with its next pull.
-        let _ = tokio::time::timeout_at(deadline, changed.changed()).await;
+        // A handover's nudge ends the wait: the caller pulls again, showing its cursor.
+        let nudge = async {
+            match nudges.as_mut() {
+                Some(n) => n.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, changed.changed()) => {}
+            n = tokio::time::timeout_at(deadline, nudge) => nudged = n.unwrap_or(false),
+        }
         cursor.insert(peer.to_string(), OWN_LOG_HELD);
     }
 }

@@ -17,6 +17,10 @@ use std::time::Duration;
 /// How often the driver looks at the target's progress.
 pub const PROGRESS_POLL: Duration = Duration::from_millis(10);
 
+/// How often a running handover asks the target's waiting pulls to answer again (the first
+/// ask can cross a pull already on its way).
+pub const NUDGE_EVERY: Duration = Duration::from_millis(500);
+
 /// The outcome of a handover that completed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Granted {
@@ -99,6 +103,7 @@ pub async fn run(
         .map_err(refusal)?;
     let started = std::time::Instant::now();
     let mut frozen_at: Option<std::time::Instant> = None;
+    let mut last_nudge: Option<std::time::Instant> = None;
     let mut required: Option<CursorMap> = None;
     let mut alerts = Vec::new();
     loop {
@@ -167,7 +172,14 @@ pub async fn run(
             // Wait for the target's progress, its silence, or time.
             tokio::time::sleep(PROGRESS_POLL).await;
             // On a cluster, what every node saw: the target may pull from any of them.
-            let peer = crate::cluster_http::peer_seen(state, &ctx, &to).await;
+            // Ask the target's waiting pulls (here and on every node) to answer, so its next
+            // pull shows its cursor now: at the freeze, then at most every `NUDGE_EVERY`.
+            let nudge =
+                frozen_at.is_some() && last_nudge.is_none_or(|t| t.elapsed() >= NUDGE_EVERY);
+            if nudge {
+                last_nudge = Some(std::time::Instant::now());
+            }
+            let peer = crate::cluster_http::peer_seen(state, &ctx, &to, nudge).await;
             let theirs = cursor_map(&peer.cursor);
             // Silence counts from the later of its last pull and the start of this handover,
             // so a target that has not pulled yet gets the whole grace period.

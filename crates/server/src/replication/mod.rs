@@ -83,6 +83,8 @@ pub struct EnvContext {
     /// Held while a handover runs here: one at a time.
     pub handover_lock: tokio::sync::Mutex<()>,
     handing_over: std::sync::atomic::AtomicBool,
+    /// Bumped to make every pull waiting here answer at once ([`EnvContext::nudge_pulls`]).
+    pull_nudge: tokio::sync::watch::Sender<u64>,
 }
 
 impl EnvContext {
@@ -115,7 +117,21 @@ impl EnvContext {
             peers: Mutex::new(peers),
             handover_lock: tokio::sync::Mutex::new(()),
             handing_over: std::sync::atomic::AtomicBool::new(false),
+            pull_nudge: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Makes every pull waiting here (long-poll) answer now, so its caller pulls again at once
+    /// and shows its current cursor. A handover needs the target's cursor as it is, and a
+    /// target's pull is not woken by the target's own changes (they are never sent back to
+    /// it), so the handover asks for it.
+    pub fn nudge_pulls(&self) {
+        self.pull_nudge.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What a waiting pull watches for [`EnvContext::nudge_pulls`].
+    pub fn pull_nudges(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pull_nudge.subscribe()
     }
 
     /// Marks env writes frozen for a handover (shown as state `handing_over`).
