@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
@@ -210,6 +211,13 @@ async fn serve_connection<S>(
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .max_header_list_size(MAX_HEADER_BYTES);
+    // The protocol is known from the client's first bytes; a client that sends none is cut
+    // off like any other that does not speak (HTTP/1.1's header timeout starts only after).
+    let mut stream = tokio::io::BufReader::new(stream);
+    match tokio::time::timeout(header_timeout, stream.fill_buf()).await {
+        Ok(Ok(first)) if !first.is_empty() => {}
+        _ => return,
+    }
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let stopping = async move {

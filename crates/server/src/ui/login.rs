@@ -72,10 +72,11 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<LoginQuery>) ->
 pub async fn submit(
     State(state): State<AppState>,
     crate::auth::ClientAddr(addr): crate::auth::ClientAddr,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> UiResult<Response> {
-    check_origin(&headers)?;
+    check_origin(&headers, &uri)?;
     let form: LoginForm = parse_form(&body)?;
     let next = safe_next(form.next.as_deref());
     let server = state.writer.server().to_string();

@@ -167,11 +167,13 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// Refuses a request whose `Origin` (or, without one, `Referer`) names another site. Browsers
 /// send `Origin` on every form POST; a request with neither comes from a tool, which still
-/// needs the CSRF token.
-pub fn check_origin(headers: &HeaderMap) -> Result<(), UiError> {
+/// needs the CSRF token. This server's name is the `Host` header (HTTP/1.1) or the request's
+/// authority (HTTP/2 carries it as `:authority`, and no `Host`).
+pub fn check_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), UiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(axum::http::uri::Authority::as_str))
         .unwrap_or("");
     let from = headers
         .get(header::ORIGIN)
@@ -265,7 +267,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, UiError> {
         let (mut parts, body) = req.into_parts();
         let user = UiUser::from_request_parts(&mut parts, state).await?;
-        check_origin(&parts.headers)?;
+        check_origin(&parts.headers, &parts.uri)?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| UiError::bad_request(format!("the form could not be read: {e}")))?;
@@ -336,24 +338,39 @@ mod tests {
 
     #[test]
     fn origin_must_be_this_server() {
+        let plain = axum::http::Uri::from_static("/ui/x");
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:7000"));
         assert!(
-            check_origin(&h).is_ok(),
+            check_origin(&h, &plain).is_ok(),
             "no Origin: left to the CSRF token"
         );
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:7000"),
         );
-        assert!(check_origin(&h).is_ok());
+        assert!(check_origin(&h, &plain).is_ok());
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://evil.example"),
         );
-        assert!(check_origin(&h).is_err());
+        assert!(check_origin(&h, &plain).is_err());
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(check_origin(&h).is_err());
+        assert!(check_origin(&h, &plain).is_err());
+        // HTTP/2: no Host header, the authority is the request's.
+        let h2 = axum::http::Uri::from_static("https://127.0.0.1:7000/ui/x");
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://127.0.0.1:7000"),
+        );
+        assert!(check_origin(&h, &h2).is_ok());
+        assert!(check_origin(&h, &plain).is_err(), "no name for this server");
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(check_origin(&h, &h2).is_err());
     }
 
     #[test]
