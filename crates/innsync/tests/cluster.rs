@@ -1158,6 +1158,8 @@ defaults
     timeout client 10s
     timeout server 10s
     timeout check 1s
+    retries 3
+    option redispatch 1
 frontend innsync
     bind 127.0.0.1:{port}
     acl is_write method POST PUT PATCH DELETE
@@ -1165,6 +1167,7 @@ frontend innsync
     use_backend innsync_leader if is_write or consistent
     default_backend innsync_any
 backend innsync_leader
+    option allbackups
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fall 1 rise 1 {tls}
