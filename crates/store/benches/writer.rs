@@ -10,6 +10,10 @@
 //! prices for every room type, a season and restrictions, and a 10 % derived plan), for 2
 //! adults and a child: the cost of pricing at booking time (two plan lookups by key and a
 //! night-by-night price) against the unpriced path.
+//!
+//! `BENCH_RETURNING=1` books every booking for a returning guest (one of 500 guest profiles
+//! made before the load) instead of creating a new guest with each booking: the booking path
+//! alone, without the second record a new guest adds.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -117,6 +121,30 @@ async fn run() {
     for c in setup {
         w.submit(c, "bench", None).await.expect("setup");
     }
+    let mut returning: Vec<innsync_core::RecordId> = Vec::new();
+    if std::env::var("BENCH_RETURNING").as_deref() == Ok("1") {
+        for g in 0..500 {
+            let out = w
+                .submit(
+                    Command::CreateGuest {
+                        name: format!("Returning Guest {g}"),
+                        email: Some(format!("guest{g}@example.com")),
+                        phone: None,
+                    },
+                    "bench",
+                    None,
+                )
+                .await
+                .expect("guest");
+            match out.outcome() {
+                innsync_core::Outcome::Written { record, .. } => {
+                    returning.push(record.meta().id.clone());
+                }
+                other => panic!("a guest was not written: {other:?}"),
+            }
+        }
+    }
+    let returning = Arc::new(returning);
     let seconds = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -132,6 +160,7 @@ async fn run() {
         .map(|c| {
             let w = w.clone();
             let attempts = attempts.clone();
+            let returning = returning.clone();
             tokio::spawn(async move {
                 let mut n = 0u64;
                 let mut i = c;
@@ -154,10 +183,16 @@ async fn run() {
                         arrival,
                         departure: arrival + Days::new(1 + (i >> 40) % 3),
                         units: 1,
-                        guest: GuestInput::New {
-                            name: "Bench Guest".into(),
-                            email: None,
-                            phone: None,
+                        guest: if returning.is_empty() {
+                            GuestInput::New {
+                                name: "Bench Guest".into(),
+                                email: None,
+                                phone: None,
+                            }
+                        } else {
+                            let g =
+                                usize::try_from((i >> 24) % returning.len() as u64).expect("index");
+                            GuestInput::Existing(returning[g].clone())
                         },
                         status: InitialStatus::Confirmed,
                         hold_until: None,

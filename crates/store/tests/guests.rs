@@ -374,3 +374,40 @@ async fn a_common_word_hides_no_guest_and_a_rename_moves_the_index() {
     assert_eq!(shared, 1, "a word others still use stays");
     reads.check_invariants().unwrap();
 }
+
+/// The e-mail and phone indexes hold only guests that gave one (most desk and phone bookings
+/// give neither, and a NULL entry is never searched); the searches must still seek them.
+#[tokio::test]
+async fn contact_searches_seek_partial_indexes_that_skip_guests_without_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _reads) = open(dir.path()).await;
+    guest(
+        &w,
+        "Ada Lovelace",
+        Some("ada@example.com"),
+        Some("+44 20 7946 0018"),
+    )
+    .await;
+    guest(&w, "Zoë Bell", None, None).await;
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = st.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    let email = plan("SELECT guest_id FROM guest_search WHERE email = 'a@b.c' LIMIT 5");
+    assert!(email.contains("guest_search_by_email"), "{email}");
+    let phone = plan(
+        "SELECT guest_id, phone_rev FROM guest_search
+         WHERE phone_rev >= '81' AND phone_rev < '81' || ':' LIMIT 5",
+    );
+    assert!(phone.contains("guest_search_by_phone"), "{phone}");
+    let partial: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_list('guest_search') WHERE partial = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(partial, 2, "both contact indexes are partial");
+}
