@@ -206,7 +206,7 @@ async fn the_link_meter_counts_what_the_relays_carry() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(carried > 20_000, "the link carried only {carried} bytes");
+    assert!(carried > 5_000, "the link carried only {carried} bytes");
     eprintln!("relays {carried} bytes, WB's meter {on_wb}, RS's meter {on_rs}");
 }
 
