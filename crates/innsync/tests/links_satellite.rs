@@ -171,9 +171,16 @@ async fn the_link_meter_counts_what_the_relays_carry() {
     furnish(&wb, &rs, 5).await;
     p.shape(&SATELLITE, 5);
     for i in 0..8u64 {
-        let (api, arrival) = if i % 2 == 0 { (&wb, 1 + i) } else { (&rs, 20 + i) };
-        api.ok("/api/v1/bookings", tent(arrival, &format!("Metered guest {i}")))
-            .await;
+        let (api, arrival) = if i % 2 == 0 {
+            (&wb, 1 + i)
+        } else {
+            (&rs, 20 + i)
+        };
+        api.ok(
+            "/api/v1/bookings",
+            tent(arrival, &format!("Metered guest {i}")),
+        )
+        .await;
     }
     converged(&wb, &rs, Duration::from_secs(45)).await;
     let relays = || {
@@ -232,7 +239,10 @@ async fn a_handover_over_satellite_and_back_completes_or_aborts_safely() {
         }
         for _ in 0..3 {
             let h = from
-                .post("/api/v1/environment/handover", serde_json::json!({"to": to}))
+                .post(
+                    "/api/v1/environment/handover",
+                    serde_json::json!({"to": to}),
+                )
                 .await;
             match h.status.as_u16() {
                 200 => {
@@ -258,8 +268,7 @@ async fn a_handover_over_satellite_and_back_completes_or_aborts_safely() {
                     wb.get("/api/v1/environment").await.body,
                     rs.get("/api/v1/environment").await.body,
                 );
-                (a["master"]["server"] == master && b["master"]["server"] == master)
-                    .then_some(())
+                (a["master"]["server"] == master && b["master"]["server"] == master).then_some(())
             },
         )
         .await;
@@ -272,7 +281,10 @@ async fn a_handover_over_satellite_and_back_completes_or_aborts_safely() {
         .await;
         converged(&wb, &rs, Duration::from_secs(45)).await;
     }
-    assert_eq!(completed, 2, "a handover over the satellite did not complete");
+    assert_eq!(
+        completed, 2,
+        "a handover over the satellite did not complete"
+    );
     assert_eq!(master, "WB");
     for s in [&p.wb, &p.rs] {
         let w = env_writers(&s.dir);

@@ -18,11 +18,11 @@ use anyhow::{bail, Context};
 use chrono::{Days, NaiveDate};
 use futures::future::join_all;
 use innsync_faultproxy::{profile, LinkProfile, Proxy, ProxyHandle, Site};
+use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::Path;
-use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 
 /// Bookings made one at a time per profile.
@@ -375,7 +375,11 @@ async fn pms_link(
     .await?;
     let reset = t0.elapsed();
     let (s, b) = wb_api
-        .call(Method::POST, "/api/v1/bookings", Some(&book("Bongani Sithole")))
+        .call(
+            Method::POST,
+            "/api/v1/bookings",
+            Some(&book("Bongani Sithole")),
+        )
         .await?;
     if s != StatusCode::CREATED {
         bail!("check-in booking answered {s}: {b}");
@@ -399,7 +403,10 @@ async fn pms_link(
 
 /// The steady state: an idle window's bytes per second, then [`BOOKINGS`] bookings made one at
 /// a time on WB, each waited for on RS: `(idle bytes/s, bytes per booking, visibility times)`.
-#[allow(clippy::too_many_arguments, reason = "the bench's two servers, their APIs and links")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the bench's two servers, their APIs and links"
+)]
 async fn steady(
     a: &BenchArgs,
     wb: &ServerProcess,
@@ -468,7 +475,10 @@ async fn outage(
     if day {
         let t = Instant::now();
         write_day(wb_api, today).await?;
-        eprintln!("the day's changes written on WB in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "the day's changes written on WB in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
     } else {
         write_outage(wb_api, today).await?;
     }
@@ -526,12 +536,32 @@ async fn write_outage(wb_api: &Api, today: NaiveDate) -> anyhow::Result<()> {
 /// [`DAY_CANCELLED`] of them cancelled. 16 clients at once.
 async fn write_day(wb_api: &Api, today: NaiveDate) -> anyhow::Result<()> {
     const FIRST: [&str; 12] = [
-        "Thandiwe", "Pieter", "Aisha", "Johan", "Nomsa", "Liam", "Zanele", "Ingrid", "Sipho",
-        "Chloé", "Kagiso", "Mariëtte",
+        "Thandiwe",
+        "Pieter",
+        "Aisha",
+        "Johan",
+        "Nomsa",
+        "Liam",
+        "Zanele",
+        "Ingrid",
+        "Sipho",
+        "Chloé",
+        "Kagiso",
+        "Mariëtte",
     ];
     const LAST: [&str; 12] = [
-        "Mokoena", "van der Merwe", "Naidoo", "Botha", "Dlamini", "O'Brien", "Khumalo",
-        "Schröder", "Nkosi", "Pillay", "Fourie", "Mahlangu",
+        "Mokoena",
+        "van der Merwe",
+        "Naidoo",
+        "Botha",
+        "Dlamini",
+        "O'Brien",
+        "Khumalo",
+        "Schröder",
+        "Nkosi",
+        "Pillay",
+        "Fourie",
+        "Mahlangu",
     ];
     let clients = 16u64;
     let per_client = DAY_BOOKINGS.div_ceil(clients);

@@ -9,9 +9,9 @@
 //! counts (docs/BENCHMARKS.md).
 
 use super::auth::SERVER_HEADER;
+use super::wire_count::ConnBytes;
 use crate::metrics::PeerLabels;
 use crate::state::AppState;
-use super::wire_count::ConnBytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;

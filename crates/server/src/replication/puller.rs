@@ -4,14 +4,14 @@
 
 use super::auth::{peer_token, FINGERPRINT_HEADER, SERVER_HEADER};
 use super::endpoint::{PullAnswer, PullRequest};
+use super::wire_count::{header_value, PeerHttp, WireError};
 use crate::state::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use innsync_core::ServerCode;
 use innsync_environment::cursor::{plan_batch, Batch, CursorMap, Sequenced};
 use innsync_environment::Fingerprint;
 use innsync_store::Change;
 use std::collections::BTreeSet;
-use super::wire_count::{header_value, PeerHttp, WireError};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,7 +84,11 @@ impl Backoff {
     /// A back-off between `min` and `max` (`peer_retry_min`, `peer_retry_max`).
     pub fn new(min: std::time::Duration, max: std::time::Duration) -> Backoff {
         let min = min.min(max);
-        Backoff { min, max, next: min }
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
     }
 
     /// The pause after this failure; the next one is twice as long, up to the cap.

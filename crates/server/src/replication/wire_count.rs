@@ -337,10 +337,10 @@ impl PeerHttp {
         *req.headers_mut() = headers;
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
-                WireError::Unreachable(std::error::Error::source(&e).map_or_else(
-                    || e.to_string(),
-                    |s| format!("{e}: {s}"),
-                ))
+                WireError::Unreachable(
+                    std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
+                )
             })?;
             let (parts, incoming) = resp.into_parts();
             let body = Limited::new(incoming, max_body)
