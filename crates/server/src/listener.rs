@@ -6,6 +6,7 @@
 //! Why not `axum::serve`: it has no header read timeout and no connection limits, and a slow
 //! client could hold a connection (and a file descriptor) forever (issue 16).
 
+use crate::replication::wire_count::{ConnBytes, Counted};
 use crate::tls::{PeerCertificate, TlsServer};
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -141,6 +142,10 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Every byte of the connection, TLS and HTTP framing included, for the link meter of
+        // the peer that proves itself on it (issue 22).
+        let bytes = Arc::new(ConnBytes::default());
+        let stream = Counted::new(stream, bytes.clone());
         let app = app.clone();
         let tls = tls.clone();
         let stop = stop.clone();
@@ -148,14 +153,17 @@ pub async fn serve(
         tokio::spawn(async move {
             let _held = (permit, slot);
             match tls {
-                None => serve_connection(stream, remote, None, app, header_timeout, stop).await,
+                None => {
+                    serve_connection(stream, remote, None, bytes, app, header_timeout, stop).await;
+                }
                 Some(tls) => {
                     let handshake =
                         tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await;
                     match handshake {
                         Ok(Ok(s)) => {
                             let peer = crate::tls::peer_certificate(&s);
-                            serve_connection(s, remote, peer, app, header_timeout, stop).await;
+                            serve_connection(s, remote, peer, bytes, app, header_timeout, stop)
+                                .await;
                         }
                         Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
@@ -179,11 +187,12 @@ pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
 
 /// Serves one connection's requests with HTTP/1.1 or HTTP/2 (whichever the client speaks:
 /// ALPN over TLS, the connection preface on plain links), adding the client's address (and its
-/// verified certificate, over mutual TLS) to every request.
+/// verified certificate, over mutual TLS, and the connection's byte count) to every request.
 async fn serve_connection<S>(
     stream: S,
     remote: SocketAddr,
     peer: Option<PeerCertificate>,
+    bytes: Arc<ConnBytes>,
     app: Router,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
@@ -193,6 +202,7 @@ async fn serve_connection<S>(
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo(remote));
+        req.extensions_mut().insert(bytes.clone());
         if let Some(p) = &peer {
             req.extensions_mut().insert(p.clone());
         }

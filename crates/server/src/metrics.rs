@@ -41,9 +41,10 @@ type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 /// peers' link meters each time `/metrics` is read.
 #[derive(Default)]
 pub struct LinkMetrics {
-    /// HTTP bytes received from each peer (its answers to our pulls, its requests to us).
+    /// Bytes received from each peer (its answers to our pulls, its requests to us), as TCP
+    /// carried them.
     pub bytes_in: Family<PeerLabels, Counter>,
-    /// HTTP bytes sent to each peer.
+    /// Bytes sent to each peer, as TCP carried them.
     pub bytes_out: Family<PeerLabels, Counter>,
     /// Failed pulls from each peer: the loss and drop-outs the application sees.
     pub retries: Family<PeerLabels, Counter>,
@@ -64,12 +65,12 @@ impl LinkMetrics {
         let families: [(&str, &str, &Family<PeerLabels, Counter>); 3] = [
             (
                 "peer_link_bytes_in",
-                "HTTP bytes received from a peer",
+                "Bytes received from a peer as TCP carried them (HTTP framing and TLS included)",
                 &self.bytes_in,
             ),
             (
                 "peer_link_bytes_out",
-                "HTTP bytes sent to a peer",
+                "Bytes sent to a peer as TCP carried them (HTTP framing and TLS included)",
                 &self.bytes_out,
             ),
             (

@@ -59,6 +59,14 @@ pub struct BenchArgs {
     /// where ALPN picks it), `1.1`, or `both` (each profile with 1.1 then 2, side by side).
     #[arg(long, default_value = "2")]
     pub peer_http: String,
+    /// Links bench: the outage is a busy office's day offline (3,000 bookings with their
+    /// guests, a note on each, 300 cancelled: about 10k changes) instead of 1,000 one-night
+    /// bookings, and the catch-up's bulk travels at the site's uplink rate.
+    #[arg(long)]
+    pub day_offline: bool,
+    /// Links bench: only the outage's catch-up (no idle window, no visibility bookings).
+    #[arg(long)]
+    pub catch_up_only: bool,
 }
 
 /// A server process started for a benchmark or test, killed when dropped.

@@ -21,7 +21,8 @@ pub const PACE_MIN_CHANGES: u64 = 100;
 /// Counters and recent samples of one peer's link.
 #[derive(Clone, Debug, Default)]
 pub struct LinkMeter {
-    /// Bytes received from the peer since start (HTTP bytes: headers and bodies as sent).
+    /// Bytes received from the peer since start, as TCP carried them (HTTP framing and TLS
+    /// records included; counted by `wire_count`).
     pub bytes_in: u64,
     /// Bytes sent to the peer since start.
     pub bytes_out: u64,

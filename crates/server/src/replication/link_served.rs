@@ -1,33 +1,24 @@
-//! Counting the peer link's traffic where it passes: [`record`] for this server's own pulls
-//! (the puller), [`count_served`] for what peers ask of it (a middleware outside the peer
-//! routes' compression, so answers are counted as sent, gzip and all), and [`observe`] to set
-//! `/metrics`' link gauges from every peer's meter when it is read.
+//! Counting the peer link's traffic where it passes: [`record`] takes the bytes that the
+//! connections of this server's own pulls ([`super::wire_count::PeerHttp`]) and of the peers'
+//! pulls served here ([`count_served`] binds the listener's count to the peer) carry, and
+//! [`observe`] sets `/metrics`' link gauges from every peer's meter when it is read.
 //!
-//! Bytes are HTTP bytes as the application sends them — request or status line, headers and
-//! body — not TCP/IP framing or TLS records (the figures in docs/BENCHMARKS.md are counted on
-//! the wire by a relay and include everything above TCP).
+//! Bytes are what TCP carries: HTTP/1.1 or HTTP/2 framing as sent (HPACK-compressed headers
+//! included), TLS records and handshakes — not TCP/IP headers. They are counted where the
+//! connection is read and written, not estimated, so they match what a relay on the link
+//! counts (docs/BENCHMARKS.md).
 
 use super::auth::SERVER_HEADER;
+use super::wire_count::ConnBytes;
 use crate::metrics::PeerLabels;
 use crate::state::AppState;
-use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use futures::StreamExt;
 use innsync_core::ServerCode;
+use std::sync::Arc;
 use std::time::Instant;
-
-/// Bytes of an HTTP/1.1 header block: each `name: value\r\n`, and the blank line. Over
-/// HTTP/2 the same headers travel HPACK-compressed (a few bytes once known), so the link
-/// meter's figure is an upper bound there; the link benchmark counts the real bytes.
-pub fn header_bytes(h: &HeaderMap) -> u64 {
-    h.iter()
-        .map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64)
-        .sum::<u64>()
-        + 2
-}
 
 /// Counts `bytes_in` received from and `bytes_out` sent to `peer`, in its meter and in the
 /// metrics. Servers not in the environment file are not counted (the label set stays bounded).
@@ -76,26 +67,20 @@ pub fn observe(state: &AppState) {
     }
 }
 
-/// Middleware on the peer routes: counts each request from a peer (line, headers, body) and
-/// its answer (status line, headers, and the body's bytes as they stream out).
+/// Middleware on the peer routes: a request from a peer that proves itself (the gate answers
+/// anything else 401/403) binds its connection's byte count ([`ConnBytes`], put there by the
+/// listener) to that peer, so every byte of the connection — before this request and after,
+/// HTTP/2 frames, compressed headers and TLS records as they travel — goes to its meter.
 pub async fn count_served(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let peer = req
         .headers()
         .get(SERVER_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|c| ServerCode::parse(c).ok());
-    let Some(peer) = peer else {
+    let bytes = req.extensions().get::<Arc<ConnBytes>>().cloned();
+    let (Some(peer), Some(bytes)) = (peer, bytes) else {
         return next.run(req).await;
     };
-    let body_len = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    // `POST /path HTTP/1.1\r\n`
-    let line = (req.method().as_str().len() + req.uri().to_string().len() + 12) as u64;
-    let bytes_in = line + header_bytes(req.headers()) + body_len;
     let resp = next.run(req).await;
     if matches!(
         resp.status(),
@@ -104,19 +89,10 @@ pub async fn count_served(State(state): State<AppState>, req: Request, next: Nex
         // Not proven to be that peer: its bytes are not the peer's.
         return resp;
     }
-    // `HTTP/1.1 200 OK\r\n`
-    let head = 17 + header_bytes(resp.headers());
-    record(&state, &peer, bytes_in, head);
-    let (parts, body) = resp.into_parts();
-    if let Some(exact) = body.size_hint().exact() {
-        // A body of known length passes untouched (wrapping it would make it chunked).
-        record(&state, &peer, 0, exact);
-        return Response::from_parts(parts, body);
-    }
-    let counted = body.into_data_stream().inspect(move |chunk| {
-        if let Ok(b) = chunk {
-            record(&state, &peer, 0, b.len() as u64);
-        }
+    bytes.bind_with(|| -> super::wire_count::Sink {
+        Arc::new(move |bytes_in: u64, bytes_out: u64| {
+            record(&state, &peer, bytes_in, bytes_out);
+        })
     });
-    Response::from_parts(parts, Body::from_stream(counted))
+    resp
 }

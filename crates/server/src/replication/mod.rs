@@ -20,6 +20,7 @@ pub mod queue;
 pub mod relay_refused;
 pub mod serving;
 pub mod timetable;
+pub mod wire_count;
 
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;

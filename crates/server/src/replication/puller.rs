@@ -4,13 +4,16 @@
 
 use super::auth::{peer_token, FINGERPRINT_HEADER, SERVER_HEADER};
 use super::endpoint::{PullAnswer, PullRequest};
+use super::wire_count::{header_value, PeerHttp, WireError};
 use crate::state::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use innsync_core::ServerCode;
 use innsync_environment::cursor::{plan_batch, Batch, CursorMap, Sequenced};
 use innsync_environment::Fingerprint;
 use innsync_store::Change;
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 
@@ -66,11 +69,38 @@ pub fn next_limit(current: usize, max: usize, timed_out: bool, got: usize) -> us
     }
 }
 
-fn reach_error(e: &reqwest::Error) -> PullError {
-    if e.is_timeout() {
-        PullError::TimedOut(e.to_string())
-    } else {
-        PullError::Unreachable(e.to_string())
+/// The pause between failed pulls: `min` after the first failure, doubled after each further
+/// one, never above `max`. The cap is what bounds how long a returned link stays idle: after a
+/// day of failures the next attempt is still at most `max` away (issue 22). Pure, so its
+/// schedule is tested in simulated time.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    min: std::time::Duration,
+    max: std::time::Duration,
+    next: std::time::Duration,
+}
+
+impl Backoff {
+    /// A back-off between `min` and `max` (`peer_retry_min`, `peer_retry_max`).
+    pub fn new(min: std::time::Duration, max: std::time::Duration) -> Backoff {
+        let min = min.min(max);
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
+    }
+
+    /// The pause after this failure; the next one is twice as long, up to the cap.
+    pub fn failed(&mut self) -> std::time::Duration {
+        let pause = self.next;
+        self.next = self.next.saturating_mul(2).min(self.max);
+        pause
+    }
+
+    /// A pull succeeded: the next failure pauses `min` again.
+    pub fn succeeded(&mut self) {
+        self.next = self.min;
     }
 }
 
@@ -81,23 +111,10 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
         return;
     };
     let s = state.settings.clone();
-    let client =
-        match crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
-            .connect_timeout(s.peer_connect_timeout)
-            .tcp_nodelay(true)
-            // Inflated here, so the link's bytes are counted as they travel.
-            .no_gzip()
-            .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(%peer, error = %e, "no HTTP client; not pulling");
-                return;
-            }
-        };
+    let client = peer_http(&state, &peer);
     let url = format!("{base}/api/v1/replication/pull");
     let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
-    let mut backoff = s.peer_retry_min;
+    let mut backoff = Backoff::new(s.peer_retry_min, s.peer_retry_max);
     let mut limit = s.pull_batch;
     // The first pull, and the first after a failure, is answered at once: whether the peer is
     // reachable is known in one round trip, not after a whole long-poll (`pull_wait`, 30 s).
@@ -120,7 +137,7 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
                     false,
                     usize::try_from(got).unwrap_or(usize::MAX),
                 );
-                backoff = s.peer_retry_min;
+                backoff.succeeded();
                 wait = s.pull_wait;
             }
             Err(e) => {
@@ -140,65 +157,82 @@ pub async fn run(state: AppState, peer: ServerCode, mut stop: watch::Receiver<bo
                 super::link_served::failed(&state, &peer);
                 tracing::debug!(%peer, error = %why, "pull failed; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.failed()) => {}
                     _ = stop.changed() => return,
                 }
-                backoff = (backoff * 2).min(s.peer_retry_max);
             }
         }
     }
 }
 
-/// One pull's HTTP exchange: sends `body`, reads the answer (inflating gzip here, so the
-/// link's bytes are counted as they travel), and counts both ways in the peer's link meter.
+/// The pull client towards `peer`: its connections' bytes, as they travel, go to the peer's
+/// link meter (HTTP/2's compressed headers and TLS records counted as sent, not estimated).
+fn peer_http(state: &AppState, peer: &ServerCode) -> PeerHttp {
+    let (st, p) = (state.clone(), peer.clone());
+    PeerHttp::new(
+        state.peer_tls.as_deref(),
+        state.settings.peer_h2c,
+        state.settings.peer_connect_timeout,
+        Arc::new(move |bytes_in, bytes_out| {
+            super::link_served::record(&st, &p, bytes_in, bytes_out);
+        }),
+    )
+}
+
+fn wire_error(e: WireError) -> PullError {
+    match e {
+        WireError::Unreachable(w) => PullError::Unreachable(w),
+        WireError::TimedOut(t) => PullError::TimedOut(format!("no whole answer within {t:?}")),
+        WireError::Refused(w) => PullError::Refused(w),
+    }
+}
+
+/// One pull's HTTP exchange: sends `body`, reads the answer and inflates gzip here. The bytes
+/// are counted by the client's connections as they travel ([`PeerHttp`]).
 async fn exchange(
     state: &AppState,
-    client: &reqwest::Client,
+    client: &PeerHttp,
     url: &str,
     token: &str,
-    peer: &ServerCode,
     body: &PullRequest,
     wait: std::time::Duration,
-) -> Result<(reqwest::StatusCode, Vec<u8>, std::time::Duration), PullError> {
+) -> Result<(StatusCode, Vec<u8>, std::time::Duration), PullError> {
     let Some(ctx) = &state.env else {
         return Err(PullError::Refused("no environment".into()));
     };
     let s = &state.settings;
-    let req = client
-        .post(url)
-        .bearer_auth(token)
-        .header(SERVER_HEADER, ctx.me.code.as_str())
-        .header(FINGERPRINT_HEADER, &ctx.fingerprint)
-        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
-        .json(body)
-        .timeout(wait + s.peer_request_timeout)
-        .build()
-        .map_err(|e| PullError::Refused(e.to_string()))?;
-    // `POST /path HTTP/1.1\r\n`, headers (with the host and length the client adds), body.
-    let sent = (req.url().path().len() + 16) as u64
-        + super::link_served::header_bytes(req.headers())
-        + 40
-        + req
-            .body()
-            .and_then(|b| b.as_bytes())
-            .map_or(0, |b| b.len() as u64);
+    let mut headers = HeaderMap::new();
+    let h = |v: &str| header_value(v).map_err(wire_error);
+    headers.insert(header::AUTHORIZATION, h(&format!("Bearer {token}"))?);
+    headers.insert(SERVER_HEADER, h(ctx.me.code.as_str())?);
+    headers.insert(FINGERPRINT_HEADER, h(&ctx.fingerprint)?);
+    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let json = serde_json::to_vec(body).map_err(|e| PullError::Refused(e.to_string()))?;
     let started = Instant::now();
-    let resp = client.execute(req).await.map_err(|e| reach_error(&e))?;
-    let status = resp.status();
-    let head = 17 + super::link_served::header_bytes(resp.headers());
-    let gzipped = resp
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let wire = resp.bytes().await.map_err(|e| reach_error(&e))?;
+    let (status, answer_headers, wire) = client
+        .post(
+            url,
+            headers,
+            json,
+            wait + s.peer_request_timeout,
+            usize::try_from(MAX_PULL_ANSWER_BYTES).unwrap_or(usize::MAX),
+        )
+        .await
+        .map_err(wire_error)?;
     let took = started.elapsed();
-    super::link_served::record(state, peer, head + wire.len() as u64, sent);
+    let gzipped = answer_headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let bytes = if gzipped {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&wire[..])
             .take(MAX_PULL_ANSWER_BYTES)
             .read_to_end(&mut out)
-            .map_err(|e| PullError::Refused(format!("garbled gzip from {peer}: {e}")))?;
+            .map_err(|e| PullError::Refused(format!("garbled gzip: {e}")))?;
         out
     } else {
         wire.to_vec()
@@ -208,7 +242,7 @@ async fn exchange(
 
 async fn pull_once(
     state: &AppState,
-    client: &reqwest::Client,
+    client: &PeerHttp,
     url: &str,
     token: &str,
     peer: &ServerCode,
@@ -227,7 +261,7 @@ async fn pull_once(
         limit,
         wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
     };
-    let (status, bytes, took) = exchange(state, client, url, token, peer, &body, wait).await?;
+    let (status, bytes, took) = exchange(state, client, url, token, &body, wait).await?;
     if !status.is_success() {
         let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
@@ -325,12 +359,7 @@ pub async fn transfer_now(
         .get(peer)
         .cloned()
         .ok_or_else(|| Problem::invalid(format!("{peer} is not a peer of {}", ctx.me.code)))?;
-    let client =
-        crate::tls::peer_client_builder(state.peer_tls.as_deref(), state.settings.peer_h2c)
-            .connect_timeout(state.settings.peer_connect_timeout)
-            .no_gzip()
-            .build()
-            .map_err(|e| Problem::unavailable(e.to_string()))?;
+    let client = peer_http(state, peer);
     let url = format!("{base}/api/v1/replication/pull");
     let token = peer_token(ctx.env.secret.expose(), ctx.me.code.as_str());
     let mut t = Transfer {
@@ -381,5 +410,44 @@ mod tests {
         // Less than a batch: nothing more was there; keep the size.
         assert_eq!(next_limit(250, 1_000, false, 3), 250);
         assert_eq!(next_limit(1_000, 1_000, false, 1_000), 1_000);
+    }
+
+    /// A link down for a simulated day, failing every attempt after `cost` (a refused or
+    /// timed-out connect), then back at a seeded moment: the first attempt after its return
+    /// comes within the cap (plus one attempt's cost), and attempts while it was down were
+    /// spaced at the cap, not ever further apart.
+    #[test]
+    fn a_link_back_after_a_day_down_is_retried_within_the_cap() {
+        use std::time::Duration;
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(3));
+        for (seed, cost) in [(1u64, Duration::ZERO), (2, Duration::from_secs(5))] {
+            // Seeded moment of return, within the day's last hour.
+            let day = Duration::from_secs(24 * 3600);
+            let back_at = day - Duration::from_millis(seed.wrapping_mul(2_654_435_761) % 3_600_000);
+            let mut b = Backoff::new(min, max);
+            let mut now = Duration::ZERO;
+            let mut longest = Duration::ZERO;
+            // Attempts fail until one starts after the link is back.
+            while now < back_at {
+                now += cost;
+                let pause = b.failed();
+                longest = longest.max(pause);
+                now += pause;
+            }
+            assert_eq!(longest, max, "the pauses grow to the cap and no further");
+            assert!(
+                now - back_at <= max + cost,
+                "seed {seed}: the returned link waited {:?} for its first attempt",
+                now - back_at
+            );
+        }
+        // A success resets it: the next failure pauses `min`, as for a fresh link.
+        let mut b = Backoff::new(min, max);
+        for _ in 0..50 {
+            b.failed();
+        }
+        b.succeeded();
+        assert_eq!(b.failed(), min);
+        assert_eq!(b.failed(), min * 2);
     }
 }
