@@ -2,9 +2,10 @@
 //! Raft, with a fault proxy on every directed link between the nodes: kill -9 of the leader
 //! during a write load, a partition that isolates the leader, a follower and then two nodes
 //! killed, a node that lost its data directory, a node replaced by command, a cluster rebuilt
-//! from a backup, the cluster as one server of an environment, and consistent reads on a lagging
-//! follower. Every acknowledged booking is present on every node afterwards, the stores are
-//! identical and every invariant holds.
+//! from a backup, the cluster as one server of an environment, consistent reads on a lagging
+//! follower, HAProxy in front, and the whole site rebuilt from object storage (moto's S3).
+//! Every acknowledged booking is present on every node afterwards, the stores are identical and
+//! every invariant holds.
 //!
 //! The tests take turns (one cluster at a time), so elections are not starved of CPU.
 #![allow(

@@ -86,9 +86,9 @@ async fn region_nodes(
     ];
     let mut links = BTreeMap::new();
     for from in 0..3 {
-        for to in 0..3 {
+        for (to, port) in ports.iter().enumerate() {
             if from != to {
-                let upstream = format!("127.0.0.1:{}", ports[to]).parse()?;
+                let upstream = format!("127.0.0.1:{port}").parse()?;
                 links.insert((from, to), Proxy::start("127.0.0.1:0", upstream).await?);
             }
         }
