@@ -14,63 +14,12 @@
 
 mod common;
 
+use common::s3::{self, moto_server, percentile, start_s3, BUCKET};
 use common::{booking, free_port, seed, until, Api, TOKEN};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const BUCKET: &str = "innsync-offsite";
-
-/// moto's S3 server on a free loopback port, stopped on drop.
-struct S3 {
-    child: Child,
-    url: String,
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `moto_server` the project's script installs (installing it if missing); `None` when
-/// python3 is missing on this machine.
-fn moto_server() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/install-moto"))
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let path = String::from_utf8(out.stdout).ok()?;
-    Some(PathBuf::from(path.trim()))
-}
-
-async fn start_s3(bin: &Path) -> S3 {
-    let port = free_port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s3 = S3 {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let bucket_url = format!("{}/{BUCKET}", s3.url);
-    until("the S3 server up and the bucket made", || async {
-        let r = http.put(&bucket_url).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
-    s3
-}
 
 fn innsync(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_innsync"))
@@ -135,21 +84,13 @@ async fn digest(api: &Api) -> String {
     a.body["digest"].as_str().unwrap().to_string()
 }
 
+/// One test at a time: each starts its own S3 server and points the process environment (which
+/// the servers and the CLI inherit) at it.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A metric's value from `/metrics`.
 async fn metric(api: &Api, name: &str) -> Option<f64> {
-    let text = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find(|l| l.starts_with(&format!("innsync_{name} ")))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+    s3::metric(&api.http, &api.base, name).await
 }
 
 /// Acknowledged bookings: reference and when the answer came.
@@ -200,25 +141,15 @@ fn load(
         .collect()
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_site_lost_under_load_is_restored_from_object_storage() {
     let Some(moto) = moto_server() else {
         println!("SKIPPED: python3 (for moto's S3 server) is missing");
         return;
     };
-    let s3 = start_s3(&moto).await;
-    // The endpoint and credentials reach the server and the CLI the usual way.
-    std::env::set_var("AWS_ENDPOINT_URL", &s3.url);
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    std::env::set_var("AWS_REGION", "us-east-1");
+    let _turn = TURN.lock().await;
+    // The endpoint and credentials reach the server and the CLI the usual way (environment).
+    let _s3 = start_s3(&moto).await;
     let temp = tempfile::tempdir().unwrap();
     let key = temp.path().join("archive.key");
     std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
@@ -376,5 +307,196 @@ async fn a_site_lost_under_load_is_restored_from_object_storage() {
     assert!(
         rpo <= Duration::from_secs(2),
         "RPO {rpo:?}: the goal is ≤ 1 s, and 2 s on a loaded test machine"
+    );
+}
+
+/// A UI session of `user` (logged in through the form once; a login is itself a change).
+struct Ui {
+    http: reqwest::Client,
+    cookie: String,
+    base: String,
+}
+
+impl Ui {
+    async fn log_in(api: &Api, (name, password): (&str, &str)) -> Self {
+        let http = common::client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/ui/login", api.base))
+            .form(&[("username", name), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "login of {name}");
+        let cookie = r
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_string();
+        Self {
+            http,
+            cookie,
+            base: api.base.clone(),
+        }
+    }
+
+    /// The environment dashboard's HTML.
+    async fn dashboard(&self) -> String {
+        let r = self
+            .http
+            .get(format!("{}/ui/environment", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+}
+
+/// The text of the element with `data-testid="{id}"` (its first text node; enough for a stat).
+fn testid_text(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("data-testid=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id} on the dashboard"));
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest[start..].find('<').unwrap() + start;
+    rest[start..end].trim().to_string()
+}
+
+/// Issue 21: the archive lag is on the environment dashboard, from the same gauges `/metrics`
+/// exports. Shipping normally it says "up to date" with what was shipped; when the bucket goes
+/// away (moto stopped) the server keeps taking bookings, and the dashboard says "failing" with
+/// the changes waiting and a lag that grows (before, the gauges froze at the last good round).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_archive_lag_is_on_the_environment_dashboard() {
+    let Some(moto) = moto_server() else {
+        println!("SKIPPED: python3 (for moto's S3 server) is missing");
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let mut s3 = start_s3(&moto).await;
+    let temp = tempfile::tempdir().unwrap();
+    let key = temp.path().join("archive.key");
+    std::fs::write(&key, "7e".repeat(32)).unwrap();
+    let mut extra = Vec::new();
+    for s in [
+        format!("archive_url=s3://{BUCKET}/dashboard/wb"),
+        format!("archive_key_file={}", p(&key)),
+        "archive_ship_interval=100ms".into(),
+    ] {
+        extra.extend(["--setting".to_string(), s]);
+    }
+    let server = Server::start(&temp.path().join("data"), &extra);
+    let api = server.api.clone();
+    seed(&api, 20).await;
+    const MANAGER: (&str, &str) = ("manager", "manager-pass-1");
+    api.ok(
+        "/api/v1/users",
+        serde_json::json!({"username": MANAGER.0, "password": MANAGER.1, "roles": ["admin"], "servers": []}),
+    )
+    .await;
+    let ui = Ui::log_in(&api, MANAGER).await;
+    let html = until("the dashboard says the bucket is up to date", || async {
+        let html = ui.dashboard().await;
+        (testid_text(&html, "archive-state") == "up to date").then_some(html)
+    })
+    .await;
+    assert_eq!(testid_text(&html, "archive-behind"), "0");
+    let shipped: f64 = testid_text(&html, "archive-segments").parse().unwrap();
+    assert!(
+        shipped > 0.0,
+        "segments shipped on the dashboard: {shipped}"
+    );
+    assert!(html.contains(&format!("s3://{BUCKET}/dashboard/wb")));
+
+    // The bucket goes away: bookings are still taken, and the dashboard shows the risk growing.
+    s3.stop();
+    for i in 0..5 {
+        let a = api.post("/api/v1/bookings", booking(30 + i, 1)).await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+    }
+    until("the archive failing with 5 bookings waiting", || async {
+        (metric(&api, "archive_failing").await == Some(1.0)
+            && metric(&api, "archive_changes_behind").await >= Some(5.0)
+            && metric(&api, "archive_lag_seconds").await > Some(0.2))
+        .then_some(())
+    })
+    .await;
+    let html = ui.dashboard().await;
+    assert_eq!(testid_text(&html, "archive-state"), "failing", "{html}");
+    let behind: i64 = testid_text(&html, "archive-behind").parse().unwrap();
+    assert!(behind >= 5, "changes behind on the dashboard: {behind}");
+    let lag: f64 = {
+        let at = html.find("data-seconds=\"").unwrap() + "data-seconds=\"".len();
+        html[at..at + html[at..].find('"').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    assert!(lag > 0.2, "archive lag on the dashboard: {lag}");
+    let failures: i64 = testid_text(&html, "archive-failures").parse().unwrap();
+    assert!(failures > 0);
+}
+
+/// Issue 21: an object above `archive_multipart_threshold` (a large backup) goes up through
+/// `object_store`'s multipart API in parts of `archive_multipart_part` — S3 marks such an
+/// object's ETag with its number of parts — and comes back whole and opens with the key; a
+/// small object is still one PUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_object_goes_up_in_parts_and_comes_back_whole() {
+    let Some(moto) = moto_server() else {
+        println!("SKIPPED: python3 (for moto's S3 server) is missing");
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let _s3 = start_s3(&moto).await;
+    let temp = tempfile::tempdir().unwrap();
+    let key_file = temp.path().join("archive.key");
+    std::fs::write(&key_file, "4d".repeat(32)).unwrap();
+    let mut remote = innsync_offsite::Remote::at(&format!("s3://{BUCKET}/multipart"), None);
+    remote.multipart_threshold = 6 * 1024 * 1024;
+    remote.multipart_part = 5 * 1024 * 1024;
+    remote.multipart_concurrency = 2;
+    let key = innsync_offsite::SealKey::from_file(&key_file).unwrap();
+    let bucket = innsync_offsite::Bucket::connect(&remote, key).unwrap();
+    // 12 MiB of seeded pseudo-random bytes (xorshift), so nothing compresses or repeats.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: Vec<u8> = (0..12 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    let sealed = bucket
+        .put_sealed("backups/big/innsync.db", &big)
+        .await
+        .unwrap();
+    assert!(sealed > big.len());
+    let etag = bucket
+        .etag("backups/big/innsync.db")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        etag.trim_matches('"').ends_with("-3"),
+        "12 MiB in parts of 5 MiB is 3 parts: ETag {etag}"
+    );
+    let back = bucket.get_opened("backups/big/innsync.db").await.unwrap();
+    assert!(back == big, "the object came back altered");
+    bucket
+        .put_sealed("segments/small", b"one small object")
+        .await
+        .unwrap();
+    let etag = bucket.etag("segments/small").await.unwrap().unwrap();
+    assert!(
+        !etag.contains('-'),
+        "a small object is one PUT: ETag {etag}"
     );
 }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use innsync_store::backup::{segment_range, Manifest};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig, WriteMultipart};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,12 @@ pub struct Remote {
     pub request_timeout: Duration,
     /// Longest time to connect.
     pub connect_timeout: Duration,
+    /// Sealed objects larger than this go up in parts.
+    pub multipart_threshold: usize,
+    /// One part's size.
+    pub multipart_part: usize,
+    /// Most parts in flight at once.
+    pub multipart_concurrency: usize,
 }
 
 impl Remote {
@@ -47,6 +53,9 @@ impl Remote {
             region: s.region.clone(),
             request_timeout: s.request_timeout,
             connect_timeout: s.connect_timeout,
+            multipart_threshold: s.multipart_threshold,
+            multipart_part: s.multipart_part,
+            multipart_concurrency: s.multipart_concurrency,
         })
     }
 
@@ -59,6 +68,9 @@ impl Remote {
             region: None,
             request_timeout: d.request_timeout,
             connect_timeout: d.connect_timeout,
+            multipart_threshold: d.multipart_threshold,
+            multipart_part: d.multipart_part,
+            multipart_concurrency: d.multipart_concurrency,
         }
     }
 }
@@ -84,6 +96,8 @@ pub struct Bucket {
     /// Bound on one call, retries included.
     limit: Duration,
     url: String,
+    /// Threshold, part size and parts in flight of multipart uploads.
+    multipart: (usize, usize, usize),
 }
 
 impl std::fmt::Debug for Bucket {
@@ -143,6 +157,11 @@ impl Bucket {
             key,
             limit: remote.request_timeout * 4 + remote.connect_timeout,
             url: remote.url.clone(),
+            multipart: (
+                remote.multipart_threshold,
+                remote.multipart_part.max(crate::settings::MIN_PART),
+                remote.multipart_concurrency.max(1),
+            ),
         })
     }
 
@@ -178,12 +197,59 @@ impl Bucket {
         let sealed = self.key.seal(name, plain)?;
         let n = sealed.len();
         let path = self.path(&format!("{name}{SEALED}"));
-        self.bounded(
-            format!("writing {name}"),
-            self.store.put(&path, PutPayload::from(sealed)),
-        )
-        .await?;
-        Ok(n)
+        let (threshold, part, concurrency) = self.multipart;
+        if n <= threshold {
+            self.bounded(
+                format!("writing {name}"),
+                self.store.put(&path, PutPayload::from(sealed)),
+            )
+            .await?;
+            return Ok(n);
+        }
+        // In parts: each part and the completion under the timeout of one request, at most
+        // `concurrency` parts in flight; on any failure the upload is aborted (no orphan parts).
+        let upload = self
+            .bounded(
+                format!("starting the upload of {name}"),
+                self.store.put_multipart(&path),
+            )
+            .await?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, part);
+        let mut sent = Ok(());
+        for chunk in sealed.chunks(part) {
+            sent = self
+                .bounded(
+                    format!("writing a part of {name}"),
+                    w.wait_for_capacity(concurrency),
+                )
+                .await;
+            if sent.is_err() {
+                break;
+            }
+            w.write(chunk);
+        }
+        match sent {
+            Ok(()) => {
+                self.bounded(format!("completing {name}"), w.finish())
+                    .await?;
+                Ok(n)
+            }
+            Err(e) => {
+                if let Err(a) = w.abort().await {
+                    tracing::warn!(error = %a, object = %name, "could not abort a multipart upload");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The object's ETag as the store reports it (a multipart upload's ends in `-PARTS`).
+    pub async fn etag(&self, name: &str) -> Result<Option<String>, OffsiteError> {
+        let path = self.path(&format!("{name}{SEALED}"));
+        let meta = self
+            .bounded(format!("looking up {name}"), self.store.head(&path))
+            .await?;
+        Ok(meta.e_tag)
     }
 
     /// Reads `name` and opens it with the key.

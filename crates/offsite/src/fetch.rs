@@ -137,11 +137,30 @@ pub async fn verify_remote(bucket: &Bucket, scratch: &Path) -> Result<RemoteRepo
         let _ = tokio::fs::remove_dir_all(&dir).await;
         backups.push((name.clone(), m));
     }
-    let start = backups.first().map_or(0, |b| b.1.order_upto);
+    // A live archive changes while it is verified: retention removes a backup (manifest first)
+    // before the segments only it needed. So the gap check starts at the oldest verified
+    // backup still listed after the segments were listed, never at one removed meanwhile.
+    let listed = bucket.segments().await?;
+    let present = bucket.backups().await?;
+    let Some(start) = backups
+        .iter()
+        .find(|(name, _)| present.contains(name))
+        .map(|(_, m)| m.order_upto)
+    else {
+        return Err(OffsiteError::Damaged(
+            "every backup was replaced while it was verified (a live archive): run verify again"
+                .into(),
+        ));
+    };
     let mut upto = start;
     let mut segments = 0;
-    for (first, last, name) in bucket.segments().await? {
-        let plain = bucket.get_opened(&name).await?;
+    for (first, last, name) in listed {
+        let plain = match bucket.get_opened(&name).await {
+            // Removed by retention since it was listed: the gap check below says whether it
+            // was still needed.
+            Err(OffsiteError::Storage(object_store::Error::NotFound { .. })) => continue,
+            r => r?,
+        };
         let changes = decode_segment(&plain, &name)?;
         if changes.first().map(|c| c.n) != Some(first) || changes.last().map(|c| c.n) != Some(last)
         {

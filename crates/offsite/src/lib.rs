@@ -58,6 +58,19 @@ pub enum OffsiteError {
     /// The local file system failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The bucket holds changes past this store's newest (the store was restored to an
+    /// earlier point in time, or another server ships to this prefix): shipping on would mix
+    /// two histories under one prefix, so nothing is written.
+    #[error(
+        "the bucket holds the change log up to position {bucket} but this store ends at {store}: \
+         it belongs to another history (after a point-in-time restore, archive to a new prefix)"
+    )]
+    Ahead {
+        /// The last position the bucket holds.
+        bucket: i64,
+        /// This store's newest position.
+        store: i64,
+    },
     /// A background task died.
     #[error("background task: {0}")]
     Task(String),

@@ -34,7 +34,18 @@ pub struct OffsiteSettings {
     pub max_segments_per_round: usize,
     /// Most changes in one shipped segment. Default 10 000 (the local archive's limit).
     pub segment_changes: usize,
+    /// Objects larger than this (sealed bytes) go up as a multipart upload: a large backup
+    /// is sent in parts, each retried alone, and is not held to S3's 5 GiB limit of one PUT.
+    /// Default 64 MiB.
+    pub multipart_threshold: usize,
+    /// Size of one part of a multipart upload (S3 needs 5 MiB at least). Default 16 MiB.
+    pub multipart_part: usize,
+    /// Most parts of one upload in flight at once. Default 4.
+    pub multipart_concurrency: usize,
 }
+
+/// The smallest part S3 accepts (but the last).
+pub const MIN_PART: usize = 5 * 1024 * 1024;
 
 impl Default for OffsiteSettings {
     fn default() -> Self {
@@ -51,6 +62,9 @@ impl Default for OffsiteSettings {
             connect_timeout: Duration::from_secs(3),
             max_segments_per_round: 16,
             segment_changes: innsync_store::backup::SEGMENT_LIMIT,
+            multipart_threshold: 64 * 1024 * 1024,
+            multipart_part: 16 * 1024 * 1024,
+            multipart_concurrency: 4,
         }
     }
 }
@@ -70,6 +84,9 @@ impl OffsiteSettings {
         "archive_connect_timeout",
         "archive_max_segments_per_round",
         "archive_segment_changes",
+        "archive_multipart_threshold",
+        "archive_multipart_part",
+        "archive_multipart_concurrency",
     ];
 
     /// Sets one by name; `duration` is the server's parser of `250ms`, `6h`…
@@ -110,6 +127,15 @@ impl OffsiteSettings {
             "archive_connect_timeout" => self.connect_timeout = positive(value)?,
             "archive_max_segments_per_round" => self.max_segments_per_round = count(value)?,
             "archive_segment_changes" => self.segment_changes = count(value)?,
+            "archive_multipart_threshold" => self.multipart_threshold = count(value)?,
+            "archive_multipart_part" => {
+                let n = count(value)?;
+                if n < MIN_PART {
+                    return Err(format!("{name}: a part is {MIN_PART} bytes at least (S3)"));
+                }
+                self.multipart_part = n;
+            }
+            "archive_multipart_concurrency" => self.multipart_concurrency = count(value)?,
             other => return Err(format!("no setting named {other:?}")),
         }
         Ok(())
@@ -138,6 +164,8 @@ mod tests {
         assert!(s.set("archive_ship_interval", "0ms", ms).is_err());
         assert!(s.set("archive_keep_backups", "0", ms).is_err());
         assert!(s.set("archive_nonsense", "1", ms).is_err());
+        assert!(s.set("archive_multipart_part", "1048576", ms).is_err());
+        s.set("archive_multipart_part", "5242880", ms).unwrap();
         for n in OffsiteSettings::NAMES {
             assert!(n.starts_with("archive_"));
         }

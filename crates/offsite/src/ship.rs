@@ -28,6 +28,7 @@ pub struct ArchiveLag {
     bytes_shipped: AtomicU64,
     backups_shipped: AtomicU64,
     failures: AtomicU64,
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl ArchiveLag {
@@ -59,9 +60,15 @@ impl ArchiveLag {
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
     }
+    /// Whether the last round failed (the bucket is unreachable or refuses): shown as such
+    /// on the dashboard until a round succeeds.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
     /// Counts a failed round.
     pub fn failed(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        self.failing.store(true, Ordering::Relaxed);
     }
 }
 
@@ -171,6 +178,7 @@ impl Shipper {
         if self.housekeeping.is_none() {
             self.start_housekeeping(now);
         }
+        self.lag.failing.store(false, Ordering::Relaxed);
         Ok(report)
     }
 
@@ -217,10 +225,8 @@ impl Shipper {
         report: &mut ShipReport,
     ) -> Result<i64, OffsiteError> {
         let pool = self.pool.clone();
-        if !blocking(move || commit_order_head(&pool, 0))
-            .await??
-            .tracking
-        {
+        let local = blocking(move || commit_order_head(&pool, 0)).await??;
+        if !local.tracking {
             return Err(OffsiteError::Task(
                 "changes are not numbered in commit order yet (waiting for the writer)".into(),
             ));
@@ -240,9 +246,21 @@ impl Shipper {
             .last_backup
             .max(crate::fetch::parse_time(&newest.created_at));
         let at = last_segment.max(newest.order_upto);
+        if at > local.head {
+            return Err(OffsiteError::Ahead {
+                bucket: at,
+                store: local.head,
+            });
+        }
         self.shipped = Some(at);
         self.lag.shipped_upto.store(at, Ordering::Relaxed);
         Ok(at)
+    }
+
+    /// After a failed round: the lag from the last position known to be in the bucket, so
+    /// the gauges keep growing during an outage instead of showing the last good round's.
+    pub async fn measure_stalled(&self, now: DateTime<Utc>) -> Result<(), OffsiteError> {
+        self.measure(self.lag.shipped_upto(), now).await
     }
 
     async fn measure(&self, shipped: i64, now: DateTime<Utc>) -> Result<(), OffsiteError> {

@@ -276,6 +276,7 @@ impl Metrics {
         a.segments_shipped.set(int(lag.segments_shipped()));
         a.backups_shipped.set(int(lag.backups_shipped()));
         a.failures.set(int(lag.failures()));
+        a.failing.set(i64::from(lag.failing()));
     }
 
     /// The text exposition, with the writer's counters read now.
@@ -310,6 +311,8 @@ pub struct ArchiveGauges {
     pub backups_shipped: Gauge,
     /// Rounds that failed (retried).
     pub failures: Gauge,
+    /// 1 while the last round failed, else 0.
+    pub failing: Gauge,
 }
 
 impl ArchiveGauges {
@@ -342,6 +345,10 @@ impl ArchiveGauges {
             failures: gauge(
                 "archive_failures",
                 "Off-site archive rounds that failed (retried)",
+            ),
+            failing: gauge(
+                "archive_failing",
+                "1 while the off-site archive's last round failed, else 0",
             ),
         }
     }

@@ -42,17 +42,23 @@ pub fn spawn(
                 continue;
             }
             match shipper.round((state.clock)()).await {
-                Ok(r) if r.segments > 0 || r.backup.is_some() => tracing::debug!(
-                    segments = r.segments,
-                    changes = r.changes,
-                    backup = ?r.backup,
-                    "shipped to the off-site archive"
-                ),
+                Ok(r) if r.segments > 0 || r.backup.is_some() || r.retention.is_some() => {
+                    tracing::debug!(
+                        segments = r.segments,
+                        changes = r.changes,
+                        backup = ?r.backup,
+                        retention = ?r.retention,
+                        "shipped to the off-site archive"
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => {
                     lag.failed();
                     shipper.forget();
                     tracing::warn!(error = %e, "off-site archive round failed; retrying");
+                    if let Err(e) = shipper.measure_stalled((state.clock)()).await {
+                        tracing::warn!(error = %e, "could not measure the off-site archive's lag");
+                    }
                 }
             }
             state.metrics.set_archive(&lag);

@@ -36,7 +36,8 @@ pub struct BenchArgs {
     /// What to measure: `bookings` (one server), `replication` (two servers), `queue` (the
     /// pending-operation queue towards a partner), `quote` (rate plans and the quote of a
     /// large property), `cluster` (a three-node HA cluster:
-    /// failover, throughput against one node, backup and restore), `all` (one table over
+    /// failover, throughput against one node, backup and restore), `regions` (the cluster with
+    /// 50–150 ms between its nodes: write latency per region, follower reads, failover), `all` (one table over
     /// every area, each in a reduced mode), `looktobook` (booking-engine reads with 1 booking
     /// per 1,000), `scale` (reads and a booking on stores of 10k and 100k bookings) or `links`
     /// (bytes on the peer link per booking and per idle second, visibility per link profile).
@@ -48,9 +49,14 @@ pub struct BenchArgs {
     /// Leader kills measured (cluster bench).
     #[arg(long, default_value_t = 5)]
     pub failovers: usize,
-    /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster bench).
+    /// A named setting for the cluster's nodes (`cluster_in_flight=8`; cluster and regions
+    /// benches).
     #[arg(long = "node-setting")]
     pub node_settings: Vec<String>,
+    /// The node (1–3) whose region should lead: it gets shorter election timeouts than the
+    /// others (regions bench).
+    #[arg(long)]
+    pub prefer_node: Option<usize>,
     /// The link profile (`loopback`, `satellite`, `adsl` or `3g`; links bench). Every
     /// profile when not given.
     #[arg(long)]
@@ -159,12 +165,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         "queue" => return super::bench_queue::run(&a).await,
         "quote" => return super::bench_quote::run(&a).await,
         "cluster" => return super::bench_cluster::run(&a).await,
+        "regions" => return super::bench_regions::run(&a).await,
         "all" => return super::bench_all::run(&a).await,
         "looktobook" => return super::bench_looktobook::run(&a).await,
         "scale" => return super::bench_scale::run(&a).await,
         "links" => return super::bench_links::run(&a).await,
         other => bail!(
-            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster, all, looktobook, scale or links"
+            "unknown benchmark {other:?}: bookings, replication, queue, quote, cluster, regions, all, looktobook, scale or links"
         ),
     }
     let f = measure_bookings(&a).await?;

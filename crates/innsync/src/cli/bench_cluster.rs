@@ -25,15 +25,16 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-struct Node {
-    dir: PathBuf,
-    args: Vec<String>,
-    base: String,
-    process: Option<ServerProcess>,
+/// One node of a benchmark cluster (also the regions bench's).
+pub(super) struct Node {
+    pub(super) dir: PathBuf,
+    pub(super) args: Vec<String>,
+    pub(super) base: String,
+    pub(super) process: Option<ServerProcess>,
 }
 
 impl Node {
-    fn spawn(&mut self, token: &str) -> anyhow::Result<()> {
+    pub(super) fn spawn(&mut self, token: &str) -> anyhow::Result<()> {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         self.process = Some(spawn_server_with(&self.dir, token, &args)?);
         Ok(())
@@ -79,7 +80,11 @@ fn cluster_nodes(dir: &Path, settings: &[String]) -> anyhow::Result<Vec<Node>> {
         .collect())
 }
 
-async fn leader(http: &reqwest::Client, nodes: &[Node], limit: Duration) -> anyhow::Result<usize> {
+pub(super) async fn leader(
+    http: &reqwest::Client,
+    nodes: &[Node],
+    limit: Duration,
+) -> anyhow::Result<usize> {
     let deadline = Instant::now() + limit;
     loop {
         for (i, n) in nodes.iter().enumerate() {
@@ -99,7 +104,7 @@ async fn leader(http: &reqwest::Client, nodes: &[Node], limit: Duration) -> anyh
     }
 }
 
-async fn seed(api: &Api) -> anyhow::Result<()> {
+pub(super) async fn seed(api: &Api) -> anyhow::Result<()> {
     api.post_ok(
         "/api/v1/properties",
         json!({"code": "BNC", "name": "Bench Hotel", "timezone": "UTC", "currency": "EUR"}),
@@ -123,7 +128,7 @@ async fn seed(api: &Api) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn booking(i: u64) -> serde_json::Value {
+pub(super) fn booking(i: u64) -> serde_json::Value {
     let today = Utc::now().date_naive();
     let arrival = today + Days::new(1 + i % 360);
     json!({"property": "BNC", "room_type": format!("T{:02}", (i / 360) % 20),
@@ -328,7 +333,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ClusterFigures> {
     })
 }
 
-async fn wait_admin(api: &Api) -> anyhow::Result<()> {
+pub(super) async fn wait_admin(api: &Api) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok((s, _)) = api.call(Method::GET, "/api/v1/me", None).await {
@@ -344,7 +349,7 @@ async fn wait_admin(api: &Api) -> anyhow::Result<()> {
 }
 
 /// Waits until `node` has applied everything `leader` had applied when asked.
-async fn caught_up(node: &Api, leader: &Api) -> anyhow::Result<()> {
+pub(super) async fn caught_up(node: &Api, leader: &Api) -> anyhow::Result<()> {
     let (_, l) = leader.call(Method::GET, "/api/v1/cluster", None).await?;
     let target = l["last_applied"].as_u64().unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -10,6 +10,7 @@ pub mod bench_links;
 pub mod bench_looktobook;
 pub mod bench_queue;
 pub mod bench_quote;
+pub mod bench_regions;
 pub mod bench_replication;
 pub mod bench_scale;
 pub mod cert;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod mesh;
+pub mod s3;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -73,6 +73,40 @@ struct Extra {
     file_urls: Vec<(String, String)>,
     /// Free room-nights per holder (`env` or a server code) over the horizon.
     free: BTreeMap<String, u64>,
+    /// The off-site archive, when `archive_url` is set.
+    archive: Option<ArchiveView>,
+}
+
+/// The off-site archive as the dashboard shows it (issue 21): the gauges `/metrics` exports,
+/// so an operator sees the data at risk, and a stalled archive, before a disaster does.
+struct ArchiveView {
+    url: String,
+    /// This process ships (a single node, or the cluster's leader); a follower's gauges are
+    /// those of its last turn as leader, so they are not shown.
+    ships_here: bool,
+    lag_seconds: f64,
+    changes_behind: i64,
+    segments: i64,
+    backups: i64,
+    failures: i64,
+    failing: bool,
+}
+
+impl ArchiveView {
+    fn read(state: &AppState) -> Option<Self> {
+        let url = state.settings.offsite.url.clone()?;
+        let a = &state.metrics.archive;
+        Some(Self {
+            url,
+            ships_here: state.cluster.as_ref().is_none_or(|n| n.is_leader()),
+            lag_seconds: a.lag_seconds.get(),
+            changes_behind: a.changes_behind.get(),
+            segments: a.segments_shipped.get(),
+            backups: a.backups_shipped.get(),
+            failures: a.failures.get(),
+            failing: a.failing.get() != 0,
+        })
+    }
 }
 
 impl Extra {
@@ -126,6 +160,7 @@ impl Extra {
             names,
             file_urls,
             free,
+            archive: ArchiveView::read(state),
         })
     }
 
@@ -168,6 +203,7 @@ fn render(
                 div.stat { span.muted { "Conflicts" } b data-testid="conflicts" { (env.conflicts) } }
             }
         }
+        @if let Some(a) = &extra.archive { (archive_card(a)) }
         section.card {
             h2 { "Servers" }
             div.scroll {
@@ -216,6 +252,34 @@ fn render(
         }
     };
     layout::page(user, &env.server, Nav::Environment, "Environment", body)
+}
+
+/// The off-site archive's card: how far the bucket is behind (what a lost site would lose).
+fn archive_card(a: &ArchiveView) -> Markup {
+    let (class, state) = if a.failing {
+        ("down", "failing")
+    } else if a.changes_behind == 0 {
+        ("ok", "up to date")
+    } else {
+        ("st-provisional", "shipping")
+    };
+    html! {
+        section.card data-testid="archive" {
+            div.pagehead { h2 { "Off-site archive" } span.muted.mono { (a.url) } }
+            @if a.ships_here {
+                div.stats {
+                    div.stat { span.muted { "State" } b { span class={ "badge " (class) } data-testid="archive-state" { (state) } } }
+                    div.stat { span.muted { "Archive lag" } b data-testid="archive-lag" data-seconds=(format!("{:.3}", a.lag_seconds)) { (format!("{:.1}", a.lag_seconds)) " s" }
+                        span.muted { "age of the oldest change not yet in the bucket: what losing the whole site now would lose" } }
+                    div.stat { span.muted { "Changes behind" } b data-testid="archive-behind" { (a.changes_behind) } }
+                    div.stat { span.muted { "Shipped" } b data-testid="archive-segments" { (a.segments) } span.muted { "segments · " (a.backups) " backups" } }
+                    div.stat { span.muted { "Failed rounds" } b data-testid="archive-failures" { (a.failures) } span.muted { "each retried" } }
+                }
+            } @else {
+                p.muted data-testid="archive-state" { "This node does not ship: the cluster's leader does. Its dashboard shows the archive lag." }
+            }
+        }
+    }
 }
 
 fn handover_form(user: &UiUser, env: &EnvironmentView, extra: &Extra) -> Markup {
