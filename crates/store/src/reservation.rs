@@ -1,6 +1,6 @@
 //! This server's reservation numbers (FIAS `G#`): the next one of its range, from the
-//! `last_reservation` counter in `meta`, kept in the batch's transaction so a number is never
-//! handed out twice. After a restore the counter may lag bookings this server already
+//! writer's copy of the `last_reservation` counter, saved in `meta` in the batch's transaction
+//! so a number is never handed out twice. After a restore the counter may lag bookings this server already
 //! numbered (they come back through replication or a backup replay), so the highest number of
 //! its own range found in the change log — an indexed lookup ([`crate::schema`]'s
 //! `V_CHANGE_RESERVATION_KEYS`) — also bounds the next one.
@@ -15,11 +15,28 @@ fn failed(e: impl std::fmt::Display) -> ReservationNumberError {
     ReservationNumberError::Counter(e.to_string())
 }
 
-/// Hands out the next reservation number of `server` and advances the counter.
+/// Hands out the next reservation number of `server`. `last` is the writer's copy of the
+/// counter (in its `Counters`, put back with them when a command or batch fails); `None` makes
+/// it read the counter and the log again — at open, and after changes from elsewhere landed,
+/// which may hold numbers this server gave out before a restore. The counter reaches `meta`
+/// once per batch ([`save`]), not once per booking.
 pub(crate) fn next(
     conn: &Connection,
     server: &ServerCode,
+    last: &mut Option<u64>,
 ) -> Result<ReservationNumber, ReservationNumberError> {
+    let high = match *last {
+        Some(h) => h,
+        None => high_water(conn, server)?,
+    };
+    let number = ReservationNumber::new(server, high + 1)?;
+    *last = Some(high + 1);
+    Ok(number)
+}
+
+/// The last sequence of `server`'s range in use: the counter, or past it the highest number of
+/// the range in the change log.
+fn high_water(conn: &Connection, server: &ServerCode) -> Result<u64, ReservationNumberError> {
     let counter: u64 = conn
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")
         .and_then(|mut st| {
@@ -41,14 +58,16 @@ pub(crate) fn next(
     let seen = highest
         .and_then(|h| u64::try_from(h).ok())
         .map_or(0, |h| h + 1 - first);
-    let seq = counter.max(seen) + 1;
-    let number = ReservationNumber::new(server, seq)?;
+    Ok(counter.max(seen))
+}
+
+/// Stores the counter in the batch's transaction.
+pub(crate) fn save(conn: &Connection, last: u64) -> Result<(), rusqlite::Error> {
     conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-    )
-    .and_then(|mut st| st.execute(params![LAST_RESERVATION_KEY, seq.to_string()]))
-    .map_err(failed)?;
-    Ok(number)
+    )?
+    .execute(params![LAST_RESERVATION_KEY, last.to_string()])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -66,8 +85,12 @@ mod tests {
         let (_dir, conn) = store();
         let wb = ServerCode::parse("WB").unwrap();
         let (first, _) = ReservationNumber::range(&wb);
-        assert_eq!(next(&conn, &wb).unwrap().get(), first);
-        assert_eq!(next(&conn, &wb).unwrap().get(), first + 1);
+        let mut last = None;
+        assert_eq!(next(&conn, &wb, &mut last).unwrap().get(), first);
+        assert_eq!(next(&conn, &wb, &mut last).unwrap().get(), first + 1);
+        // Saved at the batch's end; read back by a writer that holds no copy.
+        save(&conn, last.unwrap()).unwrap();
+        assert_eq!(next(&conn, &wb, &mut None).unwrap().get(), first + 2);
         // A restored store: the log holds a higher number of this server than the counter.
         let logged = |origin: &str, id: &str, number: u64| {
             conn.execute(
@@ -90,7 +113,10 @@ mod tests {
             "PA-000001",
             ReservationNumber::range(&ServerCode::parse("PA").unwrap()).0 + 900,
         );
-        assert_eq!(next(&conn, &wb).unwrap().get(), first + 50);
+        // A writer's copy is trusted (it is dropped when changes from elsewhere land)…
+        assert_eq!(next(&conn, &wb, &mut last).unwrap().get(), first + 2);
+        // …and without one, the log bounds the next number.
+        assert_eq!(next(&conn, &wb, &mut None).unwrap().get(), first + 50);
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT MAX(reservation_number) FROM changes
@@ -115,10 +141,13 @@ mod tests {
         )
         .unwrap();
         let (_, last) = ReservationNumber::range(&wb);
-        assert_eq!(next(&conn, &wb).unwrap().get(), last);
+        let mut copy = None;
+        assert_eq!(next(&conn, &wb, &mut copy).unwrap().get(), last);
         assert_eq!(
-            next(&conn, &wb),
+            next(&conn, &wb, &mut copy),
             Err(ReservationNumberError::Exhausted { server: wb })
         );
+        // The refused number is not counted as given out.
+        assert_eq!(copy, Some(innsync_core::ids::RESERVATIONS_PER_SERVER - 1));
     }
 }

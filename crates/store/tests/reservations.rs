@@ -152,3 +152,46 @@ async fn lines_are_written_together_and_found_by_the_reservation() {
         .unwrap();
     assert!(plan.contains("changes_by_reservation"), "{plan}");
 }
+
+/// The reservation number of a written reservation's first line.
+fn number_of(o: &innsync_store::WriteOutcome) -> u64 {
+    match o.outcome() {
+        Outcome::Written {
+            record: Record::Booking(b),
+            ..
+        } => b.reservation_number.expect("a numbered reservation").get(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reservation_numbers_run_on_without_gaps_across_refusals_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let (w, _reads) = open(dir.path()).await;
+        let a = number_of(
+            &w.submit(reservation(vec![line("A", 1)]), "ann", None)
+                .await
+                .unwrap(),
+        );
+        // Refused (B has two rooms): the number it drew is handed out again.
+        let refused = w.submit(reservation(vec![line("B", 3)]), "ann", None).await;
+        assert!(refused.is_err(), "{refused:?}");
+        let b = number_of(
+            &w.submit(reservation(vec![line("B", 1)]), "ann", None)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(b, a + 1);
+        a
+    };
+    // The writer kept the counter in memory; what it saved with its batches is what a restart
+    // reads back.
+    let (w, _reads) = common::open_alone(dir.path(), clock());
+    let c = number_of(
+        &w.submit(reservation(vec![line("A", 1)]), "ann", None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(c, first + 2);
+}

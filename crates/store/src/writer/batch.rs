@@ -268,9 +268,14 @@ pub(super) fn run_segments(
         }
         let cut = results.len() < segments.len();
         let wrote_remote = inb.wrote_remote;
-        if st.counters != before {
+        if (st.counters.last_id, st.counters.last_seq) != (before.last_id, before.last_seq) {
             set_meta(&tx, "last_id", &st.counters.last_id.to_string())?;
             set_meta(&tx, "last_seq", &st.counters.last_seq.to_string())?;
+        }
+        if let Some(r) = st.counters.last_reservation {
+            if before.last_reservation != Some(r) {
+                crate::reservation::save(&tx, r)?;
+            }
         }
         let part = part.filter(|_| !cut);
         if let Some(m) = mark {
@@ -464,6 +469,8 @@ fn run_job(
             if report.applied > 0 {
                 b.cache.borrow_mut().clear();
                 b.wrote_remote = true;
+                // They may hold numbers this server gave out before a restore.
+                b.counters.last_reservation = None;
             }
             Ok(WriteOutcome::Replicated(report))
         }
@@ -475,6 +482,7 @@ fn run_job(
                 &mut b.counters.last_id,
                 &mut b.counters.last_seq,
             )?;
+            b.counters.last_reservation = None;
             b.cache.borrow_mut().clear();
             *b.master_moved = true;
             b.wrote_remote = true;

@@ -60,6 +60,7 @@ pub(super) fn run_command(
         let mut ids = Ids {
             server: ctx.server,
             last: &mut counters.last_id,
+            last_reservation: &mut counters.last_reservation,
             conn: tx,
         };
         decide(cmd, &SqlView::cached(tx, cache), &mut ids, ctx)

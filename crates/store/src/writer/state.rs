@@ -19,6 +19,9 @@ use std::sync::Arc;
 pub(super) struct Counters {
     pub(super) last_id: u64,
     pub(super) last_seq: u64,
+    /// The last reservation number's sequence (`meta.last_reservation`), once read; `None`
+    /// until then and again after changes from elsewhere landed (reservation.rs).
+    pub(super) last_reservation: Option<u64>,
 }
 
 /// Where this server stands when it decides: who it is, the master it obeys and at which
@@ -86,6 +89,8 @@ pub(super) struct State {
 pub(super) struct Ids<'a> {
     pub(super) server: &'a ServerCode,
     pub(super) last: &'a mut u64,
+    /// The writer's copy of the reservation counter.
+    pub(super) last_reservation: &'a mut Option<u64>,
     /// The batch's transaction: the reservation counter lives in `meta` (reservation.rs).
     pub(super) conn: &'a Connection,
 }
@@ -99,7 +104,7 @@ impl IdSource for Ids<'_> {
     fn next_reservation_number(
         &mut self,
     ) -> Result<innsync_core::ReservationNumber, innsync_core::ReservationNumberError> {
-        crate::reservation::next(self.conn, self.server)
+        crate::reservation::next(self.conn, self.server, self.last_reservation)
     }
 }
 
@@ -170,6 +175,7 @@ pub(super) fn open_state(
         counters: Counters {
             last_id: 0,
             last_seq: 0,
+            last_reservation: None,
         },
         clock,
         stats: Arc::new(WriterStats::default()),
@@ -190,6 +196,7 @@ pub(super) fn reload_counters(st: &mut State) -> Result<(), StoreError> {
     st.counters = Counters {
         last_id: meta_u64(&st.conn, "last_id")?,
         last_seq: meta_u64(&st.conn, "last_seq")?,
+        last_reservation: None,
     };
     st.standing.master = get_meta(&st.conn, "master")?
         .map(|m| ServerCode::parse(&m).map_err(StoreError::Corrupt))
