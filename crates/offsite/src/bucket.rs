@@ -165,6 +165,20 @@ impl Bucket {
         })
     }
 
+    /// A bucket in memory (object_store's own `InMemory`), for this crate's tests of what the
+    /// archive's readers do with the objects they find.
+    #[cfg(test)]
+    pub(crate) fn in_memory(key: SealKey) -> Self {
+        Self {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            prefix: "site/test".into(),
+            key,
+            limit: Duration::from_secs(5),
+            url: "s3://memory/site/test".into(),
+            multipart: (usize::MAX, crate::settings::MIN_PART, 1),
+        }
+    }
+
     /// The archive's URL.
     pub fn url(&self) -> &str {
         &self.url

@@ -52,7 +52,11 @@ pub async fn fetch(
     }
     let mut chosen = None;
     for name in backups.iter().rev() {
-        let m = bucket.manifest(name).await?;
+        let m = match bucket.manifest(name).await {
+            // Removed by retention since it was listed: an older one may fit.
+            Err(OffsiteError::Storage(object_store::Error::NotFound { .. })) => continue,
+            r => r?,
+        };
         let fits = match (until, m.last_batch_at.as_deref().and_then(parse_time)) {
             (Some(t), Some(at)) => at <= t,
             _ => true,
@@ -123,11 +127,19 @@ pub async fn verify_remote(bucket: &Bucket, scratch: &Path) -> Result<RemoteRepo
         )));
     }
     let mut backups = Vec::new();
-    for name in &names {
+    'backups: for name in &names {
         let dir = scratch.join(BACKUPS).join(name);
         tokio::fs::create_dir_all(&dir).await?;
         for file in [innsync_store::DB_FILE, MANIFEST_FILE] {
-            let plain = bucket.get_opened(&backup_object(name, file)).await?;
+            let plain = match bucket.get_opened(&backup_object(name, file)).await {
+                // Removed by retention since it was listed (a live archive): not verified,
+                // and the gap check below starts at a backup still present.
+                Err(OffsiteError::Storage(object_store::Error::NotFound { .. })) => {
+                    let _ = tokio::fs::remove_dir_all(&dir).await;
+                    continue 'backups;
+                }
+                r => r?,
+            };
             tokio::fs::write(dir.join(file), plain).await?;
         }
         let d = dir.clone();
@@ -184,4 +196,33 @@ pub async fn verify_remote(bucket: &Bucket, scratch: &Path) -> Result<RemoteRepo
         segments,
         covers: (start + 1, upto),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> crate::SealKey {
+        crate::SealKey::from_hex(&"ab".repeat(32)).expect("a key")
+    }
+
+    /// Retention removes a backup (manifest first, then its file) while `backup verify` reads
+    /// the bucket: a backup listed by its manifest whose file is already gone is a backup
+    /// removed meanwhile, not damage — verify says to run again instead of failing on a 404.
+    #[tokio::test]
+    async fn a_backup_removed_while_it_is_verified_is_not_reported_as_missing() {
+        let bucket = Bucket::in_memory(key());
+        bucket
+            .put_sealed(&backup_object("backup-A", MANIFEST_FILE), b"{}")
+            .await
+            .expect("put");
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let err = verify_remote(&bucket, scratch.path())
+            .await
+            .expect_err("nothing was verified");
+        assert!(
+            matches!(&err, OffsiteError::Damaged(m) if m.contains("run verify again")),
+            "{err}"
+        );
+    }
 }
