@@ -261,6 +261,29 @@ async fn an_erased_guest_leaves_no_copy_of_the_name_in_the_store() {
     let booking = reads.booking(b.as_str()).unwrap().unwrap();
     assert_eq!(booking.guest_name, ERASED_NAME);
     assert_eq!(booking.price.map(|p| p.amount), Some(30_000), "money kept");
+    // A line added afterwards (a new booking the writer creates, so its apply looks no guest
+    // up) carries the anonymised name too.
+    let added = w
+        .submit(
+            Command::AddReservationLine {
+                reservation: b.clone(),
+                line: innsync_core::command::ReservationLine {
+                    room_type: "A".into(),
+                    arrival: None,
+                    departure: None,
+                    units: 1,
+                    pricing: None,
+                },
+            },
+            "ann",
+            None,
+        )
+        .await
+        .unwrap();
+    let line = written(&added).meta().id.clone();
+    let line = reads.booking(line.as_str()).unwrap().unwrap();
+    assert_eq!(line.guest_name, ERASED_NAME);
+    assert_eq!(line.guest_id, g);
     assert!(found(&reads, "lovelace").is_empty());
     assert!(found(&reads, "ada@example.com").is_empty());
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
