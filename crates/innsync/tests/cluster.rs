@@ -1268,6 +1268,15 @@ async fn behind_haproxy_writes_fail_over_to_the_new_leader_and_nothing_acknowled
 }
 
 /// A metric of node `id`.
+/// Samples node `id`'s archive lag every 50 ms for 3 s (under the test's load) into `lags`.
+async fn sample_lag(c: &Cluster, id: u64, lags: &mut Vec<f64>) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        lags.extend(node_metric(c, id, "archive_lag_seconds").await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn node_metric(c: &Cluster, id: u64, name: &str) -> Option<f64> {
     s3::metric(&c.http, &c.nodes[id as usize - 1].base(), name).await
 }
@@ -1308,23 +1317,11 @@ async fn a_cluster_site_lost_under_load_is_rebuilt_from_object_storage() {
     let first = c.leader(&[1, 2, 3]).await;
     seed(&c.api(first), 50).await;
     let mut lags = Vec::new();
-    let sample = |lags: &mut Vec<f64>, v: Option<f64>| {
-        if let Some(l) = v {
-            lags.push(l);
-        }
-    };
 
     // Phase 1: load through every node; the leader (the shipper) is killed half-way.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (acks, tasks) = write_load(&c, 6, |w, attempt| 1 + (w + attempt) % 3, stop.clone());
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        sample(
-            &mut lags,
-            node_metric(&c, first, "archive_lag_seconds").await,
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sample_lag(&c, first, &mut lags).await;
     assert!(
         node_metric(&c, first, "archive_segments_shipped").await > Some(0.0),
         "the first leader ships"
@@ -1332,14 +1329,7 @@ async fn a_cluster_site_lost_under_load_is_rebuilt_from_object_storage() {
     c.node(first).kill9();
     let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != first).collect();
     let second = c.leader(&others).await;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        sample(
-            &mut lags,
-            node_metric(&c, second, "archive_lag_seconds").await,
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sample_lag(&c, second, &mut lags).await;
     stop_load(&stop, tasks).await;
     c.node(first).spawn();
     let at_t = c.converged(&[1, 2, 3]).await;
@@ -1365,14 +1355,7 @@ async fn a_cluster_site_lost_under_load_is_rebuilt_from_object_storage() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (acks2, tasks) = write_load(&c, 6, |w, attempt| 1 + (w + attempt) % 3, stop.clone());
     let leader = c.leader(&[1, 2, 3]).await;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        sample(
-            &mut lags,
-            node_metric(&c, leader, "archive_lag_seconds").await,
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sample_lag(&c, leader, &mut lags).await;
     // The shipper first, then the others: nothing is acknowledged once the leader is gone.
     let killed = Instant::now();
     c.node(leader).kill9();

@@ -350,34 +350,6 @@ async fn a_partitioned_office_keeps_working_and_everyone_converges_after_heal() 
     }
 }
 
-/// Which servers wrote env-owned changes at which epoch, from a server's own change log.
-fn env_writers(
-    dir: &std::path::Path,
-) -> std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join("innsync.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut st = conn
-        .prepare(
-            "SELECT epoch, origin FROM changes WHERE authority = 'env' AND kind != 'master_token'",
-        )
-        .unwrap();
-    let mut out: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
-        Default::default();
-    for row in st
-        .query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-        })
-        .unwrap()
-    {
-        let (e, o) = row.unwrap();
-        out.entry(e).or_default().insert(o);
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handover_under_write_load_never_has_two_masters_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();

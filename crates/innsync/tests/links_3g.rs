@@ -69,47 +69,17 @@ async fn bookings_and_a_handover_over_3g_with_drop_outs_stay_safe() {
         a.severed + b.severed + a.refused_cut + b.refused_cut >= 1,
         "{a:?} {b:?}"
     );
-    converged(&wb, &rs, Duration::from_secs(40)).await;
-    let (on_wb, on_rs) = (references(&wb).await, references(&rs).await);
-    assert_eq!(on_wb, on_rs);
-    for r in &refs {
-        assert!(on_rs.contains(r), "{r} lost");
-    }
-    assert_eq!(on_rs.len(), refs.len(), "a booking duplicated or invented");
+    every_booking_once(&wb, &rs, &refs, Duration::from_secs(40)).await;
     // A handover over the link, drop-outs and all: it completes, or aborts and WB stays master.
     let mut completed = false;
     for _ in 0..10 {
-        let h = wb
-            .post("/api/v1/environment/handover", json!({"to": "RS"}))
-            .await;
-        match h.status.as_u16() {
-            200 => {
-                assert_eq!(h.body["master"]["server"], "RS");
-                completed = true;
-                break;
-            }
-            503 => {
-                let d = h.body["detail"].as_str().unwrap_or_default().to_string();
-                assert!(d.contains("WB stays master"), "{d}");
-                let e = wb.get("/api/v1/environment").await.body;
-                assert_eq!(e["state"], "master", "{e}");
-            }
-            s => panic!("handover answered {s}: {:?}", h.body),
+        if try_handover(&wb, "WB", "RS").await {
+            completed = true;
+            break;
         }
     }
     let master = if completed { "RS" } else { "WB" };
-    within(
-        Duration::from_secs(40),
-        "both servers to agree on the master",
-        || async {
-            let (a, b) = (
-                wb.get("/api/v1/environment").await.body,
-                rs.get("/api/v1/environment").await.body,
-            );
-            (a["master"]["server"] == master && b["master"]["server"] == master).then_some(())
-        },
-    )
-    .await;
+    agree_on_master(&wb, &rs, master, Duration::from_secs(40)).await;
     // The master takes an env write; it reaches the other side; one env writer per epoch.
     let m = if completed { &rs } else { &wb };
     m.ok(
@@ -118,14 +88,7 @@ async fn bookings_and_a_handover_over_3g_with_drop_outs_stay_safe() {
     )
     .await;
     converged(&wb, &rs, Duration::from_secs(40)).await;
-    for s in [&p.wb, &p.rs] {
-        let w = env_writers(&s.dir);
-        assert!(
-            w.values().all(|o| o.len() == 1),
-            "two env writers in one epoch: {w:?}"
-        );
-        s.check_invariants();
-    }
+    one_env_writer_per_epoch(&p);
     assert!(completed, "ten handovers over 3G all aborted");
 }
 
@@ -145,32 +108,9 @@ async fn a_3g_drop_out_mid_pull_loses_and_duplicates_nothing() {
     p.shape(&g, 6);
     p.cut();
     let acked = offline_bookings(&wb, 800).await;
-    let before = p.to_wb.stats();
+    p.drop_mid_pull(&wb, &rs).await;
     p.heal();
-    within(
-        Duration::from_secs(30),
-        "a pull's answer on the way to RS",
-        || async { (p.to_wb.stats().bytes_down >= before.bytes_down + 8_000).then_some(()) },
-    )
-    .await;
-    p.cut();
-    assert_ne!(
-        common::mesh::digest(&wb).await,
-        common::mesh::digest(&rs).await,
-        "the drop should land before RS has it all"
-    );
-    assert!(
-        p.to_wb.stats().severed > before.severed,
-        "no pull was under way when the link dropped"
-    );
-    p.heal();
-    converged(&wb, &rs, Duration::from_secs(50)).await;
-    let (on_wb, on_rs) = (references(&wb).await, references(&rs).await);
-    assert_eq!(on_wb, on_rs, "RS lost or invented a booking");
-    for r in &acked {
-        assert!(on_rs.contains(r), "{r} lost");
-    }
-    assert_eq!(on_rs.len(), acked.len(), "a booking duplicated");
+    every_booking_once(&wb, &rs, &acked, Duration::from_secs(50)).await;
     p.rs.check_invariants();
     p.wb.check_invariants();
 }

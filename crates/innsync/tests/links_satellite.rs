@@ -107,30 +107,9 @@ async fn a_link_dropped_mid_pull_loses_and_duplicates_nothing() {
     let acked = offline_bookings(&wb, 800).await;
     // The link returns; once an answer is streaming down to RS (past the TLS handshake),
     // it drops again, in the middle of the pull.
-    let before = p.to_wb.stats();
+    p.drop_mid_pull(&wb, &rs).await;
     p.heal();
-    within(
-        Duration::from_secs(30),
-        "a pull's answer on the way to RS",
-        || async { (p.to_wb.stats().bytes_down >= before.bytes_down + 8_000).then_some(()) },
-    )
-    .await;
-    p.cut();
-    assert_ne!(
-        common::mesh::digest(&wb).await,
-        common::mesh::digest(&rs).await,
-        "the cut should land before RS has it all"
-    );
-    let severed = p.to_wb.stats().severed - before.severed;
-    assert!(severed >= 1, "no pull was under way when the link dropped");
-    p.heal();
-    converged(&wb, &rs, Duration::from_secs(50)).await;
-    let (on_wb, on_rs) = (references(&wb).await, references(&rs).await);
-    assert_eq!(on_wb, on_rs, "RS lost or invented a booking");
-    for r in &acked {
-        assert!(on_rs.contains(r), "{r} lost");
-    }
-    assert_eq!(on_rs.len(), acked.len(), "a booking duplicated");
+    every_booking_once(&wb, &rs, &acked, Duration::from_secs(50)).await;
     p.rs.check_invariants();
     // The operator of RS saw the failed pulls.
     let l = link_of(&rs, "WB").await;
@@ -238,40 +217,13 @@ async fn a_handover_over_satellite_and_back_completes_or_aborts_safely() {
             continue;
         }
         for _ in 0..3 {
-            let h = from
-                .post(
-                    "/api/v1/environment/handover",
-                    serde_json::json!({"to": to}),
-                )
-                .await;
-            match h.status.as_u16() {
-                200 => {
-                    assert_eq!(h.body["master"]["server"], to, "{:?}", h.body);
-                    master = to;
-                    completed += 1;
-                    break;
-                }
-                503 => {
-                    let d = h.body["detail"].as_str().unwrap_or_default().to_string();
-                    assert!(d.contains(&format!("{from_code} stays master")), "{d}");
-                    let e = from.get("/api/v1/environment").await.body;
-                    assert_eq!(e["state"], "master", "{e}");
-                }
-                s => panic!("handover to {to} answered {s}: {:?}", h.body),
+            if try_handover(from, from_code, to).await {
+                master = to;
+                completed += 1;
+                break;
             }
         }
-        within(
-            Duration::from_secs(30),
-            "both servers to agree on the master",
-            || async {
-                let (a, b) = (
-                    wb.get("/api/v1/environment").await.body,
-                    rs.get("/api/v1/environment").await.body,
-                );
-                (a["master"]["server"] == master && b["master"]["server"] == master).then_some(())
-            },
-        )
-        .await;
+        agree_on_master(&wb, &rs, master, Duration::from_secs(30)).await;
         // The master of the moment takes an env write, and the other side gets it.
         let m = if master == "WB" { &wb } else { &rs };
         m.ok(
@@ -286,14 +238,7 @@ async fn a_handover_over_satellite_and_back_completes_or_aborts_safely() {
         "a handover over the satellite did not complete"
     );
     assert_eq!(master, "WB");
-    for s in [&p.wb, &p.rs] {
-        let w = env_writers(&s.dir);
-        assert!(
-            w.values().all(|o| o.len() == 1),
-            "two env writers in one epoch: {w:?}"
-        );
-        s.check_invariants();
-    }
+    one_env_writer_per_epoch(&p);
     assert_eq!(
         references(&wb).await,
         references(&rs).await,

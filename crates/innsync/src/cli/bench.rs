@@ -153,6 +153,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// A fresh directory for one benchmark's servers under the temp directory, removed when it
+/// is dropped — after a failure too.
+pub fn scratch_dir(name: &str) -> anyhow::Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("innsync-bench-{name}-"))
+        .tempdir()?)
+}
+
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }

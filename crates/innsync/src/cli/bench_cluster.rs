@@ -104,6 +104,66 @@ pub(super) async fn leader(
     }
 }
 
+/// One failover as a client sees it: the leader killed (-9), then bookings through the
+/// survivors, `first_id` on, until one is acknowledged.
+pub(super) struct Failover {
+    /// From the kill to the first acknowledged write.
+    pub took: Duration,
+    /// The node killed.
+    pub old: usize,
+    /// The node leading after.
+    pub elected: usize,
+}
+
+/// Kills the leader and times the first write acknowledged through a surviving node (at most
+/// 30 s), then finds the new leader.
+pub(super) async fn fail_over(
+    http: &reqwest::Client,
+    nodes: &mut [Node],
+    token: &str,
+    first_id: u64,
+) -> anyhow::Result<Failover> {
+    let old = leader(http, nodes, Duration::from_secs(20)).await?;
+    let survivors: Vec<usize> = (0..nodes.len()).filter(|i| *i != old).collect();
+    nodes[old].process = None; // kill -9 (the process is killed when dropped)
+    let killed = Instant::now();
+    let mut i = first_id;
+    let took = 'acked: loop {
+        for s in &survivors {
+            i += 1;
+            let sent = http
+                .post(format!("{}/api/v1/bookings", nodes[*s].base))
+                .bearer_auth(token)
+                .json(&booking(i))
+                .send()
+                .await;
+            if matches!(sent, Ok(r) if r.status() == StatusCode::CREATED) {
+                break 'acked killed.elapsed();
+            }
+        }
+        if killed.elapsed() > Duration::from_secs(30) {
+            bail!("no write acknowledged within 30 s of the leader's death");
+        }
+    };
+    let elected = leader(http, nodes, Duration::from_secs(20)).await?;
+    Ok(Failover { took, old, elected })
+}
+
+/// Restarts the node a failover killed and waits until it has caught up with the leader: a
+/// failover whose only other survivor is still catching up measures the catch-up, not the
+/// election.
+pub(super) async fn bring_back(
+    nodes: &mut [Node],
+    token: &str,
+    f: &Failover,
+) -> anyhow::Result<()> {
+    nodes[f.old].spawn(token)?;
+    let back = Api::new(&nodes[f.old].base, token)?;
+    wait_admin(&back).await?;
+    let lead = Api::new(&nodes[f.elected].base, token)?;
+    caught_up(&back, &lead).await
+}
+
 pub(super) async fn seed(api: &Api) -> anyhow::Result<()> {
     api.post_ok(
         "/api/v1/properties",
@@ -185,12 +245,8 @@ pub struct ClusterFigures {
 
 /// Runs the cluster benchmark on a fresh directory, removed afterwards.
 pub async fn measure_cluster(a: &BenchArgs) -> anyhow::Result<ClusterFigures> {
-    let dir = std::env::temp_dir().join(format!("innsync-bench-cluster-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let result = bench(a, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = super::bench::scratch_dir("cluster")?;
+    bench(a, dir.path()).await
 }
 
 #[allow(
@@ -248,48 +304,15 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ClusterFigures> {
     // Failover, several runs.
     let mut times = Vec::new();
     for run in 0..a.failovers {
-        let old = leader(&http, &nodes, Duration::from_secs(20)).await?;
-        let survivors: Vec<usize> = (0..3).filter(|i| *i != old).collect();
-        nodes[old].process = None; // kill -9 (the process is killed when dropped)
-        let killed = Instant::now();
-        let mut i = 2_000_000 + run as u64 * 10_000;
-        let took = loop {
-            let mut done = None;
-            for s in &survivors {
-                i += 1;
-                let sent = http
-                    .post(format!("{}/api/v1/bookings", nodes[*s].base))
-                    .bearer_auth(&token)
-                    .json(&booking(i))
-                    .send()
-                    .await;
-                if matches!(sent, Ok(r) if r.status() == StatusCode::CREATED) {
-                    done = Some(killed.elapsed());
-                    break;
-                }
-            }
-            if let Some(d) = done {
-                break d;
-            }
-            if killed.elapsed() > Duration::from_secs(30) {
-                bail!("no write acknowledged within 30 s of the leader's death");
-            }
-        };
-        let elected = leader(&http, &nodes, Duration::from_secs(20)).await?;
+        let f = fail_over(&http, &mut nodes, &token, 2_000_000 + run as u64 * 10_000).await?;
         println!(
             "failover {}: first write acknowledged {} after kill -9 (new leader node {})",
             run + 1,
-            ms(took),
-            elected + 1
+            ms(f.took),
+            f.elected + 1
         );
-        times.push(took);
-        nodes[old].spawn(&token)?;
-        // Let the restarted node catch up before the next run: a failover whose only other
-        // survivor is still catching up measures the catch-up, not the election.
-        let back = Api::new(&nodes[old].base, &token)?;
-        wait_admin(&back).await?;
-        let lead = Api::new(&nodes[elected].base, &token)?;
-        caught_up(&back, &lead).await?;
+        times.push(f.took);
+        bring_back(&mut nodes, &token, &f).await?;
     }
     times.sort();
     let failover = match (times.first(), times.last()) {

@@ -84,12 +84,8 @@ async fn guest(api: &Api, i: usize) -> anyhow::Result<()> {
 }
 
 pub async fn run(_a: &BenchArgs) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("innsync-bench-queue-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let result = bench(&dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = super::bench::scratch_dir("queue")?;
+    bench(dir.path()).await
 }
 
 async fn bench(dir: &Path) -> anyhow::Result<()> {

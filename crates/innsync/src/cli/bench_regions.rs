@@ -13,7 +13,7 @@
 //! and the failover lines say where the leadership went.
 
 use super::bench::BenchArgs;
-use super::bench_cluster::{booking, caught_up, leader, seed, wait_admin, Node};
+use super::bench_cluster::{booking, bring_back, fail_over, leader, seed, wait_admin, Node};
 use crate::client::{random_token, Api};
 use anyhow::{bail, Context};
 use innsync_faultproxy::{Proxy, ProxyHandle};
@@ -172,12 +172,8 @@ async fn latencies(api: &Api, clients: usize, seconds: u64, offset: u64) -> Vec<
 }
 
 pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("innsync-bench-regions-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let result = bench(a, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = super::bench::scratch_dir("regions")?;
+    bench(a, dir.path()).await
 }
 
 #[allow(
@@ -302,49 +298,18 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     // Failover: kill -9 of the leader, the first write through a surviving node.
     let mut times = Vec::new();
     for run in 0..a.failovers {
-        let old = leader(&http, &nodes, Duration::from_secs(20)).await?;
-        let survivors: Vec<usize> = (0..3).filter(|i| *i != old).collect();
-        nodes[old].process = None;
-        let killed = Instant::now();
-        let mut i = 4_000_000 + run as u64 * 10_000;
-        let took = loop {
-            let mut done = None;
-            for s in &survivors {
-                i += 1;
-                let sent = http
-                    .post(format!("{}/api/v1/bookings", nodes[*s].base))
-                    .bearer_auth(&token)
-                    .json(&booking(i))
-                    .send()
-                    .await;
-                if matches!(sent, Ok(r) if r.status() == StatusCode::CREATED) {
-                    done = Some(killed.elapsed());
-                    break;
-                }
-            }
-            if let Some(d) = done {
-                break d;
-            }
-            if killed.elapsed() > Duration::from_secs(30) {
-                bail!("no write acknowledged within 30 s of the leader's death");
-            }
-        };
-        let elected = leader(&http, &nodes, Duration::from_secs(20)).await?;
+        let f = fail_over(&http, &mut nodes, &token, 4_000_000 + run as u64 * 10_000).await?;
         println!(
             "failover {}: leader in region {} killed; first write acknowledged {} after; new \
              leader node {} (region {})",
             run + 1,
-            REGIONS[old],
-            ms(took),
-            elected + 1,
-            REGIONS[elected]
+            REGIONS[f.old],
+            ms(f.took),
+            f.elected + 1,
+            REGIONS[f.elected]
         );
-        times.push(took);
-        nodes[old].spawn(&token)?;
-        let back = Api::new(&nodes[old].base, &token)?;
-        wait_admin(&back).await?;
-        let lead = Api::new(&nodes[elected].base, &token)?;
-        caught_up(&back, &lead).await?;
+        times.push(f.took);
+        bring_back(&mut nodes, &token, &f).await?;
     }
     times.sort();
     if !times.is_empty() {

@@ -94,12 +94,8 @@ impl ReplicationFigures {
 
 /// Runs the replication benchmark on a fresh directory, removed afterwards.
 pub async fn measure_replication(a: &BenchArgs) -> anyhow::Result<ReplicationFigures> {
-    let dir = std::env::temp_dir().join(format!("innsync-bench-repl-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let result = bench(a, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = super::bench::scratch_dir("repl")?;
+    bench(a, dir.path()).await
 }
 
 #[allow(

@@ -130,3 +130,31 @@ pub async fn three_servers(env_extra: &str, extra: &[&str]) -> ThreeServers {
         servers,
     }
 }
+
+/// Which servers wrote env-owned changes at which epoch, from a server's own change log.
+pub fn env_writers(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("innsync.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT epoch, origin FROM changes WHERE authority = 'env' AND kind != 'master_token'",
+        )
+        .unwrap();
+    let mut out: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
+        Default::default();
+    for row in st
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })
+        .unwrap()
+    {
+        let (e, o) = row.unwrap();
+        out.entry(e).or_default().insert(o);
+    }
+    out
+}

@@ -5,6 +5,7 @@
 //! `links_*` tests.
 #![allow(dead_code)]
 
+pub use crate::common::mesh::env_writers;
 use crate::common::mesh::{admin_known, digest};
 use crate::common::{day, environment_file, free_port, Api, TestServer};
 use innsync_faultproxy::{LinkProfile, Proxy, ProxyHandle, Site};
@@ -237,30 +238,87 @@ pub async fn link_of(api: &Api, peer: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("{peer} not in {e:?}"))
 }
 
-/// Per epoch, which servers wrote environment data (from a server's own log).
-pub fn env_writers(
-    dir: &std::path::Path,
-) -> std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join("innsync.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut st = conn
-        .prepare(
-            "SELECT epoch, origin FROM changes WHERE authority = 'env' AND kind != 'master_token'",
+impl Pair {
+    /// With the link cut and a catch-up owed: restores the link and, once an answer is
+    /// streaming down to RS (past the TLS handshake), drops it again in the middle of the pull.
+    /// Checks the drop landed mid-pull (RS does not hold it all, a connection was severed).
+    pub async fn drop_mid_pull(&self, wb: &Api, rs: &Api) {
+        let before = self.to_wb.stats();
+        self.heal();
+        within(
+            Duration::from_secs(30),
+            "a pull's answer on the way to RS",
+            || async { (self.to_wb.stats().bytes_down >= before.bytes_down + 8_000).then_some(()) },
         )
-        .unwrap();
-    let mut out: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
-        Default::default();
-    for row in st
-        .query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-        })
-        .unwrap()
-    {
-        let (e, o) = row.unwrap();
-        out.entry(e).or_default().insert(o);
+        .await;
+        self.cut();
+        assert_ne!(
+            digest(wb).await,
+            digest(rs).await,
+            "the drop should land before RS has it all"
+        );
+        assert!(
+            self.to_wb.stats().severed > before.severed,
+            "no pull was under way when the link dropped"
+        );
     }
-    out
+}
+
+/// Once both servers have converged (within `limit`): they hold the same bookings, among them
+/// every acknowledged one, each once.
+pub async fn every_booking_once(wb: &Api, rs: &Api, acked: &[String], limit: Duration) {
+    converged(wb, rs, limit).await;
+    let (on_wb, on_rs) = (references(wb).await, references(rs).await);
+    assert_eq!(on_wb, on_rs, "RS lost or invented a booking");
+    for r in acked {
+        assert!(on_rs.contains(r), "{r} lost");
+    }
+    assert_eq!(on_rs.len(), acked.len(), "a booking duplicated");
+}
+
+/// Asks `from` (`from_code`) to hand the master over to `to`: `true` when it completed, `false`
+/// when it aborted safely (503, and `from` is still the master); anything else fails the test.
+pub async fn try_handover(from: &Api, from_code: &str, to: &str) -> bool {
+    let h = from
+        .post("/api/v1/environment/handover", json!({"to": to}))
+        .await;
+    match h.status.as_u16() {
+        200 => {
+            assert_eq!(h.body["master"]["server"], to, "{:?}", h.body);
+            true
+        }
+        503 => {
+            let d = h.body["detail"].as_str().unwrap_or_default().to_string();
+            assert!(d.contains(&format!("{from_code} stays master")), "{d}");
+            let e = from.get("/api/v1/environment").await.body;
+            assert_eq!(e["state"], "master", "{e}");
+            false
+        }
+        s => panic!("handover to {to} answered {s}: {:?}", h.body),
+    }
+}
+
+/// Both servers name `master` as the master within `limit`.
+pub async fn agree_on_master(wb: &Api, rs: &Api, master: &str, limit: Duration) {
+    within(limit, "both servers to agree on the master", || async {
+        let (a, b) = (
+            wb.get("/api/v1/environment").await.body,
+            rs.get("/api/v1/environment").await.body,
+        );
+        (a["master"]["server"] == master && b["master"]["server"] == master).then_some(())
+    })
+    .await;
+}
+
+/// On both servers: no epoch had two writers of environment data, and the stores' invariants
+/// hold.
+pub fn one_env_writer_per_epoch(p: &Pair) {
+    for s in [&p.wb, &p.rs] {
+        let w = env_writers(&s.dir);
+        assert!(
+            w.values().all(|o| o.len() == 1),
+            "two env writers in one epoch: {w:?}"
+        );
+        s.check_invariants();
+    }
 }
