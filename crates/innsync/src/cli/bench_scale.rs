@@ -1,7 +1,8 @@
 //! `innsync bench scale`: the same reads and a booking on stores of growing size, to show that
 //! their cost stays flat (issue 20). Each store is built through the store's writer directly
 //! (no HTTP): 10 properties × 10 room types × 10 rooms (1,000 rooms) with nightly rates and a
-//! rate plan, then one-night bookings spread over two years, a new guest each, by many
+//! rate plan, then one-night bookings spread over two years (more for a large store: see
+//! [`span`]), a new guest each, by many
 //! concurrent submitters (group commit). Then, in this process, each operation runs `samples`
 //! times and the median and p99 are printed per store size. The reads are the calls the API
 //! makes: availability and quote (3 nights, one property), the property read (record, room
@@ -24,6 +25,20 @@ const TYPES: usize = 10;
 const ROOMS: usize = 10;
 /// Concurrent submitters while building a store.
 const BUILDERS: usize = 64;
+/// Nights the bookings of a small store spread over (two years).
+const MIN_SPAN: u64 = 730;
+/// The average occupancy a large store is built to: past two years' worth, its bookings spread
+/// over as many nights as keep the rooms this full (1M bookings: 1,429 nights), so the store
+/// holds what it was asked for and the timed bookings still find rooms.
+const OCCUPANCY_PERCENT: u64 = 70;
+
+/// The nights `size` one-night bookings spread over (within the booking horizon).
+fn span(size: u64) -> u64 {
+    let rooms = (PROPERTIES * TYPES * ROOMS) as u64;
+    (size * 100)
+        .div_ceil(rooms * OCCUPANCY_PERCENT)
+        .clamp(MIN_SPAN, innsync_core::limits::HORIZON_DAYS_AHEAD - 1)
+}
 
 /// One measured operation: its name, p50 and p99.
 type Row = (&'static str, Duration, Duration);
@@ -110,14 +125,18 @@ async fn build(w: &Writer, today: NaiveDate, size: u64, seed: u64) -> anyhow::Re
                 name: format!("Type {t}"),
                 max_occupancy: 2,
             });
-            setup.push(Command::SetRate {
-                property: property(p),
-                room_type: format!("T{t:02}"),
-                from: today,
-                to: today + Days::new(700),
-                amount: 10_000,
-                currency: "EUR".into(),
-            });
+            // Rates over the whole span, in ranges a rate command takes (700 nights each).
+            let last = span(size).max(700);
+            for from in (0..last).step_by(700) {
+                setup.push(Command::SetRate {
+                    property: property(p),
+                    room_type: format!("T{t:02}"),
+                    from: today + Days::new(from),
+                    to: today + Days::new((from + 700).min(last)),
+                    amount: 10_000,
+                    currency: "EUR".into(),
+                });
+            }
             for r in 0..ROOMS {
                 setup.push(Command::CreateRoom {
                     property: property(p),
@@ -137,7 +156,7 @@ async fn build(w: &Writer, today: NaiveDate, size: u64, seed: u64) -> anyhow::Re
         tokio::spawn(async move {
             let mut refs = vec![];
             for i in 0..per {
-                let arrival = today + Days::new(rng.gen_range(1..730));
+                let arrival = today + Days::new(rng.gen_range(1..span(size)));
                 let cmd = Command::CreateBooking {
                     property: property(rng.gen_range(0..PROPERTIES)),
                     room_type: format!("T{:02}", rng.gen_range(0..TYPES)),
@@ -234,9 +253,26 @@ async fn measure(
             notes: None,
             pricing: None,
         };
-        let t0 = Instant::now();
-        let _ = w.submit(cmd, "bench", None).await?;
-        lat.push(t0.elapsed());
+        // A night already full of this room type is refused; the next room type is tried
+        // (only the booking that is written is timed).
+        let mut cmd = cmd;
+        let mut tries = 0;
+        let took = loop {
+            let t0 = Instant::now();
+            match w.submit(cmd.clone(), "bench", None).await {
+                Ok(_) => break t0.elapsed(),
+                Err(innsync_store::StoreError::Refused(
+                    innsync_core::DomainError::NoAvailability { .. },
+                )) if tries < TYPES => {
+                    tries += 1;
+                    if let Command::CreateBooking { room_type, .. } = &mut cmd {
+                        *room_type = format!("T{:02}", (i + tries) % TYPES);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        lat.push(took);
     }
     let (a, b) = p50_p99(lat);
     rows.push(("book (1 night, durable, one at a time)", a, b));
