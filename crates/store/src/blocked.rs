@@ -66,10 +66,10 @@ pub fn retry(conn: &Connection) -> Result<u64, StoreError> {
             action: &c.action,
             detail: &c.detail,
         };
-        conn.execute_batch("SAVEPOINT blocked")?;
+        crate::savepoint::Savepoint::Blocked.begin(conn)?;
         match apply_record(conn, &c.record, &stamp, Novelty::Unknown) {
             Ok(a) => {
-                conn.execute_batch("RELEASE blocked")?;
+                crate::savepoint::Savepoint::Blocked.release(conn)?;
                 // Applied now, or logged as older than what this server holds: either way it
                 // is where every other server has it.
                 conn.prepare_cached("UPDATE conflicts SET status = 'applied' WHERE id = ?1")?
@@ -79,7 +79,7 @@ pub fn retry(conn: &Connection) -> Result<u64, StoreError> {
                 }
             }
             Err(StoreError::Sqlite(_)) => {
-                conn.execute_batch("ROLLBACK TO blocked; RELEASE blocked")?;
+                crate::savepoint::Savepoint::Blocked.roll_back(conn)?;
                 if let Some(a) =
                     crate::fence_yield::apply_past_a_fenced_blocker(conn, &c.record, &stamp)?
                 {

@@ -182,11 +182,11 @@ fn learn(conn: &Connection, f: &innsync_core::record::Fence, at: &str) -> Result
     // leave this server apart from every other (chaos seed 25008 of the long run).
     let mut stuck: Vec<(String, String, String)> = Vec::new();
     for (kind, key) in touched {
-        conn.execute_batch("SAVEPOINT fence_revert")?;
+        crate::savepoint::Savepoint::FenceRevert.begin(conn)?;
         match revert(conn, &kind, &key, f, at) {
-            Ok(()) => conn.execute_batch("RELEASE fence_revert")?,
+            Ok(()) => crate::savepoint::Savepoint::FenceRevert.release(conn)?,
             Err(StoreError::Sqlite(e)) => {
-                conn.execute_batch("ROLLBACK TO fence_revert; RELEASE fence_revert")?;
+                crate::savepoint::Savepoint::FenceRevert.roll_back(conn)?;
                 tracing::warn!(%kind, %key, error = %e, "a fenced record could not be put back here");
                 stuck.push((kind, key, e.to_string()));
             }

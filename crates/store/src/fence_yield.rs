@@ -58,15 +58,15 @@ pub fn apply_past_a_fenced_blocker(
         let Some(newest) = newest_elsewhere(conn, &blocker)? else {
             continue;
         };
-        conn.execute_batch("SAVEPOINT fence_yield")?;
+        crate::savepoint::Savepoint::FenceYield.begin(conn)?;
         match put_newest_then_apply(conn, &blocker, &newest, rec, stamp) {
             Ok(applied) => {
-                conn.execute_batch("RELEASE fence_yield")?;
+                crate::savepoint::Savepoint::FenceYield.release(conn)?;
                 tracing::info!(%blocker, "a booking held back by a fence took its newest state for a legitimate stay");
                 return Ok(Some(applied));
             }
             Err(StoreError::Sqlite(_)) => {
-                conn.execute_batch("ROLLBACK TO fence_yield; RELEASE fence_yield")?;
+                crate::savepoint::Savepoint::FenceYield.roll_back(conn)?;
             }
             Err(other) => return Err(other),
         }

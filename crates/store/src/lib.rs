@@ -24,6 +24,7 @@ pub mod read;
 pub mod reports;
 mod reservation;
 pub mod reservation_lines;
+mod savepoint;
 pub mod schema;
 pub mod sql_view;
 pub mod who_sells;

@@ -5,6 +5,7 @@ use super::job::Skipped;
 use crate::apply::{apply_record, Applied, ChangeStamp, Novelty};
 use crate::change::{Change, ReplicationReport};
 use crate::error::StoreError;
+use crate::savepoint::Savepoint;
 use crate::sql_view::time_text;
 use chrono::{DateTime, Utc};
 use innsync_core::ServerCode;
@@ -14,16 +15,54 @@ use rusqlite::{params, OptionalExtension, Transaction};
 /// read and advanced here, in the same transaction as the changes, so a change is applied
 /// exactly once and never before the changes of its origin that precede it; a change beyond a
 /// gap is not applied (it is pulled again once the gap is filled).
-#[allow(
-    clippy::too_many_lines,
-    reason = "kept as one unit while another branch changes its 'fenced at the door' block (issue 14); split once that lands"
-)]
 pub(super) fn run_replicate(
     tx: &Transaction<'_>,
     me: &ServerCode,
     changes: &[Change],
     skipped: Option<&Skipped>,
     now: DateTime<Utc>,
+) -> Result<ReplicationReport, StoreError> {
+    // Optimistic first: the whole pull in one savepoint. Almost every pull applies cleanly;
+    // a savepoint per change costs its statements and a copy of every page each change first
+    // touches. A pull with a change that fails here is undone and applied again one change at a
+    // time, so that change alone is kept as a conflict — the same store either way.
+    let pull = Savepoint::ReplicatedPull;
+    pull.begin(tx)?;
+    match apply_changes(tx, me, changes, skipped, now, Guard::Pull) {
+        Ok(report) => {
+            pull.release(tx)?;
+            Ok(report)
+        }
+        Err(e) => {
+            pull.roll_back(tx)?;
+            match e {
+                StoreError::Sqlite(_) => {
+                    apply_changes(tx, me, changes, skipped, now, Guard::EachChange)
+                }
+                other => Err(other),
+            }
+        }
+    }
+}
+
+/// What undoes a change that cannot be applied here.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// Nothing of its own: its failure fails the pull (which is then applied change by change).
+    Pull,
+    /// A savepoint per change: a change that fails is rolled back and kept as a conflict.
+    EachChange,
+}
+
+/// Applies one pull's changes under `guard`; with [`Guard::Pull`] the first change that fails
+/// fails the whole call (the caller undoes it and applies again with [`Guard::EachChange`]).
+fn apply_changes(
+    tx: &Transaction<'_>,
+    me: &ServerCode,
+    changes: &[Change],
+    skipped: Option<&Skipped>,
+    now: DateTime<Utc>,
+    guard: Guard,
 ) -> Result<ReplicationReport, StoreError> {
     let mut report = ReplicationReport::default();
     let mut cursors: std::collections::HashMap<ServerCode, u64> = Default::default();
@@ -100,19 +139,25 @@ pub(super) fn run_replicate(
             cursors.insert(c.origin.clone(), c.seq);
             continue;
         }
-        // Each change in its own savepoint: one that would break an invariant here (a room
-        // taken twice on a night) is quarantined as a conflict, and replication goes on.
-        tx.execute_batch("SAVEPOINT replicated")?;
+        // Each change in its own savepoint (when guarded): one that would break an invariant
+        // here (a room taken twice on a night) is quarantined as a conflict, and replication
+        // goes on.
+        let each = guard == Guard::EachChange;
+        if each {
+            Savepoint::Replicated.begin(tx)?;
+        }
         match apply_record(tx, &c.record, &stamp, Novelty::Unknown) {
             Ok(applied) => {
-                tx.execute_batch("RELEASE replicated")?;
+                if each {
+                    Savepoint::Replicated.release(tx)?;
+                }
                 if applied == Applied::Stale {
                     report.stale += 1;
                 }
                 report.applied += 1;
             }
-            Err(StoreError::Sqlite(e)) => {
-                tx.execute_batch("ROLLBACK TO replicated; RELEASE replicated")?;
+            Err(StoreError::Sqlite(e)) if each => {
+                Savepoint::Replicated.roll_back(tx)?;
                 // Blocked by a fence's revert that a legitimate change built on: the revert
                 // gives way, as it would have had this change come first (finding 9).
                 if let Some(applied) =
@@ -137,6 +182,19 @@ pub(super) fn run_replicate(
     if report.applied > 0 {
         report.applied += crate::blocked::retry(tx)?;
     }
+    advance_cursors(tx, me, cursors, &gapped, skipped)?;
+    Ok(report)
+}
+
+/// Writes each origin's cursor as this pull leaves it, moving past what the serving server
+/// left out (not for this server) unless a gap means something before it is still missing.
+fn advance_cursors(
+    tx: &Transaction<'_>,
+    me: &ServerCode,
+    mut cursors: std::collections::HashMap<ServerCode, u64>,
+    gapped: &std::collections::HashSet<ServerCode>,
+    skipped: Option<&Skipped>,
+) -> Result<(), StoreError> {
     // What the serving server left out was not for this server: move past it, unless a gap
     // means something before it is still missing.
     if let Some(s) = skipped {
@@ -167,7 +225,7 @@ pub(super) fn run_replicate(
     for (origin, seq) in cursors {
         up.execute(params![origin.as_str(), seq as i64])?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Keeps a replicated change that cannot be applied here, with the version it would have
