@@ -126,6 +126,28 @@ async fn chaos_seed_60_with_takeovers_converges() {
     must_pass(config(60, knobs)).await;
 }
 
+/// Finding 10: replays chaos seed 3072 on five servers. RA and WB both take over epoch 3;
+/// WB's claim ranks first, so RA's epoch-3 env writes are fenced. RS, RA, PA and PB applied
+/// RA's check-out of WB-000009 (version 3) before they knew, and putting it back failed (its
+/// room had been taken since), so they kept it; WB's own legitimate version 3 then arrived as
+/// "stale" (an equal version at an equal epoch). WB ended with its own state, every other server
+/// with RA's, for good. Now a fenced state never outranks a legitimate one of the same version
+/// (`store/src/apply.rs` `outranks`). It failed in both 10-minute runs of that seed range
+/// before the fix, with and without the catch-up changes; timing-dependent (real processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chaos_seed_3072_a_fenced_state_kept_after_a_failed_revert_gives_way() {
+    let knobs = innsync_chaos::Knobs {
+        steps: 240,
+        clients: 4,
+        think_ms: 40,
+        servers: ["WB", "RS", "RA", "PA", "PB"].map(String::from).to_vec(),
+        contended_env: true,
+        faults: innsync_chaos::FaultMix::all(),
+        ..innsync_chaos::run::short_knobs()
+    };
+    must_pass(config(3072, knobs)).await;
+}
+
 mod common;
 
 use common::{environment_file, free_port, until, TestServer, TOKEN};
