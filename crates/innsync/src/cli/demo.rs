@@ -425,6 +425,26 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
         }
     }
     super::demo_rates::seed(web, property_server, day).await?;
+    let money = book_sample_stays(web, property_server, &day).await?;
+    super::demo_money::seed(web, property_server, &money).await?;
+    let hold = (Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
+    // Two standard chalets: the lodge's server sells from what it holds, and the allotment rule
+    // keeps both family units for the web (granted while the demo seeds, so a family unit sold
+    // here could race the grant).
+    property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "STD", "arrival": day(24), "departure": day(28), "units": 2,
+        "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;
+    super::demo_guests::seed(web).await?;
+    super::demo_resv::seed(web, property_server, day).await?;
+    Ok(())
+}
+
+/// Books [`SAMPLE_STAYS`] where each property is sold (KRL on its own server) and checks in
+/// today's arrivals to the first free room of their type; answers what the money seed pays.
+async fn book_sample_stays<'a>(
+    web: &'a Api,
+    property_server: &'a Api,
+    day: &impl Fn(u64) -> String,
+) -> anyhow::Result<Vec<super::demo_money::DemoBooking<'a>>> {
     let mut money = vec![];
     for (i, stay) in SAMPLE_STAYS.iter().enumerate() {
         let (prop, ty) = (stay.property, stay.room_type);
@@ -470,16 +490,7 @@ pub async fn seed(web: &Api, property_server: &Api) -> anyhow::Result<()> {
             });
         }
     }
-    super::demo_money::seed(web, property_server, &money).await?;
-    let hold = (Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
-    // Two standard chalets: the lodge's server sells from what it holds, and the allotment rule
-    // keeps both family units for the web (granted while the demo seeds, so a family unit sold
-    // here could race the grant).
-    property_server.post_ok("/api/v1/bookings", json!({"property": "KRL", "room_type": "STD", "arrival": day(24), "departure": day(28), "units": 2,
-        "guest": {"name": "Moyo family"}, "status": "provisional", "hold_until": hold, "notes": "Awaiting deposit"})).await?;
-    super::demo_guests::seed(web).await?;
-    super::demo_resv::seed(web, property_server, day).await?;
-    Ok(())
+    Ok(money)
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
