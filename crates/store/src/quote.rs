@@ -57,6 +57,19 @@ impl ReadPool {
             (facts(s, here, nights), pos.clone())
         })
     }
+
+    /// [`ReadPool::quote_facts_at`] from memory when the read state is at the writer's last
+    /// commit and holds the property over `nights`; `None`: call `quote_facts_at` (off the
+    /// async threads). Never blocks, never touches the database.
+    pub fn quote_facts_now(
+        &self,
+        property: &str,
+        nights: Nights,
+    ) -> Option<(QuoteFacts, Position)> {
+        self.with_stock_now(property, nights, |s, here, pos| {
+            (facts(s, here, nights), pos.clone())
+        })
+    }
 }
 
 fn plans(c: &Connection, property: &str) -> Result<Vec<PricingPlan>, StoreError> {

@@ -2,7 +2,8 @@
 //! bookings, cancellations, grants, out-of-order periods and new rooms, and pull each other's
 //! changes; after every step each server's long-lived pool (whose board catches up change by
 //! change) answers availability and the quote's stock exactly as a fresh pool reading
-//! everything from scratch, and the answer's position moves with every write it reflects.
+//! everything from scratch, and the answer's position moves with every write it reflects; the
+//! answers from memory (no snapshot) are given only while nothing was committed since.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,8 +42,9 @@ impl Node {
         }
     }
 
-    /// What the long-lived pool answers must equal what a fresh one reads from scratch.
-    fn check(&self, rng: &mut StdRng, step: usize) {
+    /// What the long-lived pool answers must equal what a fresh one reads from scratch;
+    /// whether the read was also answered from memory.
+    fn check(&self, rng: &mut StdRng, step: usize) -> bool {
         let fresh = ReadPool::new(self.dir.path().join(DB_FILE));
         let from = rng.gen_range(0..40);
         let len = rng.gen_range(1..15);
@@ -55,6 +57,13 @@ impl Node {
         let kept = self.reads.availability_at("KRL", nights).unwrap().unwrap();
         let again = fresh.availability_at("KRL", nights).unwrap().unwrap();
         assert_eq!(kept, again, "step {step}: availability over {nights:?}");
+        // Nothing written since that read caught the read state up: it answers from memory
+        // when the window holds the stay, the same answer.
+        let now = self.reads.availability_now("KRL", nights);
+        if let Some(now) = &now {
+            assert_eq!(now, &again, "step {step}: from memory");
+        }
+        assert_eq!(self.reads.position_now(), Some(again.position.clone()));
         let (facts, pos) = self.reads.quote_facts_at("KRL", nights).unwrap().unwrap();
         let (fresh_facts, fresh_pos) = fresh.quote_facts_at("KRL", nights).unwrap().unwrap();
         assert_eq!(pos, fresh_pos);
@@ -62,6 +71,14 @@ impl Node {
         assert_eq!(facts.room_types, fresh_facts.room_types);
         assert_eq!(facts.rates, fresh_facts.rates);
         assert_eq!(facts.plans, fresh_facts.plans);
+        if let Some((now_facts, now_pos)) = self.reads.quote_facts_now("KRL", nights) {
+            assert_eq!(now_pos, fresh_pos);
+            assert_eq!(
+                now_facts.stock, fresh_facts.stock,
+                "step {step}: quote from memory"
+            );
+        }
+        now.is_some()
     }
 }
 
@@ -108,6 +125,7 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
     let mut rng = StdRng::seed_from_u64(20);
     let mut bookings: Vec<(usize, RecordId)> = vec![];
     let mut last_tag = nodes[p].reads.position().unwrap().etag();
+    let mut from_memory = 0;
     for step in 0..300 {
         let at = rng.gen_range(0..2);
         let ty = TYPES[rng.gen_range(0..TYPES.len())].0.to_string();
@@ -135,7 +153,7 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
                 if let Some(Record::Booking(b)) = &out {
                     bookings.push((at, b.meta.id.clone()));
                 }
-                out.is_some()
+                out.is_some().then_some(at)
             }
             50..=64 if !bookings.is_empty() => {
                 let (owner, id) = bookings.swap_remove(rng.gen_range(0..bookings.len()));
@@ -146,7 +164,7 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
                         if_match: None,
                     })
                     .await
-                    .is_some()
+                    .map(|_| owner)
             }
             65..=79 => nodes[p]
                 .submit(Command::GrantAllotment {
@@ -160,7 +178,7 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
                     reason: None,
                 })
                 .await
-                .is_some(),
+                .map(|_| p),
             80..=89 => nodes[p]
                 .submit(Command::SetOutOfOrder {
                     property: "KRL".into(),
@@ -170,7 +188,7 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
                     reason: "leak".into(),
                 })
                 .await
-                .is_some(),
+                .map(|_| p),
             90..=92 => {
                 let number = format!("NEW{step}");
                 rooms.push(number.clone());
@@ -181,15 +199,23 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
                         room_type: ty,
                     })
                     .await
-                    .is_some()
+                    .map(|_| p)
             }
             _ => {
                 pull(&nodes[w], &nodes[p]).await;
                 pull(&nodes[p], &nodes[w]).await;
-                false
+                None
             }
         };
-        if wrote {
+        if let Some(at) = wrote {
+            // A commit since the read state caught up: nothing is answered from memory.
+            let near = Nights {
+                from: day(1),
+                to: day(4),
+            };
+            assert_eq!(nodes[at].reads.availability_now("KRL", near), None);
+            assert!(nodes[at].reads.quote_facts_now("KRL", near).is_none());
+            assert_eq!(nodes[at].reads.position_now(), None);
             let tag = nodes[at].reads.position().unwrap().etag();
             if at == p {
                 assert_ne!(tag, last_tag, "step {step}: a write moves the position");
@@ -197,7 +223,12 @@ async fn the_kept_read_state_always_equals_a_fresh_read() {
             }
         }
         for node in &nodes {
-            node.check(&mut rng, step);
+            from_memory += usize::from(node.check(&mut rng, step));
         }
     }
+    // The window holds every stay but the far ones (a tenth), once it sits where they fall.
+    assert!(
+        from_memory > 400,
+        "{from_memory} of 600 reads answered from memory"
+    );
 }

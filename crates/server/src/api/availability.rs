@@ -95,11 +95,17 @@ pub(crate) async fn availability(
     if let Some(unchanged) = conditional::not_modified(&state, &headers).await? {
         return Ok(unchanged);
     }
-    let p = q.property.clone();
-    let a = state
-        .read(move |r| r.availability_at(&p, nights))
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("property {} not found", q.property)))?;
+    // Search traffic: from memory while nothing was written since the read state caught up.
+    let a = match state.reads.availability_now(&q.property, nights) {
+        Some(a) => a,
+        None => {
+            let p = q.property.clone();
+            state
+                .read(move |r| r.availability_at(&p, nights))
+                .await?
+                .ok_or_else(|| Problem::not_found(format!("property {} not found", q.property)))?
+        }
+    };
     let etag = a.position.etag();
     Ok(if compact {
         conditional::answer(&headers, &etag, Json(CompactAvailability::of(&a)))

@@ -1,6 +1,7 @@
 //! Conditional reads: an answer's `ETag` is the change-log position it reflects, so a client
 //! that sends it back in `If-None-Match` gets `304 Not Modified` for the cost of reading the
-//! position, until something is written.
+//! position (from memory while the read state is at the writer's last commit), until something
+//! is written.
 
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -27,7 +28,11 @@ pub(crate) async fn not_modified(
     if !headers.contains_key(header::IF_NONE_MATCH) {
         return Ok(None);
     }
-    let etag = state.read(|r| r.position()).await?.etag();
+    let position = match state.reads.position_now() {
+        Some(p) => p,
+        None => state.read(|r| r.position()).await?,
+    };
+    let etag = position.etag();
     Ok(matches(headers, &etag).then(|| with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag)))
 }
 

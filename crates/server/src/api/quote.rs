@@ -112,11 +112,16 @@ pub(crate) async fn get(
     if let Some(unchanged) = conditional::not_modified(&state, &headers).await? {
         return Ok(unchanged);
     }
-    let p = q.property.clone();
-    let (facts, position) = state
-        .read(move |r| r.quote_facts_at(&p, nights))
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("property {} not found", q.property)))?;
+    let (facts, position) = match state.reads.quote_facts_now(&q.property, nights) {
+        Some(found) => found,
+        None => {
+            let p = q.property.clone();
+            state
+                .read(move |r| r.quote_facts_at(&p, nights))
+                .await?
+                .ok_or_else(|| Problem::not_found(format!("property {} not found", q.property)))?
+        }
+    };
     if let Some(plan) = &q.rate_plan {
         if !facts.plans.iter().any(|p| &p.code == plan) {
             return Err(Problem::not_found(format!(

@@ -76,6 +76,13 @@ impl ReadPool {
         self.with_stock(property, nights, |s, here, pos| fold(s, here, nights, pos))
     }
 
+    /// [`ReadPool::availability_at`] from memory when the read state is at the writer's last
+    /// commit and holds the property over `nights`; `None`: call `availability_at` (off the
+    /// async threads). Never blocks, never touches the database.
+    pub fn availability_now(&self, property: &str, nights: Nights) -> Option<Availability> {
+        self.with_stock_now(property, nights, |s, here, pos| fold(s, here, nights, pos))
+    }
+
     /// Which booking occupies each room of a property on each night of `nights`.
     pub fn room_occupancy(
         &self,

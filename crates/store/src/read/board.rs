@@ -24,6 +24,7 @@ use innsync_core::pricing::PricingPlan;
 use innsync_core::{Property, RatePlan, Record, RoomType};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Nights a window starts before the first night asked for.
@@ -101,14 +102,17 @@ pub(crate) struct PropertyState {
     pub(crate) reference: Arc<Reference>,
     /// Its stock over the window.
     pub(crate) grid: StockGrid,
-    /// Reads answered since the window was loaded.
-    hits: u64,
+    /// Reads answered since the window was loaded (counted under the board's read lock too).
+    hits: AtomicU64,
 }
 
 /// The board: every property read so far, at one position.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
     position: Option<Position>,
+    /// The writer's commit count the board is known to hold every commit of
+    /// (`commits.rs`); `None`: not known, read with a snapshot.
+    generation: Option<u64>,
     open_conflicts: i64,
     here: String,
     properties: HashMap<String, PropertyState>,
@@ -145,6 +149,38 @@ impl Board {
     /// The authority this server sells under, as of the board's position.
     pub(crate) fn here(&self) -> &str {
         &self.here
+    }
+
+    /// Records that the board, just caught up to a snapshot started after the writer's count
+    /// read `seen`, holds every commit that count counts.
+    pub(crate) fn caught_up_with(&mut self, seen: u64) {
+        debug_assert!(self.position.is_some(), "tagged only once caught up");
+        self.generation = Some(self.generation.map_or(seen, |g| g.max(seen)));
+    }
+
+    /// The board's position if it holds every commit of the writer's count `seen`.
+    pub(crate) fn position_at(&self, seen: u64) -> Option<&Position> {
+        (self.generation == Some(seen))
+            .then_some(self.position.as_ref())
+            .flatten()
+    }
+
+    /// What a read of `property` over `nights` gets from memory when the writer's count is
+    /// `seen`: the property's state, the authority sold under and the position — if the
+    /// board holds every commit of that count and the window holds the nights.
+    pub(crate) fn now(
+        &self,
+        seen: u64,
+        property: &str,
+        nights: &Nights,
+    ) -> Option<(Served<'_>, &str, &Position)> {
+        let pos = self.position_at(seen)?;
+        let state = self.properties.get(property)?;
+        if !state.grid.holds(nights) {
+            return None;
+        }
+        state.hits.fetch_add(1, Ordering::Relaxed);
+        Some((Served::Board(state), &self.here, pos))
     }
 
     /// Brings the board to `pos`, the position of `c`'s snapshot. `false` when the snapshot
@@ -231,7 +267,7 @@ impl Board {
         let load = match self.properties.get(property) {
             None => true,
             // Search traffic moved on (the days pass): move the window once it has served.
-            Some(s) => !s.grid.holds(&nights) && s.hits >= HITS_BEFORE_MOVE,
+            Some(s) => !s.grid.holds(&nights) && s.hits.load(Ordering::Relaxed) >= HITS_BEFORE_MOVE,
         };
         if load {
             let reference = match self.properties.get(property) {
@@ -247,7 +283,7 @@ impl Board {
                 PropertyState {
                     reference,
                     grid,
-                    hits: 0,
+                    hits: AtomicU64::new(0),
                 },
             );
         }
@@ -255,7 +291,7 @@ impl Board {
             return Ok(None);
         };
         if state.grid.holds(&nights) {
-            state.hits += 1;
+            state.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(Served::Board(state)));
         }
         let reference = state.reference.clone();

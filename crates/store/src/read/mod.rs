@@ -5,6 +5,7 @@ mod availability;
 pub(crate) mod board;
 mod bookings;
 mod check;
+mod commits;
 mod conflicts;
 mod log;
 mod pms;
@@ -15,6 +16,7 @@ mod touch;
 
 pub use availability::{Availability, NightAvailability, RoomTypeNights};
 pub use bookings::BookingFilter;
+pub use commits::Commits;
 pub use conflicts::ConflictFilter;
 pub use log::AuditRow;
 pub use pms::{OutboxEvent, PmsLinkRow};
@@ -27,7 +29,7 @@ use innsync_core::dates::Nights;
 use innsync_core::{Booking, Property, Record, ServerCode, User};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 
 /// Most idle read connections kept open.
 pub const MAX_IDLE_READERS: usize = 16;
@@ -36,8 +38,12 @@ pub const MAX_IDLE_READERS: usize = 16;
 pub struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// The read state of search traffic (`board.rs`), shared by every connection.
-    board: Mutex<board::Board>,
+    /// The read state of search traffic (`board.rs`), shared by every connection: written
+    /// by a read that catches it up, read by the reads it already holds the answer of.
+    board: RwLock<board::Board>,
+    /// The writer's commit count (`commits.rs`); `None` for a pool over a file no writer of
+    /// this process writes, which then always reads a snapshot.
+    commits: Option<Arc<Commits>>,
 }
 
 pub(crate) fn bodies<T>(
@@ -82,13 +88,60 @@ pub(crate) fn prefix(property: &str) -> (String, String) {
 }
 
 impl ReadPool {
-    /// A pool over the database at `path`; connections open on first use.
+    /// A pool over the database at `path`; connections open on first use. Every read opens
+    /// a snapshot (nothing tells the pool when the file changes).
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
-            board: Mutex::new(board::Board::default()),
+            board: RwLock::new(board::Board::default()),
+            commits: None,
         }
+    }
+
+    /// A pool over the database the writer that counts `commits` writes: reads of search
+    /// traffic are answered from memory while the count has not moved (`commits.rs`).
+    pub(crate) fn fed_by(path: PathBuf, commits: Arc<Commits>) -> Self {
+        Self {
+            commits: Some(commits),
+            ..Self::new(path)
+        }
+    }
+
+    /// The board to catch up; a board a panicking read left behind starts afresh.
+    fn board_to_write(&self) -> RwLockWriteGuard<'_, board::Board> {
+        match self.board.write() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                self.board.clear_poison();
+                let mut g = poisoned.into_inner();
+                *g = board::Board::default();
+                g
+            }
+        }
+    }
+
+    /// `f` over the read state without a snapshot, when the board is at the writer's last
+    /// commit and holds `property` over `nights` (`commits.rs` says why that is exact);
+    /// `None` when it is not, or when a catch-up holds the board: read with a snapshot then.
+    /// Never blocks and never touches the database, so the async threads may call it.
+    pub(crate) fn with_stock_now<R>(
+        &self,
+        property: &str,
+        nights: Nights,
+        f: impl FnOnce(&board::Served<'_>, &str, &Position) -> R,
+    ) -> Option<R> {
+        let seen = self.commits.as_ref()?.seen();
+        let guard = self.board.try_read().ok()?;
+        let (served, here, pos) = guard.now(seen, property, &nights)?;
+        Some(f(&served, here, pos))
+    }
+
+    /// The change-log position of the last commit, from the read state when it is at the
+    /// writer's last commit; `None`: read it with [`ReadPool::position`].
+    pub fn position_now(&self) -> Option<Position> {
+        let seen = self.commits.as_ref()?.seen();
+        self.board.try_read().ok()?.position_at(seen).cloned()
     }
 
     /// Runs `f` on a pooled connection. Blocking: call it from a blocking thread.
@@ -185,20 +238,17 @@ impl ReadPool {
         nights: Nights,
         f: impl FnOnce(&board::Served<'_>, &str, &Position) -> R,
     ) -> Result<Option<R>, StoreError> {
+        // Read before the snapshot starts, so the snapshot holds every commit counted.
+        let seen = self.commits.as_ref().map(|c| c.seen());
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
             let pos = Position::read(&tx)?;
-            let mut guard = match self.board.lock() {
-                Ok(g) => g,
-                Err(poisoned) => {
-                    self.board.clear_poison();
-                    let mut g = poisoned.into_inner();
-                    *g = board::Board::default();
-                    g
-                }
-            };
+            let mut guard = self.board_to_write();
             let out = (|| -> Result<Option<R>, StoreError> {
                 if guard.catch_up(&tx, &pos)? {
+                    if let Some(seen) = seen {
+                        guard.caught_up_with(seen);
+                    }
                     let here = guard.here().to_string();
                     return Ok(guard
                         .serve(&tx, property, nights)?

@@ -126,6 +126,7 @@ pub(super) fn execute(
                         }
                     }
                     tx.commit()?;
+                    st.commits.committed();
                 }
                 out.push(Err(e))
             }
@@ -294,6 +295,8 @@ pub(super) fn run_segments(
     })();
     st.stats.commands.fetch_add(n as u64, Ordering::Relaxed);
     st.stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+    // Counted whatever the outcome: a count too many only sends the next read to a snapshot.
+    st.commits.committed();
     match attempt {
         Ok((results, wrote_remote, cut)) => {
             debug_assert!(

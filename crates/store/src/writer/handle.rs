@@ -38,11 +38,12 @@ impl Writer {
         let (state, path) = open_state(data_dir, &server, clock, &settings)?;
         let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
         let writer = Writer::handle(&state, tx);
+        let reads = ReadPool::fed_by(path, state.commits.clone());
         let max_batch = settings.max_batch.max(1);
         std::thread::Builder::new()
             .name("innsync-writer".into())
             .spawn(move || run(state, rx, max_batch))?;
-        Ok((writer, ReadPool::new(path)))
+        Ok((writer, reads))
     }
 
     /// Opens the store as the state machine of an HA cluster node. The returned [`Writer`]
@@ -65,8 +66,9 @@ impl Writer {
         state.standing.frozen = get_meta(&state.conn, "frozen")?.as_deref() == Some("1");
         let (tx, rx) = mpsc::channel(settings.queue_limit.max(1));
         let writer = Writer::handle(&state, tx);
+        let reads = ReadPool::fed_by(path, state.commits.clone());
         let replica = Replica::spawn(state)?;
-        Ok((writer.clone(), ReadPool::new(path), replica, rx))
+        Ok((writer.clone(), reads, replica, rx))
     }
 
     fn handle(state: &State, tx: mpsc::Sender<Request>) -> Writer {

@@ -122,6 +122,8 @@ fn run_replica(mut st: State, mut rx: mpsc::Receiver<ReplicaCall>) {
             }
             ReplicaCall::Install { path, reply } => {
                 let res = install_snapshot(&mut st, &path);
+                // Counted even when the install failed half-way: the file may have changed.
+                st.commits.committed();
                 let _ = reply.send(res);
             }
             ReplicaCall::Mark { reply } => {

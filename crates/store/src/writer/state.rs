@@ -75,6 +75,8 @@ pub(super) struct State {
     pub(super) stats: Arc<WriterStats>,
     pub(super) cache: RefCell<ReferenceCache>,
     pub(super) changed: tokio::sync::watch::Sender<u64>,
+    /// Every transaction committed, counted for the read pool (`read/commits.rs`).
+    pub(super) commits: Arc<crate::read::Commits>,
     /// A master token was written or applied in the current batch.
     pub(super) master_moved: bool,
     /// Whether the last failed batch failed for a reason that may differ between two runs
@@ -181,6 +183,7 @@ pub(super) fn open_state(
         stats: Arc::new(WriterStats::default()),
         cache: RefCell::new(ReferenceCache::default()),
         changed: changed_tx,
+        commits: Arc::default(),
         master_moved: false,
         failed_fatally: false,
         commit_order: false,
